@@ -1,1 +1,24 @@
-//! ferrogate-wire
+//! The AWS wire protocols, and nothing about what services mean.
+//!
+//! - [`sigv4`]: SigV4 verification with pure canonicalization tested against AWS's
+//!   published vectors.
+//! - [`protocol`]: which service, protocol and operation a request addresses.
+//! - [`json`]: awsJson1_1 decoding, encoding and the `{"__type","message"}` error shape.
+//! - [`query`]: awsQuery form parameters and XML documents, `<ErrorResponse>`.
+//! - [`error`]: the [`AwsError`] trait every crate's error implements, and [`ApiError`],
+//!   the one wire form of an error.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod json;
+pub mod protocol;
+pub mod query;
+pub mod sigv4;
+
+pub use error::{ApiError, AuthError, AwsError, WireError};
+pub use protocol::{Protocol, ServiceId};
+
+/// The largest request body accepted, in bytes. KMS's largest input (a 6 KiB ciphertext in
+/// base64) and ECS's task definitions fit with room to spare; anything bigger is refused
+/// before it is buffered further.
+pub const MAX_BODY_BYTES: usize = 1 << 20;

@@ -1,0 +1,151 @@
+//! Which service and protocol a request speaks, and which operation it calls.
+
+/// The two wire protocols Ferrogate speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `POST /`, `Content-Type: application/x-amz-json-1.1`, `X-Amz-Target: <prefix>.<Op>`.
+    Json11,
+    /// `Action=<Op>&Version=<date>` form parameters, XML answers (IAM, STS).
+    Query,
+}
+
+/// The services Ferrogate serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceId {
+    /// AWS Identity and Access Management (awsQuery, `2010-05-08`).
+    Iam,
+    /// AWS Security Token Service (awsQuery, `2011-06-15`).
+    Sts,
+    /// AWS Key Management Service (awsJson1_1, `TrentService`).
+    Kms,
+    /// Amazon Elastic Container Service (awsJson1_1).
+    Ecs,
+    /// AWS CloudTrail (awsJson1_1).
+    CloudTrail,
+    /// AWS Organizations (awsJson1_1).
+    Organizations,
+}
+
+/// Every service, for tables and tests.
+pub const ALL_SERVICES: [ServiceId; 6] =
+    [ServiceId::Iam, ServiceId::Sts, ServiceId::Kms, ServiceId::Ecs, ServiceId::CloudTrail, ServiceId::Organizations];
+
+impl ServiceId {
+    /// The SigV4 signing name (credential-scope service).
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            ServiceId::Iam => "iam",
+            ServiceId::Sts => "sts",
+            ServiceId::Kms => "kms",
+            ServiceId::Ecs => "ecs",
+            ServiceId::CloudTrail => "cloudtrail",
+            ServiceId::Organizations => "organizations",
+        }
+    }
+
+    /// The protocol the service speaks.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            ServiceId::Iam | ServiceId::Sts => Protocol::Query,
+            ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => Protocol::Json11,
+        }
+    }
+
+    /// The `X-Amz-Target` prefix of awsJson1_1 services (botocore `metadata.targetPrefix`).
+    pub fn target_prefix(self) -> Option<&'static str> {
+        match self {
+            ServiceId::Kms => Some("TrentService"),
+            ServiceId::Ecs => Some("AmazonEC2ContainerServiceV20141113"),
+            ServiceId::CloudTrail => Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"),
+            ServiceId::Organizations => Some("AWSOrganizationsV20161128"),
+            ServiceId::Iam | ServiceId::Sts => None,
+        }
+    }
+
+    /// The API version (`Version=` for query services).
+    pub fn api_version(self) -> &'static str {
+        match self {
+            ServiceId::Iam => "2010-05-08",
+            ServiceId::Sts => "2011-06-15",
+            ServiceId::Kms => "2014-11-01",
+            ServiceId::Ecs => "2014-11-13",
+            ServiceId::CloudTrail => "2013-11-01",
+            ServiceId::Organizations => "2016-11-28",
+        }
+    }
+
+    /// The XML namespace of query services' responses.
+    pub fn xml_namespace(self) -> &'static str {
+        match self {
+            ServiceId::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
+            ServiceId::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
+            _ => "",
+        }
+    }
+
+    /// CloudTrail's `eventSource`.
+    pub fn event_source(self) -> &'static str {
+        match self {
+            ServiceId::Iam => "iam.amazonaws.com",
+            ServiceId::Sts => "sts.amazonaws.com",
+            ServiceId::Kms => "kms.amazonaws.com",
+            ServiceId::Ecs => "ecs.amazonaws.com",
+            ServiceId::CloudTrail => "cloudtrail.amazonaws.com",
+            ServiceId::Organizations => "organizations.amazonaws.com",
+        }
+    }
+
+    /// True for services whose resources and events are global (recorded in `us-east-1`).
+    pub fn is_global(self) -> bool {
+        matches!(self, ServiceId::Iam | ServiceId::Organizations)
+    }
+
+    /// The service of a credential scope.
+    pub fn from_signing_name(name: &str) -> Option<Self> {
+        ALL_SERVICES.into_iter().find(|s| s.signing_name() == name)
+    }
+
+    /// The service of an `X-Amz-Target` prefix.
+    pub fn from_target_prefix(prefix: &str) -> Option<Self> {
+        ALL_SERVICES.into_iter().find(|s| s.target_prefix() == Some(prefix))
+    }
+}
+
+/// Splits `X-Amz-Target: <prefix>.<Operation>` at the last dot.
+pub fn split_target(target: &str) -> Option<(&str, &str)> {
+    let (prefix, op) = target.rsplit_once('.')?;
+    (!prefix.is_empty() && !op.is_empty()).then_some((prefix, op))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_table() {
+        let cases = [
+            ("TrentService.Encrypt", ServiceId::Kms, "Encrypt"),
+            ("AmazonEC2ContainerServiceV20141113.CreateCluster", ServiceId::Ecs, "CreateCluster"),
+            ("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", ServiceId::CloudTrail, "LookupEvents"),
+            ("AWSOrganizationsV20161128.CreateOrganization", ServiceId::Organizations, "CreateOrganization"),
+        ];
+        for (target, svc, op) in cases {
+            let (prefix, got_op) = split_target(target).unwrap();
+            assert_eq!(ServiceId::from_target_prefix(prefix), Some(svc), "{target}");
+            assert_eq!(got_op, op);
+            assert_eq!(svc.protocol(), Protocol::Json11);
+        }
+        assert_eq!(split_target("NoDot"), None);
+        assert_eq!(split_target("TrentService."), None);
+        assert_eq!(ServiceId::from_target_prefix("Nope"), None);
+    }
+
+    #[test]
+    fn signing_names_round_trip() {
+        for s in ALL_SERVICES {
+            assert_eq!(ServiceId::from_signing_name(s.signing_name()), Some(s));
+        }
+        assert_eq!(ServiceId::Iam.protocol(), Protocol::Query);
+        assert_eq!(ServiceId::Sts.protocol(), Protocol::Query);
+    }
+}
