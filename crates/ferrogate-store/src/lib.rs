@@ -1,1 +1,29 @@
-//! ferrogate-store
+//! Ferrogate's embedded store: ordered key-value trees behind a narrow engine trait, typed
+//! tables on top, one transaction per request, and group commit.
+//!
+//! - [`engine`]: the [`ReadTx`]/[`WriteTx`] traits every service programs against. They are
+//!   deliberately small (get, put, delete, ordered range) so that a PostgreSQL engine can
+//!   be added without touching a service (garage `db/lib.rs`).
+//! - [`sqlite`]: the embedded engine. WAL, `synchronous=FULL`: a write that was
+//!   acknowledged survives `kill -9` and power loss.
+//! - [`writer`]: the single writer thread. Concurrent requests' transactions are batched
+//!   into one SQLite transaction, each inside its own savepoint, and committed with one
+//!   fsync; every caller is answered only after that commit (group commit).
+//! - [`table`]: typed records with a version byte and an upgrade path from day one.
+//! - [`key`]: order-preserving composite keys.
+//! - [`seal`]: the root key file and AES-256-GCM sealing of secrets stored in the database.
+#![deny(missing_docs)]
+
+pub mod engine;
+mod error;
+pub mod key;
+pub mod seal;
+pub mod sqlite;
+pub mod table;
+mod writer;
+
+pub use engine::{Direction, ReadTx, WriteTx};
+pub use error::StoreError;
+pub use key::Key;
+pub use sqlite::Store;
+pub use table::{Record, Table};

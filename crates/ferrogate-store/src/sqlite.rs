@@ -1,0 +1,195 @@
+//! The embedded engine: one SQLite file in WAL mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::engine::{Direction, ReadTx, WriteTx};
+use crate::writer::{Writer, WriterStats};
+use crate::StoreError;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: ordered trees of versioned records.
+    "CREATE TABLE kv (tree TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL, PRIMARY KEY (tree, k)) WITHOUT ROWID;",
+];
+
+/// The store: a pool of readers and the group-committing writer.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: Writer,
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Engine(format!("journal_mode is {mode}, WAL required")));
+    }
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Engine(format!(
+            "the database has schema version {applied}, newer than this build's {}; refusing to touch it",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, applies migrations and starts the
+    /// writer thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let writer = Writer::start(conn)?;
+        Ok(Self { inner: Arc::new(Inner { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a consistent snapshot. Reads never wait for the writer (WAL).
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&dyn ReadTx) -> Result<T, E>) -> Result<T, E> {
+        let conn = match self.inner.readers.lock().map(|mut p| p.pop()) {
+            Ok(Some(c)) => c,
+            _ => self.open_reader()?,
+        };
+        conn.execute_batch("BEGIN").map_err(StoreError::from)?;
+        let result = f(&SqliteTx { conn: &conn, depth: 0 });
+        let ended = conn.execute_batch("COMMIT");
+        if ended.is_ok() {
+            if let Ok(mut pool) = self.inner.readers.lock() {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    /// Runs `f` in the writer's transaction and resolves once that transaction is durably
+    /// committed. If `f` returns `Err` its writes are rolled back (the batch's other jobs
+    /// are unaffected) and the error is returned, also only after the commit.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn WriteTx) -> Result<T, E> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
+    }
+
+    /// Counters of the group-commit writer (batches, jobs).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+}
+
+/// A transaction on one SQLite connection.
+pub(crate) struct SqliteTx<'c> {
+    pub(crate) conn: &'c Connection,
+    pub(crate) depth: usize,
+}
+
+impl ReadTx for SqliteTx<'_> {
+    fn get(&self, tree: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut st = self.conn.prepare_cached("SELECT v FROM kv WHERE tree = ?1 AND k = ?2")?;
+        Ok(st.query_row(params![tree, key], |r| r.get(0)).optional()?)
+    }
+
+    fn range(
+        &self,
+        tree: &'static str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let order = match direction {
+            Direction::Forward => "ASC",
+            Direction::Reverse => "DESC",
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        let rows = match end {
+            Some(end) => {
+                let sql = format!("SELECT k, v FROM kv WHERE tree = ?1 AND k >= ?2 AND k < ?3 ORDER BY k {order} LIMIT ?4");
+                let mut st = self.conn.prepare_cached(&sql)?;
+                let rows = st.query_map(params![tree, start, end, limit], map)?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            }
+            None => {
+                let sql = format!("SELECT k, v FROM kv WHERE tree = ?1 AND k >= ?2 ORDER BY k {order} LIMIT ?3");
+                let mut st = self.conn.prepare_cached(&sql)?;
+                let rows = st.query_map(params![tree, start, limit], map)?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        Ok(rows)
+    }
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn put(&mut self, tree: &'static str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached("INSERT OR REPLACE INTO kv (tree, k, v) VALUES (?1, ?2, ?3)")?;
+        st.execute(params![tree, key, value])?;
+        Ok(())
+    }
+
+    fn delete(&mut self, tree: &'static str, key: &[u8]) -> Result<bool, StoreError> {
+        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE tree = ?1 AND k = ?2")?;
+        Ok(st.execute(params![tree, key])? > 0)
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.depth += 1;
+        self.conn.execute_batch(&format!("SAVEPOINT sp{}", self.depth))?;
+        Ok(())
+    }
+
+    fn rollback_savepoint(&mut self) -> Result<(), StoreError> {
+        let d = self.depth;
+        self.depth = d.saturating_sub(1);
+        self.conn.execute_batch(&format!("ROLLBACK TO sp{d}; RELEASE sp{d}"))?;
+        Ok(())
+    }
+
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        let d = self.depth;
+        self.depth = d.saturating_sub(1);
+        self.conn.execute_batch(&format!("RELEASE sp{d}"))?;
+        Ok(())
+    }
+}
