@@ -22,7 +22,7 @@ pub trait AwsError: std::error::Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization` header.
-    #[error("Missing Authentication Token")]
+    #[error("Request is missing Authentication Token")]
     MissingAuthenticationToken,
     /// The header is malformed or lacks a part.
     #[error("{0}")]
@@ -80,7 +80,13 @@ impl AwsError for AuthError {
     fn status(&self, p: Protocol) -> u16 {
         let json = p == Protocol::Json11;
         match self {
-            AuthError::MissingAuthenticationToken => 403,
+            AuthError::MissingAuthenticationToken => {
+                if json {
+                    400
+                } else {
+                    403
+                }
+            }
             AuthError::IncompleteSignature(_) => 400,
             AuthError::UnrecognizedClient | AuthError::InvalidToken | AuthError::ExpiredToken => {
                 if json {

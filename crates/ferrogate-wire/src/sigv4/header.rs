@@ -68,15 +68,13 @@ pub fn parse_authorization(value: &str) -> Result<AuthorizationV4<'_>, AuthError
     };
     let fields: Vec<&str> = credential.split('/').collect();
     let [akid, day, region, service, terminator] = fields.as_slice() else {
-        return Err(incomplete(&format!(
-            "Credential should be scoped to a valid region, not '{}'. Credential should be scoped to correct service. Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.",
-            fields.get(2).copied().unwrap_or(""),
-            fields.last().copied().unwrap_or("")
+        return Err(AuthError::IncompleteSignature(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
         )));
     };
     if *terminator != "aws4_request" {
-        return Err(incomplete(&format!(
-            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
+        return Err(AuthError::SignatureMismatch(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'. "
         )));
     }
     if akid.is_empty() || day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) || region.is_empty() || service.is_empty() {

@@ -98,30 +98,33 @@ pub fn verify<L: CredentialLookup>(
     let auth = parse_authorization(authz)?;
     let amz_date_raw = req
         .header("x-amz-date")
-        .ok_or_else(|| AuthError::IncompleteSignature(header::missing_date_message(authz)))?;
-    let request_time = Timestamp::parse_amz_date(amz_date_raw.trim()).map_err(|_| {
-        AuthError::IncompleteSignature(format!(
-            "Date must be in ISO-8601 'basic format'. Got '{amz_date_raw}'. See http://en.wikipedia.org/wiki/ISO_8601"
-        ))
-    })?;
+        .ok_or_else(|| AuthError::IncompleteSignature(header::missing_date_message(authz)))?
+        .trim();
+    // The order of checks follows what AWS reports first (observed by scratchstack).
     if !auth.signed_headers.contains(&"host") {
         return Err(AuthError::SignatureMismatch(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
+    let request_time = Timestamp::parse_amz_date(amz_date_raw).map_err(|_| {
+        AuthError::IncompleteSignature(format!(
+            "Date must be in ISO-8601 'basic format'. Got '{amz_date_raw}'. See http://en.wikipedia.org/wiki/ISO_8601"
+        ))
+    })?;
+    check_skew(request_time, now)?;
+    let mut scope_errors = String::new();
+    if auth.service != expected_service {
+        scope_errors.push_str(&format!("Credential should be scoped to correct service: '{expected_service}'. "));
+    }
     if auth.day != request_time.amz_day() {
-        return Err(AuthError::SignatureMismatch(format!(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
+        scope_errors.push_str(&format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{amz_date_raw}'.",
             auth.day,
             request_time.amz_day(),
-            amz_date_raw.trim()
-        )));
+        ));
     }
-    check_skew(request_time, now)?;
-    if auth.service != expected_service {
-        return Err(AuthError::SignatureMismatch(format!(
-            "Credential should be scoped to correct service: '{expected_service}'. "
-        )));
+    if !scope_errors.is_empty() {
+        return Err(AuthError::SignatureMismatch(scope_errors));
     }
     let payload_hash = canonical::sha256_hex(req.body);
     if let Some(claimed) = req.header("x-amz-content-sha256") {
@@ -146,7 +149,7 @@ pub fn verify<L: CredentialLookup>(
         &payload_hash,
     );
     let scope = format!("{}/{}/{}/aws4_request", auth.day, auth.region, auth.service);
-    let sts = canonical::string_to_sign(amz_date_raw.trim(), &scope, &creq);
+    let sts = canonical::string_to_sign(amz_date_raw, &scope, &creq);
     let key = canonical::signing_key(&secret, auth.day, auth.region, auth.service);
     if !auth.signature.matches(&canonical::signature(&key, &sts)) {
         return Err(AuthError::SignatureMismatch(canonical::MISMATCH_MESSAGE.into()));

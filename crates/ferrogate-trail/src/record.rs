@@ -1,0 +1,352 @@
+//! One CloudTrail event record, with the fields, names and order of AWS's schema
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
+
+use ferrogate_types::{Principal, PrincipalKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The record format version Ferrogate writes.
+pub const EVENT_VERSION: &str = "1.08";
+/// CloudTrail caps `errorMessage` at 1 KB.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+/// CloudTrail caps `requestParameters` and `responseElements` at 100 KB; larger ones are
+/// dropped (recorded as null) rather than cut into invalid JSON.
+pub const MAX_ELEMENTS: usize = 100 * 1024;
+
+/// `userIdentity`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    /// `Root`, `IAMUser`, `AssumedRole`, `AWSService`…
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The principal's unique id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// The principal's ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// The principal's account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The access key that signed the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The IAM user name (IAM users; root has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// Session facts for temporary credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<Value>,
+    /// The service that made the call (AWSService identities).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
+}
+
+impl UserIdentity {
+    /// The identity of an authenticated principal, as CloudTrail records it.
+    pub fn of(p: &Principal) -> Self {
+        let mut id = Self {
+            kind: p.trail_type().to_owned(),
+            principal_id: Some(p.principal_id.clone()),
+            arn: Some(p.arn.clone()),
+            account_id: Some(p.account.to_string()),
+            access_key_id: p.access_key_id.clone(),
+            user_name: None,
+            session_context: None,
+            invoked_by: None,
+        };
+        match &p.kind {
+            PrincipalKind::Root => {}
+            PrincipalKind::IamUser { user_name } => id.user_name = Some(user_name.clone()),
+            PrincipalKind::AssumedRole { role_name, role_arn, role_id, session, .. } => {
+                id.session_context = Some(serde_json::json!({
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": role_id,
+                        "arn": role_arn,
+                        "accountId": p.account.as_str(),
+                        "userName": role_name,
+                    },
+                    "attributes": {
+                        "creationDate": session.creation_date.iso8601(),
+                        "mfaAuthenticated": if session.mfa_authenticated { "true" } else { "false" },
+                    }
+                }));
+            }
+            PrincipalKind::Service { service } => {
+                // AWS records service identities without principalId/arn/accountId.
+                id.principal_id = None;
+                id.arn = None;
+                id.account_id = None;
+                id.invoked_by = Some(service.clone());
+            }
+        }
+        id
+    }
+}
+
+/// An entry of `resources`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordResource {
+    /// The resource ARN.
+    #[serde(rename = "ARN")]
+    pub arn: String,
+    /// The owning account (or `AWS Internal` for service-owned).
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    /// `AWS::KMS::Key`…
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A resource as `LookupEvents` reports it (`ResourceType`, `ResourceName`): recorded for
+/// the lookup index even where the record's own `resources` field is absent, as AWS does
+/// for IAM events.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LookupResource {
+    /// `AWS::IAM::User`…
+    pub resource_type: String,
+    /// The name or ARN.
+    pub resource_name: String,
+}
+
+/// A CloudTrail event record. Field order matters: it is AWS's order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    /// Always [`EVENT_VERSION`].
+    pub event_version: String,
+    /// Who made the call.
+    pub user_identity: UserIdentity,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub event_time: String,
+    /// `iam.amazonaws.com`…
+    pub event_source: String,
+    /// The operation.
+    pub event_name: String,
+    /// The region the call was made in (`us-east-1` for IAM).
+    pub aws_region: String,
+    /// The caller's IP address, or a service name for service calls.
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: String,
+    /// The caller's `User-Agent`.
+    pub user_agent: String,
+    /// The error code, for failed calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The error message, for failed calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// The request's parameters as AWS logs them (never secrets).
+    pub request_parameters: Value,
+    /// The response's elements as AWS logs them (null for reads; never secrets).
+    pub response_elements: Value,
+    /// Extra data some services add.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<Value>,
+    /// The request id.
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    /// A unique id for this event.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// Whether the operation only reads.
+    pub read_only: bool,
+    /// Resources the call touched, where the service records them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<RecordResource>>,
+    /// `AwsApiCall`, `AwsServiceEvent`…
+    pub event_type: String,
+    /// Always true here: every Ferrogate event is a management event.
+    pub management_event: bool,
+    /// The account that receives the event.
+    pub recipient_account_id: String,
+    /// Set when one action is delivered to several accounts.
+    #[serde(rename = "sharedEventID", skip_serializing_if = "Option::is_none")]
+    pub shared_event_id: Option<String>,
+    /// `Management`.
+    pub event_category: String,
+}
+
+/// What a caller knows about a finished call, from which a record is built.
+#[derive(Debug, Clone)]
+pub struct CallFacts<'a> {
+    /// Who called.
+    pub principal: &'a Principal,
+    /// When.
+    pub time: Timestamp,
+    /// `iam.amazonaws.com`…
+    pub event_source: &'a str,
+    /// The operation.
+    pub event_name: &'a str,
+    /// The region.
+    pub region: &'a str,
+    /// Caller IP.
+    pub source_ip: &'a str,
+    /// Caller user agent.
+    pub user_agent: &'a str,
+    /// Request id.
+    pub request_id: &'a str,
+    /// Event id.
+    pub event_id: String,
+    /// Read-only operation?
+    pub read_only: bool,
+    /// Logged request parameters.
+    pub request_parameters: Value,
+    /// Logged response elements (ignored for failed calls).
+    pub response_elements: Value,
+    /// `(code, message)` for a failed call.
+    pub error: Option<(&'a str, &'a str)>,
+    /// Record `resources`.
+    pub resources: Option<Vec<RecordResource>>,
+}
+
+fn capped(v: Value) -> Value {
+    match serde_json::to_vec(&v) {
+        Ok(b) if b.len() <= MAX_ELEMENTS => v,
+        _ => Value::Null,
+    }
+}
+
+fn cap_message(m: &str) -> String {
+    if m.len() <= MAX_ERROR_MESSAGE {
+        return m.to_owned();
+    }
+    let mut end = MAX_ERROR_MESSAGE;
+    while !m.is_char_boundary(end) {
+        end -= 1;
+    }
+    m[..end].to_owned()
+}
+
+impl EventRecord {
+    /// Builds the record of an API call.
+    pub fn api_call(f: CallFacts<'_>) -> Self {
+        let failed = f.error.is_some();
+        let service_call = matches!(f.principal.kind, PrincipalKind::Service { .. });
+        Self {
+            event_version: EVENT_VERSION.to_owned(),
+            user_identity: UserIdentity::of(f.principal),
+            event_time: f.time.iso8601(),
+            event_source: f.event_source.to_owned(),
+            event_name: f.event_name.to_owned(),
+            aws_region: f.region.to_owned(),
+            source_ip_address: f.source_ip.to_owned(),
+            user_agent: f.user_agent.to_owned(),
+            error_code: f.error.map(|(c, _)| c.to_owned()),
+            error_message: f.error.map(|(_, m)| cap_message(m)),
+            request_parameters: capped(f.request_parameters),
+            response_elements: if failed || f.read_only { Value::Null } else { capped(f.response_elements) },
+            additional_event_data: None,
+            request_id: f.request_id.to_owned(),
+            event_id: f.event_id,
+            read_only: f.read_only,
+            resources: f.resources,
+            event_type: "AwsApiCall".to_owned(),
+            management_event: true,
+            recipient_account_id: f.principal.account.to_string(),
+            shared_event_id: None,
+            event_category: "Management".to_owned(),
+        }
+        .with_service_identity(service_call)
+    }
+
+    fn with_service_identity(mut self, service_call: bool) -> Self {
+        if service_call {
+            // AWS writes the service's DNS name where an IP would be, and as the agent.
+            if let Some(s) = &self.user_identity.invoked_by {
+                self.source_ip_address = s.clone();
+                self.user_agent = s.clone();
+            }
+        }
+        self
+    }
+}
+
+/// A random version-4 UUID for `eventID`.
+pub fn new_event_id() -> String {
+    let mut b = [0u8; 16];
+    // The system CSPRNG does not fail on Linux; an all-zero id would still be unique
+    // enough with the request id beside it, but we never expect it.
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    ferrogate_types::RequestId::from_random(b).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrogate_types::AccountId;
+
+    fn facts<'a>(p: &'a Principal) -> CallFacts<'a> {
+        CallFacts {
+            principal: p,
+            time: Timestamp::from_secs(1_440_938_160),
+            event_source: "iam.amazonaws.com",
+            event_name: "CreateUser",
+            region: "us-east-1",
+            source_ip: "127.0.0.1",
+            user_agent: "aws-cli/1.45",
+            request_id: "rid",
+            event_id: "eid".into(),
+            read_only: false,
+            request_parameters: serde_json::json!({"userName": "bob"}),
+            response_elements: serde_json::json!({"user": {"userName": "bob"}}),
+            error: None,
+            resources: None,
+        }
+    }
+
+    #[test]
+    fn root_call_record_has_aws_shape_and_order() {
+        let p = Principal::root(AccountId::parse("123456789012").unwrap(), Some("AKIAROOT".into()));
+        let r = EventRecord::api_call(facts(&p));
+        let json = serde_json::to_string(&r).unwrap();
+        let order = ["eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent", "requestParameters", "responseElements", "requestID", "eventID", "readOnly", "eventType", "managementEvent", "recipientAccountId", "eventCategory"];
+        let mut last = 0;
+        for f in order {
+            let at = json.find(&format!("\"{f}\"")).unwrap_or_else(|| panic!("{f} missing in {json}"));
+            assert!(at >= last, "{f} out of order");
+            last = at;
+        }
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["eventVersion"], "1.08");
+        assert_eq!(v["userIdentity"]["type"], "Root");
+        assert_eq!(v["userIdentity"]["principalId"], "123456789012");
+        assert_eq!(v["userIdentity"]["accessKeyId"], "AKIAROOT");
+        assert!(v["userIdentity"].get("userName").is_none());
+        assert_eq!(v["eventTime"], "2015-08-30T12:36:00Z");
+        assert!(v.get("errorCode").is_none());
+    }
+
+    #[test]
+    fn failed_and_read_only_calls_have_null_response() {
+        let p = Principal::root(AccountId::parse("123456789012").unwrap(), None);
+        let mut f = facts(&p);
+        f.error = Some(("AccessDenied", &"x".repeat(5000)));
+        let r = EventRecord::api_call(f);
+        assert_eq!(r.response_elements, Value::Null);
+        assert_eq!(r.error_message.as_ref().map(String::len), Some(MAX_ERROR_MESSAGE));
+        let mut f = facts(&p);
+        f.read_only = true;
+        assert_eq!(EventRecord::api_call(f).response_elements, Value::Null);
+    }
+
+    #[test]
+    fn service_identity() {
+        let p = Principal::service(AccountId::parse("123456789012").unwrap(), "fargate.amazonaws.com");
+        let r = EventRecord::api_call(facts(&p));
+        assert_eq!(r.user_identity.kind, "AWSService");
+        assert_eq!(r.user_identity.invoked_by.as_deref(), Some("fargate.amazonaws.com"));
+        assert_eq!(r.source_ip_address, "fargate.amazonaws.com");
+        assert!(r.user_identity.arn.is_none());
+    }
+
+    #[test]
+    fn oversized_elements_are_dropped_not_cut() {
+        let p = Principal::root(AccountId::parse("123456789012").unwrap(), None);
+        let mut f = facts(&p);
+        f.request_parameters = serde_json::json!({"policyDocument": "x".repeat(MAX_ELEMENTS + 1)});
+        assert_eq!(EventRecord::api_call(f).request_parameters, Value::Null);
+    }
+}
