@@ -1,0 +1,131 @@
+//! What the host must provide, checked up front with errors that name the
+//! missing piece. There is no degraded mode: without fscrypt there is no
+//! volume, never a plaintext one.
+
+use std::path::{Path, PathBuf};
+
+/// One host requirement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// Running as root (loop devices, mounts, fscrypt keys, namespaces).
+    Root,
+    /// `/dev/loop-control` (CONFIG_BLK_DEV_LOOP).
+    LoopControl,
+    /// ext4 with encryption support (CONFIG_FS_ENCRYPTION).
+    Ext4Encryption,
+    /// e2fsprogs' `mkfs.ext4`.
+    MkfsExt4,
+    /// overlayfs (CONFIG_OVERLAY_FS).
+    Overlayfs,
+    /// cgroup v1 cpu/memory/pids controllers, or cgroup v2 with them.
+    Cgroups,
+}
+
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Requirement::Root => "root privileges",
+            Requirement::LoopControl => "loop devices (/dev/loop-control)",
+            Requirement::Ext4Encryption => "ext4 encryption (fscrypt)",
+            Requirement::MkfsExt4 => "mkfs.ext4 (e2fsprogs)",
+            Requirement::Overlayfs => "overlayfs",
+            Requirement::Cgroups => "cgroup cpu, memory and pids controllers",
+        })
+    }
+}
+
+/// A missing requirement.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("host is missing {requirement}: {detail}")]
+pub struct HostError {
+    /// What is missing.
+    pub requirement: Requirement,
+    /// How we found out.
+    pub detail: String,
+}
+
+fn missing(requirement: Requirement, detail: impl Into<String>) -> HostError {
+    HostError {
+        requirement,
+        detail: detail.into(),
+    }
+}
+
+/// True if the effective uid is 0.
+pub fn is_root() -> bool {
+    crate::sys::geteuid() == 0
+}
+
+/// Requirements of the fscrypt volume backend.
+pub fn check_fscrypt_host(mkfs: &Path) -> Result<(), HostError> {
+    check_loop_host(mkfs)?;
+    if !Path::new("/sys/fs/ext4/features/encryption").exists() {
+        return Err(missing(
+            Requirement::Ext4Encryption,
+            "/sys/fs/ext4/features/encryption does not exist (kernel built without CONFIG_FS_ENCRYPTION)",
+        ));
+    }
+    Ok(())
+}
+
+/// Requirements shared by every ext4-on-loop volume.
+pub fn check_loop_host(mkfs: &Path) -> Result<(), HostError> {
+    if !is_root() {
+        return Err(missing(
+            Requirement::Root,
+            format!("effective uid is {}, need 0", crate::sys::geteuid()),
+        ));
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        return Err(missing(
+            Requirement::LoopControl,
+            "/dev/loop-control does not exist",
+        ));
+    }
+    if !is_executable(mkfs) {
+        return Err(missing(
+            Requirement::MkfsExt4,
+            format!(
+                "{} is not an executable file (install e2fsprogs)",
+                mkfs.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Requirements of the sandbox (namespaces are assumed on any 5.x+ kernel).
+pub fn check_sandbox_host() -> Result<(), HostError> {
+    if !is_root() {
+        return Err(missing(Requirement::Root, "sandboxes need root"));
+    }
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !fs
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some("overlay"))
+    {
+        return Err(missing(
+            Requirement::Overlayfs,
+            "overlay is not in /proc/filesystems",
+        ));
+    }
+    Ok(())
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Finds `mkfs.ext4` in the usual places.
+pub fn find_mkfs_ext4() -> PathBuf {
+    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        let p = Path::new(d).join("mkfs.ext4");
+        if is_executable(&p) {
+            return p;
+        }
+    }
+    PathBuf::from("/usr/sbin/mkfs.ext4")
+}

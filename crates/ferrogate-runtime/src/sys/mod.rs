@@ -1,0 +1,183 @@
+//! Raw Linux system calls, wrapped once, safely.
+//!
+//! This module is the only place in the crate where `unsafe` is allowed. Each
+//! function here is a thin, safe wrapper: it validates or owns its inputs,
+//! makes exactly one kind of system call, and turns the C return convention
+//! into `io::Result`. Nothing here has policy; the order of operations lives in
+//! `volume`, `sandbox` and `agent`, behind the [`crate::syscall::Syscall`] trait.
+//!
+//! Every `unsafe` block carries a `// SAFETY:` comment (enforced by
+//! `clippy::undocumented_unsafe_blocks`).
+#![allow(unsafe_code)]
+
+pub mod fscrypt;
+pub mod loopdev;
+pub mod mount;
+pub mod process;
+pub mod seccomp;
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Converts a C-style `-1 + errno` return into `io::Result`.
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Like [`cvt`] for `long`-returning calls (`syscall(2)`).
+pub(crate) fn cvt_long(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A path as a NUL-terminated C string; paths with interior NULs are refused.
+pub(crate) fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// A string as a NUL-terminated C string.
+pub(crate) fn cstr(s: &str) -> io::Result<CString> {
+    CString::new(s.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string contains a NUL byte"))
+}
+
+/// The effective user id of this process.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `mknod(2)`.
+pub fn mknod(path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    let c = cpath(path)?;
+    let dev = libc::makedev(major, minor);
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    cvt(unsafe { libc::mknod(c.as_ptr(), mode, dev) }).map(drop)
+}
+
+/// `lchown(2)`: changes ownership without following a final symlink.
+pub fn lchown(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    cvt(unsafe { libc::lchown(c.as_ptr(), uid, gid) }).map(drop)
+}
+
+/// Sets access and modification time of `path` (not following a final symlink).
+pub fn lutimes(path: &Path, secs: i64) -> io::Result<()> {
+    let c = cpath(path)?;
+    let ts = libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [ts, ts];
+    // SAFETY: `c` is a valid C string, `times` is a 2-element array as required.
+    cvt(unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
+/// `lsetxattr(2)`.
+pub fn lsetxattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+    let c = cpath(path)?;
+    let n = cstr(name)?;
+    // SAFETY: both strings are valid and NUL-terminated; `value` is a valid
+    // buffer of `value.len()` bytes.
+    cvt(unsafe {
+        libc::lsetxattr(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `lgetxattr(2)` into a small buffer (values longer than 256 bytes are an error).
+pub fn lgetxattr(path: &Path, name: &str) -> io::Result<Vec<u8>> {
+    let c = cpath(path)?;
+    let n = cstr(name)?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: strings are valid; `buf` is writable for `buf.len()` bytes.
+    let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(usize::try_from(r).unwrap_or(0));
+    Ok(buf)
+}
+
+/// `sethostname(2)`.
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes.
+    cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// `close_range(first, ~0, flags)`: closes (or marks close-on-exec) every
+/// descriptor from `first` up.
+pub fn close_fds_from(first: u32, cloexec_only: bool) -> io::Result<()> {
+    let flags = if cloexec_only {
+        libc::CLOSE_RANGE_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: close_range only affects this process's descriptor table; the
+    // caller guarantees no live Rust object owns a descriptor >= `first`
+    // (or only marks them close-on-exec).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, flags) };
+    cvt_long(r).map(drop)
+}
+
+/// `fsync`-free `sync(2)` of one filesystem via an fd (`syncfs`).
+pub fn syncfs(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd is borrowed and valid for the call.
+    cvt(unsafe { libc::syncfs(fd.as_raw_fd()) }).map(drop)
+}
+
+/// Drops the page cache (`/proc/sys/vm/drop_caches` = 3). Benchmarks only.
+pub fn drop_caches() -> io::Result<()> {
+    std::fs::write("/proc/sys/vm/drop_caches", b"3")
+}
+
+/// `lseek(fd, off, SEEK_DATA)` / `SEEK_HOLE`. `Ok(None)` at end of data (`ENXIO`).
+pub fn seek_data_hole(
+    fd: std::os::fd::BorrowedFd<'_>,
+    off: u64,
+    hole: bool,
+) -> io::Result<Option<u64>> {
+    use std::os::fd::AsRawFd;
+    let whence = if hole {
+        libc::SEEK_HOLE
+    } else {
+        libc::SEEK_DATA
+    };
+    let off = libc::off_t::try_from(off).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: lseek on a borrowed, valid fd.
+    let r = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
+    if r == -1 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            return Ok(None);
+        }
+        return Err(e);
+    }
+    Ok(u64::try_from(r).ok())
+}

@@ -1,0 +1,485 @@
+//! The `Syscall` seam (after youki's `libcontainer::syscall`).
+//!
+//! Volume provisioning and sandbox setup are written against this trait, so
+//! the *order* and *arguments* of every privileged operation are unit-tested
+//! with [`RecordingSyscall`] without root. [`LinuxSyscall`] is the real thing
+//! and is exercised by the root tests in `tests/`.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::secret::DataKey;
+use crate::sys;
+
+/// A loop device bound to a backing file. The open descriptor keeps it
+/// referenced; with autoclear it detaches once nothing else holds it.
+#[derive(Debug)]
+pub struct LoopDevice {
+    /// N in `/dev/loopN`.
+    pub number: u32,
+    /// Open descriptor on `/dev/loopN` (None in the fake).
+    pub fd: Option<OwnedFd>,
+}
+
+impl LoopDevice {
+    /// `/dev/loopN`.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/dev/loop{}", self.number))
+    }
+}
+
+/// Privileged operations used by volume and sandbox setup.
+pub trait Syscall: Send + Sync {
+    /// Creates a new sparse file of `size` bytes (fails if it exists), mode 0600.
+    fn create_sparse_file(&self, path: &Path, size: u64) -> io::Result<()>;
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes an empty directory.
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
+    /// Creates one directory (`EEXIST` is an error).
+    fn mkdir(&self, path: &Path, mode: u32) -> io::Result<()>;
+    /// Creates a directory and its parents (existing ones are fine).
+    fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<()>;
+    /// Writes a whole file (creating or truncating it) with `mode`.
+    fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> io::Result<()>;
+    /// Creates a symlink `link` -> `target`.
+    fn symlink(&self, target: &Path, link: &Path) -> io::Result<()>;
+    /// Creates a device node.
+    fn mknod(&self, path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()>;
+    /// Changes permissions.
+    fn chmod(&self, path: &Path, mode: u32) -> io::Result<()>;
+    /// Changes the working directory.
+    fn chdir(&self, path: &Path) -> io::Result<()>;
+    /// Runs `mkfs.ext4` on an image file.
+    fn mkfs_ext4(&self, mkfs: &Path, image: &Path, encrypt: bool) -> io::Result<()>;
+    /// Attaches `image` to a free loop device (autoclear; direct I/O if asked).
+    fn loop_attach(&self, image: &Path, direct_io: bool) -> io::Result<LoopDevice>;
+    /// Detaches a loop device (`LOOP_CLR_FD`).
+    fn loop_detach(&self, dev: &LoopDevice) -> io::Result<()>;
+    /// `FS_IOC_ADD_ENCRYPTION_KEY` on the filesystem mounted at `fs_root`.
+    fn fscrypt_add_key(&self, fs_root: &Path, key: &DataKey) -> io::Result<[u8; 16]>;
+    /// `FS_IOC_SET_ENCRYPTION_POLICY` (Ferrogate's v2 policy) on empty `dir`.
+    fn fscrypt_set_policy(&self, dir: &Path, identifier: &[u8; 16]) -> io::Result<()>;
+    /// `FS_IOC_REMOVE_ENCRYPTION_KEY`; returns the removal status flags.
+    fn fscrypt_remove_key(&self, fs_root: &Path, identifier: &[u8; 16]) -> io::Result<u32>;
+    /// `mount(2)`.
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: u64,
+        data: Option<&str>,
+    ) -> io::Result<()>;
+    /// `umount2(2)`.
+    fn umount(&self, target: &Path, flags: i32) -> io::Result<()>;
+    /// `pivot_root(2)`.
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()>;
+    /// `unshare(2)`.
+    fn unshare(&self, flags: i32) -> io::Result<()>;
+    /// `sethostname(2)`.
+    fn sethostname(&self, name: &str) -> io::Result<()>;
+    /// Brings `lo` up in the current network namespace.
+    fn loopback_up(&self) -> io::Result<()>;
+    /// `setgroups` + `setresgid` + `setresuid`.
+    fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()>;
+    /// `prctl(2)` with one integer argument.
+    fn prctl(&self, option: i32, arg: u64) -> io::Result<i32>;
+    /// `capset(2)`.
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()>;
+    /// Installs a seccomp BPF filter.
+    fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()>;
+}
+
+/// The real system calls.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LinuxSyscall;
+
+fn open_dir(path: &Path) -> io::Result<fs::File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(path)
+}
+
+impl Syscall for LinuxSyscall {
+    fn create_sparse_file(&self, path: &Path, size: u64) -> io::Result<()> {
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)?;
+        f.set_len(size)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir(path)
+    }
+    fn mkdir(&self, path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new().mode(mode).create(path)
+    }
+    fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(path)
+    }
+    fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)?;
+        f.write_all(contents)
+    }
+    fn symlink(&self, target: &Path, link: &Path) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
+    }
+    fn mknod(&self, path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+        sys::mknod(path, mode, major, minor)
+    }
+    fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    fn chdir(&self, path: &Path) -> io::Result<()> {
+        std::env::set_current_dir(path)
+    }
+    fn mkfs_ext4(&self, mkfs: &Path, image: &Path, encrypt: bool) -> io::Result<()> {
+        let mut cmd = Command::new(mkfs);
+        cmd.args(["-q", "-F", "-m", "0", "-b", "4096"]);
+        if encrypt {
+            cmd.args(["-O", "encrypt"]);
+        }
+        // The image is a fresh sparse file: skip zeroing the inode tables and
+        // the journal (they read as zeros already).
+        cmd.args(["-E", "lazy_itable_init=1,lazy_journal_init=1"]);
+        cmd.arg(image);
+        cmd.stdin(std::process::Stdio::null());
+        let out = cmd.output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Err(io::Error::other(format!(
+                "{} exited with {}: {}",
+                mkfs.display(),
+                out.status,
+                stderr.trim()
+            )))
+        }
+    }
+    fn loop_attach(&self, image: &Path, direct_io: bool) -> io::Result<LoopDevice> {
+        let backing = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(image)?;
+        let ctl = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open("/dev/loop-control")?;
+        let name = image
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // LOOP_CTL_GET_FREE and LOOP_CONFIGURE are two calls; another process
+        // can grab the device in between (EBUSY), so retry a few times.
+        let mut last = io::Error::other("no free loop device");
+        for _ in 0..16 {
+            let n = sys::loopdev::get_free(ctl.as_fd())?;
+            let dev = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(format!("/dev/loop{n}"))?;
+            let mut flags = sys::loopdev::LO_FLAGS_AUTOCLEAR;
+            if direct_io {
+                flags |= sys::loopdev::LO_FLAGS_DIRECT_IO;
+            }
+            match sys::loopdev::configure(
+                dev.as_fd(),
+                backing.as_fd(),
+                flags,
+                4096,
+                name.as_bytes(),
+            ) {
+                Ok(()) => {
+                    return Ok(LoopDevice {
+                        number: n,
+                        fd: Some(dev.into()),
+                    })
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => last = e,
+                Err(e) if direct_io && e.raw_os_error() == Some(libc::EINVAL) => {
+                    // Direct I/O not possible on this backing file system:
+                    // configure without it (still encrypted above; only a
+                    // performance difference).
+                    sys::loopdev::configure(
+                        dev.as_fd(),
+                        backing.as_fd(),
+                        sys::loopdev::LO_FLAGS_AUTOCLEAR,
+                        4096,
+                        name.as_bytes(),
+                    )?;
+                    return Ok(LoopDevice {
+                        number: n,
+                        fd: Some(dev.into()),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+    fn loop_detach(&self, dev: &LoopDevice) -> io::Result<()> {
+        match &dev.fd {
+            Some(fd) => match sys::loopdev::clear(fd.as_fd()) {
+                // ENXIO: already detached (autoclear beat us).
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(()),
+                r => r,
+            },
+            None => {
+                let f = OpenOptions::new().read(true).open(dev.path())?;
+                match sys::loopdev::clear(f.as_fd()) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(()),
+                    r => r,
+                }
+            }
+        }
+    }
+    fn fscrypt_add_key(&self, fs_root: &Path, key: &DataKey) -> io::Result<[u8; 16]> {
+        let d = open_dir(fs_root)?;
+        sys::fscrypt::add_key(d.as_fd(), key.expose())
+    }
+    fn fscrypt_set_policy(&self, dir: &Path, identifier: &[u8; 16]) -> io::Result<()> {
+        let d = open_dir(dir)?;
+        sys::fscrypt::set_policy(d.as_fd(), &sys::fscrypt::PolicyV2::ferrogate(*identifier))
+    }
+    fn fscrypt_remove_key(&self, fs_root: &Path, identifier: &[u8; 16]) -> io::Result<u32> {
+        let d = open_dir(fs_root)?;
+        sys::fscrypt::remove_key(d.as_fd(), identifier)
+    }
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: u64,
+        data: Option<&str>,
+    ) -> io::Result<()> {
+        sys::mount::mount(source, target, fstype, flags, data)
+    }
+    fn umount(&self, target: &Path, flags: i32) -> io::Result<()> {
+        sys::mount::umount2(target, flags)
+    }
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()> {
+        sys::mount::pivot_root(new_root, put_old)
+    }
+    fn unshare(&self, flags: i32) -> io::Result<()> {
+        sys::mount::unshare(flags)
+    }
+    fn sethostname(&self, name: &str) -> io::Result<()> {
+        sys::sethostname(name)
+    }
+    fn loopback_up(&self) -> io::Result<()> {
+        sys::mount::loopback_up()
+    }
+    fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
+        sys::process::set_ids(uid, gid, groups)
+    }
+    fn prctl(&self, option: i32, arg: u64) -> io::Result<i32> {
+        sys::process::prctl(option, arg)
+    }
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+        sys::process::capset(effective, permitted, inheritable)
+    }
+    fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()> {
+        sys::seccomp::install(program)
+    }
+}
+
+/// One recorded call: the operation and its arguments, rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// Operation name (the trait method).
+    pub op: &'static str,
+    /// Arguments, rendered for assertions.
+    pub args: String,
+}
+
+/// A fake that records every call and succeeds (or fails on request).
+/// Never touches the system.
+#[derive(Debug, Default)]
+pub struct RecordingSyscall {
+    calls: Mutex<Vec<Call>>,
+    fail: Mutex<Vec<(&'static str, i32)>>,
+}
+
+impl RecordingSyscall {
+    /// A fresh recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Makes every later call of `op` fail with `errno`.
+    pub fn fail_on(&self, op: &'static str, errno: i32) {
+        self.fail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((op, errno));
+    }
+    /// Everything recorded so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Only the operation names, in order.
+    pub fn ops(&self) -> Vec<&'static str> {
+        self.calls().into_iter().map(|c| c.op).collect()
+    }
+    fn rec(&self, op: &'static str, args: String) -> io::Result<()> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Call { op, args });
+        let fail = self.fail.lock().unwrap_or_else(|e| e.into_inner());
+        match fail.iter().find(|(o, _)| *o == op) {
+            Some((_, errno)) => Err(io::Error::from_raw_os_error(*errno)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+impl Syscall for RecordingSyscall {
+    fn create_sparse_file(&self, path: &Path, size: u64) -> io::Result<()> {
+        self.rec("create_sparse_file", format!("{} {size}", p(path)))
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.rec("remove_file", p(path))
+    }
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        self.rec("remove_dir", p(path))
+    }
+    fn mkdir(&self, path: &Path, mode: u32) -> io::Result<()> {
+        self.rec("mkdir", format!("{} {mode:o}", p(path)))
+    }
+    fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<()> {
+        self.rec("mkdir_all", format!("{} {mode:o}", p(path)))
+    }
+    fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+        self.rec(
+            "write_file",
+            format!("{} {mode:o} {}", p(path), String::from_utf8_lossy(contents)),
+        )
+    }
+    fn symlink(&self, target: &Path, link: &Path) -> io::Result<()> {
+        self.rec("symlink", format!("{} -> {}", p(link), p(target)))
+    }
+    fn mknod(&self, path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+        self.rec("mknod", format!("{} {mode:o} {major}:{minor}", p(path)))
+    }
+    fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {
+        self.rec("chmod", format!("{} {mode:o}", p(path)))
+    }
+    fn chdir(&self, path: &Path) -> io::Result<()> {
+        self.rec("chdir", p(path))
+    }
+    fn mkfs_ext4(&self, mkfs: &Path, image: &Path, encrypt: bool) -> io::Result<()> {
+        self.rec(
+            "mkfs_ext4",
+            format!("{} {} encrypt={encrypt}", p(mkfs), p(image)),
+        )
+    }
+    fn loop_attach(&self, image: &Path, direct_io: bool) -> io::Result<LoopDevice> {
+        self.rec("loop_attach", format!("{} dio={direct_io}", p(image)))?;
+        Ok(LoopDevice {
+            number: 7,
+            fd: None,
+        })
+    }
+    fn loop_detach(&self, dev: &LoopDevice) -> io::Result<()> {
+        self.rec("loop_detach", p(&dev.path()))
+    }
+    fn fscrypt_add_key(&self, fs_root: &Path, _key: &DataKey) -> io::Result<[u8; 16]> {
+        self.rec("fscrypt_add_key", p(fs_root))?;
+        Ok([0x11; 16])
+    }
+    fn fscrypt_set_policy(&self, dir: &Path, identifier: &[u8; 16]) -> io::Result<()> {
+        self.rec(
+            "fscrypt_set_policy",
+            format!("{} {:02x}", p(dir), identifier[0]),
+        )
+    }
+    fn fscrypt_remove_key(&self, fs_root: &Path, identifier: &[u8; 16]) -> io::Result<u32> {
+        self.rec(
+            "fscrypt_remove_key",
+            format!("{} {:02x}", p(fs_root), identifier[0]),
+        )?;
+        Ok(0)
+    }
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: u64,
+        data: Option<&str>,
+    ) -> io::Result<()> {
+        self.rec(
+            "mount",
+            format!(
+                "{} -> {} type={} flags={flags:#x} data={}",
+                source.map(p).unwrap_or_else(|| "none".into()),
+                p(target),
+                fstype.unwrap_or("none"),
+                data.unwrap_or("")
+            ),
+        )
+    }
+    fn umount(&self, target: &Path, flags: i32) -> io::Result<()> {
+        self.rec("umount", format!("{} flags={flags:#x}", p(target)))
+    }
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()> {
+        self.rec("pivot_root", format!("{} {}", p(new_root), p(put_old)))
+    }
+    fn unshare(&self, flags: i32) -> io::Result<()> {
+        self.rec("unshare", format!("{flags:#x}"))
+    }
+    fn sethostname(&self, name: &str) -> io::Result<()> {
+        self.rec("sethostname", name.to_owned())
+    }
+    fn loopback_up(&self) -> io::Result<()> {
+        self.rec("loopback_up", String::new())
+    }
+    fn set_ids(&self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
+        self.rec("set_ids", format!("{uid} {gid} {groups:?}"))
+    }
+    fn prctl(&self, option: i32, arg: u64) -> io::Result<i32> {
+        self.rec("prctl", format!("{option} {arg}"))?;
+        Ok(0)
+    }
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+        self.rec(
+            "capset",
+            format!("{effective:#x} {permitted:#x} {inheritable:#x}"),
+        )
+    }
+    fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()> {
+        self.rec("seccomp", format!("{} instructions", program.len()))
+    }
+}

@@ -1,0 +1,449 @@
+//! Ephemeral task volumes.
+//!
+//! A volume is a sparse image file of `sizeInGiB` under `volumes/`, with ext4
+//! on it, attached to a loop device. The [`VolumeBackend`] decides how the
+//! `data/` directory at the root of that filesystem is protected:
+//!
+//! - [`FscryptVolume`] (the only backend the agent uses): the 64-byte data key
+//!   is added to the filesystem (`FS_IOC_ADD_ENCRYPTION_KEY`) and `data/` gets
+//!   an fscrypt v2 policy (AES-256-XTS contents, AES-256-CTS names). The policy
+//!   cannot go on the filesystem root (EPERM), hence the subdirectory.
+//! - [`PlaintextControlVolume`]: the same, with no encryption. It exists as the
+//!   positive control of the plaintext-scan test and for the throughput
+//!   benchmark; the agent's configuration cannot select it.
+//!
+//! Lifecycle, in this order (each step is a trait method so the order is
+//! tested with the recording `Syscall` fake):
+//! 1. [`VolumeBackend::create`]: image file, mkfs, loop device.
+//! 2. mount (by the sandbox init, inside the task's mount namespace; or by
+//!    [`MountedVolume`] in the caller's namespace).
+//! 3. [`VolumeBackend::seal`]: key into the kernel, key zeroized, policy set.
+//! 4. ... task runs ...
+//! 5. [`VolumeBackend::shred`]: `FS_IOC_REMOVE_ENCRYPTION_KEY`; busy files are
+//!    reported, not ignored.
+//! 6. unmount.
+//! 7. [`VolumeBackend::destroy`]: loop detach, image deleted.
+
+mod fscrypt;
+pub mod inspect;
+mod plaintext;
+mod standalone;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use fscrypt::FscryptVolume;
+pub use plaintext::PlaintextControlVolume;
+pub use standalone::MountedVolume;
+
+use crate::host::HostError;
+use crate::ids::VolumeId;
+use crate::layout::DataLayout;
+use crate::secret::DataKey;
+use crate::syscall::{LoopDevice, Syscall};
+
+/// Smallest ephemeral storage Fargate allows (also the default).
+pub const MIN_SIZE_GIB: u32 = 20;
+/// Largest ephemeral storage Fargate allows.
+pub const MAX_SIZE_GIB: u32 = 200;
+
+/// Name of the protected directory at the root of every volume filesystem.
+pub const DATA_DIR: &str = "data";
+
+/// Flags of the volume filesystem mount: nothing on it is meant to be
+/// executed set-uid or opened as a device from the host side.
+pub const VOLUME_MOUNT_FLAGS: u64 = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOATIME;
+/// The image is fresh and sparse: uninitialised inode tables read as zeros,
+/// so the background zeroing thread would only burn I/O.
+pub const VOLUME_MOUNT_DATA: &str = "noinit_itable";
+
+/// Which protection a backend gives `data/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum VolumeKind {
+    /// fscrypt v2, AES-256-XTS / AES-256-CTS.
+    Fscrypt,
+    /// No encryption. Test control only.
+    PlaintextControl,
+}
+
+/// What ECS asks for: a volume id (bound into the KMS encryption context),
+/// a size, and the plaintext data key.
+#[derive(Debug)]
+pub struct VolumeSpec {
+    /// The volume id.
+    pub volume_id: VolumeId,
+    /// `ephemeralStorage.sizeInGiB`, 20..=200.
+    pub size_gib: u32,
+    /// Plaintext of the KMS data key (64 bytes).
+    pub data_key: DataKey,
+}
+
+/// The non-secret part of a [`VolumeSpec`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeRequest {
+    /// The volume id.
+    pub volume_id: VolumeId,
+    /// Size in GiB.
+    pub size_gib: u32,
+}
+
+/// A created, not yet mounted volume.
+#[derive(Debug)]
+pub struct VolumeDevice {
+    /// The volume id.
+    pub volume_id: VolumeId,
+    /// Backing image file.
+    pub image: PathBuf,
+    /// The loop device.
+    pub loop_dev: LoopDevice,
+}
+
+/// What sealing produced (kept to shred later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seal {
+    /// fscrypt key identifier (not secret: it is stored in the policy on disk).
+    pub key_identifier: Option<[u8; 16]>,
+}
+
+/// Outcome of removing the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShredReport {
+    /// Some files were still open: the key is only "incompletely removed"
+    /// until they are closed.
+    pub files_busy: bool,
+    /// Other users still had claims on the key.
+    pub other_users: bool,
+}
+
+/// Errors of volume operations, one variant per step.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    /// The host cannot provide this kind of volume.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Size outside 20..=200 GiB.
+    #[error(
+        "ephemeral storage size must be between {MIN_SIZE_GIB} and {MAX_SIZE_GIB} GiB, got {0}"
+    )]
+    InvalidSize(u32),
+    /// Creating the image file failed (exists already, no space, ...).
+    #[error("creating volume image {path}: {source}")]
+    CreateImage {
+        /// Image path.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// mkfs.ext4 failed.
+    #[error("formatting volume image {path}: {source}")]
+    Mkfs {
+        /// Image path.
+        path: PathBuf,
+        /// Cause (includes mkfs's stderr).
+        source: io::Error,
+    },
+    /// No loop device could be attached.
+    #[error("attaching a loop device to {path}: {source}")]
+    LoopAttach {
+        /// Image path.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Mounting failed.
+    #[error("mounting volume at {target}: {source}")]
+    Mount {
+        /// Mount point.
+        target: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// `FS_IOC_ADD_ENCRYPTION_KEY` failed.
+    #[error("adding the fscrypt key: {0}")]
+    AddKey(io::Error),
+    /// Creating `data/` failed.
+    #[error("creating the volume data directory: {0}")]
+    DataDir(io::Error),
+    /// `FS_IOC_SET_ENCRYPTION_POLICY` failed.
+    #[error("setting the fscrypt policy: {0}")]
+    SetPolicy(io::Error),
+    /// `FS_IOC_REMOVE_ENCRYPTION_KEY` failed.
+    #[error("removing the fscrypt key: {0}")]
+    RemoveKey(io::Error),
+    /// Unmounting failed.
+    #[error("unmounting volume at {target}: {source}")]
+    Umount {
+        /// Mount point.
+        target: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Detaching the loop device failed.
+    #[error("detaching {device}: {source}")]
+    LoopDetach {
+        /// `/dev/loopN`.
+        device: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Deleting the image failed.
+    #[error("deleting volume image {path}: {source}")]
+    DeleteImage {
+        /// Image path.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+}
+
+/// One way of protecting a task volume. See the module docs for the order.
+pub trait VolumeBackend: Send + Sync + std::fmt::Debug {
+    /// Which protection this is.
+    fn kind(&self) -> VolumeKind;
+    /// Checks the host up front; the error names what is missing.
+    fn check_host(&self) -> Result<(), VolumeError>;
+    /// Creates the image, formats it and attaches a loop device.
+    fn create(
+        &self,
+        sys: &dyn Syscall,
+        layout: &DataLayout,
+        req: &VolumeRequest,
+    ) -> Result<VolumeDevice, VolumeError>;
+    /// With the filesystem mounted at `fs_root`: creates and protects
+    /// `data/`. Consumes (and so zeroizes) the key.
+    fn seal(&self, sys: &dyn Syscall, fs_root: &Path, key: DataKey) -> Result<Seal, VolumeError>;
+    /// Before unmount: removes the key.
+    fn shred(
+        &self,
+        sys: &dyn Syscall,
+        fs_root: &Path,
+        seal: &Seal,
+    ) -> Result<ShredReport, VolumeError>;
+    /// After unmount: detaches the loop device and deletes the image.
+    fn destroy(&self, sys: &dyn Syscall, dev: VolumeDevice) -> Result<(), VolumeError>;
+}
+
+/// Shared by both backends: validate, create sparse image, mkfs, attach.
+pub(crate) fn create_ext4_loop(
+    sys: &dyn Syscall,
+    layout: &DataLayout,
+    req: &VolumeRequest,
+    mkfs: &Path,
+    encrypt: bool,
+    direct_io: bool,
+) -> Result<VolumeDevice, VolumeError> {
+    if !(MIN_SIZE_GIB..=MAX_SIZE_GIB).contains(&req.size_gib) {
+        return Err(VolumeError::InvalidSize(req.size_gib));
+    }
+    let image = layout.volume_image(&req.volume_id);
+    let size = u64::from(req.size_gib) << 30;
+    sys.create_sparse_file(&image, size)
+        .map_err(|source| VolumeError::CreateImage {
+            path: image.clone(),
+            source,
+        })?;
+    let cleanup = |e: VolumeError| {
+        let _ = sys.remove_file(&image);
+        e
+    };
+    sys.mkfs_ext4(mkfs, &image, encrypt).map_err(|source| {
+        cleanup(VolumeError::Mkfs {
+            path: image.clone(),
+            source,
+        })
+    })?;
+    let loop_dev = sys.loop_attach(&image, direct_io).map_err(|source| {
+        cleanup(VolumeError::LoopAttach {
+            path: image.clone(),
+            source,
+        })
+    })?;
+    Ok(VolumeDevice {
+        volume_id: req.volume_id.clone(),
+        image,
+        loop_dev,
+    })
+}
+
+/// Shared by both backends: detach, then delete.
+pub(crate) fn destroy_ext4_loop(sys: &dyn Syscall, dev: VolumeDevice) -> Result<(), VolumeError> {
+    let detach = sys.loop_detach(&dev.loop_dev);
+    let device = dev.loop_dev.path();
+    drop(dev.loop_dev);
+    // Delete the image even if detaching failed: the inode lives on while
+    // the loop device holds it, but nothing can reopen it by name.
+    let delete = sys.remove_file(&dev.image);
+    detach.map_err(|source| VolumeError::LoopDetach { device, source })?;
+    delete.map_err(|source| VolumeError::DeleteImage {
+        path: dev.image,
+        source,
+    })
+}
+
+/// Mounts a volume filesystem (used by the sandbox init and [`MountedVolume`]).
+pub fn mount_volume_fs(sys: &dyn Syscall, device: &Path, target: &Path) -> Result<(), VolumeError> {
+    sys.mount(
+        Some(device),
+        target,
+        Some("ext4"),
+        VOLUME_MOUNT_FLAGS,
+        Some(VOLUME_MOUNT_DATA),
+    )
+    .map_err(|source| VolumeError::Mount {
+        target: target.to_owned(),
+        source,
+    })
+}
+
+/// Unmounts a volume filesystem.
+pub fn unmount_volume_fs(sys: &dyn Syscall, target: &Path) -> Result<(), VolumeError> {
+    sys.umount(target, 0).map_err(|source| VolumeError::Umount {
+        target: target.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::RecordingSyscall;
+
+    fn req(size: u32) -> VolumeRequest {
+        VolumeRequest {
+            volume_id: VolumeId::new("vol-1").unwrap(),
+            size_gib: size,
+        }
+    }
+
+    #[test]
+    fn fscrypt_lifecycle_order() {
+        let sys = RecordingSyscall::new();
+        let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
+        let layout = DataLayout::new("/d");
+        let dev = b.create(&sys, &layout, &req(20)).unwrap();
+        mount_volume_fs(&sys, &dev.loop_dev.path(), Path::new("/m")).unwrap();
+        let seal = b
+            .seal(
+                &sys,
+                Path::new("/m"),
+                DataKey::from_slice(&[9; 64]).unwrap(),
+            )
+            .unwrap();
+        let report = b.shred(&sys, Path::new("/m"), &seal).unwrap();
+        assert_eq!(report, ShredReport::default());
+        unmount_volume_fs(&sys, Path::new("/m")).unwrap();
+        b.destroy(&sys, dev).unwrap();
+        assert_eq!(
+            sys.ops(),
+            [
+                "create_sparse_file",
+                "mkfs_ext4",
+                "loop_attach",
+                "mount",
+                "fscrypt_add_key",
+                "mkdir",
+                "fscrypt_set_policy",
+                "fscrypt_remove_key",
+                "umount",
+                "loop_detach",
+                "remove_file"
+            ]
+        );
+        let calls = sys.calls();
+        assert_eq!(
+            calls[0].args,
+            format!("/d/volumes/vol-1.img {}", 20u64 << 30)
+        );
+        assert!(calls[1].args.ends_with("encrypt=true"));
+        assert!(calls[2].args.ends_with("dio=true"));
+        assert_eq!(calls[5].args, "/m/data 700");
+        assert!(calls[6].args.starts_with("/m/data "));
+        assert!(calls[3].args.contains("type=ext4"));
+    }
+
+    #[test]
+    fn sizes_outside_fargate_range_are_refused_before_touching_disk() {
+        let sys = RecordingSyscall::new();
+        let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
+        for s in [0, 19, 201] {
+            assert!(matches!(
+                b.create(&sys, &DataLayout::new("/d"), &req(s)),
+                Err(VolumeError::InvalidSize(_))
+            ));
+        }
+        assert!(sys.ops().is_empty());
+        assert!(b.create(&sys, &DataLayout::new("/d"), &req(200)).is_ok());
+    }
+
+    #[test]
+    fn failed_mkfs_removes_image() {
+        let sys = RecordingSyscall::new();
+        sys.fail_on("mkfs_ext4", libc::EIO);
+        let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
+        assert!(matches!(
+            b.create(&sys, &DataLayout::new("/d"), &req(20)),
+            Err(VolumeError::Mkfs { .. })
+        ));
+        assert_eq!(
+            sys.ops(),
+            ["create_sparse_file", "mkfs_ext4", "remove_file"]
+        );
+    }
+
+    #[test]
+    fn failed_policy_is_an_error_never_a_plaintext_volume() {
+        let sys = RecordingSyscall::new();
+        sys.fail_on("fscrypt_set_policy", libc::EPERM);
+        let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
+        let r = b.seal(
+            &sys,
+            Path::new("/m"),
+            DataKey::from_slice(&[1; 64]).unwrap(),
+        );
+        assert!(matches!(r, Err(VolumeError::SetPolicy(_))));
+        // The key was added; it is removed again, and data/ is deleted so
+        // nothing can be written to it unencrypted.
+        assert_eq!(
+            sys.ops(),
+            [
+                "fscrypt_add_key",
+                "mkdir",
+                "fscrypt_set_policy",
+                "remove_dir",
+                "fscrypt_remove_key"
+            ]
+        );
+    }
+
+    #[test]
+    fn plaintext_control_never_touches_keys() {
+        let sys = RecordingSyscall::new();
+        let b = PlaintextControlVolume::new("/sbin/mkfs.ext4".into());
+        let dev = b.create(&sys, &DataLayout::new("/d"), &req(20)).unwrap();
+        let seal = b
+            .seal(
+                &sys,
+                Path::new("/m"),
+                DataKey::from_slice(&[9; 64]).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(seal.key_identifier, None);
+        b.shred(&sys, Path::new("/m"), &seal).unwrap();
+        b.destroy(&sys, dev).unwrap();
+        assert!(!sys.ops().iter().any(|o| o.starts_with("fscrypt")));
+        assert!(sys.calls()[1].args.ends_with("encrypt=false"));
+    }
+
+    #[test]
+    fn teardown_deletes_image_even_if_detach_fails() {
+        let sys = RecordingSyscall::new();
+        sys.fail_on("loop_detach", libc::EBUSY);
+        let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
+        let dev = b.create(&sys, &DataLayout::new("/d"), &req(20)).unwrap();
+        assert!(matches!(
+            b.destroy(&sys, dev),
+            Err(VolumeError::LoopDetach { .. })
+        ));
+        assert_eq!(sys.ops().last(), Some(&"remove_file"));
+    }
+}

@@ -1,0 +1,2 @@
+//! Test images built from Debian's busybox-static (`/bin/busybox`).
+#![allow(dead_code)]
