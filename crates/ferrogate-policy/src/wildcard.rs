@@ -1,0 +1,226 @@
+//! Glob patterns with IAM's two wildcards: `*` (any run of characters, possibly empty) and `?`
+//! (exactly one character).
+//!
+//! IAM uses the same two wildcards in `Action`, `Resource`, `StringLike` and `ArnLike`
+//! ("The values can include multi-character match wildcards (*) and single-character match
+//! wildcards (?) anywhere in the string", IAM User Guide, *Condition operators*). Text that came
+//! from a policy variable or from the `${*}`/`${?}` escapes must stay literal, so a pattern is a
+//! list of tokens rather than a string: [`PatternBuilder::push_literal`] appends text whose `*`
+//! and `?` mean themselves.
+
+/// One token of a compiled pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tok {
+    /// Literal text, compared byte for byte.
+    Lit(Box<str>),
+    /// `?`: exactly one character.
+    One,
+    /// `*`: any run of characters, including none.
+    Star,
+}
+
+/// A compiled glob pattern. Matching is case-sensitive; callers that need case-insensitive
+/// matching (actions) lowercase both the pattern and the text once, up front.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    toks: Vec<Tok>,
+}
+
+/// Builds a [`Pattern`] from pieces of wildcard text and literal text.
+#[derive(Debug, Default)]
+pub struct PatternBuilder {
+    toks: Vec<Tok>,
+    lit: String,
+}
+
+impl PatternBuilder {
+    /// Appends text in which `*` and `?` are wildcards.
+    pub fn push_wild(&mut self, text: &str) {
+        for c in text.chars() {
+            match c {
+                '*' => self.push_tok(Tok::Star),
+                '?' => self.push_tok(Tok::One),
+                c => self.lit.push(c),
+            }
+        }
+    }
+
+    /// Appends one character; `wild` says whether `*` / `?` are wildcards.
+    pub fn push_char(&mut self, c: char, wild: bool) {
+        match c {
+            '*' if wild => self.push_tok(Tok::Star),
+            '?' if wild => self.push_tok(Tok::One),
+            c => self.lit.push(c),
+        }
+    }
+
+    /// Appends text in which every character, including `*` and `?`, means itself.
+    pub fn push_literal(&mut self, text: &str) {
+        self.lit.push_str(text);
+    }
+
+    fn push_tok(&mut self, tok: Tok) {
+        self.flush();
+        // Consecutive stars are one star; merging keeps matching linear in practice.
+        if tok == Tok::Star && self.toks.last() == Some(&Tok::Star) {
+            return;
+        }
+        self.toks.push(tok);
+    }
+
+    fn flush(&mut self) {
+        if !self.lit.is_empty() {
+            let lit = std::mem::take(&mut self.lit);
+            self.toks.push(Tok::Lit(lit.into_boxed_str()));
+        }
+    }
+
+    /// Finishes the pattern.
+    pub fn build(mut self) -> Pattern {
+        self.flush();
+        Pattern { toks: self.toks }
+    }
+}
+
+impl Pattern {
+    /// Compiles `text`, treating `*` and `?` as wildcards.
+    pub fn wild(text: &str) -> Self {
+        let mut b = PatternBuilder::default();
+        b.push_wild(text);
+        b.build()
+    }
+
+    /// Builds a pattern from characters marked wildcard-capable (`true`) or literal (`false`).
+    pub fn from_marked(chars: &[(char, bool)]) -> Self {
+        let mut b = PatternBuilder::default();
+        for &(c, wild) in chars {
+            b.push_char(c, wild);
+        }
+        b.build()
+    }
+
+    /// A pattern that matches exactly `text`.
+    pub fn literal(text: &str) -> Self {
+        let mut b = PatternBuilder::default();
+        b.push_literal(text);
+        b.build()
+    }
+
+    /// True if the pattern is a single `*`, which matches every string.
+    pub fn matches_everything(&self) -> bool {
+        matches!(self.toks.as_slice(), [Tok::Star])
+    }
+
+    /// The same pattern with its literal text lowercased (for case-insensitive matching).
+    pub fn to_lowercase(&self) -> Self {
+        let toks = self
+            .toks
+            .iter()
+            .map(|t| match t {
+                Tok::Lit(l) => Tok::Lit(l.to_lowercase().into_boxed_str()),
+                other => other.clone(),
+            })
+            .collect();
+        Pattern { toks }
+    }
+
+    /// True if `text` matches the whole pattern.
+    pub fn matches(&self, text: &str) -> bool {
+        match self.toks.as_slice() {
+            [] => text.is_empty(),
+            [Tok::Star] => true,
+            [Tok::Lit(l)] => **l == *text,
+            toks => glob(toks, text),
+        }
+    }
+}
+
+/// Length in bytes of the character starting at byte `i` of `s` (`i` < `s.len()`).
+fn char_len(s: &str, i: usize) -> usize {
+    s[i..].chars().next().map_or(1, char::len_utf8)
+}
+
+/// Greedy matching with one backtrack point: on a mismatch, the most recent `*` absorbs one more
+/// character. Only the latest star needs revisiting because it can absorb anything an earlier star
+/// could, so this is linear in the common case and O(len(text) x len(pattern)) at worst.
+fn glob(toks: &[Tok], text: &str) -> bool {
+    let (mut ti, mut si) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if let Some(tok) = toks.get(ti) {
+            let advanced = match tok {
+                Tok::Star => {
+                    star = Some((ti + 1, si));
+                    ti += 1;
+                    continue;
+                }
+                Tok::One if si < text.len() => Some(si + char_len(text, si)),
+                Tok::Lit(l) if text[si..].starts_with(&**l) => Some(si + l.len()),
+                _ => None,
+            };
+            if let Some(next) = advanced {
+                si = next;
+                ti += 1;
+                continue;
+            }
+        } else if si == text.len() {
+            return true;
+        }
+        match star {
+            Some((sti, ssi)) if ssi < text.len() => {
+                let next = ssi + char_len(text, ssi);
+                star = Some((sti, next));
+                ti = sti;
+                si = next;
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_and_wildcards() {
+        assert!(Pattern::wild("s3:GetObject").matches("s3:GetObject"));
+        assert!(!Pattern::wild("s3:GetObject").matches("s3:GetObjects"));
+        assert!(Pattern::wild("s3:Get*").matches("s3:Get"));
+        assert!(Pattern::wild("s3:Get*").matches("s3:GetObjectAcl"));
+        assert!(Pattern::wild("iam:*AccessKey*").matches("iam:UpdateAccessKeys"));
+        assert!(Pattern::wild("a?c").matches("abc"));
+        assert!(!Pattern::wild("a?c").matches("ac"));
+        assert!(Pattern::wild("*").matches(""));
+        assert!(Pattern::wild("").matches(""));
+        assert!(!Pattern::wild("").matches("x"));
+        assert!(Pattern::wild("*a*b*").matches("xxaxxbxx"));
+        assert!(!Pattern::wild("*a*b").matches("xxaxxbxxc"));
+    }
+
+    #[test]
+    fn question_mark_is_one_character_not_one_byte() {
+        assert!(Pattern::wild("caf?").matches("café"));
+        assert!(Pattern::wild("?").matches("€"));
+        assert!(!Pattern::wild("??").matches("€"));
+    }
+
+    #[test]
+    fn literal_text_keeps_wildcard_characters() {
+        let mut b = PatternBuilder::default();
+        b.push_wild("home/");
+        b.push_literal("a*b?");
+        b.push_wild("/*");
+        let p = b.build();
+        assert!(p.matches("home/a*b?/x"));
+        assert!(!p.matches("home/aXbY/x"));
+        assert!(Pattern::literal("*").matches("*"));
+        assert!(!Pattern::literal("*").matches("x"));
+    }
+
+    #[test]
+    fn stars_are_merged() {
+        assert_eq!(Pattern::wild("a***b"), Pattern::wild("a*b"));
+        assert!(Pattern::wild("**").matches_everything());
+    }
+}
