@@ -1,1 +1,21 @@
-//! ferrogate-iam
+//! Identities: accounts, IAM users and access keys, policies, STS, SigV4 credential lookup,
+//! and authorization.
+//!
+//! - [`credentials`]: the [`ferrogate_wire::sigv4::CredentialLookup`] over the store; access
+//!   key secrets are sealed under the root key at rest.
+//! - [`authz`]: the only constructor of [`authz::Authorized`]; every handler of every service
+//!   requires one.
+//! - [`api`]: the IAM and STS operations (awsQuery, XML).
+//! - [`bootstrap`]: the first start: the account and its root access key.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod authz;
+pub mod bootstrap;
+pub mod credentials;
+mod error;
+pub mod ids;
+pub mod model;
+pub mod validate;
+
+pub use error::IamError;

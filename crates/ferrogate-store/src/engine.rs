@@ -41,6 +41,34 @@ pub trait WriteTx: ReadTx {
     fn release_savepoint(&mut self) -> Result<(), StoreError>;
 }
 
+/// A transaction handed to a handler: a read snapshot for read-only operations, the
+/// writer's transaction for the others.
+pub enum TxRef<'a> {
+    /// A read-only snapshot.
+    Read(&'a dyn ReadTx),
+    /// The writer's transaction.
+    Write(&'a mut dyn WriteTx),
+}
+
+impl TxRef<'_> {
+    /// Reads, in either kind.
+    pub fn read(&self) -> &dyn ReadTx {
+        match self {
+            TxRef::Read(r) => *r,
+            TxRef::Write(w) => &**w,
+        }
+    }
+
+    /// Writes; an error if a handler that writes was given a read snapshot (a bug in the
+    /// operation's `read_only` declaration, refused rather than silently lost).
+    pub fn write(&mut self) -> Result<&mut dyn WriteTx, StoreError> {
+        match self {
+            TxRef::Read(_) => Err(StoreError::Unavailable("a read-only operation tried to write".into())),
+            TxRef::Write(w) => Ok(&mut **w),
+        }
+    }
+}
+
 /// Runs `f` inside a savepoint: its writes are kept if it returns `Ok` and undone if it
 /// returns `Err`, leaving the rest of the transaction as it was. This is how a failed
 /// request changes nothing while its audit record is still written.

@@ -22,7 +22,7 @@ pub mod sqlite;
 pub mod table;
 mod writer;
 
-pub use engine::{Direction, ReadTx, WriteTx};
+pub use engine::{Direction, ReadTx, TxRef, WriteTx};
 pub use error::StoreError;
 pub use key::Key;
 pub use sqlite::Store;

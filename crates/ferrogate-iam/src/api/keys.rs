@@ -1,0 +1,303 @@
+//! CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey.
+//!
+//! Without `UserName` these act on the caller: the calling IAM user, or the root user's
+//! own keys when the caller is root.
+
+use base64::Engine as _;
+use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_types::Principal;
+use ferrogate_wire::query::{QueryParams, XmlWriter};
+use serde_json::{json, Value};
+
+use super::users::{caller_user_name, load_user, user_arn};
+use super::{trail_date, write_truncation, Ctx, Page, Params, Reply};
+use crate::authz::Action;
+use crate::ids;
+use crate::model::{keys, tables, AccessKey, KeyRef, KeyStatus};
+use crate::validate::Checks;
+use crate::IamError;
+
+const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// IAM's quota of access keys per user (and for the root user).
+pub const MAX_KEYS_PER_USER: usize = 2;
+
+/// The user an access-key operation applies to: `Some(name)`, or `None` for root.
+fn target(explicit: Option<&str>, caller: &Principal) -> Result<Option<String>, IamError> {
+    match explicit {
+        Some(n) => Ok(Some(n.to_owned())),
+        None if caller.is_root() => Ok(None),
+        None => caller_user_name(caller)
+            .map(|n| Some(n.to_owned()))
+            .ok_or_else(|| IamError::ValidationError("Must specify userName when calling with non-User credentials".into())),
+    }
+}
+
+fn target_arn(explicit: Option<&str>, caller: &Principal) -> String {
+    match explicit {
+        Some(n) => user_arn(caller.account.as_str(), "/", n),
+        None => caller.arn.clone(),
+    }
+}
+
+fn keys_of(tx: &dyn ReadTx, account: &str, user: Option<&str>) -> Result<Vec<AccessKey>, IamError> {
+    let refs = tables::USER_KEYS.scan(tx, &keys::user_keys(account, user), None, Direction::Forward, 1000)?;
+    let mut out = Vec::with_capacity(refs.len());
+    for (_, r) in refs {
+        if let Some(k) = tables::KEYS.get(tx, &keys::key(&r.access_key_id))? {
+            out.push(k);
+        }
+    }
+    out.sort_by_key(|k| k.create_date);
+    Ok(out)
+}
+
+fn no_such_key(id: &str) -> IamError {
+    IamError::NoSuchEntity(format!("The Access Key with id {id} cannot be found."))
+}
+
+/// Resolves the user (checking it exists) and returns the stored user name.
+fn resolve(tx: &dyn ReadTx, account: &str, user: Option<String>) -> Result<Option<String>, IamError> {
+    match user {
+        Some(n) => Ok(Some(load_user(tx, account, &n)?.name)),
+        None => Ok(None),
+    }
+}
+
+/// Creates an access key with a fresh secret; used by `CreateAccessKey` and at bootstrap.
+pub(crate) fn create_key(
+    tx: &mut dyn ferrogate_store::WriteTx,
+    sealer: &dyn ferrogate_store::seal::Sealer,
+    account: &str,
+    user: Option<&str>,
+    now: ferrogate_types::Timestamp,
+) -> Result<(AccessKey, zeroize::Zeroizing<String>), IamError> {
+    let secret = ids::secret_access_key()
+        .ok_or_else(|| IamError::Internal(ferrogate_store::StoreError::Unavailable("no randomness".into())))?;
+    let id = ids::access_key_id();
+    let sealed = sealer.seal(secret.as_bytes(), id.as_bytes())?;
+    let key = AccessKey {
+        access_key_id: id.clone(),
+        account: account.to_owned(),
+        user_name: user.map(str::to_owned),
+        status: KeyStatus::Active,
+        create_date: now,
+        sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
+    };
+    tables::KEYS.put(tx, &keys::key(&id), &key)?;
+    tables::USER_KEYS.put(tx, &keys::user_key(account, user, &id), &KeyRef { access_key_id: id })?;
+    Ok((key, secret))
+}
+
+/// `CreateAccessKey`.
+#[derive(Debug, Clone)]
+pub struct CreateAccessKeyInput {
+    user_name: Option<String>,
+}
+
+impl CreateAccessKeyInput {
+    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        let user_name = Params(p).optional("UserName").map(str::to_owned);
+        if let Some(n) = &user_name {
+            Checks::new().name(n, "userName", 128).done()?;
+        }
+        Ok(Self { user_name })
+    }
+
+    pub(crate) fn action(&self, caller: &Principal) -> Action {
+        Action { action: "iam:CreateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+    }
+
+    pub(crate) fn request_parameters(&self) -> Value {
+        self.user_name.as_ref().map_or(Value::Null, |n| json!({ "userName": n }))
+    }
+
+    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+        let account = ctx.principal.account.as_str();
+        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        if keys_of(tx.read(), account, user.as_deref())?.len() >= MAX_KEYS_PER_USER {
+            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")));
+        }
+        let (key, secret) = create_key(tx.write()?, ctx.sealer, account, user.as_deref(), ctx.now)?;
+        let mut w = XmlWriter::response("CreateAccessKey", NS);
+        w.open("AccessKey");
+        w.leaf_opt("UserName", key.user_name.as_deref());
+        w.leaf("AccessKeyId", &key.access_key_id).leaf("Status", key.status.as_str());
+        // The one and only place a secret leaves the server: its owner's response. It is
+        // never part of the audit record (AWS omits it too).
+        w.leaf("SecretAccessKey", &secret);
+        w.leaf("CreateDate", &key.create_date.iso8601());
+        w.close("AccessKey");
+        let mut elements = json!({ "accessKeyId": key.access_key_id, "status": "Active", "createDate": trail_date(key.create_date) });
+        if let Some(u) = &key.user_name {
+            elements["userName"] = json!(u);
+        }
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: json!({ "accessKey": elements }),
+            resources: vec![("AWS::IAM::AccessKey".into(), key.access_key_id.clone())],
+        })
+    }
+}
+
+/// `ListAccessKeys`.
+#[derive(Debug, Clone)]
+pub struct ListAccessKeysInput {
+    user_name: Option<String>,
+    page: Page,
+}
+
+impl ListAccessKeysInput {
+    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        let q = Params(p);
+        let user_name = q.optional("UserName").map(str::to_owned);
+        if let Some(n) = &user_name {
+            Checks::new().name(n, "userName", 128).done()?;
+        }
+        Ok(Self { user_name, page: Page::decode(&q)? })
+    }
+
+    pub(crate) fn action(&self, caller: &Principal) -> Action {
+        Action { action: "iam:ListAccessKeys".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+    }
+
+    pub(crate) fn request_parameters(&self) -> Value {
+        self.user_name.as_ref().map_or(Value::Null, |n| json!({ "userName": n }))
+    }
+
+    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+        let account = ctx.principal.account.as_str();
+        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let all = keys_of(tx.read(), account, user.as_deref())?;
+        // At most two keys per user: paging is trivial but honoured.
+        let start = match &self.page.marker {
+            None => 0,
+            Some(m) => all.iter().position(|k| &k.access_key_id == m).map(|i| i + 1).ok_or_else(|| {
+                IamError::ValidationError("Invalid Marker.".into())
+            })?,
+        };
+        let page: Vec<&AccessKey> = all.iter().skip(start).take(self.page.max_items).collect();
+        let next = (start + page.len() < all.len()).then(|| page.last().map(|k| k.access_key_id.clone())).flatten();
+        let mut w = XmlWriter::response("ListAccessKeys", NS);
+        w.open("AccessKeyMetadata");
+        for k in &page {
+            w.open("member");
+            w.leaf_opt("UserName", k.user_name.as_deref());
+            w.leaf("AccessKeyId", &k.access_key_id).leaf("Status", k.status.as_str());
+            w.leaf("CreateDate", &k.create_date.iso8601());
+            w.close("member");
+        }
+        w.close("AccessKeyMetadata");
+        write_truncation(&mut w, next.as_deref());
+        w.leaf_opt("UserName", user.as_deref());
+        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+    }
+}
+
+/// Finds `id` among the target user's keys.
+fn owned_key(tx: &dyn ReadTx, account: &str, user: Option<&str>, id: &str) -> Result<AccessKey, IamError> {
+    match tables::KEYS.get(tx, &keys::key(id))? {
+        Some(k) if k.account == account && k.user_name.as_deref().map(str::to_lowercase) == user.map(str::to_lowercase) => Ok(k),
+        _ => Err(no_such_key(id)),
+    }
+}
+
+/// `UpdateAccessKey`.
+#[derive(Debug, Clone)]
+pub struct UpdateAccessKeyInput {
+    user_name: Option<String>,
+    access_key_id: String,
+    status: KeyStatus,
+}
+
+impl UpdateAccessKeyInput {
+    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        let q = Params(p);
+        let user_name = q.optional("UserName").map(str::to_owned);
+        let access_key_id = q.required("AccessKeyId")?.to_owned();
+        let status = q.required("Status")?;
+        let mut c = Checks::new();
+        if let Some(n) = &user_name {
+            c.name(n, "userName", 128);
+        }
+        c.word(&access_key_id, "accessKeyId", 16, 128).one_of(status, "status", &["Active", "Inactive", "Expired"]);
+        c.done()?;
+        let status = match status {
+            "Active" => KeyStatus::Active,
+            "Inactive" => KeyStatus::Inactive,
+            _ => return Err(IamError::InvalidInput("Status Expired cannot be set on an access key.".into())),
+        };
+        Ok(Self { user_name, access_key_id, status })
+    }
+
+    pub(crate) fn action(&self, caller: &Principal) -> Action {
+        Action { action: "iam:UpdateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+    }
+
+    pub(crate) fn request_parameters(&self) -> Value {
+        let mut v = json!({ "accessKeyId": self.access_key_id, "status": self.status.as_str() });
+        if let Some(n) = &self.user_name {
+            v["userName"] = json!(n);
+        }
+        v
+    }
+
+    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+        let account = ctx.principal.account.as_str();
+        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let mut key = owned_key(tx.read(), account, user.as_deref(), &self.access_key_id)?;
+        key.status = self.status;
+        tables::KEYS.put(tx.write()?, &keys::key(&key.access_key_id), &key)?;
+        Ok(Reply {
+            body: XmlWriter::response_without_result("UpdateAccessKey", NS).finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: vec![("AWS::IAM::AccessKey".into(), key.access_key_id)],
+        })
+    }
+}
+
+/// `DeleteAccessKey`.
+#[derive(Debug, Clone)]
+pub struct DeleteAccessKeyInput {
+    user_name: Option<String>,
+    access_key_id: String,
+}
+
+impl DeleteAccessKeyInput {
+    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
+        let q = Params(p);
+        let user_name = q.optional("UserName").map(str::to_owned);
+        let access_key_id = q.required("AccessKeyId")?.to_owned();
+        let mut c = Checks::new();
+        if let Some(n) = &user_name {
+            c.name(n, "userName", 128);
+        }
+        c.word(&access_key_id, "accessKeyId", 16, 128).done()?;
+        Ok(Self { user_name, access_key_id })
+    }
+
+    pub(crate) fn action(&self, caller: &Principal) -> Action {
+        Action { action: "iam:DeleteAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+    }
+
+    pub(crate) fn request_parameters(&self) -> Value {
+        let mut v = json!({ "accessKeyId": self.access_key_id });
+        if let Some(n) = &self.user_name {
+            v["userName"] = json!(n);
+        }
+        v
+    }
+
+    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+        let account = ctx.principal.account.as_str();
+        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let key = owned_key(tx.read(), account, user.as_deref(), &self.access_key_id)?;
+        let w = tx.write()?;
+        tables::KEYS.delete(w, &keys::key(&key.access_key_id))?;
+        tables::USER_KEYS.delete(w, &keys::user_key(account, user.as_deref(), &key.access_key_id))?;
+        Ok(Reply {
+            body: XmlWriter::response_without_result("DeleteAccessKey", NS).finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: vec![("AWS::IAM::AccessKey".into(), key.access_key_id)],
+        })
+    }
+}

@@ -1,0 +1,291 @@
+//! IAM and STS operations: decoded once from the query parameters into typed inputs, each
+//! declaring its action, resource and audit fields, executed on a store transaction and
+//! answered in XML.
+
+mod keys;
+pub(crate) use keys::create_key;
+mod policies;
+mod sts;
+mod users;
+
+use base64::Engine as _;
+use ferrogate_store::{ReadTx, TxRef};
+use ferrogate_types::{Principal, Timestamp};
+use ferrogate_wire::query::{QueryParams, XmlWriter};
+use ferrogate_wire::{ServiceId, WireError};
+use serde_json::Value;
+
+pub use keys::*;
+pub use policies::*;
+pub use sts::*;
+pub use users::*;
+
+use crate::authz::Action;
+use crate::validate::Checks;
+use crate::IamError;
+
+/// What a handler knows about its request.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Who is calling.
+    pub principal: &'a Principal,
+    /// Now.
+    pub now: Timestamp,
+    /// The request id (for the XML `ResponseMetadata`).
+    pub request_id: &'a str,
+    /// Seals new secrets (access keys).
+    pub sealer: &'a dyn ferrogate_store::seal::Sealer,
+}
+
+/// A handler's answer: the XML document, what CloudTrail logs as `responseElements`, and
+/// the resources `LookupEvents` reports.
+#[derive(Debug)]
+pub struct Reply {
+    /// The whole XML response.
+    pub body: String,
+    /// `responseElements` (null for reads).
+    pub response_elements: Value,
+    /// `(ResourceType, ResourceName)` pairs for the lookup index.
+    pub resources: Vec<(String, String)>,
+}
+
+macro_rules! ops {
+    ($( $name:ident ( $input:ident ) $svc:ident $ro:literal ),* $(,)?) => {
+        /// Every IAM and STS operation Ferrogate serves.
+        #[derive(Debug, Clone)]
+        pub enum IamOp { $( #[doc = stringify!($name)] $name($input), )* }
+
+        impl IamOp {
+            /// Decodes `Action` of `service` from the parameters.
+            pub fn decode(service: ServiceId, action: &str, p: &QueryParams) -> Result<Self, IamError> {
+                match (service, action) {
+                    $( (ServiceId::$svc, stringify!($name)) => Ok(IamOp::$name($input::decode(p)?)), )*
+                    _ => Err(IamError::Wire(WireError::InvalidAction {
+                        action: action.to_owned(),
+                        version: service.api_version().to_owned(),
+                    })),
+                }
+            }
+
+            /// The operation's name.
+            pub fn name(&self) -> &'static str {
+                match self { $( IamOp::$name(_) => stringify!($name), )* }
+            }
+
+            /// The service it belongs to.
+            pub fn service(&self) -> ServiceId {
+                match self { $( IamOp::$name(_) => ServiceId::$svc, )* }
+            }
+
+            /// True when it only reads.
+            pub fn read_only(&self) -> bool {
+                match self { $( IamOp::$name(_) => $ro, )* }
+            }
+
+            /// The action and resource authorization checks.
+            pub fn action(&self, caller: &Principal) -> Action {
+                match self { $( IamOp::$name(i) => i.action(caller), )* }
+            }
+
+            /// `requestParameters` as CloudTrail logs them (never a secret).
+            pub fn request_parameters(&self) -> Value {
+                match self { $( IamOp::$name(i) => i.request_parameters(), )* }
+            }
+
+            /// Runs the operation.
+            pub fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+                match self { $( IamOp::$name(i) => i.execute(tx, ctx), )* }
+            }
+        }
+    };
+}
+
+ops! {
+    CreateUser(CreateUserInput) Iam false,
+    GetUser(GetUserInput) Iam true,
+    ListUsers(ListUsersInput) Iam true,
+    DeleteUser(DeleteUserInput) Iam false,
+    CreateAccessKey(CreateAccessKeyInput) Iam false,
+    ListAccessKeys(ListAccessKeysInput) Iam true,
+    UpdateAccessKey(UpdateAccessKeyInput) Iam false,
+    DeleteAccessKey(DeleteAccessKeyInput) Iam false,
+    PutUserPolicy(PutUserPolicyInput) Iam false,
+    GetUserPolicy(GetUserPolicyInput) Iam true,
+    ListUserPolicies(ListUserPoliciesInput) Iam true,
+    DeleteUserPolicy(DeleteUserPolicyInput) Iam false,
+    CreatePolicy(CreatePolicyInput) Iam false,
+    GetPolicy(GetPolicyInput) Iam true,
+    GetPolicyVersion(GetPolicyVersionInput) Iam true,
+    ListPolicies(ListPoliciesInput) Iam true,
+    DeletePolicy(DeletePolicyInput) Iam false,
+    AttachUserPolicy(AttachUserPolicyInput) Iam false,
+    DetachUserPolicy(DetachUserPolicyInput) Iam false,
+    ListAttachedUserPolicies(ListAttachedUserPoliciesInput) Iam true,
+    GetCallerIdentity(GetCallerIdentityInput) Sts true,
+}
+
+/// The query parameters of one request, with IAM's `ValidationError` for missing ones.
+pub(crate) struct Params<'a>(pub &'a QueryParams);
+
+impl<'a> Params<'a> {
+    pub(crate) fn required(&self, name: &str) -> Result<&'a str, IamError> {
+        self.0.get(name).ok_or_else(|| {
+            IamError::ValidationError(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                lower_first(name)
+            ))
+        })
+    }
+
+    pub(crate) fn optional(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name)
+    }
+
+    pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, IamError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                IamError::ValidationError(format!(
+                    "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must be a number",
+                    lower_first(name)
+                ))
+            }),
+        }
+    }
+
+    pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, IamError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => Err(IamError::ValidationError(format!(
+                "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must be a boolean",
+                lower_first(name)
+            ))),
+        }
+    }
+}
+
+pub(crate) fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// `Marker`/`MaxItems` paging: MaxItems 1–1000 (default 100); the marker is opaque (the
+/// last key returned, base64) and must belong to the listing it is used with.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Marker from a previous page.
+    pub marker: Option<String>,
+    /// Page size.
+    pub max_items: usize,
+}
+
+impl Page {
+    pub(crate) fn decode(p: &Params<'_>) -> Result<Self, IamError> {
+        let max = p.int("MaxItems")?.unwrap_or(100);
+        let mut c = Checks::new();
+        c.range(max, "maxItems", 1, 1000);
+        if let Some(m) = p.optional("Marker") {
+            c.length(m, "marker", 1, 320);
+        }
+        c.done()?;
+        Ok(Self { marker: p.optional("Marker").map(str::to_owned), max_items: usize::try_from(max).unwrap_or(100) })
+    }
+
+    /// The key after which to continue, checked to lie under `prefix`.
+    pub(crate) fn cursor(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>, IamError> {
+        let Some(m) = &self.marker else { return Ok(None) };
+        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(m)
+            .ok()
+            .filter(|k| k.starts_with(prefix))
+            .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?;
+        Ok(Some(key))
+    }
+
+    pub(crate) fn marker_for(key: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+    }
+}
+
+/// Writes `<IsTruncated>` and, when truncated, `<Marker>`.
+pub(crate) fn write_truncation(w: &mut XmlWriter, next: Option<&str>) {
+    w.leaf("IsTruncated", if next.is_some() { "true" } else { "false" });
+    w.leaf_opt("Marker", next);
+}
+
+/// Fetches up to `page.max_items` records under `prefix` after the marker; returns them
+/// and the marker for the next page.
+pub(crate) fn paged<R: ferrogate_store::Record>(
+    tx: &dyn ReadTx,
+    table: ferrogate_store::Table<R>,
+    prefix: &[u8],
+    page: &Page,
+    keep: impl Fn(&R) -> bool,
+) -> Result<(Vec<R>, Option<String>), IamError> {
+    const BATCH: usize = 256;
+    let mut cursor = page.cursor(prefix)?;
+    let mut out = Vec::new();
+    let mut last_returned: Option<Vec<u8>> = None;
+    loop {
+        let batch = table.scan(tx, prefix, cursor.as_deref(), ferrogate_store::Direction::Forward, BATCH)?;
+        let exhausted = batch.len() < BATCH;
+        for (k, r) in batch {
+            cursor = Some(k.clone());
+            if !keep(&r) {
+                continue;
+            }
+            if out.len() == page.max_items {
+                // Another matching record exists: the page ends before it.
+                return Ok((out, last_returned.as_deref().map(Page::marker_for)));
+            }
+            last_returned = Some(k);
+            out.push(r);
+        }
+        if exhausted {
+            return Ok((out, None));
+        }
+    }
+}
+
+/// `MMM d, yyyy h:mm:ss a`: how CloudTrail prints dates inside IAM `responseElements`.
+pub fn trail_date(t: Timestamp) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let iso = t.iso8601(); // YYYY-MM-DDTHH:MM:SSZ
+    let num = |r: std::ops::Range<usize>| iso.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    let (y, mo, d, h, mi, s) = (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
+    let (h12, ampm) = match h {
+        0 => (12, "AM"),
+        1..=11 => (h, "AM"),
+        12 => (12, "PM"),
+        _ => (h - 12, "PM"),
+    };
+    let month = MONTHS.get(usize::try_from(mo.saturating_sub(1)).unwrap_or(0)).copied().unwrap_or("Jan");
+    format!("{month} {d}, {y} {h12}:{mi:02}:{s:02} {ampm}")
+}
+
+/// Percent-encodes a policy document as IAM returns it (RFC 3986; space is `%20`).
+pub fn encode_document(doc: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(doc, SET).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trail_dates() {
+        assert_eq!(trail_date(Timestamp::parse_iso8601("2014-03-24T21:11:59Z").unwrap()), "Mar 24, 2014 9:11:59 PM");
+        assert_eq!(trail_date(Timestamp::parse_iso8601("2020-01-08T00:05:06Z").unwrap()), "Jan 8, 2020 12:05:06 AM");
+        assert_eq!(trail_date(Timestamp::parse_iso8601("2020-12-31T12:00:00Z").unwrap()), "Dec 31, 2020 12:00:00 PM");
+    }
+
+    #[test]
+    fn documents_are_encoded_with_percent_20() {
+        let e = encode_document("{\"Version\": \"2012-10-17\"}");
+        assert_eq!(e, "%7B%22Version%22%3A%20%222012-10-17%22%7D");
+    }
+}

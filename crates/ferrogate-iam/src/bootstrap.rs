@@ -1,0 +1,77 @@
+//! First start: the account, the AWS managed policies Ferrogate ships, and the root user's
+//! access key.
+
+use ferrogate_store::seal::Sealer;
+use ferrogate_store::{Store, StoreError, WriteTx};
+use ferrogate_types::{AccountId, Timestamp};
+use zeroize::Zeroizing;
+
+use crate::model::{keys, tables, Account, ManagedPolicy, PolicyVersion};
+use crate::IamError;
+
+/// AWS managed policies present in every installation (`arn:aws:iam::aws:policy/…`).
+const AWS_MANAGED: &[(&str, &str, &str)] = &[(
+    "AdministratorAccess",
+    "ANPAIWMBCKSKIEE64ZLYK",
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+)];
+
+/// The root credentials created on first start.
+pub struct RootCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret (shown once, then stored 0600 by the caller).
+    pub secret_access_key: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
+/// Creates `account` with a root access key if it does not exist. Returns the new
+/// credentials, or `None` when the account already existed.
+pub async fn ensure_account(
+    store: &Store,
+    sealer: std::sync::Arc<dyn Sealer>,
+    account: &AccountId,
+    now: Timestamp,
+) -> Result<Option<RootCredentials>, IamError> {
+    let id = account.to_string();
+    store
+        .write(move |tx: &mut dyn WriteTx| {
+            seed_aws_managed(tx, now)?;
+            if tables::ACCOUNTS.get(tx, &keys::account(&id))?.is_some() {
+                return Ok(None);
+            }
+            tables::ACCOUNTS.put(tx, &keys::account(&id), &Account { id: id.clone(), created: now })?;
+            let (key, secret) = crate::api::create_key(tx, sealer.as_ref(), &id, None, now)?;
+            Ok(Some(RootCredentials { access_key_id: key.access_key_id, secret_access_key: secret }))
+        })
+        .await
+}
+
+fn seed_aws_managed(tx: &mut dyn WriteTx, now: Timestamp) -> Result<(), StoreError> {
+    for (name, id, doc) in AWS_MANAGED {
+        let key = keys::policy("aws", name);
+        if tables::POLICIES.get(tx, &key)?.is_some() {
+            continue;
+        }
+        let p = ManagedPolicy {
+            name: (*name).into(),
+            policy_id: (*id).into(),
+            path: "/".into(),
+            account: "aws".into(),
+            description: Some("Provides full access to AWS services and resources.".into()),
+            default_version_id: "v1".into(),
+            versions: vec![PolicyVersion { version_id: "v1".into(), document: (*doc).into(), create_date: now }],
+            attachment_count: 0,
+            create_date: now,
+            update_date: now,
+            tags: Vec::new(),
+        };
+        tables::POLICIES.put(tx, &key, &p)?;
+    }
+    Ok(())
+}
