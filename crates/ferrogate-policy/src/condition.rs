@@ -165,10 +165,15 @@ impl Condition {
     /// Evaluates the condition against the request.
     pub fn eval(&self, ctx: &RequestContext) -> Tri {
         let request = ctx.get_lower(&self.key);
+        // `Null` and the set operators see a lone empty string as an empty data set.
+        let empty = request.is_none_or(|v| matches!(v, [only] if only.is_empty()));
         if let Values::Null(flags) = &self.values {
-            let absent = request.is_none();
-            return Tri::from_bool(flags.contains(&absent));
+            return Tri::from_bool(flags.contains(&empty));
         }
+        let request = match (request, self.set) {
+            (Some(_), SetOp::ForAllValues | SetOp::ForAnyValue) if empty => None,
+            (r, _) => r,
+        };
         let Some(request) = request else {
             return self.when_absent();
         };

@@ -163,10 +163,12 @@ impl RequestContext {
         self.with("aws:RequestedRegion", region)
     }
 
-    /// The values of a key, or `None` if the key is absent. A key whose value set is empty or a
-    /// single empty string counts as absent, as the `Null` operator and the set operators define
-    /// ("If the key values in the request resolve to an empty data set (for example, an empty
-    /// string)…", IAM User Guide, *Multivalued context keys*).
+    /// The values of a key, or `None` if the key is absent (or was set to an empty list).
+    ///
+    /// An empty string is a value: `StringLike` on `s3:prefix` with `""` matches an empty prefix,
+    /// as the IAM User Guide's home-directory example relies on. Only `Null` and the set operators
+    /// treat a lone empty string as "no value" ("If the key values in the request resolve to an
+    /// empty data set (for example, an empty string)…", IAM User Guide, *Multivalued context keys*).
     pub fn get(&self, key: &str) -> Option<&[String]> {
         if key.bytes().any(|b| b.is_ascii_uppercase()) {
             self.get_lower(&key.to_lowercase())
@@ -177,11 +179,10 @@ impl RequestContext {
 
     /// [`Self::get`] for a name that is already lowercase (policies store them so).
     pub(crate) fn get_lower(&self, key: &str) -> Option<&[String]> {
-        match self.keys.get(key).map(Vec::as_slice) {
-            None | Some([]) => None,
-            Some([only]) if only.is_empty() => None,
-            Some(values) => Some(values),
-        }
+        self.keys
+            .get(key)
+            .map(Vec::as_slice)
+            .filter(|v| !v.is_empty())
     }
 
     /// The calling principal.
@@ -219,11 +220,11 @@ mod tests {
     }
 
     #[test]
-    fn empty_values_are_absent() {
+    fn empty_lists_are_absent_empty_strings_are_values() {
         let ctx = RequestContext::new(PrincipalInfo::root("111122223333"), "s3:GetObject")
             .with("k", "")
             .with_values("m", Vec::<String>::new());
-        assert!(ctx.get("k").is_none());
+        assert_eq!(ctx.get("k").unwrap(), [""]);
         assert!(ctx.get("m").is_none());
     }
 
