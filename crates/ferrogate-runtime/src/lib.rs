@@ -23,6 +23,7 @@
 
 pub mod host;
 pub mod ids;
+pub mod image;
 pub mod layout;
 pub mod secret;
 mod sys;

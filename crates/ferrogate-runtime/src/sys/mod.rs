@@ -181,3 +181,31 @@ pub fn seek_data_hole(
     }
     Ok(u64::try_from(r).ok())
 }
+
+/// `flock(2)` (blocking).
+pub fn flock(fd: std::os::fd::BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    loop {
+        // SAFETY: flock on a borrowed, valid fd.
+        match cvt(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r.map(drop),
+        }
+    }
+}
+
+/// `flock(2)` with `LOCK_NB`: `Ok(false)` if someone else holds it.
+pub fn try_flock_exclusive(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a borrowed, valid fd.
+    match cvt(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

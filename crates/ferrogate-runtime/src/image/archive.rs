@@ -1,0 +1,202 @@
+//! Reading image archives: a tar file (`docker save`, or an OCI layout packed
+//! as tar) or a directory (an OCI layout). Members are addressed by their
+//! normalized path; names come from untrusted manifests, so `..` and absolute
+//! paths are refused here too.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+
+use super::error::ImageError;
+
+/// Most we read of a JSON member (manifests, configs, indexes).
+const MAX_JSON: u64 = 16 << 20;
+
+#[derive(Clone, Debug)]
+enum Member {
+    File { offset: u64, size: u64 },
+    Link(String),
+}
+
+/// An opened archive.
+pub enum Source {
+    /// A tar file with an index of its members.
+    Tar {
+        /// The file.
+        path: PathBuf,
+        /// name → member.
+        members: HashMap<String, Member>,
+    },
+    /// A directory.
+    Dir(PathBuf),
+}
+
+/// Normalizes a member name; `..` may not climb above the archive root.
+pub fn normalize(name: &str) -> Result<String, ImageError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(name).components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_str().ok_or_else(|| bad(name))?),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(bad(name));
+                }
+            }
+            Component::Prefix(_) => return Err(bad(name)),
+        }
+    }
+    if parts.is_empty() {
+        return Err(bad(name));
+    }
+    Ok(parts.join("/"))
+}
+
+fn bad(name: &str) -> ImageError {
+    ImageError::InvalidArchive(format!("member name {name:?} escapes the archive"))
+}
+
+impl Source {
+    /// Opens a tar file or directory.
+    pub fn open(path: &Path) -> Result<Source, ImageError> {
+        let meta = std::fs::metadata(path).map_err(ImageError::io("opening", path))?;
+        if meta.is_dir() {
+            return Ok(Source::Dir(path.to_owned()));
+        }
+        let file = File::open(path).map_err(ImageError::io("opening", path))?;
+        let mut archive = tar::Archive::new(file);
+        let mut members = HashMap::new();
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| ImageError::InvalidArchive(format!("not a tar archive: {e}")))?;
+        for e in entries {
+            let e = e.map_err(|e| ImageError::InvalidArchive(format!("reading tar: {e}")))?;
+            let Ok(p) = e.path() else { continue };
+            let Some(name) = p.to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Ok(name) = normalize(&name) else { continue };
+            let kind = e.header().entry_type();
+            let m = if kind.is_file() {
+                Member::File {
+                    offset: e.raw_file_position(),
+                    size: e.size(),
+                }
+            } else if kind.is_symlink() || kind.is_hard_link() {
+                let Some(target) = e.link_name().ok().flatten() else {
+                    continue;
+                };
+                let target = target.to_string_lossy().into_owned();
+                let full = if kind.is_symlink() {
+                    let dir = Path::new(&name)
+                        .parent()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    format!("{dir}/{target}")
+                } else {
+                    target
+                };
+                Member::Link(full)
+            } else {
+                continue;
+            };
+            members.insert(name, m);
+        }
+        Ok(Source::Tar {
+            path: path.to_owned(),
+            members,
+        })
+    }
+
+    /// True if the member exists.
+    pub fn has(&self, name: &str) -> bool {
+        match self {
+            Source::Tar { members, .. } => normalize(name).is_ok_and(|n| members.contains_key(&n)),
+            Source::Dir(root) => normalize(name).is_ok_and(|n| root.join(n).is_file()),
+        }
+    }
+
+    /// Opens a member for streaming.
+    pub fn open_member(&self, name: &str) -> Result<Box<dyn Read + '_>, ImageError> {
+        let mut n = normalize(name)?;
+        match self {
+            Source::Dir(root) => {
+                let p = root.join(&n);
+                Ok(Box::new(
+                    File::open(&p).map_err(ImageError::io("opening", p))?,
+                ))
+            }
+            Source::Tar { path, members } => {
+                for _ in 0..8 {
+                    match members.get(&n) {
+                        Some(Member::File { offset, size }) => {
+                            let mut f =
+                                File::open(path).map_err(ImageError::io("opening", path))?;
+                            f.seek(SeekFrom::Start(*offset))
+                                .map_err(ImageError::io("seeking", path))?;
+                            return Ok(Box::new(f.take(*size)));
+                        }
+                        Some(Member::Link(t)) => n = normalize(t)?,
+                        None => break,
+                    }
+                }
+                Err(ImageError::InvalidArchive(format!(
+                    "member {name:?} not found"
+                )))
+            }
+        }
+    }
+
+    /// Reads a small member fully.
+    pub fn read_small(&self, name: &str) -> Result<Vec<u8>, ImageError> {
+        let mut r = self.open_member(name)?.take(MAX_JSON + 1);
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf)
+            .map_err(|e| ImageError::InvalidArchive(format!("reading {name}: {e}")))?;
+        if buf.len() as u64 > MAX_JSON {
+            return Err(ImageError::InvalidArchive(format!(
+                "{name} is larger than 16 MiB"
+            )));
+        }
+        Ok(buf)
+    }
+}
+
+/// If `path` is gzip-compressed, decompresses it into `tmp_dir` and returns
+/// the new path (the caller deletes it). Otherwise returns `None`.
+pub fn maybe_gunzip(path: &Path, tmp_dir: &Path) -> Result<Option<tempfile::TempPath>, ImageError> {
+    if path.is_dir() {
+        return Ok(None);
+    }
+    let mut f = File::open(path).map_err(ImageError::io("opening", path))?;
+    let mut magic = [0u8; 2];
+    let n = f
+        .read(&mut magic)
+        .map_err(ImageError::io("reading", path))?;
+    if n < 2 || magic != [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    f.seek(SeekFrom::Start(0))
+        .map_err(ImageError::io("seeking", path))?;
+    let mut out = tempfile::NamedTempFile::new_in(tmp_dir)
+        .map_err(ImageError::io("creating temp file in", tmp_dir))?;
+    io::copy(&mut flate2::read::MultiGzDecoder::new(f), &mut out).map_err(|e| {
+        ImageError::InvalidArchive(format!("decompressing {}: {e}", path.display()))
+    })?;
+    Ok(Some(out.into_temp_path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_cannot_escape() {
+        assert_eq!(normalize("./a/b").unwrap(), "a/b");
+        assert_eq!(normalize("x/../y").unwrap(), "y");
+        assert!(normalize("../etc/shadow").is_err());
+        assert!(normalize("a/../../b").is_err());
+        assert_eq!(normalize("/blobs/sha256/x").unwrap(), "blobs/sha256/x");
+    }
+}
