@@ -1,1 +1,128 @@
-fn main() {}
+//! `ferrogate`: the server and its command-line tools.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ferrogate_server::{App, Config, DataDir, Listening};
+use ferrogate_types::AccountId;
+
+#[derive(Parser)]
+#[command(name = "ferrogate", version, about = "Self-hosted, AWS-compatible Fargate: ECS tasks on encrypted storage, KMS, IAM, CloudTrail")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:4599")]
+        listen: SocketAddr,
+        /// Data directory [default: $XDG_DATA_HOME/ferrogate or ~/.local/share/ferrogate].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The account created on first start.
+        #[arg(long, default_value = "000000000000")]
+        account_id: String,
+    },
+    /// Print `export` lines for the root user's credentials and the endpoint, for `eval`.
+    Credentials {
+        /// Data directory [default: $XDG_DATA_HOME/ferrogate or ~/.local/share/ferrogate].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("ferrogate");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/share/ferrogate")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { listen, data_dir, account_id } => {
+            init_logging();
+            serve(listen, data_dir.unwrap_or_else(default_data_dir), &account_id)
+        }
+        Command::Credentials { data_dir } => credentials(&data_dir.unwrap_or_else(default_data_dir)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrogate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn credentials(dir: &std::path::Path) -> Result<(), String> {
+    let dir = DataDir::open(dir).map_err(|e| e.to_string())?;
+    let c = dir.read_credentials().map_err(|e| e.to_string())?;
+    println!("export AWS_ACCESS_KEY_ID={}", c.access_key_id);
+    println!("export AWS_SECRET_ACCESS_KEY={}", c.secret_access_key.as_str());
+    println!("export AWS_ENDPOINT_URL={}", c.endpoint.as_deref().unwrap_or("http://127.0.0.1:4599"));
+    println!("export AWS_DEFAULT_REGION=${{AWS_DEFAULT_REGION:-us-east-1}}");
+    Ok(())
+}
+
+fn serve(listen: SocketAddr, data_dir: PathBuf, account_id: &str) -> Result<(), String> {
+    let account = AccountId::parse(account_id).map_err(|e| e.to_string())?;
+    let config = Config { listen, data_dir, account_id: account };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let dir = DataDir::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let (app, created) = App::open(&dir, &config.account_id).await.map_err(|e| e.to_string())?;
+    let listening = Listening::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let endpoint = format!("http://{}", listening.local_addr);
+    dir.record_endpoint(&endpoint).map_err(|e| e.to_string())?;
+    let creds = dir.read_credentials().map_err(|e| e.to_string())?;
+    println!("Ferrogate {} listening on {endpoint}", env!("CARGO_PKG_VERSION"));
+    println!("  account        {}", creds.account_id);
+    println!("  data dir       {}", dir.path().display());
+    println!("  access key id  {}", creds.access_key_id);
+    if let Some(c) = &created {
+        println!("Root credentials were created (the secret is shown once here and stored 0600 in the data dir):");
+        println!("  export AWS_ACCESS_KEY_ID={}", c.access_key_id);
+        println!("  export AWS_SECRET_ACCESS_KEY={}", c.secret_access_key.as_str());
+    }
+    println!("Point the aws CLI at it:");
+    println!("  eval \"$(ferrogate credentials --data-dir {})\"", dir.path().display());
+    println!("  aws sts get-caller-identity");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%endpoint, "serving");
+    ferrogate_server::serve(app, listening, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,445 @@
+//! One request's path (shared/DESIGN.md §2), for every service:
+//! authenticate → route → decode once → authorize → handle in a store transaction →
+//! audit → encode.
+//!
+//! Unauthenticated requests are answered without an audit record (there is no principal
+//! to attribute them to); from the moment a signature verifies, every outcome (success,
+//! validation error, access denied, internal failure) is recorded, and the response is
+//! sent only after that record is durable. A state change and its record commit in the
+//! same transaction.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use ferrogate_iam::api::{Ctx, IamOp, Reply};
+use ferrogate_iam::IamError;
+use ferrogate_store::engine::with_savepoint;
+use ferrogate_store::{StoreError, TxRef, WriteTx};
+use ferrogate_trail::lookup::{lookup_events, LookupEventsInput};
+use ferrogate_trail::record::{CallFacts, EventRecord};
+use ferrogate_trail::{LookupResource, PreparedEvent, TrailError};
+use ferrogate_types::{Principal, RequestId, Timestamp};
+use ferrogate_wire::protocol::split_target;
+use ferrogate_wire::query::QueryParams;
+use ferrogate_wire::sigv4::{self, RequestParts};
+use ferrogate_wire::{json, query, ApiError, AwsError, Protocol, ServiceId, WireError};
+use serde_json::{json, Value};
+
+use crate::App;
+
+/// A request as received.
+#[derive(Debug)]
+pub struct RawRequest {
+    /// Method.
+    pub method: String,
+    /// Path, still percent-encoded.
+    pub path: String,
+    /// Query string without `?`.
+    pub query: String,
+    /// Headers (UTF-8 ones; others cannot be signed and are dropped).
+    pub headers: Vec<(String, String)>,
+    /// The body, or `None` when it exceeded the cap.
+    pub body: Option<Bytes>,
+    /// The client's address.
+    pub peer: IpAddr,
+}
+
+impl RawRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response, ready for the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Where a request goes: its service (if known) and protocol.
+struct Route {
+    protocol: Protocol,
+    service: Option<ServiceId>,
+    /// The operation named by `X-Amz-Target` (JSON services).
+    target_op: Option<String>,
+}
+
+fn route(req: &RawRequest, scope_service: Option<&str>) -> Route {
+    if let Some(target) = req.header("x-amz-target") {
+        let (service, op) = match split_target(target) {
+            Some((prefix, op)) => (ServiceId::from_target_prefix(prefix), Some(op.to_owned())),
+            None => (None, None),
+        };
+        return Route { protocol: Protocol::Json11, service, target_op: op };
+    }
+    let service = scope_service.and_then(ServiceId::from_signing_name).filter(|s| s.protocol() == Protocol::Query);
+    Route { protocol: Protocol::Query, service, target_op: None }
+}
+
+fn xmlns(service: Option<ServiceId>, req: &RawRequest) -> &'static str {
+    match service {
+        Some(s) if s.protocol() == Protocol::Query => s.xml_namespace(),
+        // Unauthenticated query requests: guess from the API version.
+        _ if req.query.contains("2011-06-15")
+            || req.body.as_deref().is_some_and(|b| b.windows(10).any(|w| w == b"2011-06-15")) =>
+        {
+            ServiceId::Sts.xml_namespace()
+        }
+        _ => ServiceId::Iam.xml_namespace(),
+    }
+}
+
+fn new_request_id() -> RequestId {
+    let mut b = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    RequestId::from_random(b)
+}
+
+/// Encodes an error for `protocol`, logging internal ones with the request id.
+fn error_response(e: &ApiError, protocol: Protocol, ns: &str, request_id: &str) -> RawResponse {
+    let mut headers = vec![("x-amzn-RequestId", request_id.to_owned())];
+    let body = match protocol {
+        Protocol::Json11 => {
+            headers.push(("content-type", json::CONTENT_TYPE.to_owned()));
+            headers.push(("x-amzn-ErrorType", e.code.to_owned()));
+            json::error_body(e)
+        }
+        Protocol::Query => {
+            headers.push(("content-type", query::XML_CONTENT_TYPE.to_owned()));
+            query::error_body(e, ns, request_id).into_bytes()
+        }
+    };
+    RawResponse { status: e.status, headers, body }
+}
+
+fn ok_response(protocol: Protocol, body: Vec<u8>, request_id: &str) -> RawResponse {
+    let ct = match protocol {
+        Protocol::Json11 => json::CONTENT_TYPE,
+        Protocol::Query => query::XML_CONTENT_TYPE,
+    };
+    RawResponse {
+        status: 200,
+        headers: vec![("x-amzn-RequestId", request_id.to_owned()), ("content-type", ct.to_owned())],
+        body,
+    }
+}
+
+/// Handles one request.
+pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
+    let request_id = new_request_id();
+    let rid = request_id.as_str();
+    let authz_header = req.header("authorization");
+    let scope_service = authz_header.and_then(|h| sigv4::parse_authorization(h).ok()).map(|a| a.service.to_owned());
+    let route = route(&req, scope_service.as_deref());
+    let ns = xmlns(route.service, &req);
+    let fail = |e: &dyn AwsError| error_response(&ApiError::from_error(e, route.protocol), route.protocol, ns, rid);
+
+    let Some(body) = &req.body else {
+        return fail(&WireError::RequestEntityTooLarge { limit: ferrogate_wire::MAX_BODY_BYTES });
+    };
+    let now = app.clock.now();
+    let header_refs: Vec<(&str, &str)> = req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let parts = RequestParts { method: &req.method, path: &req.path, query: &req.query, headers: &header_refs, body };
+    let expected = route.service.map(ServiceId::signing_name).or(scope_service.as_deref()).unwrap_or("");
+    let verified = match sigv4::verify(&parts, expected, &app.credentials, now) {
+        Ok(v) => v,
+        Err(e) => {
+            if e.is_internal() {
+                tracing::error!(request_id = rid, error = %e, "authentication could not be completed");
+            }
+            return fail(&e);
+        }
+    };
+    let principal = verified.identity;
+    let call = Call {
+        event_source: route.service.map_or_else(
+            || format!("{}.amazonaws.com", verified.service),
+            |s| s.event_source().to_owned(),
+        ),
+        region: if route.service.is_some_and(ServiceId::is_global) { "us-east-1".to_owned() } else { verified.region },
+        source_ip: req.peer.to_string(),
+        user_agent: req.header("user-agent").map(|u| u.chars().take(1024).collect()).unwrap_or_default(),
+        request_id: rid.to_owned(),
+        now,
+        principal,
+        protocol: route.protocol,
+        ns,
+    };
+    match route.service {
+        Some(svc @ (ServiceId::Iam | ServiceId::Sts)) => iam_call(app, call, svc, &req, body).await,
+        Some(ServiceId::CloudTrail) => trail_call(app, call, route.target_op.unwrap_or_default(), body).await,
+        Some(ServiceId::Kms | ServiceId::Ecs | ServiceId::Organizations) | None => {
+            let op = route.target_op.unwrap_or_default();
+            let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
+            call.finish_unhandled(app, &op, call.api_error(&e)).await
+        }
+    }
+}
+
+/// What the audit record and the response need to know about an authenticated call.
+struct Call {
+    principal: Principal,
+    event_source: String,
+    region: String,
+    source_ip: String,
+    user_agent: String,
+    request_id: String,
+    now: Timestamp,
+    protocol: Protocol,
+    ns: &'static str,
+}
+
+/// How a call ended, for its record.
+struct Outcome<'a> {
+    event_name: &'a str,
+    read_only: bool,
+    request_parameters: Value,
+    response_elements: Value,
+    error: Option<ApiError>,
+    resources: Vec<(String, String)>,
+}
+
+impl Call {
+    fn event(&self, o: Outcome<'_>) -> Result<PreparedEvent, StoreError> {
+        let error = o.error.as_ref().map(|e| (e.code, e.message.as_str()));
+        let record = EventRecord::api_call(CallFacts {
+            principal: &self.principal,
+            time: self.now,
+            event_source: &self.event_source,
+            event_name: o.event_name,
+            region: &self.region,
+            source_ip: &self.source_ip,
+            user_agent: &self.user_agent,
+            request_id: &self.request_id,
+            event_id: ferrogate_trail::record::new_event_id(),
+            read_only: o.read_only,
+            request_parameters: o.request_parameters,
+            response_elements: o.response_elements,
+            error,
+            resources: None,
+        });
+        let resources = o
+            .resources
+            .into_iter()
+            .map(|(resource_type, resource_name)| LookupResource { resource_type, resource_name })
+            .collect();
+        PreparedEvent::new(
+            &record,
+            self.principal.account.as_str(),
+            &self.region,
+            Some(self.principal.lookup_username()),
+            resources,
+            self.now.millis(),
+        )
+    }
+
+    fn api_error(&self, e: &dyn AwsError) -> ApiError {
+        let api = ApiError::from_error(e, self.protocol);
+        if api.internal {
+            tracing::error!(request_id = %self.request_id, error = %e, "internal error");
+        }
+        api
+    }
+
+    fn respond(&self, result: Result<Vec<u8>, ApiError>) -> RawResponse {
+        match result {
+            Ok(body) => ok_response(self.protocol, body, &self.request_id),
+            Err(e) => error_response(&e, self.protocol, self.ns, &self.request_id),
+        }
+    }
+
+    /// Records an event in its own transaction and answers once it is durable.
+    async fn record_then_respond(&self, app: &App, event: Result<PreparedEvent, StoreError>, result: Result<Vec<u8>, ApiError>) -> RawResponse {
+        let durable = match event {
+            Ok(ev) => app.store.write(move |tx: &mut dyn WriteTx| ev.append(tx)).await,
+            Err(e) => Err(e),
+        };
+        match durable {
+            Ok(()) => self.respond(result),
+            Err(e) => {
+                // No record, no answer: an unaudited success must not reach the client.
+                tracing::error!(request_id = %self.request_id, error = %e, "audit record could not be written");
+                self.respond(Err(ApiError::internal()))
+            }
+        }
+    }
+
+    async fn finish_unhandled(&self, app: &App, op: &str, err: ApiError) -> RawResponse {
+        let event = self.event(Outcome {
+            event_name: op,
+            read_only: false,
+            request_parameters: Value::Null,
+            response_elements: Value::Null,
+            error: Some(err.clone()),
+            resources: Vec::new(),
+        });
+        self.record_then_respond(app, event, Err(err)).await
+    }
+}
+
+async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, body: &[u8]) -> RawResponse {
+    let params = QueryParams::parse(&[body, req.query.as_bytes()]);
+    let action = params.get("Action").unwrap_or("").to_owned();
+    let decoded = match params.get("Version") {
+        Some(v) if v == service.api_version() => IamOp::decode(service, &action, &params),
+        v => Err(IamError::Wire(WireError::InvalidAction {
+            action: action.clone(),
+            version: v.unwrap_or("").to_owned(),
+        })),
+    };
+    let op = match decoded {
+        Ok(op) => op,
+        Err(e) => return call.finish_unhandled(app, &action, call.api_error(&e)).await,
+    };
+    let what = op.action(&call.principal);
+    let params_logged = op.request_parameters();
+    let read_only = op.read_only();
+    let authorized = match app.authorizer.authorize(&call.principal, &what, op) {
+        Ok(a) => a,
+        Err(denied) => {
+            let err = call.api_error(&IamError::AccessDenied(denied.message));
+            let event = call.event(Outcome {
+                event_name: &action,
+                read_only,
+                request_parameters: params_logged,
+                response_elements: Value::Null,
+                error: Some(err.clone()),
+                resources: Vec::new(),
+            });
+            return call.record_then_respond(app, event, Err(err)).await;
+        }
+    };
+    if read_only {
+        let sealer = app.sealer.clone();
+        let result = app.store.read(|tx| {
+            let ctx = Ctx { principal: authorized.principal(), now: call.now, request_id: &call.request_id, sealer: &*sealer };
+            authorized.op().execute(TxRef::Read(tx), ctx)
+        });
+        let (event, result) = iam_outcome(&call, &action, true, params_logged, result);
+        return call.record_then_respond(app, event, result).await;
+    }
+    let sealer = app.sealer.clone();
+    let call = std::sync::Arc::new(call);
+    let job_call = call.clone();
+    let job = move |tx: &mut dyn WriteTx| -> Result<Result<Vec<u8>, ApiError>, StoreError> {
+        let call = job_call;
+        let (op, principal) = authorized.into_parts();
+        let result = with_savepoint(tx, |tx| {
+            let ctx = Ctx { principal: &principal, now: call.now, request_id: &call.request_id, sealer: &*sealer };
+            op.execute(TxRef::Write(tx), ctx)
+        })?;
+        let (event, result) = iam_outcome(&call, &action, false, params_logged, result);
+        event?.append(tx)?;
+        Ok(result)
+    };
+    match app.store.write(job).await {
+        Ok(result) => call.respond(result),
+        Err(e) => {
+            tracing::error!(request_id = %call.request_id, error = %e, "write transaction failed");
+            call.respond(Err(ApiError::internal()))
+        }
+    }
+}
+
+fn iam_outcome(
+    call: &Call,
+    action: &str,
+    read_only: bool,
+    request_parameters: Value,
+    result: Result<Reply, IamError>,
+) -> (Result<PreparedEvent, StoreError>, Result<Vec<u8>, ApiError>) {
+    match result {
+        Ok(reply) => {
+            let event = call.event(Outcome {
+                event_name: action,
+                read_only,
+                request_parameters,
+                response_elements: reply.response_elements,
+                error: None,
+                resources: reply.resources,
+            });
+            (event, Ok(reply.body.into_bytes()))
+        }
+        Err(e) => {
+            let err = call.api_error(&e);
+            let event = call.event(Outcome {
+                event_name: action,
+                read_only,
+                request_parameters,
+                response_elements: Value::Null,
+                error: Some(err.clone()),
+                resources: Vec::new(),
+            });
+            (event, Err(err))
+        }
+    }
+}
+
+async fn trail_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
+    if op != "LookupEvents" {
+        let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
+        return call.finish_unhandled(app, &op, call.api_error(&e)).await;
+    }
+    let input: LookupEventsInput = match json::decode(body) {
+        Ok(i) => i,
+        Err(e) => return call.finish_unhandled(app, &op, call.api_error(&e)).await,
+    };
+    let params = lookup_parameters(&input);
+    let what = ferrogate_iam::authz::Action { action: "cloudtrail:LookupEvents".into(), resource: "*".into() };
+    let result: Result<Vec<u8>, ApiError> = match app.authorizer.authorize(&call.principal, &what, input) {
+        Err(denied) => Err(call.api_error(&AccessDeniedException(denied.message))),
+        Ok(authorized) => {
+            let account = authorized.principal().account.as_str();
+            app.store
+                .read(|tx| lookup_events(tx, account, &call.region, authorized.op(), call.now))
+                .map(|out| json::encode(&out))
+                .map_err(|e: TrailError| call.api_error(&e))
+        }
+    };
+    let event = call.event(Outcome {
+        event_name: &op,
+        read_only: true,
+        request_parameters: params,
+        response_elements: Value::Null,
+        error: result.as_ref().err().cloned(),
+        resources: Vec::new(),
+    });
+    call.record_then_respond(app, event, result).await
+}
+
+fn lookup_parameters(i: &LookupEventsInput) -> Value {
+    let mut v = json!({});
+    if let Some(a) = &i.lookup_attributes {
+        v["lookupAttributes"] =
+            json!(a.iter().map(|a| json!({"attributeKey": a.attribute_key, "attributeValue": a.attribute_value})).collect::<Vec<_>>());
+    }
+    if let Some(t) = i.start_time.and_then(Timestamp::from_epoch_seconds_f64) {
+        v["startTime"] = json!(t.iso8601());
+    }
+    if let Some(t) = i.end_time.and_then(Timestamp::from_epoch_seconds_f64) {
+        v["endTime"] = json!(t.iso8601());
+    }
+    if let Some(m) = i.max_results {
+        v["maxResults"] = json!(m);
+    }
+    v
+}
+
+/// `AccessDeniedException` of the JSON services (HTTP 400, as ECS and KMS answer).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct AccessDeniedException(String);
+
+impl AwsError for AccessDeniedException {
+    fn aws_code(&self, _: Protocol) -> &'static str {
+        "AccessDeniedException"
+    }
+    fn status(&self, _: Protocol) -> u16 {
+        400
+    }
+}
