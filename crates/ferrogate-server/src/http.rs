@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -73,21 +73,33 @@ pub async fn serve(app: App, listening: Listening, shutdown: impl Future<Output 
     }
 }
 
+/// Bodies larger than this are not even drained: the connection is closed after the 413.
+const DRAIN_LIMIT: usize = 8 * ferrogate_wire::MAX_BODY_BYTES;
+
+/// Reads the body up to [`ferrogate_wire::MAX_BODY_BYTES`]. A larger body is read to its end
+/// (up to [`DRAIN_LIMIT`]) and dropped, so that the client receives the 413 instead of a
+/// broken pipe, which SDKs would retry.
+async fn read_capped(mut body: Incoming) -> Option<Bytes> {
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return None };
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen > DRAIN_LIMIT {
+                return None;
+            }
+            if seen <= ferrogate_wire::MAX_BODY_BYTES {
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    (seen <= ferrogate_wire::MAX_BODY_BYTES).then(|| buf.freeze())
+}
+
 async fn handle(app: App, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let body = if declared.is_some_and(|n| n > ferrogate_wire::MAX_BODY_BYTES) {
-        None
-    } else {
-        match Limited::new(body, ferrogate_wire::MAX_BODY_BYTES).collect().await {
-            Ok(b) => Some(b.to_bytes()),
-            Err(_) => None,
-        }
-    };
+    let body = read_capped(body).await;
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()

@@ -149,9 +149,11 @@ fn validate(input: &LookupEventsInput, now: Timestamp) -> Result<Query, TrailErr
             "Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50"
         )));
     }
+    // Event times have one-second precision in CloudTrail, and clients send whole epoch
+    // seconds: compare at that precision, both bounds inclusive.
     let time = |t: Option<f64>, name: &str| -> Result<Option<i64>, TrailError> {
         t.map(|s| {
-            Timestamp::from_epoch_seconds_f64(s)
+            Timestamp::from_epoch_seconds_f64(s.floor())
                 .map(Timestamp::millis)
                 .ok_or_else(|| TrailError::InvalidTimeRangeException(format!("{name} is not a valid time.")))
         })
@@ -159,12 +161,10 @@ fn validate(input: &LookupEventsInput, now: Timestamp) -> Result<Query, TrailErr
     };
     let earliest = now.millis() - RETENTION_MS;
     let start_ms = time(input.start_time, "StartTime")?.unwrap_or(earliest).max(earliest);
-    let end_ms = time(input.end_time, "EndTime")?.unwrap_or(i64::MAX / 2);
-    if let (Some(_), Some(_)) = (input.start_time, input.end_time) {
-        if start_ms > end_ms {
-            return Err(TrailError::InvalidTimeRangeException(
-                "Start time must be before end time.".into(),
-            ));
+    let end_ms = time(input.end_time, "EndTime")?.map_or(i64::MAX / 2, |e| e + 999);
+    if let (Some(s), Some(e)) = (input.start_time, input.end_time) {
+        if s.floor() > e.floor() {
+            return Err(TrailError::InvalidTimeRangeException("Start time must be before end time.".into()));
         }
     }
     let fingerprint = format!(

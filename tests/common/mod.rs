@@ -1,0 +1,171 @@
+//! The end-to-end harness: starts the real `ferrogate` binary on a free loopback port with
+//! a fresh data directory, and drives it with real clients (the `aws` CLI, boto3).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Fails loudly when a client the tests need is missing (`.ci/run` installs them).
+fn require(tool: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
+    assert!(found.unwrap_or(false), "`{tool}` is not installed: run .ci/run (it installs the aws CLI and boto3)");
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub account: String,
+}
+
+fn read_credentials(dir: &Path) -> (String, String, String) {
+    let text = std::fs::read_to_string(dir.join("credentials")).expect("credentials file");
+    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_default().to_owned();
+    (get("aws_access_key_id"), get("aws_secret_access_key"), get("account_id"))
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), &[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), args)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        let data = dir.path().join("data");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrogate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ferrogate");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let endpoint = loop {
+            let line = lines.next().expect("ferrogate exited before listening").expect("read stdout");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let (access_key_id, secret_access_key, account) = read_credentials(&data);
+        Self { child: Some(child), dir, endpoint, access_key_id, secret_access_key, account }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Stops with SIGTERM (graceful) and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("ferrogate did not stop within 15 s of SIGTERM");
+        }
+    }
+
+    /// Kills with SIGKILL (a crash).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same data directory.
+    pub fn restart(mut self) -> Self {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        Self::start_in(dir, &[])
+    }
+
+    fn client_env(&self, cmd: &mut Command, key: &str, secret: &str) {
+        cmd.env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env("AWS_RETRY_MODE", "standard")
+            .env("AWS_PAGER", "")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    }
+
+    /// Runs the `aws` CLI as the root user.
+    pub fn aws(&self, args: &[&str]) -> Output {
+        self.aws_as(&self.access_key_id.clone(), &self.secret_access_key.clone(), args)
+    }
+
+    /// Runs the `aws` CLI with the given credentials.
+    pub fn aws_as(&self, key: &str, secret: &str, args: &[&str]) -> Output {
+        require("aws");
+        let mut cmd = Command::new("aws");
+        self.client_env(&mut cmd, key, secret);
+        cmd.args(args).args(["--output", "json"]);
+        cmd.output().expect("run aws")
+    }
+
+    /// Runs `tests/py/<script>` with boto3, as root unless credentials are given.
+    pub fn python(&self, script: &str, args: &[&str]) -> Output {
+        self.python_as(&self.access_key_id.clone(), &self.secret_access_key.clone(), script, args)
+    }
+
+    pub fn python_as(&self, key: &str, secret: &str, script: &str, args: &[&str]) -> Output {
+        require("python3");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+        let mut cmd = Command::new("python3");
+        self.client_env(&mut cmd, key, secret);
+        cmd.arg(path).args(args);
+        cmd.output().expect("run python3")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Parses stdout as JSON, failing with the whole output when the command failed.
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Asserts the command failed with `code` in its error text, returning stderr.
+pub fn fails_with(out: &Output, code: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected {code}, but the command succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains(&format!("({code})")), "expected ({code}) in: {err}");
+    err
+}
