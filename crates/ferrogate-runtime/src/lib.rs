@@ -21,10 +21,14 @@
 //!
 //! `unsafe` is confined to the private `sys` module.
 
+pub mod caps;
+pub mod cgroup;
 pub mod host;
 pub mod ids;
 pub mod image;
 pub mod layout;
+pub mod sandbox;
+pub mod seccomp;
 pub mod secret;
 mod sys;
 pub mod syscall;
@@ -32,4 +36,5 @@ pub mod volume;
 
 pub use ids::{ContainerName, InvalidId, TaskId, VolumeId, VolumeName};
 pub use layout::DataLayout;
+pub use sandbox::sandbox_init_main_if_requested;
 pub use secret::DataKey;

@@ -510,3 +510,48 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
 pub fn set_oom_score_adj(value: i32) -> io::Result<()> {
     std::fs::write("/proc/self/oom_score_adj", value.to_string())
 }
+
+/// Blocking `waitpid(-1, 0)`. `Ok(None)` when there are no children left.
+pub fn reap_blocking() -> io::Result<Option<(i32, WaitStatus)>> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid == -1 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => return Ok(None),
+                _ => return Err(e),
+            }
+        }
+        return Ok(Some((pid, WaitStatus::from_raw(status))));
+    }
+}
+
+/// `waitpid(pid, 0)`.
+pub fn wait_pid(pid: i32) -> io::Result<WaitStatus> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(WaitStatus::from_raw(status));
+    }
+}
+
+/// Takes ownership of an inherited descriptor by number (the init's fd 3).
+/// Fails if it is not open.
+pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: the descriptor is open (checked above), was inherited across
+    // exec for exactly this purpose, and nothing else in this process owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -1,0 +1,275 @@
+//! The container seccomp filter: a Docker-like denylist as a hand-built
+//! classic BPF program.
+//!
+//! Denied with `EPERM`: loading code into the kernel or rebooting it (kexec,
+//! modules, bpf, reboot), keyrings (add_key, keyctl, request_key: the volume
+//! key lives in a filesystem keyring, and session keyrings are not
+//! namespaced), mounting and the new mount API, namespace creation and entry
+//! (unshare/clone with `CLONE_NEW*`, setns), handle-based opens
+//! (open_by_handle_at, the "shocker" escape), ptrace and cross-process memory
+//! access, swap, clock and time changes, accounting, quotas, perf, userfaultfd,
+//! io_uring (outside seccomp's view), iopl and ioperm.
+//! `clone3` answers `ENOSYS` so libc falls back to `clone`, whose flags a
+//! classic filter can inspect (Docker does the same).
+//! Syscalls of another ABI (x32, or a foreign architecture) are killed.
+
+use crate::sys::seccomp::SockFilter;
+
+// BPF opcodes (linux/bpf_common.h, linux/filter.h).
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JMP_JEQ_K: u16 = 0x15;
+const BPF_JMP_JGE_K: u16 = 0x35;
+const BPF_JMP_JSET_K: u16 = 0x45;
+const BPF_RET_K: u16 = 0x06;
+
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+
+// struct seccomp_data offsets.
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+const OFF_ARG0_LO: u32 = 16;
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// All `CLONE_NEW*` flags (including CLONE_NEWTIME and CLONE_NEWCGROUP).
+pub const CLONE_NEW_MASK: u32 = 0x7E02_0080;
+
+/// Syscalls denied outright.
+pub fn denied_syscalls() -> Vec<(&'static str, i64)> {
+    use libc::*;
+    let mut v: Vec<(&'static str, i64)> = vec![
+        ("acct", SYS_acct),
+        ("add_key", SYS_add_key),
+        ("bpf", SYS_bpf),
+        ("clock_adjtime", SYS_clock_adjtime),
+        ("clock_settime", SYS_clock_settime),
+        ("delete_module", SYS_delete_module),
+        ("finit_module", SYS_finit_module),
+        ("fsconfig", SYS_fsconfig),
+        ("fsmount", SYS_fsmount),
+        ("fsopen", SYS_fsopen),
+        ("fspick", SYS_fspick),
+        ("init_module", SYS_init_module),
+        ("io_uring_enter", SYS_io_uring_enter),
+        ("io_uring_register", SYS_io_uring_register),
+        ("io_uring_setup", SYS_io_uring_setup),
+        ("kcmp", SYS_kcmp),
+        ("kexec_file_load", SYS_kexec_file_load),
+        ("kexec_load", SYS_kexec_load),
+        ("keyctl", SYS_keyctl),
+        ("mount", SYS_mount),
+        ("mount_setattr", SYS_mount_setattr),
+        ("move_mount", SYS_move_mount),
+        ("name_to_handle_at", SYS_name_to_handle_at),
+        ("open_by_handle_at", SYS_open_by_handle_at),
+        ("open_tree", SYS_open_tree),
+        ("perf_event_open", SYS_perf_event_open),
+        ("pidfd_getfd", SYS_pidfd_getfd),
+        ("pivot_root", SYS_pivot_root),
+        ("process_vm_readv", SYS_process_vm_readv),
+        ("process_vm_writev", SYS_process_vm_writev),
+        ("ptrace", SYS_ptrace),
+        ("quotactl", SYS_quotactl),
+        ("quotactl_fd", SYS_quotactl_fd),
+        ("reboot", SYS_reboot),
+        ("request_key", SYS_request_key),
+        ("setns", SYS_setns),
+        ("settimeofday", SYS_settimeofday),
+        ("swapoff", SYS_swapoff),
+        ("swapon", SYS_swapon),
+        ("syslog", SYS_syslog),
+        ("umount2", SYS_umount2),
+        ("userfaultfd", SYS_userfaultfd),
+        ("lookup_dcookie", SYS_lookup_dcookie),
+        ("nfsservctl", SYS_nfsservctl),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    v.extend_from_slice(&[
+        ("ioperm", SYS_ioperm),
+        ("iopl", SYS_iopl),
+        ("sysfs", SYS_sysfs),
+        ("_sysctl", SYS__sysctl),
+        ("uselib", SYS_uselib),
+        ("ustat", SYS_ustat),
+    ]);
+    v
+}
+
+fn stmt(code: u16, k: u32) -> SockFilter {
+    SockFilter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
+    SockFilter { code, jt, jf, k }
+}
+
+fn nr(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Builds the filter program.
+pub fn build_filter() -> Vec<SockFilter> {
+    let eperm = SECCOMP_RET_ERRNO | u32::try_from(libc::EPERM).unwrap_or(1);
+    let enosys = SECCOMP_RET_ERRNO | u32::try_from(libc::ENOSYS).unwrap_or(38);
+    let mut p = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JMP_JEQ_K, AUDIT_ARCH, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+    ];
+    // x32 ABI numbers have bit 30 set.
+    #[cfg(target_arch = "x86_64")]
+    {
+        p.push(jump(BPF_JMP_JGE_K, 0x4000_0000, 0, 1));
+        p.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
+    }
+    // clone/unshare: inspect flags (arg0 low word; CLONE_NEW* all fit).
+    for (sys, off) in [
+        (libc::SYS_clone, OFF_ARG0_LO),
+        (libc::SYS_unshare, OFF_ARG0_LO),
+    ] {
+        // if nr == sys: load arg, test mask, then reload nr
+        p.push(jump(BPF_JMP_JEQ_K, nr(sys), 0, 4));
+        p.push(stmt(BPF_LD_W_ABS, off));
+        p.push(jump(BPF_JMP_JSET_K, CLONE_NEW_MASK, 0, 1));
+        p.push(stmt(BPF_RET_K, eperm));
+        p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    }
+    p.push(jump(BPF_JMP_JEQ_K, nr(libc::SYS_clone3), 0, 1));
+    p.push(stmt(BPF_RET_K, enosys));
+    let denied = denied_syscalls();
+    let n = denied.len();
+    for (i, (_, sys)) in denied.iter().enumerate() {
+        // Jump over the remaining comparisons and the ALLOW to the EPERM.
+        let to_deny = u8::try_from(n - i).unwrap_or(u8::MAX);
+        p.push(jump(BPF_JMP_JEQ_K, nr(*sys), to_deny, 0));
+    }
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    p.push(stmt(BPF_RET_K, eperm));
+    p
+}
+
+/// Evaluates the program for a syscall (the tests' interpreter).
+#[cfg(test)]
+fn eval(p: &[SockFilter], arch: u32, sysno: u32, arg0: u64) -> u32 {
+    let mut acc = 0u32;
+    let mut pc = 0usize;
+    loop {
+        let ins = p[pc];
+        match ins.code {
+            BPF_LD_W_ABS => {
+                acc = match ins.k {
+                    OFF_NR => sysno,
+                    OFF_ARCH => arch,
+                    OFF_ARG0_LO => (arg0 & 0xffff_ffff) as u32,
+                    _ => panic!("offset"),
+                };
+                pc += 1;
+            }
+            BPF_RET_K => return ins.k,
+            BPF_JMP_JEQ_K | BPF_JMP_JGE_K | BPF_JMP_JSET_K => {
+                let t = match ins.code {
+                    BPF_JMP_JEQ_K => acc == ins.k,
+                    BPF_JMP_JGE_K => acc >= ins.k,
+                    _ => acc & ins.k != 0,
+                };
+                pc += 1 + usize::from(if t { ins.jt } else { ins.jf });
+            }
+            c => panic!("opcode {c:#x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sys: i64, arg0: u64) -> u32 {
+        eval(&build_filter(), AUDIT_ARCH, nr(sys), arg0)
+    }
+    const EPERM: u32 = SECCOMP_RET_ERRNO | 1;
+
+    #[test]
+    fn every_denied_syscall_gets_eperm() {
+        for (name, sys) in denied_syscalls() {
+            assert_eq!(run(sys, 0), EPERM, "{name}");
+        }
+    }
+
+    #[test]
+    fn ordinary_syscalls_are_allowed() {
+        for sys in [
+            libc::SYS_read,
+            libc::SYS_write,
+            libc::SYS_openat,
+            libc::SYS_execve,
+            libc::SYS_exit_group,
+            libc::SYS_mmap,
+        ] {
+            assert_eq!(run(sys, 0), SECCOMP_RET_ALLOW, "{sys}");
+        }
+    }
+
+    #[test]
+    fn namespace_flags_on_clone_and_unshare_are_denied() {
+        let fork_flags =
+            (libc::SIGCHLD | libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID) as u64;
+        assert_eq!(run(libc::SYS_clone, fork_flags), SECCOMP_RET_ALLOW);
+        let thread = (libc::CLONE_VM
+            | libc::CLONE_THREAD
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_FS
+            | libc::CLONE_FILES) as u64;
+        assert_eq!(run(libc::SYS_clone, thread), SECCOMP_RET_ALLOW);
+        for f in [
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWCGROUP,
+            libc::CLONE_NEWTIME,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWUTS,
+        ] {
+            assert_eq!(
+                run(libc::SYS_clone, f as u64 | fork_flags),
+                EPERM,
+                "clone {f:#x}"
+            );
+            assert_eq!(run(libc::SYS_unshare, f as u64), EPERM, "unshare {f:#x}");
+        }
+        assert_eq!(
+            run(libc::SYS_unshare, libc::CLONE_FILES as u64),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(libc::SYS_clone3, 0),
+            SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+    }
+
+    #[test]
+    fn foreign_arch_and_x32_are_killed() {
+        let p = build_filter();
+        assert_eq!(eval(&p, 0x4000_0003, 1, 0), SECCOMP_RET_KILL_PROCESS);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            eval(&p, AUDIT_ARCH, 0x4000_0001, 0),
+            SECCOMP_RET_KILL_PROCESS
+        );
+    }
+
+    #[test]
+    fn program_fits_classic_bpf_limits() {
+        assert!(build_filter().len() < 4096);
+    }
+}
