@@ -60,7 +60,8 @@ impl Checks {
     /// A path prefix: `/` followed by printable ASCII.
     pub fn path_prefix(&mut self, value: &str, member: &str) -> &mut Self {
         self.length(value, member, 1, 512);
-        if !value.is_empty() && !(value.starts_with('/') && value.bytes().all(|b| (0x21..=0x7f).contains(&b))) {
+        let well_formed = value.starts_with('/') && value.bytes().all(|b| (0x21..=0x7f).contains(&b));
+        if !value.is_empty() && !well_formed {
             self.fail(value, member, "satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*");
         }
         self

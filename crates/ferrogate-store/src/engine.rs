@@ -2,6 +2,9 @@
 
 use crate::StoreError;
 
+/// Key-value pairs returned by a range scan.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Scan order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -24,7 +27,7 @@ pub trait ReadTx {
         end: Option<&[u8]>,
         direction: Direction,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Entries, StoreError>;
 }
 
 /// A read-write transaction. Only the writer thread holds one.

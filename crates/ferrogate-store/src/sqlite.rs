@@ -136,7 +136,7 @@ impl ReadTx for SqliteTx<'_> {
         end: Option<&[u8]>,
         direction: Direction,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<crate::engine::Entries, StoreError> {
         let order = match direction {
             Direction::Forward => "ASC",
             Direction::Reverse => "DESC",

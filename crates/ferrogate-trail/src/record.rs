@@ -323,7 +323,8 @@ mod tests {
     fn failed_and_read_only_calls_have_null_response() {
         let p = Principal::root(AccountId::parse("123456789012").unwrap(), None);
         let mut f = facts(&p);
-        f.error = Some(("AccessDenied", &"x".repeat(5000)));
+        let long = "x".repeat(5000);
+        f.error = Some(("AccessDenied", &long));
         let r = EventRecord::api_call(f);
         assert_eq!(r.response_elements, Value::Null);
         assert_eq!(r.error_message.as_ref().map(String::len), Some(MAX_ERROR_MESSAGE));

@@ -107,7 +107,7 @@ pub fn canonical_query(raw_query: &str) -> String {
 /// Trims a header value and collapses runs of spaces (and folded line breaks) to one space.
 pub fn normalize_header_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
-    for word in v.split(|c: char| c == ' ' || c == '\t' || c == '\n' || c == '\r').filter(|w| !w.is_empty()) {
+    for word in v.split([' ', '\t', '\n', '\r']).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
