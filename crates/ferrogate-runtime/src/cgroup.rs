@@ -167,13 +167,6 @@ impl Cgroups {
                     &pids.join("pids.max"),
                     &limits.pids_max.unwrap_or(DEFAULT_PIDS_MAX).to_string(),
                 )?;
-                if let Some(dev) = tc.dirs.get(3) {
-                    // Children copy this list when created, so set it first.
-                    write(&dev.join("devices.deny"), "a")?;
-                    for rule in DEVICE_ALLOW {
-                        write(&dev.join("devices.allow"), rule)?;
-                    }
-                }
             }
             CgroupVersion::V2 { root } => {
                 let inst = &self.instance_dirs()[0];
@@ -242,8 +235,8 @@ pub fn cfs_quota_us(units: u32) -> u64 {
     (u64::from(units) * CFS_PERIOD_US / 1024).max(1000)
 }
 
-/// Device cgroup (v1) allow-list: the nodes the sandbox creates in /dev,
-/// plus mknod (Docker's default set).
+/// Device cgroup (v1) allow-list for containers: the nodes the sandbox
+/// creates in /dev, plus mknod (Docker's default set).
 const DEVICE_ALLOW: &[&str] = &[
     "c *:* m",
     "b *:* m",
@@ -323,15 +316,25 @@ pub struct TaskCgroup {
 impl TaskCgroup {
     /// Creates a leaf (`init` or `c-<container>`), optionally with its own
     /// memory limit, and returns its `cgroup.procs` files (one per hierarchy).
+    /// With `restrict_devices` (containers), the v1 devices controller allows
+    /// only the nodes the sandbox creates; the init is left unrestricted
+    /// because it must mount the task's loop device.
     pub fn create_leaf(
         &self,
         leaf: &str,
         memory_mib: Option<u32>,
+        restrict_devices: bool,
     ) -> Result<Vec<PathBuf>, CgroupError> {
         let mut procs = Vec::new();
         for (i, d) in self.dirs.iter().enumerate() {
             let l = d.join(leaf);
             fs::create_dir_all(&l).map_err(ioe("creating", &l))?;
+            if restrict_devices && i == 3 {
+                write(&l.join("devices.deny"), "a")?;
+                for rule in DEVICE_ALLOW {
+                    write(&l.join("devices.allow"), rule)?;
+                }
+            }
             if let Some(m) = memory_mib {
                 let bytes = (u64::from(m) << 20).to_string();
                 match &self.version {
@@ -579,9 +582,14 @@ mod tests {
             (64u64 << 20).to_string()
         );
         assert_eq!(r("pids/ferrogate/inst/t1/pids.max"), "4096");
+        let procs = tc.create_leaf("c-app", Some(32), true).unwrap();
         // devices.allow is written once per rule; a plain file keeps the last.
-        assert_eq!(r("devices/ferrogate/inst/t1/devices.deny"), "a");
-        let procs = tc.create_leaf("c-app", Some(32)).unwrap();
+        assert_eq!(r("devices/ferrogate/inst/t1/c-app/devices.deny"), "a");
+        tc.create_leaf("init", None, false).unwrap();
+        assert!(!d
+            .path()
+            .join("devices/ferrogate/inst/t1/init/devices.deny")
+            .exists());
         assert_eq!(procs.len(), 4);
         assert_eq!(
             r("memory/ferrogate/inst/t1/c-app/memory.limit_in_bytes"),

@@ -21,12 +21,14 @@
 //!
 //! `unsafe` is confined to the private `sys` module.
 
+pub mod agent;
 pub mod caps;
 pub mod cgroup;
 pub mod host;
 pub mod ids;
 pub mod image;
 pub mod layout;
+pub mod recovery;
 pub mod sandbox;
 pub mod seccomp;
 pub mod secret;

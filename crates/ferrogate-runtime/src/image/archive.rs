@@ -13,9 +13,17 @@ use super::error::ImageError;
 /// Most we read of a JSON member (manifests, configs, indexes).
 const MAX_JSON: u64 = 16 << 20;
 
+/// A tar member: data at an offset, or a link to another member.
 #[derive(Clone, Debug)]
-enum Member {
-    File { offset: u64, size: u64 },
+pub enum Member {
+    /// Regular file data.
+    File {
+        /// Offset of the data in the tar file.
+        offset: u64,
+        /// Length.
+        size: u64,
+    },
+    /// Symlink or hard link (normalized target).
     Link(String),
 }
 

@@ -11,8 +11,6 @@ pub const LOOP_CTL_GET_FREE: u64 = 0x4C82;
 pub const LOOP_CONFIGURE: u64 = 0x4C0A;
 /// `LOOP_CLR_FD`.
 pub const LOOP_CLR_FD: u64 = 0x4C01;
-/// `LOOP_SET_DIRECT_IO`.
-pub const LOOP_SET_DIRECT_IO: u64 = 0x4C08;
 
 /// `LO_FLAGS_AUTOCLEAR`: detach when the last opener closes.
 pub const LO_FLAGS_AUTOCLEAR: u32 = 4;
@@ -101,13 +99,6 @@ pub fn configure(
 pub fn clear(dev: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: LOOP_CLR_FD takes no argument.
     cvt(unsafe { libc::ioctl(dev.as_raw_fd(), LOOP_CLR_FD as libc::Ioctl) }).map(drop)
-}
-
-/// `LOOP_SET_DIRECT_IO`.
-pub fn set_direct_io(dev: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let arg: libc::c_ulong = on.into();
-    // SAFETY: LOOP_SET_DIRECT_IO takes an integer argument by value.
-    cvt(unsafe { libc::ioctl(dev.as_raw_fd(), LOOP_SET_DIRECT_IO as libc::Ioctl, arg) }).map(drop)
 }
 
 #[cfg(test)]

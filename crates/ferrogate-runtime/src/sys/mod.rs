@@ -110,6 +110,7 @@ pub fn lsetxattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     .map(drop)
 }
 
+#[cfg(test)]
 /// `lgetxattr(2)` into a small buffer (values longer than 256 bytes are an error).
 pub fn lgetxattr(path: &Path, name: &str) -> io::Result<Vec<u8>> {
     let c = cpath(path)?;
@@ -143,13 +144,6 @@ pub fn close_fds_from(first: u32, cloexec_only: bool) -> io::Result<()> {
     // (or only marks them close-on-exec).
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, flags) };
     cvt_long(r).map(drop)
-}
-
-/// `fsync`-free `sync(2)` of one filesystem via an fd (`syncfs`).
-pub fn syncfs(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the fd is borrowed and valid for the call.
-    cvt(unsafe { libc::syncfs(fd.as_raw_fd()) }).map(drop)
 }
 
 /// Drops the page cache (`/proc/sys/vm/drop_caches` = 3). Benchmarks only.

@@ -555,3 +555,14 @@ pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // exec for exactly this purpose, and nothing else in this process owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// Registers a pidfd with the tokio reactor (readable = the process exited).
+/// Must be called inside a tokio runtime.
+pub fn async_pidfd(pidfd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: an `OwnedFd` is open for its whole life and always reports the
+    // same descriptor; the AsyncFd owns it from here on.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+    }
+    .map_err(|e| io::Error::other(e.to_string()))
+}

@@ -29,6 +29,11 @@ pub fn key_status(fs_root: &Path, identifier: &[u8; 16]) -> io::Result<KeyStatus
     sys::fscrypt::key_status(open_dir(fs_root)?.as_fd(), identifier)
 }
 
+/// Drops the page cache (benchmarks: read back from disk, not memory).
+pub fn drop_caches() -> io::Result<()> {
+    sys::drop_caches()
+}
+
 /// Result of [`scan_allocated`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanResult {

@@ -55,3 +55,124 @@ pub fn mounts_under(dir: &std::path::Path) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+use std::time::Duration;
+
+use ferrogate_runtime::agent::{
+    start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, RuntimeEvent,
+    TaskSpec,
+};
+use ferrogate_runtime::volume::VolumeSpec;
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
+
+/// The crate's own sandbox init binary.
+pub fn init_exe() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_ferrogate-sandbox-init"))
+}
+
+/// Data dir with the busybox image loaded; returns (dir, agent).
+pub async fn agent_with_busybox() -> (tempfile::TempDir, Agent) {
+    let dir = data_dir();
+    let archive = dir.path().join("busybox.tar");
+    fixture::docker_save_archive(&archive);
+    ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
+    let agent = start_agent(RuntimeConfig::new(dir.path(), init_exe()))
+        .await
+        .unwrap();
+    (dir, agent)
+}
+
+/// A one-container task running `argv` in busybox.
+pub fn task(id: &str, argv: &[&str]) -> TaskSpec {
+    let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), "busybox");
+    c.command = Some(argv.iter().map(|s| s.to_string()).collect());
+    TaskSpec {
+        task_id: TaskId::new(id).unwrap(),
+        volume: VolumeSpec {
+            volume_id: VolumeId::new(format!("vol-{id}")).unwrap(),
+            size_gib: 20,
+            data_key: DataKey::generate().unwrap(),
+        },
+        cpu_units: Some(256),
+        memory_mib: Some(512),
+        containers: vec![c],
+        volumes: Vec::new(),
+        hostname: None,
+    }
+}
+
+/// Receives events until `pred` matches (or panics after `secs`).
+pub async fn until(
+    agent: &mut Agent,
+    secs: u64,
+    mut pred: impl FnMut(&RuntimeEvent) -> bool,
+) -> Vec<RuntimeEvent> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, agent.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; events so far: {seen:#?}"))
+            .expect("agent event channel closed");
+        let done = pred(&ev);
+        seen.push(ev);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// Starts a task and waits for its TaskStopped.
+pub async fn run_to_stop(agent: &mut Agent, spec: TaskSpec, secs: u64) -> Vec<RuntimeEvent> {
+    let id = spec.task_id.clone();
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    until(agent, secs, |e| {
+        e.task_id == id && matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await
+}
+
+/// Asserts nothing of the task is left on the host.
+pub fn assert_clean(dir: &std::path::Path) {
+    assert!(
+        loops_backed_under(dir).is_empty(),
+        "loop devices left: {:?}",
+        loops_backed_under(dir)
+    );
+    assert!(
+        mounts_under(dir).is_empty(),
+        "mounts left: {:?}",
+        mounts_under(dir)
+    );
+    let vols: Vec<_> = std::fs::read_dir(dir.join("volumes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(vols.is_empty(), "volume images left: {vols:?}");
+    let inst = ferrogate_runtime::cgroup::instance_for(dir);
+    for ctrl in ["cpu", "memory", "pids"] {
+        let p = std::path::Path::new("/sys/fs/cgroup")
+            .join(ctrl)
+            .join("ferrogate")
+            .join(&inst);
+        let left: Vec<_> = std::fs::read_dir(&p)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.is_empty(), "cgroups left: {left:?}");
+    }
+    let recs: Vec<_> = std::fs::read_dir(dir.join("runtime/tasks"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(recs.is_empty(), "task records left");
+}

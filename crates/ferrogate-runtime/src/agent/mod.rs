@@ -1,0 +1,477 @@
+//! The agent: one supervisor per host owning every sandbox, driven by
+//! [`RuntimeCommand`]s over a channel and reporting [`RuntimeEvent`]s
+//! (firecracker's `VmmAction` pattern: the API side never holds a sandbox
+//! handle).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ferrogate_runtime::agent::RuntimeError> {
+//! use ferrogate_runtime::agent::*;
+//! let cfg = RuntimeConfig::new("/var/lib/ferrogate", std::env::current_exe().unwrap());
+//! let agent = start_agent(cfg).await?;
+//! // agent.commands.send(RuntimeCommand::StartTask(Box::new(spec))).await
+//! // while let Some(ev) = agent.events.recv().await { ... }
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod record;
+pub mod state;
+mod task;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use state::{InvalidTransition, TaskEvent, TaskState};
+
+use crate::cgroup::{CgroupError, Cgroups};
+use crate::host::HostError;
+use crate::ids::{ContainerName, TaskId, VolumeId, VolumeName};
+use crate::layout::DataLayout;
+use crate::recovery::{recover, RecoveryReport};
+use crate::volume::{FscryptVolume, VolumeBackend, VolumeError, VolumeSpec};
+
+/// ECS default `stopTimeout`.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// ECS maximum `stopTimeout`.
+pub const MAX_STOP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Agent configuration. There is deliberately no volume-backend setting:
+/// the agent always encrypts (fscrypt).
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Data directory (see [`DataLayout`]).
+    pub data_dir: PathBuf,
+    /// Executable started as each task's sandbox init (the `ferrogate`
+    /// binary itself, which calls `sandbox_init_main_if_requested()`).
+    pub init_exe: PathBuf,
+    /// e2fsprogs' `mkfs.ext4`.
+    pub mkfs_ext4: PathBuf,
+    /// `stopTimeout` when a container has none.
+    pub default_stop_timeout: Duration,
+    /// `pids.max` per task.
+    pub pids_max: u32,
+    /// Capacity of the event channel.
+    pub event_buffer: usize,
+}
+
+impl RuntimeConfig {
+    /// Defaults for a data directory and init executable.
+    pub fn new(data_dir: impl Into<PathBuf>, init_exe: impl Into<PathBuf>) -> Self {
+        RuntimeConfig {
+            data_dir: data_dir.into(),
+            init_exe: init_exe.into(),
+            mkfs_ext4: crate::host::find_mkfs_ext4(),
+            default_stop_timeout: DEFAULT_STOP_TIMEOUT,
+            pids_max: crate::cgroup::DEFAULT_PIDS_MAX,
+            event_buffer: 1024,
+        }
+    }
+}
+
+/// A task volume bind (ECS `mountPoints`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountPoint {
+    /// Task volume name.
+    pub source_volume: VolumeName,
+    /// Absolute path in the container.
+    pub container_path: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// One container of a task (the runtime-relevant part of an ECS container
+/// definition).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// `name`.
+    pub name: ContainerName,
+    /// `image` reference, resolved in the local image store.
+    pub image: String,
+    /// `entryPoint`.
+    pub entry_point: Option<Vec<String>>,
+    /// `command`.
+    pub command: Option<Vec<String>>,
+    /// `environment`.
+    pub environment: Vec<(String, String)>,
+    /// `workingDirectory`.
+    pub working_directory: Option<String>,
+    /// `user`.
+    pub user: Option<String>,
+    /// `essential` (default true).
+    pub essential: bool,
+    /// `stopTimeout` (default 30 s, at most 120 s).
+    pub stop_timeout: Option<Duration>,
+    /// Container-level hard `memory` limit in MiB.
+    pub memory_mib: Option<u32>,
+    /// `mountPoints`.
+    pub mount_points: Vec<MountPoint>,
+    /// `readonlyRootFilesystem`.
+    pub readonly_root_filesystem: bool,
+}
+
+impl ContainerSpec {
+    /// An essential container with defaults.
+    pub fn new(name: ContainerName, image: impl Into<String>) -> Self {
+        ContainerSpec {
+            name,
+            image: image.into(),
+            entry_point: None,
+            command: None,
+            environment: Vec::new(),
+            working_directory: None,
+            user: None,
+            essential: true,
+            stop_timeout: None,
+            memory_mib: None,
+            mount_points: Vec::new(),
+            readonly_root_filesystem: false,
+        }
+    }
+}
+
+/// A task to start.
+#[derive(Debug)]
+pub struct TaskSpec {
+    /// Task id.
+    pub task_id: TaskId,
+    /// Its ephemeral volume, with the plaintext data key.
+    pub volume: VolumeSpec,
+    /// Task `cpu` units (1024 = 1 vCPU).
+    pub cpu_units: Option<u32>,
+    /// Task `memory` in MiB.
+    pub memory_mib: Option<u32>,
+    /// Containers, in start order.
+    pub containers: Vec<ContainerSpec>,
+    /// Task-level volume names (bind volumes on the encrypted volume).
+    pub volumes: Vec<VolumeName>,
+    /// Hostname (default: derived from the task id).
+    pub hostname: Option<String>,
+}
+
+/// What ECS sends.
+#[derive(Debug)]
+pub enum RuntimeCommand {
+    /// Start a task.
+    StartTask(Box<TaskSpec>),
+    /// Stop a task (SIGTERM, then SIGKILL after each container's stopTimeout).
+    StopTask {
+        /// Which.
+        task_id: TaskId,
+        /// `reason` of the StopTask call.
+        reason: String,
+    },
+    /// Stop every task, then end the agent.
+    Shutdown,
+}
+
+/// Why a task stopped (ECS `stopCode`, plus agent-specific codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StopCode {
+    /// Provisioning or a container start failed.
+    TaskFailedToStart,
+    /// An essential container exited.
+    EssentialContainerExited,
+    /// StopTask.
+    UserInitiated,
+    /// The agent shut down.
+    AgentShutdown,
+    /// The agent restarted and found the task gone (crash recovery).
+    TaskLost,
+}
+
+/// How a container ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContainerExit {
+    /// Exit code as ECS reports it (128+signal when killed).
+    pub exit_code: i32,
+    /// The signal, if it was killed by one.
+    pub signal: Option<i32>,
+    /// The kernel OOM killer acted in the container's cgroup.
+    pub oom_killed: bool,
+    /// ECS-style reason, e.g. `OutOfMemoryError: Container killed due to memory usage`.
+    pub reason: Option<String>,
+}
+
+/// What teardown achieved. Every field is checked, not assumed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TeardownReport {
+    /// `FS_IOC_REMOVE_ENCRYPTION_KEY` succeeded (or the filesystem, and
+    /// with it the key, was already gone).
+    pub key_removed: bool,
+    /// The kernel reported files still in use at key removal.
+    pub files_busy: bool,
+    /// The volume filesystem was unmounted.
+    pub unmounted: bool,
+    /// The loop device is detached.
+    pub loop_detached: bool,
+    /// The image file is deleted.
+    pub image_deleted: bool,
+    /// The cgroups are removed.
+    pub cgroup_removed: bool,
+    /// Anything that went wrong.
+    pub errors: Vec<String>,
+}
+
+/// One thing that happened to a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum EventKind {
+    /// The task entered a state.
+    StateChanged(TaskState),
+    /// The encrypted volume is mounted, keyed and sealed.
+    VolumeReady {
+        /// Volume id.
+        volume_id: VolumeId,
+        /// Size.
+        size_gib: u32,
+    },
+    /// A container is running.
+    ContainerStarted {
+        /// Name.
+        container: ContainerName,
+        /// Pid in the task's PID namespace.
+        pid: i32,
+    },
+    /// A container could not start.
+    ContainerFailedToStart {
+        /// Name.
+        container: ContainerName,
+        /// Why (`CannotStartContainerError: ...`).
+        reason: String,
+    },
+    /// A container's main process ended.
+    ContainerExited {
+        /// Name.
+        container: ContainerName,
+        /// How.
+        exit: ContainerExit,
+    },
+    /// The task is gone. Always the last event of a task.
+    TaskStopped {
+        /// Why.
+        stop_code: StopCode,
+        /// Human-readable reason (ECS `stoppedReason`).
+        reason: String,
+        /// What teardown did.
+        teardown: TeardownReport,
+    },
+    /// A command was refused (e.g. StartTask for a task id already running).
+    CommandRejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An event about a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuntimeEvent {
+    /// Which task.
+    pub task_id: TaskId,
+    /// When.
+    pub at: SystemTime,
+    /// What.
+    pub kind: EventKind,
+}
+
+/// Errors starting the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The host lacks something.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Volume backend check failed.
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    /// cgroups unusable.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    /// Another agent holds the data directory.
+    #[error("another agent is already running on data directory {0}")]
+    AlreadyRunning(PathBuf),
+    /// The init executable is missing.
+    #[error("sandbox init executable {0} does not exist")]
+    InitExeMissing(PathBuf),
+    /// Filesystem.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What.
+        op: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A blocking step panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A running agent.
+pub struct Agent {
+    /// Send commands here.
+    pub commands: mpsc::Sender<RuntimeCommand>,
+    /// Events arrive here (lost tasks from recovery first).
+    pub events: mpsc::Receiver<RuntimeEvent>,
+    /// What start-up recovery found and destroyed.
+    pub recovery: RecoveryReport,
+    /// Ends after `Shutdown` (or when every command sender is dropped) once
+    /// all tasks are stopped.
+    pub join: JoinHandle<()>,
+}
+
+/// Shared by the supervisor and its task actors.
+pub(crate) struct Ctx {
+    pub config: RuntimeConfig,
+    pub layout: DataLayout,
+    pub cgroups: Cgroups,
+    pub backend: Arc<dyn VolumeBackend>,
+    pub events: mpsc::Sender<RuntimeEvent>,
+    _lock: std::fs::File,
+}
+
+impl Ctx {
+    pub(crate) async fn emit(&self, task_id: &TaskId, kind: EventKind) {
+        let ev = RuntimeEvent {
+            task_id: task_id.clone(),
+            at: SystemTime::now(),
+            kind,
+        };
+        // A closed receiver means nobody listens any more; the task still
+        // runs to completion and cleans up.
+        let _ = self.events.send(ev).await;
+    }
+}
+
+/// Checks the host, takes the data directory, destroys whatever a previous
+/// agent left behind (reporting its tasks as stopped), and starts the
+/// supervisor. Must be called inside a tokio runtime.
+pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
+    let backend: Arc<dyn VolumeBackend> = Arc::new(FscryptVolume::new(config.mkfs_ext4.clone()));
+    let cfg = config.clone();
+    let b = backend.clone();
+    let (ctx_parts, report) = tokio::task::spawn_blocking(move || prepare(&cfg, b.as_ref()))
+        .await
+        .map_err(|e| RuntimeError::Internal(e.to_string()))??;
+    let (layout, cgroups, lock) = ctx_parts;
+    let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(16));
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let ctx = Arc::new(Ctx {
+        config,
+        layout,
+        cgroups,
+        backend,
+        events: ev_tx,
+        _lock: lock,
+    });
+    for lost in &report.lost_tasks {
+        if let Ok(id) = TaskId::new(lost.clone()) {
+            ctx.emit(
+                &id,
+                EventKind::TaskStopped {
+                    stop_code: StopCode::TaskLost,
+                    reason: "Task stopped: the host agent restarted and destroyed the task's sandbox and volume".into(),
+                    teardown: TeardownReport::default(),
+                },
+            )
+            .await;
+        }
+    }
+    let join = tokio::spawn(supervise(ctx, cmd_rx));
+    Ok(Agent {
+        commands: cmd_tx,
+        events: ev_rx,
+        recovery: report,
+        join,
+    })
+}
+
+type Prepared = ((DataLayout, Cgroups, std::fs::File), RecoveryReport);
+
+fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepared, RuntimeError> {
+    crate::host::check_sandbox_host()?;
+    backend.check_host()?;
+    if !config.init_exe.is_file() {
+        return Err(RuntimeError::InitExeMissing(config.init_exe.clone()));
+    }
+    let layout = DataLayout::new(&config.data_dir);
+    layout.ensure().map_err(|source| RuntimeError::Io {
+        op: "creating",
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let lock_path = layout.runtime().join("agent.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| RuntimeError::Io {
+            op: "opening",
+            path: lock_path.clone(),
+            source,
+        })?;
+    let got =
+        crate::sys::try_flock_exclusive(std::os::fd::AsFd::as_fd(&lock)).map_err(|source| {
+            RuntimeError::Io {
+                op: "locking",
+                path: lock_path,
+                source,
+            }
+        })?;
+    if !got {
+        return Err(RuntimeError::AlreadyRunning(config.data_dir.clone()));
+    }
+    let cgroups = Cgroups::detect(&crate::cgroup::instance_for(&config.data_dir))?;
+    let report = recover(&layout, &cgroups);
+    Ok(((layout, cgroups, lock), report))
+}
+
+async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) {
+    let mut tasks: HashMap<TaskId, mpsc::Sender<task::TaskCmd>> = HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TaskId>();
+    let mut actors = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(RuntimeCommand::StartTask(spec)) => {
+                    let id = spec.task_id.clone();
+                    if tasks.contains_key(&id) {
+                        ctx.emit(&id, EventKind::CommandRejected { reason: format!("task {id} is already running") }).await;
+                        continue;
+                    }
+                    let (tx, rx) = mpsc::channel(8);
+                    tasks.insert(id.clone(), tx);
+                    let c = ctx.clone();
+                    let done = done_tx.clone();
+                    actors.spawn(async move {
+                        task::run_task(c, *spec, rx).await;
+                        let _ = done.send(id);
+                    });
+                }
+                Some(RuntimeCommand::StopTask { task_id, reason }) => match tasks.get(&task_id) {
+                    Some(tx) => {
+                        let _ = tx.send(task::TaskCmd::Stop { code: StopCode::UserInitiated, reason }).await;
+                    }
+                    None => ctx.emit(&task_id, EventKind::CommandRejected { reason: format!("task {task_id} is not running on this agent") }).await,
+                },
+                Some(RuntimeCommand::Shutdown) | None => break,
+            },
+            Some(id) = done_rx.recv() => {
+                tasks.remove(&id);
+            }
+        }
+    }
+    for tx in tasks.values() {
+        let _ = tx
+            .send(task::TaskCmd::Stop {
+                code: StopCode::AgentShutdown,
+                reason: "Host agent shutting down".into(),
+            })
+            .await;
+    }
+    while actors.join_next().await.is_some() {}
+}

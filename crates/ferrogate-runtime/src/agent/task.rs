@@ -1,0 +1,897 @@
+//! One task, from provisioning to teardown. Runs as a tokio task owned by
+//! the supervisor; blocking steps (mkfs, ioctls, cgroup files) go to the
+//! blocking pool.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::record::{self, TaskRecord};
+use super::state::{TaskEvent, TaskState};
+use super::{
+    ContainerExit, ContainerSpec, Ctx, EventKind, StopCode, TaskSpec, TeardownReport,
+    MAX_STOP_TIMEOUT,
+};
+use crate::cgroup::{Limits, TaskCgroup};
+use crate::ids::{ContainerName, TaskId};
+use crate::image::{ImageStore, ResolvedImage};
+use crate::sandbox::command::{merge_argv, merge_env, working_dir};
+use crate::sandbox::init::exit_code;
+use crate::sandbox::protocol::{encode, ContainerLaunch, FromInit, InitConfig, ToInit};
+use crate::sandbox::rootfs::BindMount;
+use crate::sandbox::spawn::spawn_init;
+use crate::secret::DataKey;
+use crate::sys::process::{pidfd_signal, wait_pidfd, WaitStatus};
+use crate::syscall::LinuxSyscall;
+use crate::volume::{Seal, VolumeDevice, VolumeRequest, DATA_DIR};
+
+/// Commands from the supervisor to one task.
+pub(crate) enum TaskCmd {
+    Stop { code: StopCode, reason: String },
+}
+
+const INIT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+const TEARDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct InitConn {
+    pid: i32,
+    pidfd: AsyncFd<OwnedFd>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+    msgs: mpsc::Receiver<FromInit>,
+    exited: Option<WaitStatus>,
+}
+
+impl InitConn {
+    async fn send(&mut self, m: &ToInit) -> Result<(), String> {
+        let b = encode(m).map_err(|e| e.to_string())?;
+        self.writer
+            .write_all(&b)
+            .await
+            .map_err(|e| format!("sandbox init control channel: {e}"))
+    }
+    /// The init's view of `p` (its mount namespace), from the host.
+    fn proc_root(&self, p: &Path) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root", self.pid)).join(p.strip_prefix("/").unwrap_or(p))
+    }
+    async fn wait_exit(&mut self, limit: Duration) -> Option<WaitStatus> {
+        if self.exited.is_some() {
+            return self.exited;
+        }
+        if let Ok(Ok(mut g)) = timeout(limit, self.pidfd.readable()).await {
+            g.clear_ready();
+        }
+        if let Ok(Some(s)) = wait_pidfd(self.pidfd.get_ref().as_fd(), true) {
+            self.exited = Some(s);
+        }
+        self.exited
+    }
+    fn alive(&self) -> bool {
+        self.exited.is_none()
+    }
+}
+
+struct Container {
+    spec: ContainerSpec,
+    leaf: String,
+    started: bool,
+    exited: bool,
+    deadline: Option<Instant>,
+    killed: bool,
+}
+
+struct TaskRun {
+    ctx: Arc<Ctx>,
+    id: TaskId,
+    state: TaskState,
+    containers: Vec<Container>,
+    cgroup: Option<TaskCgroup>,
+    device: Option<VolumeDevice>,
+    init: Option<InitConn>,
+    seal: Option<Seal>,
+    mount: PathBuf,
+    stop: Option<(StopCode, String)>,
+    record_written: bool,
+    size_gib: u32,
+}
+
+type Failure = (StopCode, String);
+
+fn fail(reason: impl Into<String>) -> Failure {
+    (StopCode::TaskFailedToStart, reason.into())
+}
+
+pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiver<TaskCmd>) {
+    let TaskSpec {
+        task_id,
+        volume,
+        cpu_units,
+        memory_mib,
+        containers,
+        volumes,
+        hostname,
+    } = spec;
+    let mount = ctx.layout.task_mount(&task_id);
+    let mut t = TaskRun {
+        ctx: ctx.clone(),
+        id: task_id.clone(),
+        state: TaskState::Provisioning,
+        containers: containers
+            .into_iter()
+            .map(|spec| Container {
+                leaf: format!("c-{}", spec.name),
+                spec,
+                started: false,
+                exited: false,
+                deadline: None,
+                killed: false,
+            })
+            .collect(),
+        cgroup: None,
+        device: None,
+        init: None,
+        seal: None,
+        mount,
+        stop: None,
+        record_written: false,
+        size_gib: volume.size_gib,
+    };
+    t.ctx
+        .emit(&t.id, EventKind::StateChanged(TaskState::Provisioning))
+        .await;
+    let req = VolumeRequest {
+        volume_id: volume.volume_id.clone(),
+        size_gib: volume.size_gib,
+    };
+    let limits = Limits {
+        cpu_units,
+        memory_mib,
+        pids_max: Some(ctx.config.pids_max),
+    };
+    let hostname = hostname
+        .unwrap_or_else(|| format!("ip-{}", &task_id.as_str()[..task_id.as_str().len().min(12)]));
+    let vol_names: Vec<String> = volumes.iter().map(|v| v.to_string()).collect();
+    match t
+        .provision(req, volume.data_key, limits, hostname, vol_names, &mut rx)
+        .await
+    {
+        Ok(()) => t.run(&mut rx).await,
+        Err(f) => {
+            t.stop.get_or_insert(f);
+        }
+    }
+    t.shutdown(&mut rx).await;
+}
+
+impl TaskRun {
+    async fn set_state(&mut self, ev: TaskEvent) {
+        match self.state.transition(ev) {
+            Ok(next) if next != self.state => {
+                self.state = next;
+                self.ctx.emit(&self.id, EventKind::StateChanged(next)).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(task = %self.id, error = %e, "ignored invalid task transition")
+            }
+        }
+    }
+
+    fn check_stop(&mut self, rx: &mut mpsc::Receiver<TaskCmd>) -> Result<(), Failure> {
+        if let Ok(TaskCmd::Stop { code, reason }) = rx.try_recv() {
+            return Err((code, reason));
+        }
+        Ok(())
+    }
+
+    async fn provision(
+        &mut self,
+        req: VolumeRequest,
+        key: DataKey,
+        limits: Limits,
+        hostname: String,
+        volumes: Vec<String>,
+        rx: &mut mpsc::Receiver<TaskCmd>,
+    ) -> Result<(), Failure> {
+        let ctx = self.ctx.clone();
+        // Images first: nothing is created for a task that cannot run.
+        let store = ImageStore::open(&ctx.layout)
+            .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
+        let refs: Vec<String> = self
+            .containers
+            .iter()
+            .map(|c| c.spec.image.clone())
+            .collect();
+        let st = store.clone();
+        let images: Vec<ResolvedImage> = blocking(move || {
+            refs.iter()
+                .map(|r| st.resolve(r))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(fail)?
+        .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
+        let launches = self.launches(&images, &store, &hostname, &volumes)?;
+        let layers: Vec<String> = images
+            .iter()
+            .flat_map(|i| i.diff_ids.iter().map(|d| d.hex().to_owned()))
+            .collect();
+        let rec = TaskRecord {
+            version: 1,
+            task_id: self.id.to_string(),
+            volume_id: req.volume_id.to_string(),
+            layers,
+            started_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        };
+        let layout = ctx.layout.clone();
+        blocking(move || record::write(&layout, &rec))
+            .await
+            .map_err(fail)?
+            .map_err(|e| {
+                fail(format!(
+                    "ResourceInitializationError: writing task record: {e}"
+                ))
+            })?;
+        self.record_written = true;
+        self.check_stop(rx)?;
+
+        // cgroups.
+        let cg = ctx.cgroups.clone();
+        let id = self.id.clone();
+        let leaves: Vec<(String, Option<u32>)> = self
+            .containers
+            .iter()
+            .map(|c| (c.leaf.clone(), c.spec.memory_mib))
+            .collect();
+        let (tc, init_procs, mut leaf_procs) = blocking(move || {
+            let tc = cg.create_task(&id, &limits)?;
+            let init_procs = tc.create_leaf("init", None, false)?;
+            let mut leaf_procs = HashMap::new();
+            for (leaf, mem) in leaves {
+                leaf_procs.insert(leaf.clone(), tc.create_leaf(&leaf, mem, true)?);
+            }
+            Ok::<_, crate::cgroup::CgroupError>((tc, init_procs, leaf_procs))
+        })
+        .await
+        .map_err(fail)?
+        .map_err(|e| {
+            fail(format!(
+                "ResourceInitializationError: creating cgroups: {e}"
+            ))
+        })?;
+        self.cgroup = Some(tc);
+
+        // The volume: image file, mkfs, loop device.
+        let run_dir = ctx.layout.task_run(&self.id);
+        let mount = self.mount.clone();
+        let logs = ctx.layout.task_logs(&self.id);
+        let backend = ctx.backend.clone();
+        let layout = ctx.layout.clone();
+        let dev = blocking(move || {
+            for d in [&run_dir, &mount, &logs] {
+                std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+            }
+            backend
+                .create(&LinuxSyscall, &layout, &req)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(fail)?
+        .map_err(|e| {
+            fail(format!(
+                "ResourceInitializationError: failed to provision ephemeral storage: {e}"
+            ))
+        })?;
+        let device_path = dev.loop_dev.path();
+        self.device = Some(dev);
+        self.check_stop(rx)?;
+
+        // The sandbox init.
+        let init_log = ctx.layout.init_log(&self.id);
+        let exe = ctx.config.init_exe.clone();
+        let spawned = blocking(move || spawn_init(&exe, &init_log, &init_procs))
+            .await
+            .map_err(fail)?
+            .map_err(|e| {
+                fail(format!(
+                    "ResourceInitializationError: starting the sandbox: {e}"
+                ))
+            })?;
+        self.init = Some(connect(spawned).map_err(|e| {
+            fail(format!(
+                "ResourceInitializationError: sandbox control channel: {e}"
+            ))
+        })?);
+        let mut launches = launches;
+        for l in &mut launches {
+            l.cgroup_procs = leaf_procs
+                .remove(&format!("c-{}", l.name))
+                .unwrap_or_default();
+        }
+        let cfg = InitConfig {
+            task_id: self.id.to_string(),
+            hostname,
+            volume_device: device_path,
+            volume_mount: self.mount.clone(),
+            layers_root: store.layers_root(),
+            volumes,
+            containers: launches,
+        };
+        let init = self
+            .init
+            .as_mut()
+            .ok_or_else(|| fail("internal: no init"))?;
+        init.send(&ToInit::Config(Box::new(cfg)))
+            .await
+            .map_err(fail)?;
+        match recv(init, INIT_REPLY_TIMEOUT).await {
+            Some(FromInit::VolumeMounted) => {}
+            Some(FromInit::Fatal { error }) => {
+                return Err(fail(format!("ResourceInitializationError: {error}")))
+            }
+            other => {
+                return Err(fail(format!(
+                    "ResourceInitializationError: sandbox did not mount the volume ({other:?})"
+                )))
+            }
+        }
+
+        // Key into the kernel, key zeroized, policy on data/.
+        let fs_root = init.proc_root(&self.mount);
+        let backend = ctx.backend.clone();
+        let seal = blocking(move || backend.seal(&LinuxSyscall, &fs_root, key))
+            .await
+            .map_err(fail)?
+            .map_err(|e| {
+                fail(format!(
+                    "ResourceInitializationError: failed to encrypt ephemeral storage: {e}"
+                ))
+            })?;
+        self.seal = Some(seal);
+        let volume_id = self
+            .device
+            .as_ref()
+            .map(|d| d.volume_id.clone())
+            .ok_or_else(|| fail("internal: no device"))?;
+        let size_gib = self.size_gib;
+        self.ctx
+            .emit(
+                &self.id,
+                EventKind::VolumeReady {
+                    volume_id,
+                    size_gib,
+                },
+            )
+            .await;
+        self.set_state(TaskEvent::VolumeReady).await;
+        self.check_stop(rx)?;
+
+        // Containers.
+        let init = self
+            .init
+            .as_mut()
+            .ok_or_else(|| fail("internal: no init"))?;
+        init.send(&ToInit::VolumeSealed).await.map_err(fail)?;
+        let mut first_failure = None;
+        for i in 0..self.containers.len() {
+            let init = self
+                .init
+                .as_mut()
+                .ok_or_else(|| fail("internal: no init"))?;
+            match recv(init, INIT_REPLY_TIMEOUT).await {
+                Some(FromInit::ContainerStarted { container, pid }) => {
+                    if let Some(c) = self
+                        .containers
+                        .iter_mut()
+                        .find(|c| c.spec.name.as_str() == container)
+                    {
+                        c.started = true;
+                        let name = c.spec.name.clone();
+                        self.ctx
+                            .emit(
+                                &self.id,
+                                EventKind::ContainerStarted {
+                                    container: name,
+                                    pid,
+                                },
+                            )
+                            .await;
+                    }
+                }
+                Some(FromInit::ContainerFailed { container, error }) => {
+                    let reason = format!("CannotStartContainerError: {error}");
+                    if let Some(c) = self
+                        .containers
+                        .iter_mut()
+                        .find(|c| c.spec.name.as_str() == container)
+                    {
+                        c.exited = true;
+                        let name = c.spec.name.clone();
+                        self.ctx
+                            .emit(
+                                &self.id,
+                                EventKind::ContainerFailedToStart {
+                                    container: name,
+                                    reason: reason.clone(),
+                                },
+                            )
+                            .await;
+                    }
+                    first_failure.get_or_insert(reason);
+                }
+                other => {
+                    first_failure.get_or_insert(format!("CannotStartContainerError: sandbox stopped answering ({other:?}) at container {i}"));
+                    break;
+                }
+            }
+        }
+        if let Some(r) = first_failure {
+            self.set_state(TaskEvent::StartFailed).await;
+            return Err(fail(r));
+        }
+        self.set_state(TaskEvent::AllContainersStarted).await;
+        Ok(())
+    }
+
+    fn launches(
+        &self,
+        images: &[ResolvedImage],
+        store: &ImageStore,
+        hostname: &str,
+        volumes: &[String],
+    ) -> Result<Vec<ContainerLaunch>, Failure> {
+        let data = self.mount.join(DATA_DIR);
+        let mut out = Vec::new();
+        for (c, img) in self.containers.iter().zip(images) {
+            let s = &c.spec;
+            let argv = merge_argv(&img.config, s.entry_point.as_deref(), s.command.as_deref())
+                .map_err(|e| {
+                    fail(format!(
+                        "CannotStartContainerError: container {}: {e}",
+                        s.name
+                    ))
+                })?;
+            let mut binds = Vec::new();
+            for m in &s.mount_points {
+                if !volumes.iter().any(|v| v == m.source_volume.as_str()) {
+                    return Err(fail(format!(
+                        "CannotStartContainerError: container {} mounts unknown volume {}",
+                        s.name, m.source_volume
+                    )));
+                }
+                binds.push(BindMount {
+                    source: data.join("volumes").join(m.source_volume.as_str()),
+                    container_path: m.container_path.clone(),
+                    read_only: m.read_only,
+                });
+            }
+            out.push(ContainerLaunch {
+                name: s.name.to_string(),
+                argv,
+                env: merge_env(&img.config, &s.environment, hostname),
+                cwd: working_dir(&img.config, s.working_directory.as_deref()),
+                user: s
+                    .user
+                    .clone()
+                    .or_else(|| img.config.user.clone())
+                    .filter(|u| !u.is_empty()),
+                layers: img
+                    .layer_dirs
+                    .iter()
+                    .filter_map(|d| d.strip_prefix(store.layers_root()).ok())
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                log_path: self.ctx.layout.container_log(&self.id, &s.name),
+                cgroup_procs: Vec::new(),
+                binds,
+                readonly_root: s.readonly_root_filesystem,
+            });
+        }
+        Ok(out)
+    }
+
+    /// RUNNING until a stop request or an essential exit.
+    async fn run(&mut self, rx: &mut mpsc::Receiver<TaskCmd>) {
+        loop {
+            let Some(init) = self.init.as_mut() else {
+                return;
+            };
+            tokio::select! {
+                m = init.msgs.recv() => match m {
+                    Some(FromInit::ContainerExited { container, status }) => {
+                        if let Some(f) = self.on_exit(&container, status).await {
+                            self.stop.get_or_insert(f);
+                            return;
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.stop.get_or_insert((StopCode::EssentialContainerExited, "Sandbox init exited unexpectedly".into()));
+                        return;
+                    }
+                },
+                cmd = rx.recv() => {
+                    if let Some(TaskCmd::Stop { code, reason }) = cmd {
+                        self.stop.get_or_insert((code, reason));
+                    } else {
+                        self.stop.get_or_insert((StopCode::AgentShutdown, "Host agent shutting down".into()));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Records an exit; returns a stop cause if the task must stop.
+    async fn on_exit(&mut self, name: &str, status: WaitStatus) -> Option<Failure> {
+        let cg = self.cgroup.clone();
+        let c = self
+            .containers
+            .iter_mut()
+            .find(|c| c.spec.name.as_str() == name)?;
+        c.exited = true;
+        let leaf = c.leaf.clone();
+        let essential = c.spec.essential;
+        let cname: ContainerName = c.spec.name.clone();
+        let (oom, _) = blocking(move || {
+            let Some(cg) = cg else { return (false, 0) };
+            let oom = cg.oom_kills(&leaf) > 0;
+            // Docker semantics: when the main process ends, the rest of the
+            // container goes with it.
+            let mut n = 0;
+            for p in cg.leaf_pids(&leaf) {
+                if crate::sys::process::kill(p, libc::SIGKILL).is_ok() {
+                    n += 1;
+                }
+            }
+            (oom, n)
+        })
+        .await
+        .unwrap_or((false, 0));
+        let exit = ContainerExit {
+            exit_code: exit_code(status),
+            signal: match status {
+                WaitStatus::Signaled(s) => Some(s),
+                WaitStatus::Exited(_) => None,
+            },
+            oom_killed: oom,
+            reason: oom
+                .then(|| "OutOfMemoryError: Container killed due to memory usage".to_owned()),
+        };
+        self.ctx
+            .emit(
+                &self.id,
+                EventKind::ContainerExited {
+                    container: cname,
+                    exit,
+                },
+            )
+            .await;
+        let all_done = self.containers.iter().all(|c| c.exited || !c.started);
+        if essential || all_done {
+            return Some((
+                StopCode::EssentialContainerExited,
+                "Essential container in task exited".into(),
+            ));
+        }
+        None
+    }
+
+    /// STOPPING: SIGTERM, SIGKILL after each container's stopTimeout, then
+    /// kill anything left.
+    async fn stop_containers(&mut self) {
+        let now = Instant::now();
+        let default = self.ctx.config.default_stop_timeout;
+        let mut to_signal = Vec::new();
+        for c in &mut self.containers {
+            if c.started && !c.exited {
+                c.deadline =
+                    Some(now + c.spec.stop_timeout.unwrap_or(default).min(MAX_STOP_TIMEOUT));
+                to_signal.push(c.spec.name.to_string());
+            }
+        }
+        if let Some(init) = self.init.as_mut() {
+            for name in to_signal {
+                let _ = init
+                    .send(&ToInit::Signal {
+                        container: name,
+                        signal: libc::SIGTERM,
+                    })
+                    .await;
+            }
+        }
+        loop {
+            let pending: Vec<Instant> = self
+                .containers
+                .iter()
+                .filter(|c| c.started && !c.exited && !c.killed)
+                .filter_map(|c| c.deadline)
+                .collect();
+            if !self.containers.iter().any(|c| c.started && !c.exited) {
+                break;
+            }
+            let Some(init) = self.init.as_mut() else {
+                break;
+            };
+            let next = pending
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or_else(|| Instant::now() + TEARDOWN_STEP_TIMEOUT);
+            tokio::select! {
+                m = init.msgs.recv() => match m {
+                    Some(FromInit::ContainerExited { container, status }) => { let _ = self.on_exit(&container, status).await; }
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = sleep_until(next) => {
+                    let now = Instant::now();
+                    let mut kill = Vec::new();
+                    for c in &mut self.containers {
+                        if c.started && !c.exited && c.deadline.is_some_and(|d| d <= now) {
+                            if c.killed {
+                                // Already SIGKILLed and still not reported.
+                                c.exited = true;
+                            } else {
+                                c.killed = true;
+                                c.deadline = Some(now + TEARDOWN_STEP_TIMEOUT);
+                                kill.push(c.spec.name.to_string());
+                            }
+                        }
+                    }
+                    if let Some(init) = self.init.as_mut() {
+                        for name in kill {
+                            let _ = init.send(&ToInit::Signal { container: name, signal: libc::SIGKILL }).await;
+                        }
+                    }
+                }
+            }
+        }
+        // Whatever else runs in the task (orphans, helpers) goes now.
+        if let Some(init) = self.init.as_mut() {
+            if init.alive() && init.send(&ToInit::KillAll).await.is_ok() {
+                let deadline = Instant::now() + TEARDOWN_STEP_TIMEOUT;
+                loop {
+                    let Some(init) = self.init.as_mut() else {
+                        break;
+                    };
+                    match timeout_at(deadline, init.msgs.recv()).await {
+                        Some(Some(FromInit::Quiesced)) | Some(None) | None => break,
+                        Some(Some(FromInit::ContainerExited { container, status })) => {
+                            let _ = self.on_exit(&container, status).await;
+                        }
+                        Some(Some(_)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn shutdown(mut self, rx: &mut mpsc::Receiver<TaskCmd>) {
+        // A stop request that raced with the end of provisioning still wins
+        // over a generic reason.
+        if self.stop.is_none() {
+            if let Ok(TaskCmd::Stop { code, reason }) = rx.try_recv() {
+                self.stop = Some((code, reason));
+            }
+        }
+        let (code, reason) = self
+            .stop
+            .take()
+            .unwrap_or((StopCode::AgentShutdown, "Task stopped".into()));
+        if self.state != TaskState::Stopping {
+            let ev = if code == StopCode::TaskFailedToStart {
+                TaskEvent::StartFailed
+            } else {
+                TaskEvent::StopRequested
+            };
+            self.set_state(ev).await;
+        }
+        if self.state == TaskState::Stopping {
+            self.stop_containers().await;
+            self.set_state(TaskEvent::ProcessesGone).await;
+        }
+        let teardown = self.teardown().await;
+        self.set_state(TaskEvent::TornDown).await;
+        if !teardown.errors.is_empty() {
+            tracing::error!(task = %self.id, errors = ?teardown.errors, "teardown incomplete");
+        }
+        self.ctx
+            .emit(
+                &self.id,
+                EventKind::TaskStopped {
+                    stop_code: code,
+                    reason,
+                    teardown,
+                },
+            )
+            .await;
+    }
+
+    /// DEPROVISIONING: key, unmount, init, loop, image, cgroups, records.
+    async fn teardown(&mut self) -> TeardownReport {
+        let mut r = TeardownReport {
+            key_removed: self.seal.is_none(),
+            unmounted: true,
+            loop_detached: true,
+            image_deleted: true,
+            cgroup_removed: true,
+            ..TeardownReport::default()
+        };
+        if let Some(mut init) = self.init.take() {
+            let alive = init.wait_exit(Duration::ZERO).await.is_none();
+            if let Some(seal) = self.seal.take() {
+                if alive {
+                    let fs_root = init.proc_root(&self.mount);
+                    let backend = self.ctx.backend.clone();
+                    match blocking(move || backend.shred(&LinuxSyscall, &fs_root, &seal)).await {
+                        Ok(Ok(s)) => {
+                            r.key_removed = true;
+                            r.files_busy = s.files_busy;
+                            if s.files_busy {
+                                r.errors
+                                    .push("fscrypt key removal reported files still busy".into());
+                            }
+                        }
+                        Ok(Err(e)) => r.errors.push(e.to_string()),
+                        Err(e) => r.errors.push(e),
+                    }
+                } else {
+                    // The init's mount namespace died with it, and with the
+                    // last reference the superblock and its keyring.
+                    r.key_removed = true;
+                }
+            }
+            if alive {
+                r.unmounted = false;
+                if init.send(&ToInit::Unmount).await.is_ok() {
+                    let deadline = Instant::now() + TEARDOWN_STEP_TIMEOUT;
+                    loop {
+                        match timeout_at(deadline, init.msgs.recv()).await {
+                            Some(Some(FromInit::Unmounted { error })) => {
+                                match error {
+                                    None => r.unmounted = true,
+                                    Some(e) => r.errors.push(format!("unmount: {e}")),
+                                }
+                                break;
+                            }
+                            Some(Some(_)) => {}
+                            _ => {
+                                r.errors
+                                    .push("sandbox init did not confirm the unmount".into());
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            if init.wait_exit(TEARDOWN_STEP_TIMEOUT).await.is_none() {
+                let _ = pidfd_signal(init.pidfd.get_ref().as_fd(), libc::SIGKILL);
+                if init.wait_exit(TEARDOWN_STEP_TIMEOUT).await.is_none() {
+                    r.errors
+                        .push(format!("sandbox init {} did not exit", init.pid));
+                }
+            }
+        }
+        if let Some(dev) = self.device.take() {
+            let backend = self.ctx.backend.clone();
+            let image = dev.image.clone();
+            let number = dev.loop_dev.number;
+            let res = blocking(move || {
+                let res = backend.destroy(&LinuxSyscall, dev);
+                let detached = wait_loop_released(number, &image);
+                (res.map_err(|e| e.to_string()), detached, !image.exists())
+            })
+            .await;
+            match res {
+                Ok((res, detached, deleted)) => {
+                    if let Err(e) = res {
+                        r.errors.push(e);
+                    }
+                    r.loop_detached = detached;
+                    r.image_deleted = deleted;
+                    if !detached {
+                        r.errors
+                            .push(format!("/dev/loop{number} still bound to the volume image"));
+                    }
+                }
+                Err(e) => {
+                    r.loop_detached = false;
+                    r.image_deleted = false;
+                    r.errors.push(e);
+                }
+            }
+        }
+        if let Some(cg) = self.cgroup.take() {
+            match blocking(move || {
+                cg.kill_all();
+                cg.remove()
+            })
+            .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    r.cgroup_removed = false;
+                    r.errors.push(e.to_string());
+                }
+                Err(e) => {
+                    r.cgroup_removed = false;
+                    r.errors.push(e);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&self.mount);
+        let _ = std::fs::remove_dir(self.ctx.layout.task_run(&self.id));
+        if self.record_written {
+            if let Err(e) = record::remove(&self.ctx.layout, &self.id) {
+                r.errors.push(format!("removing task record: {e}"));
+            }
+        }
+        r
+    }
+}
+
+/// Polls sysfs until `/dev/loopN` no longer serves `image` (autoclear and
+/// LOOP_CLR_FD complete asynchronously after the last close).
+fn wait_loop_released(number: u32, image: &Path) -> bool {
+    let f = format!("/sys/block/loop{number}/loop/backing_file");
+    let img = image.to_string_lossy().into_owned();
+    for _ in 0..400 {
+        match std::fs::read_to_string(&f) {
+            Ok(b) if b.trim().trim_end_matches(" (deleted)") == img => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => return true,
+        }
+    }
+    false
+}
+
+async fn timeout_at<F: std::future::Future>(deadline: Instant, f: F) -> Option<F::Output> {
+    tokio::time::timeout_at(deadline, f).await.ok()
+}
+
+async fn recv(init: &mut InitConn, limit: Duration) -> Option<FromInit> {
+    timeout(limit, init.msgs.recv()).await.ok().flatten()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("internal error: {e}"))
+}
+
+fn connect(s: crate::sandbox::spawn::SpawnedInit) -> std::io::Result<InitConn> {
+    s.control.set_nonblocking(true)?;
+    let stream = tokio::net::UnixStream::from_std(s.control)?;
+    let (rd, writer) = stream.into_split();
+    let (tx, msgs) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(rd).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            match serde_json::from_str::<FromInit>(&line) {
+                Ok(m) => {
+                    if tx.send(m).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "malformed message from sandbox init"),
+            }
+        }
+    });
+    Ok(InitConn {
+        pid: s.pid,
+        pidfd: crate::sys::process::async_pidfd(s.pidfd)?,
+        writer,
+        msgs,
+        exited: None,
+    })
+}

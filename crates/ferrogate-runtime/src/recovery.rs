@@ -1,0 +1,201 @@
+//! Start-up recovery: destroy everything a previous agent left behind.
+//!
+//! The agent runs this before it accepts commands, so no live task exists
+//! yet and everything found is an orphan:
+//! 1. processes in our cgroups (`ferrogate/<instance>/*`), inits included,
+//!    are SIGKILLed; when a task's init dies, its mount namespace dies, and
+//!    with it the volume mount, the filesystem and its fscrypt keyring;
+//! 2. mounts under the data directory visible here (standalone volumes,
+//!    lazily detached leftovers) get their fscrypt key removed (identifier
+//!    read from the policy on `data/`) and are unmounted, deepest first;
+//! 3. loop devices backed by files in `volumes/` are detached;
+//! 4. every image file in `volumes/` is deleted;
+//! 5. the cgroups are removed;
+//! 6. task records are turned into the list of lost tasks and deleted.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::agent::record;
+use crate::cgroup::Cgroups;
+use crate::layout::DataLayout;
+use crate::syscall::{LinuxSyscall, LoopDevice, Syscall};
+use crate::volume::inspect::encryption_policy;
+use crate::volume::DATA_DIR;
+
+/// What recovery found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RecoveryReport {
+    /// Tasks the previous agent started and never finished (their records).
+    pub lost_tasks: Vec<String>,
+    /// Processes killed.
+    pub killed_processes: usize,
+    /// Mount points unmounted.
+    pub unmounted: Vec<PathBuf>,
+    /// fscrypt keys removed explicitly.
+    pub keys_removed: usize,
+    /// Loop devices detached.
+    pub loops_detached: Vec<String>,
+    /// Volume images deleted.
+    pub images_deleted: Vec<PathBuf>,
+    /// Task cgroups removed.
+    pub cgroups_removed: Vec<String>,
+    /// Problems (recovery continues past each).
+    pub errors: Vec<String>,
+}
+
+/// Runs recovery for one data directory and cgroup instance.
+pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
+    let mut r = RecoveryReport::default();
+    let records = record::read_all(&layout.task_records());
+    r.lost_tasks = records.iter().map(|t| t.task_id.clone()).collect();
+
+    let tasks = cgroups.task_ids();
+    for t in &tasks {
+        r.killed_processes += cgroups.existing_task(t).kill_all();
+    }
+
+    let sys = LinuxSyscall;
+    for m in mounts_under(layout.root()) {
+        if let Ok(Some(p)) = encryption_policy(&m.join(DATA_DIR)) {
+            if sys.fscrypt_remove_key(&m, &p.master_key_identifier).is_ok() {
+                r.keys_removed += 1;
+            }
+        }
+        match sys
+            .umount(&m, 0)
+            .or_else(|_| sys.umount(&m, libc::MNT_DETACH))
+        {
+            Ok(()) => r.unmounted.push(m),
+            Err(e) => r.errors.push(format!("unmounting {}: {e}", m.display())),
+        }
+    }
+
+    for (number, backing) in loops_backed_under(&layout.volumes()) {
+        let dev = LoopDevice { number, fd: None };
+        match sys.loop_detach(&dev) {
+            Ok(()) => r
+                .loops_detached
+                .push(format!("/dev/loop{number} ({})", backing.display())),
+            Err(e) => r.errors.push(format!("detaching /dev/loop{number}: {e}")),
+        }
+    }
+
+    if let Ok(rd) = fs::read_dir(layout.volumes()) {
+        for e in rd.flatten() {
+            let p = e.path();
+            match fs::remove_file(&p) {
+                Ok(()) => r.images_deleted.push(p),
+                Err(err) => r.errors.push(format!("deleting {}: {err}", p.display())),
+            }
+        }
+    }
+
+    for t in tasks {
+        let tc = cgroups.existing_task(&t);
+        // Killed processes leave their cgroup asynchronously.
+        let mut res = tc.remove();
+        for _ in 0..100 {
+            if res.is_ok() {
+                break;
+            }
+            tc.kill_all();
+            std::thread::sleep(Duration::from_millis(10));
+            res = tc.remove();
+        }
+        match res {
+            Ok(()) => r.cgroups_removed.push(t),
+            Err(e) => r.errors.push(e.to_string()),
+        }
+    }
+
+    if let Ok(rd) = fs::read_dir(layout.run()) {
+        for e in rd.flatten() {
+            let p = e.path();
+            // Only empty mount-point directories live here; never recurse
+            // into something that might still be a mount.
+            let _ = fs::remove_dir(p.join("vol"));
+            let _ = fs::remove_dir(&p);
+        }
+    }
+    for t in &records {
+        let _ = fs::remove_file(layout.task_records().join(format!("{}.json", t.task_id)));
+    }
+    r
+}
+
+/// Mount points under `root` in this mount namespace, deepest first.
+pub fn mounts_under(root: &Path) -> Vec<PathBuf> {
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut v: Vec<PathBuf> = mi
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .map(PathBuf::from)
+        .filter(|p| p.starts_with(root) && p != root)
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v.dedup();
+    v
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+pub fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..=i + 3].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (u32::from(b[i + 1] - b'0') << 6)
+                | (u32::from(b[i + 2] - b'0') << 3)
+                | u32::from(b[i + 3] - b'0');
+            out.push(u8::try_from(v).unwrap_or(b'?'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Loop devices whose backing file lies under `dir` (sysfs).
+pub fn loops_backed_under(dir: &Path) -> Vec<(u32, PathBuf)> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir("/sys/block") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(n) = name
+            .strip_prefix("loop")
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(b) = fs::read_to_string(e.path().join("loop/backing_file")) {
+            let p = PathBuf::from(b.trim().trim_end_matches(" (deleted)"));
+            if p.starts_with(dir) {
+                out.push((n, p));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_unescaping() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(unescape_mountinfo("/a\\134b"), "/a\\b");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/x\\04"), "/x\\04");
+    }
+}
