@@ -16,7 +16,7 @@
 
 use crate::arn::ArnPattern;
 use crate::base64;
-use crate::context::RequestContext;
+use crate::context::{KeyName, RequestContext};
 use crate::date::Timestamp;
 use crate::ip::{self, Cidr};
 use crate::numeric::Decimal;
@@ -156,7 +156,7 @@ pub struct Condition {
     /// Whether it carries `IfExists`.
     pub if_exists: bool,
     /// The context key, lowercased.
-    pub key: String,
+    pub key: KeyName,
     /// The policy values.
     pub values: Values,
 }
@@ -164,7 +164,7 @@ pub struct Condition {
 impl Condition {
     /// Evaluates the condition against the request.
     pub fn eval(&self, ctx: &RequestContext) -> Tri {
-        let request = ctx.get_lower(&self.key);
+        let request = ctx.get_key(&self.key);
         // `Null` and the set operators see a lone empty string as an empty data set.
         let empty = request.is_none_or(|v| matches!(v, [only] if only.is_empty()));
         if let Values::Null(flags) = &self.values {
@@ -287,7 +287,7 @@ fn text_matches(family: Family, pv: &TextValue, v: &str, ctx: &RequestContext) -
 
 fn template_matches(family: Family, t: &Template, v: &str, ctx: &RequestContext) -> Tri {
     let hit = match family {
-        Family::StringLike => t.resolve_pattern(ctx).map(|p| p.matches(v)),
+        Family::StringLike => t.matches(ctx, v, true),
         Family::StringIgnoreCase => t
             .resolve_string(ctx)
             .map(|s| s.to_lowercase() == v.to_lowercase()),
@@ -296,7 +296,7 @@ fn template_matches(family: Family, t: &Template, v: &str, ctx: &RequestContext)
             Some(marked) => ArnPattern::from_marked(&marked).map(|p| p.matches(v)),
             None => None,
         },
-        _ => t.resolve_string(ctx).map(|s| s == v),
+        _ => t.matches(ctx, v, false),
     };
     hit.map_or(Tri::Unknown, Tri::from_bool)
 }

@@ -19,11 +19,54 @@
 //! case-sensitive; only the `…IgnoreCase` operators fold them. Every value is a string: the
 //! operator decides how to read it (number, date, IP address, base64, boolean, ARN).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::date::format_iso8601;
 use crate::principal::{PrincipalInfo, PrincipalKind};
+
+/// FxHash (the hasher rustc uses) of a key name: a multiply and a rotate per word.
+fn fx_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = 0u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    h
+}
+
+/// A condition-key name, lowercased, with its hash computed once. Policies store their keys in
+/// this form at parse time, so a lookup during evaluation is a binary search over hashes and one
+/// string comparison: the key lookups are the largest part of a decision otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyName {
+    hash: u64,
+    lower: Box<str>,
+}
+
+impl KeyName {
+    /// Lowercases and hashes `name`.
+    pub fn new(name: &str) -> Self {
+        let lower = name.to_lowercase();
+        KeyName {
+            hash: fx_hash(lower.as_bytes()),
+            lower: lower.into_boxed_str(),
+        }
+    }
+}
+
+/// One condition key and its values.
+#[derive(Clone, Debug)]
+struct Entry {
+    hash: u64,
+    key: Box<str>,
+    values: Vec<String>,
+}
 
 /// One request, as the policy engine sees it.
 #[derive(Clone, Debug)]
@@ -32,7 +75,8 @@ pub struct RequestContext {
     action: String,
     action_lower: String,
     resources: Vec<String>,
-    keys: HashMap<String, Vec<String>>,
+    keys: Vec<Entry>,
+    slots: Vec<u32>,
 }
 
 impl RequestContext {
@@ -47,7 +91,8 @@ impl RequestContext {
             action,
             principal,
             resources: Vec::new(),
-            keys: HashMap::new(),
+            keys: Vec::new(),
+            slots: Vec::new(),
         };
         ctx.derive_principal_keys();
         ctx
@@ -104,8 +149,8 @@ impl RequestContext {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.keys.insert(
-            key.to_lowercase(),
+        self.insert(
+            KeyName::new(key),
             values.into_iter().map(Into::into).collect(),
         );
         self
@@ -113,7 +158,64 @@ impl RequestContext {
 
     /// Sets a single-valued key in place.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.keys.insert(key.to_lowercase(), vec![value.into()]);
+        self.insert(KeyName::new(key), vec![value.into()]);
+    }
+
+    fn insert(&mut self, key: KeyName, values: Vec<String>) {
+        if let Some(i) = self.find(&key) {
+            self.keys[i].values = values;
+            return;
+        }
+        self.keys.push(Entry {
+            hash: key.hash,
+            key: key.lower,
+            values,
+        });
+        if self.keys.len() * 2 > self.slots.len() {
+            self.rebuild_index();
+        } else {
+            self.place(self.keys.len() - 1);
+        }
+    }
+
+    /// Open addressing with linear probing over `slots` (entry index + 1; 0 is empty), kept at
+    /// most half full.
+    fn rebuild_index(&mut self) {
+        let size = (self.keys.len() * 4).next_power_of_two().max(16);
+        self.slots = vec![0; size];
+        for i in 0..self.keys.len() {
+            self.place(i);
+        }
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        // The low 32 bits fit any usize this code runs on.
+        usize::try_from(hash & u64::from(u32::MAX)).unwrap_or(0) & (self.slots.len() - 1)
+    }
+
+    fn place(&mut self, entry: usize) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(self.keys[entry].hash);
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = u32::try_from(entry + 1).unwrap_or(u32::MAX);
+    }
+
+    fn find(&self, key: &KeyName) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key.hash);
+        loop {
+            let slot = usize::try_from(self.slots[i]).ok()?;
+            let e = self.keys.get(slot.checked_sub(1)?)?;
+            if e.hash == key.hash && e.key == key.lower {
+                return Some(slot - 1);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// Sets `<prefix><k>` for each pair and the multivalued `<keys_key>` listing every `k`:
@@ -170,19 +272,13 @@ impl RequestContext {
     /// treat a lone empty string as "no value" ("If the key values in the request resolve to an
     /// empty data set (for example, an empty string)…", IAM User Guide, *Multivalued context keys*).
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.get_lower(&key.to_lowercase())
-        } else {
-            self.get_lower(key)
-        }
+        self.get_key(&KeyName::new(key))
     }
 
-    /// [`Self::get`] for a name that is already lowercase (policies store them so).
-    pub(crate) fn get_lower(&self, key: &str) -> Option<&[String]> {
-        self.keys
-            .get(key)
-            .map(Vec::as_slice)
-            .filter(|v| !v.is_empty())
+    /// [`Self::get`] for a name prepared by the parser.
+    pub(crate) fn get_key(&self, key: &KeyName) -> Option<&[String]> {
+        let values = &self.keys[self.find(key)?].values;
+        (!values.is_empty()).then_some(values.as_slice())
     }
 
     /// The calling principal.
@@ -216,6 +312,15 @@ mod tests {
             .with("s3:Prefix", "Home/");
         assert_eq!(ctx.get("S3:PREFIX").unwrap(), ["Home/"]);
         assert_eq!(ctx.action_lower(), "s3:getobject");
+        let mut many = ctx.clone();
+        for i in 0..200 {
+            many.set(&format!("svc:K{i}"), i.to_string());
+        }
+        for i in 0..200 {
+            assert_eq!(many.get(&format!("SVC:k{i}")).unwrap(), [i.to_string()]);
+        }
+        many.set("svc:k7", "again");
+        assert_eq!(many.get("svc:k7").unwrap(), ["again"]);
         assert_eq!(ctx.action(), "S3:GetObject");
     }
 

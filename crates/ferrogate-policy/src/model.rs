@@ -98,8 +98,10 @@ pub(crate) enum ResourcePattern {
     Any,
     /// An ARN pattern. Variables may only appear in the resource part ("You can use a policy
     /// variable in the Resource element, but only in the resource portion of the ARN").
+    /// `head` holds the partition, service, region and account patterns; the leading `arn` is
+    /// implied, as both the pattern and the request value were checked to start with it.
     Arn {
-        head: Box<[Pattern; ARN_SEGMENTS - 1]>,
+        head: Box<[Pattern; ARN_SEGMENTS - 2]>,
         tail: Tail,
     },
 }
@@ -210,13 +212,17 @@ impl ResourcePattern {
         let Some(parts) = &res.parts else {
             return Tri::False;
         };
-        if !head.iter().zip(parts.iter()).all(|(p, s)| p.matches(s)) {
+        if !head
+            .iter()
+            .zip(parts[1..].iter())
+            .all(|(p, s)| p.matches(s))
+        {
             return Tri::False;
         }
         match tail {
             Tail::Static(p) => Tri::from_bool(p.matches(parts[ARN_SEGMENTS - 1])),
-            Tail::Template(t) => match t.resolve_pattern(ctx) {
-                Some(p) => Tri::from_bool(p.matches(parts[ARN_SEGMENTS - 1])),
+            Tail::Template(t) => match t.matches(ctx, parts[ARN_SEGMENTS - 1], true) {
+                Some(hit) => Tri::from_bool(hit),
                 None => Tri::Unknown,
             },
         }

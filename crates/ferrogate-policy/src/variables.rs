@@ -14,8 +14,8 @@
 //! pattern. A variable that cannot be resolved (absent key with no default, or a multivalued key)
 //! makes the value *unresolved*, which the evaluator treats as indeterminate (see `condition.rs`).
 
-use crate::context::RequestContext;
-use crate::wildcard::Pattern;
+use crate::context::{KeyName, RequestContext};
+use crate::wildcard::{matches_tokens, TokRef};
 
 /// One piece of a template.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,16 +26,32 @@ enum Seg {
     Escaped(char),
     /// A context key (lowercased) and its optional default.
     Var {
-        key: String,
+        key: KeyName,
         default: Option<String>,
     },
 }
 
-/// A policy string that contains at least one `${…}`.
+/// A precompiled token: literal text, a wildcard, or a variable to look up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TTok {
+    Lit(Box<str>),
+    One,
+    Star,
+    Var(usize),
+}
+
+/// A policy string that contains at least one `${…}`. Besides the segments it keeps two token
+/// forms compiled at parse time, one reading `*`/`?` in policy text as wildcards and one reading
+/// them literally, so that matching a request allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     segs: Vec<Seg>,
+    wild: Vec<TTok>,
+    exact: Vec<TTok>,
 }
+
+/// Templates with at most this many tokens are matched from a stack buffer.
+const STACK_TOKENS: usize = 16;
 
 impl Template {
     /// Parses `text`; returns `None` when it holds no variable or escape, so callers keep the
@@ -61,9 +77,41 @@ impl Template {
             rest = &rest[start + 3 + len..];
         }
         push_text(&mut segs, rest);
-        segs.iter()
-            .any(|s| !matches!(s, Seg::Text(_)))
-            .then_some(Template { segs })
+        if segs.iter().all(|s| matches!(s, Seg::Text(_))) {
+            return None;
+        }
+        let (wild, exact) = (compile(&segs, true), compile(&segs, false));
+        Some(Template { segs, wild, exact })
+    }
+
+    /// Matches `text` against the resolved template without building it: with `wild`, `*` and
+    /// `?` in policy text are wildcards (`StringLike`, `Resource`); otherwise the comparison is
+    /// exact (`StringEquals`). `None` if a variable cannot be resolved.
+    pub fn matches(&self, ctx: &RequestContext, text: &str, wild: bool) -> Option<bool> {
+        let toks = if wild { &self.wild } else { &self.exact };
+        let resolve = |t| self.resolve_tok(t, ctx);
+        if toks.len() <= STACK_TOKENS {
+            let mut buf = [TokRef::Star; STACK_TOKENS];
+            for (slot, t) in buf.iter_mut().zip(toks) {
+                *slot = resolve(t)?;
+            }
+            Some(matches_tokens(&buf[..toks.len()], text))
+        } else {
+            let resolved: Option<Vec<_>> = toks.iter().map(resolve).collect();
+            Some(matches_tokens(&resolved?, text))
+        }
+    }
+
+    fn resolve_tok<'a>(&'a self, t: &'a TTok, ctx: &'a RequestContext) -> Option<TokRef<'a>> {
+        Some(match t {
+            TTok::Lit(l) => TokRef::Lit(l),
+            TTok::One => TokRef::One,
+            TTok::Star => TokRef::Star,
+            TTok::Var(i) => match &self.segs[*i] {
+                Seg::Var { key, default } => TokRef::Lit(lookup(ctx, key, default.as_deref())?),
+                _ => return None,
+            },
+        })
     }
 
     /// The text with variables substituted, or `None` if one cannot be resolved.
@@ -77,12 +125,6 @@ impl Template {
             }
         }
         Some(out)
-    }
-
-    /// A wildcard pattern: `*` and `?` in policy text are wildcards, everything substituted or
-    /// escaped is literal. `None` if a variable cannot be resolved.
-    pub fn resolve_pattern(&self, ctx: &RequestContext) -> Option<Pattern> {
-        Some(Pattern::from_marked(&self.resolve_marked(ctx)?))
     }
 
     /// The resolved characters, each marked `true` if it came from policy text (so `*` and `?`
@@ -104,6 +146,42 @@ impl Template {
         }
         Some(out)
     }
+}
+
+fn compile(segs: &[Seg], wild: bool) -> Vec<TTok> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let flush = |lit: &mut String, out: &mut Vec<TTok>| {
+        if !lit.is_empty() {
+            out.push(TTok::Lit(std::mem::take(lit).into_boxed_str()));
+        }
+    };
+    for (i, seg) in segs.iter().enumerate() {
+        match seg {
+            Seg::Text(t) => {
+                for c in t.chars() {
+                    match c {
+                        '*' if wild => {
+                            flush(&mut lit, &mut out);
+                            out.push(TTok::Star);
+                        }
+                        '?' if wild => {
+                            flush(&mut lit, &mut out);
+                            out.push(TTok::One);
+                        }
+                        c => lit.push(c),
+                    }
+                }
+            }
+            Seg::Escaped(c) => lit.push(*c),
+            Seg::Var { .. } => {
+                flush(&mut lit, &mut out);
+                out.push(TTok::Var(i));
+            }
+        }
+    }
+    flush(&mut lit, &mut out);
+    out
 }
 
 fn push_text(segs: &mut Vec<Seg>, text: &str) {
@@ -132,7 +210,7 @@ fn parse_inner(inner: &str) -> Option<Seg> {
     let valid =
         !key.is_empty() && !key.contains(char::is_whitespace) && !key.contains(['$', '{', '\'']);
     valid.then(|| Seg::Var {
-        key: key.to_lowercase(),
+        key: KeyName::new(key),
         default,
     })
 }
@@ -143,8 +221,8 @@ fn parse_default(d: &str) -> Option<String> {
 }
 
 /// A single-valued context key, or the default. Multivalued keys are not variables.
-fn lookup<'a>(ctx: &'a RequestContext, key: &str, default: Option<&'a str>) -> Option<&'a str> {
-    match ctx.get_lower(key) {
+fn lookup<'a>(ctx: &'a RequestContext, key: &KeyName, default: Option<&'a str>) -> Option<&'a str> {
+    match ctx.get_key(key) {
         Some([one]) => Some(one.as_str()),
         Some(_) => None,
         None => default,
@@ -173,24 +251,40 @@ mod tests {
     fn substitutes_variables_case_insensitively() {
         let t = Template::parse("home/${AWS:UserName}/*").unwrap();
         assert_eq!(t.resolve_string(&ctx()).unwrap(), "home/alice/*");
-        let p = t.resolve_pattern(&ctx()).unwrap();
-        assert!(p.matches("home/alice/file"));
-        assert!(!p.matches("home/bob/file"));
+        assert_eq!(t.matches(&ctx(), "home/alice/file", true), Some(true));
+        assert_eq!(t.matches(&ctx(), "home/bob/file", true), Some(false));
     }
 
     #[test]
     fn escapes_and_substituted_text_are_literal() {
         let t = Template::parse("a${*}b${?}c${$}").unwrap();
         assert_eq!(t.resolve_string(&ctx()).unwrap(), "a*b?c$");
-        let p = t.resolve_pattern(&ctx()).unwrap();
-        assert!(p.matches("a*b?c$"));
-        assert!(!p.matches("aXbYc$"));
-        let tag = Template::parse("${aws:PrincipalTag/team}")
-            .unwrap()
-            .resolve_pattern(&ctx())
-            .unwrap();
-        assert!(tag.matches("a*b"));
-        assert!(!tag.matches("aXXb"));
+        assert_eq!(t.matches(&ctx(), "a*b?c$", true), Some(true));
+        assert_eq!(t.matches(&ctx(), "aXbYc$", true), Some(false));
+        let marked = t.resolve_marked(&ctx()).unwrap();
+        let escaped = marked.iter().filter(|(c, _)| matches!(c, '*' | '?' | '$'));
+        assert!(escaped.clone().count() == 3 && escaped.clone().all(|&(_, wild)| !wild));
+    }
+
+    #[test]
+    fn matches_without_building() {
+        let t = Template::parse("home/${aws:username}/*").unwrap();
+        assert_eq!(t.matches(&ctx(), "home/alice/x", true), Some(true));
+        assert_eq!(t.matches(&ctx(), "home/alice/x", false), Some(false));
+        assert_eq!(t.matches(&ctx(), "home/alice/*", false), Some(true));
+        assert_eq!(t.matches(&ctx(), "home/bob/x", true), Some(false));
+        let tag = Template::parse("${aws:PrincipalTag/team}").unwrap();
+        assert_eq!(tag.matches(&ctx(), "a*b", true), Some(true));
+        assert_eq!(tag.matches(&ctx(), "aXb", true), Some(false));
+        assert_eq!(
+            Template::parse("${nope}")
+                .unwrap()
+                .matches(&ctx(), "", true),
+            None
+        );
+        let long = "${aws:username}-".repeat(20);
+        let t = Template::parse(&long).unwrap();
+        assert_eq!(t.matches(&ctx(), &"alice-".repeat(20), false), Some(true));
     }
 
     #[test]

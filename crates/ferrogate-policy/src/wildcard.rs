@@ -19,11 +19,57 @@ enum Tok {
     Star,
 }
 
+/// A borrowed token: lets callers match a pattern assembled at request time (a policy variable
+/// template) without allocating a [`Pattern`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokRef<'a> {
+    /// Literal text.
+    Lit(&'a str),
+    /// `?`
+    One,
+    /// `*`
+    Star,
+}
+
+trait AsTok {
+    fn as_tok(&self) -> TokRef<'_>;
+}
+
+impl AsTok for Tok {
+    fn as_tok(&self) -> TokRef<'_> {
+        match self {
+            Tok::Lit(l) => TokRef::Lit(l),
+            Tok::One => TokRef::One,
+            Tok::Star => TokRef::Star,
+        }
+    }
+}
+
+impl AsTok for TokRef<'_> {
+    fn as_tok(&self) -> TokRef<'_> {
+        *self
+    }
+}
+
+/// Matches `text` against a token sequence.
+pub fn matches_tokens(toks: &[TokRef<'_>], text: &str) -> bool {
+    glob(toks, text)
+}
+
 /// A compiled glob pattern. Matching is case-sensitive; callers that need case-insensitive
 /// matching (actions) lowercase both the pattern and the text once, up front.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
-    toks: Vec<Tok>,
+    kind: Kind,
+}
+
+/// Most patterns are plain text (action names, ARN segments) or `*`; they skip the glob loop and
+/// one pointer hop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Any,
+    Literal(Box<str>),
+    Glob(Box<[Tok]>),
 }
 
 /// Builds a [`Pattern`] from pieces of wildcard text and literal text.
@@ -78,7 +124,13 @@ impl PatternBuilder {
     /// Finishes the pattern.
     pub fn build(mut self) -> Pattern {
         self.flush();
-        Pattern { toks: self.toks }
+        let kind = match self.toks.as_slice() {
+            [] => Kind::Literal(Box::from("")),
+            [Tok::Star] => Kind::Any,
+            [Tok::Lit(l)] => Kind::Literal(l.clone()),
+            _ => Kind::Glob(self.toks.into_boxed_slice()),
+        };
+        Pattern { kind }
     }
 }
 
@@ -108,54 +160,61 @@ impl Pattern {
 
     /// True if the pattern is a single `*`, which matches every string.
     pub fn matches_everything(&self) -> bool {
-        matches!(self.toks.as_slice(), [Tok::Star])
+        self.kind == Kind::Any
     }
 
     /// The same pattern with its literal text lowercased (for case-insensitive matching).
     pub fn to_lowercase(&self) -> Self {
-        let toks = self
-            .toks
-            .iter()
-            .map(|t| match t {
-                Tok::Lit(l) => Tok::Lit(l.to_lowercase().into_boxed_str()),
-                other => other.clone(),
-            })
-            .collect();
-        Pattern { toks }
+        let lower = |l: &str| l.to_lowercase().into_boxed_str();
+        let kind = match &self.kind {
+            Kind::Any => Kind::Any,
+            Kind::Literal(l) => Kind::Literal(lower(l)),
+            Kind::Glob(toks) => Kind::Glob(
+                toks.iter()
+                    .map(|t| match t {
+                        Tok::Lit(l) => Tok::Lit(lower(l)),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
+        };
+        Pattern { kind }
     }
 
     /// True if `text` matches the whole pattern.
     pub fn matches(&self, text: &str) -> bool {
-        match self.toks.as_slice() {
-            [] => text.is_empty(),
-            [Tok::Star] => true,
-            [Tok::Lit(l)] => **l == *text,
-            toks => glob(toks, text),
+        match &self.kind {
+            Kind::Any => true,
+            Kind::Literal(l) => **l == *text,
+            Kind::Glob(toks) => glob(toks, text),
         }
     }
 }
 
 /// Length in bytes of the character starting at byte `i` of `s` (`i` < `s.len()`).
 fn char_len(s: &str, i: usize) -> usize {
-    s[i..].chars().next().map_or(1, char::len_utf8)
+    match s.as_bytes()[i] {
+        b if b < 0x80 => 1,
+        _ => s[i..].chars().next().map_or(1, char::len_utf8),
+    }
 }
 
 /// Greedy matching with one backtrack point: on a mismatch, the most recent `*` absorbs one more
 /// character. Only the latest star needs revisiting because it can absorb anything an earlier star
 /// could, so this is linear in the common case and O(len(text) x len(pattern)) at worst.
-fn glob(toks: &[Tok], text: &str) -> bool {
+fn glob<T: AsTok>(toks: &[T], text: &str) -> bool {
     let (mut ti, mut si) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
         if let Some(tok) = toks.get(ti) {
-            let advanced = match tok {
-                Tok::Star => {
+            let advanced = match tok.as_tok() {
+                TokRef::Star => {
                     star = Some((ti + 1, si));
                     ti += 1;
                     continue;
                 }
-                Tok::One if si < text.len() => Some(si + char_len(text, si)),
-                Tok::Lit(l) if text[si..].starts_with(&**l) => Some(si + l.len()),
+                TokRef::One if si < text.len() => Some(si + char_len(text, si)),
+                TokRef::Lit(l) if text[si..].starts_with(l) => Some(si + l.len()),
                 _ => None,
             };
             if let Some(next) = advanced {

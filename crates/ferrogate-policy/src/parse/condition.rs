@@ -3,6 +3,7 @@
 use crate::arn::ArnPattern;
 use crate::base64;
 use crate::condition::{parse_bool, BoolValue, Condition, SetOp, TextValue, Values};
+use crate::context::KeyName;
 use crate::date::Timestamp;
 use crate::error::PolicyError;
 use crate::ip::Cidr;
@@ -47,7 +48,7 @@ pub(super) fn parse(v: Option<&Json>, version: Version) -> Result<Vec<Condition>
                 op,
                 set,
                 if_exists,
-                key: key.to_lowercase(),
+                key: KeyName::new(key),
                 values,
             });
         }

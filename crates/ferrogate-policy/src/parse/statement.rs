@@ -267,7 +267,7 @@ fn resource_pattern(r: &str, version: Version) -> Result<ResourcePattern, Policy
             resource: r.to_string(),
         });
     };
-    let head: [Pattern; ARN_SEGMENTS - 1] = std::array::from_fn(|i| Pattern::wild(parts[i]));
+    let head: [Pattern; ARN_SEGMENTS - 2] = std::array::from_fn(|i| Pattern::wild(parts[i + 1]));
     let last = parts[ARN_SEGMENTS - 1];
     let tail = match (version, Template::parse(last)) {
         (Version::V2012_10_17, Some(t)) => Tail::Template(t),
