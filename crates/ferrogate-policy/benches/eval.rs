@@ -91,15 +91,12 @@ fn context() -> RequestContext {
 
 fn report(name: &str, mut samples: Vec<u128>, batch_mean_ns: f64) {
     samples.sort_unstable();
-    let pick = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i] as f64 / 1000.0
-    };
+    let pick = |permille: usize| samples[(samples.len() - 1) * permille / 1000] as f64 / 1000.0;
     let mean = samples.iter().sum::<u128>() as f64 / samples.len() as f64 / 1000.0;
     println!(
         "{name}: p50 {:.2} µs  p99 {:.2} µs  mean {:.2} µs  (batch mean {:.2} µs, {} samples)",
-        pick(0.50),
-        pick(0.99),
+        pick(500),
+        pick(990),
         mean,
         batch_mean_ns / 1000.0,
         samples.len()
