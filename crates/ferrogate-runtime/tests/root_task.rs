@@ -78,3 +78,376 @@ async fn echo_hi_exit_3() {
     assert_eq!(log, "hi\n");
     common::assert_clean(dir.path());
 }
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use ferrogate_runtime::agent::{ContainerSpec, MountPoint, RuntimeCommand};
+use ferrogate_runtime::volume::inspect::scan_allocated;
+use ferrogate_runtime::volume::{MountedVolume, PlaintextControlVolume, VolumeSpec};
+use ferrogate_runtime::{ContainerName, DataKey, DataLayout, TaskId, VolumeId, VolumeName};
+
+async fn wait_for_log(path: &std::path::Path, needle: &str, secs: u64) -> String {
+    for _ in 0..secs * 20 {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if s.contains(needle) {
+                return s;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{needle:?} never appeared in {}: {:?}",
+        path.display(),
+        std::fs::read_to_string(path)
+    );
+}
+
+fn stopped(
+    events: &[ferrogate_runtime::agent::RuntimeEvent],
+) -> (StopCode, String, ferrogate_runtime::agent::TeardownReport) {
+    match &events.last().unwrap().kind {
+        EventKind::TaskStopped {
+            stop_code,
+            reason,
+            teardown,
+        } => (*stop_code, reason.clone(), teardown.clone()),
+        k => panic!("{k:?}"),
+    }
+}
+
+/// The marker test: contents and names written by the task (in /tmp, the
+/// writable layer, and a task volume) never appear in clear in the backing
+/// image, while the task runs or after it stopped (scanned through an fd held
+/// open past deletion, so every block the filesystem ever wrote is covered).
+/// A plaintext control volume written the same way proves the scan works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marker_never_in_clear_on_the_volume() {
+    if !common::require_root("marker_never_in_clear_on_the_volume") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let marker = format!(
+        "FGMARK{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let script = format!(
+        "M={marker}; for i in $(seq 1 200); do echo $M; done > /tmp/$M-tmp; echo $M > /$M-root; echo $M > /scratch/$M-vol; mkdir /tmp/$M-dir; sync; echo ready; exec sleep 1000"
+    );
+    let mut spec = common::task("t-marker", &["sh", "-c", &script]);
+    spec.volumes = vec![VolumeName::new("scratch").unwrap()];
+    spec.containers[0].mount_points = vec![MountPoint {
+        source_volume: VolumeName::new("scratch").unwrap(),
+        container_path: "/scratch".into(),
+        read_only: false,
+    }];
+    spec.containers[0].stop_timeout = Some(Duration::from_secs(2));
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    wait_for_log(&dir.path().join("logs/t-marker/main.log"), "ready", 30).await;
+    let img_path = dir.path().join("volumes/vol-t-marker.img");
+    let held = std::fs::File::open(&img_path).unwrap();
+    let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&held));
+    // Push dirty pages to the backing file before scanning.
+    std::process::Command::new("sync").status().unwrap();
+    let running = scan_allocated(std::path::Path::new(&fd_path), marker.as_bytes()).unwrap();
+    assert!(running.scanned_bytes > 0);
+    assert_eq!(
+        running.hits, 0,
+        "marker in clear while running: {running:?}"
+    );
+
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-marker").unwrap(),
+            reason: "test".into(),
+        })
+        .await
+        .unwrap();
+    let events = common::until(&mut agent, 60, |e| {
+        matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await;
+    let (code, _, teardown) = stopped(&events);
+    assert_eq!(code, StopCode::UserInitiated);
+    assert!(
+        teardown.errors.is_empty() && teardown.key_removed && !teardown.files_busy,
+        "{teardown:?}"
+    );
+    assert!(!img_path.exists());
+    let after = scan_allocated(std::path::Path::new(&fd_path), marker.as_bytes()).unwrap();
+    assert_eq!(after.hits, 0, "marker in clear after stop: {after:?}");
+    drop(held);
+    common::assert_clean(dir.path());
+
+    // Positive control: same filesystem setup, no encryption.
+    let layout = DataLayout::new(dir.path());
+    let ctl = MountedVolume::provision(
+        Box::new(PlaintextControlVolume::new(
+            ferrogate_runtime::host::find_mkfs_ext4(),
+        )),
+        &layout,
+        VolumeSpec {
+            volume_id: VolumeId::new("vol-control").unwrap(),
+            size_gib: 20,
+            data_key: DataKey::generate().unwrap(),
+        },
+    )
+    .unwrap();
+    std::fs::write(
+        ctl.data_dir().join(format!("{marker}-tmp")),
+        format!("{marker}\n").repeat(200),
+    )
+    .unwrap();
+    std::process::Command::new("sync").status().unwrap();
+    let c = scan_allocated(ctl.image_path().unwrap(), marker.as_bytes()).unwrap();
+    assert!(
+        c.hits >= 200,
+        "the scan must find the marker on the control volume: {c:?}"
+    );
+    ctl.destroy().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_kills_with_oom_event() {
+    if !common::require_root("memory_limit_kills_with_oom_event") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task("t-oom", &["awk", "BEGIN { s = \"x\"; while (1) s = s s }"]);
+    spec.memory_mib = Some(64);
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let exit = exit_of(&events);
+    assert!(exit.oom_killed, "{events:#?}");
+    assert_eq!(exit.exit_code, 137);
+    assert_eq!(
+        exit.reason.as_deref(),
+        Some("OutOfMemoryError: Container killed due to memory usage")
+    );
+    let (code, _, teardown) = stopped(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited);
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    common::assert_clean(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_sees_only_itself() {
+    if !common::require_root("task_sees_only_itself") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let secret = dir.path().join("host-secret.txt");
+    std::fs::write(&secret, "HOST-ONLY-CONTENT").unwrap();
+    let script = format!(
+        "cat /proc/1/environ 2>&1; echo pids=$(ls /proc | grep -c '^[0-9]'); ps; echo host=$(hostname); cat {} 2>&1; ls /; id; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs|Seccomp):'; mount -t tmpfs x /mnt 2>&1; echo done",
+        secret.display()
+    );
+    let mut spec = common::task("t-iso", &["sh", "-c", &script]);
+    spec.containers[0].user = Some("app".into());
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    assert_eq!(exit_of(&events).exit_code, 0, "{events:#?}");
+    let log = std::fs::read_to_string(dir.path().join("logs/t-iso/main.log")).unwrap();
+    let pids: usize = log
+        .lines()
+        .find_map(|l| l.strip_prefix("pids="))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The init, sh, and the ls/grep of this very pipeline.
+    assert!(pids <= 5, "saw {pids} processes:\n{log}");
+    assert!(
+        !log.contains("process_api") && !log.contains("cargo") && !log.contains("root_task"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("HOST-ONLY-CONTENT") && log.contains("No such file"),
+        "{log}"
+    );
+    assert!(log.contains("host=ip-t-iso"), "{log}");
+    assert!(log.contains("uid=1000(app) gid=1000(app)"), "{log}");
+    assert!(
+        log.contains("CapEff:\t0000000000000000"),
+        "non-root user keeps no capabilities:\n{log}"
+    );
+    assert!(
+        log.contains("NoNewPrivs:\t1") && log.contains("Seccomp:\t2"),
+        "{log}"
+    );
+    assert!(log.contains("done"));
+    // PID 1 (the init) shows no host path and hides its environment.
+    assert!(
+        log.contains("ferrogate-init __ferrogate-sandbox-init")
+            && !log.contains(env!("CARGO_BIN_EXE_ferrogate-sandbox-init")),
+        "{log}"
+    );
+    assert!(log.contains("/proc/1/environ': Permission denied"), "{log}");
+    assert!(!log.lines().any(|l| l.starts_with("x on /mnt")), "{log}");
+    common::assert_clean(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_sends_sigterm_then_sigkill_after_stop_timeout() {
+    if !common::require_root("stop_sends_sigterm_then_sigkill_after_stop_timeout") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task(
+        "t-stop",
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM; echo ready; while true; do sleep 1; done",
+        ],
+    );
+    spec.containers[0].stop_timeout = Some(Duration::from_secs(1));
+    let mut polite = ContainerSpec::new(ContainerName::new("polite").unwrap(), "busybox");
+    polite.command = Some(vec!["sleep".into(), "1000".into()]);
+    polite.essential = false;
+    spec.containers.push(polite);
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    wait_for_log(&dir.path().join("logs/t-stop/main.log"), "ready", 30).await;
+    let t0 = std::time::Instant::now();
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-stop").unwrap(),
+            reason: "Scaling down".into(),
+        })
+        .await
+        .unwrap();
+    let events = common::until(&mut agent, 60, |e| {
+        matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await;
+    let elapsed = t0.elapsed();
+    let exits: Vec<(String, i32)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ContainerExited { container, exit } => {
+                Some((container.to_string(), exit.exit_code))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        exits.contains(&("polite".into(), 143)),
+        "SIGTERM ends sleep: {exits:?}"
+    );
+    assert!(
+        exits.contains(&("main".into(), 137)),
+        "SIGKILL after stopTimeout: {exits:?}"
+    );
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    let (code, reason, teardown) = stopped(&events);
+    assert_eq!(
+        (code, reason.as_str()),
+        (StopCode::UserInitiated, "Scaling down")
+    );
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    common::assert_clean(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_layout_image_runs_and_missing_image_fails_to_start() {
+    if !common::require_root("oci_layout_image_runs_and_missing_image_fails_to_start") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let oci = dir.path().join("oci.tar");
+    common::fixture::oci_archive(&oci, "public.ecr.aws/docker/library/busybox:oci");
+    ferrogate_runtime::image::load(dir.path(), &oci, &[]).unwrap();
+    let mut spec = common::task("t-oci", &["sh", "-c", "echo from-oci"]);
+    spec.containers[0].image = "public.ecr.aws/docker/library/busybox:oci".into();
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    assert_eq!(exit_of(&events).exit_code, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("logs/t-oci/main.log")).unwrap(),
+        "from-oci\n"
+    );
+
+    let mut spec = common::task("t-missing", &["true"]);
+    spec.containers[0].image = "nothere:1".into();
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let (code, reason, _) = stopped(&events);
+    assert_eq!(code, StopCode::TaskFailedToStart);
+    assert!(reason.starts_with("CannotPullContainerError:"), "{reason}");
+
+    let events = common::run_to_stop(&mut agent, common::task("t-noexec", &["/nope"]), 60).await;
+    let (code, reason, teardown) = stopped(&events);
+    assert_eq!(code, StopCode::TaskFailedToStart);
+    assert!(reason.starts_with("CannotStartContainerError:"), "{reason}");
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    common::assert_clean(dir.path());
+}
+
+/// kill -9 of the agent mid-task; a new agent on the same data directory
+/// destroys everything and reports the task as stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_kill_9_then_restart_leaves_nothing() {
+    if !common::require_root("agent_kill_9_then_restart_leaves_nothing") {
+        return;
+    }
+    let dir = common::data_dir();
+    let archive = dir.path().join("busybox.tar");
+    common::fixture::docker_save_archive(&archive);
+    ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrogate-runtime-test-agent"))
+        .args([dir.path().to_str().unwrap(), "t-crash", "busybox"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "RUNNING");
+    let img = dir.path().join("volumes/vol-t-crash.img");
+    assert!(img.exists());
+    assert_eq!(common::loops_backed_under(dir.path()).len(), 1);
+    assert!(dir.path().join("runtime/tasks/t-crash.json").exists());
+    // SIGKILL: no destructor, no teardown.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut agent = ferrogate_runtime::agent::start_agent(
+        ferrogate_runtime::agent::RuntimeConfig::new(dir.path(), common::init_exe()),
+    )
+    .await
+    .unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(10), agent.events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.task_id.as_str(), "t-crash");
+    match ev.kind {
+        EventKind::TaskStopped { stop_code, .. } => assert_eq!(stop_code, StopCode::TaskLost),
+        k => panic!("{k:?}"),
+    }
+    let r = &agent.recovery;
+    assert_eq!(r.lost_tasks, ["t-crash"]);
+    assert!(r.errors.is_empty(), "{r:?}");
+    assert!(
+        r.images_deleted
+            .iter()
+            .any(|p| p.ends_with("vol-t-crash.img")),
+        "{r:?}"
+    );
+    assert_eq!(r.cgroups_removed, ["t-crash"]);
+    common::assert_clean(dir.path());
+    // The data directory is usable again.
+    let events = common::run_to_stop(&mut agent, common::task("t-after", &["true"]), 60).await;
+    assert_eq!(exit_of(&events).exit_code, 0);
+    common::assert_clean(dir.path());
+}

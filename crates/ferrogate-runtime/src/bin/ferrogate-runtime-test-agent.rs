@@ -1,2 +1,73 @@
-//! The sandbox init (see `ferrogate_runtime::sandbox_init_main_if_requested`).
-fn main() {}
+//! Runs one agent in its own process and starts one long-running task, so a
+//! test can `kill -9` the agent mid-task and check what a restart cleans up.
+//!
+//! Usage: `ferrogate-runtime-test-agent DATA_DIR TASK_ID IMAGE`
+//! Prints `RUNNING` once the task runs, then waits forever. It is also its
+//! own sandbox init, like the `ferrogate` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+
+use ferrogate_runtime::agent::{
+    start_agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec, TaskState,
+};
+use ferrogate_runtime::volume::VolumeSpec;
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
+
+fn main() {
+    ferrogate_runtime::sandbox_init_main_if_requested();
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 4 {
+        eprintln!("usage: {} DATA_DIR TASK_ID IMAGE", args[0]);
+        std::process::exit(2);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let exe = std::env::current_exe().unwrap();
+        let mut agent = start_agent(RuntimeConfig::new(&args[1], exe))
+            .await
+            .unwrap();
+        let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), args[3].clone());
+        c.command = Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo started; exec sleep 1000".into(),
+        ]);
+        let spec = TaskSpec {
+            task_id: TaskId::new(args[2].clone()).unwrap(),
+            volume: VolumeSpec {
+                volume_id: VolumeId::new(format!("vol-{}", args[2])).unwrap(),
+                size_gib: 20,
+                data_key: DataKey::generate().unwrap(),
+            },
+            cpu_units: Some(256),
+            memory_mib: Some(128),
+            containers: vec![c],
+            volumes: Vec::new(),
+            hostname: None,
+        };
+        agent
+            .commands
+            .send(RuntimeCommand::StartTask(Box::new(spec)))
+            .await
+            .unwrap();
+        while let Some(ev) = agent.events.recv().await {
+            match ev.kind {
+                EventKind::StateChanged(TaskState::Running) => {
+                    println!("RUNNING");
+                    std::io::stdout().flush().unwrap();
+                }
+                EventKind::TaskStopped { reason, .. } => {
+                    println!("STOPPED {reason}");
+                    std::io::stdout().flush().unwrap();
+                }
+                _ => {}
+            }
+        }
+        std::future::pending::<()>().await;
+    });
+}

@@ -65,6 +65,9 @@ fn run() -> Result<i32, String> {
         Err(e) => return Err(format!("reading config: {e}")),
     };
     let sys = LinuxSyscall;
+    // Containers share the init's PID namespace: keep /proc/1/{mem,environ,
+    // fd,...} closed to them. (exec resets this for the containers.)
+    let _ = sys::process::prctl(libc::PR_SET_DUMPABLE, 0);
     // The init must survive OOM in its cgroup to report what happened.
     let _ = sys::process::set_oom_score_adj(-1000);
     let setup = sys

@@ -39,8 +39,10 @@ pub fn spawn_init(
 ) -> io::Result<SpawnedInit> {
     let program = CString::new(init_exe.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in init path"))?;
+    // argv[0] is a fixed name: containers see PID 1's command line, and the
+    // host path of the executable is none of their business.
     let argv = [
-        program.clone(),
+        CString::new("ferrogate-init").map_err(io::Error::other)?,
         CString::new(INIT_ARG).map_err(io::Error::other)?,
     ];
     let envp = [CString::new("PATH=/usr/sbin:/usr/bin:/sbin:/bin").map_err(io::Error::other)?];
