@@ -116,7 +116,7 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, counters: &Counters) {
             }
         }
         let n = jobs.len() as u64;
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = crate::sqlite::run(&conn, "BEGIN IMMEDIATE") {
             // Dropping the jobs answers their callers with `Unavailable`.
             tracing::error!(error = %e, "cannot begin a write transaction");
             continue;
@@ -136,10 +136,10 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, counters: &Counters) {
                 }
             }
         }
-        let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        let committed = crate::sqlite::run(&conn, "COMMIT");
         if let Err(e) = &committed {
             tracing::error!(error = %e, "commit failed; the batch is rolled back");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = crate::sqlite::run(&conn, "ROLLBACK");
         }
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.jobs.fetch_add(n, Ordering::Relaxed);

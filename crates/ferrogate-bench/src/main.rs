@@ -1,0 +1,231 @@
+//! `ferrogate-bench`: signed API requests at a fixed concurrency for a fixed time, reporting
+//! throughput and latency percentiles. Works against any AWS-compatible endpoint (Ferrogate,
+//! moto's server) so that both are measured the same way in one run.
+//!
+//! ```text
+//! ferrogate-bench --endpoint URL --access-key K --secret S --op OP --concurrency N --seconds T
+//! ```
+//! OP: `get-caller-identity` (STS, awsQuery) or `lookup-events` (CloudTrail, awsJson1_1), or
+//! `kms-encrypt:<key-id>`, `kms-decrypt:<key-id>`, `kms-generate-data-key:<key-id>`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrogate_types::Timestamp;
+use ferrogate_wire::sigv4::{canonical, SecretKey};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+struct Args {
+    endpoint: String,
+    access_key: String,
+    secret: String,
+    op: String,
+    concurrency: usize,
+    seconds: u64,
+    region: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        endpoint: String::new(),
+        access_key: String::new(),
+        secret: String::new(),
+        op: "get-caller-identity".into(),
+        concurrency: 32,
+        seconds: 10,
+        region: "us-east-1".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--endpoint" => a.endpoint = v,
+            "--access-key" => a.access_key = v,
+            "--secret" => a.secret = v,
+            "--op" => a.op = v,
+            "--concurrency" => a.concurrency = v.parse().map_err(|_| "bad --concurrency")?,
+            "--seconds" => a.seconds = v.parse().map_err(|_| "bad --seconds")?,
+            "--region" => a.region = v,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    if a.endpoint.is_empty() || a.access_key.is_empty() {
+        return Err("--endpoint and --access-key are required".into());
+    }
+    Ok(a)
+}
+
+/// (service, target or None for query, body)
+fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), String> {
+    Ok(match op.split_once(':').unwrap_or((op, "")) {
+        ("get-caller-identity", _) => ("sts", None, "Action=GetCallerIdentity&Version=2011-06-15".into()),
+        ("lookup-events", _) => (
+            "cloudtrail",
+            Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"),
+            r#"{"MaxResults":10}"#.into(),
+        ),
+        ("kms-encrypt", key) => (
+            "kms",
+            Some("TrentService.Encrypt"),
+            format!(r#"{{"KeyId":"{key}","Plaintext":"aGVsbG8gd29ybGQ=","EncryptionContext":{{"purpose":"bench"}}}}"#),
+        ),
+        ("kms-generate-data-key", key) => (
+            "kms",
+            Some("TrentService.GenerateDataKey"),
+            format!(r#"{{"KeyId":"{key}","KeySpec":"AES_256","EncryptionContext":{{"purpose":"bench"}}}}"#),
+        ),
+        (other, _) => return Err(format!("unknown op {other}")),
+    })
+}
+
+struct Signer {
+    access_key: String,
+    secret: SecretKey,
+    region: String,
+    service: &'static str,
+    host: String,
+}
+
+impl Signer {
+    fn sign(&self, target: Option<&str>, body: &str) -> http::Request<Full<Bytes>> {
+        let now = {
+            let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            Timestamp::from_millis(i64::try_from(d.as_millis()).unwrap_or(0))
+        };
+        let amz_date = now.amz_date();
+        let content_type =
+            if target.is_some() { "application/x-amz-json-1.1" } else { "application/x-www-form-urlencoded; charset=utf-8" };
+        let mut headers: Vec<(&str, &str)> = vec![("content-type", content_type), ("host", &self.host), ("x-amz-date", &amz_date)];
+        if let Some(t) = target {
+            headers.push(("x-amz-target", t));
+        }
+        let signed: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
+        let signed_str = signed.join(";");
+        let ch = canonical::canonical_headers(headers.iter().copied(), &signed).unwrap_or_default();
+        let creq = canonical::canonical_request("POST", "/", "", &ch, &signed_str, &canonical::sha256_hex(body.as_bytes()));
+        let day = now.amz_day();
+        let scope = format!("{day}/{}/{}/aws4_request", self.region, self.service);
+        let sts = canonical::string_to_sign(&amz_date, &scope, &creq);
+        let key = canonical::signing_key(&self.secret, &day, &self.region, self.service);
+        let sig = canonical::hex(&canonical::signature(&key, &sts));
+        let authz = format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_str}, Signature={sig}",
+            self.access_key
+        );
+        let mut b = http::Request::builder().method("POST").uri("/");
+        for (n, v) in &headers {
+            b = b.header(*n, *v);
+        }
+        b.header("authorization", authz).body(Full::new(Bytes::from(body.to_owned()))).unwrap_or_default()
+    }
+}
+
+async fn worker(
+    addr: String,
+    signer: Arc<Signer>,
+    target: Option<&'static str>,
+    body: Arc<String>,
+    stop: Arc<AtomicBool>,
+    errors: Arc<AtomicU64>,
+) -> Vec<u32> {
+    let mut lat = Vec::with_capacity(100_000);
+    let Ok(stream) = TcpStream::connect(&addr).await else {
+        errors.fetch_add(1, Ordering::Relaxed);
+        return lat;
+    };
+    let _ = stream.set_nodelay(true);
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+        errors.fetch_add(1, Ordering::Relaxed);
+        return lat;
+    };
+    tokio::spawn(conn);
+    while !stop.load(Ordering::Relaxed) {
+        let req = signer.sign(target, &body);
+        let t = Instant::now();
+        match sender.send_request(req).await {
+            Ok(resp) => {
+                let ok = resp.status().is_success();
+                let _ = resp.into_body().collect().await;
+                if ok {
+                    lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(_) => {
+                errors.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    lat
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ferrogate-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let (service, target, body) = match operation(&args.op) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ferrogate-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let host = args.endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let signer = Arc::new(Signer {
+        access_key: args.access_key.clone(),
+        secret: SecretKey::new(args.secret.clone()),
+        region: args.region.clone(),
+        service,
+        host: host.clone(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let body = Arc::new(body);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..args.concurrency)
+        .map(|_| tokio::spawn(worker(host.clone(), signer.clone(), target, body.clone(), stop.clone(), errors.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for h in handles {
+        if let Ok(l) = h.await {
+            all.extend(l);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    #[allow(clippy::cast_precision_loss)]
+    let rps = all.len() as f64 / elapsed;
+    println!(
+        "op={} concurrency={} requests={} errors={} req/s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        args.op,
+        args.concurrency,
+        all.len(),
+        errors.load(Ordering::Relaxed),
+        rps,
+        percentile(&all, 0.50),
+        percentile(&all, 0.99),
+        percentile(&all, 1.0),
+    );
+}
