@@ -241,11 +241,15 @@ mod tests {
             libc::CLONE_NEWUTS,
         ] {
             assert_eq!(
-                run(libc::SYS_clone, f as u64 | fork_flags),
+                run(libc::SYS_clone, u64::from(f.unsigned_abs()) | fork_flags),
                 EPERM,
                 "clone {f:#x}"
             );
-            assert_eq!(run(libc::SYS_unshare, f as u64), EPERM, "unshare {f:#x}");
+            assert_eq!(
+                run(libc::SYS_unshare, u64::from(f.unsigned_abs())),
+                EPERM,
+                "unshare {f:#x}"
+            );
         }
         assert_eq!(
             run(libc::SYS_unshare, libc::CLONE_FILES as u64),

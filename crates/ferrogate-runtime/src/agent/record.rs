@@ -89,7 +89,7 @@ mod tests {
             started_at: 5,
         };
         write(&l, &r).unwrap();
-        assert_eq!(read_all(&l.task_records()), [r.clone()]);
+        assert_eq!(read_all(&l.task_records()), std::slice::from_ref(&r));
         let raw = std::fs::read_to_string(l.task_record(&TaskId::new("t1").unwrap())).unwrap();
         assert!(!raw.to_lowercase().contains("key"));
         remove(&l, &TaskId::new("t1").unwrap()).unwrap();

@@ -659,10 +659,7 @@ impl TaskRun {
         if let Some(init) = self.init.as_mut() {
             if init.alive() && init.send(&ToInit::KillAll).await.is_ok() {
                 let deadline = Instant::now() + TEARDOWN_STEP_TIMEOUT;
-                loop {
-                    let Some(init) = self.init.as_mut() else {
-                        break;
-                    };
+                while let Some(init) = self.init.as_mut() {
                     match timeout_at(deadline, init.msgs.recv()).await {
                         Some(Some(FromInit::Quiesced)) | Some(None) | None => break,
                         Some(Some(FromInit::ContainerExited { container, status })) => {

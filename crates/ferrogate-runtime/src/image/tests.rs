@@ -150,7 +150,7 @@ fn docker_archive_loads_resolves_and_dedupes_layers() {
 
     // Second image sharing l1: the layer is not unpacked again.
     let a2 = d.path().join("b.tar");
-    std::fs::write(&a2, docker_archive(&[l1.clone()], &["other:1"])).unwrap();
+    std::fs::write(&a2, docker_archive(std::slice::from_ref(&l1), &["other:1"])).unwrap();
     let before = std::fs::metadata(&r.layer_dirs[0])
         .unwrap()
         .modified()
@@ -225,7 +225,7 @@ fn digest_failures_are_refused_and_leave_nothing() {
     let (d, s) = store();
     // Tamper with the layer after the config recorded its diff id.
     let good = layer_tar(&[("f", b"good")]);
-    let mut arch = docker_archive(&[good.clone()], &["t:1"]);
+    let mut arch = docker_archive(std::slice::from_ref(&good), &["t:1"]);
     let pos = arch.windows(4).position(|w| w == b"good").unwrap();
     arch[pos..pos + 4].copy_from_slice(b"evil");
     let a = d.path().join("a.tar");

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -249,7 +249,7 @@ fn start_container(cfg: &InitConfig, c: &ContainerLaunch) -> Result<i32, String>
         .open(&c.log_path)
         .map_err(|e| format!("opening log {}: {e}", c.log_path.display()))?;
     let devnull = fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
-    let (mut rd, wr) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (mut rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
     match sys::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
             drop(rd);

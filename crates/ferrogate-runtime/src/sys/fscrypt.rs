@@ -149,7 +149,7 @@ pub fn add_key(
             reserved: 0,
             u: [0; 32],
         },
-        raw_size: RAW_KEY_SIZE as u32,
+        raw_size: 64,
         key_id: 0,
         reserved: [0; 8],
         raw: [0; RAW_KEY_SIZE],

@@ -81,7 +81,7 @@ pub fn loopback_up() -> io::Result<()> {
             &mut req as *mut IfReqFlags,
         )
     })?;
-    req.flags |= libc::IFF_UP as libc::c_short;
+    req.flags |= libc::c_short::try_from(libc::IFF_UP).unwrap_or(1);
     // SAFETY: as above.
     cvt(unsafe {
         libc::ioctl(

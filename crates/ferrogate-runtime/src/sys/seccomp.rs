@@ -21,7 +21,7 @@ pub fn install(program: &[SockFilter]) -> io::Result<()> {
     cvt(unsafe {
         libc::prctl(
             libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            libc::c_ulong::from(libc::SECCOMP_MODE_FILTER),
             &prog as *const libc::sock_fprog,
         )
     })
