@@ -276,7 +276,7 @@ fn bool_matches(pv: &BoolValue, req: bool, ctx: &RequestContext) -> Tri {
 /// The positive (non-negated) comparison of one policy value with one request value.
 fn text_matches(family: Family, pv: &TextValue, v: &str, ctx: &RequestContext) -> Tri {
     let hit = match pv {
-        TextValue::Exact(s) => *s == v,
+        TextValue::Exact(s) => crate::wildcard::fast_eq(s, v),
         TextValue::Folded(s) => *s == v.to_lowercase(),
         TextValue::Like(p) => p.matches(v),
         TextValue::Arn(p) => p.matches(v),

@@ -211,7 +211,7 @@ impl RequestContext {
         loop {
             let slot = usize::try_from(self.slots[i]).ok()?;
             let e = self.keys.get(slot.checked_sub(1)?)?;
-            if e.hash == key.hash && e.key == key.lower {
+            if e.hash == key.hash && crate::wildcard::fast_eq(&e.key, &key.lower) {
                 return Some(slot - 1);
             }
             i = (i + 1) & mask;

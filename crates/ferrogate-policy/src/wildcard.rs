@@ -185,10 +185,49 @@ impl Pattern {
     pub fn matches(&self, text: &str) -> bool {
         match &self.kind {
             Kind::Any => true,
-            Kind::Literal(l) => **l == *text,
+            Kind::Literal(l) => fast_eq(l, text),
             Kind::Glob(toks) => glob(toks, text),
         }
     }
+}
+
+/// Byte equality without a call into libc: policy literals and key names are short, and a
+/// `memcmp` call per comparison was the largest single cost of a decision.
+#[inline]
+pub fn fast_eq(a: &str, b: &str) -> bool {
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    i == n || word(a, n - 8) == word(b, n - 8)
+}
+
+/// `text[at..]` starts with `lit`. Compared as bytes: `at` is a character boundary and `lit` is
+/// whole UTF-8, so a byte match also ends on a boundary (slicing the `str` could panic mid-char).
+#[inline]
+fn starts_with_at(text: &str, at: usize, lit: &str) -> bool {
+    let t = &text.as_bytes()[at..];
+    t.len() >= lit.len() && bytes_eq(&t[..lit.len()], lit.as_bytes())
 }
 
 /// Length in bytes of the character starting at byte `i` of `s` (`i` < `s.len()`).
@@ -208,13 +247,15 @@ fn glob<T: AsTok>(toks: &[T], text: &str) -> bool {
     loop {
         if let Some(tok) = toks.get(ti) {
             let advanced = match tok.as_tok() {
+                // A trailing star matches whatever is left.
+                TokRef::Star if ti + 1 == toks.len() => return true,
                 TokRef::Star => {
                     star = Some((ti + 1, si));
                     ti += 1;
                     continue;
                 }
                 TokRef::One if si < text.len() => Some(si + char_len(text, si)),
-                TokRef::Lit(l) if text[si..].starts_with(l) => Some(si + l.len()),
+                TokRef::Lit(l) if starts_with_at(text, si, l) => Some(si + l.len()),
                 _ => None,
             };
             if let Some(next) = advanced {
@@ -258,6 +299,14 @@ mod tests {
     }
 
     #[test]
+    fn literals_never_split_a_character() {
+        // "é" is two bytes; a one-byte literal must not be compared against half of it.
+        assert!(!Pattern::wild("*a").matches("é"));
+        assert!(Pattern::wild("*é").matches("aé"));
+        assert!(!Pattern::wild("?a*").matches("éé"));
+    }
+
+    #[test]
     fn question_mark_is_one_character_not_one_byte() {
         assert!(Pattern::wild("caf?").matches("café"));
         assert!(Pattern::wild("?").matches("€"));
@@ -275,6 +324,29 @@ mod tests {
         assert!(!p.matches("home/aXbY/x"));
         assert!(Pattern::literal("*").matches("*"));
         assert!(!Pattern::literal("*").matches("x"));
+    }
+
+    #[test]
+    fn fast_eq_agrees_with_eq() {
+        let words = [
+            "",
+            "a",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(fast_eq(a, b), a == b, "{a} {b}");
+            }
+            let mut changed = a.to_string().into_bytes();
+            if let Some(last) = changed.last_mut() {
+                *last = b'Z';
+                assert!(!fast_eq(a, std::str::from_utf8(&changed).unwrap()));
+            }
+        }
     }
 
     #[test]

@@ -182,3 +182,71 @@ proptest! {
         }
     }
 }
+
+/// Fragments that random documents are assembled from: valid and invalid pieces of every element.
+const FRAGMENTS: &[&str] = &[
+    r#""Effect":"Allow""#,
+    r#""Effect":"Deny""#,
+    r#""Effect":"allow""#,
+    r#""Action":"*""#,
+    r#""Action":["s3:Get*","ecs:?ist*"]"#,
+    r#""NotAction":"iam:*""#,
+    r#""Action":"x""#,
+    r#""Resource":"*""#,
+    r#""Resource":"arn:aws:s3:::b/${aws:username}/*""#,
+    r#""NotResource":["arn:aws:ecs:*:*:cluster/*"]"#,
+    r#""Resource":"arn:aws""#,
+    r#""Principal":"*""#,
+    r#""Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:role/r"]}"#,
+    r#""NotPrincipal":{"Service":"ec2.amazonaws.com"}"#,
+    r#""Condition":{"StringLike":{"s3:prefix":["${aws:username}/*",""]}}"#,
+    r#""Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}"#,
+    r#""Condition":{"NumericLessThanIfExists":{"s3:max-keys":"1e3"}}"#,
+    r#""Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01"}}"#,
+    r#""Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","::/0"]}}"#,
+    r#""Condition":{"Null":{"x:y":true}}"#,
+    r#""Condition":{"ArnLike":{"aws:SourceArn":"${aws:PrincipalArn}"}}"#,
+    r#""Condition":{"BinaryEquals":{"x:b":"QQ=="}}"#,
+    r#""Condition":{"Bool":{"aws:SecureTransport":"${x:flag}"}}"#,
+    r#""Sid":"S1""#,
+    r#""Sid":"a b""#,
+    r#""Bogus":1"#,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The parser never panics, whatever the input (the policy-parse fuzz target's property).
+    #[test]
+    fn parse_never_panics(text in ".{0,200}") {
+        for kind in [ferrogate_policy::PolicyKind::Identity, ferrogate_policy::PolicyKind::Resource] {
+            let _ = ferrogate_policy::Policy::parse(&text, kind);
+        }
+    }
+
+    /// Random statements parse or fail cleanly, and evaluating what parses never panics.
+    #[test]
+    fn random_documents_parse_and_evaluate(picks in proptest::collection::vec(proptest::collection::vec(0..FRAGMENTS.len(), 1..6), 1..4),
+                                           version in any::<bool>()) {
+        let statements: Vec<String> = picks.iter().map(|s| {
+            let mut seen = std::collections::HashSet::new();
+            let members: Vec<&str> = s.iter().map(|&i| FRAGMENTS[i]).filter(|f| seen.insert(f.split(':').next().unwrap_or(""))).collect();
+            format!("{{{}}}", members.join(","))
+        }).collect();
+        let v = if version { r#""Version":"2012-10-17","# } else { "" };
+        let doc = format!(r#"{{{v}"Statement":[{}]}}"#, statements.join(","));
+        for kind in [ferrogate_policy::PolicyKind::Identity, ferrogate_policy::PolicyKind::Resource, ferrogate_policy::PolicyKind::ServiceControl] {
+            if let Ok(p) = ferrogate_policy::Policy::parse(&doc, kind) {
+                for who in [alice(), deployer(), fargate(), root()] {
+                    let ctx = RequestContext::new(who, "s3:GetObject").with_resource("arn:aws:s3:::b/alice/x")
+                        .with_values("aws:TagKeys", ["a", "b"]).with("x:flag", "maybe");
+                    let named = [ferrogate_policy::NamedPolicy::new("p", &p)];
+                    let input = ferrogate_policy::EvaluationInput::new(&ctx).with_identity(&named)
+                        .with_resource_policy(named[0], ferrogate_policy::ResourcePolicyKind::Standard);
+                    let d = ferrogate_policy::evaluate(&input);
+                    prop_assert_eq!(d.access_denied_message(&ctx).is_some(), !d.is_allowed());
+                }
+            }
+        }
+    }
+}
