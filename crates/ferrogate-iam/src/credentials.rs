@@ -1,6 +1,14 @@
 //! The SigV4 credential lookup: access key id → secret (unsealed) and principal.
+//!
+//! Lookups are cached in memory, because every request needs one. The cache is exact, not
+//! eventually consistent: every entry carries the *generation* read before it was loaded,
+//! and [`IamCredentials::invalidate`] (called after any IAM write commits, before its
+//! response is sent) moves the generation on, so a key deactivated or deleted by a
+//! completed request is never honoured by a later one.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use ferrogate_store::seal::Sealer;
@@ -10,24 +18,79 @@ use ferrogate_wire::sigv4::{CredentialLookup, LookupError, SecretKey};
 
 use crate::model::{keys, tables, KeyStatus};
 
+/// Cached entries beyond this many are dropped wholesale (the cache refills on demand).
+const MAX_CACHED: usize = 10_000;
+
+struct Cached {
+    generation: u64,
+    secret: SecretKey,
+    principal: Principal,
+}
+
 /// Looks credentials up in the store.
 #[derive(Clone)]
 pub struct IamCredentials {
     store: Store,
     sealer: Arc<dyn Sealer>,
+    generation: Arc<AtomicU64>,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
 }
 
 impl IamCredentials {
     /// A lookup over `store`, opening secrets with `sealer`.
     pub fn new(store: Store, sealer: Arc<dyn Sealer>) -> Self {
-        Self { store, sealer }
+        Self { store, sealer, generation: Arc::default(), cache: Arc::default() }
+    }
+
+    /// Forgets every cached credential. Call after any committed IAM change.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+    }
+
+    fn cached(&self, akid: &str) -> Option<(SecretKey, Principal)> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let cache = self.cache.lock().ok()?;
+        cache
+            .get(akid)
+            .filter(|c| c.generation == generation)
+            .map(|c| (c.secret.clone(), c.principal.clone()))
+    }
+
+    fn remember(&self, akid: &str, generation: u64, secret: &SecretKey, principal: &Principal) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(akid.to_owned(), Cached { generation, secret: secret.clone(), principal: principal.clone() });
+        }
     }
 }
 
 impl CredentialLookup for IamCredentials {
     type Identity = Principal;
 
-    fn lookup(&self, akid: &str, token: Option<&str>, _now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+    fn lookup(&self, akid: &str, token: Option<&str>, now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+        if token.is_none() {
+            if let Some(hit) = self.cached(akid) {
+                return Ok(hit);
+            }
+        }
+        // Read the generation before the store: an invalidation that happens while we load
+        // makes this entry stale at once.
+        let generation = self.generation.load(Ordering::SeqCst);
+        let (secret, principal) = self.load(akid, token, now)?;
+        if token.is_none() {
+            self.remember(akid, generation, &secret, &principal);
+        }
+        Ok((secret, principal))
+    }
+}
+
+impl IamCredentials {
+    fn load(&self, akid: &str, token: Option<&str>, _now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
         if akid.is_empty() || akid.len() > 128 {
             return Err(LookupError::UnknownAccessKey);
         }

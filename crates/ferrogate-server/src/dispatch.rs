@@ -337,7 +337,11 @@ async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, b
         event?.append(tx)?;
         Ok(result)
     };
-    match app.store.write(job).await {
+    let written = app.store.write(job).await;
+    // Any IAM change may affect credentials (a key deactivated or deleted, a user removed):
+    // drop the cache before anyone learns that the change is done.
+    app.credentials.invalidate();
+    match written {
         Ok(result) => call.respond(result),
         Err(e) => {
             tracing::error!(request_id = %call.request_id, error = %e, "write transaction failed");

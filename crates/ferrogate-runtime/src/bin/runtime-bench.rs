@@ -1,2 +1,287 @@
-//! The sandbox init (see `ferrogate_runtime::sandbox_init_main_if_requested`).
-fn main() {}
+//! Runtime benchmark (root only). Prints Markdown for docs/benchmarks-runtime.md.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/target-runtime cargo build --release -p ferrogate-runtime --bin runtime-bench
+//! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--data-dir DIR]
+//! ```
+//!
+//! Measures, with a local busybox image:
+//! - StartTask → TaskRunning and StopTask → TaskStopped (everything
+//!   destroyed and verified) for 20 and 200 GiB volumes, p50/p99;
+//! - host memory of the per-task process (the sandbox init), RSS and PSS;
+//! - sequential write (fsync'd) and read (after dropping caches) on an fscrypt
+//!   volume and on an unencrypted loop volume, same run.
+//!
+//! The binary is its own sandbox init, as the `ferrogate` binary is.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferrogate_runtime::agent::{start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec, TaskState};
+use ferrogate_runtime::image::Digest;
+use ferrogate_runtime::volume::inspect::drop_caches;
+use ferrogate_runtime::volume::{FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec};
+use ferrogate_runtime::{ContainerName, DataKey, DataLayout, TaskId, VolumeId};
+
+struct Args {
+    runs: usize,
+    tp_mib: usize,
+    data_dir: Option<PathBuf>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args { runs: 20, tp_mib: 1024, data_dir: None };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        match v[i].as_str() {
+            "--runs" => a.runs = v[i + 1].parse().unwrap(),
+            "--tp-mib" => a.tp_mib = v[i + 1].parse().unwrap(),
+            "--data-dir" => a.data_dir = Some(PathBuf::from(&v[i + 1])),
+            other => panic!("unknown argument {other}"),
+        }
+        i += 2;
+    }
+    a
+}
+
+fn main() {
+    ferrogate_runtime::sandbox_init_main_if_requested();
+    if !ferrogate_runtime::host::is_root() {
+        eprintln!("runtime-bench needs root");
+        std::process::exit(2);
+    }
+    let args = parse_args();
+    let base = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("/var/tmp"));
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = tempfile::Builder::new().prefix("fg-bench-").tempdir_in(&base).unwrap();
+    let archive = dir.path().join("busybox.tar");
+    write_busybox_archive(&archive);
+    ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    println!("## Runtime benchmark\n");
+    println!("host: {} CPUs, kernel {}", std::thread::available_parallelism().map_or(0, |n| n.get()), kernel());
+    println!("runs per size: {}; image: busybox (1 layer); command: `sleep 1000`\n", args.runs);
+    rt.block_on(async {
+        let exe = std::env::current_exe().unwrap();
+        let mut agent = start_agent(RuntimeConfig::new(dir.path(), exe)).await.unwrap();
+        // Warm-up (page cache for the image layer and binaries).
+        cycle(&mut agent, "warm", 20).await;
+        println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");
+        println!("|---|---|---|---|---|---|");
+        for size in [20u32, 200] {
+            let mut up = Vec::new();
+            let mut down = Vec::new();
+            let mut vol = Vec::new();
+            for i in 0..args.runs {
+                let (u, d, v) = cycle(&mut agent, &format!("b{size}-{i}"), size).await;
+                up.push(u);
+                down.push(d);
+                vol.push(v);
+            }
+            println!(
+                "| {size} GiB | {} | {} | {} | {} | {} |",
+                ms(pct(&mut up, 50)),
+                ms(pct(&mut up, 99)),
+                ms(pct(&mut down, 50)),
+                ms(pct(&mut down, 99)),
+                ms(pct(&mut vol, 50))
+            );
+        }
+        println!();
+        memory(&mut agent, dir.path()).await;
+        agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+        let _ = agent.join.await;
+    });
+    throughput(dir.path(), args.tp_mib);
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn pct(v: &mut [Duration], p: usize) -> Duration {
+    v.sort();
+    let idx = ((v.len() * p).div_ceil(100)).saturating_sub(1).min(v.len() - 1);
+    v[idx]
+}
+
+fn spec(id: &str, size: u32) -> TaskSpec {
+    let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), "busybox");
+    c.command = Some(vec!["sleep".into(), "1000".into()]);
+    TaskSpec {
+        task_id: TaskId::new(id).unwrap(),
+        volume: VolumeSpec {
+            volume_id: VolumeId::new(format!("vol-{id}")).unwrap(),
+            size_gib: size,
+            data_key: DataKey::generate().unwrap(),
+        },
+        cpu_units: Some(256),
+        memory_mib: Some(512),
+        containers: vec![c],
+        volumes: Vec::new(),
+        hostname: None,
+    }
+}
+
+/// (start → running, stop → stopped, start → volume ready)
+async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, Duration) {
+    let t0 = Instant::now();
+    agent.commands.send(RuntimeCommand::StartTask(Box::new(spec(id, size)))).await.unwrap();
+    let mut vol = Duration::ZERO;
+    loop {
+        let ev = agent.events.recv().await.unwrap();
+        match ev.kind {
+            EventKind::VolumeReady { .. } => vol = t0.elapsed(),
+            EventKind::StateChanged(TaskState::Running) => break,
+            EventKind::TaskStopped { reason, .. } => panic!("task stopped early: {reason}"),
+            _ => {}
+        }
+    }
+    let up = t0.elapsed();
+    let t1 = Instant::now();
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask { task_id: TaskId::new(id).unwrap(), reason: "bench".into() })
+        .await
+        .unwrap();
+    loop {
+        let ev = agent.events.recv().await.unwrap();
+        if let EventKind::TaskStopped { teardown, .. } = ev.kind {
+            assert!(teardown.errors.is_empty(), "{teardown:?}");
+            break;
+        }
+    }
+    (up, t1.elapsed(), vol)
+}
+
+fn status_kib(pid: &str, file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+async fn memory(agent: &mut Agent, data_dir: &Path) {
+    let id = "mem";
+    agent.commands.send(RuntimeCommand::StartTask(Box::new(spec(id, 20)))).await.unwrap();
+    loop {
+        if let EventKind::StateChanged(TaskState::Running) = agent.events.recv().await.unwrap().kind {
+            break;
+        }
+    }
+    let inst = ferrogate_runtime::cgroup::instance_for(data_dir);
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/ferrogate/{inst}/{id}/init/cgroup.procs")).unwrap_or_default();
+    let pid = procs.lines().next().unwrap_or("0").trim().to_owned();
+    let rss = status_kib(&pid, "status", "VmRSS:");
+    let pss = status_kib(&pid, "smaps_rollup", "Pss:");
+    let anon = status_kib(&pid, "smaps_rollup", "Pss_Anon:");
+    println!("### Per-task host overhead\n");
+    println!("One process per task runs beside the workload: the sandbox init (here this benchmark binary re-executed, as `ferrogate` would be).\n");
+    println!("| process | VmRSS | PSS | PSS anonymous |\n|---|---|---|---|");
+    println!("| sandbox init (pid {pid}) | {rss} KiB | {pss} KiB | {anon} KiB |\n");
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask { task_id: TaskId::new(id).unwrap(), reason: "bench".into() })
+        .await
+        .unwrap();
+    loop {
+        if let EventKind::TaskStopped { .. } = agent.events.recv().await.unwrap().kind {
+            break;
+        }
+    }
+}
+
+fn throughput(data_dir: &Path, mib: usize) {
+    let layout = DataLayout::new(data_dir);
+    layout.ensure().unwrap();
+    let mkfs = ferrogate_runtime::host::find_mkfs_ext4();
+    println!("### Sequential throughput, {mib} MiB, 1 MiB writes + fsync, read after drop_caches\n");
+    println!("| volume | write | read |\n|---|---|---|");
+    let backends: Vec<(&str, Box<dyn VolumeBackend>)> = vec![
+        ("ext4 on loop, unencrypted (control)", Box::new(PlaintextControlVolume::new(mkfs.clone()))),
+        ("ext4 on loop + fscrypt (AES-256-XTS)", Box::new(FscryptVolume::new(mkfs))),
+    ];
+    for (name, b) in backends {
+        let v = MountedVolume::provision(
+            b,
+            &layout,
+            VolumeSpec {
+                volume_id: VolumeId::new(format!("tp-{}", name.len())).unwrap(),
+                size_gib: 20,
+                data_key: DataKey::generate().unwrap(),
+            },
+        )
+        .unwrap();
+        let f = v.data_dir().join("big");
+        let buf = vec![0x5au8; 1 << 20];
+        let t = Instant::now();
+        let mut w = std::fs::File::create(&f).unwrap();
+        for _ in 0..mib {
+            w.write_all(&buf).unwrap();
+        }
+        w.sync_all().unwrap();
+        drop(w);
+        let wt = t.elapsed();
+        drop_caches().unwrap();
+        let t = Instant::now();
+        let mut r = std::fs::File::open(&f).unwrap();
+        let mut rb = vec![0u8; 1 << 20];
+        let mut total = 0usize;
+        loop {
+            let n = r.read(&mut rb).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        let rt = t.elapsed();
+        assert_eq!(total, mib << 20);
+        let mbps = |d: Duration| (mib as f64) * 1.048_576 / d.as_secs_f64();
+        println!("| {name} | {:.0} MB/s | {:.0} MB/s |", mbps(wt), mbps(rt));
+        v.destroy().unwrap();
+    }
+}
+
+fn add(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, mode: u32, data: &[u8], link: Option<&str>) {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(data.len() as u64);
+    if let Some(l) = link {
+        h.set_link_name(l).unwrap();
+    }
+    b.append_data(&mut h, path, data).unwrap();
+}
+
+/// A one-layer busybox image from Debian's busybox-static.
+fn write_busybox_archive(dest: &Path) {
+    let bb = std::fs::read("/bin/busybox").expect("apt-get install busybox-static");
+    let mut l = tar::Builder::new(Vec::new());
+    add(&mut l, "bin/", tar::EntryType::Directory, 0o755, b"", None);
+    add(&mut l, "bin/busybox", tar::EntryType::Regular, 0o755, &bb, None);
+    for a in ["sh", "sleep", "echo", "cat", "dd"] {
+        add(&mut l, &format!("bin/{a}"), tar::EntryType::Symlink, 0o777, b"", Some("busybox"));
+    }
+    let layer = l.into_inner().unwrap();
+    let cfg = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [Digest::of(&layer).to_string()]},
+    }))
+    .unwrap();
+    let cfg_name = format!("{}.json", Digest::of(&cfg).hex());
+    let mut b = tar::Builder::new(Vec::new());
+    add(&mut b, "l/layer.tar", tar::EntryType::Regular, 0o644, &layer, None);
+    add(&mut b, &cfg_name, tar::EntryType::Regular, 0o644, &cfg, None);
+    let m = serde_json::json!([{"Config": cfg_name, "RepoTags": ["busybox:latest"], "Layers": ["l/layer.tar"]}]);
+    add(&mut b, "manifest.json", tar::EntryType::Regular, 0o644, &serde_json::to_vec(&m).unwrap(), None);
+    std::fs::write(dest, b.into_inner().unwrap()).unwrap();
+}
