@@ -19,10 +19,15 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ferrogate_runtime::agent::{start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec, TaskState};
+use ferrogate_runtime::agent::{
+    start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec,
+    TaskState,
+};
 use ferrogate_runtime::image::Digest;
 use ferrogate_runtime::volume::inspect::drop_caches;
-use ferrogate_runtime::volume::{FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec};
+use ferrogate_runtime::volume::{
+    FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec,
+};
 use ferrogate_runtime::{ContainerName, DataKey, DataLayout, TaskId, VolumeId};
 
 struct Args {
@@ -32,7 +37,11 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { runs: 20, tp_mib: 1024, data_dir: None };
+    let mut a = Args {
+        runs: 20,
+        tp_mib: 1024,
+        data_dir: None,
+    };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -54,16 +63,33 @@ fn main() {
         std::process::exit(2);
     }
     let args = parse_args();
-    let base = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("/var/tmp"));
+    let base = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/var/tmp"));
     std::fs::create_dir_all(&base).unwrap();
-    let dir = tempfile::Builder::new().prefix("fg-bench-").tempdir_in(&base).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("fg-bench-")
+        .tempdir_in(&base)
+        .unwrap();
     let archive = dir.path().join("busybox.tar");
     write_busybox_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     println!("## Runtime benchmark\n");
-    println!("host: {} CPUs, kernel {}", std::thread::available_parallelism().map_or(0, |n| n.get()), kernel());
-    println!("runs per size: {}; image: busybox (1 layer); command: `sleep 1000`\n", args.runs);
+    println!(
+        "host: {} CPUs, kernel {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        kernel()
+    );
+    println!(
+        "runs per size: {}; image: busybox (1 layer); command: `sleep 1000`\n",
+        args.runs
+    );
     rt.block_on(async {
         let exe = std::env::current_exe().unwrap();
         let mut agent = start_agent(RuntimeConfig::new(dir.path(), exe)).await.unwrap();
@@ -99,7 +125,10 @@ fn main() {
 }
 
 fn kernel() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 fn ms(d: Duration) -> String {
@@ -108,7 +137,9 @@ fn ms(d: Duration) -> String {
 
 fn pct(v: &mut [Duration], p: usize) -> Duration {
     v.sort();
-    let idx = ((v.len() * p).div_ceil(100)).saturating_sub(1).min(v.len() - 1);
+    let idx = ((v.len() * p).div_ceil(100))
+        .saturating_sub(1)
+        .min(v.len() - 1);
     v[idx]
 }
 
@@ -133,7 +164,11 @@ fn spec(id: &str, size: u32) -> TaskSpec {
 /// (start → running, stop → stopped, start → volume ready)
 async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, Duration) {
     let t0 = Instant::now();
-    agent.commands.send(RuntimeCommand::StartTask(Box::new(spec(id, size)))).await.unwrap();
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec(id, size))))
+        .await
+        .unwrap();
     let mut vol = Duration::ZERO;
     loop {
         let ev = agent.events.recv().await.unwrap();
@@ -148,7 +183,10 @@ async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, D
     let t1 = Instant::now();
     agent
         .commands
-        .send(RuntimeCommand::StopTask { task_id: TaskId::new(id).unwrap(), reason: "bench".into() })
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new(id).unwrap(),
+            reason: "bench".into(),
+        })
         .await
         .unwrap();
     loop {
@@ -165,20 +203,31 @@ fn status_kib(pid: &str, file: &str, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 
 async fn memory(agent: &mut Agent, data_dir: &Path) {
     let id = "mem";
-    agent.commands.send(RuntimeCommand::StartTask(Box::new(spec(id, 20)))).await.unwrap();
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec(id, 20))))
+        .await
+        .unwrap();
     loop {
-        if let EventKind::StateChanged(TaskState::Running) = agent.events.recv().await.unwrap().kind {
+        if let EventKind::StateChanged(TaskState::Running) = agent.events.recv().await.unwrap().kind
+        {
             break;
         }
     }
     let inst = ferrogate_runtime::cgroup::instance_for(data_dir);
-    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/ferrogate/{inst}/{id}/init/cgroup.procs")).unwrap_or_default();
+    let procs = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/pids/ferrogate/{inst}/{id}/init/cgroup.procs"
+    ))
+    .unwrap_or_default();
     let pid = procs.lines().next().unwrap_or("0").trim().to_owned();
     let rss = status_kib(&pid, "status", "VmRSS:");
     let pss = status_kib(&pid, "smaps_rollup", "Pss:");
@@ -189,7 +238,10 @@ async fn memory(agent: &mut Agent, data_dir: &Path) {
     println!("| sandbox init (pid {pid}) | {rss} KiB | {pss} KiB | {anon} KiB |\n");
     agent
         .commands
-        .send(RuntimeCommand::StopTask { task_id: TaskId::new(id).unwrap(), reason: "bench".into() })
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new(id).unwrap(),
+            reason: "bench".into(),
+        })
         .await
         .unwrap();
     loop {
@@ -203,11 +255,19 @@ fn throughput(data_dir: &Path, mib: usize) {
     let layout = DataLayout::new(data_dir);
     layout.ensure().unwrap();
     let mkfs = ferrogate_runtime::host::find_mkfs_ext4();
-    println!("### Sequential throughput, {mib} MiB, 1 MiB writes + fsync, read after drop_caches\n");
+    println!(
+        "### Sequential throughput, {mib} MiB, 1 MiB writes + fsync, read after drop_caches\n"
+    );
     println!("| volume | write | read |\n|---|---|---|");
     let backends: Vec<(&str, Box<dyn VolumeBackend>)> = vec![
-        ("ext4 on loop, unencrypted (control)", Box::new(PlaintextControlVolume::new(mkfs.clone()))),
-        ("ext4 on loop + fscrypt (AES-256-XTS)", Box::new(FscryptVolume::new(mkfs))),
+        (
+            "ext4 on loop, unencrypted (control)",
+            Box::new(PlaintextControlVolume::new(mkfs.clone())),
+        ),
+        (
+            "ext4 on loop + fscrypt (AES-256-XTS)",
+            Box::new(FscryptVolume::new(mkfs)),
+        ),
     ];
     for (name, b) in backends {
         let v = MountedVolume::provision(
@@ -243,6 +303,7 @@ fn throughput(data_dir: &Path, mib: usize) {
             total += n;
         }
         let rt = t.elapsed();
+        drop(r);
         assert_eq!(total, mib << 20);
         let mbps = |d: Duration| (mib as f64) * 1.048_576 / d.as_secs_f64();
         println!("| {name} | {:.0} MB/s | {:.0} MB/s |", mbps(wt), mbps(rt));
@@ -250,7 +311,14 @@ fn throughput(data_dir: &Path, mib: usize) {
     }
 }
 
-fn add(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, mode: u32, data: &[u8], link: Option<&str>) {
+fn add(
+    b: &mut tar::Builder<Vec<u8>>,
+    path: &str,
+    kind: tar::EntryType,
+    mode: u32,
+    data: &[u8],
+    link: Option<&str>,
+) {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
@@ -266,9 +334,23 @@ fn write_busybox_archive(dest: &Path) {
     let bb = std::fs::read("/bin/busybox").expect("apt-get install busybox-static");
     let mut l = tar::Builder::new(Vec::new());
     add(&mut l, "bin/", tar::EntryType::Directory, 0o755, b"", None);
-    add(&mut l, "bin/busybox", tar::EntryType::Regular, 0o755, &bb, None);
+    add(
+        &mut l,
+        "bin/busybox",
+        tar::EntryType::Regular,
+        0o755,
+        &bb,
+        None,
+    );
     for a in ["sh", "sleep", "echo", "cat", "dd"] {
-        add(&mut l, &format!("bin/{a}"), tar::EntryType::Symlink, 0o777, b"", Some("busybox"));
+        add(
+            &mut l,
+            &format!("bin/{a}"),
+            tar::EntryType::Symlink,
+            0o777,
+            b"",
+            Some("busybox"),
+        );
     }
     let layer = l.into_inner().unwrap();
     let cfg = serde_json::to_vec(&serde_json::json!({
@@ -279,9 +361,30 @@ fn write_busybox_archive(dest: &Path) {
     .unwrap();
     let cfg_name = format!("{}.json", Digest::of(&cfg).hex());
     let mut b = tar::Builder::new(Vec::new());
-    add(&mut b, "l/layer.tar", tar::EntryType::Regular, 0o644, &layer, None);
-    add(&mut b, &cfg_name, tar::EntryType::Regular, 0o644, &cfg, None);
+    add(
+        &mut b,
+        "l/layer.tar",
+        tar::EntryType::Regular,
+        0o644,
+        &layer,
+        None,
+    );
+    add(
+        &mut b,
+        &cfg_name,
+        tar::EntryType::Regular,
+        0o644,
+        &cfg,
+        None,
+    );
     let m = serde_json::json!([{"Config": cfg_name, "RepoTags": ["busybox:latest"], "Layers": ["l/layer.tar"]}]);
-    add(&mut b, "manifest.json", tar::EntryType::Regular, 0o644, &serde_json::to_vec(&m).unwrap(), None);
+    add(
+        &mut b,
+        "manifest.json",
+        tar::EntryType::Regular,
+        0o644,
+        &serde_json::to_vec(&m).unwrap(),
+        None,
+    );
     std::fs::write(dest, b.into_inner().unwrap()).unwrap();
 }
