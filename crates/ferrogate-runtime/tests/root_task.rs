@@ -451,3 +451,96 @@ async fn agent_kill_9_then_restart_leaves_nothing() {
     assert_eq!(exit_of(&events).exit_code, 0);
     common::assert_clean(dir.path());
 }
+
+fn ns_line(log: &str, kind: &str) -> String {
+    log.lines()
+        .find(|l| l.starts_with(&format!("{kind}:[")))
+        .unwrap_or_else(|| panic!("no {kind} in {log}"))
+        .to_owned()
+}
+
+/// Containers of one task share net, ipc, uts and pid namespaces and have
+/// their own mount namespace; two tasks share nothing. Stopping one task
+/// while another runs tears it down completely (no other namespace pins its
+/// volume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_shared_within_a_task_and_separate_between_tasks() {
+    if !common::require_root("namespaces_shared_within_a_task_and_separate_between_tasks") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let script = "for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done; echo ready; exec sleep 1000";
+    let mut a = common::task("t-a", &["sh", "-c", script]);
+    let mut side = ContainerSpec::new(ContainerName::new("side").unwrap(), "busybox");
+    side.command = Some(vec!["sh".into(), "-c".into(), script.into()]);
+    side.essential = false;
+    a.containers.push(side);
+    a.containers[0].stop_timeout = Some(Duration::from_secs(1));
+    let b = common::task("t-b", &["sh", "-c", script]);
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(a)))
+        .await
+        .unwrap();
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(b)))
+        .await
+        .unwrap();
+    let la = wait_for_log(&dir.path().join("logs/t-a/main.log"), "ready", 30).await;
+    let ls = wait_for_log(&dir.path().join("logs/t-a/side.log"), "ready", 30).await;
+    let lb = wait_for_log(&dir.path().join("logs/t-b/main.log"), "ready", 30).await;
+    for kind in ["net", "ipc", "uts", "pid"] {
+        assert_eq!(
+            ns_line(&la, kind),
+            ns_line(&ls, kind),
+            "{kind} shared within a task"
+        );
+        assert_ne!(
+            ns_line(&la, kind),
+            ns_line(&lb, kind),
+            "{kind} separate between tasks"
+        );
+    }
+    assert_ne!(
+        ns_line(&la, "mnt"),
+        ns_line(&ls, "mnt"),
+        "each container has its own mount namespace"
+    );
+    assert_eq!(common::loops_backed_under(dir.path()).len(), 2);
+
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-a").unwrap(),
+            reason: "a".into(),
+        })
+        .await
+        .unwrap();
+    let events = common::until(&mut agent, 60, |e| {
+        e.task_id.as_str() == "t-a" && matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await;
+    let (_, _, teardown) = stopped(&events);
+    assert!(
+        teardown.errors.is_empty() && teardown.loop_detached && teardown.image_deleted,
+        "{teardown:?}"
+    );
+    let left = common::loops_backed_under(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("vol-t-b"), "{left:?}");
+
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-b").unwrap(),
+            reason: "b".into(),
+        })
+        .await
+        .unwrap();
+    common::until(&mut agent, 60, |e| {
+        e.task_id.as_str() == "t-b" && matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await;
+    common::assert_clean(dir.path());
+}

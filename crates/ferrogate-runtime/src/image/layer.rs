@@ -497,3 +497,21 @@ mod tests {
         assert!(!d.path().join(".wh..wh.plnk").exists());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a layer names, an accepted path stays relative and free of `..`.
+        #[test]
+        fn accepted_paths_stay_inside(parts in proptest::collection::vec("(\\.\\.|\\.|[a-z]{1,3}|/)", 0..8)) {
+            let s: String = parts.concat();
+            if let Ok(Some(p)) = safe_relative(Path::new(&s)) {
+                prop_assert!(p.is_relative());
+                prop_assert!(p.components().all(|c| matches!(c, Component::Normal(_))));
+            }
+        }
+    }
+}

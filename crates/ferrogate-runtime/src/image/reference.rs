@@ -239,3 +239,20 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Parsing never panics, and a normalized reference re-parses to itself.
+        #[test]
+        fn parse_is_total_and_idempotent(s in "[a-zA-Z0-9./:@_-]{0,80}") {
+            if let Ok(r) = Reference::parse(&s) {
+                let again = Reference::parse(&r.to_string()).unwrap();
+                prop_assert_eq!(again, r);
+            }
+        }
+    }
+}

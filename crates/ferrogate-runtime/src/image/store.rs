@@ -507,6 +507,11 @@ impl ImageStore {
                 actual: diff.to_string(),
             });
         }
+        // The staging directory was created 0700; the layer root becomes the
+        // container's `/` where no upper layer overrides it.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
+            .map_err(ImageError::io("chmod", staging.path()))?;
         let staged = staging.keep();
         fs::rename(&staged, &dest).map_err(ImageError::io("storing layer", &dest))?;
         Ok(size)
