@@ -29,6 +29,8 @@ use crate::volume::DATA_DIR;
 pub struct RecoveryReport {
     /// Tasks the previous agent started and never finished (their records).
     pub lost_tasks: Vec<String>,
+    /// (task id, volume id) of each lost task.
+    pub lost_volumes: Vec<(String, String)>,
     /// Processes killed.
     pub killed_processes: usize,
     /// Mount points unmounted.
@@ -50,6 +52,10 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
     let mut r = RecoveryReport::default();
     let records = record::read_all(&layout.task_records());
     r.lost_tasks = records.iter().map(|t| t.task_id.clone()).collect();
+    r.lost_volumes = records
+        .iter()
+        .map(|t| (t.task_id.clone(), t.volume_id.clone()))
+        .collect();
 
     let tasks = cgroups.task_ids();
     for t in &tasks {

@@ -432,7 +432,22 @@ async fn agent_kill_9_then_restart_leaves_nothing() {
         .unwrap();
     assert_eq!(ev.task_id.as_str(), "t-crash");
     match ev.kind {
-        EventKind::TaskStopped { stop_code, .. } => assert_eq!(stop_code, StopCode::TaskLost),
+        EventKind::TaskStopped {
+            stop_code,
+            teardown,
+            ..
+        } => {
+            assert_eq!(stop_code, StopCode::TaskLost);
+            assert!(
+                teardown.key_removed
+                    && teardown.unmounted
+                    && teardown.loop_detached
+                    && teardown.image_deleted
+                    && teardown.cgroup_removed,
+                "{teardown:?}"
+            );
+            assert!(teardown.errors.is_empty(), "{teardown:?}");
+        }
         k => panic!("{k:?}"),
     }
     let r = &agent.recovery;
@@ -542,5 +557,58 @@ async fn namespaces_shared_within_a_task_and_separate_between_tasks() {
         e.task_id.as_str() == "t-b" && matches!(e.kind, EventKind::TaskStopped { .. })
     })
     .await;
+    common::assert_clean(dir.path());
+}
+
+/// Without root the agent refuses to start and names what is missing; it
+/// never falls back to anything unencrypted.
+#[test]
+fn agent_refuses_to_start_without_root() {
+    if !common::require_root("agent_refuses_to_start_without_root") {
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_ferrogate-runtime-test-agent"),
+            "/nonexistent-fg",
+            "t-x",
+            "busybox",
+        ])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("requirement: Root"), "{err}");
+    assert!(!std::path::Path::new("/nonexistent-fg").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_task_specs_fail_to_start_cleanly() {
+    if !common::require_root("invalid_task_specs_fail_to_start_cleanly") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut dup = common::task("t-dup", &["true"]);
+    dup.containers.push(dup.containers[0].clone());
+    let mut none = common::task("t-none", &["true"]);
+    none.containers.clear();
+    let mut unknown_vol = common::task("t-vol", &["true"]);
+    unknown_vol.containers[0].mount_points.push(MountPoint {
+        source_volume: VolumeName::new("nope").unwrap(),
+        container_path: "/x".into(),
+        read_only: false,
+    });
+    for spec in [dup, none, unknown_vol] {
+        let events = common::run_to_stop(&mut agent, spec, 30).await;
+        let (code, reason, teardown) = stopped(&events);
+        assert_eq!(code, StopCode::TaskFailedToStart);
+        assert!(reason.starts_with("CannotStartContainerError:"), "{reason}");
+        assert!(teardown.errors.is_empty(), "{teardown:?}");
+    }
     common::assert_clean(dir.path());
 }

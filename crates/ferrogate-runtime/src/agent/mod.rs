@@ -367,14 +367,15 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
         events: ev_tx,
         _lock: lock,
     });
-    for lost in &report.lost_tasks {
-        if let Ok(id) = TaskId::new(lost.clone()) {
+    for (task, volume) in &report.lost_volumes {
+        if let Ok(id) = TaskId::new(task.clone()) {
+            let teardown = lost_teardown(&ctx, &report, &id, volume);
             ctx.emit(
                 &id,
                 EventKind::TaskStopped {
                     stop_code: StopCode::TaskLost,
                     reason: "Task stopped: the host agent restarted and destroyed the task's sandbox and volume".into(),
-                    teardown: TeardownReport::default(),
+                    teardown,
                 },
             )
             .await;
@@ -387,6 +388,39 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
         recovery: report,
         join,
     })
+}
+
+/// What is left of a lost task after recovery, checked on the host.
+fn lost_teardown(
+    ctx: &Ctx,
+    report: &RecoveryReport,
+    task: &TaskId,
+    volume: &str,
+) -> TeardownReport {
+    let image = VolumeId::new(volume.to_owned())
+        .ok()
+        .map(|v| ctx.layout.volume_image(&v));
+    let image_deleted = image.as_ref().is_none_or(|p| !p.exists());
+    let loop_detached = crate::recovery::loops_backed_under(&ctx.layout.volumes())
+        .iter()
+        .all(|(_, p)| Some(p) != image.as_ref());
+    let cgroup_removed = ctx.cgroups.existing_task(task.as_str()).is_gone();
+    let run = ctx.layout.task_run(task);
+    let unmounted = cgroup_removed
+        && !crate::recovery::mounts_under(ctx.layout.root())
+            .iter()
+            .any(|m| m.starts_with(&run));
+    TeardownReport {
+        // No process of the task is left, so its mount namespace, the volume
+        // mount and the filesystem's keyring are gone.
+        key_removed: unmounted,
+        files_busy: false,
+        unmounted,
+        loop_detached,
+        image_deleted,
+        cgroup_removed,
+        errors: report.errors.clone(),
+    }
 }
 
 type Prepared = ((DataLayout, Cgroups, std::fs::File), RecoveryReport);

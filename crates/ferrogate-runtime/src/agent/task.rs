@@ -200,6 +200,7 @@ impl TaskRun {
         rx: &mut mpsc::Receiver<TaskCmd>,
     ) -> Result<(), Failure> {
         let ctx = self.ctx.clone();
+        validate(&self.containers.iter().map(|c| &c.spec).collect::<Vec<_>>())?;
         // Images first: nothing is created for a task that cannot run.
         let store = ImageStore::open(&ctx.layout)
             .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
@@ -834,6 +835,31 @@ impl TaskRun {
         }
         r
     }
+}
+
+/// ECS-level checks the API normally does; repeated here so the runtime never
+/// starts a task it could not supervise.
+fn validate(containers: &[&ContainerSpec]) -> Result<(), Failure> {
+    if containers.is_empty() {
+        return Err(fail(
+            "CannotStartContainerError: the task has no containers",
+        ));
+    }
+    if !containers.iter().any(|c| c.essential) {
+        return Err(fail(
+            "CannotStartContainerError: the task has no essential container",
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for c in containers {
+        if !names.insert(c.name.as_str()) {
+            return Err(fail(format!(
+                "CannotStartContainerError: duplicate container name {}",
+                c.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Polls sysfs until `/dev/loopN` no longer serves `image` (autoclear and

@@ -335,7 +335,11 @@ fn container_child_inner(
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(super::command::DEFAULT_PATH);
-    let prog = find_executable(&c.argv[0], path_var)?;
+    let argv0 = c
+        .argv
+        .first()
+        .ok_or_else(|| "no command specified".to_string())?;
+    let prog = find_executable(argv0, path_var)?;
     let cprog = CString::new(prog.as_os_str().as_encoded_bytes())
         .map_err(|_| "NUL in program path".to_string())?;
     let argv: Vec<CString> = c
@@ -351,7 +355,7 @@ fn container_child_inner(
         .map_err(|_| "NUL in environment".to_string())?;
     drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
     let e = sys::process::execve(&cprog, &argv, &envp);
-    Err(format!("exec {:?}: {e}", c.argv[0]))
+    Err(format!("exec {argv0:?}: {e}"))
 }
 
 /// `execvp`'s search, done before exec so errors are precise.
