@@ -210,10 +210,15 @@ impl TaskRun {
             .map(|c| c.spec.image.clone())
             .collect();
         let st = store.clone();
-        let images: Vec<ResolvedImage> = blocking(move || {
-            refs.iter()
+        // The shared store lock is held until the task record pinning the
+        // layers is written, so a concurrent `images rm` cannot delete them.
+        let (images, pin) = blocking(move || {
+            let pin = st.read_lock()?;
+            let imgs = refs
+                .iter()
                 .map(|r| st.resolve(r))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<ResolvedImage>, _>>()?;
+            Ok::<_, crate::image::ImageError>((imgs, pin))
         })
         .await
         .map_err(fail)?
@@ -241,6 +246,7 @@ impl TaskRun {
                     "ResourceInitializationError: writing task record: {e}"
                 ))
             })?;
+        drop(pin);
         self.record_written = true;
         self.check_stop(rx)?;
 

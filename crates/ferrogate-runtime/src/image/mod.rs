@@ -19,7 +19,7 @@ use std::path::Path;
 pub use digest::Digest;
 pub use error::ImageError;
 pub use reference::Reference;
-pub use store::{ImageConfig, ImageStore, ImageSummary, RemoveOutcome, ResolvedImage};
+pub use store::{ImageConfig, ImageStore, ImageSummary, RemoveOutcome, ResolvedImage, StoreLock};
 
 use crate::layout::DataLayout;
 

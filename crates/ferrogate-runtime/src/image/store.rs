@@ -141,7 +141,8 @@ pub struct ImageStore {
     task_records: PathBuf,
 }
 
-struct Lock(#[allow(dead_code)] File);
+/// A held store lock (released on drop).
+pub struct StoreLock(#[allow(dead_code)] File);
 
 impl ImageStore {
     /// Opens (creating if needed) the store under `layout`.
@@ -163,7 +164,14 @@ impl ImageStore {
         })
     }
 
-    fn lock(&self, exclusive: bool) -> Result<Lock, ImageError> {
+    /// Holds a shared lock: no load or removal can change the store until the
+    /// guard is dropped. The agent holds it from resolving a task's images
+    /// until the task record that pins their layers is on disk.
+    pub fn read_lock(&self) -> Result<StoreLock, ImageError> {
+        self.lock(false)
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<StoreLock, ImageError> {
         let p = self.root.join("lock");
         let f = OpenOptions::new()
             .create(true)
@@ -173,7 +181,7 @@ impl ImageStore {
             .open(&p)
             .map_err(ImageError::io("opening", &p))?;
         sys::flock(f.as_fd(), exclusive).map_err(ImageError::io("locking", &p))?;
-        Ok(Lock(f))
+        Ok(StoreLock(f))
     }
 
     /// Directory of an unpacked layer.
