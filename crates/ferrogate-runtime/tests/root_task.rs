@@ -612,3 +612,62 @@ async fn invalid_task_specs_fail_to_start_cleanly() {
     }
     common::assert_clean(dir.path());
 }
+
+/// A stop sent right after the start (normally caught while the task is
+/// still provisioning) wins, and whatever was already created is destroyed. A second agent on the same data
+/// directory is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_during_provisioning_and_single_agent_per_data_dir() {
+    if !common::require_root("stop_during_provisioning_and_single_agent_per_data_dir") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let second = ferrogate_runtime::agent::start_agent(
+        ferrogate_runtime::agent::RuntimeConfig::new(dir.path(), common::init_exe()),
+    )
+    .await;
+    assert!(matches!(
+        second,
+        Err(ferrogate_runtime::agent::RuntimeError::AlreadyRunning(_))
+    ));
+    let spec = common::task("t-early", &["sleep", "1000"]);
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-early").unwrap(),
+            reason: "changed my mind".into(),
+        })
+        .await
+        .unwrap();
+    let events = common::until(&mut agent, 60, |e| {
+        matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await;
+    let (code, reason, teardown) = stopped(&events);
+    assert_eq!(
+        (code, reason.as_str()),
+        (StopCode::UserInitiated, "changed my mind")
+    );
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    // Unknown task: rejected, not a crash.
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-ghost").unwrap(),
+            reason: "x".into(),
+        })
+        .await
+        .unwrap();
+    common::until(&mut agent, 10, |e| {
+        matches!(e.kind, EventKind::CommandRejected { .. })
+    })
+    .await;
+    agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+    agent.join.await.unwrap();
+    common::assert_clean(dir.path());
+}
