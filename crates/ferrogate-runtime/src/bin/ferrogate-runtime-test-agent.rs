@@ -27,7 +27,8 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let exe = std::env::current_exe().unwrap();
+        // As the `ferrogate` binary should: re-run itself via /proc/self/exe.
+        let exe = std::path::PathBuf::from("/proc/self/exe");
         let mut agent = start_agent(RuntimeConfig::new(&args[1], exe))
             .await
             .unwrap();
