@@ -13,12 +13,11 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 
+mod teardown;
+
 use super::record::{self, TaskRecord};
 use super::state::{TaskEvent, TaskState};
-use super::{
-    ContainerExit, ContainerSpec, Ctx, EventKind, StopCode, TaskSpec, TeardownReport,
-    MAX_STOP_TIMEOUT,
-};
+use super::{ContainerExit, ContainerSpec, Ctx, EventKind, StopCode, TaskSpec, MAX_STOP_TIMEOUT};
 use crate::cgroup::{Limits, TaskCgroup};
 use crate::ids::{ContainerName, TaskId};
 use crate::image::{ImageStore, ResolvedImage};
@@ -28,7 +27,7 @@ use crate::sandbox::protocol::{encode, ContainerLaunch, FromInit, InitConfig, To
 use crate::sandbox::rootfs::BindMount;
 use crate::sandbox::spawn::spawn_init;
 use crate::secret::DataKey;
-use crate::sys::process::{pidfd_signal, wait_pidfd, WaitStatus};
+use crate::sys::process::{wait_pidfd, WaitStatus};
 use crate::syscall::LinuxSyscall;
 use crate::volume::{Seal, VolumeDevice, VolumeRequest, DATA_DIR};
 
@@ -719,128 +718,6 @@ impl TaskRun {
             )
             .await;
     }
-
-    /// DEPROVISIONING: key, unmount, init, loop, image, cgroups, records.
-    async fn teardown(&mut self) -> TeardownReport {
-        let mut r = TeardownReport {
-            key_removed: self.seal.is_none(),
-            unmounted: true,
-            loop_detached: true,
-            image_deleted: true,
-            cgroup_removed: true,
-            ..TeardownReport::default()
-        };
-        if let Some(mut init) = self.init.take() {
-            let alive = init.wait_exit(Duration::ZERO).await.is_none();
-            if let Some(seal) = self.seal.take() {
-                if alive {
-                    let fs_root = init.proc_root(&self.mount);
-                    let backend = self.ctx.backend.clone();
-                    match blocking(move || backend.shred(&LinuxSyscall, &fs_root, &seal)).await {
-                        Ok(Ok(s)) => {
-                            r.key_removed = true;
-                            r.files_busy = s.files_busy;
-                            if s.files_busy {
-                                r.errors
-                                    .push("fscrypt key removal reported files still busy".into());
-                            }
-                        }
-                        Ok(Err(e)) => r.errors.push(e.to_string()),
-                        Err(e) => r.errors.push(e),
-                    }
-                } else {
-                    // The init's mount namespace died with it, and with the
-                    // last reference the superblock and its keyring.
-                    r.key_removed = true;
-                }
-            }
-            if alive {
-                r.unmounted = false;
-                if init.send(&ToInit::Unmount).await.is_ok() {
-                    let deadline = Instant::now() + TEARDOWN_STEP_TIMEOUT;
-                    loop {
-                        match timeout_at(deadline, init.msgs.recv()).await {
-                            Some(Some(FromInit::Unmounted { error })) => {
-                                match error {
-                                    None => r.unmounted = true,
-                                    Some(e) => r.errors.push(format!("unmount: {e}")),
-                                }
-                                break;
-                            }
-                            Some(Some(_)) => {}
-                            _ => {
-                                r.errors
-                                    .push("sandbox init did not confirm the unmount".into());
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            if init.wait_exit(TEARDOWN_STEP_TIMEOUT).await.is_none() {
-                let _ = pidfd_signal(init.pidfd.get_ref().as_fd(), libc::SIGKILL);
-                if init.wait_exit(TEARDOWN_STEP_TIMEOUT).await.is_none() {
-                    r.errors
-                        .push(format!("sandbox init {} did not exit", init.pid));
-                }
-            }
-        }
-        if let Some(dev) = self.device.take() {
-            let backend = self.ctx.backend.clone();
-            let image = dev.image.clone();
-            let number = dev.loop_dev.number;
-            let res = blocking(move || {
-                let res = backend.destroy(&LinuxSyscall, dev);
-                let detached = wait_loop_released(number, &image);
-                (res.map_err(|e| e.to_string()), detached, !image.exists())
-            })
-            .await;
-            match res {
-                Ok((res, detached, deleted)) => {
-                    if let Err(e) = res {
-                        r.errors.push(e);
-                    }
-                    r.loop_detached = detached;
-                    r.image_deleted = deleted;
-                    if !detached {
-                        r.errors
-                            .push(format!("/dev/loop{number} still bound to the volume image"));
-                    }
-                }
-                Err(e) => {
-                    r.loop_detached = false;
-                    r.image_deleted = false;
-                    r.errors.push(e);
-                }
-            }
-        }
-        if let Some(cg) = self.cgroup.take() {
-            match blocking(move || {
-                cg.kill_all();
-                cg.remove()
-            })
-            .await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    r.cgroup_removed = false;
-                    r.errors.push(e.to_string());
-                }
-                Err(e) => {
-                    r.cgroup_removed = false;
-                    r.errors.push(e);
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(&self.mount);
-        let _ = std::fs::remove_dir(self.ctx.layout.task_run(&self.id));
-        if self.record_written {
-            if let Err(e) = record::remove(&self.ctx.layout, &self.id) {
-                r.errors.push(format!("removing task record: {e}"));
-            }
-        }
-        r
-    }
 }
 
 /// ECS-level checks the API normally does; repeated here so the runtime never
@@ -866,22 +743,6 @@ fn validate(containers: &[&ContainerSpec]) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// Polls sysfs until `/dev/loopN` no longer serves `image` (autoclear and
-/// LOOP_CLR_FD complete asynchronously after the last close).
-fn wait_loop_released(number: u32, image: &Path) -> bool {
-    let f = format!("/sys/block/loop{number}/loop/backing_file");
-    let img = image.to_string_lossy().into_owned();
-    for _ in 0..400 {
-        match std::fs::read_to_string(&f) {
-            Ok(b) if b.trim().trim_end_matches(" (deleted)") == img => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            _ => return true,
-        }
-    }
-    false
 }
 
 async fn timeout_at<F: std::future::Future>(deadline: Instant, f: F) -> Option<F::Output> {
