@@ -102,3 +102,59 @@ fn sizes_outside_range_fail_and_200_gib_works() {
     v.destroy().unwrap();
     assert!(!img.exists());
 }
+
+/// Removing the key while a file is open is reported as "files busy", not
+/// ignored; once the file is closed, a second removal completes it.
+#[test]
+fn key_removal_reports_busy_files() {
+    use ferrogate_runtime::syscall::LinuxSyscall;
+    use ferrogate_runtime::volume::{mount_volume_fs, unmount_volume_fs, VolumeRequest};
+    if !common::require_root("key_removal_reports_busy_files") {
+        return;
+    }
+    let dir = common::data_dir();
+    let layout = DataLayout::new(dir.path());
+    layout.ensure().unwrap();
+    let sys = LinuxSyscall;
+    let b = FscryptVolume::new(host::find_mkfs_ext4());
+    let dev = b
+        .create(
+            &sys,
+            &layout,
+            &VolumeRequest {
+                volume_id: VolumeId::new("busy").unwrap(),
+                size_gib: 20,
+            },
+        )
+        .unwrap();
+    let mnt = layout.run().join("busy");
+    std::fs::create_dir_all(&mnt).unwrap();
+    mount_volume_fs(&sys, &dev.loop_dev.path(), &mnt).unwrap();
+    let seal = b.seal(&sys, &mnt, DataKey::generate().unwrap()).unwrap();
+    let id = seal.key_identifier.unwrap();
+    let f = mnt.join("data/open-file");
+    std::fs::write(&f, b"secret").unwrap();
+    let held = std::fs::File::open(&f).unwrap();
+    let r = b.shred(&sys, &mnt, &seal).unwrap();
+    assert!(r.files_busy, "{r:?}");
+    assert_eq!(
+        key_status(&mnt, &id).unwrap(),
+        KeyStatus::IncompletelyRemoved
+    );
+    drop(held);
+    let r = b.shred(&sys, &mnt, &seal).unwrap();
+    assert!(!r.files_busy, "{r:?}");
+    assert_eq!(key_status(&mnt, &id).unwrap(), KeyStatus::Absent);
+    // Without the key, names are scrambled and contents unreadable.
+    let names: Vec<String> = std::fs::read_dir(mnt.join("data"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1);
+    assert_ne!(names[0], "open-file");
+    assert!(std::fs::read(mnt.join("data").join(&names[0])).is_err());
+    unmount_volume_fs(&sys, &mnt).unwrap();
+    b.destroy(&sys, dev).unwrap();
+    assert!(common::loops_backed_under(dir.path()).is_empty());
+}
