@@ -671,3 +671,69 @@ async fn stop_during_provisioning_and_single_agent_per_data_dir() {
     agent.join.await.unwrap();
     common::assert_clean(dir.path());
 }
+
+/// Task volumes are shared between containers (read-write or read-only as
+/// mounted), a read-only root refuses writes, and a container-level memory
+/// limit applies to that container alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_readonly_root_and_container_memory() {
+    if !common::require_root("volumes_readonly_root_and_container_memory") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task(
+        "t-vols",
+        &["sh", "-c", "echo shared-data > /shared/f; touch /rootfile 2>&1; while [ ! -e /shared/helper.pid ]; do sleep 0.1; done; while kill -0 $(cat /shared/helper.pid) 2>/dev/null; do sleep 0.1; done; echo writer-done"],
+    );
+    spec.volumes = vec![VolumeName::new("shared").unwrap()];
+    let mp = |ro| MountPoint {
+        source_volume: VolumeName::new("shared").unwrap(),
+        container_path: "/shared".into(),
+        read_only: ro,
+    };
+    spec.containers[0].mount_points = vec![mp(false)];
+    spec.containers[0].readonly_root_filesystem = true;
+    let mut reader = ContainerSpec::new(ContainerName::new("reader").unwrap(), "busybox");
+    reader.command = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "while [ ! -e /shared/f ]; do sleep 0.1; done; cat /shared/f; echo x > /shared/g 2>&1; echo reader-done".into(),
+    ]);
+    reader.essential = false;
+    reader.mount_points = vec![mp(true)];
+    let mut helper = ContainerSpec::new(ContainerName::new("helper").unwrap(), "busybox");
+    helper.command = Some(vec!["sh".into(), "-c".into(), "while [ ! -e /shared/f ]; do sleep 0.1; done; echo $$ > /shared/h.tmp; mv /shared/h.tmp /shared/helper.pid; exec awk 'BEGIN { s = \"x\"; while (1) s = s s }'".into()]);
+    helper.essential = false;
+    helper.memory_mib = Some(32);
+    helper.mount_points = vec![mp(false)];
+    spec.containers.push(reader);
+    spec.containers.push(helper);
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let exits: Vec<(String, i32, bool)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ContainerExited { container, exit } => {
+                Some((container.to_string(), exit.exit_code, exit.oom_killed))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(exits.contains(&("helper".into(), 137, true)), "{exits:?}");
+    assert!(exits.contains(&("main".into(), 0, false)), "{exits:?}");
+    let main = std::fs::read_to_string(dir.path().join("logs/t-vols/main.log")).unwrap();
+    assert!(
+        main.contains("Read-only file system") && main.contains("writer-done"),
+        "{main}"
+    );
+    let reader = std::fs::read_to_string(dir.path().join("logs/t-vols/reader.log")).unwrap();
+    assert!(
+        reader.contains("shared-data")
+            && reader.contains("Read-only file system")
+            && reader.contains("reader-done"),
+        "{reader}"
+    );
+    let (code, _, teardown) = stopped(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited);
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    common::assert_clean(dir.path());
+}

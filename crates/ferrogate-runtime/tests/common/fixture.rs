@@ -10,7 +10,7 @@ use ferrogate_runtime::image::Digest;
 pub const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "ls", "ps", "sleep", "dd", "head", "tail", "awk", "sort", "id",
     "hostname", "true", "false", "env", "printf", "wc", "grep", "tr", "mkdir", "rm", "touch",
-    "sync", "stat", "test", "seq", "cut", "yes", "kill", "mount", "readlink",
+    "sync", "stat", "test", "seq", "cut", "yes", "kill", "mount", "readlink", "mv",
 ];
 
 fn busybox() -> PathBuf {
