@@ -221,6 +221,14 @@ impl Cgroups {
         ids.into_iter().collect()
     }
 
+    /// Removes this instance's (empty) directories; a no-op while any task
+    /// cgroup exists.
+    pub fn remove_instance_dirs(&self) {
+        for d in self.instance_dirs() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+
     /// The cgroup of a task that may or may not exist (recovery).
     pub fn existing_task(&self, task: &str) -> TaskCgroup {
         TaskCgroup {

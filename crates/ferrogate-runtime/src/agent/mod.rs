@@ -508,4 +508,5 @@ async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) 
             .await;
     }
     while actors.join_next().await.is_some() {}
+    ctx.cgroups.remove_instance_dirs();
 }
