@@ -45,11 +45,16 @@ pub async fn ensure_account(
             if tables::ACCOUNTS.get(tx, &keys::account(&id))?.is_some() {
                 return Ok(None);
             }
-            tables::ACCOUNTS.put(tx, &keys::account(&id), &Account { id: id.clone(), created: now })?;
+            create_account_record(tx, &id, now)?;
             let (key, secret) = crate::api::create_key(tx, sealer.as_ref(), &id, None, now)?;
             Ok(Some(RootCredentials { access_key_id: key.access_key_id, secret_access_key: secret }))
         })
         .await
+}
+
+/// Records an account (first start, or `organizations:CreateAccount`).
+pub(crate) fn create_account_record(tx: &mut dyn WriteTx, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    tables::ACCOUNTS.put(tx, &keys::account(id), &Account { id: id.to_owned(), created: now })
 }
 
 fn seed_aws_managed(tx: &mut dyn WriteTx, now: Timestamp) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use ferrogate_store::seal::Sealer;
 use ferrogate_store::Store;
-use ferrogate_types::{AccountId, Principal, PrincipalKind, Timestamp};
+use ferrogate_types::{AccountId, Principal, PrincipalKind, SessionContext, Timestamp};
 use ferrogate_wire::sigv4::{CredentialLookup, LookupError, SecretKey};
 
 use crate::model::{keys, tables, KeyStatus};
@@ -90,12 +90,14 @@ impl CredentialLookup for IamCredentials {
 }
 
 impl IamCredentials {
-    fn load(&self, akid: &str, token: Option<&str>, _now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+    fn load(&self, akid: &str, token: Option<&str>, now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
         if akid.is_empty() || akid.len() > 128 {
             return Err(LookupError::UnknownAccessKey);
         }
-        // Temporary credentials (`ASIA…` + session token) arrive with STS AssumeRole; until
-        // then a session token is never valid.
+        if akid.starts_with("ASIA") {
+            return self.load_session(akid, token, now);
+        }
+        // A session token with long-term credentials is not valid.
         if token.is_some() {
             return Err(LookupError::InvalidToken);
         }
@@ -132,14 +134,58 @@ impl IamCredentials {
             // so this is only reachable through corruption): refuse.
             (Some(_), None) => return Err(LookupError::UnknownAccessKey),
         };
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(&key.sealed_secret)
-            .map_err(|_| LookupError::Unavailable)?;
+        let _ = now;
+        Ok((self.unseal(akid, &key.sealed_secret)?, principal))
+    }
+}
+
+impl IamCredentials {
+    /// Temporary credentials: the session token must be the one issued with the key (compared
+    /// by SHA-256 in constant time) and the session must not have expired.
+    fn load_session(&self, akid: &str, token: Option<&str>, now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+        let token = token.ok_or(LookupError::InvalidToken)?;
+        let session = match self.store.read(|tx| tables::SESSIONS.get(tx, &keys::key(akid))) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(LookupError::UnknownAccessKey),
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return Err(LookupError::Unavailable);
+            }
+        };
+        let presented = crate::api::token_hash(token);
+        let same = presented.len() == session.token_sha256.len()
+            && presented.bytes().zip(session.token_sha256.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if !same {
+            return Err(LookupError::InvalidToken);
+        }
+        if now >= session.expiration {
+            return Err(LookupError::ExpiredToken);
+        }
+        let account = AccountId::parse(&session.account).map_err(|_| LookupError::Unavailable)?;
+        let role_arn = format!("arn:aws:iam::{}:role{}{}", session.account, session.role_path, session.role_name);
+        let principal = Principal {
+            arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", session.account, session.role_name, session.session_name),
+            principal_id: format!("{}:{}", session.role_id, session.session_name),
+            access_key_id: Some(akid.to_owned()),
+            kind: PrincipalKind::AssumedRole {
+                role_name: session.role_name.clone(),
+                role_arn,
+                role_id: session.role_id.clone(),
+                session_name: session.session_name.clone(),
+                session: SessionContext { creation_date: session.created, mfa_authenticated: false },
+            },
+            account,
+        };
+        Ok((self.unseal(akid, &session.sealed_secret)?, principal))
+    }
+
+    fn unseal(&self, akid: &str, sealed_b64: &str) -> Result<SecretKey, LookupError> {
+        let sealed = base64::engine::general_purpose::STANDARD.decode(sealed_b64).map_err(|_| LookupError::Unavailable)?;
         let secret = self.sealer.open(&sealed, akid.as_bytes()).map_err(|e| {
-            tracing::error!(error = %e, access_key_id = akid, "cannot unseal an access key's secret");
+            tracing::error!(error = %e, access_key_id = akid, "cannot unseal a secret");
             LookupError::Unavailable
         })?;
         let secret = String::from_utf8(secret.to_vec()).map_err(|_| LookupError::Unavailable)?;
-        Ok((SecretKey::new(secret), principal))
+        Ok(SecretKey::new(secret))
     }
 }

@@ -16,6 +16,8 @@ pub mod credentials;
 mod error;
 pub mod ids;
 pub mod model;
+pub mod op;
+pub mod org;
 pub mod validate;
 
 pub use error::IamError;

@@ -86,6 +86,156 @@ pub struct AccessKey {
 }
 impl Record for AccessKey {}
 
+/// An IAM role.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Role {
+    /// Name as created.
+    pub name: String,
+    /// `AROA…`.
+    pub role_id: String,
+    /// Path.
+    pub path: String,
+    /// The trust policy, verbatim.
+    pub trust_policy: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Longest session in seconds (3600–43200).
+    pub max_session_duration: u32,
+    /// Creation time.
+    pub create_date: Timestamp,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+impl Record for Role {}
+
+impl Role {
+    /// `arn:aws:iam::<acct>:role<path><name>`.
+    pub fn arn(&self, account: &str) -> String {
+        format!("arn:aws:iam::{account}:role{}{}", self.path, self.name)
+    }
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Group {
+    /// Name as created.
+    pub name: String,
+    /// `AGPA…`.
+    pub group_id: String,
+    /// Path.
+    pub path: String,
+    /// Creation time.
+    pub create_date: Timestamp,
+}
+impl Record for Group {}
+
+impl Group {
+    /// `arn:aws:iam::<acct>:group<path><name>`.
+    pub fn arn(&self, account: &str) -> String {
+        format!("arn:aws:iam::{account}:group{}{}", self.path, self.name)
+    }
+}
+
+/// A user's membership of a group (stored under both, for listing either way).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Membership {
+    /// The user's name.
+    pub user_name: String,
+    /// The group's name.
+    pub group_name: String,
+}
+impl Record for Membership {}
+
+/// Temporary credentials issued by `sts:AssumeRole`. The secret is sealed (AAD = the
+/// access key id); only a SHA-256 of the session token is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The role's account.
+    pub account: String,
+    /// The role's name.
+    pub role_name: String,
+    /// The role's path.
+    pub role_path: String,
+    /// The role's id.
+    pub role_id: String,
+    /// `RoleSessionName`.
+    pub session_name: String,
+    /// The sealed secret, base64.
+    pub sealed_secret: String,
+    /// Hex SHA-256 of the session token.
+    pub token_sha256: String,
+    /// Issue time.
+    pub created: Timestamp,
+    /// Expiry.
+    pub expiration: Timestamp,
+    /// Session policy (verbatim), if one was passed.
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+impl Record for Session {}
+
+/// What kind of identity an inline policy or attachment belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntityKind {
+    /// A user.
+    User,
+    /// A group.
+    Group,
+    /// A role.
+    Role,
+}
+
+impl EntityKind {
+    /// `user`, `group`, `role`: the key component, the ARN resource type and the noun of
+    /// IAM's messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            EntityKind::User => "user",
+            EntityKind::Group => "group",
+            EntityKind::Role => "role",
+        }
+    }
+
+    /// `User`, `Group`, `Role`: as in action names (`iam:PutUserPolicy`).
+    pub fn title(self) -> &'static str {
+        match self {
+            EntityKind::User => "User",
+            EntityKind::Group => "Group",
+            EntityKind::Role => "Role",
+        }
+    }
+
+    /// The request parameter naming the entity.
+    pub fn param(self) -> &'static str {
+        match self {
+            EntityKind::User => "UserName",
+            EntityKind::Group => "GroupName",
+            EntityKind::Role => "RoleName",
+        }
+    }
+
+    /// The CloudTrail resource type.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            EntityKind::User => "AWS::IAM::User",
+            EntityKind::Group => "AWS::IAM::Group",
+            EntityKind::Role => "AWS::IAM::Role",
+        }
+    }
+
+    /// IAM's quota on the aggregate size of the entity's inline policies (non-blank characters).
+    pub fn inline_quota(self) -> usize {
+        match self {
+            EntityKind::User => 2048,
+            EntityKind::Group => 5120,
+            EntityKind::Role => 10240,
+        }
+    }
+}
+
 /// An inline policy of a user.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InlinePolicy {
@@ -170,12 +320,22 @@ pub mod tables {
     pub const KEYS: Table<AccessKey> = Table::new("iam.keys");
     /// (account, lowercased user or `""` for root, key id) → the key id (index).
     pub const USER_KEYS: Table<KeyRef> = Table::new("iam.user_keys");
-    /// Inline user policies by (account, lowercased user, lowercased policy name).
-    pub const USER_POLICIES: Table<InlinePolicy> = Table::new("iam.user_policies");
+    /// Inline policies by (account, kind, lowercased entity, lowercased policy name).
+    pub const INLINE: Table<InlinePolicy> = Table::new("iam.inline");
+    /// Roles by (account, lowercased name).
+    pub const ROLES: Table<Role> = Table::new("iam.roles");
+    /// Groups by (account, lowercased name).
+    pub const GROUPS: Table<Group> = Table::new("iam.groups");
+    /// Memberships by (account, lowercased group, lowercased user).
+    pub const GROUP_MEMBERS: Table<Membership> = Table::new("iam.group_members");
+    /// Memberships by (account, lowercased user, lowercased group).
+    pub const USER_GROUPS: Table<Membership> = Table::new("iam.user_groups");
+    /// Temporary credentials by access key id.
+    pub const SESSIONS: Table<Session> = Table::new("iam.sessions");
     /// Managed policies by (account, lowercased name).
     pub const POLICIES: Table<ManagedPolicy> = Table::new("iam.policies");
-    /// User attachments by (account, lowercased user, policy ARN).
-    pub const USER_ATTACHED: Table<Attachment> = Table::new("iam.user_attached");
+    /// Attachments by (account, kind, lowercased entity, policy ARN).
+    pub const ATTACHED: Table<Attachment> = Table::new("iam.attached");
 }
 
 /// An index entry naming an access key.
@@ -214,13 +374,36 @@ pub mod keys {
     pub fn user_key(account: &str, user: Option<&str>, id: &str) -> Vec<u8> {
         Key::new().str(account).str(&user.unwrap_or("").to_lowercase()).str(id).into_bytes()
     }
-    /// One inline policy.
-    pub fn user_policy(account: &str, user: &str, policy: &str) -> Vec<u8> {
-        Key::new().str(account).str(&user.to_lowercase()).str(&policy.to_lowercase()).into_bytes()
+    /// An entity of a kind (users use [`user`]; this serves groups and roles).
+    pub fn entity(account: &str, kind: EntityKind, name: &str) -> Vec<u8> {
+        match kind {
+            EntityKind::User => user(account, name),
+            _ => Key::new().str(account).str(&name.to_lowercase()).into_bytes(),
+        }
     }
-    /// All inline policies of a user (also: all attachments of a user).
-    pub fn user_children(account: &str, user: &str) -> Vec<u8> {
-        Key::new().str(account).str(&user.to_lowercase()).into_bytes()
+    /// All entities of an account (groups, roles).
+    pub fn entities(account: &str) -> Vec<u8> {
+        Key::new().str(account).into_bytes()
+    }
+    /// One inline policy.
+    pub fn inline(account: &str, kind: EntityKind, entity: &str, policy: &str) -> Vec<u8> {
+        Key::new().str(account).str(kind.noun()).str(&entity.to_lowercase()).str(&policy.to_lowercase()).into_bytes()
+    }
+    /// All inline policies (or all attachments) of an entity.
+    pub fn children(account: &str, kind: EntityKind, entity: &str) -> Vec<u8> {
+        Key::new().str(account).str(kind.noun()).str(&entity.to_lowercase()).into_bytes()
+    }
+    /// One attachment.
+    pub fn attachment(account: &str, kind: EntityKind, entity: &str, arn: &str) -> Vec<u8> {
+        Key::new().str(account).str(kind.noun()).str(&entity.to_lowercase()).str(arn).into_bytes()
+    }
+    /// One membership, keyed first by `a` then `b` (group then user, or user then group).
+    pub fn membership(account: &str, a: &str, b: &str) -> Vec<u8> {
+        Key::new().str(account).str(&a.to_lowercase()).str(&b.to_lowercase()).into_bytes()
+    }
+    /// All memberships under `a`.
+    pub fn memberships(account: &str, a: &str) -> Vec<u8> {
+        Key::new().str(account).str(&a.to_lowercase()).into_bytes()
     }
     /// A managed policy.
     pub fn policy(account: &str, name: &str) -> Vec<u8> {
@@ -229,9 +412,5 @@ pub mod keys {
     /// All managed policies of an account.
     pub fn policies(account: &str) -> Vec<u8> {
         Key::new().str(account).into_bytes()
-    }
-    /// One attachment.
-    pub fn attachment(account: &str, user: &str, arn: &str) -> Vec<u8> {
-        Key::new().str(account).str(&user.to_lowercase()).str(arn).into_bytes()
     }
 }

@@ -11,7 +11,10 @@
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use ferrogate_iam::api::{Ctx, IamOp, Reply};
+use ferrogate_iam::api::IamOp;
+use ferrogate_iam::authz::{Action, Facts};
+use ferrogate_iam::op::{Ctx, OpReply, Operation};
+use ferrogate_iam::org::api::OrgOp;
 use ferrogate_iam::IamError;
 use ferrogate_store::engine::with_savepoint;
 use ferrogate_store::{StoreError, TxRef, WriteTx};
@@ -173,7 +176,8 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
     match route.service {
         Some(svc @ (ServiceId::Iam | ServiceId::Sts)) => iam_call(app, call, svc, &req, body).await,
         Some(ServiceId::CloudTrail) => trail_call(app, call, route.target_op.unwrap_or_default(), body).await,
-        Some(ServiceId::Kms | ServiceId::Ecs | ServiceId::Organizations) | None => {
+        Some(ServiceId::Organizations) => org_call(app, call, route.target_op.unwrap_or_default(), body).await,
+        Some(ServiceId::Kms | ServiceId::Ecs) | None => {
             let op = route.target_op.unwrap_or_default();
             let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
             call.finish_unhandled(app, &op, call.api_error(&e)).await
@@ -202,6 +206,12 @@ struct Outcome<'a> {
     response_elements: Value,
     error: Option<ApiError>,
     resources: Vec<(String, String)>,
+}
+
+impl Outcome<'_> {
+    fn failed(event_name: &str, read_only: bool, request_parameters: Value, err: ApiError) -> Outcome<'_> {
+        Outcome { event_name, read_only, request_parameters, response_elements: Value::Null, error: Some(err), resources: Vec::new() }
+    }
 }
 
 impl Call {
@@ -292,35 +302,65 @@ async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, b
             version: v.unwrap_or("").to_owned(),
         })),
     };
-    let op = match decoded {
-        Ok(op) => op,
-        Err(e) => return call.finish_unhandled(app, &action, call.api_error(&e)).await,
-    };
+    match decoded {
+        Ok(op) => run_op(app, call, op).await,
+        Err(e) => call.finish_unhandled(app, &action, call.api_error(&e)).await,
+    }
+}
+
+async fn org_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
+    match OrgOp::decode(&op, body) {
+        Ok(o) => run_op(app, call, o).await,
+        Err(e) => call.finish_unhandled(app, &op, call.api_error(&e)).await,
+    }
+}
+
+async fn trail_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
+    if op != "LookupEvents" {
+        let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
+        return call.finish_unhandled(app, &op, call.api_error(&e)).await;
+    }
+    match json::decode::<LookupEventsInput>(body) {
+        Ok(input) => run_op(app, call, LookupEventsOp(input)).await,
+        Err(e) => call.finish_unhandled(app, &op, call.api_error(&e)).await,
+    }
+}
+
+/// Runs any service's operation: authorize on a snapshot, then execute (on a snapshot for
+/// reads, in the writer's transaction otherwise) with its audit record, then answer.
+async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
+    let name = op.name();
     let what = op.action(&call.principal);
-    let params_logged = op.request_parameters();
+    let keys = op.condition_keys();
+    let params = op.request_parameters();
     let read_only = op.read_only();
-    let authorized = match app.authorizer.authorize(&call.principal, &what, op) {
-        Ok(a) => a,
-        Err(denied) => {
-            let err = call.api_error(&IamError::AccessDenied(denied.message));
-            let event = call.event(Outcome {
-                event_name: &action,
-                read_only,
-                request_parameters: params_logged,
-                response_elements: Value::Null,
-                error: Some(err.clone()),
-                resources: Vec::new(),
-            });
+    let invalidates = op.changes_authorization();
+    let facts = Facts {
+        now: call.now,
+        source_ip: call.source_ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        region: call.region.clone(),
+        secure_transport: false,
+    };
+    let decided = app.store.read(|tx| Ok::<_, StoreError>(app.authorizer.authorize(tx, &call.principal, &facts, &what, &keys, op)));
+    let authorized = match decided {
+        Ok(Ok(a)) => a,
+        Ok(Err(denied)) => {
+            let err = call.api_error(&O::access_denied(denied.message));
+            let event = call.event(Outcome::failed(name, read_only, params, err.clone()));
             return call.record_then_respond(app, event, Err(err)).await;
+        }
+        Err(e) => {
+            tracing::error!(request_id = %call.request_id, error = %e, "authorization could not be completed");
+            return call.respond(Err(ApiError::internal()));
         }
     };
     if read_only {
         let sealer = app.sealer.clone();
         let result = app.store.read(|tx| {
-            let ctx = Ctx { principal: authorized.principal(), now: call.now, request_id: &call.request_id, sealer: &*sealer };
+            let ctx = Ctx { principal: authorized.principal(), now: call.now, region: &call.region, request_id: &call.request_id, sealer: &*sealer };
             authorized.op().execute(TxRef::Read(tx), ctx)
         });
-        let (event, result) = iam_outcome(&call, &action, true, params_logged, result);
+        let (event, result) = outcome(&call, name, true, params, result);
         return call.record_then_respond(app, event, result).await;
     }
     let sealer = app.sealer.clone();
@@ -330,17 +370,20 @@ async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, b
         let call = job_call;
         let (op, principal) = authorized.into_parts();
         let result = with_savepoint(tx, |tx| {
-            let ctx = Ctx { principal: &principal, now: call.now, request_id: &call.request_id, sealer: &*sealer };
+            let ctx = Ctx { principal: &principal, now: call.now, region: &call.region, request_id: &call.request_id, sealer: &*sealer };
             op.execute(TxRef::Write(tx), ctx)
         })?;
-        let (event, result) = iam_outcome(&call, &action, false, params_logged, result);
+        let (event, result) = outcome(&call, name, false, params, result);
         event?.append(tx)?;
         Ok(result)
     };
     let written = app.store.write(job).await;
-    // Any IAM change may affect credentials (a key deactivated or deleted, a user removed):
-    // drop the cache before anyone learns that the change is done.
-    app.credentials.invalidate();
+    if invalidates {
+        // Identities, keys or policies may have changed: drop the caches before anyone
+        // learns that the change is done.
+        app.credentials.invalidate();
+        app.authorizer.invalidate();
+    }
     match written {
         Ok(result) => call.respond(result),
         Err(e) => {
@@ -350,70 +393,95 @@ async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, b
     }
 }
 
-fn iam_outcome(
+fn outcome<E: AwsError>(
     call: &Call,
-    action: &str,
+    name: &str,
     read_only: bool,
     request_parameters: Value,
-    result: Result<Reply, IamError>,
+    result: Result<OpReply, E>,
 ) -> (Result<PreparedEvent, StoreError>, Result<Vec<u8>, ApiError>) {
     match result {
         Ok(reply) => {
             let event = call.event(Outcome {
-                event_name: action,
+                event_name: name,
                 read_only,
                 request_parameters,
                 response_elements: reply.response_elements,
                 error: None,
                 resources: reply.resources,
             });
-            (event, Ok(reply.body.into_bytes()))
+            (event, Ok(reply.body))
         }
         Err(e) => {
             let err = call.api_error(&e);
-            let event = call.event(Outcome {
-                event_name: action,
-                read_only,
-                request_parameters,
-                response_elements: Value::Null,
-                error: Some(err.clone()),
-                resources: Vec::new(),
-            });
-            (event, Err(err))
+            (call.event(Outcome::failed(name, read_only, request_parameters, err.clone())), Err(err))
         }
     }
 }
 
-async fn trail_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
-    if op != "LookupEvents" {
-        let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
-        return call.finish_unhandled(app, &op, call.api_error(&e)).await;
+/// `LookupEvents` as an operation of the common path.
+struct LookupEventsOp(LookupEventsInput);
+
+impl Operation for LookupEventsOp {
+    type Error = TrailOpError;
+
+    fn name(&self) -> &'static str {
+        "LookupEvents"
     }
-    let input: LookupEventsInput = match json::decode(body) {
-        Ok(i) => i,
-        Err(e) => return call.finish_unhandled(app, &op, call.api_error(&e)).await,
-    };
-    let params = lookup_parameters(&input);
-    let what = ferrogate_iam::authz::Action { action: "cloudtrail:LookupEvents".into(), resource: "*".into() };
-    let result: Result<Vec<u8>, ApiError> = match app.authorizer.authorize(&call.principal, &what, input) {
-        Err(denied) => Err(call.api_error(&AccessDeniedException(denied.message))),
-        Ok(authorized) => {
-            let account = authorized.principal().account.as_str();
-            app.store
-                .read(|tx| lookup_events(tx, account, &call.region, authorized.op(), call.now))
-                .map(|out| json::encode(&out))
-                .map_err(|e: TrailError| call.api_error(&e))
+
+    fn read_only(&self) -> bool {
+        true
+    }
+
+    fn action(&self, _caller: &Principal) -> Action {
+        Action::new("cloudtrail:LookupEvents", "*")
+    }
+
+    fn request_parameters(&self) -> Value {
+        lookup_parameters(&self.0)
+    }
+
+    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, TrailOpError> {
+        let out = lookup_events(tx.read(), ctx.principal.account.as_str(), ctx.region, &self.0, ctx.now)?;
+        Ok(OpReply { body: json::encode(&out), response_elements: Value::Null, resources: Vec::new() })
+    }
+
+    fn access_denied(message: String) -> TrailOpError {
+        TrailOpError::AccessDeniedException(message)
+    }
+}
+
+/// CloudTrail's errors plus the JSON services' `AccessDeniedException`.
+#[derive(Debug, thiserror::Error)]
+enum TrailOpError {
+    #[error(transparent)]
+    Trail(#[from] TrailError),
+    #[error("{0}")]
+    AccessDeniedException(String),
+}
+
+impl From<StoreError> for TrailOpError {
+    fn from(e: StoreError) -> Self {
+        TrailOpError::Trail(TrailError::Internal(e))
+    }
+}
+
+impl AwsError for TrailOpError {
+    fn aws_code(&self, p: Protocol) -> &'static str {
+        match self {
+            TrailOpError::Trail(t) => t.aws_code(p),
+            TrailOpError::AccessDeniedException(_) => "AccessDeniedException",
         }
-    };
-    let event = call.event(Outcome {
-        event_name: &op,
-        read_only: true,
-        request_parameters: params,
-        response_elements: Value::Null,
-        error: result.as_ref().err().cloned(),
-        resources: Vec::new(),
-    });
-    call.record_then_respond(app, event, result).await
+    }
+    fn status(&self, p: Protocol) -> u16 {
+        match self {
+            TrailOpError::Trail(t) => t.status(p),
+            TrailOpError::AccessDeniedException(_) => 400,
+        }
+    }
+    fn is_internal(&self) -> bool {
+        matches!(self, TrailOpError::Trail(t) if t.is_internal())
+    }
 }
 
 fn lookup_parameters(i: &LookupEventsInput) -> Value {
@@ -434,16 +502,3 @@ fn lookup_parameters(i: &LookupEventsInput) -> Value {
     v
 }
 
-/// `AccessDeniedException` of the JSON services (HTTP 400, as ECS and KMS answer).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct AccessDeniedException(String);
-
-impl AwsError for AccessDeniedException {
-    fn aws_code(&self, _: Protocol) -> &'static str {
-        "AccessDeniedException"
-    }
-    fn status(&self, _: Protocol) -> u16 {
-        400
-    }
-}

@@ -104,7 +104,7 @@ impl CreateAccessKeyInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:CreateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+        Action { action: "iam:CreateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -157,7 +157,7 @@ impl ListAccessKeysInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListAccessKeys".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+        Action { action: "iam:ListAccessKeys".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -230,7 +230,7 @@ impl UpdateAccessKeyInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:UpdateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+        Action { action: "iam:UpdateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -276,7 +276,7 @@ impl DeleteAccessKeyInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:DeleteAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller) }
+        Action { action: "iam:DeleteAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {

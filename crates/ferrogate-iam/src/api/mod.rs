@@ -2,11 +2,18 @@
 //! declaring its action, resource and audit fields, executed on a store transaction and
 //! answered in XML.
 
+mod attached;
+pub mod entity;
+mod groups;
+mod inline;
 mod keys;
-pub(crate) use keys::create_key;
-mod policies;
+mod managed;
+mod roles;
 mod sts;
 mod users;
+
+pub(crate) use keys::create_key;
+pub use managed::parse_policy_arn;
 
 use base64::Engine as _;
 use ferrogate_store::{ReadTx, TxRef};
@@ -15,8 +22,10 @@ use ferrogate_wire::query::{QueryParams, XmlWriter};
 use ferrogate_wire::{ServiceId, WireError};
 use serde_json::Value;
 
+pub use groups::{CreateGroupInput, DeleteGroupInput, GetGroupInput, ListGroupsForUserInput, ListGroupsInput};
 pub use keys::*;
-pub use policies::*;
+pub use managed::{CreatePolicyInput, DeletePolicyInput, GetPolicyInput, GetPolicyVersionInput, ListPoliciesInput};
+pub use roles::{CreateRoleInput, DeleteRoleInput, GetRoleInput, ListRolesInput, UpdateAssumeRolePolicyInput};
 pub use sts::*;
 pub use users::*;
 
@@ -24,18 +33,7 @@ use crate::authz::Action;
 use crate::validate::Checks;
 use crate::IamError;
 
-/// What a handler knows about its request.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    /// Who is calling.
-    pub principal: &'a Principal,
-    /// Now.
-    pub now: Timestamp,
-    /// The request id (for the XML `ResponseMetadata`).
-    pub request_id: &'a str,
-    /// Seals new secrets (access keys).
-    pub sealer: &'a dyn ferrogate_store::seal::Sealer,
-}
+pub use crate::op::Ctx;
 
 /// A handler's answer: the XML document, what CloudTrail logs as `responseElements`, and
 /// the resources `LookupEvents` reports.
@@ -93,11 +91,55 @@ macro_rules! ops {
             }
 
             /// Runs the operation.
-            pub fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+            pub fn run(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
                 match self { $( IamOp::$name(i) => i.execute(tx, ctx), )* }
             }
         }
     };
+}
+
+impl crate::op::Operation for IamOp {
+    type Error = IamError;
+
+    fn name(&self) -> &'static str {
+        IamOp::name(self)
+    }
+
+    fn read_only(&self) -> bool {
+        IamOp::read_only(self)
+    }
+
+    fn action(&self, caller: &Principal) -> Action {
+        IamOp::action(self, caller)
+    }
+
+    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        match self {
+            IamOp::CreateUser(i) => i.condition_keys(),
+            IamOp::CreateRole(i) => i.condition_keys(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn request_parameters(&self) -> Value {
+        IamOp::request_parameters(self)
+    }
+
+    fn changes_authorization(&self) -> bool {
+        !IamOp::read_only(self)
+    }
+
+    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<crate::op::OpReply, IamError> {
+        self.run(tx, ctx).map(|r| crate::op::OpReply {
+            body: r.body.into_bytes(),
+            response_elements: r.response_elements,
+            resources: r.resources,
+        })
+    }
+
+    fn access_denied(message: String) -> IamError {
+        IamError::AccessDenied(message)
+    }
 }
 
 ops! {
@@ -113,16 +155,91 @@ ops! {
     GetUserPolicy(GetUserPolicyInput) Iam true,
     ListUserPolicies(ListUserPoliciesInput) Iam true,
     DeleteUserPolicy(DeleteUserPolicyInput) Iam false,
+    AttachUserPolicy(AttachUserPolicyInput) Iam false,
+    DetachUserPolicy(DetachUserPolicyInput) Iam false,
+    ListAttachedUserPolicies(ListAttachedUserPoliciesInput) Iam true,
+    CreateGroup(CreateGroupInput) Iam false,
+    GetGroup(GetGroupInput) Iam true,
+    ListGroups(ListGroupsInput) Iam true,
+    DeleteGroup(DeleteGroupInput) Iam false,
+    AddUserToGroup(AddUserToGroupInput) Iam false,
+    RemoveUserFromGroup(RemoveUserFromGroupInput) Iam false,
+    ListGroupsForUser(ListGroupsForUserInput) Iam true,
+    PutGroupPolicy(PutGroupPolicyInput) Iam false,
+    GetGroupPolicy(GetGroupPolicyInput) Iam true,
+    ListGroupPolicies(ListGroupPoliciesInput) Iam true,
+    DeleteGroupPolicy(DeleteGroupPolicyInput) Iam false,
+    AttachGroupPolicy(AttachGroupPolicyInput) Iam false,
+    DetachGroupPolicy(DetachGroupPolicyInput) Iam false,
+    ListAttachedGroupPolicies(ListAttachedGroupPoliciesInput) Iam true,
+    CreateRole(CreateRoleInput) Iam false,
+    GetRole(GetRoleInput) Iam true,
+    ListRoles(ListRolesInput) Iam true,
+    DeleteRole(DeleteRoleInput) Iam false,
+    UpdateAssumeRolePolicy(UpdateAssumeRolePolicyInput) Iam false,
+    PutRolePolicy(PutRolePolicyInput) Iam false,
+    GetRolePolicy(GetRolePolicyInput) Iam true,
+    ListRolePolicies(ListRolePoliciesInput) Iam true,
+    DeleteRolePolicy(DeleteRolePolicyInput) Iam false,
+    AttachRolePolicy(AttachRolePolicyInput) Iam false,
+    DetachRolePolicy(DetachRolePolicyInput) Iam false,
+    ListAttachedRolePolicies(ListAttachedRolePoliciesInput) Iam true,
     CreatePolicy(CreatePolicyInput) Iam false,
     GetPolicy(GetPolicyInput) Iam true,
     GetPolicyVersion(GetPolicyVersionInput) Iam true,
     ListPolicies(ListPoliciesInput) Iam true,
     DeletePolicy(DeletePolicyInput) Iam false,
-    AttachUserPolicy(AttachUserPolicyInput) Iam false,
-    DetachUserPolicy(DetachUserPolicyInput) Iam false,
-    ListAttachedUserPolicies(ListAttachedUserPoliciesInput) Iam true,
     GetCallerIdentity(GetCallerIdentityInput) Sts true,
+    AssumeRole(AssumeRoleInput) Sts false,
 }
+
+/// `PutUserPolicy`.
+pub type PutUserPolicyInput = inline::PutPolicyInput<{ entity::USER }>;
+/// `PutGroupPolicy`.
+pub type PutGroupPolicyInput = inline::PutPolicyInput<{ entity::GROUP }>;
+/// `PutRolePolicy`.
+pub type PutRolePolicyInput = inline::PutPolicyInput<{ entity::ROLE }>;
+/// `GetUserPolicy`.
+pub type GetUserPolicyInput = inline::GetPolicyInlineInput<{ entity::USER }>;
+/// `GetGroupPolicy`.
+pub type GetGroupPolicyInput = inline::GetPolicyInlineInput<{ entity::GROUP }>;
+/// `GetRolePolicy`.
+pub type GetRolePolicyInput = inline::GetPolicyInlineInput<{ entity::ROLE }>;
+/// `ListUserPolicies`.
+pub type ListUserPoliciesInput = inline::ListPoliciesInlineInput<{ entity::USER }>;
+/// `ListGroupPolicies`.
+pub type ListGroupPoliciesInput = inline::ListPoliciesInlineInput<{ entity::GROUP }>;
+/// `ListRolePolicies`.
+pub type ListRolePoliciesInput = inline::ListPoliciesInlineInput<{ entity::ROLE }>;
+/// `DeleteUserPolicy`.
+pub type DeleteUserPolicyInput = inline::DeletePolicyInlineInput<{ entity::USER }>;
+/// `DeleteGroupPolicy`.
+pub type DeleteGroupPolicyInput = inline::DeletePolicyInlineInput<{ entity::GROUP }>;
+/// `DeleteRolePolicy`.
+pub type DeleteRolePolicyInput = inline::DeletePolicyInlineInput<{ entity::ROLE }>;
+/// `AttachUserPolicy`.
+pub type AttachUserPolicyInput = attached::AttachmentInput<{ entity::USER }, true>;
+/// `AttachGroupPolicy`.
+pub type AttachGroupPolicyInput = attached::AttachmentInput<{ entity::GROUP }, true>;
+/// `AttachRolePolicy`.
+pub type AttachRolePolicyInput = attached::AttachmentInput<{ entity::ROLE }, true>;
+/// `DetachUserPolicy`.
+pub type DetachUserPolicyInput = attached::AttachmentInput<{ entity::USER }, false>;
+/// `DetachGroupPolicy`.
+pub type DetachGroupPolicyInput = attached::AttachmentInput<{ entity::GROUP }, false>;
+/// `DetachRolePolicy`.
+pub type DetachRolePolicyInput = attached::AttachmentInput<{ entity::ROLE }, false>;
+/// `ListAttachedUserPolicies`.
+pub type ListAttachedUserPoliciesInput = attached::ListAttachedInput<{ entity::USER }>;
+/// `ListAttachedGroupPolicies`.
+pub type ListAttachedGroupPoliciesInput = attached::ListAttachedInput<{ entity::GROUP }>;
+/// `ListAttachedRolePolicies`.
+pub type ListAttachedRolePoliciesInput = attached::ListAttachedInput<{ entity::ROLE }>;
+/// `AddUserToGroup`.
+pub type AddUserToGroupInput = groups::MembershipInput<true>;
+/// `RemoveUserFromGroup`.
+pub type RemoveUserFromGroupInput = groups::MembershipInput<false>;
+
 
 /// The query parameters of one request, with IAM's `ValidationError` for missing ones.
 pub(crate) struct Params<'a>(pub &'a QueryParams);
@@ -247,6 +364,17 @@ pub(crate) fn paged<R: ferrogate_store::Record>(
             return Ok((out, None));
         }
     }
+}
+
+/// The `aws:RequestTag/*` and `aws:TagKeys` condition keys of a request that carries tags.
+pub(crate) fn tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)> {
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<(String, Vec<String>)> =
+        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
+    out.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
+    out
 }
 
 /// `MMM d, yyyy h:mm:ss a`: how CloudTrail prints dates inside IAM `responseElements`.

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use super::{paged, trail_date, write_truncation, Ctx, Page, Params, Reply};
 use crate::authz::Action;
 use crate::ids;
-use crate::model::{keys, tables, Tag, User};
+use super::entity::{any_under, ensure_no_policies};
+use crate::model::{keys, tables, EntityKind, Tag, User};
 use crate::validate::Checks;
 use crate::IamError;
 
@@ -74,6 +75,11 @@ pub struct CreateUserInput {
 }
 
 impl CreateUserInput {
+    /// `aws:RequestTag/<key>` and `aws:TagKeys` from the request's tags.
+    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        crate::api::tag_keys(&self.tags)
+    }
+
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.required("UserName")?.to_owned();
@@ -95,6 +101,7 @@ impl CreateUserInput {
         Action {
             action: "iam:CreateUser".into(),
             resource: user_arn(caller.account.as_str(), &self.path, &self.user_name),
+            trust_of: None,
         }
     }
 
@@ -158,7 +165,7 @@ impl GetUserInput {
             (Some(n), _) => user_arn(caller.account.as_str(), "/", n),
             (None, _) => caller.arn.clone(),
         };
-        Action { action: "iam:GetUser".into(), resource }
+        Action { action: "iam:GetUser".into(), resource, trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -211,7 +218,7 @@ impl ListUsersInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListUsers".into(), resource: format!("arn:aws:iam::{}:user/", caller.account) }
+        Action { action: "iam:ListUsers".into(), resource: format!("arn:aws:iam::{}:user/", caller.account), trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -260,7 +267,7 @@ impl DeleteUserInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:DeleteUser".into(), resource: user_arn(caller.account.as_str(), "/", &self.user_name) }
+        Action { action: "iam:DeleteUser".into(), resource: user_arn(caller.account.as_str(), "/", &self.user_name), trust_of: None }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -270,18 +277,12 @@ impl DeleteUserInput {
     pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
         let user = load_user(tx.read(), account, &self.user_name)?;
-        let has = |t: &'static str, prefix: &[u8]| -> Result<bool, IamError> {
-            let end = ferrogate_store::engine::prefix_end(prefix);
-            Ok(!tx.read().range(t, prefix, end.as_deref(), ferrogate_store::Direction::Forward, 1)?.is_empty())
-        };
-        if has(tables::USER_KEYS.tree(), &keys::user_keys(account, Some(&user.name)))? {
+        if any_under(tx.read(), tables::USER_KEYS.tree(), &keys::user_keys(account, Some(&user.name)))? {
             return Err(IamError::DeleteConflict("Cannot delete entity, must delete access keys first.".into()));
         }
-        if has(tables::USER_POLICIES.tree(), &keys::user_children(account, &user.name))? {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must delete policies first.".into()));
-        }
-        if has(tables::USER_ATTACHED.tree(), &keys::user_children(account, &user.name))? {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
+        ensure_no_policies(tx.read(), account, EntityKind::User, &user.name)?;
+        if any_under(tx.read(), tables::USER_GROUPS.tree(), &keys::memberships(account, &user.name))? {
+            return Err(IamError::DeleteConflict("Cannot delete entity, must remove user from all groups first.".into()));
         }
         tables::USERS.delete(tx.write()?, &keys::user(account, &user.name))?;
         let w = XmlWriter::response_without_result("DeleteUser", NS);

@@ -1,0 +1,64 @@
+//! The shape every service operation has, so that the server runs all of them through one
+//! path: decoded input → [`Action`] and condition keys for authorization → [`Operation::execute`]
+//! on a store transaction → [`OpReply`] and the fields CloudTrail records.
+
+use ferrogate_store::{StoreError, TxRef};
+use ferrogate_types::{Principal, Timestamp};
+use ferrogate_wire::AwsError;
+use serde_json::Value;
+
+use crate::authz::Action;
+
+/// What a handler knows about its request.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Who is calling.
+    pub principal: &'a Principal,
+    /// Now.
+    pub now: Timestamp,
+    /// The region the request addresses (resources are partitioned by account and region).
+    pub region: &'a str,
+    /// The request id (for XML `ResponseMetadata`).
+    pub request_id: &'a str,
+    /// Seals new secrets (access keys, session credentials).
+    pub sealer: &'a dyn ferrogate_store::seal::Sealer,
+}
+
+/// A handler's answer.
+#[derive(Debug)]
+pub struct OpReply {
+    /// The response body.
+    pub body: Vec<u8>,
+    /// CloudTrail's `responseElements` (ignored for read-only operations).
+    pub response_elements: Value,
+    /// `(ResourceType, ResourceName)` pairs for `LookupEvents`.
+    pub resources: Vec<(String, String)>,
+}
+
+/// One decoded request of some service.
+pub trait Operation: Send + Sync + 'static {
+    /// The service's error type.
+    type Error: AwsError + From<StoreError> + Send + 'static;
+
+    /// The operation's name (CloudTrail's `eventName`).
+    fn name(&self) -> &'static str;
+    /// True when it only reads: it runs on a snapshot, outside the writer.
+    fn read_only(&self) -> bool;
+    /// The action and resource to authorize.
+    fn action(&self, caller: &Principal) -> Action;
+    /// The service's condition keys for this request (e.g. `aws:RequestTag/*`).
+    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        Vec::new()
+    }
+    /// CloudTrail's `requestParameters` (never a secret).
+    fn request_parameters(&self) -> Value;
+    /// True when a successful run may change who may do what (identities, keys, policies,
+    /// organizations): the server then drops its credential and policy caches.
+    fn changes_authorization(&self) -> bool {
+        false
+    }
+    /// Runs the operation.
+    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, Self::Error>;
+    /// Turns a refusal into the service's `AccessDenied` error.
+    fn access_denied(message: String) -> Self::Error;
+}
