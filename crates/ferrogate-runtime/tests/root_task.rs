@@ -484,7 +484,7 @@ async fn namespaces_shared_within_a_task_and_separate_between_tasks() {
         return;
     }
     let (dir, mut agent) = common::agent_with_busybox().await;
-    let script = "for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done; echo ready; exec sleep 1000";
+    let script = "for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done; ls /proc/1/root/ 2>&1 | head -1; echo ready; exec sleep 1000";
     let mut a = common::task("t-a", &["sh", "-c", script]);
     let mut side = ContainerSpec::new(ContainerName::new("side").unwrap(), "busybox");
     side.command = Some(vec!["sh".into(), "-c".into(), script.into()]);
