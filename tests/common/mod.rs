@@ -99,6 +99,7 @@ impl Server {
     }
 
     fn client_env(&self, cmd: &mut Command, key: &str, secret: &str) {
+        cmd.env_remove("AWS_SESSION_TOKEN");
         cmd.env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
@@ -106,7 +107,6 @@ impl Server {
             .env("AWS_MAX_ATTEMPTS", "1")
             .env("AWS_RETRY_MODE", "standard")
             .env("AWS_PAGER", "")
-            .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
@@ -126,6 +126,31 @@ impl Server {
         cmd.output().expect("run aws")
     }
 
+    /// Runs the `aws` CLI with temporary credentials.
+    pub fn aws_session(&self, creds: &Session, args: &[&str]) -> Output {
+        require("aws");
+        let mut cmd = Command::new("aws");
+        self.client_env(&mut cmd, &creds.key, &creds.secret);
+        cmd.env("AWS_SESSION_TOKEN", &creds.token);
+        cmd.args(args).args(["--output", "json"]);
+        cmd.output().expect("run aws")
+    }
+
+    /// Assumes `role_arn` with the given credentials (a session when `token` is set).
+    pub fn assume_role(&self, key: &str, secret: &str, role_arn: &str, session: &str) -> Result<Session, String> {
+        let out = self.aws_as(key, secret, &["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", session]);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let v = json(&out);
+        let c = &v["Credentials"];
+        Ok(Session {
+            key: c["AccessKeyId"].as_str().unwrap_or_default().to_owned(),
+            secret: c["SecretAccessKey"].as_str().unwrap_or_default().to_owned(),
+            token: c["SessionToken"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
     /// Runs `tests/py/<script>` with boto3, as root unless credentials are given.
     pub fn python(&self, script: &str, args: &[&str]) -> Output {
         self.python_as(&self.access_key_id.clone(), &self.secret_access_key.clone(), script, args)
@@ -139,6 +164,14 @@ impl Server {
         cmd.arg(path).args(args);
         cmd.output().expect("run python3")
     }
+}
+
+/// Temporary credentials.
+#[derive(Debug)]
+pub struct Session {
+    pub key: String,
+    pub secret: String,
+    pub token: String,
 }
 
 impl Drop for Server {
