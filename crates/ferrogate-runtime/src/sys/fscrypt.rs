@@ -72,7 +72,7 @@ struct KeyStatusArg {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyV2 {
-    /// Always [`FSCRYPT_POLICY_V2`].
+    /// Always 2 (`FSCRYPT_POLICY_V2`).
     pub version: u8,
     /// Contents mode.
     pub contents_mode: u8,
