@@ -35,7 +35,9 @@ def main():
         headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
     req = AWSRequest(method="POST", url=endpoint + "/", data=body.encode(), headers=headers)
     if not unsigned:
-        creds = botocore.credentials.Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+        creds = botocore.credentials.Credentials(
+            os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], os.environ.get("AWS_SESSION_TOKEN")
+        )
         signer = botocore.auth.SigV4Auth(creds, service, os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
         if skew:
             real = datetime.datetime

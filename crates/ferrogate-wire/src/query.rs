@@ -60,7 +60,8 @@ impl QueryParams {
     }
 }
 
-/// Escapes text for XML element content and attribute values.
+/// Escapes text for XML element content (the only place values are written; quotes need
+/// no escaping there, and AWS leaves them as they are).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -68,8 +69,6 @@ pub fn escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
             c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
                 let _ = write!(out, "&#x{:X};", c as u32);
@@ -181,7 +180,7 @@ mod tests {
 
     #[test]
     fn xml_escapes() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=\"x\"&gt;&amp;'");
         assert_eq!(escape("a\u{1}b"), "a&#x1;b");
     }
 
