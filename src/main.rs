@@ -35,6 +35,40 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// The local image store tasks run from (works whether or not the server is running).
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImagesCommand {
+    /// Load a `docker save` archive or an OCI image layout (tar or directory).
+    Load {
+        /// Data directory [default: $XDG_DATA_HOME/ferrogate or ~/.local/share/ferrogate].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Also name the image(s) so, e.g. `public.ecr.aws/docker/library/busybox:latest` (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// The archive or layout.
+        file: PathBuf,
+    },
+    /// List images.
+    Ls {
+        /// Data directory [default: $XDG_DATA_HOME/ferrogate or ~/.local/share/ferrogate].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Remove an image reference (and the image once nothing names it).
+    Rm {
+        /// Data directory [default: $XDG_DATA_HOME/ferrogate or ~/.local/share/ferrogate].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The reference, e.g. `busybox` or `busybox@sha256:…`.
+        reference: String,
+    },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -46,6 +80,9 @@ fn default_data_dir() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    // A task's sandbox init re-executes this binary; it must take over before anything
+    // else (threads, logging, argument parsing) starts.
+    ferrogate_runtime::sandbox_init_main_if_requested();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { listen, data_dir, account_id } => {
@@ -53,6 +90,7 @@ fn main() -> ExitCode {
             serve(listen, data_dir.unwrap_or_else(default_data_dir), &account_id)
         }
         Command::Credentials { data_dir } => credentials(&data_dir.unwrap_or_else(default_data_dir)),
+        Command::Images { command } => images(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,6 +114,39 @@ fn credentials(dir: &std::path::Path) -> Result<(), String> {
     println!("export AWS_ENDPOINT_URL={}", c.endpoint.as_deref().unwrap_or("http://127.0.0.1:4599"));
     println!("export AWS_DEFAULT_REGION=${{AWS_DEFAULT_REGION:-us-east-1}}");
     Ok(())
+}
+
+fn images(command: ImagesCommand) -> Result<(), String> {
+    use ferrogate_runtime::image;
+    match command {
+        ImagesCommand::Load { data_dir, tags, file } => {
+            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir)).map_err(|e| e.to_string())?;
+            for s in image::load(dir.path(), &file, &tags).map_err(|e| e.to_string())? {
+                println!("Loaded {} ({} layers): {}", short_id(&s.id), s.layers, s.references.join(", "));
+            }
+        }
+        ImagesCommand::Ls { data_dir } => {
+            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir)).map_err(|e| e.to_string())?;
+            println!("{:<64}  {:<19}  {:>6}  {:>10}", "REFERENCE", "IMAGE ID", "LAYERS", "SIZE");
+            for s in image::list(dir.path()).map_err(|e| e.to_string())? {
+                let names = if s.references.is_empty() { vec!["<none>".to_owned()] } else { s.references.clone() };
+                for r in names {
+                    println!("{r:<64}  {:<19}  {:>6}  {:>10}", short_id(&s.id), s.layers, s.size);
+                }
+            }
+        }
+        ImagesCommand::Rm { data_dir, reference } => {
+            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir)).map_err(|e| e.to_string())?;
+            let out = image::remove(dir.path(), &reference).map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(())
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
 }
 
 fn serve(listen: SocketAddr, data_dir: PathBuf, account_id: &str) -> Result<(), String> {
