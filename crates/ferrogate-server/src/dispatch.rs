@@ -226,7 +226,7 @@ impl Call {
             source_ip: &self.source_ip,
             user_agent: &self.user_agent,
             request_id: &self.request_id,
-            event_id: ferrogate_trail::record::new_event_id(),
+            event_id: ferrogate_trail::record::new_event_id(self.now),
             read_only: o.read_only,
             request_parameters: o.request_parameters,
             response_elements: o.response_elements,

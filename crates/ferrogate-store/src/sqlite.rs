@@ -43,6 +43,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // batch is answered (see `writer`). Checkpoints sync the WAL before copying it and the
     // database after, so a committed batch is always in a synced WAL or a synced database.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoint every 8192 pages (32 MiB of WAL) instead of every 1000: hot index pages are
+    // rewritten by every commit, and a checkpoint copies each page once however often it
+    // changed, so rarer checkpoints copy far less (measured: the checkpoint's share of the
+    // writer thread fell from about a quarter).
+    conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
     Ok(())
 }
 

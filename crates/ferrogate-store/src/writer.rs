@@ -2,24 +2,29 @@
 //!
 //! SQLite allows one writer at a time, and a durable commit costs an fsync. Instead of one
 //! fsync per request, requests hand their transaction bodies ("jobs") to the writer thread,
-//! which runs every job that is waiting inside one SQLite transaction (each in its own
-//! savepoint, so one job's failure undoes only its own writes) and commits once.
+//! which runs waiting jobs inside one SQLite transaction (each in its own savepoint, so one
+//! job's failure undoes only its own writes) and commits once.
 //!
 //! The commit itself does not wait for the disk (`synchronous=NORMAL`). The batch's
 //! completions go to a second thread, the syncer, which calls `fdatasync` on the WAL file
-//! and only then answers every caller of every batch committed before that sync began.
-//! So an acknowledged write is always on disk, and the writer prepares the next batch while
-//! the previous one is being synced instead of idling through each fsync.
+//! and only then answers every caller of every batch committed before that sync began. So
+//! an acknowledged write is always on disk.
+//!
+//! While the syncer is busy, the writer keeps its transaction open and adds the jobs that
+//! arrive: they would wait for that sync anyway, and one larger commit rewrites the hot
+//! index pages once instead of once per small commit. It commits as soon as the syncer is
+//! free (or the batch is full).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc};
+use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::{with_savepoint, WriteTx};
 use crate::sqlite::{run as run_sql, SqliteTx};
@@ -29,7 +34,7 @@ type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&mut dyn WriteTx) -> Completion + Send>;
 
 /// The most jobs committed together. Bounds the latency a job can add to others.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
 /// Jobs that may wait for the writer before submitters are slowed down.
 const QUEUE: usize = 4096;
 
@@ -51,22 +56,49 @@ struct Counters {
     syncs: AtomicU64,
 }
 
+/// What the writer, the syncer and submitters share.
+#[derive(Default)]
+struct State {
+    queue: VecDeque<(Job, OwnedSemaphorePermit)>,
+    /// Batches committed but not yet synced.
+    unsynced: usize,
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    permits: Arc<Semaphore>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock can only come from a bug in this file; the state is
+        // a queue and counters, still coherent, so carry on rather than poison every caller.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 pub(crate) struct Writer {
-    queue: Option<mpsc::Sender<Job>>,
+    shared: Arc<Shared>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
     pub(crate) fn start(conn: Connection, wal: PathBuf) -> Result<Self, StoreError> {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            permits: Arc::new(Semaphore::new(QUEUE)),
+        });
         let counters = Arc::new(Counters::default());
-        let c = counters.clone();
+        let (s, c) = (shared.clone(), counters.clone());
         let thread = std::thread::Builder::new()
-            .name("ferrogate-store-writer".into())
-            .spawn(move || run(conn, rx, wal, &c))
+            .name("fg-store-writer".into())
+            .spawn(move || run(conn, &s, wal, &c))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
-        Ok(Self { queue: Some(tx), counters, thread: Some(thread) })
+        Ok(Self { shared, counters, thread: Some(thread) })
     }
 
     pub(crate) async fn submit<T, E, F>(&self, f: F) -> Result<T, E>
@@ -90,8 +122,21 @@ impl Writer {
                 let _ = done.send(answer);
             })
         });
-        let queue = self.queue.as_ref().ok_or_else(|| StoreError::Unavailable("store closed".into()))?;
-        queue.send(job).await.map_err(|_| E::from(StoreError::Unavailable("writer stopped".into())))?;
+        let permit = self
+            .shared
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| E::from(StoreError::Unavailable("store closed".into())))?;
+        {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(E::from(StoreError::Unavailable("store closed".into())));
+            }
+            state.queue.push_back((job, permit));
+        }
+        self.shared.wake.notify_all();
         result
             .await
             .unwrap_or_else(|_| Err(E::from(StoreError::Unavailable("the write was abandoned (a bug: see the log)".into()))))
@@ -108,59 +153,49 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Closing the queue lets the thread finish what is queued, hand the last batch to
-        // the syncer, wait for it, and exit.
-        self.queue.take();
+        // The thread finishes what is queued, hands the last batch to the syncer, waits for
+        // it, and exits.
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, wal: PathBuf, counters: &Arc<Counters>) {
+fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Counters>) {
     let (to_syncer, from_writer) = std_mpsc::channel::<Vec<Completion>>();
-    let c = counters.clone();
-    let syncer = std::thread::Builder::new().name("ferrogate-store-syncer".into()).spawn(move || sync_loop(from_writer, wal, &c));
-    let syncer = match syncer {
+    let (s, c) = (shared.clone(), counters.clone());
+    let syncer = match std::thread::Builder::new().name("fg-store-syncer".into()).spawn(move || sync_loop(from_writer, wal, &s, &c)) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the WAL syncer thread; refusing writes");
-            return; // dropping the queue answers every caller with `Unavailable`
+            shared.lock().closed = true;
+            return; // queued jobs are dropped: their callers get `Unavailable`
         }
     };
-    while let Some(first) = queue.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
+    loop {
+        let mut state = shared.lock();
+        while state.queue.is_empty() && !state.closed {
+            state = shared.wake.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        let n = jobs.len() as u64;
+        if state.queue.is_empty() {
+            break; // closed and drained
+        }
+        drop(state);
         if let Err(e) = run_sql(&conn, "BEGIN IMMEDIATE") {
-            // Dropping the jobs answers their callers with `Unavailable`.
             tracing::error!(error = %e, "cannot begin a write transaction");
+            // Answer what is queued with the failure rather than retrying forever.
+            let jobs: Vec<_> = shared.lock().queue.drain(..).collect();
+            drop(jobs);
             continue;
         }
-        let mut completions = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let mut tx = SqliteTx { conn: &conn, depth: 0 };
-            match catch_unwind(AssertUnwindSafe(|| job(&mut tx))) {
-                Ok(c) => completions.push(c),
-                Err(_) => {
-                    tracing::error!("a write job panicked; its writes are rolled back");
-                    while tx.depth > 0 {
-                        if tx.rollback_savepoint().is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+        let completions = fill_batch(&conn, shared);
         counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters.jobs.fetch_add(n, Ordering::Relaxed);
+        counters.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
         match run_sql(&conn, "COMMIT") {
             Ok(()) => {
+                shared.lock().unsynced += 1;
                 if let Err(std_mpsc::SendError(completions)) = to_syncer.send(completions) {
                     // The syncer is gone: the batch's durability is unknown, so say so.
                     for c in completions {
@@ -181,8 +216,53 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, wal: PathBuf, counters:
     let _ = syncer.join();
 }
 
+/// Runs queued jobs in the open transaction until the queue is empty and the syncer is idle
+/// (or the batch is full).
+fn fill_batch(conn: &Connection, shared: &Shared) -> Vec<Completion> {
+    let mut completions = Vec::new();
+    let mut state = shared.lock();
+    loop {
+        let room = MAX_BATCH.saturating_sub(completions.len());
+        let take = room.min(state.queue.len());
+        let jobs: Vec<_> = state.queue.drain(..take).collect();
+        drop(state);
+        for (job, permit) in jobs {
+            drop(permit);
+            if let Some(c) = run_job(conn, job) {
+                completions.push(c);
+            }
+        }
+        state = shared.lock();
+        if completions.len() >= MAX_BATCH {
+            return completions;
+        }
+        while state.queue.is_empty() && state.unsynced > 0 && !state.closed {
+            state = shared.wake.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if state.queue.is_empty() {
+            return completions;
+        }
+    }
+}
+
+fn run_job(conn: &Connection, job: Job) -> Option<Completion> {
+    let mut tx = SqliteTx { conn, depth: 0 };
+    match catch_unwind(AssertUnwindSafe(|| job(&mut tx))) {
+        Ok(c) => Some(c),
+        Err(_) => {
+            tracing::error!("a write job panicked; its writes are rolled back");
+            while tx.depth > 0 {
+                if tx.rollback_savepoint().is_err() {
+                    break;
+                }
+            }
+            None
+        }
+    }
+}
+
 /// Makes committed batches durable, many at a time, and then answers their callers.
-fn sync_loop(batches: std_mpsc::Receiver<Vec<Completion>>, wal: PathBuf, counters: &Counters) {
+fn sync_loop(batches: std_mpsc::Receiver<Vec<Completion>>, wal: PathBuf, shared: &Shared, counters: &Counters) {
     let mut file: Option<File> = None;
     while let Ok(first) = batches.recv() {
         let mut pending = vec![first];
@@ -196,9 +276,12 @@ fn sync_loop(batches: std_mpsc::Receiver<Vec<Completion>>, wal: PathBuf, counter
         if let Err(e) = &synced {
             tracing::error!(error = %e, "fdatasync of the WAL failed: the affected writes are reported as failed");
         }
+        let n = pending.len();
         for c in pending.into_iter().flatten() {
             c(synced.clone());
         }
+        shared.lock().unsynced -= n;
+        shared.wake.notify_all();
     }
 }
 

@@ -6,7 +6,7 @@ use ferrogate_store::{Direction, Key, ReadTx};
 use ferrogate_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::log::{partition, StoredEvent, ATTRIBUTES, EVENTS, INDEX};
+use crate::log::{event_key_of_index, partition, StoredEvent, ATTRIBUTES, EVENTS, INDEX};
 use crate::record::LookupResource;
 use crate::TrailError;
 
@@ -219,6 +219,9 @@ pub fn lookup_events(
         // Insights events are not produced by Ferrogate.
         return Ok(LookupEventsOutput { events: Vec::new(), next_token: None });
     }
+    if let Some(("EventId", id)) = q.attribute.as_ref().map(|(a, v)| (a.as_str(), v.as_str())) {
+        return lookup_by_id(tx, account, region, id, &q);
+    }
     let prefix = match &q.attribute {
         Some((a, v)) => partition(account, region).str(a).str(v).into_bytes(),
         None => partition(account, region).into_bytes(),
@@ -237,9 +240,16 @@ pub fn lookup_events(
     let mut events = Vec::with_capacity(q.limit);
     let mut last_key = None;
     for (k, v) in rows.into_iter().take(q.limit) {
-        let stored = if q.attribute.is_some() { EVENTS.get(tx, &v)? } else { decode(&v)? };
+        let stored = if q.attribute.is_some() {
+            match event_key_of_index(account, region, &k) {
+                Some(ek) => EVENTS.get(tx, &ek)?,
+                None => None,
+            }
+        } else {
+            decode(&v)?
+        };
         if let Some(s) = stored {
-            events.push(to_output(s));
+            events.push(to_output(s)?);
         }
         last_key = Some(k);
     }
@@ -248,6 +258,16 @@ pub fn lookup_events(
         _ => None,
     };
     Ok(LookupEventsOutput { events, next_token })
+}
+
+/// `EventId`: at most one event, found by the time its id carries.
+fn lookup_by_id(tx: &dyn ReadTx, account: &str, region: &str, id: &str, q: &Query) -> Result<LookupEventsOutput, TrailError> {
+    let found = match crate::record::event_id_time(id) {
+        Some(t) if t >= q.start_ms && t <= q.end_ms => EVENTS.get(tx, &crate::log::event_key(account, region, t, id))?,
+        _ => None,
+    };
+    let events = found.into_iter().map(to_output).collect::<Result<Vec<_>, _>>()?;
+    Ok(LookupEventsOutput { events, next_token: None })
 }
 
 fn decode(bytes: &[u8]) -> Result<Option<StoredEvent>, TrailError> {
@@ -263,14 +283,36 @@ fn corrupt(reason: &str) -> TrailError {
     TrailError::Internal(ferrogate_store::StoreError::Corrupt { tree: "trail.events", reason: reason.to_owned() })
 }
 
-fn to_output(s: StoredEvent) -> EventOut {
-    EventOut {
-        event_id: s.event_id,
-        event_name: s.event_name,
-        read_only: if s.read_only { "true" } else { "false" }.to_owned(),
-        access_key_id: s.access_key_id,
-        event_time: Timestamp::from_millis(s.event_time_ms).secs() as f64,
-        event_source: s.event_source,
+/// The fields of a record that `LookupEvents` reports beside it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordFields {
+    #[serde(rename = "eventID")]
+    event_id: String,
+    event_name: String,
+    event_source: String,
+    event_time: String,
+    read_only: bool,
+    user_identity: IdentityFields,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityFields {
+    #[serde(default)]
+    access_key_id: Option<String>,
+}
+
+fn to_output(s: StoredEvent) -> Result<EventOut, TrailError> {
+    let f: RecordFields = serde_json::from_str(&s.record).map_err(|e| corrupt(&e.to_string()))?;
+    let time = Timestamp::parse_iso8601(&f.event_time).map_err(|e| corrupt(&e.to_string()))?;
+    Ok(EventOut {
+        event_id: f.event_id,
+        event_name: f.event_name,
+        read_only: if f.read_only { "true" } else { "false" }.to_owned(),
+        access_key_id: f.user_identity.access_key_id,
+        event_time: time.epoch_seconds_f64(),
+        event_source: f.event_source,
         username: s.username,
         resources: s
             .resources
@@ -278,6 +320,5 @@ fn to_output(s: StoredEvent) -> EventOut {
             .map(|LookupResource { resource_type, resource_name }| ResourceOut { resource_type, resource_name })
             .collect(),
         cloud_trail_event: s.record,
-    }
+    })
 }
-

@@ -264,13 +264,39 @@ impl EventRecord {
     }
 }
 
-/// A random version-4 UUID for `eventID`.
-pub fn new_event_id() -> String {
+/// A new `eventID`: a UUID (version 7 layout) whose first 48 bits are the event time in
+/// milliseconds and the rest random. AWS's ids are opaque UUIDs, so clients see nothing
+/// different; Ferrogate can find an event by id without an index of random keys, which cost
+/// a random page write per event.
+pub fn new_event_id(time: Timestamp) -> String {
     let mut b = [0u8; 16];
-    // The system CSPRNG does not fail on Linux; an all-zero id would still be unique
-    // enough with the request id beside it, but we never expect it.
+    // The system CSPRNG does not fail on Linux; the time prefix keeps ids distinct anyway
+    // to the millisecond.
     let _ = aws_lc_rs::rand::fill(&mut b);
-    ferrogate_types::RequestId::from_random(b).to_string()
+    let ms = u64::try_from(time.millis()).unwrap_or(0).to_be_bytes();
+    b[..6].copy_from_slice(&ms[2..]);
+    b[6] = (b[6] & 0x0f) | 0x70;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[usize::from(byte >> 4)] as char);
+        s.push(HEX[usize::from(byte & 0xf)] as char);
+    }
+    s
+}
+
+/// The event time (milliseconds) an `eventID` made by [`new_event_id`] carries.
+pub fn event_id_time(id: &str) -> Option<i64> {
+    let b = id.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[14] != b'7' {
+        return None;
+    }
+    let hex: String = id[..8].chars().chain(id[9..13].chars()).collect();
+    i64::from_str_radix(&hex, 16).ok()
 }
 
 #[cfg(test)]
@@ -288,7 +314,7 @@ mod tests {
             source_ip: "127.0.0.1",
             user_agent: "aws-cli/1.45",
             request_id: "rid",
-            event_id: "eid".into(),
+            event_id: new_event_id(Timestamp::from_secs(1_440_938_160)),
             read_only: false,
             request_parameters: serde_json::json!({"userName": "bob"}),
             response_elements: serde_json::json!({"user": {"userName": "bob"}}),
@@ -341,6 +367,18 @@ mod tests {
         assert_eq!(r.user_identity.invoked_by.as_deref(), Some("fargate.amazonaws.com"));
         assert_eq!(r.source_ip_address, "fargate.amazonaws.com");
         assert!(r.user_identity.arn.is_none());
+    }
+
+    #[test]
+    fn event_ids_carry_their_time() {
+        let t = Timestamp::from_millis(1_795_918_258_123);
+        let id = new_event_id(t);
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "7");
+        assert_eq!(event_id_time(&id), Some(t.millis()));
+        assert_ne!(new_event_id(t), id);
+        assert_eq!(event_id_time("deef4c36-7c7d-4a45-a1ed-d7c9926efe61"), None);
+        assert_eq!(event_id_time("nope"), None);
     }
 
     #[test]

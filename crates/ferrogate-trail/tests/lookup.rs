@@ -20,7 +20,7 @@ async fn append(store: &Store, account: &str, region: &str, name: &str, at_ms: i
         source_ip: "127.0.0.1",
         user_agent: "test",
         request_id: "r",
-        event_id: new_event_id(),
+        event_id: new_event_id(Timestamp::from_millis(at_ms)),
         read_only: name.starts_with("Get"),
         request_parameters: serde_json::Value::Null,
         response_elements: serde_json::Value::Null,
