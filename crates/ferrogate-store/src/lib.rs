@@ -14,6 +14,7 @@
 //! - [`seal`]: the root key file and AES-256-GCM sealing of secrets stored in the database.
 #![deny(missing_docs)]
 
+mod checkpoint;
 pub mod engine;
 mod error;
 pub mod key;

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use crate::checkpoint::Checkpointer;
 use crate::engine::{Direction, ReadTx, WriteTx};
 use crate::writer::{Writer, WriterStats};
 use crate::StoreError;
@@ -30,6 +31,8 @@ struct Inner {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: Writer,
+    // Dropped after the writer, so the last batch is written before checkpoints stop.
+    _checkpointer: Checkpointer,
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -43,11 +46,9 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // batch is answered (see `writer`). Checkpoints sync the WAL before copying it and the
     // database after, so a committed batch is always in a synced WAL or a synced database.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // Checkpoint every 8192 pages (32 MiB of WAL) instead of every 1000: hot index pages are
-    // rewritten by every commit, and a checkpoint copies each page once however often it
-    // changed, so rarer checkpoints copy far less (measured: the checkpoint's share of the
-    // writer thread fell from about a quarter).
-    conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+    // Checkpoints run on their own thread (`checkpoint`); the writer's own auto-checkpoint
+    // is a backstop at 16384 pages (64 MiB of WAL) should that thread fall behind.
+    conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
     Ok(())
 }
 
@@ -88,7 +89,10 @@ impl Store {
         configure(&conn)?;
         migrate(&mut conn)?;
         let writer = Writer::start(conn, wal_path(path))?;
-        Ok(Self { inner: Arc::new(Inner { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer }) })
+        let checkpointer = Checkpointer::start(path)?;
+        Ok(Self {
+            inner: Arc::new(Inner { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer, _checkpointer: checkpointer }),
+        })
     }
 
     /// The database file.
