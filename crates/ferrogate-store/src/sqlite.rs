@@ -100,21 +100,30 @@ impl Store {
         &self.inner.path
     }
 
-    /// Runs `f` on a consistent snapshot. Reads never wait for the writer (WAL).
+    /// Runs `f` on a consistent snapshot. Reads never wait for the writer (WAL). The
+    /// snapshot (a pooled connection and its read transaction) is taken on the first read,
+    /// so a closure that reads nothing (a cached authorization, `GetCallerIdentity`) costs
+    /// nothing.
     pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&dyn ReadTx) -> Result<T, E>) -> Result<T, E> {
+        let lazy = LazyRead { store: self, conn: std::cell::OnceCell::new() };
+        let result = f(&lazy);
+        if let Some(Ok(conn)) = lazy.conn.into_inner() {
+            if run(&conn, "COMMIT").is_ok() {
+                if let Ok(mut pool) = self.inner.readers.lock() {
+                    pool.push(conn);
+                }
+            }
+        }
+        result
+    }
+
+    fn begin_read(&self) -> Result<Connection, StoreError> {
         let conn = match self.inner.readers.lock().map(|mut p| p.pop()) {
             Ok(Some(c)) => c,
             _ => self.open_reader()?,
         };
         run(&conn, "BEGIN")?;
-        let result = f(&SqliteTx { conn: &conn, depth: 0 });
-        let ended = run(&conn, "COMMIT");
-        if ended.is_ok() {
-            if let Ok(mut pool) = self.inner.readers.lock() {
-                pool.push(conn);
-            }
-        }
-        result
+        Ok(conn)
     }
 
     fn open_reader(&self) -> Result<Connection, StoreError> {
@@ -150,6 +159,38 @@ impl Store {
 pub(crate) fn run(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
+}
+
+/// A read snapshot opened on first use.
+struct LazyRead<'s> {
+    store: &'s Store,
+    conn: std::cell::OnceCell<Result<Connection, StoreError>>,
+}
+
+impl LazyRead<'_> {
+    fn tx(&self) -> Result<SqliteTx<'_>, StoreError> {
+        match self.conn.get_or_init(|| self.store.begin_read()) {
+            Ok(conn) => Ok(SqliteTx { conn, depth: 0 }),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl ReadTx for LazyRead<'_> {
+    fn get(&self, tree: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.tx()?.get(tree, key)
+    }
+
+    fn range(
+        &self,
+        tree: &'static str,
+        start: &[u8],
+        end: Option<&[u8]>,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<crate::engine::Entries, StoreError> {
+        self.tx()?.range(tree, start, end, direction, limit)
+    }
 }
 
 /// A transaction on one SQLite connection.
