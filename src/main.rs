@@ -9,7 +9,11 @@ use ferrogate_server::{App, Config, DataDir, Listening};
 use ferrogate_types::AccountId;
 
 #[derive(Parser)]
-#[command(name = "ferrogate", version, about = "Self-hosted, AWS-compatible Fargate: ECS tasks on encrypted storage, KMS, IAM, CloudTrail")]
+#[command(
+    name = "ferrogate",
+    version,
+    about = "Self-hosted, AWS-compatible Fargate: ECS tasks on encrypted storage, KMS, IAM, CloudTrail"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,11 +89,21 @@ fn main() -> ExitCode {
     ferrogate_runtime::sandbox_init_main_if_requested();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, data_dir, account_id } => {
+        Command::Serve {
+            listen,
+            data_dir,
+            account_id,
+        } => {
             init_logging();
-            serve(listen, data_dir.unwrap_or_else(default_data_dir), &account_id)
+            serve(
+                listen,
+                data_dir.unwrap_or_else(default_data_dir),
+                &account_id,
+            )
         }
-        Command::Credentials { data_dir } => credentials(&data_dir.unwrap_or_else(default_data_dir)),
+        Command::Credentials { data_dir } => {
+            credentials(&data_dir.unwrap_or_else(default_data_dir))
+        }
         Command::Images { command } => images(command),
     };
     match result {
@@ -102,16 +116,26 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn credentials(dir: &std::path::Path) -> Result<(), String> {
     let dir = DataDir::open(dir).map_err(|e| e.to_string())?;
     let c = dir.read_credentials().map_err(|e| e.to_string())?;
     println!("export AWS_ACCESS_KEY_ID={}", c.access_key_id);
-    println!("export AWS_SECRET_ACCESS_KEY={}", c.secret_access_key.as_str());
-    println!("export AWS_ENDPOINT_URL={}", c.endpoint.as_deref().unwrap_or("http://127.0.0.1:4599"));
+    println!(
+        "export AWS_SECRET_ACCESS_KEY={}",
+        c.secret_access_key.as_str()
+    );
+    println!(
+        "export AWS_ENDPOINT_URL={}",
+        c.endpoint.as_deref().unwrap_or("http://127.0.0.1:4599")
+    );
     println!("export AWS_DEFAULT_REGION=${{AWS_DEFAULT_REGION:-us-east-1}}");
     Ok(())
 }
@@ -119,26 +143,56 @@ fn credentials(dir: &std::path::Path) -> Result<(), String> {
 fn images(command: ImagesCommand) -> Result<(), String> {
     use ferrogate_runtime::image;
     match command {
-        ImagesCommand::Load { data_dir, tags, file } => {
-            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir)).map_err(|e| e.to_string())?;
+        ImagesCommand::Load {
+            data_dir,
+            tags,
+            file,
+        } => {
+            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir))
+                .map_err(|e| e.to_string())?;
             for s in image::load(dir.path(), &file, &tags).map_err(|e| e.to_string())? {
-                println!("Loaded {} ({} layers): {}", short_id(&s.id), s.layers, s.references.join(", "));
+                println!(
+                    "Loaded {} ({} layers): {}",
+                    short_id(&s.id),
+                    s.layers,
+                    s.references.join(", ")
+                );
             }
         }
         ImagesCommand::Ls { data_dir } => {
-            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir)).map_err(|e| e.to_string())?;
-            println!("{:<64}  {:<19}  {:>6}  {:>10}", "REFERENCE", "IMAGE ID", "LAYERS", "SIZE");
+            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<64}  {:<19}  {:>6}  {:>10}",
+                "REFERENCE", "IMAGE ID", "LAYERS", "SIZE"
+            );
             for s in image::list(dir.path()).map_err(|e| e.to_string())? {
-                let names = if s.references.is_empty() { vec!["<none>".to_owned()] } else { s.references.clone() };
+                let names = if s.references.is_empty() {
+                    vec!["<none>".to_owned()]
+                } else {
+                    s.references.clone()
+                };
                 for r in names {
-                    println!("{r:<64}  {:<19}  {:>6}  {:>10}", short_id(&s.id), s.layers, s.size);
+                    println!(
+                        "{r:<64}  {:<19}  {:>6}  {:>10}",
+                        short_id(&s.id),
+                        s.layers,
+                        s.size
+                    );
                 }
             }
         }
-        ImagesCommand::Rm { data_dir, reference } => {
-            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir)).map_err(|e| e.to_string())?;
+        ImagesCommand::Rm {
+            data_dir,
+            reference,
+        } => {
+            let dir = DataDir::open(&data_dir.unwrap_or_else(default_data_dir))
+                .map_err(|e| e.to_string())?;
             let out = image::remove(dir.path(), &reference).map_err(|e| e.to_string())?;
-            println!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string(&out).map_err(|e| e.to_string())?
+            );
         }
     }
     Ok(())
@@ -151,29 +205,49 @@ fn short_id(id: &str) -> &str {
 
 fn serve(listen: SocketAddr, data_dir: PathBuf, account_id: &str) -> Result<(), String> {
     let account = AccountId::parse(account_id).map_err(|e| e.to_string())?;
-    let config = Config { listen, data_dir, account_id: account };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let config = Config {
+        listen,
+        data_dir,
+        account_id: account,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(run(config))
 }
 
 async fn run(config: Config) -> Result<(), String> {
     let dir = DataDir::open(&config.data_dir).map_err(|e| e.to_string())?;
-    let (app, created) = App::open(&dir, &config.account_id).await.map_err(|e| e.to_string())?;
-    let listening = Listening::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let (app, created) = App::open(&dir, &config.account_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listening = Listening::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let endpoint = format!("http://{}", listening.local_addr);
     dir.record_endpoint(&endpoint).map_err(|e| e.to_string())?;
     let creds = dir.read_credentials().map_err(|e| e.to_string())?;
-    println!("Ferrogate {} listening on {endpoint}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Ferrogate {} listening on {endpoint}",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("  account        {}", creds.account_id);
     println!("  data dir       {}", dir.path().display());
     println!("  access key id  {}", creds.access_key_id);
     if let Some(c) = &created {
         println!("Root credentials were created (the secret is shown once here and stored 0600 in the data dir):");
         println!("  export AWS_ACCESS_KEY_ID={}", c.access_key_id);
-        println!("  export AWS_SECRET_ACCESS_KEY={}", c.secret_access_key.as_str());
+        println!(
+            "  export AWS_SECRET_ACCESS_KEY={}",
+            c.secret_access_key.as_str()
+        );
     }
     println!("Point the aws CLI at it:");
-    println!("  eval \"$(ferrogate credentials --data-dir {})\"", dir.path().display());
+    println!(
+        "  eval \"$(ferrogate credentials --data-dir {})\"",
+        dir.path().display()
+    );
     println!("  aws sts get-caller-identity");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

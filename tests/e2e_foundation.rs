@@ -15,7 +15,10 @@ fn create_user_with_key(s: &Server, name: &str) -> (String, String) {
     json(&s.aws(&["iam", "create-user", "--user-name", name]));
     let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
     let key = &k["AccessKey"];
-    (key["AccessKeyId"].as_str().unwrap().to_owned(), key["SecretAccessKey"].as_str().unwrap().to_owned())
+    (
+        key["AccessKeyId"].as_str().unwrap().to_owned(),
+        key["SecretAccessKey"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[test]
@@ -34,24 +37,63 @@ fn root_and_users_with_the_cli() {
     let who = json(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]));
     assert_eq!(who["Arn"], "arn:aws:iam::000000000000:user/alice");
     assert!(who["UserId"].as_str().unwrap().starts_with("AIDA"));
-    let err = fails_with(&s.aws_as(&key, &secret, &["iam", "list-users"]), "AccessDenied");
+    let err = fails_with(
+        &s.aws_as(&key, &secret, &["iam", "list-users"]),
+        "AccessDenied",
+    );
     assert!(err.contains(
         "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::000000000000:user/ because no identity-based policy allows the iam:ListUsers action"
     ), "{err}");
-    fails_with(&s.aws_as(&key, &secret, &["iam", "create-user", "--user-name", "mallory"]), "AccessDenied");
-    fails_with(&s.aws_as(&key, &secret, &["cloudtrail", "lookup-events"]), "AccessDeniedException");
+    fails_with(
+        &s.aws_as(
+            &key,
+            &secret,
+            &["iam", "create-user", "--user-name", "mallory"],
+        ),
+        "AccessDenied",
+    );
+    fails_with(
+        &s.aws_as(&key, &secret, &["cloudtrail", "lookup-events"]),
+        "AccessDeniedException",
+    );
     // Denied calls changed nothing.
-    fails_with(&s.aws(&["iam", "get-user", "--user-name", "mallory"]), "NoSuchEntity");
+    fails_with(
+        &s.aws(&["iam", "get-user", "--user-name", "mallory"]),
+        "NoSuchEntity",
+    );
 
     // Inactive keys are refused like unknown ones; reactivated keys work again.
-    json(&s.aws(&["iam", "update-access-key", "--user-name", "alice", "--access-key-id", &key, "--status", "Inactive"]));
-    fails_with(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]), "InvalidClientTokenId");
-    json(&s.aws(&["iam", "update-access-key", "--user-name", "alice", "--access-key-id", &key, "--status", "Active"]));
+    json(&s.aws(&[
+        "iam",
+        "update-access-key",
+        "--user-name",
+        "alice",
+        "--access-key-id",
+        &key,
+        "--status",
+        "Inactive",
+    ]));
+    fails_with(
+        &s.aws_as(&key, &secret, &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
+    json(&s.aws(&[
+        "iam",
+        "update-access-key",
+        "--user-name",
+        "alice",
+        "--access-key-id",
+        &key,
+        "--status",
+        "Active",
+    ]));
     json(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]));
 
     let keys = json(&s.aws(&["iam", "list-access-keys", "--user-name", "alice"]));
     assert_eq!(keys["AccessKeyMetadata"][0]["AccessKeyId"], key.as_str());
-    assert!(keys["AccessKeyMetadata"][0].get("SecretAccessKey").is_none());
+    assert!(keys["AccessKeyMetadata"][0]
+        .get("SecretAccessKey")
+        .is_none());
 }
 
 #[test]
@@ -59,38 +101,174 @@ fn signature_refusals() {
     let s = Server::start();
     let (root_key, root_secret) = (s.access_key_id.clone(), s.secret_access_key.clone());
     // Wrong secret.
-    let e = fails_with(&s.aws_as(&root_key, "0000000000000000000000000000000000000000", &["sts", "get-caller-identity"]), "SignatureDoesNotMatch");
-    assert!(e.contains("The request signature we calculated does not match the signature you provided."), "{e}");
-    let r = raw(&s, &root_key, "wrong", &["cloudtrail", "json", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "{}"]);
+    let e = fails_with(
+        &s.aws_as(
+            &root_key,
+            "0000000000000000000000000000000000000000",
+            &["sts", "get-caller-identity"],
+        ),
+        "SignatureDoesNotMatch",
+    );
+    assert!(
+        e.contains(
+            "The request signature we calculated does not match the signature you provided."
+        ),
+        "{e}"
+    );
+    let r = raw(
+        &s,
+        &root_key,
+        "wrong",
+        &[
+            "cloudtrail",
+            "json",
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+            "{}",
+        ],
+    );
     assert_eq!(r["status"], 400);
-    assert!(r["body"].as_str().unwrap().contains("\"__type\":\"InvalidSignatureException\""), "{r}");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("\"__type\":\"InvalidSignatureException\""),
+        "{r}"
+    );
     // Unknown access key, per protocol.
-    fails_with(&s.aws_as("AKIAUNKNOWNKEY000000", &root_secret, &["sts", "get-caller-identity"]), "InvalidClientTokenId");
-    fails_with(&s.aws_as("AKIAUNKNOWNKEY000000", &root_secret, &["cloudtrail", "lookup-events"]), "UnrecognizedClientException");
+    fails_with(
+        &s.aws_as(
+            "AKIAUNKNOWNKEY000000",
+            &root_secret,
+            &["sts", "get-caller-identity"],
+        ),
+        "InvalidClientTokenId",
+    );
+    fails_with(
+        &s.aws_as(
+            "AKIAUNKNOWNKEY000000",
+            &root_secret,
+            &["cloudtrail", "lookup-events"],
+        ),
+        "UnrecognizedClientException",
+    );
     // Skewed clock, both ways, per protocol.
     for skew in ["-20", "20"] {
-        let r = raw(&s, &root_key, &root_secret, &["sts", "query", "Action=GetCallerIdentity&Version=2011-06-15", "--skew-minutes", skew]);
+        let r = raw(
+            &s,
+            &root_key,
+            &root_secret,
+            &[
+                "sts",
+                "query",
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                "--skew-minutes",
+                skew,
+            ],
+        );
         assert_eq!(r["status"], 403, "{r}");
         let body = r["body"].as_str().unwrap();
-        assert!(body.contains("<Code>SignatureDoesNotMatch</Code>"), "{body}");
-        assert!(body.contains("Signature expired") || body.contains("Signature not yet current"), "{body}");
-        let r = raw(&s, &root_key, &root_secret, &["cloudtrail", "json", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "{}", "--skew-minutes", skew]);
-        assert!(r["body"].as_str().unwrap().contains("InvalidSignatureException"), "{r}");
+        assert!(
+            body.contains("<Code>SignatureDoesNotMatch</Code>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Signature expired") || body.contains("Signature not yet current"),
+            "{body}"
+        );
+        let r = raw(
+            &s,
+            &root_key,
+            &root_secret,
+            &[
+                "cloudtrail",
+                "json",
+                "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+                "{}",
+                "--skew-minutes",
+                skew,
+            ],
+        );
+        assert!(
+            r["body"]
+                .as_str()
+                .unwrap()
+                .contains("InvalidSignatureException"),
+            "{r}"
+        );
     }
     // Within the window is fine.
-    let r = raw(&s, &root_key, &root_secret, &["sts", "query", "Action=GetCallerIdentity&Version=2011-06-15", "--skew-minutes", "10"]);
+    let r = raw(
+        &s,
+        &root_key,
+        &root_secret,
+        &[
+            "sts",
+            "query",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            "--skew-minutes",
+            "10",
+        ],
+    );
     assert_eq!(r["status"], 200, "{r}");
     // Unsigned.
-    let r = raw(&s, &root_key, &root_secret, &["sts", "query", "Action=GetCallerIdentity&Version=2011-06-15", "--unsigned"]);
+    let r = raw(
+        &s,
+        &root_key,
+        &root_secret,
+        &[
+            "sts",
+            "query",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            "--unsigned",
+        ],
+    );
     assert_eq!(r["status"], 403);
-    assert!(r["body"].as_str().unwrap().contains("<Code>MissingAuthenticationToken</Code>"), "{r}");
-    let r = raw(&s, &root_key, &root_secret, &["kms", "json", "TrentService.ListKeys", "{}", "--unsigned"]);
-    assert!(r["body"].as_str().unwrap().contains("MissingAuthenticationTokenException"), "{r}");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("<Code>MissingAuthenticationToken</Code>"),
+        "{r}"
+    );
+    let r = raw(
+        &s,
+        &root_key,
+        &root_secret,
+        &["kms", "json", "TrentService.ListKeys", "{}", "--unsigned"],
+    );
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("MissingAuthenticationTokenException"),
+        "{r}"
+    );
     // Signed for another service than the one addressed.
-    let r = raw(&s, &root_key, &root_secret, &["kms", "json", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "{}"]);
-    assert!(r["body"].as_str().unwrap().contains("Credential should be scoped to correct service: 'cloudtrail'"), "{r}");
+    let r = raw(
+        &s,
+        &root_key,
+        &root_secret,
+        &[
+            "kms",
+            "json",
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+            "{}",
+        ],
+    );
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("Credential should be scoped to correct service: 'cloudtrail'"),
+        "{r}"
+    );
     // Every response carries a request id.
-    assert!(r["headers"]["x-amzn-requestid"].as_str().is_some_and(|v| v.len() == 36), "{r}");
+    assert!(
+        r["headers"]["x-amzn-requestid"]
+            .as_str()
+            .is_some_and(|v| v.len() == 36),
+        "{r}"
+    );
 }
 
 #[test]
@@ -99,52 +277,167 @@ fn errors_are_aws_shaped_and_change_nothing() {
     let (k, sk) = (s.access_key_id.clone(), s.secret_access_key.clone());
     let ct = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101";
     // Unknown operation.
-    let r = raw(&s, &k, &sk, &["cloudtrail", "json", &format!("{ct}.NoSuchOperation"), "{}"]);
+    let r = raw(
+        &s,
+        &k,
+        &sk,
+        &["cloudtrail", "json", &format!("{ct}.NoSuchOperation"), "{}"],
+    );
     assert_eq!(r["status"], 400);
-    assert!(r["body"].as_str().unwrap().contains("\"__type\":\"UnknownOperationException\""), "{r}");
-    let r = raw(&s, &k, &sk, &["iam", "query", "Action=NoSuchAction&Version=2010-05-08"]);
-    assert!(r["body"].as_str().unwrap().contains("<Code>InvalidAction</Code>"), "{r}");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("\"__type\":\"UnknownOperationException\""),
+        "{r}"
+    );
+    let r = raw(
+        &s,
+        &k,
+        &sk,
+        &["iam", "query", "Action=NoSuchAction&Version=2010-05-08"],
+    );
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("<Code>InvalidAction</Code>"),
+        "{r}"
+    );
     // Malformed body and wrong types.
     for body in ["{not json", "[1,2]", "{\"MaxResults\":\"ten\"}"] {
-        let r = raw(&s, &k, &sk, &["cloudtrail", "json", &format!("{ct}.LookupEvents"), body]);
+        let r = raw(
+            &s,
+            &k,
+            &sk,
+            &["cloudtrail", "json", &format!("{ct}.LookupEvents"), body],
+        );
         assert_eq!(r["status"], 400, "{body}: {r}");
-        assert!(r["body"].as_str().unwrap().contains("\"__type\":\"SerializationException\""), "{body}: {r}");
+        assert!(
+            r["body"]
+                .as_str()
+                .unwrap()
+                .contains("\"__type\":\"SerializationException\""),
+            "{body}: {r}"
+        );
     }
     // Over the size cap.
-    let r = raw(&s, &k, &sk, &["cloudtrail", "json", &format!("{ct}.LookupEvents"), "{}", "--pad-bytes", "1100000"]);
+    let r = raw(
+        &s,
+        &k,
+        &sk,
+        &[
+            "cloudtrail",
+            "json",
+            &format!("{ct}.LookupEvents"),
+            "{}",
+            "--pad-bytes",
+            "1100000",
+        ],
+    );
     assert_eq!(r["status"], 413, "{r}");
-    assert!(r["body"].as_str().unwrap().contains("RequestEntityTooLarge"), "{r}");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("RequestEntityTooLarge"),
+        "{r}"
+    );
     // Constraint violations name the member.
-    let e = fails_with(&s.aws(&["iam", "create-user", "--user-name", "bad name"]), "ValidationError");
+    let e = fails_with(
+        &s.aws(&["iam", "create-user", "--user-name", "bad name"]),
+        "ValidationError",
+    );
     assert!(e.contains("Value 'bad name' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"), "{e}");
-    let e = fails_with(&s.aws(&["iam", "list-users", "--max-items", "5", "--page-size", "1001"]), "ValidationError");
+    let e = fails_with(
+        &s.aws(&[
+            "iam",
+            "list-users",
+            "--max-items",
+            "5",
+            "--page-size",
+            "1001",
+        ]),
+        "ValidationError",
+    );
     assert!(e.contains("maxItems"), "{e}");
     // Domain errors with AWS's messages.
     json(&s.aws(&["iam", "create-user", "--user-name", "bob"]));
-    let e = fails_with(&s.aws(&["iam", "create-user", "--user-name", "BOB"]), "EntityAlreadyExists");
+    let e = fails_with(
+        &s.aws(&["iam", "create-user", "--user-name", "BOB"]),
+        "EntityAlreadyExists",
+    );
     assert!(e.contains("User with name BOB already exists."), "{e}");
-    let e = fails_with(&s.aws(&["iam", "get-user", "--user-name", "nobody"]), "NoSuchEntity");
-    assert!(e.contains("The user with name nobody cannot be found."), "{e}");
+    let e = fails_with(
+        &s.aws(&["iam", "get-user", "--user-name", "nobody"]),
+        "NoSuchEntity",
+    );
+    assert!(
+        e.contains("The user with name nobody cannot be found."),
+        "{e}"
+    );
     json(&s.aws(&["iam", "create-access-key", "--user-name", "bob"]));
     json(&s.aws(&["iam", "create-access-key", "--user-name", "bob"]));
-    let e = fails_with(&s.aws(&["iam", "create-access-key", "--user-name", "bob"]), "LimitExceeded");
-    assert!(e.contains("Cannot exceed quota for AccessKeysPerUser: 2"), "{e}");
-    let e = fails_with(&s.aws(&["iam", "delete-user", "--user-name", "bob"]), "DeleteConflict");
+    let e = fails_with(
+        &s.aws(&["iam", "create-access-key", "--user-name", "bob"]),
+        "LimitExceeded",
+    );
+    assert!(
+        e.contains("Cannot exceed quota for AccessKeysPerUser: 2"),
+        "{e}"
+    );
+    let e = fails_with(
+        &s.aws(&["iam", "delete-user", "--user-name", "bob"]),
+        "DeleteConflict",
+    );
     assert!(e.contains("must delete access keys first"), "{e}");
-    let e = fails_with(&s.aws(&["iam", "put-user-policy", "--user-name", "bob", "--policy-name", "p", "--policy-document", "{not json"]), "MalformedPolicyDocument");
+    let e = fails_with(
+        &s.aws(&[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "bob",
+            "--policy-name",
+            "p",
+            "--policy-document",
+            "{not json",
+        ]),
+        "MalformedPolicyDocument",
+    );
     assert!(e.contains("Syntax errors in policy."), "{e}");
     // The failed calls left bob as he was: two keys, no policies.
-    assert_eq!(json(&s.aws(&["iam", "list-access-keys", "--user-name", "bob"]))["AccessKeyMetadata"].as_array().unwrap().len(), 2);
-    assert_eq!(json(&s.aws(&["iam", "list-user-policies", "--user-name", "bob"]))["PolicyNames"], serde_json::json!([]));
+    assert_eq!(
+        json(&s.aws(&["iam", "list-access-keys", "--user-name", "bob"]))["AccessKeyMetadata"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        json(&s.aws(&["iam", "list-user-policies", "--user-name", "bob"]))["PolicyNames"],
+        serde_json::json!([])
+    );
     // And every one of them is in the audit log with its error code.
-    let ev = json(&s.aws(&["cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=CreateAccessKey"]));
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=CreateAccessKey",
+    ]));
     let codes: Vec<Value> = ev["Events"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| serde_json::from_str::<Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap()["errorCode"].clone())
+        .map(|e| {
+            serde_json::from_str::<Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap()
+                ["errorCode"]
+                .clone()
+        })
         .collect();
-    assert_eq!(codes, vec![Value::from("LimitExceeded"), Value::Null, Value::Null]);
+    assert_eq!(
+        codes,
+        vec![Value::from("LimitExceeded"), Value::Null, Value::Null]
+    );
 }
 
 #[test]
@@ -152,45 +445,146 @@ fn policies_round_trip() {
     let s = Server::start();
     json(&s.aws(&["iam", "create-user", "--user-name", "carol"]));
     let doc = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]}"#;
-    json(&s.aws(&["iam", "put-user-policy", "--user-name", "carol", "--policy-name", "read-self", "--policy-document", doc]));
-    let got = json(&s.aws(&["iam", "get-user-policy", "--user-name", "carol", "--policy-name", "read-self"]));
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-name",
+        "read-self",
+        "--policy-document",
+        doc,
+    ]));
+    let got = json(&s.aws(&[
+        "iam",
+        "get-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-name",
+        "read-self",
+    ]));
     // botocore URL-decodes and parses the document: it must come back as it went in.
-    assert_eq!(got["PolicyDocument"], serde_json::from_str::<Value>(doc).unwrap());
-    assert_eq!(json(&s.aws(&["iam", "list-user-policies", "--user-name", "carol"]))["PolicyNames"], serde_json::json!(["read-self"]));
+    assert_eq!(
+        got["PolicyDocument"],
+        serde_json::from_str::<Value>(doc).unwrap()
+    );
+    assert_eq!(
+        json(&s.aws(&["iam", "list-user-policies", "--user-name", "carol"]))["PolicyNames"],
+        serde_json::json!(["read-self"])
+    );
 
-    let created = json(&s.aws(&["iam", "create-policy", "--policy-name", "mp", "--path", "/team/", "--policy-document", doc, "--description", "d"]));
+    let created = json(&s.aws(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "mp",
+        "--path",
+        "/team/",
+        "--policy-document",
+        doc,
+        "--description",
+        "d",
+    ]));
     let arn = created["Policy"]["Arn"].as_str().unwrap().to_owned();
     assert_eq!(arn, "arn:aws:iam::000000000000:policy/team/mp");
     assert_eq!(created["Policy"]["DefaultVersionId"], "v1");
-    let v = json(&s.aws(&["iam", "get-policy-version", "--policy-arn", &arn, "--version-id", "v1"]));
-    assert_eq!(v["PolicyVersion"]["Document"], serde_json::from_str::<Value>(doc).unwrap());
-    json(&s.aws(&["iam", "attach-user-policy", "--user-name", "carol", "--policy-arn", &arn]));
-    json(&s.aws(&["iam", "attach-user-policy", "--user-name", "carol", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]));
+    let v = json(&s.aws(&[
+        "iam",
+        "get-policy-version",
+        "--policy-arn",
+        &arn,
+        "--version-id",
+        "v1",
+    ]));
+    assert_eq!(
+        v["PolicyVersion"]["Document"],
+        serde_json::from_str::<Value>(doc).unwrap()
+    );
+    json(&s.aws(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-arn",
+        &arn,
+    ]));
+    json(&s.aws(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ]));
     let att = json(&s.aws(&["iam", "list-attached-user-policies", "--user-name", "carol"]));
     assert_eq!(att["AttachedPolicies"].as_array().unwrap().len(), 2);
-    assert_eq!(json(&s.aws(&["iam", "get-policy", "--policy-arn", &arn]))["Policy"]["AttachmentCount"], 1);
+    assert_eq!(
+        json(&s.aws(&["iam", "get-policy", "--policy-arn", &arn]))["Policy"]["AttachmentCount"],
+        1
+    );
     let local = json(&s.aws(&["iam", "list-policies", "--scope", "Local"]));
     assert_eq!(local["Policies"].as_array().unwrap().len(), 1);
     let attached = json(&s.aws(&["iam", "list-policies", "--only-attached"]));
     assert_eq!(attached["Policies"].as_array().unwrap().len(), 2);
-    let e = fails_with(&s.aws(&["iam", "delete-policy", "--policy-arn", &arn]), "DeleteConflict");
-    assert!(e.contains("Cannot delete a policy attached to entities."), "{e}");
-    let e = fails_with(&s.aws(&["iam", "delete-user", "--user-name", "carol"]), "DeleteConflict");
+    let e = fails_with(
+        &s.aws(&["iam", "delete-policy", "--policy-arn", &arn]),
+        "DeleteConflict",
+    );
+    assert!(
+        e.contains("Cannot delete a policy attached to entities."),
+        "{e}"
+    );
+    let e = fails_with(
+        &s.aws(&["iam", "delete-user", "--user-name", "carol"]),
+        "DeleteConflict",
+    );
     assert!(e.contains("must delete policies first"), "{e}");
-    json(&s.aws(&["iam", "delete-user-policy", "--user-name", "carol", "--policy-name", "read-self"]));
-    fails_with(&s.aws(&["iam", "delete-user", "--user-name", "carol"]), "DeleteConflict");
-    json(&s.aws(&["iam", "detach-user-policy", "--user-name", "carol", "--policy-arn", &arn]));
-    json(&s.aws(&["iam", "detach-user-policy", "--user-name", "carol", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]));
+    json(&s.aws(&[
+        "iam",
+        "delete-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-name",
+        "read-self",
+    ]));
+    fails_with(
+        &s.aws(&["iam", "delete-user", "--user-name", "carol"]),
+        "DeleteConflict",
+    );
+    json(&s.aws(&[
+        "iam",
+        "detach-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-arn",
+        &arn,
+    ]));
+    json(&s.aws(&[
+        "iam",
+        "detach-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ]));
     json(&s.aws(&["iam", "delete-policy", "--policy-arn", &arn]));
     json(&s.aws(&["iam", "delete-user", "--user-name", "carol"]));
-    fails_with(&s.aws(&["iam", "get-policy", "--policy-arn", &arn]), "NoSuchEntity");
+    fails_with(
+        &s.aws(&["iam", "get-policy", "--policy-arn", &arn]),
+        "NoSuchEntity",
+    );
 }
 
 #[test]
 fn paginates_users_with_marker() {
     let s = Server::start();
     let out = s.python("users.py", &["23"]);
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -210,17 +604,33 @@ fn state_and_events_survive_restart_and_kill9() {
     let s = Server::start();
     let (key, secret) = create_user_with_key(&s, "dave");
     let s = s.restart();
-    assert_eq!(json(&s.aws(&["iam", "get-user", "--user-name", "dave"]))["User"]["UserName"], "dave");
+    assert_eq!(
+        json(&s.aws(&["iam", "get-user", "--user-name", "dave"]))["User"]["UserName"],
+        "dave"
+    );
     json(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]));
-    let ev = json(&s.aws(&["cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=ResourceName,AttributeValue=dave"]));
-    let names: Vec<&str> = ev["Events"].as_array().unwrap().iter().map(|e| e["EventName"].as_str().unwrap()).collect();
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=ResourceName,AttributeValue=dave",
+    ]));
+    let names: Vec<&str> = ev["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["EventName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["GetUser", "CreateUser"]);
     // A crash right after an acknowledged write loses nothing.
     json(&s.aws(&["iam", "create-user", "--user-name", "erin"]));
     let mut s = s;
     s.kill9();
     let s = s.restart();
-    assert_eq!(json(&s.aws(&["iam", "get-user", "--user-name", "erin"]))["User"]["UserName"], "erin");
+    assert_eq!(
+        json(&s.aws(&["iam", "get-user", "--user-name", "erin"]))["User"]["UserName"],
+        "erin"
+    );
 }
 
 #[test]
@@ -237,7 +647,11 @@ fn secrets_are_never_stored_or_logged_in_clear() {
         }
         let bytes = std::fs::read(&p).unwrap();
         for needle in [secret.as_bytes(), s.secret_access_key.as_bytes()] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "a secret is in clear in {}", p.display());
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "a secret is in clear in {}",
+                p.display()
+            );
         }
     }
 }
@@ -250,6 +664,10 @@ fn credentials_command_is_evaluable() {
         env!("CARGO_BIN_EXE_ferrogate"),
         s.data_dir().display()
     );
-    let out = std::process::Command::new("bash").arg("-c").arg(script).output().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
     assert_eq!(json(&out)["Arn"], "arn:aws:iam::000000000000:root");
 }

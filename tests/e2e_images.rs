@@ -7,18 +7,36 @@ use std::process::Command;
 
 fn ferrogate(data: &Path, args: &[&str]) -> std::process::Output {
     let (sub, rest) = args.split_first().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_ferrogate")).args(["images", sub, "--data-dir"]).arg(data).args(rest).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ferrogate"))
+        .args(["images", sub, "--data-dir"])
+        .arg(data)
+        .args(rest)
+        .output()
+        .unwrap()
 }
 
 fn ok(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn build(archive: &Path, tag: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mkimage.py");
-    assert!(Path::new("/bin/busybox").exists(), "busybox-static is not installed: run .ci/run");
-    ok(&Command::new("python3").arg(script).arg(archive).arg(tag).output().unwrap());
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "busybox-static is not installed: run .ci/run"
+    );
+    ok(&Command::new("python3")
+        .arg(script)
+        .arg(archive)
+        .arg(tag)
+        .output()
+        .unwrap());
 }
 
 #[test]
@@ -27,16 +45,38 @@ fn load_list_and_remove_while_the_server_runs() {
     let data = s.data_dir();
     let archive = s.dir.path().join("busybox.tar");
     build(&archive, "busybox:latest");
-    let out = ok(&ferrogate(&data, &["load", "--tag", "public.ecr.aws/docker/library/busybox:latest", archive.to_str().unwrap()]));
-    assert!(out.contains("docker.io/library/busybox:latest") && out.contains("public.ecr.aws/docker/library/busybox:latest"), "{out}");
+    let out = ok(&ferrogate(
+        &data,
+        &[
+            "load",
+            "--tag",
+            "public.ecr.aws/docker/library/busybox:latest",
+            archive.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.contains("docker.io/library/busybox:latest")
+            && out.contains("public.ecr.aws/docker/library/busybox:latest"),
+        "{out}"
+    );
     let ls = ok(&ferrogate(&data, &["ls"]));
-    assert!(ls.contains("docker.io/library/busybox:latest") && ls.contains("public.ecr.aws/docker/library/busybox:latest"), "{ls}");
+    assert!(
+        ls.contains("docker.io/library/busybox:latest")
+            && ls.contains("public.ecr.aws/docker/library/busybox:latest"),
+        "{ls}"
+    );
     // Loading the same archive again is idempotent.
     ok(&ferrogate(&data, &["load", archive.to_str().unwrap()]));
     ok(&ferrogate(&data, &["rm", "busybox"]));
     let ls = ok(&ferrogate(&data, &["ls"]));
-    assert!(!ls.contains("docker.io/library/busybox:latest") && ls.contains("public.ecr.aws"), "{ls}");
-    let out = ok(&ferrogate(&data, &["rm", "public.ecr.aws/docker/library/busybox:latest"]));
+    assert!(
+        !ls.contains("docker.io/library/busybox:latest") && ls.contains("public.ecr.aws"),
+        "{ls}"
+    );
+    let out = ok(&ferrogate(
+        &data,
+        &["rm", "public.ecr.aws/docker/library/busybox:latest"],
+    ));
     assert!(out.contains("\"deleted\":\"sha256:"), "{out}");
     // The server was unaffected throughout.
     common::json(&s.aws(&["sts", "get-caller-identity"]));

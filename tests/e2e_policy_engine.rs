@@ -9,7 +9,13 @@ use serde_json::Value;
 fn user_with_key(s: &Server, name: &str) -> (String, String) {
     json(&s.aws(&["iam", "create-user", "--user-name", name]));
     let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
-    (k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(), k["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_owned())
+    (
+        k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        k["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
 }
 
 fn doc(statements: &str) -> String {
@@ -21,17 +27,50 @@ fn a_user_allowed_only_get_user_can_do_that_and_nothing_else() {
     let s = Server::start();
     let (k, sk) = user_with_key(&s, "reader");
     json(&s.aws(&["iam", "create-user", "--user-name", "other"]));
-    let p = doc(r#"{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::000000000000:user/reader"}"#);
-    json(&s.aws(&["iam", "put-user-policy", "--user-name", "reader", "--policy-name", "self", "--policy-document", &p]));
-    assert_eq!(json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "reader"]))["User"]["UserName"], "reader");
-    assert_eq!(json(&s.aws_as(&k, &sk, &["iam", "get-user"]))["User"]["UserName"], "reader");
-    let e = fails_with(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "other"]), "AccessDenied");
+    let p = doc(
+        r#"{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::000000000000:user/reader"}"#,
+    );
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "reader",
+        "--policy-name",
+        "self",
+        "--policy-document",
+        &p,
+    ]));
+    assert_eq!(
+        json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "reader"]))["User"]["UserName"],
+        "reader"
+    );
+    assert_eq!(
+        json(&s.aws_as(&k, &sk, &["iam", "get-user"]))["User"]["UserName"],
+        "reader"
+    );
+    let e = fails_with(
+        &s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "other"]),
+        "AccessDenied",
+    );
     assert!(e.contains("User: arn:aws:iam::000000000000:user/reader is not authorized to perform: iam:GetUser on resource: arn:aws:iam::000000000000:user/other because no identity-based policy allows the iam:GetUser action"), "{e}");
     fails_with(&s.aws_as(&k, &sk, &["iam", "list-users"]), "AccessDenied");
-    fails_with(&s.aws_as(&k, &sk, &["iam", "create-user", "--user-name", "x"]), "AccessDenied");
+    fails_with(
+        &s.aws_as(&k, &sk, &["iam", "create-user", "--user-name", "x"]),
+        "AccessDenied",
+    );
     // Taking the policy away takes the permission away at once.
-    json(&s.aws(&["iam", "delete-user-policy", "--user-name", "reader", "--policy-name", "self"]));
-    fails_with(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "reader"]), "AccessDenied");
+    json(&s.aws(&[
+        "iam",
+        "delete-user-policy",
+        "--user-name",
+        "reader",
+        "--policy-name",
+        "self",
+    ]));
+    fails_with(
+        &s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "reader"]),
+        "AccessDenied",
+    );
 }
 
 #[test]
@@ -39,26 +78,87 @@ fn a_group_policy_grants_and_an_explicit_deny_beats_an_allow() {
     let s = Server::start();
     let (k, sk) = user_with_key(&s, "member");
     json(&s.aws(&["iam", "create-group", "--group-name", "listers"]));
-    let created = json(&s.aws(&["iam", "create-policy", "--policy-name", "list-users", "--policy-document", &doc(r#"{"Effect":"Allow","Action":["iam:ListUsers","iam:List*"],"Resource":"*"}"#)]));
+    let created = json(&s.aws(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "list-users",
+        "--policy-document",
+        &doc(r#"{"Effect":"Allow","Action":["iam:ListUsers","iam:List*"],"Resource":"*"}"#),
+    ]));
     let arn = created["Policy"]["Arn"].as_str().unwrap().to_owned();
-    json(&s.aws(&["iam", "attach-group-policy", "--group-name", "listers", "--policy-arn", &arn]));
+    json(&s.aws(&[
+        "iam",
+        "attach-group-policy",
+        "--group-name",
+        "listers",
+        "--policy-arn",
+        &arn,
+    ]));
     fails_with(&s.aws_as(&k, &sk, &["iam", "list-users"]), "AccessDenied");
-    json(&s.aws(&["iam", "add-user-to-group", "--group-name", "listers", "--user-name", "member"]));
+    json(&s.aws(&[
+        "iam",
+        "add-user-to-group",
+        "--group-name",
+        "listers",
+        "--user-name",
+        "member",
+    ]));
     let users = json(&s.aws_as(&k, &sk, &["iam", "list-users"]));
     assert_eq!(users["Users"][0]["UserName"], "member");
-    assert_eq!(json(&s.aws(&["iam", "get-group", "--group-name", "listers"]))["Users"][0]["UserName"], "member");
+    assert_eq!(
+        json(&s.aws(&["iam", "get-group", "--group-name", "listers"]))["Users"][0]["UserName"],
+        "member"
+    );
 
     // Administrator everything, but an explicit deny on one action wins.
-    json(&s.aws(&["iam", "attach-user-policy", "--user-name", "member", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]));
-    json(&s.aws_as(&k, &sk, &["iam", "create-user", "--user-name", "allowed-before-deny"]));
-    json(&s.aws(&["iam", "put-group-policy", "--group-name", "listers", "--policy-name", "no-create", "--policy-document", &doc(r#"{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}"#)]));
-    let e = fails_with(&s.aws_as(&k, &sk, &["iam", "create-user", "--user-name", "denied"]), "AccessDenied");
-    assert!(e.contains("with an explicit deny in an identity-based policy"), "{e}");
+    json(&s.aws(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "member",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ]));
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &["iam", "create-user", "--user-name", "allowed-before-deny"],
+    ));
+    json(&s.aws(&[
+        "iam",
+        "put-group-policy",
+        "--group-name",
+        "listers",
+        "--policy-name",
+        "no-create",
+        "--policy-document",
+        &doc(r#"{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}"#),
+    ]));
+    let e = fails_with(
+        &s.aws_as(&k, &sk, &["iam", "create-user", "--user-name", "denied"]),
+        "AccessDenied",
+    );
+    assert!(
+        e.contains("with an explicit deny in an identity-based policy"),
+        "{e}"
+    );
     json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "member"]));
 
     // Leaving the group removes both the grant and the deny.
-    json(&s.aws(&["iam", "remove-user-from-group", "--group-name", "listers", "--user-name", "member"]));
-    json(&s.aws_as(&k, &sk, &["iam", "create-user", "--user-name", "allowed-again"]));
+    json(&s.aws(&[
+        "iam",
+        "remove-user-from-group",
+        "--group-name",
+        "listers",
+        "--user-name",
+        "member",
+    ]));
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &["iam", "create-user", "--user-name", "allowed-again"],
+    ));
 }
 
 #[test]
@@ -66,80 +166,228 @@ fn assume_role_follows_the_trust_policy_and_sessions_are_audited_as_the_role() {
     let s = Server::start();
     let (ka, ska) = user_with_key(&s, "alice");
     let (kb, skb) = user_with_key(&s, "bob");
-    let trust = doc(r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"sts:AssumeRole"}"#);
-    let role = json(&s.aws(&["iam", "create-role", "--role-name", "ops", "--assume-role-policy-document", &trust]));
+    let trust = doc(
+        r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"sts:AssumeRole"}"#,
+    );
+    let role = json(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "ops",
+        "--assume-role-policy-document",
+        &trust,
+    ]));
     let role_arn = role["Role"]["Arn"].as_str().unwrap().to_owned();
     assert!(role["Role"]["RoleId"].as_str().unwrap().starts_with("AROA"));
-    json(&s.aws(&["iam", "put-role-policy", "--role-name", "ops", "--policy-name", "list", "--policy-document", &doc(r#"{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}"#)]));
+    json(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "ops",
+        "--policy-name",
+        "list",
+        "--policy-document",
+        &doc(r#"{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}"#),
+    ]));
 
-    let e = s.assume_role(&kb, &skb, &role_arn, "bob-session").unwrap_err();
-    assert!(e.contains("(AccessDenied)") && e.contains("sts:AssumeRole"), "{e}");
+    let e = s
+        .assume_role(&kb, &skb, &role_arn, "bob-session")
+        .unwrap_err();
+    assert!(
+        e.contains("(AccessDenied)") && e.contains("sts:AssumeRole"),
+        "{e}"
+    );
     // A trust policy naming a principal that does not exist is refused, as IAM does.
-    let bad = doc(r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/ghost"},"Action":"sts:AssumeRole"}"#);
-    let e = fails_with(&s.aws(&["iam", "create-role", "--role-name", "bad", "--assume-role-policy-document", &bad]), "MalformedPolicyDocument");
+    let bad = doc(
+        r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/ghost"},"Action":"sts:AssumeRole"}"#,
+    );
+    let e = fails_with(
+        &s.aws(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            "bad",
+            "--assume-role-policy-document",
+            &bad,
+        ]),
+        "MalformedPolicyDocument",
+    );
     assert!(e.contains("Invalid principal in policy"), "{e}");
 
     let session = s.assume_role(&ka, &ska, &role_arn, "alice-ops").unwrap();
     assert!(session.key.starts_with("ASIA"), "{}", session.key);
     let who = json(&s.aws_session(&session, &["sts", "get-caller-identity"]));
-    assert_eq!(who["Arn"], "arn:aws:sts::000000000000:assumed-role/ops/alice-ops");
+    assert_eq!(
+        who["Arn"],
+        "arn:aws:sts::000000000000:assumed-role/ops/alice-ops"
+    );
     json(&s.aws_session(&session, &["iam", "list-users"]));
-    let e = fails_with(&s.aws_session(&session, &["iam", "create-user", "--user-name", "nope"]), "AccessDenied");
+    let e = fails_with(
+        &s.aws_session(&session, &["iam", "create-user", "--user-name", "nope"]),
+        "AccessDenied",
+    );
     assert!(e.contains("User: arn:aws:sts::000000000000:assumed-role/ops/alice-ops is not authorized to perform: iam:CreateUser"), "{e}");
     // A wrong session token is refused.
-    let mut forged = common::Session { key: session.key.clone(), secret: session.secret.clone(), token: "AAAA".into() };
-    fails_with(&s.aws_session(&forged, &["sts", "get-caller-identity"]), "InvalidClientTokenId");
+    let mut forged = common::Session {
+        key: session.key.clone(),
+        secret: session.secret.clone(),
+        token: "AAAA".into(),
+    };
+    fails_with(
+        &s.aws_session(&forged, &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
     forged.token = String::new();
-    fails_with(&s.aws_as(&forged.key, &forged.secret, &["sts", "get-caller-identity"]), "InvalidClientTokenId");
+    fails_with(
+        &s.aws_as(&forged.key, &forged.secret, &["sts", "get-caller-identity"]),
+        "InvalidClientTokenId",
+    );
 
     // The session's calls are attributed to the role in CloudTrail.
-    let ev = json(&s.aws(&["cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=Username,AttributeValue=alice-ops"]));
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=Username,AttributeValue=alice-ops",
+    ]));
     let events = ev["Events"].as_array().unwrap();
-    let list = events.iter().find(|e| e["EventName"] == "ListUsers").expect("ListUsers by the session");
+    let list = events
+        .iter()
+        .find(|e| e["EventName"] == "ListUsers")
+        .expect("ListUsers by the session");
     let rec: Value = serde_json::from_str(list["CloudTrailEvent"].as_str().unwrap()).unwrap();
     assert_eq!(rec["userIdentity"]["type"], "AssumedRole");
-    assert_eq!(rec["userIdentity"]["arn"], "arn:aws:sts::000000000000:assumed-role/ops/alice-ops");
-    assert_eq!(rec["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"], role_arn.as_str());
+    assert_eq!(
+        rec["userIdentity"]["arn"],
+        "arn:aws:sts::000000000000:assumed-role/ops/alice-ops"
+    );
+    assert_eq!(
+        rec["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+        role_arn.as_str()
+    );
     assert_eq!(rec["userIdentity"]["accessKeyId"], session.key.as_str());
-    let assume = json(&s.aws(&["cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=AssumeRole"]));
-    let rec: Value = serde_json::from_str(assume["Events"][0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
-    assert!(!rec.to_string().contains(&session.secret) && !rec.to_string().contains(&session.token), "a secret reached the trail");
+    let assume = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=AssumeRole",
+    ]));
+    let rec: Value =
+        serde_json::from_str(assume["Events"][0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert!(
+        !rec.to_string().contains(&session.secret) && !rec.to_string().contains(&session.token),
+        "a secret reached the trail"
+    );
 }
 
 #[test]
 fn service_control_policies_bind_member_accounts_but_not_the_management_account() {
     let s = Server::start();
-    let org = json(&s.aws(&["organizations", "create-organization", "--feature-set", "ALL"]));
+    let org = json(&s.aws(&[
+        "organizations",
+        "create-organization",
+        "--feature-set",
+        "ALL",
+    ]));
     assert_eq!(org["Organization"]["MasterAccountId"], "000000000000");
     let roots = json(&s.aws(&["organizations", "list-roots"]));
     let root_id = roots["Roots"][0]["Id"].as_str().unwrap().to_owned();
-    json(&s.aws(&["organizations", "enable-policy-type", "--root-id", &root_id, "--policy-type", "SERVICE_CONTROL_POLICY"]));
-    let created = json(&s.aws(&["organizations", "create-account", "--email", "member@example.com", "--account-name", "member"]));
+    json(&s.aws(&[
+        "organizations",
+        "enable-policy-type",
+        "--root-id",
+        &root_id,
+        "--policy-type",
+        "SERVICE_CONTROL_POLICY",
+    ]));
+    let created = json(&s.aws(&[
+        "organizations",
+        "create-account",
+        "--email",
+        "member@example.com",
+        "--account-name",
+        "member",
+    ]));
     assert_eq!(created["CreateAccountStatus"]["State"], "SUCCEEDED");
-    let member = created["CreateAccountStatus"]["AccountId"].as_str().unwrap().to_owned();
+    let member = created["CreateAccountStatus"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let accounts = json(&s.aws(&["organizations", "list-accounts"]));
     assert_eq!(accounts["Accounts"].as_array().unwrap().len(), 2);
 
     let scp = doc(r#"{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}"#);
-    let p = json(&s.aws(&["organizations", "create-policy", "--name", "no-users", "--description", "d", "--type", "SERVICE_CONTROL_POLICY", "--content", &scp]));
-    let pid = p["Policy"]["PolicySummary"]["Id"].as_str().unwrap().to_owned();
-    json(&s.aws(&["organizations", "attach-policy", "--policy-id", &pid, "--target-id", &root_id]));
+    let p = json(&s.aws(&[
+        "organizations",
+        "create-policy",
+        "--name",
+        "no-users",
+        "--description",
+        "d",
+        "--type",
+        "SERVICE_CONTROL_POLICY",
+        "--content",
+        &scp,
+    ]));
+    let pid = p["Policy"]["PolicySummary"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "attach-policy",
+        "--policy-id",
+        &pid,
+        "--target-id",
+        &root_id,
+    ]));
 
     // The management account is exempt.
     json(&s.aws(&["iam", "create-user", "--user-name", "mgmt-user"]));
     // The member account, administered through OrganizationAccountAccessRole, is not.
     let role_arn = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let session = s.assume_role(&s.access_key_id, &s.secret_access_key, &role_arn, "admin").unwrap();
+    let session = s
+        .assume_role(&s.access_key_id, &s.secret_access_key, &role_arn, "admin")
+        .unwrap();
     let who = json(&s.aws_session(&session, &["sts", "get-caller-identity"]));
     assert_eq!(who["Account"], member.as_str());
     json(&s.aws_session(&session, &["iam", "list-users"]));
-    let e = fails_with(&s.aws_session(&session, &["iam", "create-user", "--user-name", "blocked"]), "AccessDenied");
-    assert!(e.contains("with an explicit deny in a service control policy"), "{e}");
+    let e = fails_with(
+        &s.aws_session(&session, &["iam", "create-user", "--user-name", "blocked"]),
+        "AccessDenied",
+    );
+    assert!(
+        e.contains("with an explicit deny in a service control policy"),
+        "{e}"
+    );
     // Detaching the SCP lifts the block.
-    json(&s.aws(&["organizations", "detach-policy", "--policy-id", &pid, "--target-id", &root_id]));
-    json(&s.aws_session(&session, &["iam", "create-user", "--user-name", "allowed-now"]));
+    json(&s.aws(&[
+        "organizations",
+        "detach-policy",
+        "--policy-id",
+        &pid,
+        "--target-id",
+        &root_id,
+    ]));
+    json(&s.aws_session(
+        &session,
+        &["iam", "create-user", "--user-name", "allowed-now"],
+    ));
     // Without FullAWSAccess at the account level nothing is allowed in the member account.
-    json(&s.aws(&["organizations", "detach-policy", "--policy-id", "p-FullAWSAccess", "--target-id", &member]));
-    let e = fails_with(&s.aws_session(&session, &["iam", "list-users"]), "AccessDenied");
-    assert!(e.contains("because no service control policy allows the iam:ListUsers action"), "{e}");
+    json(&s.aws(&[
+        "organizations",
+        "detach-policy",
+        "--policy-id",
+        "p-FullAWSAccess",
+        "--target-id",
+        &member,
+    ]));
+    let e = fails_with(
+        &s.aws_session(&session, &["iam", "list-users"]),
+        "AccessDenied",
+    );
+    assert!(
+        e.contains("because no service control policy allows the iam:ListUsers action"),
+        "{e}"
+    );
 }

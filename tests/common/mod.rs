@@ -9,8 +9,15 @@ use std::time::{Duration, Instant};
 
 /// Fails loudly when a client the tests need is missing (`.ci/run` installs them).
 fn require(tool: &str) {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
-    assert!(found.unwrap_or(false), "`{tool}` is not installed: run .ci/run (it installs the aws CLI and boto3)");
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success());
+    assert!(
+        found.unwrap_or(false),
+        "`{tool}` is not installed: run .ci/run (it installs the aws CLI and boto3)"
+    );
 }
 
 pub struct Server {
@@ -24,8 +31,17 @@ pub struct Server {
 
 fn read_credentials(dir: &Path) -> (String, String, String) {
     let text = std::fs::read_to_string(dir.join("credentials")).expect("credentials file");
-    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_default().to_owned();
-    (get("aws_access_key_id"), get("aws_secret_access_key"), get("account_id"))
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (
+        get("aws_access_key_id"),
+        get("aws_secret_access_key"),
+        get("account_id"),
+    )
 }
 
 impl Server {
@@ -51,7 +67,10 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let endpoint = loop {
-            let line = lines.next().expect("ferrogate exited before listening").expect("read stdout");
+            let line = lines
+                .next()
+                .expect("ferrogate exited before listening")
+                .expect("read stdout");
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.trim().to_owned();
             }
@@ -59,7 +78,14 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let (access_key_id, secret_access_key, account) = read_credentials(&data);
-        Self { child: Some(child), dir, endpoint, access_key_id, secret_access_key, account }
+        Self {
+            child: Some(child),
+            dir,
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            account,
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -69,7 +95,10 @@ impl Server {
     /// Stops with SIGTERM (graceful) and waits.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(15);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -114,7 +143,11 @@ impl Server {
 
     /// Runs the `aws` CLI as the root user.
     pub fn aws(&self, args: &[&str]) -> Output {
-        self.aws_as(&self.access_key_id.clone(), &self.secret_access_key.clone(), args)
+        self.aws_as(
+            &self.access_key_id.clone(),
+            &self.secret_access_key.clone(),
+            args,
+        )
     }
 
     /// Runs the `aws` CLI with the given credentials.
@@ -137,8 +170,25 @@ impl Server {
     }
 
     /// Assumes `role_arn` with the given credentials (a session when `token` is set).
-    pub fn assume_role(&self, key: &str, secret: &str, role_arn: &str, session: &str) -> Result<Session, String> {
-        let out = self.aws_as(key, secret, &["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", session]);
+    pub fn assume_role(
+        &self,
+        key: &str,
+        secret: &str,
+        role_arn: &str,
+        session: &str,
+    ) -> Result<Session, String> {
+        let out = self.aws_as(
+            key,
+            secret,
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                role_arn,
+                "--role-session-name",
+                session,
+            ],
+        );
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
@@ -153,12 +203,19 @@ impl Server {
 
     /// Runs `tests/py/<script>` with boto3, as root unless credentials are given.
     pub fn python(&self, script: &str, args: &[&str]) -> Output {
-        self.python_as(&self.access_key_id.clone(), &self.secret_access_key.clone(), script, args)
+        self.python_as(
+            &self.access_key_id.clone(),
+            &self.secret_access_key.clone(),
+            script,
+            args,
+        )
     }
 
     pub fn python_as(&self, key: &str, secret: &str, script: &str, args: &[&str]) -> Output {
         require("python3");
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/py")
+            .join(script);
         let mut cmd = Command::new("python3");
         self.client_env(&mut cmd, key, secret);
         cmd.arg(path).args(args);
@@ -192,13 +249,21 @@ pub fn json(out: &Output) -> serde_json::Value {
     if out.stdout.iter().all(u8::is_ascii_whitespace) {
         return serde_json::Value::Null;
     }
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Asserts the command failed with `code` in its error text, returning stderr.
 pub fn fails_with(out: &Output, code: &str) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "expected {code}, but the command succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(err.contains(&format!("({code})")), "expected ({code}) in: {err}");
+    assert!(
+        !out.status.success(),
+        "expected {code}, but the command succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains(&format!("({code})")),
+        "expected ({code}) in: {err}"
+    );
     err
 }

@@ -63,8 +63,16 @@ fn parse_args() -> Result<Args, String> {
 /// (service, target or None for query, body)
 fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), String> {
     Ok(match op.split_once(':').unwrap_or((op, "")) {
-        ("get-caller-identity", _) => ("sts", None, "Action=GetCallerIdentity&Version=2011-06-15".into()),
-        ("get-user", name) => ("iam", None, format!("Action=GetUser&Version=2010-05-08&UserName={name}")),
+        ("get-caller-identity", _) => (
+            "sts",
+            None,
+            "Action=GetCallerIdentity&Version=2011-06-15".into(),
+        ),
+        ("get-user", name) => (
+            "iam",
+            None,
+            format!("Action=GetUser&Version=2010-05-08&UserName={name}"),
+        ),
         ("lookup-events", _) => (
             "cloudtrail",
             Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"),
@@ -73,12 +81,16 @@ fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), S
         ("kms-encrypt", key) => (
             "kms",
             Some("TrentService.Encrypt"),
-            format!(r#"{{"KeyId":"{key}","Plaintext":"aGVsbG8gd29ybGQ=","EncryptionContext":{{"purpose":"bench"}}}}"#),
+            format!(
+                r#"{{"KeyId":"{key}","Plaintext":"aGVsbG8gd29ybGQ=","EncryptionContext":{{"purpose":"bench"}}}}"#
+            ),
         ),
         ("kms-generate-data-key", key) => (
             "kms",
             Some("TrentService.GenerateDataKey"),
-            format!(r#"{{"KeyId":"{key}","KeySpec":"AES_256","EncryptionContext":{{"purpose":"bench"}}}}"#),
+            format!(
+                r#"{{"KeyId":"{key}","KeySpec":"AES_256","EncryptionContext":{{"purpose":"bench"}}}}"#
+            ),
         ),
         (other, _) => return Err(format!("unknown op {other}")),
     })
@@ -95,20 +107,36 @@ struct Signer {
 impl Signer {
     fn sign(&self, target: Option<&str>, body: &str) -> http::Request<Full<Bytes>> {
         let now = {
-            let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let d = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             Timestamp::from_millis(i64::try_from(d.as_millis()).unwrap_or(0))
         };
         let amz_date = now.amz_date();
-        let content_type =
-            if target.is_some() { "application/x-amz-json-1.1" } else { "application/x-www-form-urlencoded; charset=utf-8" };
-        let mut headers: Vec<(&str, &str)> = vec![("content-type", content_type), ("host", &self.host), ("x-amz-date", &amz_date)];
+        let content_type = if target.is_some() {
+            "application/x-amz-json-1.1"
+        } else {
+            "application/x-www-form-urlencoded; charset=utf-8"
+        };
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("content-type", content_type),
+            ("host", &self.host),
+            ("x-amz-date", &amz_date),
+        ];
         if let Some(t) = target {
             headers.push(("x-amz-target", t));
         }
         let signed: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
         let signed_str = signed.join(";");
         let ch = canonical::canonical_headers(headers.iter().copied(), &signed).unwrap_or_default();
-        let creq = canonical::canonical_request("POST", "/", "", &ch, &signed_str, &canonical::sha256_hex(body.as_bytes()));
+        let creq = canonical::canonical_request(
+            "POST",
+            "/",
+            "",
+            &ch,
+            &signed_str,
+            &canonical::sha256_hex(body.as_bytes()),
+        );
         let day = now.amz_day();
         let scope = format!("{day}/{}/{}/aws4_request", self.region, self.service);
         let sts = canonical::string_to_sign(&amz_date, &scope, &creq);
@@ -122,14 +150,18 @@ impl Signer {
         for (n, v) in &headers {
             b = b.header(*n, *v);
         }
-        b.header("authorization", authz).body(Full::new(Bytes::from(body.to_owned()))).unwrap_or_default()
+        b.header("authorization", authz)
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .unwrap_or_default()
     }
 }
 
 async fn connect(addr: &str) -> Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(addr).await.ok()?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
     tokio::spawn(conn);
     Some(sender)
 }
@@ -148,7 +180,10 @@ async fn worker(
         // Servers that close connections after each response (moto's) are reconnected to;
         // the time to reconnect counts in that request's latency.
         let t = Instant::now();
-        if sender.as_ref().is_none_or(|s: &hyper::client::conn::http1::SendRequest<_>| s.is_closed()) {
+        if sender
+            .as_ref()
+            .is_none_or(|s: &hyper::client::conn::http1::SendRequest<_>| s.is_closed())
+        {
             sender = connect(&addr).await;
         }
         let Some(s) = sender.as_mut() else {
@@ -184,7 +219,11 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     f64::from(sorted[i]) / 1000.0
 }
@@ -205,7 +244,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let host = args.endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let host = args
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     let signer = Arc::new(Signer {
         access_key: args.access_key.clone(),
         secret: SecretKey::new(args.secret.clone()),
@@ -218,7 +261,16 @@ async fn main() {
     let body = Arc::new(body);
     let started = Instant::now();
     let handles: Vec<_> = (0..args.concurrency)
-        .map(|_| tokio::spawn(worker(host.clone(), signer.clone(), target, body.clone(), stop.clone(), errors.clone())))
+        .map(|_| {
+            tokio::spawn(worker(
+                host.clone(),
+                signer.clone(),
+                target,
+                body.clone(),
+                stop.clone(),
+                errors.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     stop.store(true, Ordering::Relaxed);

@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferrogate_policy::{
-    evaluate, EvaluationInput, NamedPolicy, Policy, PolicyKind, PrincipalInfo, RequestContext, ResourcePolicyKind,
+    evaluate, EvaluationInput, NamedPolicy, Policy, PolicyKind, PrincipalInfo, RequestContext,
+    ResourcePolicyKind,
 };
 use ferrogate_store::{Direction, ReadTx};
 use ferrogate_types::{Principal, PrincipalKind, Timestamp};
@@ -41,7 +42,11 @@ pub struct Action {
 impl Action {
     /// An action on a resource.
     pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
-        Self { action: action.into(), resource: resource.into(), trust_of: None }
+        Self {
+            action: action.into(),
+            resource: resource.into(),
+            trust_of: None,
+        }
     }
 }
 
@@ -155,10 +160,16 @@ impl Authorizer {
     ) -> Result<Authorized<T>, Denied> {
         // "No permissions are required to perform this operation": AWS never denies it.
         if what.action.eq_ignore_ascii_case("sts:GetCallerIdentity") {
-            return Ok(Authorized { op, principal: principal.clone() });
+            return Ok(Authorized {
+                op,
+                principal: principal.clone(),
+            });
         }
         self.decide(tx, principal, facts, what, keys)?;
-        Ok(Authorized { op, principal: principal.clone() })
+        Ok(Authorized {
+            op,
+            principal: principal.clone(),
+        })
     }
 
     fn decide(
@@ -173,7 +184,9 @@ impl Authorizer {
         let account = self.account_set(tx, principal.account.as_str(), generation)?;
         let set = self.principal_set(tx, principal, generation)?;
         if set.broken || account.broken {
-            return Err(Denied { message: generic_denial(principal, what) });
+            return Err(Denied {
+                message: generic_denial(principal, what),
+            });
         }
         let mut info = principal_info(principal);
         for (k, v) in &set.tags {
@@ -194,16 +207,26 @@ impl Authorizer {
             ctx = ctx.with_values(k, vs.iter().map(String::as_str));
         }
         let trust = match &what.trust_of {
-            Some((acct, role)) => Some(load_trust(tx, acct, role).map_err(|()| Denied { message: generic_denial(principal, what) })?),
+            Some((acct, role)) => Some(load_trust(tx, acct, role).map_err(|()| Denied {
+                message: generic_denial(principal, what),
+            })?),
             None => None,
         };
-        let identity: Vec<NamedPolicy<'_>> = set.identity.iter().map(|(n, p)| NamedPolicy::new(n, p)).collect();
-        let session: Option<Vec<NamedPolicy<'_>>> =
-            set.session.as_ref().map(|s| s.iter().map(|(n, p)| NamedPolicy::new(n, p)).collect());
-        let scps: Option<Vec<Vec<NamedPolicy<'_>>>> = account
-            .scps
+        let identity: Vec<NamedPolicy<'_>> = set
+            .identity
+            .iter()
+            .map(|(n, p)| NamedPolicy::new(n, p))
+            .collect();
+        let session: Option<Vec<NamedPolicy<'_>>> = set
+            .session
             .as_ref()
-            .map(|levels| levels.iter().map(|l| l.iter().map(|(n, p)| NamedPolicy::new(n, p)).collect()).collect());
+            .map(|s| s.iter().map(|(n, p)| NamedPolicy::new(n, p)).collect());
+        let scps: Option<Vec<Vec<NamedPolicy<'_>>>> = account.scps.as_ref().map(|levels| {
+            levels
+                .iter()
+                .map(|l| l.iter().map(|(n, p)| NamedPolicy::new(n, p)).collect())
+                .collect()
+        });
         let mut input = EvaluationInput::new(&ctx).with_identity(&identity);
         if let Some(s) = &session {
             input = input.with_session_policies(s);
@@ -214,19 +237,36 @@ impl Authorizer {
         let trust_name;
         if let Some((acct, policy)) = &trust {
             trust_name = format!("arn:aws:iam::{acct}:role-trust-policy");
-            input = input.with_resource_policy(NamedPolicy::new(&trust_name, policy), ResourcePolicyKind::RoleTrust);
+            input = input.with_resource_policy(
+                NamedPolicy::new(&trust_name, policy),
+                ResourcePolicyKind::RoleTrust,
+            );
             input = input.with_resource_account(acct);
         }
         let decision = evaluate(&input);
         if decision.is_allowed() {
             Ok(())
         } else {
-            Err(Denied { message: decision.access_denied_message(&ctx).unwrap_or_else(|| generic_denial(principal, what)) })
+            Err(Denied {
+                message: decision
+                    .access_denied_message(&ctx)
+                    .unwrap_or_else(|| generic_denial(principal, what)),
+            })
         }
     }
 
-    fn principal_set(&self, tx: &dyn ReadTx, p: &Principal, generation: u64) -> Result<Arc<PrincipalSet>, Denied> {
-        let key = p.access_key_id.as_deref().filter(|k| k.starts_with("ASIA")).unwrap_or(&p.arn).to_owned();
+    fn principal_set(
+        &self,
+        tx: &dyn ReadTx,
+        p: &Principal,
+        generation: u64,
+    ) -> Result<Arc<PrincipalSet>, Denied> {
+        let key = p
+            .access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with("ASIA"))
+            .unwrap_or(&p.arn)
+            .to_owned();
         if let Some(hit) = self.cached(generation, |c| c.principals.get(&key).cloned()) {
             return Ok(hit);
         }
@@ -237,7 +277,12 @@ impl Authorizer {
         Ok(set)
     }
 
-    fn account_set(&self, tx: &dyn ReadTx, account: &str, generation: u64) -> Result<Arc<AccountSet>, Denied> {
+    fn account_set(
+        &self,
+        tx: &dyn ReadTx,
+        account: &str,
+        generation: u64,
+    ) -> Result<Arc<AccountSet>, Denied> {
         if let Some(hit) = self.cached(generation, |c| c.accounts.get(account).cloned()) {
             return Ok(hit);
         }
@@ -267,7 +312,10 @@ impl Authorizer {
                 if generation < c.generation {
                     return;
                 }
-                *c = Cache { generation, ..Cache::default() };
+                *c = Cache {
+                    generation,
+                    ..Cache::default()
+                };
             }
             if c.principals.len() + c.accounts.len() >= MAX_CACHED {
                 c.principals.clear();
@@ -282,9 +330,12 @@ fn principal_info(p: &Principal) -> PrincipalInfo {
     match &p.kind {
         PrincipalKind::Root => PrincipalInfo::root(p.account.as_str()),
         PrincipalKind::IamUser { .. } => PrincipalInfo::iam_user(&p.arn, &p.principal_id),
-        PrincipalKind::AssumedRole { role_arn, session_name, role_id, .. } => {
-            PrincipalInfo::assumed_role(role_arn, session_name, role_id)
-        }
+        PrincipalKind::AssumedRole {
+            role_arn,
+            session_name,
+            role_id,
+            ..
+        } => PrincipalInfo::assumed_role(role_arn, session_name, role_id),
         PrincipalKind::Service { service } => PrincipalInfo::service(service),
     }
 }
@@ -298,7 +349,12 @@ fn generic_denial(p: &Principal, what: &Action) -> String {
 
 fn internal_denial(p: &Principal, e: &ferrogate_store::StoreError) -> Denied {
     tracing::error!(error = %e, principal = %p.arn, "cannot load the caller's policies; denying");
-    Denied { message: format!("User: {} is not authorized: its policies could not be loaded.", p.arn) }
+    Denied {
+        message: format!(
+            "User: {} is not authorized: its policies could not be loaded.",
+            p.arn
+        ),
+    }
 }
 
 fn parse(named: &mut Named, broken: &mut bool, name: String, doc: &str, kind: PolicyKind) {
@@ -322,11 +378,17 @@ fn entity_policies(
 ) -> Result<(), ferrogate_store::StoreError> {
     let prefix = keys::children(account, kind, name);
     for (_, p) in tables::INLINE.scan(tx, &prefix, None, Direction::Forward, 1000)? {
-        let label = format!("arn:aws:iam::{account}:{}/{name}/inline/{}", kind.noun(), p.name);
+        let label = format!(
+            "arn:aws:iam::{account}:{}/{name}/inline/{}",
+            kind.noun(),
+            p.name
+        );
         parse(out, broken, label, &p.document, PolicyKind::Identity);
     }
     for (_, a) in tables::ATTACHED.scan(tx, &prefix, None, Direction::Forward, 1000)? {
-        let Some((owner, _, pname)) = crate::api::parse_policy_arn(&a.policy_arn).ok() else { continue };
+        let Some((owner, _, pname)) = crate::api::parse_policy_arn(&a.policy_arn).ok() else {
+            continue;
+        };
         if let Some(mp) = tables::POLICIES.get(tx, &keys::policy(&owner, &pname))? {
             if let Some(doc) = mp.default_document() {
                 parse(out, broken, a.policy_arn.clone(), doc, PolicyKind::Identity);
@@ -336,30 +398,81 @@ fn entity_policies(
     Ok(())
 }
 
-fn load_principal(tx: &dyn ReadTx, p: &Principal) -> Result<PrincipalSet, ferrogate_store::StoreError> {
+fn load_principal(
+    tx: &dyn ReadTx,
+    p: &Principal,
+) -> Result<PrincipalSet, ferrogate_store::StoreError> {
     let account = p.account.as_str();
-    let mut set = PrincipalSet { identity: Vec::new(), session: None, tags: Vec::new(), broken: false };
+    let mut set = PrincipalSet {
+        identity: Vec::new(),
+        session: None,
+        tags: Vec::new(),
+        broken: false,
+    };
     match &p.kind {
         PrincipalKind::Root | PrincipalKind::Service { .. } => {}
         PrincipalKind::IamUser { user_name } => {
             if let Some(u) = tables::USERS.get(tx, &keys::user(account, user_name))? {
-                set.tags = u.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+                set.tags = u
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
             }
-            entity_policies(tx, account, EntityKind::User, user_name, &mut set.identity, &mut set.broken)?;
-            for (_, m) in tables::USER_GROUPS.scan(tx, &keys::memberships(account, user_name), None, Direction::Forward, 1000)? {
-                entity_policies(tx, account, EntityKind::Group, &m.group_name, &mut set.identity, &mut set.broken)?;
+            entity_policies(
+                tx,
+                account,
+                EntityKind::User,
+                user_name,
+                &mut set.identity,
+                &mut set.broken,
+            )?;
+            for (_, m) in tables::USER_GROUPS.scan(
+                tx,
+                &keys::memberships(account, user_name),
+                None,
+                Direction::Forward,
+                1000,
+            )? {
+                entity_policies(
+                    tx,
+                    account,
+                    EntityKind::Group,
+                    &m.group_name,
+                    &mut set.identity,
+                    &mut set.broken,
+                )?;
             }
         }
         PrincipalKind::AssumedRole { role_name, .. } => {
-            if let Some(r) = tables::ROLES.get(tx, &keys::entity(account, EntityKind::Role, role_name))? {
-                set.tags = r.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+            if let Some(r) =
+                tables::ROLES.get(tx, &keys::entity(account, EntityKind::Role, role_name))?
+            {
+                set.tags = r
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
             }
-            entity_policies(tx, account, EntityKind::Role, role_name, &mut set.identity, &mut set.broken)?;
+            entity_policies(
+                tx,
+                account,
+                EntityKind::Role,
+                role_name,
+                &mut set.identity,
+                &mut set.broken,
+            )?;
             if let Some(akid) = &p.access_key_id {
                 if let Some(s) = tables::SESSIONS.get(tx, &keys::key(akid))? {
                     if let Some(doc) = &s.policy {
                         let mut named = Vec::new();
-                        parse(&mut named, &mut set.broken, format!("{}/session-policy", p.arn), doc, PolicyKind::Identity);
+                        parse(
+                            &mut named,
+                            &mut set.broken,
+                            format!("{}/session-policy", p.arn),
+                            doc,
+                            PolicyKind::Identity,
+                        );
                         set.session = Some(named);
                     }
                 }
@@ -370,15 +483,27 @@ fn load_principal(tx: &dyn ReadTx, p: &Principal) -> Result<PrincipalSet, ferrog
 }
 
 fn load_account(tx: &dyn ReadTx, account: &str) -> Result<AccountSet, ferrogate_store::StoreError> {
-    let mut set = AccountSet { org_id: None, scps: None, broken: false };
-    let Some(view) = org::scp_view(tx, account)? else { return Ok(set) };
+    let mut set = AccountSet {
+        org_id: None,
+        scps: None,
+        broken: false,
+    };
+    let Some(view) = org::scp_view(tx, account)? else {
+        return Ok(set);
+    };
     set.org_id = Some(view.org_id);
     if let Some(levels) = view.levels {
         let mut parsed = Vec::with_capacity(levels.len());
         for level in levels {
             let mut named = Vec::new();
             for (name, doc) in level {
-                parse(&mut named, &mut set.broken, name, &doc, PolicyKind::ServiceControl);
+                parse(
+                    &mut named,
+                    &mut set.broken,
+                    name,
+                    &doc,
+                    PolicyKind::ServiceControl,
+                );
             }
             parsed.push(named);
         }
@@ -388,7 +513,10 @@ fn load_account(tx: &dyn ReadTx, account: &str) -> Result<AccountSet, ferrogate_
 }
 
 fn load_trust(tx: &dyn ReadTx, account: &str, role: &str) -> Result<(String, Policy), ()> {
-    let r = tables::ROLES.get(tx, &keys::entity(account, EntityKind::Role, role)).map_err(|_| ())?.ok_or(())?;
+    let r = tables::ROLES
+        .get(tx, &keys::entity(account, EntityKind::Role, role))
+        .map_err(|_| ())?
+        .ok_or(())?;
     let p = Policy::parse(&r.trust_policy, PolicyKind::RoleTrust).map_err(|_| ())?;
     Ok((account.to_owned(), p))
 }

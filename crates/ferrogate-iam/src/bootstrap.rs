@@ -26,7 +26,9 @@ pub struct RootCredentials {
 
 impl std::fmt::Debug for RootCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RootCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("RootCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,14 +49,28 @@ pub async fn ensure_account(
             }
             create_account_record(tx, &id, now)?;
             let (key, secret) = crate::api::create_key(tx, sealer.as_ref(), &id, None, now)?;
-            Ok(Some(RootCredentials { access_key_id: key.access_key_id, secret_access_key: secret }))
+            Ok(Some(RootCredentials {
+                access_key_id: key.access_key_id,
+                secret_access_key: secret,
+            }))
         })
         .await
 }
 
 /// Records an account (first start, or `organizations:CreateAccount`).
-pub(crate) fn create_account_record(tx: &mut dyn WriteTx, id: &str, now: Timestamp) -> Result<(), StoreError> {
-    tables::ACCOUNTS.put(tx, &keys::account(id), &Account { id: id.to_owned(), created: now })
+pub(crate) fn create_account_record(
+    tx: &mut dyn WriteTx,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tables::ACCOUNTS.put(
+        tx,
+        &keys::account(id),
+        &Account {
+            id: id.to_owned(),
+            created: now,
+        },
+    )
 }
 
 fn seed_aws_managed(tx: &mut dyn WriteTx, now: Timestamp) -> Result<(), StoreError> {
@@ -70,7 +86,11 @@ fn seed_aws_managed(tx: &mut dyn WriteTx, now: Timestamp) -> Result<(), StoreErr
             account: "aws".into(),
             description: Some("Provides full access to AWS services and resources.".into()),
             default_version_id: "v1".into(),
-            versions: vec![PolicyVersion { version_id: "v1".into(), document: (*doc).into(), create_date: now }],
+            versions: vec![PolicyVersion {
+                version_id: "v1".into(),
+                document: (*doc).into(),
+                create_date: now,
+            }],
             attachment_count: 0,
             create_date: now,
             update_date: now,

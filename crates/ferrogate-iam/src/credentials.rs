@@ -39,7 +39,12 @@ pub struct IamCredentials {
 impl IamCredentials {
     /// A lookup over `store`, opening secrets with `sealer`.
     pub fn new(store: Store, sealer: Arc<dyn Sealer>) -> Self {
-        Self { store, sealer, generation: Arc::default(), cache: Arc::default() }
+        Self {
+            store,
+            sealer,
+            generation: Arc::default(),
+            cache: Arc::default(),
+        }
     }
 
     /// Forgets every cached credential. Call after any committed IAM change.
@@ -64,7 +69,14 @@ impl IamCredentials {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }
-            cache.insert(akid.to_owned(), Cached { generation, secret: secret.clone(), principal: principal.clone() });
+            cache.insert(
+                akid.to_owned(),
+                Cached {
+                    generation,
+                    secret: secret.clone(),
+                    principal: principal.clone(),
+                },
+            );
         }
     }
 }
@@ -72,7 +84,12 @@ impl IamCredentials {
 impl CredentialLookup for IamCredentials {
     type Identity = Principal;
 
-    fn lookup(&self, akid: &str, token: Option<&str>, now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+    fn lookup(
+        &self,
+        akid: &str,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(SecretKey, Principal), LookupError> {
         if token.is_none() {
             if let Some(hit) = self.cached(akid) {
                 return Ok(hit);
@@ -90,7 +107,12 @@ impl CredentialLookup for IamCredentials {
 }
 
 impl IamCredentials {
-    fn load(&self, akid: &str, token: Option<&str>, now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+    fn load(
+        &self,
+        akid: &str,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(SecretKey, Principal), LookupError> {
         if akid.is_empty() || akid.len() > 128 {
             return Err(LookupError::UnknownAccessKey);
         }
@@ -102,7 +124,9 @@ impl IamCredentials {
             return Err(LookupError::InvalidToken);
         }
         let found = self.store.read(|tx| {
-            let Some(key) = tables::KEYS.get(tx, &keys::key(akid))? else { return Ok(None) };
+            let Some(key) = tables::KEYS.get(tx, &keys::key(akid))? else {
+                return Ok(None);
+            };
             let user = match &key.user_name {
                 Some(name) => tables::USERS.get(tx, &keys::user(&key.account, name))?,
                 None => None,
@@ -127,7 +151,9 @@ impl IamCredentials {
                 arn: u.arn(account.as_str()),
                 principal_id: u.user_id.clone(),
                 access_key_id: Some(akid.to_owned()),
-                kind: PrincipalKind::IamUser { user_name: u.name.clone() },
+                kind: PrincipalKind::IamUser {
+                    user_name: u.name.clone(),
+                },
                 account,
             },
             // A key whose user is gone is unusable (DeleteUser refuses while keys exist,
@@ -142,9 +168,17 @@ impl IamCredentials {
 impl IamCredentials {
     /// Temporary credentials: the session token must be the one issued with the key (compared
     /// by SHA-256 in constant time) and the session must not have expired.
-    fn load_session(&self, akid: &str, token: Option<&str>, now: Timestamp) -> Result<(SecretKey, Principal), LookupError> {
+    fn load_session(
+        &self,
+        akid: &str,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(SecretKey, Principal), LookupError> {
         let token = token.ok_or(LookupError::InvalidToken)?;
-        let session = match self.store.read(|tx| tables::SESSIONS.get(tx, &keys::key(akid))) {
+        let session = match self
+            .store
+            .read(|tx| tables::SESSIONS.get(tx, &keys::key(akid)))
+        {
             Ok(Some(s)) => s,
             Ok(None) => return Err(LookupError::UnknownAccessKey),
             Err(e) => {
@@ -154,7 +188,11 @@ impl IamCredentials {
         };
         let presented = crate::api::token_hash(token);
         let same = presented.len() == session.token_sha256.len()
-            && presented.bytes().zip(session.token_sha256.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            && presented
+                .bytes()
+                .zip(session.token_sha256.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
         if !same {
             return Err(LookupError::InvalidToken);
         }
@@ -162,9 +200,15 @@ impl IamCredentials {
             return Err(LookupError::ExpiredToken);
         }
         let account = AccountId::parse(&session.account).map_err(|_| LookupError::Unavailable)?;
-        let role_arn = format!("arn:aws:iam::{}:role{}{}", session.account, session.role_path, session.role_name);
+        let role_arn = format!(
+            "arn:aws:iam::{}:role{}{}",
+            session.account, session.role_path, session.role_name
+        );
         let principal = Principal {
-            arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", session.account, session.role_name, session.session_name),
+            arn: format!(
+                "arn:aws:sts::{}:assumed-role/{}/{}",
+                session.account, session.role_name, session.session_name
+            ),
             principal_id: format!("{}:{}", session.role_id, session.session_name),
             access_key_id: Some(akid.to_owned()),
             kind: PrincipalKind::AssumedRole {
@@ -172,7 +216,10 @@ impl IamCredentials {
                 role_arn,
                 role_id: session.role_id.clone(),
                 session_name: session.session_name.clone(),
-                session: SessionContext { creation_date: session.created, mfa_authenticated: false },
+                session: SessionContext {
+                    creation_date: session.created,
+                    mfa_authenticated: false,
+                },
             },
             account,
         };
@@ -180,7 +227,9 @@ impl IamCredentials {
     }
 
     fn unseal(&self, akid: &str, sealed_b64: &str) -> Result<SecretKey, LookupError> {
-        let sealed = base64::engine::general_purpose::STANDARD.decode(sealed_b64).map_err(|_| LookupError::Unavailable)?;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(sealed_b64)
+            .map_err(|_| LookupError::Unavailable)?;
         let secret = self.sealer.open(&sealed, akid.as_bytes()).map_err(|e| {
             tracing::error!(error = %e, access_key_id = akid, "cannot unseal a secret");
             LookupError::Unavailable

@@ -57,8 +57,12 @@ impl AwsError for IamError {
     fn status(&self, p: Protocol) -> u16 {
         match self {
             IamError::NoSuchEntity(_) => 404,
-            IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => 409,
-            IamError::ValidationError(_) | IamError::MalformedPolicyDocument(_) | IamError::InvalidInput(_) => 400,
+            IamError::EntityAlreadyExists(_)
+            | IamError::DeleteConflict(_)
+            | IamError::LimitExceeded(_) => 409,
+            IamError::ValidationError(_)
+            | IamError::MalformedPolicyDocument(_)
+            | IamError::InvalidInput(_) => 400,
             IamError::AccessDenied(_) => 403,
             IamError::Wire(w) => w.status(p),
             IamError::Internal(_) => 500,
@@ -79,11 +83,27 @@ mod tests {
         let q = Protocol::Query;
         let cases: Vec<(IamError, &str, u16)> = vec![
             (IamError::NoSuchEntity(String::new()), "NoSuchEntity", 404),
-            (IamError::EntityAlreadyExists(String::new()), "EntityAlreadyExists", 409),
-            (IamError::DeleteConflict(String::new()), "DeleteConflict", 409),
+            (
+                IamError::EntityAlreadyExists(String::new()),
+                "EntityAlreadyExists",
+                409,
+            ),
+            (
+                IamError::DeleteConflict(String::new()),
+                "DeleteConflict",
+                409,
+            ),
             (IamError::LimitExceeded(String::new()), "LimitExceeded", 409),
-            (IamError::ValidationError(String::new()), "ValidationError", 400),
-            (IamError::MalformedPolicyDocument(String::new()), "MalformedPolicyDocument", 400),
+            (
+                IamError::ValidationError(String::new()),
+                "ValidationError",
+                400,
+            ),
+            (
+                IamError::MalformedPolicyDocument(String::new()),
+                "MalformedPolicyDocument",
+                400,
+            ),
             (IamError::InvalidInput(String::new()), "InvalidInput", 400),
             (IamError::AccessDenied(String::new()), "AccessDenied", 403),
             (IamError::Internal(StoreError::Seal), "ServiceFailure", 500),

@@ -16,7 +16,11 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 fn base32(n: usize) -> String {
-    random_bytes::<32>().iter().take(n).map(|b| BASE32[usize::from(b & 31)] as char).collect()
+    random_bytes::<32>()
+        .iter()
+        .take(n)
+        .map(|b| BASE32[usize::from(b & 31)] as char)
+        .collect()
 }
 
 /// `AIDA…` (user), `AROA…` (role), `ANPA…` (managed policy), `AGPA…` (group).
@@ -38,7 +42,9 @@ pub fn temporary_access_key_id() -> String {
 pub fn secret_access_key() -> Option<Zeroizing<String>> {
     let mut b = Zeroizing::new([0u8; 30]);
     aws_lc_rs::rand::fill(b.as_mut()).ok()?;
-    Some(Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(b.as_ref())))
+    Some(Zeroizing::new(
+        base64::engine::general_purpose::STANDARD.encode(b.as_ref()),
+    ))
 }
 
 #[cfg(test)]

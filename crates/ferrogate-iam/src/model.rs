@@ -289,12 +289,18 @@ impl Record for ManagedPolicy {}
 impl ManagedPolicy {
     /// `arn:aws:iam::<acct>:policy<path><name>`.
     pub fn arn(&self) -> String {
-        format!("arn:aws:iam::{}:policy{}{}", self.account, self.path, self.name)
+        format!(
+            "arn:aws:iam::{}:policy{}{}",
+            self.account, self.path, self.name
+        )
     }
 
     /// The default version's document.
     pub fn default_document(&self) -> Option<&str> {
-        self.versions.iter().find(|v| v.version_id == self.default_version_id).map(|v| v.document.as_str())
+        self.versions
+            .iter()
+            .find(|v| v.version_id == self.default_version_id)
+            .map(|v| v.document.as_str())
     }
 }
 
@@ -356,7 +362,10 @@ pub mod keys {
     }
     /// A user.
     pub fn user(account: &str, name: &str) -> Vec<u8> {
-        Key::new().str(account).str(&name.to_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(&name.to_lowercase())
+            .into_bytes()
     }
     /// All users of an account.
     pub fn users(account: &str) -> Vec<u8> {
@@ -368,17 +377,27 @@ pub mod keys {
     }
     /// All keys of a user (`None`: root).
     pub fn user_keys(account: &str, user: Option<&str>) -> Vec<u8> {
-        Key::new().str(account).str(&user.unwrap_or("").to_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(&user.unwrap_or("").to_lowercase())
+            .into_bytes()
     }
     /// One key of a user.
     pub fn user_key(account: &str, user: Option<&str>, id: &str) -> Vec<u8> {
-        Key::new().str(account).str(&user.unwrap_or("").to_lowercase()).str(id).into_bytes()
+        Key::new()
+            .str(account)
+            .str(&user.unwrap_or("").to_lowercase())
+            .str(id)
+            .into_bytes()
     }
     /// An entity of a kind (users use [`user`]; this serves groups and roles).
     pub fn entity(account: &str, kind: EntityKind, name: &str) -> Vec<u8> {
         match kind {
             EntityKind::User => user(account, name),
-            _ => Key::new().str(account).str(&name.to_lowercase()).into_bytes(),
+            _ => Key::new()
+                .str(account)
+                .str(&name.to_lowercase())
+                .into_bytes(),
         }
     }
     /// All entities of an account (groups, roles).
@@ -387,19 +406,37 @@ pub mod keys {
     }
     /// One inline policy.
     pub fn inline(account: &str, kind: EntityKind, entity: &str, policy: &str) -> Vec<u8> {
-        Key::new().str(account).str(kind.noun()).str(&entity.to_lowercase()).str(&policy.to_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(kind.noun())
+            .str(&entity.to_lowercase())
+            .str(&policy.to_lowercase())
+            .into_bytes()
     }
     /// All inline policies (or all attachments) of an entity.
     pub fn children(account: &str, kind: EntityKind, entity: &str) -> Vec<u8> {
-        Key::new().str(account).str(kind.noun()).str(&entity.to_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(kind.noun())
+            .str(&entity.to_lowercase())
+            .into_bytes()
     }
     /// One attachment.
     pub fn attachment(account: &str, kind: EntityKind, entity: &str, arn: &str) -> Vec<u8> {
-        Key::new().str(account).str(kind.noun()).str(&entity.to_lowercase()).str(arn).into_bytes()
+        Key::new()
+            .str(account)
+            .str(kind.noun())
+            .str(&entity.to_lowercase())
+            .str(arn)
+            .into_bytes()
     }
     /// One membership, keyed first by `a` then `b` (group then user, or user then group).
     pub fn membership(account: &str, a: &str, b: &str) -> Vec<u8> {
-        Key::new().str(account).str(&a.to_lowercase()).str(&b.to_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(&a.to_lowercase())
+            .str(&b.to_lowercase())
+            .into_bytes()
     }
     /// All memberships under `a`.
     pub fn memberships(account: &str, a: &str) -> Vec<u8> {
@@ -407,7 +444,10 @@ pub mod keys {
     }
     /// A managed policy.
     pub fn policy(account: &str, name: &str) -> Vec<u8> {
-        Key::new().str(account).str(&name.to_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(&name.to_lowercase())
+            .into_bytes()
     }
     /// All managed policies of an account.
     pub fn policies(account: &str) -> Vec<u8> {

@@ -20,16 +20,26 @@ impl Checks {
     }
 
     fn fail(&mut self, value: &str, member: &str, constraint: &str) {
-        self.errors.push(format!("Value '{value}' at '{member}' failed to satisfy constraint: Member must {constraint}"));
+        self.errors.push(format!(
+            "Value '{value}' at '{member}' failed to satisfy constraint: Member must {constraint}"
+        ));
     }
 
     /// Length in characters within `min..=max`.
     pub fn length(&mut self, value: &str, member: &str, min: usize, max: usize) -> &mut Self {
         let n = value.chars().count();
         if n < min {
-            self.fail(value, member, &format!("have length greater than or equal to {min}"));
+            self.fail(
+                value,
+                member,
+                &format!("have length greater than or equal to {min}"),
+            );
         } else if n > max {
-            self.fail(value, member, &format!("have length less than or equal to {max}"));
+            self.fail(
+                value,
+                member,
+                &format!("have length less than or equal to {max}"),
+            );
         }
         self
     }
@@ -38,7 +48,11 @@ impl Checks {
     pub fn name(&mut self, value: &str, member: &str, max: usize) -> &mut Self {
         self.length(value, member, 1, max);
         if !value.is_empty() && !value.chars().all(is_name_char) {
-            self.fail(value, member, "satisfy regular expression pattern: [\\w+=,.@-]+");
+            self.fail(
+                value,
+                member,
+                "satisfy regular expression pattern: [\\w+=,.@-]+",
+            );
         }
         self
     }
@@ -52,7 +66,11 @@ impl Checks {
                 && value.ends_with('/')
                 && value.bytes().all(|b| (0x21..=0x7e).contains(&b)));
         if !value.is_empty() && !ok {
-            self.fail(value, member, "satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)");
+            self.fail(
+                value,
+                member,
+                "satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+            );
         }
         self
     }
@@ -60,9 +78,14 @@ impl Checks {
     /// A path prefix: `/` followed by printable ASCII.
     pub fn path_prefix(&mut self, value: &str, member: &str) -> &mut Self {
         self.length(value, member, 1, 512);
-        let well_formed = value.starts_with('/') && value.bytes().all(|b| (0x21..=0x7f).contains(&b));
+        let well_formed =
+            value.starts_with('/') && value.bytes().all(|b| (0x21..=0x7f).contains(&b));
         if !value.is_empty() && !well_formed {
-            self.fail(value, member, "satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*");
+            self.fail(
+                value,
+                member,
+                "satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*",
+            );
         }
         self
     }
@@ -70,7 +93,11 @@ impl Checks {
     /// A value from an enumeration.
     pub fn one_of(&mut self, value: &str, member: &str, allowed: &[&str]) -> &mut Self {
         if !allowed.contains(&value) {
-            self.fail(value, member, &format!("satisfy enum value set: [{}]", allowed.join(", ")));
+            self.fail(
+                value,
+                member,
+                &format!("satisfy enum value set: [{}]", allowed.join(", ")),
+            );
         }
         self
     }
@@ -78,9 +105,17 @@ impl Checks {
     /// An integer range.
     pub fn range(&mut self, value: i64, member: &str, min: i64, max: i64) -> &mut Self {
         if value < min {
-            self.fail(&value.to_string(), member, &format!("have value greater than or equal to {min}"));
+            self.fail(
+                &value.to_string(),
+                member,
+                &format!("have value greater than or equal to {min}"),
+            );
         } else if value > max {
-            self.fail(&value.to_string(), member, &format!("have value less than or equal to {max}"));
+            self.fail(
+                &value.to_string(),
+                member,
+                &format!("have value less than or equal to {max}"),
+            );
         }
         self
     }
@@ -97,7 +132,10 @@ impl Checks {
     /// Policy document characters: tab, LF, CR and U+0020–U+00FF, as IAM's model allows.
     pub fn policy_chars(&mut self, value: &str, member: &str, max: usize) -> &mut Self {
         self.length(value, member, 1, max);
-        if !value.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')) {
+        if !value
+            .chars()
+            .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
+        {
             self.errors.push(format!(
                 "Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"
             ));
@@ -109,8 +147,14 @@ impl Checks {
     pub fn done(&mut self) -> Result<(), IamError> {
         match self.errors.len() {
             0 => Ok(()),
-            1 => Err(IamError::ValidationError(format!("1 validation error detected: {}", self.errors[0]))),
-            n => Err(IamError::ValidationError(format!("{n} validation errors detected: {}", self.errors.join("; ")))),
+            1 => Err(IamError::ValidationError(format!(
+                "1 validation error detected: {}",
+                self.errors[0]
+            ))),
+            n => Err(IamError::ValidationError(format!(
+                "{n} validation errors detected: {}",
+                self.errors.join("; ")
+            ))),
         }
     }
 }
@@ -125,31 +169,53 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(Checks::new().name("bob.smith+x@y=z,w-1_2", "userName", 64).done().is_ok());
+        assert!(Checks::new()
+            .name("bob.smith+x@y=z,w-1_2", "userName", 64)
+            .done()
+            .is_ok());
         assert_eq!(
             msg(Checks::new().name("bad name", "userName", 64).done()),
             "1 validation error detected: Value 'bad name' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
         );
-        assert!(msg(Checks::new().name(&"a".repeat(65), "userName", 64).done()).contains("length less than or equal to 64"));
-        assert!(msg(Checks::new().name("", "userName", 64).done()).contains("length greater than or equal to 1"));
+        assert!(
+            msg(Checks::new().name(&"a".repeat(65), "userName", 64).done())
+                .contains("length less than or equal to 64")
+        );
+        assert!(msg(Checks::new().name("", "userName", 64).done())
+            .contains("length greater than or equal to 1"));
     }
 
     #[test]
     fn paths_and_several_errors() {
-        assert!(Checks::new().path("/", "path").path("/a/b/", "path").done().is_ok());
+        assert!(Checks::new()
+            .path("/", "path")
+            .path("/a/b/", "path")
+            .done()
+            .is_ok());
         for bad in ["a/", "/a", "/a b/"] {
             assert!(Checks::new().path(bad, "path").done().is_err(), "{bad}");
         }
-        let m = msg(Checks::new().name("x y", "userName", 64).path("nope", "path").done());
+        let m = msg(Checks::new()
+            .name("x y", "userName", 64)
+            .path("nope", "path")
+            .done());
         assert!(m.starts_with("2 validation errors detected: "), "{m}");
         assert!(m.contains("; "), "{m}");
     }
 
     #[test]
     fn enums_and_ranges() {
-        assert!(Checks::new().one_of("Active", "status", &["Active", "Inactive"]).done().is_ok());
-        assert!(msg(Checks::new().one_of("On", "status", &["Active", "Inactive"]).done()).contains("enum value set: [Active, Inactive]"));
-        assert!(msg(Checks::new().range(0, "maxItems", 1, 1000).done()).contains("greater than or equal to 1"));
-        assert!(msg(Checks::new().range(1001, "maxItems", 1, 1000).done()).contains("less than or equal to 1000"));
+        assert!(Checks::new()
+            .one_of("Active", "status", &["Active", "Inactive"])
+            .done()
+            .is_ok());
+        assert!(msg(Checks::new()
+            .one_of("On", "status", &["Active", "Inactive"])
+            .done())
+        .contains("enum value set: [Active, Inactive]"));
+        assert!(msg(Checks::new().range(0, "maxItems", 1, 1000).done())
+            .contains("greater than or equal to 1"));
+        assert!(msg(Checks::new().range(1001, "maxItems", 1, 1000).done())
+            .contains("less than or equal to 1000"));
     }
 }

@@ -42,7 +42,10 @@ pub enum StartError {
 impl App {
     /// Opens the data directory, the root key and the database, and creates `account` with
     /// a root access key on first start (written 0600 to the data directory).
-    pub async fn open(dir: &DataDir, account: &AccountId) -> Result<(Self, Option<RootCredentials>), StartError> {
+    pub async fn open(
+        dir: &DataDir,
+        account: &AccountId,
+    ) -> Result<(Self, Option<RootCredentials>), StartError> {
         Self::open_with_clock(dir, account, Arc::new(SystemClock)).await
     }
 

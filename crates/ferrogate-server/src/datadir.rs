@@ -56,7 +56,10 @@ pub struct DataDir {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
-    move |source| DataDirError::Io { path: path.to_owned(), source }
+    move |source| DataDirError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl DataDir {
@@ -64,13 +67,19 @@ impl DataDir {
     /// others can read or enter is refused.
     pub fn open(root: &Path) -> Result<Self, DataDirError> {
         if !root.exists() {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(io(root))?;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(io(root))?;
         }
         let mode = fs::metadata(root).map_err(io(root))?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(DataDirError::Permissions(root.to_owned(), mode));
         }
-        Ok(Self { root: root.to_owned() })
+        Ok(Self {
+            root: root.to_owned(),
+        })
     }
 
     /// The directory.
@@ -106,19 +115,36 @@ impl DataDir {
         if let Some(e) = &c.endpoint {
             text.push_str(&format!("endpoint={e}\n"));
         }
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
-        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io(&tmp))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io(&tmp))?;
         fs::rename(&tmp, &path).map_err(io(&path))
     }
 
     /// Reads the credentials file.
     pub fn read_credentials(&self) -> Result<Credentials, DataDirError> {
         let path = self.credentials_path();
-        let text = Zeroizing::new(fs::read_to_string(&path).map_err(|_| DataDirError::NoCredentials(path.clone()))?);
+        let text = Zeroizing::new(
+            fs::read_to_string(&path).map_err(|_| DataDirError::NoCredentials(path.clone()))?,
+        );
         let get = |k: &str| {
-            text.lines().find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')).map(str::to_owned))
+            text.lines().find_map(|l| {
+                l.strip_prefix(k)
+                    .and_then(|r| r.strip_prefix('='))
+                    .map(str::to_owned)
+            })
         };
-        match (get("account_id"), get("aws_access_key_id"), get("aws_secret_access_key")) {
+        match (
+            get("account_id"),
+            get("aws_access_key_id"),
+            get("aws_secret_access_key"),
+        ) {
             (Some(account_id), Some(access_key_id), Some(secret)) => Ok(Credentials {
                 account_id,
                 access_key_id,
@@ -146,7 +172,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("a/b");
         let d = DataDir::open(&root).unwrap();
-        assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         assert!(d.read_credentials().is_err());
         d.write_credentials(&Credentials {
             account_id: "000000000000".into(),
@@ -159,7 +188,11 @@ mod tests {
         let c = d.read_credentials().unwrap();
         assert_eq!(c.secret_access_key.as_str(), "s3cret");
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:1"));
-        let mode = fs::metadata(root.join("credentials")).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(root.join("credentials"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         assert!(!format!("{c:?}").contains("s3cret"));
     }
@@ -168,6 +201,9 @@ mod tests {
     fn refuses_an_open_directory() {
         let t = tempfile::tempdir().unwrap();
         fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(matches!(DataDir::open(t.path()), Err(DataDirError::Permissions(..))));
+        assert!(matches!(
+            DataDir::open(t.path()),
+            Err(DataDirError::Permissions(..))
+        ));
     }
 }

@@ -49,7 +49,10 @@ pub struct RawRequest {
 
 impl RawRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -78,10 +81,20 @@ fn route(req: &RawRequest, scope_service: Option<&str>) -> Route {
             Some((prefix, op)) => (ServiceId::from_target_prefix(prefix), Some(op.to_owned())),
             None => (None, None),
         };
-        return Route { protocol: Protocol::Json11, service, target_op: op };
+        return Route {
+            protocol: Protocol::Json11,
+            service,
+            target_op: op,
+        };
     }
-    let service = scope_service.and_then(ServiceId::from_signing_name).filter(|s| s.protocol() == Protocol::Query);
-    Route { protocol: Protocol::Query, service, target_op: None }
+    let service = scope_service
+        .and_then(ServiceId::from_signing_name)
+        .filter(|s| s.protocol() == Protocol::Query);
+    Route {
+        protocol: Protocol::Query,
+        service,
+        target_op: None,
+    }
 }
 
 fn xmlns(service: Option<ServiceId>, req: &RawRequest) -> &'static str {
@@ -89,7 +102,10 @@ fn xmlns(service: Option<ServiceId>, req: &RawRequest) -> &'static str {
         Some(s) if s.protocol() == Protocol::Query => s.xml_namespace(),
         // Unauthenticated query requests: guess from the API version.
         _ if req.query.contains("2011-06-15")
-            || req.body.as_deref().is_some_and(|b| b.windows(10).any(|w| w == b"2011-06-15")) =>
+            || req
+                .body
+                .as_deref()
+                .is_some_and(|b| b.windows(10).any(|w| w == b"2011-06-15")) =>
         {
             ServiceId::Sts.xml_namespace()
         }
@@ -117,7 +133,11 @@ fn error_response(e: &ApiError, protocol: Protocol, ns: &str, request_id: &str) 
             query::error_body(e, ns, request_id).into_bytes()
         }
     };
-    RawResponse { status: e.status, headers, body }
+    RawResponse {
+        status: e.status,
+        headers,
+        body,
+    }
 }
 
 fn ok_response(protocol: Protocol, body: Vec<u8>, request_id: &str) -> RawResponse {
@@ -127,7 +147,10 @@ fn ok_response(protocol: Protocol, body: Vec<u8>, request_id: &str) -> RawRespon
     };
     RawResponse {
         status: 200,
-        headers: vec![("x-amzn-RequestId", request_id.to_owned()), ("content-type", ct.to_owned())],
+        headers: vec![
+            ("x-amzn-RequestId", request_id.to_owned()),
+            ("content-type", ct.to_owned()),
+        ],
         body,
     }
 }
@@ -137,18 +160,43 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
     let request_id = new_request_id();
     let rid = request_id.as_str();
     let authz_header = req.header("authorization");
-    let scope_service = authz_header.and_then(|h| sigv4::parse_authorization(h).ok()).map(|a| a.service.to_owned());
+    let scope_service = authz_header
+        .and_then(|h| sigv4::parse_authorization(h).ok())
+        .map(|a| a.service.to_owned());
     let route = route(&req, scope_service.as_deref());
     let ns = xmlns(route.service, &req);
-    let fail = |e: &dyn AwsError| error_response(&ApiError::from_error(e, route.protocol), route.protocol, ns, rid);
+    let fail = |e: &dyn AwsError| {
+        error_response(
+            &ApiError::from_error(e, route.protocol),
+            route.protocol,
+            ns,
+            rid,
+        )
+    };
 
     let Some(body) = &req.body else {
-        return fail(&WireError::RequestEntityTooLarge { limit: ferrogate_wire::MAX_BODY_BYTES });
+        return fail(&WireError::RequestEntityTooLarge {
+            limit: ferrogate_wire::MAX_BODY_BYTES,
+        });
     };
     let now = app.clock.now();
-    let header_refs: Vec<(&str, &str)> = req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let parts = RequestParts { method: &req.method, path: &req.path, query: &req.query, headers: &header_refs, body };
-    let expected = route.service.map(ServiceId::signing_name).or(scope_service.as_deref()).unwrap_or("");
+    let header_refs: Vec<(&str, &str)> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let parts = RequestParts {
+        method: &req.method,
+        path: &req.path,
+        query: &req.query,
+        headers: &header_refs,
+        body,
+    };
+    let expected = route
+        .service
+        .map(ServiceId::signing_name)
+        .or(scope_service.as_deref())
+        .unwrap_or("");
     let verified = match sigv4::verify(&parts, expected, &app.credentials, now) {
         Ok(v) => v,
         Err(e) => {
@@ -164,9 +212,16 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
             || format!("{}.amazonaws.com", verified.service),
             |s| s.event_source().to_owned(),
         ),
-        region: if route.service.is_some_and(ServiceId::is_global) { "us-east-1".to_owned() } else { verified.region },
+        region: if route.service.is_some_and(ServiceId::is_global) {
+            "us-east-1".to_owned()
+        } else {
+            verified.region
+        },
         source_ip: req.peer.to_string(),
-        user_agent: req.header("user-agent").map(|u| u.chars().take(1024).collect()).unwrap_or_default(),
+        user_agent: req
+            .header("user-agent")
+            .map(|u| u.chars().take(1024).collect())
+            .unwrap_or_default(),
         request_id: rid.to_owned(),
         now,
         principal,
@@ -175,11 +230,17 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
     };
     match route.service {
         Some(svc @ (ServiceId::Iam | ServiceId::Sts)) => iam_call(app, call, svc, &req, body).await,
-        Some(ServiceId::CloudTrail) => trail_call(app, call, route.target_op.unwrap_or_default(), body).await,
-        Some(ServiceId::Organizations) => org_call(app, call, route.target_op.unwrap_or_default(), body).await,
+        Some(ServiceId::CloudTrail) => {
+            trail_call(app, call, route.target_op.unwrap_or_default(), body).await
+        }
+        Some(ServiceId::Organizations) => {
+            org_call(app, call, route.target_op.unwrap_or_default(), body).await
+        }
         Some(ServiceId::Kms | ServiceId::Ecs) | None => {
             let op = route.target_op.unwrap_or_default();
-            let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
+            let e = WireError::UnknownOperation {
+                message: format!("Operation {op} is not supported by this endpoint."),
+            };
             call.finish_unhandled(app, &op, call.api_error(&e)).await
         }
     }
@@ -209,8 +270,20 @@ struct Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    fn failed(event_name: &str, read_only: bool, request_parameters: Value, err: ApiError) -> Outcome<'_> {
-        Outcome { event_name, read_only, request_parameters, response_elements: Value::Null, error: Some(err), resources: Vec::new() }
+    fn failed(
+        event_name: &str,
+        read_only: bool,
+        request_parameters: Value,
+        err: ApiError,
+    ) -> Outcome<'_> {
+        Outcome {
+            event_name,
+            read_only,
+            request_parameters,
+            response_elements: Value::Null,
+            error: Some(err),
+            resources: Vec::new(),
+        }
     }
 }
 
@@ -236,7 +309,10 @@ impl Call {
         let resources = o
             .resources
             .into_iter()
-            .map(|(resource_type, resource_name)| LookupResource { resource_type, resource_name })
+            .map(|(resource_type, resource_name)| LookupResource {
+                resource_type,
+                resource_name,
+            })
             .collect();
         PreparedEvent::new(
             &record,
@@ -264,9 +340,18 @@ impl Call {
     }
 
     /// Records an event in its own transaction and answers once it is durable.
-    async fn record_then_respond(&self, app: &App, event: Result<PreparedEvent, StoreError>, result: Result<Vec<u8>, ApiError>) -> RawResponse {
+    async fn record_then_respond(
+        &self,
+        app: &App,
+        event: Result<PreparedEvent, StoreError>,
+        result: Result<Vec<u8>, ApiError>,
+    ) -> RawResponse {
         let durable = match event {
-            Ok(ev) => app.store.write(move |tx: &mut dyn WriteTx| ev.append(tx)).await,
+            Ok(ev) => {
+                app.store
+                    .write(move |tx: &mut dyn WriteTx| ev.append(tx))
+                    .await
+            }
             Err(e) => Err(e),
         };
         match durable {
@@ -292,7 +377,13 @@ impl Call {
     }
 }
 
-async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, body: &[u8]) -> RawResponse {
+async fn iam_call(
+    app: &App,
+    call: Call,
+    service: ServiceId,
+    req: &RawRequest,
+    body: &[u8],
+) -> RawResponse {
     let params = QueryParams::parse(&[body, req.query.as_bytes()]);
     let action = params.get("Action").unwrap_or("").to_owned();
     let decoded = match params.get("Version") {
@@ -304,7 +395,10 @@ async fn iam_call(app: &App, call: Call, service: ServiceId, req: &RawRequest, b
     };
     match decoded {
         Ok(op) => run_op(app, call, op).await,
-        Err(e) => call.finish_unhandled(app, &action, call.api_error(&e)).await,
+        Err(e) => {
+            call.finish_unhandled(app, &action, call.api_error(&e))
+                .await
+        }
     }
 }
 
@@ -317,7 +411,9 @@ async fn org_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse
 
 async fn trail_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
     if op != "LookupEvents" {
-        let e = WireError::UnknownOperation { message: format!("Operation {op} is not supported by this endpoint.") };
+        let e = WireError::UnknownOperation {
+            message: format!("Operation {op} is not supported by this endpoint."),
+        };
         return call.finish_unhandled(app, &op, call.api_error(&e)).await;
     }
     match json::decode::<LookupEventsInput>(body) {
@@ -337,11 +433,19 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
     let invalidates = op.changes_authorization();
     let facts = Facts {
         now: call.now,
-        source_ip: call.source_ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        source_ip: call
+            .source_ip
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         region: call.region.clone(),
         secure_transport: false,
     };
-    let decided = app.store.read(|tx| Ok::<_, StoreError>(app.authorizer.authorize(tx, &call.principal, &facts, &what, &keys, op)));
+    let decided = app.store.read(|tx| {
+        Ok::<_, StoreError>(
+            app.authorizer
+                .authorize(tx, &call.principal, &facts, &what, &keys, op),
+        )
+    });
     let authorized = match decided {
         Ok(Ok(a)) => a,
         Ok(Err(denied)) => {
@@ -357,7 +461,13 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
     if read_only {
         let sealer = app.sealer.clone();
         let result = app.store.read(|tx| {
-            let ctx = Ctx { principal: authorized.principal(), now: call.now, region: &call.region, request_id: &call.request_id, sealer: &*sealer };
+            let ctx = Ctx {
+                principal: authorized.principal(),
+                now: call.now,
+                region: &call.region,
+                request_id: &call.request_id,
+                sealer: &*sealer,
+            };
             authorized.op().execute(TxRef::Read(tx), ctx)
         });
         let (event, result) = outcome(&call, name, true, params, result);
@@ -370,7 +480,13 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
         let call = job_call;
         let (op, principal) = authorized.into_parts();
         let result = with_savepoint(tx, |tx| {
-            let ctx = Ctx { principal: &principal, now: call.now, region: &call.region, request_id: &call.request_id, sealer: &*sealer };
+            let ctx = Ctx {
+                principal: &principal,
+                now: call.now,
+                region: &call.region,
+                request_id: &call.request_id,
+                sealer: &*sealer,
+            };
             op.execute(TxRef::Write(tx), ctx)
         })?;
         let (event, result) = outcome(&call, name, false, params, result);
@@ -414,7 +530,15 @@ fn outcome<E: AwsError>(
         }
         Err(e) => {
             let err = call.api_error(&e);
-            (call.event(Outcome::failed(name, read_only, request_parameters, err.clone())), Err(err))
+            (
+                call.event(Outcome::failed(
+                    name,
+                    read_only,
+                    request_parameters,
+                    err.clone(),
+                )),
+                Err(err),
+            )
         }
     }
 }
@@ -442,8 +566,18 @@ impl Operation for LookupEventsOp {
     }
 
     fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, TrailOpError> {
-        let out = lookup_events(tx.read(), ctx.principal.account.as_str(), ctx.region, &self.0, ctx.now)?;
-        Ok(OpReply { body: json::encode(&out), response_elements: Value::Null, resources: Vec::new() })
+        let out = lookup_events(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            &self.0,
+            ctx.now,
+        )?;
+        Ok(OpReply {
+            body: json::encode(&out),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 
     fn access_denied(message: String) -> TrailOpError {
@@ -487,8 +621,10 @@ impl AwsError for TrailOpError {
 fn lookup_parameters(i: &LookupEventsInput) -> Value {
     let mut v = json!({});
     if let Some(a) = &i.lookup_attributes {
-        v["lookupAttributes"] =
-            json!(a.iter().map(|a| json!({"attributeKey": a.attribute_key, "attributeValue": a.attribute_value})).collect::<Vec<_>>());
+        v["lookupAttributes"] = json!(a
+            .iter()
+            .map(|a| json!({"attributeKey": a.attribute_key, "attributeValue": a.attribute_value}))
+            .collect::<Vec<_>>());
     }
     if let Some(t) = i.start_time.and_then(Timestamp::from_epoch_seconds_f64) {
         v["startTime"] = json!(t.iso8601());
@@ -501,4 +637,3 @@ fn lookup_parameters(i: &LookupEventsInput) -> Value {
     }
     v
 }
-

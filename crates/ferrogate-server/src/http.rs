@@ -27,7 +27,10 @@ impl Listening {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        Ok(Self { listener, local_addr })
+        Ok(Self {
+            listener,
+            local_addr,
+        })
     }
 }
 
@@ -103,7 +106,11 @@ async fn handle(app: App, peer: SocketAddr, req: Request<Incoming>) -> Response<
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_owned(), v.to_owned()))
+        })
         .collect();
     let raw = RawRequest {
         method: parts.method.as_str().to_owned(),
@@ -118,9 +125,10 @@ async fn handle(app: App, peer: SocketAddr, req: Request<Incoming>) -> Response<
     for (k, v) in &out.headers {
         resp = resp.header(*k, v);
     }
-    resp.body(Full::new(Bytes::from(out.body))).unwrap_or_else(|_| {
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
+    resp.body(Full::new(Bytes::from(out.body)))
+        .unwrap_or_else(|_| {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
 }

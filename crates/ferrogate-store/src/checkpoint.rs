@@ -31,16 +31,25 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("fg-store-ckpt".into())
             .spawn(move || run(&conn, &s))
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpoint thread: {e}")))?;
-        Ok(Self { stop, thread: Some(thread) })
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the checkpoint thread: {e}"))
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
 fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
     let (lock, wake) = stop;
-    let mut stopped = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut stopped = lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     while !*stopped {
-        let (guard, _) = wake.wait_timeout(stopped, INTERVAL).unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (guard, _) = wake
+            .wait_timeout(stopped, INTERVAL)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         stopped = guard;
         if *stopped {
             break;
@@ -49,13 +58,19 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::debug!(error = %e, "background checkpoint did not run");
         }
-        stopped = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        stopped = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        *self.stop.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        *self
+            .stop
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
         self.stop.1.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

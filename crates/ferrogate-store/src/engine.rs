@@ -66,7 +66,9 @@ impl TxRef<'_> {
     /// operation's `read_only` declaration, refused rather than silently lost).
     pub fn write(&mut self) -> Result<&mut dyn WriteTx, StoreError> {
         match self {
-            TxRef::Read(_) => Err(StoreError::Unavailable("a read-only operation tried to write".into())),
+            TxRef::Read(_) => Err(StoreError::Unavailable(
+                "a read-only operation tried to write".into(),
+            )),
             TxRef::Write(w) => Ok(&mut **w),
         }
     }

@@ -29,7 +29,8 @@ impl Key {
     /// Appends a big-endian integer (orders numerically for non-negative values; negative
     /// values are offset so they sort before positive ones).
     pub fn i64(mut self, v: i64) -> Self {
-        self.0.extend_from_slice(&(u64::from_be_bytes(v.to_be_bytes()) ^ (1 << 63)).to_be_bytes());
+        self.0
+            .extend_from_slice(&(u64::from_be_bytes(v.to_be_bytes()) ^ (1 << 63)).to_be_bytes());
         self
     }
 

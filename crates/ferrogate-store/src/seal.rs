@@ -75,12 +75,23 @@ impl FileRootKey {
     /// Loads the key at `path`, creating it (0600, random) if the file does not exist.
     pub fn load_or_create(path: &Path) -> Result<Self, RootKeyError> {
         let shown = path.display().to_string();
-        let io = |source| RootKeyError::Io { path: shown.clone(), source };
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        let io = |source| RootKeyError::Io {
+            path: shown.clone(),
+            source,
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
             Ok(mut f) => {
                 let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-                aws_lc_rs::rand::fill(bytes.as_mut()).map_err(|_| io(std::io::Error::other("no randomness")))?;
-                f.write_all(bytes.as_ref()).and_then(|()| f.sync_all()).map_err(io)?;
+                aws_lc_rs::rand::fill(bytes.as_mut())
+                    .map_err(|_| io(std::io::Error::other("no randomness")))?;
+                f.write_all(bytes.as_ref())
+                    .and_then(|()| f.sync_all())
+                    .map_err(io)?;
                 Self::from_bytes(bytes.as_ref()).ok_or(RootKeyError::Malformed { path: shown })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(path),
@@ -90,13 +101,18 @@ impl FileRootKey {
 
     fn load(path: &Path) -> Result<Self, RootKeyError> {
         let shown = path.display().to_string();
-        let io = |source| RootKeyError::Io { path: shown.clone(), source };
+        let io = |source| RootKeyError::Io {
+            path: shown.clone(),
+            source,
+        };
         let mode = fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(RootKeyError::Permissions { path: shown, mode });
         }
         let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_LEN + 1));
-        fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io)?;
+        fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io)?;
         Self::from_bytes(&bytes).ok_or(RootKeyError::Malformed { path: shown })
     }
 
@@ -104,14 +120,19 @@ impl FileRootKey {
         if bytes.len() != KEY_LEN {
             return None;
         }
-        RandomizedNonceKey::new(&AES_256_GCM, bytes).ok().map(|key| Self { key })
+        RandomizedNonceKey::new(&AES_256_GCM, bytes)
+            .ok()
+            .map(|key| Self { key })
     }
 }
 
 impl Sealer for FileRootKey {
     fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, StoreError> {
         let mut buf = plaintext.to_vec();
-        let nonce = self.key.seal_in_place_append_tag(Aad::from(aad), &mut buf).map_err(|_| StoreError::Seal)?;
+        let nonce = self
+            .key
+            .seal_in_place_append_tag(Aad::from(aad), &mut buf)
+            .map_err(|_| StoreError::Seal)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(FORMAT_V1);
         out.extend_from_slice(nonce.as_ref());
@@ -128,7 +149,11 @@ impl Sealer for FileRootKey {
         let (nonce, ct) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StoreError::Seal)?;
         let mut buf = Zeroizing::new(ct.to_vec());
-        let len = self.key.open_in_place(nonce, Aad::from(aad), &mut buf).map_err(|_| StoreError::Seal)?.len();
+        let len = self
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .map_err(|_| StoreError::Seal)?
+            .len();
         buf.truncate(len);
         Ok(buf)
     }
@@ -165,10 +190,16 @@ mod tests {
         let path = dir.path().join("root.key");
         FileRootKey::load_or_create(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(FileRootKey::load_or_create(&path), Err(RootKeyError::Permissions { .. })));
+        assert!(matches!(
+            FileRootKey::load_or_create(&path),
+            Err(RootKeyError::Permissions { .. })
+        ));
         let short = dir.path().join("short.key");
         fs::write(&short, b"abc").unwrap();
         fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(FileRootKey::load_or_create(&short), Err(RootKeyError::Malformed { .. })));
+        assert!(matches!(
+            FileRootKey::load_or_create(&short),
+            Err(RootKeyError::Malformed { .. })
+        ));
     }
 }

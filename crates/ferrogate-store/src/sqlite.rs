@@ -55,9 +55,14 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Engine(format!("journal_mode is {mode}, WAL required")));
+        return Err(StoreError::Engine(format!(
+            "journal_mode is {mode}, WAL required"
+        )));
     }
-    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+    let applied: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
+        .try_into()
+        .unwrap_or(0);
     if applied > MIGRATIONS.len() {
         return Err(StoreError::Engine(format!(
             "the database has schema version {applied}, newer than this build's {}; refusing to touch it",
@@ -67,7 +72,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
         tx.commit()?;
         tracing::info!(version = i + 1, "applied schema migration");
     }
@@ -91,7 +100,12 @@ impl Store {
         let writer = Writer::start(conn, wal_path(path))?;
         let checkpointer = Checkpointer::start(path)?;
         Ok(Self {
-            inner: Arc::new(Inner { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer, _checkpointer: checkpointer }),
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                readers: Mutex::new(Vec::new()),
+                writer,
+                _checkpointer: checkpointer,
+            }),
         })
     }
 
@@ -104,8 +118,14 @@ impl Store {
     /// snapshot (a pooled connection and its read transaction) is taken on the first read,
     /// so a closure that reads nothing (a cached authorization, `GetCallerIdentity`) costs
     /// nothing.
-    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&dyn ReadTx) -> Result<T, E>) -> Result<T, E> {
-        let lazy = LazyRead { store: self, conn: std::cell::OnceCell::new() };
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&dyn ReadTx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let lazy = LazyRead {
+            store: self,
+            conn: std::cell::OnceCell::new(),
+        };
         let result = f(&lazy);
         if let Some(Ok(conn)) = lazy.conn.into_inner() {
             if run(&conn, "COMMIT").is_ok() {
@@ -201,7 +221,9 @@ pub(crate) struct SqliteTx<'c> {
 
 impl ReadTx for SqliteTx<'_> {
     fn get(&self, tree: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT v FROM kv WHERE tree = ?1 AND k = ?2")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT v FROM kv WHERE tree = ?1 AND k = ?2")?;
         Ok(st.query_row(params![tree, key], |r| r.get(0)).optional()?)
     }
 
@@ -227,7 +249,9 @@ impl ReadTx for SqliteTx<'_> {
                 rows.collect::<Result<Vec<_>, _>>()?
             }
             None => {
-                let sql = format!("SELECT k, v FROM kv WHERE tree = ?1 AND k >= ?2 ORDER BY k {order} LIMIT ?3");
+                let sql = format!(
+                    "SELECT k, v FROM kv WHERE tree = ?1 AND k >= ?2 ORDER BY k {order} LIMIT ?3"
+                );
                 let mut st = self.conn.prepare_cached(&sql)?;
                 let rows = st.query_map(params![tree, start, limit], map)?;
                 rows.collect::<Result<Vec<_>, _>>()?
@@ -245,7 +269,9 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn delete(&mut self, tree: &'static str, key: &[u8]) -> Result<bool, StoreError> {
-        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE tree = ?1 AND k = ?2")?;
+        let mut st = self
+            .conn
+            .prepare_cached("DELETE FROM kv WHERE tree = ?1 AND k = ?2")?;
         Ok(st.execute(params![tree, key])? > 0)
     }
 

@@ -42,7 +42,10 @@ impl<R> Copy for Table<R> {}
 impl<R: Record> Table<R> {
     /// The table stored in `tree`.
     pub const fn new(tree: &'static str) -> Self {
-        Self { tree, _record: PhantomData }
+        Self {
+            tree,
+            _record: PhantomData,
+        }
     }
 
     /// The tree name.
@@ -53,19 +56,28 @@ impl<R: Record> Table<R> {
     /// Encodes a record.
     pub fn encode(record: &R) -> Result<Vec<u8>, StoreError> {
         let mut out = vec![R::VERSION];
-        serde_json::to_writer(&mut out, record).map_err(|e| StoreError::Engine(format!("encode: {e}")))?;
+        serde_json::to_writer(&mut out, record)
+            .map_err(|e| StoreError::Engine(format!("encode: {e}")))?;
         Ok(out)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<R, StoreError> {
-        let corrupt = |reason: String| StoreError::Corrupt { tree: self.tree, reason };
-        let (&version, json) = bytes.split_first().ok_or_else(|| corrupt("empty record".into()))?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            tree: self.tree,
+            reason,
+        };
+        let (&version, json) = bytes
+            .split_first()
+            .ok_or_else(|| corrupt("empty record".into()))?;
         if version == R::VERSION {
             serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
         } else if version < R::VERSION {
             R::upgrade(version, json).map_err(corrupt)
         } else {
-            Err(corrupt(format!("version {version} is newer than this build's {}", R::VERSION)))
+            Err(corrupt(format!(
+                "version {version} is newer than this build's {}",
+                R::VERSION
+            )))
         }
     }
 
@@ -80,7 +92,12 @@ impl<R: Record> Table<R> {
     }
 
     /// Stores already-encoded bytes (from [`Table::encode`], done outside the writer).
-    pub fn put_encoded(&self, tx: &mut dyn WriteTx, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+    pub fn put_encoded(
+        &self,
+        tx: &mut dyn WriteTx,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
         tx.put(self.tree, key, bytes)
     }
 

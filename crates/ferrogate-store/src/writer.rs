@@ -75,7 +75,9 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock can only come from a bug in this file; the state is
         // a queue and counters, still coherent, so carry on rather than poison every caller.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -98,7 +100,11 @@ impl Writer {
             .name("fg-store-writer".into())
             .spawn(move || run(conn, &s, wal, &c))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
-        Ok(Self { shared, counters, thread: Some(thread) })
+        Ok(Self {
+            shared,
+            counters,
+            thread: Some(thread),
+        })
     }
 
     pub(crate) async fn submit<T, E, F>(&self, f: F) -> Result<T, E>
@@ -137,9 +143,11 @@ impl Writer {
             state.queue.push_back((job, permit));
         }
         self.shared.wake.notify_all();
-        result
-            .await
-            .unwrap_or_else(|_| Err(E::from(StoreError::Unavailable("the write was abandoned (a bug: see the log)".into()))))
+        result.await.unwrap_or_else(|_| {
+            Err(E::from(StoreError::Unavailable(
+                "the write was abandoned (a bug: see the log)".into(),
+            )))
+        })
     }
 
     pub(crate) fn stats(&self) -> WriterStats {
@@ -166,7 +174,10 @@ impl Drop for Writer {
 fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Counters>) {
     let (to_syncer, from_writer) = std_mpsc::channel::<Vec<Completion>>();
     let (s, c) = (shared.clone(), counters.clone());
-    let syncer = match std::thread::Builder::new().name("fg-store-syncer".into()).spawn(move || sync_loop(from_writer, wal, &s, &c)) {
+    let syncer = match std::thread::Builder::new()
+        .name("fg-store-syncer".into())
+        .spawn(move || sync_loop(from_writer, wal, &s, &c))
+    {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the WAL syncer thread; refusing writes");
@@ -177,7 +188,10 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
     loop {
         let mut state = shared.lock();
         while state.queue.is_empty() && !state.closed {
-            state = shared.wake.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = shared
+                .wake
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         if state.queue.is_empty() {
             break; // closed and drained
@@ -192,14 +206,18 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
         }
         let completions = fill_batch(&conn, shared);
         counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
+        counters
+            .jobs
+            .fetch_add(completions.len() as u64, Ordering::Relaxed);
         match run_sql(&conn, "COMMIT") {
             Ok(()) => {
                 shared.lock().unsynced += 1;
                 if let Err(std_mpsc::SendError(completions)) = to_syncer.send(completions) {
                     // The syncer is gone: the batch's durability is unknown, so say so.
                     for c in completions {
-                        c(Err(StoreError::Unavailable("the WAL syncer stopped".into())));
+                        c(Err(StoreError::Unavailable(
+                            "the WAL syncer stopped".into(),
+                        )));
                     }
                 }
             }
@@ -237,7 +255,10 @@ fn fill_batch(conn: &Connection, shared: &Shared) -> Vec<Completion> {
             return completions;
         }
         while state.queue.is_empty() && state.unsynced > 0 && !state.closed {
-            state = shared.wake.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = shared
+                .wake
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         if state.queue.is_empty() {
             return completions;
@@ -262,7 +283,12 @@ fn run_job(conn: &Connection, job: Job) -> Option<Completion> {
 }
 
 /// Makes committed batches durable, many at a time, and then answers their callers.
-fn sync_loop(batches: std_mpsc::Receiver<Vec<Completion>>, wal: PathBuf, shared: &Shared, counters: &Counters) {
+fn sync_loop(
+    batches: std_mpsc::Receiver<Vec<Completion>>,
+    wal: PathBuf,
+    shared: &Shared,
+    counters: &Counters,
+) {
     let mut file: Option<File> = None;
     while let Ok(first) = batches.recv() {
         let mut pending = vec![first];
@@ -289,10 +315,15 @@ fn sync_wal(file: &mut Option<File>, wal: &PathBuf) -> Result<(), StoreError> {
     if file.is_none() {
         // The WAL exists from the first commit on and is never deleted while the writer's
         // connection is open (SQLite reuses it from the start after checkpoints).
-        *file = Some(File::open(wal).map_err(|e| StoreError::Engine(format!("open {}: {e}", wal.display())))?);
+        *file = Some(
+            File::open(wal)
+                .map_err(|e| StoreError::Engine(format!("open {}: {e}", wal.display())))?,
+        );
     }
     match file {
-        Some(f) => f.sync_data().map_err(|e| StoreError::Engine(format!("fdatasync {}: {e}", wal.display()))),
+        Some(f) => f
+            .sync_data()
+            .map_err(|e| StoreError::Engine(format!("fdatasync {}: {e}", wal.display()))),
         None => Err(StoreError::Engine("no WAL file".into())),
     }
 }

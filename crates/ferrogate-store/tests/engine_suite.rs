@@ -40,15 +40,38 @@ fn k(s: &str) -> Vec<u8> {
 async fn put_get_delete_and_typed_records() {
     let (_d, s) = open();
     s.write(|tx| {
-        THINGS.put(tx, &k("a"), &Thing { name: "a".into(), n: 1 })?;
-        THINGS.put(tx, &k("b"), &Thing { name: "b".into(), n: 2 })?;
+        THINGS.put(
+            tx,
+            &k("a"),
+            &Thing {
+                name: "a".into(),
+                n: 1,
+            },
+        )?;
+        THINGS.put(
+            tx,
+            &k("b"),
+            &Thing {
+                name: "b".into(),
+                n: 2,
+            },
+        )?;
         Ok::<_, E>(())
     })
     .await
     .unwrap();
     let got = s.read(|tx| THINGS.get(tx, &k("a"))).unwrap();
-    assert_eq!(got, Some(Thing { name: "a".into(), n: 1 }));
-    let removed = s.write(|tx| Ok::<_, E>(THINGS.delete(tx, &k("a"))?)).await.unwrap();
+    assert_eq!(
+        got,
+        Some(Thing {
+            name: "a".into(),
+            n: 1
+        })
+    );
+    let removed = s
+        .write(|tx| Ok::<_, E>(THINGS.delete(tx, &k("a"))?))
+        .await
+        .unwrap();
     assert!(removed);
     assert_eq!(s.read(|tx| THINGS.get(tx, &k("a"))).unwrap(), None);
 }
@@ -59,14 +82,31 @@ async fn failed_job_changes_nothing_but_others_commit() {
     let s1 = s.clone();
     let failing = tokio::spawn(async move {
         s1.write(|tx| {
-            THINGS.put(tx, &k("x"), &Thing { name: "x".into(), n: 0 })?;
+            THINGS.put(
+                tx,
+                &k("x"),
+                &Thing {
+                    name: "x".into(),
+                    n: 0,
+                },
+            )?;
             Err::<(), E>(E::Refused)
         })
         .await
     });
     let s2 = s.clone();
     let ok = tokio::spawn(async move {
-        s2.write(|tx| Ok::<_, E>(THINGS.put(tx, &k("y"), &Thing { name: "y".into(), n: 0 })?)).await
+        s2.write(|tx| {
+            Ok::<_, E>(THINGS.put(
+                tx,
+                &k("y"),
+                &Thing {
+                    name: "y".into(),
+                    n: 0,
+                },
+            )?)
+        })
+        .await
     });
     assert!(matches!(failing.await.unwrap(), Err(E::Refused)));
     ok.await.unwrap().unwrap();
@@ -78,9 +118,23 @@ async fn failed_job_changes_nothing_but_others_commit() {
 async fn nested_savepoint_keeps_outer_writes() {
     let (_d, s) = open();
     s.write(|tx| {
-        THINGS.put(tx, &k("outer"), &Thing { name: "o".into(), n: 0 })?;
+        THINGS.put(
+            tx,
+            &k("outer"),
+            &Thing {
+                name: "o".into(),
+                n: 0,
+            },
+        )?;
         let inner = with_savepoint(tx, |tx| {
-            THINGS.put(tx, &k("inner"), &Thing { name: "i".into(), n: 0 })?;
+            THINGS.put(
+                tx,
+                &k("inner"),
+                &Thing {
+                    name: "i".into(),
+                    n: 0,
+                },
+            )?;
             Err::<(), E>(E::Refused)
         })?;
         assert!(inner.is_err());
@@ -97,14 +151,32 @@ async fn panicking_job_is_contained() {
     let (_d, s) = open();
     let r = s
         .write(|tx: &mut dyn WriteTx| -> Result<(), E> {
-            THINGS.put(tx, &k("p"), &Thing { name: "p".into(), n: 0 })?;
+            THINGS.put(
+                tx,
+                &k("p"),
+                &Thing {
+                    name: "p".into(),
+                    n: 0,
+                },
+            )?;
             panic!("bug in a handler");
         })
         .await;
     assert!(matches!(r, Err(E::Store(StoreError::Unavailable(_)))));
     assert!(s.read(|tx| THINGS.get(tx, &k("p"))).unwrap().is_none());
     // The writer is still alive.
-    s.write(|tx| Ok::<_, E>(THINGS.put(tx, &k("q"), &Thing { name: "q".into(), n: 0 })?)).await.unwrap();
+    s.write(|tx| {
+        Ok::<_, E>(THINGS.put(
+            tx,
+            &k("q"),
+            &Thing {
+                name: "q".into(),
+                n: 0,
+            },
+        )?)
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -112,26 +184,50 @@ async fn scans_in_both_directions_with_cursor() {
     let (_d, s) = open();
     s.write(|tx| {
         for i in 0..10 {
-            THINGS.put(tx, &k(&format!("{i:02}")), &Thing { name: i.to_string(), n: i })?;
+            THINGS.put(
+                tx,
+                &k(&format!("{i:02}")),
+                &Thing {
+                    name: i.to_string(),
+                    n: i,
+                },
+            )?;
         }
-        THINGS.put(tx, &Key::new().str("other").str("00").into_bytes(), &Thing { name: "o".into(), n: 99 })?;
+        THINGS.put(
+            tx,
+            &Key::new().str("other").str("00").into_bytes(),
+            &Thing {
+                name: "o".into(),
+                n: 99,
+            },
+        )?;
         Ok::<_, E>(())
     })
     .await
     .unwrap();
     let prefix = Key::new().str("acct").into_bytes();
     let names = |v: Vec<(Vec<u8>, Thing)>| v.into_iter().map(|(_, t)| t.n).collect::<Vec<_>>();
-    let fwd = s.read(|tx| THINGS.scan(tx, &prefix, None, Direction::Forward, 3)).unwrap();
+    let fwd = s
+        .read(|tx| THINGS.scan(tx, &prefix, None, Direction::Forward, 3))
+        .unwrap();
     let cursor = fwd.last().unwrap().0.clone();
     assert_eq!(names(fwd), vec![0, 1, 2]);
-    let next = s.read(|tx| THINGS.scan(tx, &prefix, Some(&cursor), Direction::Forward, 3)).unwrap();
+    let next = s
+        .read(|tx| THINGS.scan(tx, &prefix, Some(&cursor), Direction::Forward, 3))
+        .unwrap();
     assert_eq!(names(next), vec![3, 4, 5]);
-    let rev = s.read(|tx| THINGS.scan(tx, &prefix, None, Direction::Reverse, 4)).unwrap();
+    let rev = s
+        .read(|tx| THINGS.scan(tx, &prefix, None, Direction::Reverse, 4))
+        .unwrap();
     let cursor = rev.last().unwrap().0.clone();
     assert_eq!(names(rev), vec![9, 8, 7, 6]);
-    let rev2 = s.read(|tx| THINGS.scan(tx, &prefix, Some(&cursor), Direction::Reverse, 100)).unwrap();
+    let rev2 = s
+        .read(|tx| THINGS.scan(tx, &prefix, Some(&cursor), Direction::Reverse, 100))
+        .unwrap();
     assert_eq!(names(rev2), vec![5, 4, 3, 2, 1, 0]);
-    let all = s.read(|tx| tx.range("things", b"", None, Direction::Forward, 100)).unwrap();
+    let all = s
+        .read(|tx| tx.range("things", b"", None, Direction::Forward, 100))
+        .unwrap();
     assert_eq!(all.len(), 11);
 }
 
@@ -143,8 +239,17 @@ async fn concurrent_writes_are_grouped_and_all_durable() {
     for i in 0..400u32 {
         let s = s.clone();
         handles.push(tokio::spawn(async move {
-            s.write(move |tx| Ok::<_, E>(THINGS.put(tx, &k(&format!("c{i:04}")), &Thing { name: "c".into(), n: i })?))
-                .await
+            s.write(move |tx| {
+                Ok::<_, E>(THINGS.put(
+                    tx,
+                    &k(&format!("c{i:04}")),
+                    &Thing {
+                        name: "c".into(),
+                        n: i,
+                    },
+                )?)
+            })
+            .await
         }));
     }
     for h in handles {
@@ -152,12 +257,18 @@ async fn concurrent_writes_are_grouped_and_all_durable() {
     }
     let stats = s.writer_stats();
     assert_eq!(stats.jobs, 400);
-    assert!(stats.batches < 400, "group commit batched nothing: {stats:?}");
+    assert!(
+        stats.batches < 400,
+        "group commit batched nothing: {stats:?}"
+    );
     drop(s);
     // Reopen: everything acknowledged is there.
     let s = Store::open(&dir.path().join("db.sqlite")).unwrap();
     let prefix = Key::new().str("acct").into_bytes();
-    let n = s.read(|tx| THINGS.scan(tx, &prefix, None, Direction::Forward, 1000)).unwrap().len();
+    let n = s
+        .read(|tx| THINGS.scan(tx, &prefix, None, Direction::Forward, 1000))
+        .unwrap()
+        .len();
     assert_eq!(n, 400);
 }
 
@@ -173,19 +284,50 @@ async fn versioned_records_refuse_the_future_and_upgrade_the_past() {
             match version {
                 1 => {
                     let old: Thing = serde_json::from_slice(json).map_err(|e| e.to_string())?;
-                    Ok(V2 { full_name: old.name })
+                    Ok(V2 {
+                        full_name: old.name,
+                    })
                 }
                 v => Err(format!("unknown version {v}")),
             }
         }
     }
     let (_d, s) = open();
-    s.write(|tx| Ok::<_, E>(THINGS.put(tx, &k("old"), &Thing { name: "n".into(), n: 1 })?)).await.unwrap();
+    s.write(|tx| {
+        Ok::<_, E>(THINGS.put(
+            tx,
+            &k("old"),
+            &Thing {
+                name: "n".into(),
+                n: 1,
+            },
+        )?)
+    })
+    .await
+    .unwrap();
     let v2: Table<V2> = Table::new("things");
     let up = s.read(|tx| v2.get(tx, &k("old"))).unwrap();
-    assert_eq!(up, Some(V2 { full_name: "n".into() }));
-    s.write(move |tx| Ok::<_, E>(v2.put(tx, &k("new"), &V2 { full_name: "x".into() })?)).await.unwrap();
-    assert!(matches!(s.read(|tx| THINGS.get(tx, &k("new"))), Err(StoreError::Corrupt { .. })));
+    assert_eq!(
+        up,
+        Some(V2 {
+            full_name: "n".into()
+        })
+    );
+    s.write(move |tx| {
+        Ok::<_, E>(v2.put(
+            tx,
+            &k("new"),
+            &V2 {
+                full_name: "x".into(),
+            },
+        )?)
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.read(|tx| THINGS.get(tx, &k("new"))),
+        Err(StoreError::Corrupt { .. })
+    ));
 }
 
 #[test]

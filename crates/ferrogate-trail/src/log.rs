@@ -15,8 +15,16 @@ pub(crate) const EVENTS: Table<StoredEvent> = Table::new("trail.events");
 pub(crate) const INDEX: &str = "trail.index";
 
 /// The eight `LookupEvents` attribute keys.
-pub const ATTRIBUTES: [&str; 8] =
-    ["EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"];
+pub const ATTRIBUTES: [&str; 8] = [
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+];
 
 /// An event as stored: the record exactly as `LookupEvents` returns it in `CloudTrailEvent`,
 /// plus what the record does not say in the form `LookupEvents` reports it.
@@ -34,7 +42,10 @@ impl Record for StoredEvent {}
 
 /// The key of an event in the events tree.
 pub(crate) fn event_key(account: &str, region: &str, time_ms: i64, event_id: &str) -> Vec<u8> {
-    partition(account, region).i64(time_ms).str(event_id).into_bytes()
+    partition(account, region)
+        .i64(time_ms)
+        .str(event_id)
+        .into_bytes()
 }
 
 /// Bytes of the (time, eventID) suffix shared by an index entry and its event's key: an i64
@@ -72,7 +83,8 @@ impl PreparedEvent {
         resources: Vec<LookupResource>,
         time_ms: i64,
     ) -> Result<Self, StoreError> {
-        let json = serde_json::to_string(record).map_err(|e| StoreError::Engine(format!("encode record: {e}")))?;
+        let json = serde_json::to_string(record)
+            .map_err(|e| StoreError::Engine(format!("encode record: {e}")))?;
         let key = event_key(account, region, time_ms, &record.event_id);
         // No `EventId` entry: ids carry their time, so the event is found directly.
         let mut attrs: Vec<(&str, &str)> = vec![
@@ -92,12 +104,27 @@ impl PreparedEvent {
         }
         let mut index: Vec<Vec<u8>> = attrs
             .into_iter()
-            .map(|(a, v)| partition(account, region).str(a).str(v).i64(time_ms).str(&record.event_id).into_bytes())
+            .map(|(a, v)| {
+                partition(account, region)
+                    .str(a)
+                    .str(v)
+                    .i64(time_ms)
+                    .str(&record.event_id)
+                    .into_bytes()
+            })
             .collect();
         index.sort();
         index.dedup();
-        let stored = StoredEvent { username: username.map(str::to_owned), resources, record: json };
-        Ok(Self { bytes: Table::encode(&stored)?, key, index })
+        let stored = StoredEvent {
+            username: username.map(str::to_owned),
+            resources,
+            record: json,
+        };
+        Ok(Self {
+            bytes: Table::encode(&stored)?,
+            key,
+            index,
+        })
     }
 
     /// Appends the event in `tx`: it commits exactly when the surrounding transaction does.

@@ -155,16 +155,22 @@ fn validate(input: &LookupEventsInput, now: Timestamp) -> Result<Query, TrailErr
         t.map(|s| {
             Timestamp::from_epoch_seconds_f64(s.floor())
                 .map(Timestamp::millis)
-                .ok_or_else(|| TrailError::InvalidTimeRangeException(format!("{name} is not a valid time.")))
+                .ok_or_else(|| {
+                    TrailError::InvalidTimeRangeException(format!("{name} is not a valid time."))
+                })
         })
         .transpose()
     };
     let earliest = now.millis() - RETENTION_MS;
-    let start_ms = time(input.start_time, "StartTime")?.unwrap_or(earliest).max(earliest);
+    let start_ms = time(input.start_time, "StartTime")?
+        .unwrap_or(earliest)
+        .max(earliest);
     let end_ms = time(input.end_time, "EndTime")?.map_or(i64::MAX / 2, |e| e + 999);
     if let (Some(s), Some(e)) = (input.start_time, input.end_time) {
         if s.floor() > e.floor() {
-            return Err(TrailError::InvalidTimeRangeException("Start time must be before end time.".into()));
+            return Err(TrailError::InvalidTimeRangeException(
+                "Start time must be before end time.".into(),
+            ));
         }
     }
     let fingerprint = format!(
@@ -174,24 +180,38 @@ fn validate(input: &LookupEventsInput, now: Timestamp) -> Result<Query, TrailErr
         input.end_time.map(f64::to_bits),
         input.event_category.as_deref().unwrap_or("")
     );
-    Ok(Query { attribute, start_ms, end_ms, limit: usize::try_from(max).unwrap_or(50), fingerprint })
+    Ok(Query {
+        attribute,
+        start_ms,
+        end_ms,
+        limit: usize::try_from(max).unwrap_or(50),
+        fingerprint,
+    })
 }
 
 fn fingerprint_hash(s: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
-    d.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    d.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn decode_token(token: &str, q: &Query, prefix: &[u8]) -> Result<Vec<u8>, TrailError> {
     let bad = || TrailError::InvalidNextTokenException("Invalid NextToken.".into());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let t: Token = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if t.q != fingerprint_hash(&q.fingerprint) {
         return Err(bad());
     }
     let key: Vec<u8> = (0..t.k.len())
         .step_by(2)
-        .map(|i| t.k.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            t.k.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect::<Option<_>>()
         .ok_or_else(bad)?;
     // The cursor must lie inside the caller's own partition.
@@ -202,8 +222,12 @@ fn decode_token(token: &str, q: &Query, prefix: &[u8]) -> Result<Vec<u8>, TrailE
 }
 
 fn encode_token(last: &[u8], q: &Query) -> String {
-    let t = Token { k: last.iter().map(|b| format!("{b:02x}")).collect(), q: fingerprint_hash(&q.fingerprint) };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&t).unwrap_or_default())
+    let t = Token {
+        k: last.iter().map(|b| format!("{b:02x}")).collect(),
+        q: fingerprint_hash(&q.fingerprint),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&t).unwrap_or_default())
 }
 
 /// Runs `LookupEvents` for the caller's `(account, region)`.
@@ -217,7 +241,10 @@ pub fn lookup_events(
     let q = validate(input, now)?;
     if input.event_category.is_some() {
         // Insights events are not produced by Ferrogate.
-        return Ok(LookupEventsOutput { events: Vec::new(), next_token: None });
+        return Ok(LookupEventsOutput {
+            events: Vec::new(),
+            next_token: None,
+        });
     }
     if let Some(("EventId", id)) = q.attribute.as_ref().map(|(a, v)| (a.as_str(), v.as_str())) {
         return lookup_by_id(tx, account, region, id, &q);
@@ -227,14 +254,21 @@ pub fn lookup_events(
         None => partition(account, region).into_bytes(),
     };
     let lower = Key::new().raw(&prefix).i64(q.start_ms).into_bytes();
-    let mut upper = Key::new().raw(&prefix).i64(q.end_ms.saturating_add(1)).into_bytes();
+    let mut upper = Key::new()
+        .raw(&prefix)
+        .i64(q.end_ms.saturating_add(1))
+        .into_bytes();
     if let Some(t) = &input.next_token {
         let cursor = decode_token(t, &q, &prefix)?;
         if cursor < upper {
             upper = cursor;
         }
     }
-    let tree = if q.attribute.is_some() { INDEX } else { EVENTS.tree() };
+    let tree = if q.attribute.is_some() {
+        INDEX
+    } else {
+        EVENTS.tree()
+    };
     let rows = tx.range(tree, &lower, Some(&upper), Direction::Reverse, q.limit + 1)?;
     let more = rows.len() > q.limit;
     let mut events = Vec::with_capacity(q.limit);
@@ -261,13 +295,27 @@ pub fn lookup_events(
 }
 
 /// `EventId`: at most one event, found by the time its id carries.
-fn lookup_by_id(tx: &dyn ReadTx, account: &str, region: &str, id: &str, q: &Query) -> Result<LookupEventsOutput, TrailError> {
+fn lookup_by_id(
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    id: &str,
+    q: &Query,
+) -> Result<LookupEventsOutput, TrailError> {
     let found = match crate::record::event_id_time(id) {
-        Some(t) if t >= q.start_ms && t <= q.end_ms => EVENTS.get(tx, &crate::log::event_key(account, region, t, id))?,
+        Some(t) if t >= q.start_ms && t <= q.end_ms => {
+            EVENTS.get(tx, &crate::log::event_key(account, region, t, id))?
+        }
         _ => None,
     };
-    let events = found.into_iter().map(to_output).collect::<Result<Vec<_>, _>>()?;
-    Ok(LookupEventsOutput { events, next_token: None })
+    let events = found
+        .into_iter()
+        .map(to_output)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LookupEventsOutput {
+        events,
+        next_token: None,
+    })
 }
 
 fn decode(bytes: &[u8]) -> Result<Option<StoredEvent>, TrailError> {
@@ -276,11 +324,16 @@ fn decode(bytes: &[u8]) -> Result<Option<StoredEvent>, TrailError> {
     if version != <StoredEvent as ferrogate_store::Record>::VERSION {
         return Err(corrupt("unknown version"));
     }
-    serde_json::from_slice(json).map(Some).map_err(|e| corrupt(&e.to_string()))
+    serde_json::from_slice(json)
+        .map(Some)
+        .map_err(|e| corrupt(&e.to_string()))
 }
 
 fn corrupt(reason: &str) -> TrailError {
-    TrailError::Internal(ferrogate_store::StoreError::Corrupt { tree: "trail.events", reason: reason.to_owned() })
+    TrailError::Internal(ferrogate_store::StoreError::Corrupt {
+        tree: "trail.events",
+        reason: reason.to_owned(),
+    })
 }
 
 /// The fields of a record that `LookupEvents` reports beside it.
@@ -317,7 +370,15 @@ fn to_output(s: StoredEvent) -> Result<EventOut, TrailError> {
         resources: s
             .resources
             .into_iter()
-            .map(|LookupResource { resource_type, resource_name }| ResourceOut { resource_type, resource_name })
+            .map(
+                |LookupResource {
+                     resource_type,
+                     resource_name,
+                 }| ResourceOut {
+                    resource_type,
+                    resource_name,
+                },
+            )
             .collect(),
         cloud_trail_event: s.record,
     })

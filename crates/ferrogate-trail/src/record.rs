@@ -59,7 +59,13 @@ impl UserIdentity {
         match &p.kind {
             PrincipalKind::Root => {}
             PrincipalKind::IamUser { user_name } => id.user_name = Some(user_name.clone()),
-            PrincipalKind::AssumedRole { role_name, role_arn, role_id, session, .. } => {
+            PrincipalKind::AssumedRole {
+                role_name,
+                role_arn,
+                role_id,
+                session,
+                ..
+            } => {
                 id.session_context = Some(serde_json::json!({
                     "sessionIssuer": {
                         "type": "Role",
@@ -237,7 +243,11 @@ impl EventRecord {
             error_code: f.error.map(|(c, _)| c.to_owned()),
             error_message: f.error.map(|(_, m)| cap_message(m)),
             request_parameters: capped(f.request_parameters),
-            response_elements: if failed || f.read_only { Value::Null } else { capped(f.response_elements) },
+            response_elements: if failed || f.read_only {
+                Value::Null
+            } else {
+                capped(f.response_elements)
+            },
             additional_event_data: None,
             request_id: f.request_id.to_owned(),
             event_id: f.event_id,
@@ -325,13 +335,36 @@ mod tests {
 
     #[test]
     fn root_call_record_has_aws_shape_and_order() {
-        let p = Principal::root(AccountId::parse("123456789012").unwrap(), Some("AKIAROOT".into()));
+        let p = Principal::root(
+            AccountId::parse("123456789012").unwrap(),
+            Some("AKIAROOT".into()),
+        );
         let r = EventRecord::api_call(facts(&p));
         let json = serde_json::to_string(&r).unwrap();
-        let order = ["eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent", "requestParameters", "responseElements", "requestID", "eventID", "readOnly", "eventType", "managementEvent", "recipientAccountId", "eventCategory"];
+        let order = [
+            "eventVersion",
+            "userIdentity",
+            "eventTime",
+            "eventSource",
+            "eventName",
+            "awsRegion",
+            "sourceIPAddress",
+            "userAgent",
+            "requestParameters",
+            "responseElements",
+            "requestID",
+            "eventID",
+            "readOnly",
+            "eventType",
+            "managementEvent",
+            "recipientAccountId",
+            "eventCategory",
+        ];
         let mut last = 0;
         for f in order {
-            let at = json.find(&format!("\"{f}\"")).unwrap_or_else(|| panic!("{f} missing in {json}"));
+            let at = json
+                .find(&format!("\"{f}\""))
+                .unwrap_or_else(|| panic!("{f} missing in {json}"));
             assert!(at >= last, "{f} out of order");
             last = at;
         }
@@ -353,7 +386,10 @@ mod tests {
         f.error = Some(("AccessDenied", &long));
         let r = EventRecord::api_call(f);
         assert_eq!(r.response_elements, Value::Null);
-        assert_eq!(r.error_message.as_ref().map(String::len), Some(MAX_ERROR_MESSAGE));
+        assert_eq!(
+            r.error_message.as_ref().map(String::len),
+            Some(MAX_ERROR_MESSAGE)
+        );
         let mut f = facts(&p);
         f.read_only = true;
         assert_eq!(EventRecord::api_call(f).response_elements, Value::Null);
@@ -361,10 +397,16 @@ mod tests {
 
     #[test]
     fn service_identity() {
-        let p = Principal::service(AccountId::parse("123456789012").unwrap(), "fargate.amazonaws.com");
+        let p = Principal::service(
+            AccountId::parse("123456789012").unwrap(),
+            "fargate.amazonaws.com",
+        );
         let r = EventRecord::api_call(facts(&p));
         assert_eq!(r.user_identity.kind, "AWSService");
-        assert_eq!(r.user_identity.invoked_by.as_deref(), Some("fargate.amazonaws.com"));
+        assert_eq!(
+            r.user_identity.invoked_by.as_deref(),
+            Some("fargate.amazonaws.com")
+        );
         assert_eq!(r.source_ip_address, "fargate.amazonaws.com");
         assert!(r.user_identity.arn.is_none());
     }

@@ -40,7 +40,10 @@ impl Arn {
         if found < 5 {
             return Err(err());
         }
-        let arn = Self { text: s.to_owned(), seps };
+        let arn = Self {
+            text: s.to_owned(),
+            seps,
+        };
         if arn.partition().is_empty() || arn.service().is_empty() || arn.resource().is_empty() {
             return Err(err());
         }
@@ -55,12 +58,19 @@ impl Arn {
         let s3 = s2 + 1 + service.len();
         let s4 = s3 + 1 + region.len();
         let s5 = s4 + 1 + account.len();
-        Self { text, seps: [s1, s2, s3, s4, s5] }
+        Self {
+            text,
+            seps: [s1, s2, s3, s4, s5],
+        }
     }
 
     fn field(&self, i: usize) -> &str {
         let start = self.seps[i] + 1;
-        let end = if i + 1 < 5 { self.seps[i + 1] } else { self.text.len() };
+        let end = if i + 1 < 5 {
+            self.seps[i + 1]
+        } else {
+            self.text.len()
+        };
         &self.text[start..end]
     }
 
@@ -117,8 +127,20 @@ mod tests {
     fn splits_fields() {
         let a = Arn::parse("arn:aws:ecs:us-east-1:123456789012:task/default/abc").unwrap();
         assert_eq!(
-            (a.partition(), a.service(), a.region(), a.account(), a.resource()),
-            ("aws", "ecs", "us-east-1", "123456789012", "task/default/abc")
+            (
+                a.partition(),
+                a.service(),
+                a.region(),
+                a.account(),
+                a.resource()
+            ),
+            (
+                "aws",
+                "ecs",
+                "us-east-1",
+                "123456789012",
+                "task/default/abc"
+            )
         );
         let a = Arn::parse("arn:aws:iam::123456789012:user/path/bob").unwrap();
         assert_eq!((a.region(), a.resource()), ("", "user/path/bob"));
@@ -140,7 +162,16 @@ mod tests {
 
     #[test]
     fn rejects_non_arns() {
-        for bad in ["", "arn", "arn:aws:iam", "arn:aws:iam::1", "arn::iam:::x", "arn:aws:::1:x", "arn:aws:iam::1:", "urn:aws:iam::1:x"] {
+        for bad in [
+            "",
+            "arn",
+            "arn:aws:iam",
+            "arn:aws:iam::1",
+            "arn::iam:::x",
+            "arn:aws:::1:x",
+            "arn:aws:iam::1:",
+            "urn:aws:iam::1:x",
+        ] {
             assert!(Arn::parse(bad).is_err(), "{bad}");
         }
     }

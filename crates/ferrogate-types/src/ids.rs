@@ -74,7 +74,8 @@ impl Region {
         let ok = !s.is_empty()
             && s.len() <= 32
             && s.as_bytes()[0].is_ascii_lowercase()
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -159,7 +160,13 @@ mod tests {
     fn account_ids() {
         assert!(AccountId::parse("000000000000").is_ok());
         assert!(AccountId::parse("123456789012").is_ok());
-        for bad in ["", "12345678901", "1234567890123", "12345678901a", " 23456789012"] {
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            " 23456789012",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad:?}");
         }
         let a = AccountId::parse("123456789012").unwrap();

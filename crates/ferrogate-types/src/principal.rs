@@ -79,7 +79,9 @@ impl Principal {
             principal_id: service.to_owned(),
             account,
             access_key_id: None,
-            kind: PrincipalKind::Service { service: service.to_owned() },
+            kind: PrincipalKind::Service {
+                service: service.to_owned(),
+            },
         }
     }
 

@@ -122,8 +122,16 @@ impl Timestamp {
                 Err(err())
             }
         };
-        Self::from_fields(num(0..4)?, num(4..6)?, num(6..8)?, num(9..11)?, num(11..13)?, num(13..15)?, 0)
-            .ok_or_else(err)
+        Self::from_fields(
+            num(0..4)?,
+            num(4..6)?,
+            num(6..8)?,
+            num(9..11)?,
+            num(11..13)?,
+            num(13..15)?,
+            0,
+        )
+        .ok_or_else(err)
     }
 
     /// Parses ISO 8601 / RFC 3339 in UTC or with an offset: `2015-08-30T12:36:00Z`,
@@ -133,7 +141,13 @@ impl Timestamp {
     }
 
     fn from_fields(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> Option<Self> {
-        if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 {
+        if !(1..=12).contains(&mo)
+            || d == 0
+            || d > days_in_month(y, mo)
+            || h > 23
+            || mi > 59
+            || s > 60
+        {
             return None;
         }
         let days = days_from_civil(i64::from(y), mo, d);
@@ -186,7 +200,10 @@ fn parse_iso(s: &str) -> Option<Timestamp> {
     let base = Timestamp::from_fields(y, mo, d, h, mi, sec, ms)?;
     let offset_ms = match &s[i..] {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
+        tz if tz.len() == 6
+            && (tz.starts_with('+') || tz.starts_with('-'))
+            && tz.as_bytes()[3] == b':' =>
+        {
             let oh = i64::from(digits(i + 1..i + 3)?);
             let om = i64::from(digits(i + 4..i + 6)?);
             let sign = if tz.starts_with('-') { -1 } else { 1 };
@@ -231,7 +248,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 #[cfg(test)]
@@ -244,9 +265,15 @@ mod tests {
         assert_eq!(t.iso8601(), "2015-08-30T12:36:00Z");
         assert_eq!(t.amz_date(), "20150830T123600Z");
         assert_eq!(t.amz_day(), "20150830");
-        assert_eq!(Timestamp::from_millis(1_440_938_160_123).iso8601_millis(), "2015-08-30T12:36:00.123Z");
+        assert_eq!(
+            Timestamp::from_millis(1_440_938_160_123).iso8601_millis(),
+            "2015-08-30T12:36:00.123Z"
+        );
         assert_eq!(Timestamp::from_secs(0).iso8601(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp::from_secs(951_782_400).iso8601(), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_secs(951_782_400).iso8601(),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
@@ -255,12 +282,30 @@ mod tests {
         assert_eq!(Timestamp::parse_amz_date("20150830T123600Z"), Ok(t));
         assert_eq!(Timestamp::parse_iso8601("2015-08-30T12:36:00Z"), Ok(t));
         assert_eq!(Timestamp::parse_iso8601("2015-08-30T14:36:00+02:00"), Ok(t));
-        assert_eq!(Timestamp::parse_iso8601("2015-08-30T12:36:00.5Z"), Ok(t.plus_millis(500)));
-        assert_eq!(Timestamp::parse_iso8601("2015-08-30"), Ok(Timestamp::from_secs(1_440_892_800)));
-        for bad in ["", "2015-13-01T00:00:00Z", "2015-02-29T00:00:00Z", "2015-08-30T25:00:00Z", "x", "2015-08-30T12:36:00"] {
+        assert_eq!(
+            Timestamp::parse_iso8601("2015-08-30T12:36:00.5Z"),
+            Ok(t.plus_millis(500))
+        );
+        assert_eq!(
+            Timestamp::parse_iso8601("2015-08-30"),
+            Ok(Timestamp::from_secs(1_440_892_800))
+        );
+        for bad in [
+            "",
+            "2015-13-01T00:00:00Z",
+            "2015-02-29T00:00:00Z",
+            "2015-08-30T25:00:00Z",
+            "x",
+            "2015-08-30T12:36:00",
+        ] {
             assert!(Timestamp::parse_iso8601(bad).is_err(), "{bad}");
         }
-        for bad in ["20150830T123600", "2015083T1236000Z", "20150830X123600Z", "2015083aT123600Z"] {
+        for bad in [
+            "20150830T123600",
+            "2015083T1236000Z",
+            "20150830X123600Z",
+            "2015083aT123600Z",
+        ] {
             assert!(Timestamp::parse_amz_date(bad).is_err(), "{bad}");
         }
     }

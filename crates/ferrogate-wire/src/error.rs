@@ -67,12 +67,18 @@ impl AwsError for AuthError {
             AuthError::MissingAuthenticationToken => "MissingAuthenticationToken",
             AuthError::IncompleteSignature(_) if json => "IncompleteSignatureException",
             AuthError::IncompleteSignature(_) => "IncompleteSignature",
-            AuthError::UnrecognizedClient | AuthError::InvalidToken if json => "UnrecognizedClientException",
+            AuthError::UnrecognizedClient | AuthError::InvalidToken if json => {
+                "UnrecognizedClientException"
+            }
             AuthError::UnrecognizedClient | AuthError::InvalidToken => "InvalidClientTokenId",
             AuthError::ExpiredToken if json => "ExpiredTokenException",
             AuthError::ExpiredToken => "ExpiredToken",
-            AuthError::SignatureMismatch(_) | AuthError::SignatureExpired(_) if json => "InvalidSignatureException",
-            AuthError::SignatureMismatch(_) | AuthError::SignatureExpired(_) => "SignatureDoesNotMatch",
+            AuthError::SignatureMismatch(_) | AuthError::SignatureExpired(_) if json => {
+                "InvalidSignatureException"
+            }
+            AuthError::SignatureMismatch(_) | AuthError::SignatureExpired(_) => {
+                "SignatureDoesNotMatch"
+            }
             AuthError::Unavailable => "InternalFailure",
         }
     }
@@ -196,14 +202,23 @@ impl ApiError {
         Self {
             code: e.aws_code(protocol),
             status: e.status(protocol),
-            message: if internal { INTERNAL_MESSAGE.to_owned() } else { e.to_string() },
+            message: if internal {
+                INTERNAL_MESSAGE.to_owned()
+            } else {
+                e.to_string()
+            },
             internal,
         }
     }
 
     /// A generic internal failure.
     pub fn internal() -> Self {
-        Self { code: "InternalFailure", status: 500, message: INTERNAL_MESSAGE.to_owned(), internal: true }
+        Self {
+            code: "InternalFailure",
+            status: 500,
+            message: INTERNAL_MESSAGE.to_owned(),
+            internal: true,
+        }
     }
 }
 
@@ -214,12 +229,36 @@ mod tests {
     #[test]
     fn auth_codes_differ_by_protocol() {
         let cases = [
-            (AuthError::MissingAuthenticationToken, "MissingAuthenticationTokenException", "MissingAuthenticationToken"),
-            (AuthError::UnrecognizedClient, "UnrecognizedClientException", "InvalidClientTokenId"),
-            (AuthError::SignatureMismatch("x".into()), "InvalidSignatureException", "SignatureDoesNotMatch"),
-            (AuthError::SignatureExpired("x".into()), "InvalidSignatureException", "SignatureDoesNotMatch"),
-            (AuthError::ExpiredToken, "ExpiredTokenException", "ExpiredToken"),
-            (AuthError::IncompleteSignature("x".into()), "IncompleteSignatureException", "IncompleteSignature"),
+            (
+                AuthError::MissingAuthenticationToken,
+                "MissingAuthenticationTokenException",
+                "MissingAuthenticationToken",
+            ),
+            (
+                AuthError::UnrecognizedClient,
+                "UnrecognizedClientException",
+                "InvalidClientTokenId",
+            ),
+            (
+                AuthError::SignatureMismatch("x".into()),
+                "InvalidSignatureException",
+                "SignatureDoesNotMatch",
+            ),
+            (
+                AuthError::SignatureExpired("x".into()),
+                "InvalidSignatureException",
+                "SignatureDoesNotMatch",
+            ),
+            (
+                AuthError::ExpiredToken,
+                "ExpiredTokenException",
+                "ExpiredToken",
+            ),
+            (
+                AuthError::IncompleteSignature("x".into()),
+                "IncompleteSignatureException",
+                "IncompleteSignature",
+            ),
         ];
         for (e, json, query) in cases {
             assert_eq!(e.aws_code(Protocol::Json11), json);

@@ -14,7 +14,11 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// Unknown members are accepted and ignored: newer CLIs and SDKs add members before the
 /// server knows them, and AWS itself ignores them (decided once, here).
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| classify(&e))
 }
 
@@ -35,8 +39,14 @@ fn classify(e: &serde_json::Error) -> WireError {
     let at = format!("line {}, column {}", e.line(), e.column());
     match e.classify() {
         Category::Data => {
-            let expected = text.split("expected ").nth(1).and_then(|r| r.split(" at line").next()).unwrap_or("another type");
-            WireError::Serialization(format!("Invalid value for a member ({at}): expected {expected}."))
+            let expected = text
+                .split("expected ")
+                .nth(1)
+                .and_then(|r| r.split(" at line").next())
+                .unwrap_or("another type");
+            WireError::Serialization(format!(
+                "Invalid value for a member ({at}): expected {expected}."
+            ))
         }
         Category::Syntax | Category::Eof | Category::Io => {
             WireError::Serialization(format!("The request body is not valid JSON ({at})."))
@@ -46,7 +56,9 @@ fn classify(e: &serde_json::Error) -> WireError {
 
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Encodes an output.
@@ -83,12 +95,19 @@ mod tests {
             (b"not json", "not valid JSON"),
             (br#"{"KeyId":5}"#, "expected a string"),
             (br#"{"KeyId":"k","Limit":"secret"}"#, "expected u32"),
-            (br#"{"Limit":1}"#, "Value null at 'keyId' failed to satisfy constraint: Member must not be null"),
+            (
+                br#"{"Limit":1}"#,
+                "Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+            ),
         ];
         for (body, want) in cases {
             let e = decode::<In>(body).unwrap_err();
             let m = e.to_string();
-            assert!(m.contains(want), "{:?} -> {m}", String::from_utf8_lossy(body));
+            assert!(
+                m.contains(want),
+                "{:?} -> {m}",
+                String::from_utf8_lossy(body)
+            );
             assert!(!m.contains("secret"), "{m}");
         }
     }
@@ -103,7 +122,12 @@ mod tests {
 
     #[test]
     fn error_shape() {
-        let e = ApiError { code: "NotFoundException", status: 400, message: "m \"q\"".into(), internal: false };
+        let e = ApiError {
+            code: "NotFoundException",
+            status: 400,
+            message: "m \"q\"".into(),
+            internal: false,
+        };
         let v: serde_json::Value = serde_json::from_slice(&error_body(&e)).unwrap();
         assert_eq!(v["__type"], "NotFoundException");
         assert_eq!(v["message"], "m \"q\"");

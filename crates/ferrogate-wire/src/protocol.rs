@@ -27,8 +27,14 @@ pub enum ServiceId {
 }
 
 /// Every service, for tables and tests.
-pub const ALL_SERVICES: [ServiceId; 6] =
-    [ServiceId::Iam, ServiceId::Sts, ServiceId::Kms, ServiceId::Ecs, ServiceId::CloudTrail, ServiceId::Organizations];
+pub const ALL_SERVICES: [ServiceId; 6] = [
+    ServiceId::Iam,
+    ServiceId::Sts,
+    ServiceId::Kms,
+    ServiceId::Ecs,
+    ServiceId::CloudTrail,
+    ServiceId::Organizations,
+];
 
 impl ServiceId {
     /// The SigV4 signing name (credential-scope service).
@@ -47,7 +53,9 @@ impl ServiceId {
     pub fn protocol(self) -> Protocol {
         match self {
             ServiceId::Iam | ServiceId::Sts => Protocol::Query,
-            ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => Protocol::Json11,
+            ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => {
+                Protocol::Json11
+            }
         }
     }
 
@@ -107,7 +115,9 @@ impl ServiceId {
 
     /// The service of an `X-Amz-Target` prefix.
     pub fn from_target_prefix(prefix: &str) -> Option<Self> {
-        ALL_SERVICES.into_iter().find(|s| s.target_prefix() == Some(prefix))
+        ALL_SERVICES
+            .into_iter()
+            .find(|s| s.target_prefix() == Some(prefix))
     }
 }
 
@@ -125,9 +135,21 @@ mod tests {
     fn target_table() {
         let cases = [
             ("TrentService.Encrypt", ServiceId::Kms, "Encrypt"),
-            ("AmazonEC2ContainerServiceV20141113.CreateCluster", ServiceId::Ecs, "CreateCluster"),
-            ("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", ServiceId::CloudTrail, "LookupEvents"),
-            ("AWSOrganizationsV20161128.CreateOrganization", ServiceId::Organizations, "CreateOrganization"),
+            (
+                "AmazonEC2ContainerServiceV20141113.CreateCluster",
+                ServiceId::Ecs,
+                "CreateCluster",
+            ),
+            (
+                "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+                ServiceId::CloudTrail,
+                "LookupEvents",
+            ),
+            (
+                "AWSOrganizationsV20161128.CreateOrganization",
+                ServiceId::Organizations,
+                "CreateOrganization",
+            ),
         ];
         for (target, svc, op) in cases {
             let (prefix, got_op) = split_target(target).unwrap();

@@ -37,7 +37,11 @@ impl QueryParams {
     /// The values of a list parameter `<name>.member.N` (N from 1, stopping at the first gap).
     pub fn members(&self, name: &str) -> Vec<&str> {
         (1..)
-            .map_while(|i| self.map.get(&format!("{name}.member.{i}")).map(String::as_str))
+            .map_while(|i| {
+                self.map
+                    .get(&format!("{name}.member.{i}"))
+                    .map(String::as_str)
+            })
             .collect()
     }
 
@@ -91,15 +95,26 @@ impl XmlWriter {
     /// Starts the response to `action` in namespace `xmlns`.
     pub fn response(action: &str, xmlns: &str) -> Self {
         let mut buf = String::with_capacity(512);
-        let _ = write!(buf, "<{action}Response xmlns=\"{xmlns}\">\n  <{action}Result>\n");
-        Self { buf, action: action.to_owned(), result_open: true }
+        let _ = write!(
+            buf,
+            "<{action}Response xmlns=\"{xmlns}\">\n  <{action}Result>\n"
+        );
+        Self {
+            buf,
+            action: action.to_owned(),
+            result_open: true,
+        }
     }
 
     /// Starts a response without a result element (`DeleteUser` and friends).
     pub fn response_without_result(action: &str, xmlns: &str) -> Self {
         let mut buf = String::with_capacity(256);
         let _ = writeln!(buf, "<{action}Response xmlns=\"{xmlns}\">");
-        Self { buf, action: action.to_owned(), result_open: false }
+        Self {
+            buf,
+            action: action.to_owned(),
+            result_open: false,
+        }
     }
 
     /// Opens an element.
@@ -145,7 +160,11 @@ impl XmlWriter {
 
 /// The `<ErrorResponse>` document of a query service.
 pub fn error_body(e: &ApiError, xmlns: &str, request_id: &str) -> String {
-    let kind = if e.status >= 500 { "Receiver" } else { "Sender" };
+    let kind = if e.status >= 500 {
+        "Receiver"
+    } else {
+        "Sender"
+    };
     format!(
         "<ErrorResponse xmlns=\"{xmlns}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
         escape(e.code),
@@ -160,7 +179,10 @@ mod tests {
 
     #[test]
     fn params_from_body_and_query() {
-        let p = QueryParams::parse(&[b"Action=CreateUser&UserName=bob+smith&Path=%2Fa%2F", b"Version=2010-05-08"]);
+        let p = QueryParams::parse(&[
+            b"Action=CreateUser&UserName=bob+smith&Path=%2Fa%2F",
+            b"Version=2010-05-08",
+        ]);
         assert_eq!(p.get("Action"), Some("CreateUser"));
         assert_eq!(p.get("UserName"), Some("bob smith"));
         assert_eq!(p.get("Path"), Some("/a/"));
@@ -189,11 +211,17 @@ mod tests {
         let mut w = XmlWriter::response("GetUser", "https://iam.amazonaws.com/doc/2010-05-08/");
         w.open("User").leaf("UserName", "b<b").close("User");
         let doc = w.finish("rid");
-        assert!(doc.starts_with("<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">"));
+        assert!(doc
+            .starts_with("<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">"));
         assert!(doc.contains("<UserName>b&lt;b</UserName>"));
         assert!(doc.contains("</GetUserResult>"));
         assert!(doc.contains("<RequestId>rid</RequestId>"));
-        let e = ApiError { code: "NoSuchEntity", status: 404, message: "x".into(), internal: false };
+        let e = ApiError {
+            code: "NoSuchEntity",
+            status: 404,
+            message: "x".into(),
+            internal: false,
+        };
         let err = error_body(&e, "ns", "rid");
         assert!(err.contains("<Type>Sender</Type>") && err.contains("<Code>NoSuchEntity</Code>"));
     }

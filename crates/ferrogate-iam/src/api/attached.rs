@@ -27,14 +27,23 @@ pub struct AttachmentInput<const K: u8, const ATTACH: bool> {
 
 impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
     fn op_name() -> String {
-        format!("{}{}Policy", if ATTACH { "Attach" } else { "Detach" }, kind_of::<K>().title())
+        format!(
+            "{}{}Policy",
+            if ATTACH { "Attach" } else { "Detach" },
+            kind_of::<K>().title()
+        )
     }
 
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let kind = kind_of::<K>();
         let entity = Params(p).required(kind.param())?;
-        Checks::new().name(entity, &lower_first(kind.param()), 64).done()?;
-        Ok(Self { entity: entity.into(), policy_arn: policy_arn_input(p)? })
+        Checks::new()
+            .name(entity, &lower_first(kind.param()), 64)
+            .done()?;
+        Ok(Self {
+            entity: entity.into(),
+            policy_arn: policy_arn_input(p)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -57,23 +66,42 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
         let attached = tables::ATTACHED.get(tx.read(), &key)?.is_some();
         if ATTACH && !attached {
             let mut policy = load_policy(tx.read(), account, &self.policy_arn).map_err(|_| {
-                IamError::NoSuchEntity(format!("Policy {} does not exist or is not attachable.", self.policy_arn))
+                IamError::NoSuchEntity(format!(
+                    "Policy {} does not exist or is not attachable.",
+                    self.policy_arn
+                ))
             })?;
             let prefix = keys::children(account, kind, &entity.name);
-            if tables::ATTACHED.scan(tx.read(), &prefix, None, Direction::Forward, MAX_ATTACHED + 1)?.len() >= MAX_ATTACHED {
+            if tables::ATTACHED
+                .scan(
+                    tx.read(),
+                    &prefix,
+                    None,
+                    Direction::Forward,
+                    MAX_ATTACHED + 1,
+                )?
+                .len()
+                >= MAX_ATTACHED
+            {
                 return Err(IamError::LimitExceeded(format!(
                     "Cannot exceed quota for PoliciesPer{}: {MAX_ATTACHED}",
                     kind.title()
                 )));
             }
             let w = tx.write()?;
-            let record = Attachment { policy_name: policy.name.clone(), policy_arn: self.policy_arn.clone() };
+            let record = Attachment {
+                policy_name: policy.name.clone(),
+                policy_arn: self.policy_arn.clone(),
+            };
             tables::ATTACHED.put(w, &key, &record)?;
             policy.attachment_count += 1;
             tables::POLICIES.put(w, &keys::policy(&policy.account, &policy.name), &policy)?;
         } else if !ATTACH {
             if !attached {
-                return Err(IamError::NoSuchEntity(format!("Policy {} was not found.", self.policy_arn)));
+                return Err(IamError::NoSuchEntity(format!(
+                    "Policy {} was not found.",
+                    self.policy_arn
+                )));
             }
             let policy = load_policy(tx.read(), account, &self.policy_arn).ok();
             let w = tx.write()?;
@@ -86,7 +114,10 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
         Ok(Reply {
             body: XmlWriter::response_without_result(&Self::op_name(), NS).finish(ctx.request_id),
             response_elements: Value::Null,
-            resources: vec![(kind.resource_type().into(), entity.name), ("AWS::IAM::Policy".into(), self.policy_arn.clone())],
+            resources: vec![
+                (kind.resource_type().into(), entity.name),
+                ("AWS::IAM::Policy".into(), self.policy_arn.clone()),
+            ],
         })
     }
 }
@@ -105,8 +136,15 @@ impl<const K: u8> ListAttachedInput<K> {
         let q = Params(p);
         let entity = q.required(kind.param())?;
         let path_prefix = q.optional("PathPrefix").unwrap_or("/");
-        Checks::new().name(entity, &lower_first(kind.param()), 64).path_prefix(path_prefix, "pathPrefix").done()?;
-        Ok(Self { entity: entity.into(), path_prefix: path_prefix.into(), page: Page::decode(&q)? })
+        Checks::new()
+            .name(entity, &lower_first(kind.param()), 64)
+            .path_prefix(path_prefix, "pathPrefix")
+            .done()?;
+        Ok(Self {
+            entity: entity.into(),
+            path_prefix: path_prefix.into(),
+            page: Page::decode(&q)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -127,16 +165,31 @@ impl<const K: u8> ListAttachedInput<K> {
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &self.entity)?;
         let prefix_ok = |a: &Attachment| {
-            parse_policy_arn(&a.policy_arn).map(|(_, path, _)| path.starts_with(&self.path_prefix)).unwrap_or(false)
+            parse_policy_arn(&a.policy_arn)
+                .map(|(_, path, _)| path.starts_with(&self.path_prefix))
+                .unwrap_or(false)
         };
-        let (list, next) = paged(tx.read(), tables::ATTACHED, &keys::children(account, kind, &entity.name), &self.page, prefix_ok)?;
+        let (list, next) = paged(
+            tx.read(),
+            tables::ATTACHED,
+            &keys::children(account, kind, &entity.name),
+            &self.page,
+            prefix_ok,
+        )?;
         let mut w = XmlWriter::response(&format!("ListAttached{}Policies", kind.title()), NS);
         w.open("AttachedPolicies");
         for a in &list {
-            w.open("member").leaf("PolicyName", &a.policy_name).leaf("PolicyArn", &a.policy_arn).close("member");
+            w.open("member")
+                .leaf("PolicyName", &a.policy_name)
+                .leaf("PolicyArn", &a.policy_arn)
+                .close("member");
         }
         w.close("AttachedPolicies");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }

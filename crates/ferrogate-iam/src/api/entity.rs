@@ -36,33 +36,70 @@ pub(crate) fn entity_arn(account: &str, kind: EntityKind, path: &str, name: &str
 
 /// `The user with name X cannot be found.` (and group, role).
 pub(crate) fn no_such_entity(kind: EntityKind, name: &str) -> IamError {
-    IamError::NoSuchEntity(format!("The {} with name {name} cannot be found.", kind.noun()))
+    IamError::NoSuchEntity(format!(
+        "The {} with name {name} cannot be found.",
+        kind.noun()
+    ))
 }
 
 /// Loads the named entity of `kind`.
-pub(crate) fn load_entity(tx: &dyn ReadTx, account: &str, kind: EntityKind, name: &str) -> Result<Entity, IamError> {
+pub(crate) fn load_entity(
+    tx: &dyn ReadTx,
+    account: &str,
+    kind: EntityKind,
+    name: &str,
+) -> Result<Entity, IamError> {
     let key = keys::entity(account, kind, name);
     let found = match kind {
-        EntityKind::User => tables::USERS.get(tx, &key)?.map(|u| Entity { name: u.name }),
-        EntityKind::Group => tables::GROUPS.get(tx, &key)?.map(|g| Entity { name: g.name }),
-        EntityKind::Role => tables::ROLES.get(tx, &key)?.map(|r| Entity { name: r.name }),
+        EntityKind::User => tables::USERS
+            .get(tx, &key)?
+            .map(|u| Entity { name: u.name }),
+        EntityKind::Group => tables::GROUPS
+            .get(tx, &key)?
+            .map(|g| Entity { name: g.name }),
+        EntityKind::Role => tables::ROLES
+            .get(tx, &key)?
+            .map(|r| Entity { name: r.name }),
     };
     found.ok_or_else(|| no_such_entity(kind, name))
 }
 
 /// True if `tree` holds any key under `prefix`.
-pub(crate) fn any_under(tx: &dyn ReadTx, tree: &'static str, prefix: &[u8]) -> Result<bool, IamError> {
+pub(crate) fn any_under(
+    tx: &dyn ReadTx,
+    tree: &'static str,
+    prefix: &[u8],
+) -> Result<bool, IamError> {
     let end = ferrogate_store::engine::prefix_end(prefix);
-    Ok(!tx.range(tree, prefix, end.as_deref(), Direction::Forward, 1)?.is_empty())
+    Ok(!tx
+        .range(tree, prefix, end.as_deref(), Direction::Forward, 1)?
+        .is_empty())
 }
 
 /// The `DeleteConflict` checks shared by DeleteUser, DeleteGroup and DeleteRole.
-pub(crate) fn ensure_no_policies(tx: &dyn ReadTx, account: &str, kind: EntityKind, name: &str) -> Result<(), IamError> {
-    if any_under(tx, tables::INLINE.tree(), &keys::children(account, kind, name))? {
-        return Err(IamError::DeleteConflict("Cannot delete entity, must delete policies first.".into()));
+pub(crate) fn ensure_no_policies(
+    tx: &dyn ReadTx,
+    account: &str,
+    kind: EntityKind,
+    name: &str,
+) -> Result<(), IamError> {
+    if any_under(
+        tx,
+        tables::INLINE.tree(),
+        &keys::children(account, kind, name),
+    )? {
+        return Err(IamError::DeleteConflict(
+            "Cannot delete entity, must delete policies first.".into(),
+        ));
     }
-    if any_under(tx, tables::ATTACHED.tree(), &keys::children(account, kind, name))? {
-        return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
+    if any_under(
+        tx,
+        tables::ATTACHED.tree(),
+        &keys::children(account, kind, name),
+    )? {
+        return Err(IamError::DeleteConflict(
+            "Cannot delete entity, must detach all policies first.".into(),
+        ));
     }
     Ok(())
 }

@@ -21,14 +21,21 @@ fn group_arn(caller: &Principal, name: &str) -> String {
     entity_arn(caller.account.as_str(), EntityKind::Group, "/", name)
 }
 
-fn load_group(tx: &dyn ferrogate_store::ReadTx, account: &str, name: &str) -> Result<Group, IamError> {
+fn load_group(
+    tx: &dyn ferrogate_store::ReadTx,
+    account: &str,
+    name: &str,
+) -> Result<Group, IamError> {
     tables::GROUPS
         .get(tx, &keys::entity(account, EntityKind::Group, name))?
         .ok_or_else(|| super::entity::no_such_entity(EntityKind::Group, name))
 }
 
 fn write_group(w: &mut XmlWriter, account: &str, g: &Group) {
-    w.leaf("Path", &g.path).leaf("GroupName", &g.name).leaf("GroupId", &g.group_id).leaf("Arn", &g.arn(account));
+    w.leaf("Path", &g.path)
+        .leaf("GroupName", &g.name)
+        .leaf("GroupId", &g.group_id)
+        .leaf("Arn", &g.arn(account));
     w.leaf("CreateDate", &g.create_date.iso8601());
 }
 
@@ -50,14 +57,25 @@ impl CreateGroupInput {
         let q = Params(p);
         let name = q.required("GroupName")?;
         let path = q.optional("Path").unwrap_or("/");
-        Checks::new().name(name, "groupName", 128).path(path, "path").done()?;
-        Ok(Self { name: name.into(), path: path.into() })
+        Checks::new()
+            .name(name, "groupName", 128)
+            .path(path, "path")
+            .done()?;
+        Ok(Self {
+            name: name.into(),
+            path: path.into(),
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
         Action {
             action: "iam:CreateGroup".into(),
-            resource: entity_arn(caller.account.as_str(), EntityKind::Group, &self.path, &self.name),
+            resource: entity_arn(
+                caller.account.as_str(),
+                EntityKind::Group,
+                &self.path,
+                &self.name,
+            ),
             trust_of: None,
         }
     }
@@ -74,9 +92,17 @@ impl CreateGroupInput {
         let account = ctx.principal.account.as_str();
         let key = keys::entity(account, EntityKind::Group, &self.name);
         if tables::GROUPS.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!("Group with name {} already exists.", self.name)));
+            return Err(IamError::EntityAlreadyExists(format!(
+                "Group with name {} already exists.",
+                self.name
+            )));
         }
-        let g = Group { name: self.name.clone(), group_id: ids::unique_id("AGPA"), path: self.path.clone(), create_date: ctx.now };
+        let g = Group {
+            name: self.name.clone(),
+            group_id: ids::unique_id("AGPA"),
+            path: self.path.clone(),
+            create_date: ctx.now,
+        };
         tables::GROUPS.put(tx.write()?, &key, &g)?;
         let mut w = XmlWriter::response("CreateGroup", NS);
         w.open("Group");
@@ -102,11 +128,18 @@ pub struct GetGroupInput {
 
 impl GetGroupInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { name: group_name(p)?, page: Page::decode(&Params(p))? })
+        Ok(Self {
+            name: group_name(p)?,
+            page: Page::decode(&Params(p))?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:GetGroup".into(), resource: group_arn(caller, &self.name), trust_of: None }
+        Action {
+            action: "iam:GetGroup".into(),
+            resource: group_arn(caller, &self.name),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -116,7 +149,13 @@ impl GetGroupInput {
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
         let g = load_group(tx.read(), account, &self.name)?;
-        let (members, next) = paged(tx.read(), tables::GROUP_MEMBERS, &keys::memberships(account, &g.name), &self.page, |_| true)?;
+        let (members, next) = paged(
+            tx.read(),
+            tables::GROUP_MEMBERS,
+            &keys::memberships(account, &g.name),
+            &self.page,
+            |_| true,
+        )?;
         let mut w = XmlWriter::response("GetGroup", NS);
         w.open("Group");
         write_group(&mut w, account, &g);
@@ -125,14 +164,21 @@ impl GetGroupInput {
         for m in &members {
             if let Some(u) = tables::USERS.get(tx.read(), &keys::user(account, &m.user_name))? {
                 w.open("member");
-                w.leaf("Path", &u.path).leaf("UserName", &u.name).leaf("UserId", &u.user_id).leaf("Arn", &u.arn(account));
+                w.leaf("Path", &u.path)
+                    .leaf("UserName", &u.name)
+                    .leaf("UserId", &u.user_id)
+                    .leaf("Arn", &u.arn(account));
                 w.leaf("CreateDate", &u.create_date.iso8601());
                 w.close("member");
             }
         }
         w.close("Users");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -147,12 +193,21 @@ impl ListGroupsInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let path_prefix = q.optional("PathPrefix").unwrap_or("/").to_owned();
-        Checks::new().path_prefix(&path_prefix, "pathPrefix").done()?;
-        Ok(Self { path_prefix, page: Page::decode(&q)? })
+        Checks::new()
+            .path_prefix(&path_prefix, "pathPrefix")
+            .done()?;
+        Ok(Self {
+            path_prefix,
+            page: Page::decode(&q)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListGroups".into(), resource: format!("arn:aws:iam::{}:group/", caller.account), trust_of: None }
+        Action {
+            action: "iam:ListGroups".into(),
+            resource: format!("arn:aws:iam::{}:group/", caller.account),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -161,8 +216,13 @@ impl ListGroupsInput {
 
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let (groups, next) =
-            paged(tx.read(), tables::GROUPS, &keys::entities(account), &self.page, |g| g.path.starts_with(&self.path_prefix))?;
+        let (groups, next) = paged(
+            tx.read(),
+            tables::GROUPS,
+            &keys::entities(account),
+            &self.page,
+            |g| g.path.starts_with(&self.path_prefix),
+        )?;
         let mut w = XmlWriter::response("ListGroups", NS);
         w.open("Groups");
         for g in &groups {
@@ -172,7 +232,11 @@ impl ListGroupsInput {
         }
         w.close("Groups");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -184,11 +248,17 @@ pub struct DeleteGroupInput {
 
 impl DeleteGroupInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { name: group_name(p)? })
+        Ok(Self {
+            name: group_name(p)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:DeleteGroup".into(), resource: group_arn(caller, &self.name), trust_of: None }
+        Action {
+            action: "iam:DeleteGroup".into(),
+            resource: group_arn(caller, &self.name),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -198,11 +268,20 @@ impl DeleteGroupInput {
     pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
         let g = load_group(tx.read(), account, &self.name)?;
-        if any_under(tx.read(), tables::GROUP_MEMBERS.tree(), &keys::memberships(account, &g.name))? {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must remove users from group first.".into()));
+        if any_under(
+            tx.read(),
+            tables::GROUP_MEMBERS.tree(),
+            &keys::memberships(account, &g.name),
+        )? {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must remove users from group first.".into(),
+            ));
         }
         ensure_no_policies(tx.read(), account, EntityKind::Group, &g.name)?;
-        tables::GROUPS.delete(tx.write()?, &keys::entity(account, EntityKind::Group, &g.name))?;
+        tables::GROUPS.delete(
+            tx.write()?,
+            &keys::entity(account, EntityKind::Group, &g.name),
+        )?;
         Ok(Reply {
             body: XmlWriter::response_without_result("DeleteGroup", NS).finish(ctx.request_id),
             response_elements: Value::Null,
@@ -223,7 +302,10 @@ impl<const ADD: bool> MembershipInput<ADD> {
         let group = group_name(p)?;
         let user = Params(p).required("UserName")?;
         Checks::new().name(user, "userName", 128).done()?;
-        Ok(Self { group, user: user.into() })
+        Ok(Self {
+            group,
+            user: user.into(),
+        })
     }
 
     fn name() -> &'static str {
@@ -235,7 +317,11 @@ impl<const ADD: bool> MembershipInput<ADD> {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: format!("iam:{}", Self::name()), resource: group_arn(caller, &self.group), trust_of: None }
+        Action {
+            action: format!("iam:{}", Self::name()),
+            resource: group_arn(caller, &self.group),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -250,7 +336,10 @@ impl<const ADD: bool> MembershipInput<ADD> {
         let by_user = keys::membership(account, &u.name, &g.name);
         let w = tx.write()?;
         if ADD {
-            let m = Membership { user_name: u.name.clone(), group_name: g.name.clone() };
+            let m = Membership {
+                user_name: u.name.clone(),
+                group_name: g.name.clone(),
+            };
             tables::GROUP_MEMBERS.put(w, &by_group, &m)?;
             tables::USER_GROUPS.put(w, &by_user, &m)?;
         } else if !tables::GROUP_MEMBERS.delete(w, &by_group)? {
@@ -264,7 +353,10 @@ impl<const ADD: bool> MembershipInput<ADD> {
         Ok(Reply {
             body: XmlWriter::response_without_result(Self::name(), NS).finish(ctx.request_id),
             response_elements: Value::Null,
-            resources: vec![("AWS::IAM::Group".into(), g.name), ("AWS::IAM::User".into(), u.name)],
+            resources: vec![
+                ("AWS::IAM::Group".into(), g.name),
+                ("AWS::IAM::User".into(), u.name),
+            ],
         })
     }
 }
@@ -281,11 +373,18 @@ impl ListGroupsForUserInput {
         let q = Params(p);
         let user = q.required("UserName")?;
         Checks::new().name(user, "userName", 128).done()?;
-        Ok(Self { user: user.into(), page: Page::decode(&q)? })
+        Ok(Self {
+            user: user.into(),
+            page: Page::decode(&q)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListGroupsForUser".into(), resource: user_arn(caller.account.as_str(), "/", &self.user), trust_of: None }
+        Action {
+            action: "iam:ListGroupsForUser".into(),
+            resource: user_arn(caller.account.as_str(), "/", &self.user),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -295,11 +394,20 @@ impl ListGroupsForUserInput {
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
         let u = load_entity(tx.read(), account, EntityKind::User, &self.user)?;
-        let (list, next) = paged(tx.read(), tables::USER_GROUPS, &keys::memberships(account, &u.name), &self.page, |_| true)?;
+        let (list, next) = paged(
+            tx.read(),
+            tables::USER_GROUPS,
+            &keys::memberships(account, &u.name),
+            &self.page,
+            |_| true,
+        )?;
         let mut w = XmlWriter::response("ListGroupsForUser", NS);
         w.open("Groups");
         for m in &list {
-            if let Some(g) = tables::GROUPS.get(tx.read(), &keys::entity(account, EntityKind::Group, &m.group_name))? {
+            if let Some(g) = tables::GROUPS.get(
+                tx.read(),
+                &keys::entity(account, EntityKind::Group, &m.group_name),
+            )? {
                 w.open("member");
                 write_group(&mut w, account, &g);
                 w.close("member");
@@ -307,7 +415,10 @@ impl ListGroupsForUserInput {
         }
         w.close("Groups");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
-

@@ -23,17 +23,23 @@ pub(crate) fn significant_len(doc: &str) -> usize {
 
 /// Refuses documents that are not valid identity policies, with IAM's wording.
 pub(crate) fn check_identity_document(doc: &str) -> Result<(), IamError> {
-    Policy::parse(doc, PolicyKind::Identity).map(|_| ()).map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))
+    Policy::parse(doc, PolicyKind::Identity)
+        .map(|_| ())
+        .map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))
 }
 
 fn no_such_inline(noun: &str, name: &str) -> IamError {
-    IamError::NoSuchEntity(format!("The {noun} policy with name {name} cannot be found."))
+    IamError::NoSuchEntity(format!(
+        "The {noun} policy with name {name} cannot be found."
+    ))
 }
 
 fn entity_param<const K: u8>(p: &QueryParams) -> Result<String, IamError> {
     let kind = kind_of::<K>();
     let name = Params(p).required(kind.param())?;
-    Checks::new().name(name, &lower_first(kind.param()), 128).done()?;
+    Checks::new()
+        .name(name, &lower_first(kind.param()), 128)
+        .done()?;
     Ok(name.to_owned())
 }
 
@@ -42,8 +48,8 @@ fn action<const K: u8>(op: &str, caller: &Principal, entity: &str) -> Action {
     Action {
         action: format!("iam:{op}{}Policy", kind.title()),
         resource: entity_arn(caller.account.as_str(), kind, "/", entity),
-            trust_of: None,
-        }
+        trust_of: None,
+    }
 }
 
 fn entity_parameters<const K: u8>(entity: &str, policy: Option<&str>) -> Value {
@@ -67,9 +73,16 @@ impl<const K: u8> PutPolicyInput<K> {
         let entity = entity_param::<K>(p)?;
         let q = Params(p);
         let (policy_name, document) = (q.required("PolicyName")?, q.required("PolicyDocument")?);
-        Checks::new().name(policy_name, "policyName", 128).policy_chars(document, "policyDocument", 131_072).done()?;
+        Checks::new()
+            .name(policy_name, "policyName", 128)
+            .policy_chars(document, "policyDocument", 131_072)
+            .done()?;
         check_identity_document(document)?;
-        Ok(Self { entity, policy_name: policy_name.into(), document: document.into() })
+        Ok(Self {
+            entity,
+            policy_name: policy_name.into(),
+            document: document.into(),
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -87,7 +100,13 @@ impl<const K: u8> PutPolicyInput<K> {
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &self.entity)?;
         let others: usize = tables::INLINE
-            .scan(tx.read(), &keys::children(account, kind, &entity.name), None, Direction::Forward, 1000)?
+            .scan(
+                tx.read(),
+                &keys::children(account, kind, &entity.name),
+                None,
+                Direction::Forward,
+                1000,
+            )?
             .into_iter()
             .filter(|(_, p)| !p.name.eq_ignore_ascii_case(&self.policy_name))
             .map(|(_, p)| significant_len(&p.document))
@@ -100,10 +119,18 @@ impl<const K: u8> PutPolicyInput<K> {
                 entity.name
             )));
         }
-        let record = InlinePolicy { name: self.policy_name.clone(), document: self.document.clone() };
-        tables::INLINE.put(tx.write()?, &keys::inline(account, kind, &entity.name, &self.policy_name), &record)?;
+        let record = InlinePolicy {
+            name: self.policy_name.clone(),
+            document: self.document.clone(),
+        };
+        tables::INLINE.put(
+            tx.write()?,
+            &keys::inline(account, kind, &entity.name, &self.policy_name),
+            &record,
+        )?;
         Ok(Reply {
-            body: XmlWriter::response_without_result(&format!("Put{}Policy", kind.title()), NS).finish(ctx.request_id),
+            body: XmlWriter::response_without_result(&format!("Put{}Policy", kind.title()), NS)
+                .finish(ctx.request_id),
             response_elements: Value::Null,
             resources: vec![(kind.resource_type().into(), entity.name)],
         })
@@ -122,7 +149,10 @@ impl<const K: u8> GetPolicyInlineInput<K> {
         let entity = entity_param::<K>(p)?;
         let policy_name = Params(p).required("PolicyName")?;
         Checks::new().name(policy_name, "policyName", 128).done()?;
-        Ok(Self { entity, policy_name: policy_name.into() })
+        Ok(Self {
+            entity,
+            policy_name: policy_name.into(),
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -138,11 +168,20 @@ impl<const K: u8> GetPolicyInlineInput<K> {
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &self.entity)?;
         let p = tables::INLINE
-            .get(tx.read(), &keys::inline(account, kind, &entity.name, &self.policy_name))?
+            .get(
+                tx.read(),
+                &keys::inline(account, kind, &entity.name, &self.policy_name),
+            )?
             .ok_or_else(|| no_such_inline(kind.noun(), &self.policy_name))?;
         let mut w = XmlWriter::response(&format!("Get{}Policy", kind.title()), NS);
-        w.leaf(kind.param(), &entity.name).leaf("PolicyName", &p.name).leaf("PolicyDocument", &encode_document(&p.document));
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        w.leaf(kind.param(), &entity.name)
+            .leaf("PolicyName", &p.name)
+            .leaf("PolicyDocument", &encode_document(&p.document));
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -155,7 +194,10 @@ pub struct ListPoliciesInlineInput<const K: u8> {
 
 impl<const K: u8> ListPoliciesInlineInput<K> {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { entity: entity_param::<K>(p)?, page: Page::decode(&Params(p))? })
+        Ok(Self {
+            entity: entity_param::<K>(p)?,
+            page: Page::decode(&Params(p))?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -175,7 +217,13 @@ impl<const K: u8> ListPoliciesInlineInput<K> {
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &self.entity)?;
-        let (list, next) = paged(tx.read(), tables::INLINE, &keys::children(account, kind, &entity.name), &self.page, |_| true)?;
+        let (list, next) = paged(
+            tx.read(),
+            tables::INLINE,
+            &keys::children(account, kind, &entity.name),
+            &self.page,
+            |_| true,
+        )?;
         let mut w = XmlWriter::response(&format!("List{}Policies", kind.title()), NS);
         w.open("PolicyNames");
         for p in &list {
@@ -183,7 +231,11 @@ impl<const K: u8> ListPoliciesInlineInput<K> {
         }
         w.close("PolicyNames");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -197,7 +249,10 @@ pub struct DeletePolicyInlineInput<const K: u8> {
 impl<const K: u8> DeletePolicyInlineInput<K> {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let g = GetPolicyInlineInput::<K>::decode(p)?;
-        Ok(Self { entity: g.entity, policy_name: g.policy_name })
+        Ok(Self {
+            entity: g.entity,
+            policy_name: g.policy_name,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -217,7 +272,8 @@ impl<const K: u8> DeletePolicyInlineInput<K> {
             return Err(no_such_inline(kind.noun(), &self.policy_name));
         }
         Ok(Reply {
-            body: XmlWriter::response_without_result(&format!("Delete{}Policy", kind.title()), NS).finish(ctx.request_id),
+            body: XmlWriter::response_without_result(&format!("Delete{}Policy", kind.title()), NS)
+                .finish(ctx.request_id),
             response_elements: Value::Null,
             resources: vec![(kind.resource_type().into(), entity.name)],
         })

@@ -28,7 +28,11 @@ fn target(explicit: Option<&str>, caller: &Principal) -> Result<Option<String>, 
         None if caller.is_root() => Ok(None),
         None => caller_user_name(caller)
             .map(|n| Some(n.to_owned()))
-            .ok_or_else(|| IamError::ValidationError("Must specify userName when calling with non-User credentials".into())),
+            .ok_or_else(|| {
+                IamError::ValidationError(
+                    "Must specify userName when calling with non-User credentials".into(),
+                )
+            }),
     }
 }
 
@@ -40,7 +44,13 @@ fn target_arn(explicit: Option<&str>, caller: &Principal) -> String {
 }
 
 fn keys_of(tx: &dyn ReadTx, account: &str, user: Option<&str>) -> Result<Vec<AccessKey>, IamError> {
-    let refs = tables::USER_KEYS.scan(tx, &keys::user_keys(account, user), None, Direction::Forward, 1000)?;
+    let refs = tables::USER_KEYS.scan(
+        tx,
+        &keys::user_keys(account, user),
+        None,
+        Direction::Forward,
+        1000,
+    )?;
     let mut out = Vec::with_capacity(refs.len());
     for (_, r) in refs {
         if let Some(k) = tables::KEYS.get(tx, &keys::key(&r.access_key_id))? {
@@ -56,7 +66,11 @@ fn no_such_key(id: &str) -> IamError {
 }
 
 /// Resolves the user (checking it exists) and returns the stored user name.
-fn resolve(tx: &dyn ReadTx, account: &str, user: Option<String>) -> Result<Option<String>, IamError> {
+fn resolve(
+    tx: &dyn ReadTx,
+    account: &str,
+    user: Option<String>,
+) -> Result<Option<String>, IamError> {
     match user {
         Some(n) => Ok(Some(load_user(tx, account, &n)?.name)),
         None => Ok(None),
@@ -71,8 +85,11 @@ pub(crate) fn create_key(
     user: Option<&str>,
     now: ferrogate_types::Timestamp,
 ) -> Result<(AccessKey, zeroize::Zeroizing<String>), IamError> {
-    let secret = ids::secret_access_key()
-        .ok_or_else(|| IamError::Internal(ferrogate_store::StoreError::Unavailable("no randomness".into())))?;
+    let secret = ids::secret_access_key().ok_or_else(|| {
+        IamError::Internal(ferrogate_store::StoreError::Unavailable(
+            "no randomness".into(),
+        ))
+    })?;
     let id = ids::access_key_id();
     let sealed = sealer.seal(secret.as_bytes(), id.as_bytes())?;
     let key = AccessKey {
@@ -84,7 +101,11 @@ pub(crate) fn create_key(
         sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
     };
     tables::KEYS.put(tx, &keys::key(&id), &key)?;
-    tables::USER_KEYS.put(tx, &keys::user_key(account, user, &id), &KeyRef { access_key_id: id })?;
+    tables::USER_KEYS.put(
+        tx,
+        &keys::user_key(account, user, &id),
+        &KeyRef { access_key_id: id },
+    )?;
     Ok((key, secret))
 }
 
@@ -104,24 +125,37 @@ impl CreateAccessKeyInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:CreateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
+        Action {
+            action: "iam:CreateAccessKey".into(),
+            resource: target_arn(self.user_name.as_deref(), caller),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
-        self.user_name.as_ref().map_or(Value::Null, |n| json!({ "userName": n }))
+        self.user_name
+            .as_ref()
+            .map_or(Value::Null, |n| json!({ "userName": n }))
     }
 
     pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let user = resolve(
+            tx.read(),
+            account,
+            target(self.user_name.as_deref(), ctx.principal)?,
+        )?;
         if keys_of(tx.read(), account, user.as_deref())?.len() >= MAX_KEYS_PER_USER {
-            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")));
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+            )));
         }
         let (key, secret) = create_key(tx.write()?, ctx.sealer, account, user.as_deref(), ctx.now)?;
         let mut w = XmlWriter::response("CreateAccessKey", NS);
         w.open("AccessKey");
         w.leaf_opt("UserName", key.user_name.as_deref());
-        w.leaf("AccessKeyId", &key.access_key_id).leaf("Status", key.status.as_str());
+        w.leaf("AccessKeyId", &key.access_key_id)
+            .leaf("Status", key.status.as_str());
         // The one and only place a secret leaves the server: its owner's response. It is
         // never part of the audit record (AWS omits it too).
         w.leaf("SecretAccessKey", &secret);
@@ -153,50 +187,82 @@ impl ListAccessKeysInput {
         if let Some(n) = &user_name {
             Checks::new().name(n, "userName", 128).done()?;
         }
-        Ok(Self { user_name, page: Page::decode(&q)? })
+        Ok(Self {
+            user_name,
+            page: Page::decode(&q)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListAccessKeys".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
+        Action {
+            action: "iam:ListAccessKeys".into(),
+            resource: target_arn(self.user_name.as_deref(), caller),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
-        self.user_name.as_ref().map_or(Value::Null, |n| json!({ "userName": n }))
+        self.user_name
+            .as_ref()
+            .map_or(Value::Null, |n| json!({ "userName": n }))
     }
 
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let user = resolve(
+            tx.read(),
+            account,
+            target(self.user_name.as_deref(), ctx.principal)?,
+        )?;
         let all = keys_of(tx.read(), account, user.as_deref())?;
         // At most two keys per user: paging is trivial but honoured.
         let start = match &self.page.marker {
             None => 0,
-            Some(m) => all.iter().position(|k| &k.access_key_id == m).map(|i| i + 1).ok_or_else(|| {
-                IamError::ValidationError("Invalid Marker.".into())
-            })?,
+            Some(m) => all
+                .iter()
+                .position(|k| &k.access_key_id == m)
+                .map(|i| i + 1)
+                .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
         };
         let page: Vec<&AccessKey> = all.iter().skip(start).take(self.page.max_items).collect();
-        let next = (start + page.len() < all.len()).then(|| page.last().map(|k| k.access_key_id.clone())).flatten();
+        let next = (start + page.len() < all.len())
+            .then(|| page.last().map(|k| k.access_key_id.clone()))
+            .flatten();
         let mut w = XmlWriter::response("ListAccessKeys", NS);
         w.open("AccessKeyMetadata");
         for k in &page {
             w.open("member");
             w.leaf_opt("UserName", k.user_name.as_deref());
-            w.leaf("AccessKeyId", &k.access_key_id).leaf("Status", k.status.as_str());
+            w.leaf("AccessKeyId", &k.access_key_id)
+                .leaf("Status", k.status.as_str());
             w.leaf("CreateDate", &k.create_date.iso8601());
             w.close("member");
         }
         w.close("AccessKeyMetadata");
         write_truncation(&mut w, next.as_deref());
         w.leaf_opt("UserName", user.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
 /// Finds `id` among the target user's keys.
-fn owned_key(tx: &dyn ReadTx, account: &str, user: Option<&str>, id: &str) -> Result<AccessKey, IamError> {
+fn owned_key(
+    tx: &dyn ReadTx,
+    account: &str,
+    user: Option<&str>,
+    id: &str,
+) -> Result<AccessKey, IamError> {
     match tables::KEYS.get(tx, &keys::key(id))? {
-        Some(k) if k.account == account && k.user_name.as_deref().map(str::to_lowercase) == user.map(str::to_lowercase) => Ok(k),
+        Some(k)
+            if k.account == account
+                && k.user_name.as_deref().map(str::to_lowercase) == user.map(str::to_lowercase) =>
+        {
+            Ok(k)
+        }
         _ => Err(no_such_key(id)),
     }
 }
@@ -219,18 +285,34 @@ impl UpdateAccessKeyInput {
         if let Some(n) = &user_name {
             c.name(n, "userName", 128);
         }
-        c.word(&access_key_id, "accessKeyId", 16, 128).one_of(status, "status", &["Active", "Inactive", "Expired"]);
+        c.word(&access_key_id, "accessKeyId", 16, 128).one_of(
+            status,
+            "status",
+            &["Active", "Inactive", "Expired"],
+        );
         c.done()?;
         let status = match status {
             "Active" => KeyStatus::Active,
             "Inactive" => KeyStatus::Inactive,
-            _ => return Err(IamError::InvalidInput("Status Expired cannot be set on an access key.".into())),
+            _ => {
+                return Err(IamError::InvalidInput(
+                    "Status Expired cannot be set on an access key.".into(),
+                ))
+            }
         };
-        Ok(Self { user_name, access_key_id, status })
+        Ok(Self {
+            user_name,
+            access_key_id,
+            status,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:UpdateAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
+        Action {
+            action: "iam:UpdateAccessKey".into(),
+            resource: target_arn(self.user_name.as_deref(), caller),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -243,7 +325,11 @@ impl UpdateAccessKeyInput {
 
     pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let user = resolve(
+            tx.read(),
+            account,
+            target(self.user_name.as_deref(), ctx.principal)?,
+        )?;
         let mut key = owned_key(tx.read(), account, user.as_deref(), &self.access_key_id)?;
         key.status = self.status;
         tables::KEYS.put(tx.write()?, &keys::key(&key.access_key_id), &key)?;
@@ -272,11 +358,18 @@ impl DeleteAccessKeyInput {
             c.name(n, "userName", 128);
         }
         c.word(&access_key_id, "accessKeyId", 16, 128).done()?;
-        Ok(Self { user_name, access_key_id })
+        Ok(Self {
+            user_name,
+            access_key_id,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:DeleteAccessKey".into(), resource: target_arn(self.user_name.as_deref(), caller), trust_of: None }
+        Action {
+            action: "iam:DeleteAccessKey".into(),
+            resource: target_arn(self.user_name.as_deref(), caller),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -289,11 +382,18 @@ impl DeleteAccessKeyInput {
 
     pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let user = resolve(tx.read(), account, target(self.user_name.as_deref(), ctx.principal)?)?;
+        let user = resolve(
+            tx.read(),
+            account,
+            target(self.user_name.as_deref(), ctx.principal)?,
+        )?;
         let key = owned_key(tx.read(), account, user.as_deref(), &self.access_key_id)?;
         let w = tx.write()?;
         tables::KEYS.delete(w, &keys::key(&key.access_key_id))?;
-        tables::USER_KEYS.delete(w, &keys::user_key(account, user.as_deref(), &key.access_key_id))?;
+        tables::USER_KEYS.delete(
+            w,
+            &keys::user_key(account, user.as_deref(), &key.access_key_id),
+        )?;
         Ok(Reply {
             body: XmlWriter::response_without_result("DeleteAccessKey", NS).finish(ctx.request_id),
             response_elements: Value::Null,

@@ -32,7 +32,8 @@ pub fn parse_policy_arn(arn: &str) -> Result<(String, String, String), IamError>
         Some((p, n)) => (format!("/{p}/"), n),
         None => ("/".to_owned(), path_and_name),
     };
-    let valid_account = account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    let valid_account =
+        account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
     if !valid_account || name.is_empty() {
         return Err(invalid());
     }
@@ -44,7 +45,11 @@ fn no_such_policy(arn: &str) -> IamError {
 }
 
 /// The managed policy at `arn`, visible to `account` (its own, or AWS managed).
-pub(crate) fn load_policy(tx: &dyn ReadTx, account: &str, arn: &str) -> Result<ManagedPolicy, IamError> {
+pub(crate) fn load_policy(
+    tx: &dyn ReadTx,
+    account: &str,
+    arn: &str,
+) -> Result<ManagedPolicy, IamError> {
     let (owner, path, name) = parse_policy_arn(arn)?;
     if owner != account && owner != "aws" {
         return Err(no_such_policy(arn));
@@ -56,17 +61,26 @@ pub(crate) fn load_policy(tx: &dyn ReadTx, account: &str, arn: &str) -> Result<M
 }
 
 fn write_policy(w: &mut XmlWriter, p: &ManagedPolicy, full: bool) {
-    w.leaf("PolicyName", &p.name).leaf("PolicyId", &p.policy_id).leaf("Arn", &p.arn()).leaf("Path", &p.path);
-    w.leaf("DefaultVersionId", &p.default_version_id).leaf("AttachmentCount", &p.attachment_count.to_string());
-    w.leaf("PermissionsBoundaryUsageCount", "0").leaf("IsAttachable", "true");
+    w.leaf("PolicyName", &p.name)
+        .leaf("PolicyId", &p.policy_id)
+        .leaf("Arn", &p.arn())
+        .leaf("Path", &p.path);
+    w.leaf("DefaultVersionId", &p.default_version_id)
+        .leaf("AttachmentCount", &p.attachment_count.to_string());
+    w.leaf("PermissionsBoundaryUsageCount", "0")
+        .leaf("IsAttachable", "true");
     if full {
         w.leaf_opt("Description", p.description.as_deref());
     }
-    w.leaf("CreateDate", &p.create_date.iso8601()).leaf("UpdateDate", &p.update_date.iso8601());
+    w.leaf("CreateDate", &p.create_date.iso8601())
+        .leaf("UpdateDate", &p.update_date.iso8601());
     if full && !p.tags.is_empty() {
         w.open("Tags");
         for t in &p.tags {
-            w.open("member").leaf("Key", &t.key).leaf("Value", &t.value).close("member");
+            w.open("member")
+                .leaf("Key", &t.key)
+                .leaf("Value", &t.value)
+                .close("member");
         }
         w.close("Tags");
     }
@@ -89,14 +103,18 @@ impl CreatePolicyInput {
         let path = q.optional("Path").unwrap_or("/");
         let description = q.optional("Description");
         let mut c = Checks::new();
-        c.name(name, "policyName", 128).path(path, "path").policy_chars(doc, "policyDocument", 131_072);
+        c.name(name, "policyName", 128)
+            .path(path, "path")
+            .policy_chars(doc, "policyDocument", 131_072);
         if let Some(d) = description {
             c.length(d, "description", 0, 1000);
         }
         let tags = decode_tags(p, &mut c);
         c.done()?;
         if significant_len(doc) > MAX_MANAGED_POLICY_CHARS {
-            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY_CHARS}")));
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY_CHARS}"
+            )));
         }
         check_identity_document(doc)?;
         Ok(Self {
@@ -111,13 +129,17 @@ impl CreatePolicyInput {
     pub(crate) fn action(&self, caller: &Principal) -> Action {
         Action {
             action: "iam:CreatePolicy".into(),
-            resource: format!("arn:aws:iam::{}:policy{}{}", caller.account, self.path, self.policy_name),
+            resource: format!(
+                "arn:aws:iam::{}:policy{}{}",
+                caller.account, self.path, self.policy_name
+            ),
             trust_of: None,
         }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
-        let mut v = json!({ "policyName": self.policy_name, "policyDocument": self.policy_document });
+        let mut v =
+            json!({ "policyName": self.policy_name, "policyDocument": self.policy_document });
         if self.path != "/" {
             v["path"] = json!(self.path);
         }
@@ -143,7 +165,11 @@ impl CreatePolicyInput {
             account: account.to_owned(),
             description: self.description.clone(),
             default_version_id: "v1".into(),
-            versions: vec![PolicyVersion { version_id: "v1".into(), document: self.policy_document.clone(), create_date: ctx.now }],
+            versions: vec![PolicyVersion {
+                version_id: "v1".into(),
+                document: self.policy_document.clone(),
+                create_date: ctx.now,
+            }],
             attachment_count: 0,
             create_date: ctx.now,
             update_date: ctx.now,
@@ -181,11 +207,17 @@ pub struct GetPolicyInput {
 
 impl GetPolicyInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { policy_arn: policy_arn_input(p)? })
+        Ok(Self {
+            policy_arn: policy_arn_input(p)?,
+        })
     }
 
     pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action { action: "iam:GetPolicy".into(), resource: self.policy_arn.clone(), trust_of: None }
+        Action {
+            action: "iam:GetPolicy".into(),
+            resource: self.policy_arn.clone(),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -198,7 +230,11 @@ impl GetPolicyInput {
         w.open("Policy");
         write_policy(&mut w, &p, true);
         w.close("Policy");
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -215,17 +251,26 @@ impl GetPolicyVersionInput {
         let version_id = Params(p).required("VersionId")?;
         let valid = version_id.len() >= 2
             && version_id.starts_with('v')
-            && version_id[1..].split('.').next().is_some_and(|n| !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()));
+            && version_id[1..].split('.').next().is_some_and(|n| {
+                !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())
+            });
         if !valid {
             return Err(IamError::ValidationError(format!(
                 "1 validation error detected: Value '{version_id}' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?"
             )));
         }
-        Ok(Self { policy_arn, version_id: version_id.into() })
+        Ok(Self {
+            policy_arn,
+            version_id: version_id.into(),
+        })
     }
 
     pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action { action: "iam:GetPolicyVersion".into(), resource: self.policy_arn.clone(), trust_of: None }
+        Action {
+            action: "iam:GetPolicyVersion".into(),
+            resource: self.policy_arn.clone(),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -234,16 +279,35 @@ impl GetPolicyVersionInput {
 
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let p = load_policy(tx.read(), ctx.principal.account.as_str(), &self.policy_arn)?;
-        let v = p.versions.iter().find(|v| v.version_id == self.version_id).ok_or_else(|| {
-            IamError::NoSuchEntity(format!("Policy {} version {} does not exist or is not attachable.", self.policy_arn, self.version_id))
-        })?;
+        let v = p
+            .versions
+            .iter()
+            .find(|v| v.version_id == self.version_id)
+            .ok_or_else(|| {
+                IamError::NoSuchEntity(format!(
+                    "Policy {} version {} does not exist or is not attachable.",
+                    self.policy_arn, self.version_id
+                ))
+            })?;
         let mut w = XmlWriter::response("GetPolicyVersion", NS);
         w.open("PolicyVersion");
-        w.leaf("Document", &encode_document(&v.document)).leaf("VersionId", &v.version_id);
-        w.leaf("IsDefaultVersion", if v.version_id == p.default_version_id { "true" } else { "false" });
+        w.leaf("Document", &encode_document(&v.document))
+            .leaf("VersionId", &v.version_id);
+        w.leaf(
+            "IsDefaultVersion",
+            if v.version_id == p.default_version_id {
+                "true"
+            } else {
+                "false"
+            },
+        );
         w.leaf("CreateDate", &v.create_date.iso8601());
         w.close("PolicyVersion");
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -264,9 +328,14 @@ impl ListPoliciesInput {
         let path_prefix = q.optional("PathPrefix").unwrap_or("/");
         let usage = q.optional("PolicyUsageFilter");
         let mut c = Checks::new();
-        c.one_of(scope, "scope", &["All", "AWS", "Local"]).path_prefix(path_prefix, "pathPrefix");
+        c.one_of(scope, "scope", &["All", "AWS", "Local"])
+            .path_prefix(path_prefix, "pathPrefix");
         if let Some(u) = usage {
-            c.one_of(u, "policyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"]);
+            c.one_of(
+                u,
+                "policyUsageFilter",
+                &["PermissionsPolicy", "PermissionsBoundary"],
+            );
         }
         c.done()?;
         Ok(Self {
@@ -279,7 +348,11 @@ impl ListPoliciesInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListPolicies".into(), resource: format!("arn:aws:iam::{}:policy/", caller.account), trust_of: None }
+        Action {
+            action: "iam:ListPolicies".into(),
+            resource: format!("arn:aws:iam::{}:policy/", caller.account),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -297,8 +370,16 @@ impl ListPoliciesInput {
         };
         let mut all = Vec::new();
         for owner in owners {
-            for (_, p) in tables::POLICIES.scan(tx.read(), &keys::policies(owner), None, Direction::Forward, 100_000)? {
-                let keep = p.path.starts_with(&self.path_prefix) && (!self.only_attached || p.attachment_count > 0) && !boundary_only;
+            for (_, p) in tables::POLICIES.scan(
+                tx.read(),
+                &keys::policies(owner),
+                None,
+                Direction::Forward,
+                100_000,
+            )? {
+                let keep = p.path.starts_with(&self.path_prefix)
+                    && (!self.only_attached || p.attachment_count > 0)
+                    && !boundary_only;
                 if keep {
                     all.push(p);
                 }
@@ -306,10 +387,18 @@ impl ListPoliciesInput {
         }
         let start = match &self.page.marker {
             None => 0,
-            Some(m) => all.iter().position(|p| &p.arn() == m).map(|i| i + 1).ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
+            Some(m) => all
+                .iter()
+                .position(|p| &p.arn() == m)
+                .map(|i| i + 1)
+                .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
         };
         let page: Vec<&ManagedPolicy> = all.iter().skip(start).take(self.page.max_items).collect();
-        let next = if start + page.len() < all.len() { page.last().map(|p| p.arn()) } else { None };
+        let next = if start + page.len() < all.len() {
+            page.last().map(|p| p.arn())
+        } else {
+            None
+        };
         let mut w = XmlWriter::response("ListPolicies", NS);
         w.open("Policies");
         for p in page {
@@ -319,7 +408,11 @@ impl ListPoliciesInput {
         }
         w.close("Policies");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -331,11 +424,17 @@ pub struct DeletePolicyInput {
 
 impl DeletePolicyInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { policy_arn: policy_arn_input(p)? })
+        Ok(Self {
+            policy_arn: policy_arn_input(p)?,
+        })
     }
 
     pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action { action: "iam:DeletePolicy".into(), resource: self.policy_arn.clone(), trust_of: None }
+        Action {
+            action: "iam:DeletePolicy".into(),
+            resource: self.policy_arn.clone(),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -352,7 +451,9 @@ impl DeletePolicyInput {
             )));
         }
         if p.attachment_count > 0 {
-            return Err(IamError::DeleteConflict("Cannot delete a policy attached to entities.".into()));
+            return Err(IamError::DeleteConflict(
+                "Cannot delete a policy attached to entities.".into(),
+            ));
         }
         tables::POLICIES.delete(tx.write()?, &keys::policy(account, &p.name))?;
         Ok(Reply {
@@ -369,13 +470,27 @@ mod tests {
 
     #[test]
     fn policy_arns() {
-        assert_eq!(parse_policy_arn("arn:aws:iam::123456789012:policy/p").unwrap(), ("123456789012".into(), "/".into(), "p".into()));
+        assert_eq!(
+            parse_policy_arn("arn:aws:iam::123456789012:policy/p").unwrap(),
+            ("123456789012".into(), "/".into(), "p".into())
+        );
         assert_eq!(
             parse_policy_arn("arn:aws:iam::123456789012:policy/a/b/p").unwrap(),
             ("123456789012".into(), "/a/b/".into(), "p".into())
         );
-        assert_eq!(parse_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess").unwrap().0, "aws");
-        for bad in ["", "arn:aws:iam::123:policy/p", "arn:aws:iam::123456789012:user/p", "arn:aws:s3:::b", "arn:aws:iam::123456789012:policy/"] {
+        assert_eq!(
+            parse_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+                .unwrap()
+                .0,
+            "aws"
+        );
+        for bad in [
+            "",
+            "arn:aws:iam::123:policy/p",
+            "arn:aws:iam::123456789012:user/p",
+            "arn:aws:s3:::b",
+            "arn:aws:iam::123456789012:policy/",
+        ] {
             assert!(parse_policy_arn(bad).is_err(), "{bad}");
         }
     }

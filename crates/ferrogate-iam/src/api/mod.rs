@@ -22,10 +22,16 @@ use ferrogate_wire::query::{QueryParams, XmlWriter};
 use ferrogate_wire::{ServiceId, WireError};
 use serde_json::Value;
 
-pub use groups::{CreateGroupInput, DeleteGroupInput, GetGroupInput, ListGroupsForUserInput, ListGroupsInput};
+pub use groups::{
+    CreateGroupInput, DeleteGroupInput, GetGroupInput, ListGroupsForUserInput, ListGroupsInput,
+};
 pub use keys::*;
-pub use managed::{CreatePolicyInput, DeletePolicyInput, GetPolicyInput, GetPolicyVersionInput, ListPoliciesInput};
-pub use roles::{CreateRoleInput, DeleteRoleInput, GetRoleInput, ListRolesInput, UpdateAssumeRolePolicyInput};
+pub use managed::{
+    CreatePolicyInput, DeletePolicyInput, GetPolicyInput, GetPolicyVersionInput, ListPoliciesInput,
+};
+pub use roles::{
+    CreateRoleInput, DeleteRoleInput, GetRoleInput, ListRolesInput, UpdateAssumeRolePolicyInput,
+};
 pub use sts::*;
 pub use users::*;
 
@@ -240,7 +246,6 @@ pub type AddUserToGroupInput = groups::MembershipInput<true>;
 /// `RemoveUserFromGroup`.
 pub type RemoveUserFromGroupInput = groups::MembershipInput<false>;
 
-
 /// The query parameters of one request, with IAM's `ValidationError` for missing ones.
 pub(crate) struct Params<'a>(pub &'a QueryParams);
 
@@ -285,7 +290,9 @@ impl<'a> Params<'a> {
 
 pub(crate) fn lower_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// `Marker`/`MaxItems` paging: MaxItems 1–1000 (default 100); the marker is opaque (the
@@ -307,12 +314,17 @@ impl Page {
             c.length(m, "marker", 1, 320);
         }
         c.done()?;
-        Ok(Self { marker: p.optional("Marker").map(str::to_owned), max_items: usize::try_from(max).unwrap_or(100) })
+        Ok(Self {
+            marker: p.optional("Marker").map(str::to_owned),
+            max_items: usize::try_from(max).unwrap_or(100),
+        })
     }
 
     /// The key after which to continue, checked to lie under `prefix`.
     pub(crate) fn cursor(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>, IamError> {
-        let Some(m) = &self.marker else { return Ok(None) };
+        let Some(m) = &self.marker else {
+            return Ok(None);
+        };
         let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(m)
             .ok()
@@ -346,7 +358,13 @@ pub(crate) fn paged<R: ferrogate_store::Record>(
     let mut out = Vec::new();
     let mut last_returned: Option<Vec<u8>> = None;
     loop {
-        let batch = table.scan(tx, prefix, cursor.as_deref(), ferrogate_store::Direction::Forward, BATCH)?;
+        let batch = table.scan(
+            tx,
+            prefix,
+            cursor.as_deref(),
+            ferrogate_store::Direction::Forward,
+            BATCH,
+        )?;
         let exhausted = batch.len() < BATCH;
         for (k, r) in batch {
             cursor = Some(k.clone());
@@ -371,32 +389,54 @@ pub(crate) fn tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)>
     if tags.is_empty() {
         return Vec::new();
     }
-    let mut out: Vec<(String, Vec<String>)> =
-        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
-    out.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
+    let mut out: Vec<(String, Vec<String>)> = tags
+        .iter()
+        .map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]))
+        .collect();
+    out.push((
+        "aws:TagKeys".into(),
+        tags.iter().map(|t| t.key.clone()).collect(),
+    ));
     out
 }
 
 /// `MMM d, yyyy h:mm:ss a`: how CloudTrail prints dates inside IAM `responseElements`.
 pub fn trail_date(t: Timestamp) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let iso = t.iso8601(); // YYYY-MM-DDTHH:MM:SSZ
-    let num = |r: std::ops::Range<usize>| iso.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
-    let (y, mo, d, h, mi, s) = (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
+    let num =
+        |r: std::ops::Range<usize>| iso.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    let (y, mo, d, h, mi, s) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    );
     let (h12, ampm) = match h {
         0 => (12, "AM"),
         1..=11 => (h, "AM"),
         12 => (12, "PM"),
         _ => (h - 12, "PM"),
     };
-    let month = MONTHS.get(usize::try_from(mo.saturating_sub(1)).unwrap_or(0)).copied().unwrap_or("Jan");
+    let month = MONTHS
+        .get(usize::try_from(mo.saturating_sub(1)).unwrap_or(0))
+        .copied()
+        .unwrap_or("Jan");
     format!("{month} {d}, {y} {h12}:{mi:02}:{s:02} {ampm}")
 }
 
 /// Percent-encodes a policy document as IAM returns it (RFC 3986; space is `%20`).
 pub fn encode_document(doc: &str) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     utf8_percent_encode(doc, SET).to_string()
 }
 
@@ -406,9 +446,18 @@ mod tests {
 
     #[test]
     fn trail_dates() {
-        assert_eq!(trail_date(Timestamp::parse_iso8601("2014-03-24T21:11:59Z").unwrap()), "Mar 24, 2014 9:11:59 PM");
-        assert_eq!(trail_date(Timestamp::parse_iso8601("2020-01-08T00:05:06Z").unwrap()), "Jan 8, 2020 12:05:06 AM");
-        assert_eq!(trail_date(Timestamp::parse_iso8601("2020-12-31T12:00:00Z").unwrap()), "Dec 31, 2020 12:00:00 PM");
+        assert_eq!(
+            trail_date(Timestamp::parse_iso8601("2014-03-24T21:11:59Z").unwrap()),
+            "Mar 24, 2014 9:11:59 PM"
+        );
+        assert_eq!(
+            trail_date(Timestamp::parse_iso8601("2020-01-08T00:05:06Z").unwrap()),
+            "Jan 8, 2020 12:05:06 AM"
+        );
+        assert_eq!(
+            trail_date(Timestamp::parse_iso8601("2020-12-31T12:00:00Z").unwrap()),
+            "Dec 31, 2020 12:00:00 PM"
+        );
     }
 
     #[test]

@@ -18,16 +18,21 @@ use crate::IamError;
 const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 pub(crate) fn load_role(tx: &dyn ReadTx, account: &str, name: &str) -> Result<Role, IamError> {
-    tables::ROLES.get(tx, &keys::entity(account, EntityKind::Role, name))?.ok_or_else(|| no_such_entity(EntityKind::Role, name))
+    tables::ROLES
+        .get(tx, &keys::entity(account, EntityKind::Role, name))?
+        .ok_or_else(|| no_such_entity(EntityKind::Role, name))
 }
 
 /// Validates a trust policy: the grammar, then that every AWS principal it names exists, as
 /// IAM checks when the policy is saved (`Invalid principal in policy: "AWS":"…"`).
 pub(crate) fn check_trust_policy(tx: &dyn ReadTx, doc: &str) -> Result<(), IamError> {
-    let policy = Policy::parse(doc, PolicyKind::RoleTrust).map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))?;
+    let policy = Policy::parse(doc, PolicyKind::RoleTrust)
+        .map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))?;
     for p in policy.aws_principals() {
         if !principal_exists(tx, p)? {
-            return Err(IamError::MalformedPolicyDocument(format!("Invalid principal in policy: \"AWS\":\"{p}\"")));
+            return Err(IamError::MalformedPolicyDocument(format!(
+                "Invalid principal in policy: \"AWS\":\"{p}\""
+            )));
         }
     }
     Ok(())
@@ -37,35 +42,54 @@ fn principal_exists(tx: &dyn ReadTx, p: &str) -> Result<bool, IamError> {
     if p == "*" {
         return Ok(true);
     }
-    let account_exists = |a: &str| -> Result<bool, IamError> { Ok(tables::ACCOUNTS.get(tx, &keys::account(a))?.is_some()) };
+    let account_exists = |a: &str| -> Result<bool, IamError> {
+        Ok(tables::ACCOUNTS.get(tx, &keys::account(a))?.is_some())
+    };
     if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
         return account_exists(p);
     }
-    let Some(rest) = p.strip_prefix("arn:aws:iam::") else { return Ok(false) };
-    let Some((account, resource)) = rest.split_once(':') else { return Ok(false) };
+    let Some(rest) = p.strip_prefix("arn:aws:iam::") else {
+        return Ok(false);
+    };
+    let Some((account, resource)) = rest.split_once(':') else {
+        return Ok(false);
+    };
     if resource == "root" {
         return account_exists(account);
     }
     let name = |r: &str| r.rsplit('/').next().unwrap_or("").to_owned();
     if let Some(r) = resource.strip_prefix("user/") {
-        return Ok(tables::USERS.get(tx, &keys::user(account, &name(r)))?.is_some());
+        return Ok(tables::USERS
+            .get(tx, &keys::user(account, &name(r)))?
+            .is_some());
     }
     if let Some(r) = resource.strip_prefix("role/") {
-        return Ok(tables::ROLES.get(tx, &keys::entity(account, EntityKind::Role, &name(r)))?.is_some());
+        return Ok(tables::ROLES
+            .get(tx, &keys::entity(account, EntityKind::Role, &name(r)))?
+            .is_some());
     }
     Ok(false)
 }
 
 fn write_role(w: &mut XmlWriter, account: &str, r: &Role, full: bool) {
-    w.leaf("Path", &r.path).leaf("RoleName", &r.name).leaf("RoleId", &r.role_id).leaf("Arn", &r.arn(account));
+    w.leaf("Path", &r.path)
+        .leaf("RoleName", &r.name)
+        .leaf("RoleId", &r.role_id)
+        .leaf("Arn", &r.arn(account));
     w.leaf("CreateDate", &r.create_date.iso8601());
-    w.leaf("AssumeRolePolicyDocument", &encode_document(&r.trust_policy));
+    w.leaf(
+        "AssumeRolePolicyDocument",
+        &encode_document(&r.trust_policy),
+    );
     w.leaf_opt("Description", r.description.as_deref());
     w.leaf("MaxSessionDuration", &r.max_session_duration.to_string());
     if full && !r.tags.is_empty() {
         w.open("Tags");
         for t in &r.tags {
-            w.open("member").leaf("Key", &t.key).leaf("Value", &t.value).close("member");
+            w.open("member")
+                .leaf("Key", &t.key)
+                .leaf("Value", &t.value)
+                .close("member");
         }
         w.close("Tags");
     }
@@ -102,7 +126,9 @@ impl CreateRoleInput {
         let description = q.optional("Description");
         let max = q.int("MaxSessionDuration")?.unwrap_or(3600);
         let mut c = Checks::new();
-        c.name(name, "roleName", 64).path(path, "path").policy_chars(doc, "assumeRolePolicyDocument", 131_072);
+        c.name(name, "roleName", 64)
+            .path(path, "path")
+            .policy_chars(doc, "assumeRolePolicyDocument", 131_072);
         c.range(max, "maxSessionDuration", 3600, 43200);
         if let Some(d) = description {
             c.length(d, "description", 0, 1000);
@@ -112,7 +138,9 @@ impl CreateRoleInput {
         if q.optional("PermissionsBoundary").is_some() {
             // Refused rather than ignored: a boundary the engine did not apply would grant more
             // than its author intended.
-            return Err(IamError::InvalidInput("Permissions boundaries are not supported by Ferrogate yet.".into()));
+            return Err(IamError::InvalidInput(
+                "Permissions boundaries are not supported by Ferrogate yet.".into(),
+            ));
         }
         Ok(Self {
             name: name.into(),
@@ -125,7 +153,16 @@ impl CreateRoleInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:CreateRole".into(), resource: entity_arn(caller.account.as_str(), EntityKind::Role, &self.path, &self.name), trust_of: None }
+        Action {
+            action: "iam:CreateRole".into(),
+            resource: entity_arn(
+                caller.account.as_str(),
+                EntityKind::Role,
+                &self.path,
+                &self.name,
+            ),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -143,7 +180,10 @@ impl CreateRoleInput {
         let account = ctx.principal.account.as_str();
         let key = keys::entity(account, EntityKind::Role, &self.name);
         if tables::ROLES.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!("Role with name {} already exists.", self.name)));
+            return Err(IamError::EntityAlreadyExists(format!(
+                "Role with name {} already exists.",
+                self.name
+            )));
         }
         check_trust_policy(tx.read(), &self.trust_policy)?;
         let role = Role {
@@ -180,11 +220,17 @@ pub struct GetRoleInput {
 
 impl GetRoleInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { name: role_name(p)? })
+        Ok(Self {
+            name: role_name(p)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:GetRole".into(), resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name), trust_of: None }
+        Action {
+            action: "iam:GetRole".into(),
+            resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -198,7 +244,11 @@ impl GetRoleInput {
         w.open("Role");
         write_role(&mut w, account, &role, true);
         w.close("Role");
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -213,12 +263,21 @@ impl ListRolesInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let path_prefix = q.optional("PathPrefix").unwrap_or("/").to_owned();
-        Checks::new().path_prefix(&path_prefix, "pathPrefix").done()?;
-        Ok(Self { path_prefix, page: Page::decode(&q)? })
+        Checks::new()
+            .path_prefix(&path_prefix, "pathPrefix")
+            .done()?;
+        Ok(Self {
+            path_prefix,
+            page: Page::decode(&q)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListRoles".into(), resource: format!("arn:aws:iam::{}:role/", caller.account), trust_of: None }
+        Action {
+            action: "iam:ListRoles".into(),
+            resource: format!("arn:aws:iam::{}:role/", caller.account),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -227,8 +286,13 @@ impl ListRolesInput {
 
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let (roles, next) =
-            paged(tx.read(), tables::ROLES, &keys::entities(account), &self.page, |r| r.path.starts_with(&self.path_prefix))?;
+        let (roles, next) = paged(
+            tx.read(),
+            tables::ROLES,
+            &keys::entities(account),
+            &self.page,
+            |r| r.path.starts_with(&self.path_prefix),
+        )?;
         let mut w = XmlWriter::response("ListRoles", NS);
         w.open("Roles");
         for r in &roles {
@@ -238,7 +302,11 @@ impl ListRolesInput {
         }
         w.close("Roles");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -250,11 +318,17 @@ pub struct DeleteRoleInput {
 
 impl DeleteRoleInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self { name: role_name(p)? })
+        Ok(Self {
+            name: role_name(p)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:DeleteRole".into(), resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name), trust_of: None }
+        Action {
+            action: "iam:DeleteRole".into(),
+            resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -265,7 +339,10 @@ impl DeleteRoleInput {
         let account = ctx.principal.account.as_str();
         let role = load_role(tx.read(), account, &self.name)?;
         ensure_no_policies(tx.read(), account, EntityKind::Role, &role.name)?;
-        tables::ROLES.delete(tx.write()?, &keys::entity(account, EntityKind::Role, &role.name))?;
+        tables::ROLES.delete(
+            tx.write()?,
+            &keys::entity(account, EntityKind::Role, &role.name),
+        )?;
         Ok(Reply {
             body: XmlWriter::response_without_result("DeleteRole", NS).finish(ctx.request_id),
             response_elements: Value::Null,
@@ -285,8 +362,13 @@ impl UpdateAssumeRolePolicyInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let name = role_name(p)?;
         let doc = Params(p).required("PolicyDocument")?;
-        Checks::new().policy_chars(doc, "policyDocument", 131_072).done()?;
-        Ok(Self { name, document: doc.into() })
+        Checks::new()
+            .policy_chars(doc, "policyDocument", 131_072)
+            .done()?;
+        Ok(Self {
+            name,
+            document: doc.into(),
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -306,9 +388,14 @@ impl UpdateAssumeRolePolicyInput {
         let mut role = load_role(tx.read(), account, &self.name)?;
         check_trust_policy(tx.read(), &self.document)?;
         role.trust_policy = self.document.clone();
-        tables::ROLES.put(tx.write()?, &keys::entity(account, EntityKind::Role, &role.name), &role)?;
+        tables::ROLES.put(
+            tx.write()?,
+            &keys::entity(account, EntityKind::Role, &role.name),
+            &role,
+        )?;
         Ok(Reply {
-            body: XmlWriter::response_without_result("UpdateAssumeRolePolicy", NS).finish(ctx.request_id),
+            body: XmlWriter::response_without_result("UpdateAssumeRolePolicy", NS)
+                .finish(ctx.request_id),
             response_elements: Value::Null,
             resources: vec![("AWS::IAM::Role".into(), role.name)],
         })

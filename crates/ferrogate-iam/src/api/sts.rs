@@ -27,7 +27,11 @@ impl GetCallerIdentityInput {
     }
 
     pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action { action: "sts:GetCallerIdentity".into(), resource: "*".into(), trust_of: None }
+        Action {
+            action: "sts:GetCallerIdentity".into(),
+            resource: "*".into(),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -37,8 +41,14 @@ impl GetCallerIdentityInput {
     pub(crate) fn execute(&self, _tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let p = ctx.principal;
         let mut w = XmlWriter::response("GetCallerIdentity", NS);
-        w.leaf("Arn", &p.arn).leaf("UserId", &p.principal_id).leaf("Account", p.account.as_str());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        w.leaf("Arn", &p.arn)
+            .leaf("UserId", &p.principal_id)
+            .leaf("Account", p.account.as_str());
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -67,7 +77,8 @@ impl AssumeRoleInput {
         let policy = q.optional("Policy");
         let mut c = Checks::new();
         c.length(role_arn, "roleArn", 20, 2048);
-        c.name(session_name, "roleSessionName", 64).length(session_name, "roleSessionName", 2, 64);
+        c.name(session_name, "roleSessionName", 64)
+            .length(session_name, "roleSessionName", 2, 64);
         if let Some(d) = duration {
             c.range(d, "durationSeconds", MIN_SESSION, 43200);
         }
@@ -120,19 +131,29 @@ impl AssumeRoleInput {
             ))
         })?;
         let chained = matches!(ctx.principal.kind, PrincipalKind::AssumedRole { .. });
-        let max = if chained { CHAINED_MAX } else { i64::from(role.max_session_duration) };
+        let max = if chained {
+            CHAINED_MAX
+        } else {
+            i64::from(role.max_session_duration)
+        };
         let duration = self.duration.unwrap_or(3600.min(max));
         if duration > max {
             return Err(IamError::ValidationError(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                    .into(),
             ));
         }
-        let secret = ids::secret_access_key()
-            .ok_or_else(|| IamError::Internal(ferrogate_store::StoreError::Unavailable("no randomness".into())))?;
+        let secret = ids::secret_access_key().ok_or_else(|| {
+            IamError::Internal(ferrogate_store::StoreError::Unavailable(
+                "no randomness".into(),
+            ))
+        })?;
         let token = session_token()?;
         let access_key_id = ids::temporary_access_key_id();
         let expiration = ctx.now.plus_millis(duration * 1000);
-        let sealed = ctx.sealer.seal(secret.as_bytes(), access_key_id.as_bytes())?;
+        let sealed = ctx
+            .sealer
+            .seal(secret.as_bytes(), access_key_id.as_bytes())?;
         let session = Session {
             access_key_id: access_key_id.clone(),
             account: self.role_account.clone(),
@@ -148,13 +169,21 @@ impl AssumeRoleInput {
         };
         tables::SESSIONS.put(tx.write()?, &keys::key(&access_key_id), &session)?;
         let assumed_id = format!("{}:{}", role.role_id, self.session_name);
-        let assumed_arn = format!("arn:aws:sts::{}:assumed-role/{}/{}", self.role_account, role.name, self.session_name);
+        let assumed_arn = format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            self.role_account, role.name, self.session_name
+        );
         let mut w = XmlWriter::response("AssumeRole", NS);
         w.open("Credentials");
-        w.leaf("AccessKeyId", &access_key_id).leaf("SecretAccessKey", &secret).leaf("SessionToken", &token);
+        w.leaf("AccessKeyId", &access_key_id)
+            .leaf("SecretAccessKey", &secret)
+            .leaf("SessionToken", &token);
         w.leaf("Expiration", &expiration.iso8601());
         w.close("Credentials");
-        w.open("AssumedRoleUser").leaf("AssumedRoleId", &assumed_id).leaf("Arn", &assumed_arn).close("AssumedRoleUser");
+        w.open("AssumedRoleUser")
+            .leaf("AssumedRoleId", &assumed_id)
+            .leaf("Arn", &assumed_arn)
+            .close("AssumedRoleUser");
         Ok(Reply {
             body: w.finish(ctx.request_id),
             // Neither the secret nor the session token is ever recorded.
@@ -180,9 +209,14 @@ pub(crate) fn parse_role_arn(arn: &str) -> Option<(String, String)> {
 /// A session token: 96 random bytes, base64. Only its SHA-256 is stored.
 fn session_token() -> Result<zeroize::Zeroizing<String>, IamError> {
     let mut b = zeroize::Zeroizing::new([0u8; 96]);
-    aws_lc_rs::rand::fill(b.as_mut())
-        .map_err(|_| IamError::Internal(ferrogate_store::StoreError::Unavailable("no randomness".into())))?;
-    Ok(zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(b.as_ref())))
+    aws_lc_rs::rand::fill(b.as_mut()).map_err(|_| {
+        IamError::Internal(ferrogate_store::StoreError::Unavailable(
+            "no randomness".into(),
+        ))
+    })?;
+    Ok(zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD.encode(b.as_ref()),
+    ))
 }
 
 /// Hex SHA-256 of a session token.

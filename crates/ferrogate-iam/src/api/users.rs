@@ -5,10 +5,10 @@ use ferrogate_types::{Principal, PrincipalKind};
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
 
+use super::entity::{any_under, ensure_no_policies};
 use super::{paged, trail_date, write_truncation, Ctx, Page, Params, Reply};
 use crate::authz::Action;
 use crate::ids;
-use super::entity::{any_under, ensure_no_policies};
 use crate::model::{keys, tables, EntityKind, Tag, User};
 use crate::validate::Checks;
 use crate::IamError;
@@ -24,8 +24,14 @@ pub(crate) fn no_such_user(name: &str) -> IamError {
 }
 
 /// The user named `name` in the caller's account.
-pub(crate) fn load_user(tx: &dyn ferrogate_store::ReadTx, account: &str, name: &str) -> Result<User, IamError> {
-    tables::USERS.get(tx, &keys::user(account, name))?.ok_or_else(|| no_such_user(name))
+pub(crate) fn load_user(
+    tx: &dyn ferrogate_store::ReadTx,
+    account: &str,
+    name: &str,
+) -> Result<User, IamError> {
+    tables::USERS
+        .get(tx, &keys::user(account, name))?
+        .ok_or_else(|| no_such_user(name))
 }
 
 /// The name of the user an operation without `UserName` applies to: the calling user.
@@ -39,12 +45,17 @@ pub(crate) fn caller_user_name(caller: &Principal) -> Option<&str> {
 
 fn write_user(w: &mut XmlWriter, account: &str, u: &User, with_tags: bool) {
     w.leaf("Path", &u.path);
-    w.leaf("UserName", &u.name).leaf("UserId", &u.user_id).leaf("Arn", &u.arn(account));
+    w.leaf("UserName", &u.name)
+        .leaf("UserId", &u.user_id)
+        .leaf("Arn", &u.arn(account));
     w.leaf("CreateDate", &u.create_date.iso8601());
     if with_tags && !u.tags.is_empty() {
         w.open("Tags");
         for t in &u.tags {
-            w.open("member").leaf("Key", &t.key).leaf("Value", &t.value).close("member");
+            w.open("member")
+                .leaf("Key", &t.key)
+                .leaf("Value", &t.value)
+                .close("member");
         }
         w.close("Tags");
     }
@@ -54,7 +65,10 @@ pub(crate) fn decode_tags(p: &QueryParams, c: &mut Checks) -> Vec<Tag> {
     let tags: Vec<Tag> = p
         .member_structs("Tags", &["Key", "Value"])
         .into_iter()
-        .map(|m| Tag { key: m.get("Key").cloned().unwrap_or_default(), value: m.get("Value").cloned().unwrap_or_default() })
+        .map(|m| Tag {
+            key: m.get("Key").cloned().unwrap_or_default(),
+            value: m.get("Value").cloned().unwrap_or_default(),
+        })
         .collect();
     if tags.len() > 50 {
         c.length(&"x".repeat(tags.len()), "tags", 0, 50);
@@ -94,7 +108,11 @@ impl CreateUserInput {
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
             ));
         }
-        Ok(Self { user_name, path, tags })
+        Ok(Self {
+            user_name,
+            path,
+            tags,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
@@ -111,7 +129,11 @@ impl CreateUserInput {
             v["path"] = json!(self.path);
         }
         if !self.tags.is_empty() {
-            v["tags"] = json!(self.tags.iter().map(|t| json!({"key": t.key, "value": t.value})).collect::<Vec<_>>());
+            v["tags"] = json!(self
+                .tags
+                .iter()
+                .map(|t| json!({"key": t.key, "value": t.value}))
+                .collect::<Vec<_>>());
         }
         v
     }
@@ -120,7 +142,10 @@ impl CreateUserInput {
         let account = ctx.principal.account.as_str();
         let key = keys::user(account, &self.user_name);
         if tables::USERS.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!("User with name {} already exists.", self.user_name)));
+            return Err(IamError::EntityAlreadyExists(format!(
+                "User with name {} already exists.",
+                self.user_name
+            )));
         }
         let user = User {
             name: self.user_name.clone(),
@@ -165,18 +190,27 @@ impl GetUserInput {
             (Some(n), _) => user_arn(caller.account.as_str(), "/", n),
             (None, _) => caller.arn.clone(),
         };
-        Action { action: "iam:GetUser".into(), resource, trust_of: None }
+        Action {
+            action: "iam:GetUser".into(),
+            resource,
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
-        self.user_name.as_ref().map_or(Value::Null, |n| json!({ "userName": n }))
+        self.user_name
+            .as_ref()
+            .map_or(Value::Null, |n| json!({ "userName": n }))
     }
 
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
         let mut w = XmlWriter::response("GetUser", NS);
         w.open("User");
-        let name = self.user_name.as_deref().or_else(|| caller_user_name(ctx.principal));
+        let name = self
+            .user_name
+            .as_deref()
+            .or_else(|| caller_user_name(ctx.principal));
         let resources = match name {
             Some(n) => {
                 let u = load_user(tx.read(), account, n)?;
@@ -188,7 +222,9 @@ impl GetUserInput {
                 let created = crate::model::tables::ACCOUNTS
                     .get(tx.read(), &keys::account(account))?
                     .map_or(ctx.now, |a| a.created);
-                w.leaf("UserId", account).leaf("Arn", &ctx.principal.arn).leaf("CreateDate", &created.iso8601());
+                w.leaf("UserId", account)
+                    .leaf("Arn", &ctx.principal.arn)
+                    .leaf("CreateDate", &created.iso8601());
                 Vec::new()
             }
             None => {
@@ -198,7 +234,11 @@ impl GetUserInput {
             }
         };
         w.close("User");
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources,
+        })
     }
 }
 
@@ -213,12 +253,21 @@ impl ListUsersInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let path_prefix = q.optional("PathPrefix").unwrap_or("/").to_owned();
-        Checks::new().path_prefix(&path_prefix, "pathPrefix").done()?;
-        Ok(Self { path_prefix, page: Page::decode(&q)? })
+        Checks::new()
+            .path_prefix(&path_prefix, "pathPrefix")
+            .done()?;
+        Ok(Self {
+            path_prefix,
+            page: Page::decode(&q)?,
+        })
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:ListUsers".into(), resource: format!("arn:aws:iam::{}:user/", caller.account), trust_of: None }
+        Action {
+            action: "iam:ListUsers".into(),
+            resource: format!("arn:aws:iam::{}:user/", caller.account),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -238,8 +287,13 @@ impl ListUsersInput {
 
     pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
-        let (users, next) =
-            paged(tx.read(), tables::USERS, &keys::users(account), &self.page, |u| u.path.starts_with(&self.path_prefix))?;
+        let (users, next) = paged(
+            tx.read(),
+            tables::USERS,
+            &keys::users(account),
+            &self.page,
+            |u| u.path.starts_with(&self.path_prefix),
+        )?;
         let mut w = XmlWriter::response("ListUsers", NS);
         w.open("Users");
         for u in &users {
@@ -249,7 +303,11 @@ impl ListUsersInput {
         }
         w.close("Users");
         write_truncation(&mut w, next.as_deref());
-        Ok(Reply { body: w.finish(ctx.request_id), response_elements: Value::Null, resources: Vec::new() })
+        Ok(Reply {
+            body: w.finish(ctx.request_id),
+            response_elements: Value::Null,
+            resources: Vec::new(),
+        })
     }
 }
 
@@ -267,7 +325,11 @@ impl DeleteUserInput {
     }
 
     pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action { action: "iam:DeleteUser".into(), resource: user_arn(caller.account.as_str(), "/", &self.user_name), trust_of: None }
+        Action {
+            action: "iam:DeleteUser".into(),
+            resource: user_arn(caller.account.as_str(), "/", &self.user_name),
+            trust_of: None,
+        }
     }
 
     pub(crate) fn request_parameters(&self) -> Value {
@@ -277,12 +339,24 @@ impl DeleteUserInput {
     pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
         let account = ctx.principal.account.as_str();
         let user = load_user(tx.read(), account, &self.user_name)?;
-        if any_under(tx.read(), tables::USER_KEYS.tree(), &keys::user_keys(account, Some(&user.name)))? {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must delete access keys first.".into()));
+        if any_under(
+            tx.read(),
+            tables::USER_KEYS.tree(),
+            &keys::user_keys(account, Some(&user.name)),
+        )? {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must delete access keys first.".into(),
+            ));
         }
         ensure_no_policies(tx.read(), account, EntityKind::User, &user.name)?;
-        if any_under(tx.read(), tables::USER_GROUPS.tree(), &keys::memberships(account, &user.name))? {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must remove user from all groups first.".into()));
+        if any_under(
+            tx.read(),
+            tables::USER_GROUPS.tree(),
+            &keys::memberships(account, &user.name),
+        )? {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must remove user from all groups first.".into(),
+            ));
         }
         tables::USERS.delete(tx.write()?, &keys::user(account, &user.name))?;
         let w = XmlWriter::response_without_result("DeleteUser", NS);

@@ -7,7 +7,9 @@ use ferrogate_wire::json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::model::{keys, tables, Attachment, CreateAccountRequest, Member, OrgPolicy, Organization};
+use super::model::{
+    keys, tables, Attachment, CreateAccountRequest, Member, OrgPolicy, Organization,
+};
 use super::model::{FULL_AWS_ACCESS_ARN, FULL_AWS_ACCESS_DOC, FULL_AWS_ACCESS_ID};
 use super::OrgError;
 use crate::authz::Action;
@@ -22,13 +24,19 @@ fn random_lower(n: usize) -> String {
     const ALNUM: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut b = vec![0u8; n];
     let _ = aws_lc_rs::rand::fill(&mut b);
-    b.iter().map(|x| ALNUM[usize::from(*x) % 36] as char).collect()
+    b.iter()
+        .map(|x| ALNUM[usize::from(*x) % 36] as char)
+        .collect()
 }
 
 /// The organization the caller belongs to.
 fn org_of(tx: &dyn ReadTx, account: &str) -> Result<Organization, OrgError> {
-    let m = tables::MEMBERS.get(tx, &keys::member(account))?.ok_or(OrgError::AWSOrganizationsNotInUseException)?;
-    tables::ORGS.get(tx, &keys::org(&m.org_id))?.ok_or(OrgError::AWSOrganizationsNotInUseException)
+    let m = tables::MEMBERS
+        .get(tx, &keys::member(account))?
+        .ok_or(OrgError::AWSOrganizationsNotInUseException)?;
+    tables::ORGS
+        .get(tx, &keys::org(&m.org_id))?
+        .ok_or(OrgError::AWSOrganizationsNotInUseException)
 }
 
 /// The organization the caller manages.
@@ -76,14 +84,27 @@ fn load_policy(tx: &dyn ReadTx, org: &Organization, id: &str) -> Result<(Value, 
     if id == FULL_AWS_ACCESS_ID {
         return Ok(full_access());
     }
-    let p = tables::POLICIES.get(tx, &keys::policy(&org.id, id))?.ok_or(OrgError::PolicyNotFoundException)?;
+    let p = tables::POLICIES
+        .get(tx, &keys::policy(&org.id, id))?
+        .ok_or(OrgError::PolicyNotFoundException)?;
     Ok((customer_summary(org, &p), p.content))
 }
 
 /// Attaches FullAWSAccess to `target` (every root and account has it once SCPs are enabled).
-fn attach_full_access(tx: &mut dyn WriteTx, org: &Organization, target: &str) -> Result<(), OrgError> {
-    let a = Attachment { policy_id: FULL_AWS_ACCESS_ID.into(), policy_arn: FULL_AWS_ACCESS_ARN.into() };
-    tables::ATTACHMENTS.put(tx, &keys::attachment(&org.id, target, FULL_AWS_ACCESS_ID), &a)?;
+fn attach_full_access(
+    tx: &mut dyn WriteTx,
+    org: &Organization,
+    target: &str,
+) -> Result<(), OrgError> {
+    let a = Attachment {
+        policy_id: FULL_AWS_ACCESS_ID.into(),
+        policy_arn: FULL_AWS_ACCESS_ARN.into(),
+    };
+    tables::ATTACHMENTS.put(
+        tx,
+        &keys::attachment(&org.id, target, FULL_AWS_ACCESS_ID),
+        &a,
+    )?;
     Ok(())
 }
 
@@ -167,7 +188,11 @@ pub struct Empty {}
 impl Empty {
     fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
         let org = org_of(tx.read(), ctx.principal.account.as_str())?;
-        Ok((json!({ "Organization": organization_json(&org) }), Value::Null, Vec::new()))
+        Ok((
+            json!({ "Organization": organization_json(&org) }),
+            Value::Null,
+            Vec::new(),
+        ))
     }
 }
 
@@ -186,11 +211,15 @@ impl<const ACCOUNTS: bool> ListInput<ACCOUNTS> {
     fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
         if let Some(m) = self.max_results {
             if !(1..=20).contains(&m) {
-                return Err(OrgError::InvalidInputException("You specified an invalid value for MaxResults.".into()));
+                return Err(OrgError::InvalidInputException(
+                    "You specified an invalid value for MaxResults.".into(),
+                ));
             }
         }
         if self.next_token.is_some() {
-            return Err(OrgError::InvalidInputException("You specified an invalid value for nextToken.".into()));
+            return Err(OrgError::InvalidInputException(
+                "You specified an invalid value for nextToken.".into(),
+            ));
         }
         let org = org_of(tx.read(), ctx.principal.account.as_str())?;
         let body = if ACCOUNTS {
@@ -206,7 +235,11 @@ impl<const ACCOUNTS: bool> ListInput<ACCOUNTS> {
 }
 
 fn root_json(org: &Organization) -> Value {
-    let types = if org.scp_enabled { json!([{ "Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED" }]) } else { json!([]) };
+    let types = if org.scp_enabled {
+        json!([{ "Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED" }])
+    } else {
+        json!([])
+    };
     json!({ "Id": org.root_id, "Arn": org.root_arn(), "Name": "Root", "PolicyTypes": types })
 }
 
@@ -233,9 +266,14 @@ impl CreateOrganizationInput {
         let account = ctx.principal.account.as_str();
         let feature_set = self.feature_set.clone().unwrap_or_else(|| "ALL".into());
         if feature_set != "ALL" && feature_set != "CONSOLIDATED_BILLING" {
-            return Err(OrgError::InvalidInputException(format!("Invalid FeatureSet: {feature_set}")));
+            return Err(OrgError::InvalidInputException(format!(
+                "Invalid FeatureSet: {feature_set}"
+            )));
         }
-        if tables::MEMBERS.get(tx.read(), &keys::member(account))?.is_some() {
+        if tables::MEMBERS
+            .get(tx.read(), &keys::member(account))?
+            .is_some()
+        {
             return Err(OrgError::AlreadyInOrganizationException);
         }
         let org = Organization {
@@ -259,7 +297,11 @@ impl CreateOrganizationInput {
         tables::ORGS.put(w, &keys::org(&org.id), &org)?;
         tables::MEMBERS.put(w, &keys::member(account), &member)?;
         let out = json!({ "Organization": organization_json(&org) });
-        Ok((out.clone(), out, vec![("AWS::Organizations::Organization".into(), org.id)]))
+        Ok((
+            out.clone(),
+            out,
+            vec![("AWS::Organizations::Organization".into(), org.id)],
+        ))
     }
 }
 
@@ -283,11 +325,17 @@ fn status_json(r: &CreateAccountRequest) -> Value {
 impl CreateAccountInput {
     fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
         let org = managed_org(tx.read(), ctx.principal)?;
-        let valid_email = self.email.len() >= 6 && self.email.len() <= 64 && self.email.contains('@');
+        let valid_email =
+            self.email.len() >= 6 && self.email.len() <= 64 && self.email.contains('@');
         if !valid_email || self.account_name.is_empty() || self.account_name.len() > 50 {
-            return Err(OrgError::InvalidInputException("You provided a value that does not match the required pattern.".into()));
+            return Err(OrgError::InvalidInputException(
+                "You provided a value that does not match the required pattern.".into(),
+            ));
         }
-        let role = self.role_name.clone().unwrap_or_else(|| "OrganizationAccountAccessRole".into());
+        let role = self
+            .role_name
+            .clone()
+            .unwrap_or_else(|| "OrganizationAccountAccessRole".into());
         let account_id = new_account_id(tx.read())?;
         let w = tx.write()?;
         crate::bootstrap::create_account_record(w, &account_id, ctx.now)?;
@@ -313,7 +361,11 @@ impl CreateAccountInput {
         };
         tables::CREATE_REQUESTS.put(w, &keys::request(&request.id), &request)?;
         let out = json!({ "CreateAccountStatus": status_json(&request) });
-        Ok((out.clone(), out, vec![("AWS::Organizations::Account".into(), account_id)]))
+        Ok((
+            out.clone(),
+            out,
+            vec![("AWS::Organizations::Account".into(), account_id)],
+        ))
     }
 }
 
@@ -326,17 +378,27 @@ fn new_account_id(tx: &dyn ReadTx) -> Result<String, OrgError> {
             continue;
         }
         if tables::MEMBERS.get(tx, &keys::member(&id))?.is_none()
-            && iam::tables::ACCOUNTS.get(tx, &iam::keys::account(&id))?.is_none()
+            && iam::tables::ACCOUNTS
+                .get(tx, &iam::keys::account(&id))?
+                .is_none()
         {
             return Ok(id);
         }
     }
-    Err(OrgError::ConstraintViolationException("Could not allocate an account id.".into()))
+    Err(OrgError::ConstraintViolationException(
+        "Could not allocate an account id.".into(),
+    ))
 }
 
 /// The role the management account uses to administer a member account, as AWS creates it:
 /// trusted by the management account, with full administrator permissions.
-fn create_access_role(tx: &mut dyn WriteTx, management: &str, account: &str, name: &str, now: Timestamp) -> Result<(), OrgError> {
+fn create_access_role(
+    tx: &mut dyn WriteTx,
+    management: &str,
+    account: &str,
+    name: &str,
+    now: Timestamp,
+) -> Result<(), OrgError> {
     let trust = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{management}:root"}},"Action":"sts:AssumeRole"}}]}}"#
     );
@@ -350,12 +412,20 @@ fn create_access_role(tx: &mut dyn WriteTx, management: &str, account: &str, nam
         create_date: now,
         tags: Vec::new(),
     };
-    iam::tables::ROLES.put(tx, &iam::keys::entity(account, EntityKind::Role, name), &role)?;
+    iam::tables::ROLES.put(
+        tx,
+        &iam::keys::entity(account, EntityKind::Role, name),
+        &role,
+    )?;
     let admin = iam::InlinePolicy {
         name: "AdministratorAccess".into(),
         document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(),
     };
-    iam::tables::INLINE.put(tx, &iam::keys::inline(account, EntityKind::Role, name, &admin.name), &admin)?;
+    iam::tables::INLINE.put(
+        tx,
+        &iam::keys::inline(account, EntityKind::Role, name, &admin.name),
+        &admin,
+    )?;
     Ok(())
 }
 
@@ -373,7 +443,11 @@ impl DescribeCreateAccountStatusInput {
             .get(tx.read(), &keys::request(&self.create_account_request_id))?
             .filter(|r| r.org_id == org.id)
             .ok_or(OrgError::CreateAccountStatusNotFoundException)?;
-        Ok((json!({ "CreateAccountStatus": status_json(&r) }), Value::Null, Vec::new()))
+        Ok((
+            json!({ "CreateAccountStatus": status_json(&r) }),
+            Value::Null,
+            Vec::new(),
+        ))
     }
 }
 
@@ -391,7 +465,11 @@ impl AccountIdInput {
             .get(tx.read(), &keys::member(&self.account_id))?
             .filter(|m| m.org_id == org.id)
             .ok_or(OrgError::AccountNotFoundException)?;
-        Ok((json!({ "Account": account_json(&org, &m) }), Value::Null, Vec::new()))
+        Ok((
+            json!({ "Account": account_json(&org, &m) }),
+            Value::Null,
+            Vec::new(),
+        ))
     }
 }
 
@@ -416,16 +494,25 @@ impl CreatePolicyInput {
             )));
         }
         if self.name.is_empty() || self.name.len() > 128 || self.description.len() > 512 {
-            return Err(OrgError::InvalidInputException("You provided a value that does not match the required pattern.".into()));
+            return Err(OrgError::InvalidInputException(
+                "You provided a value that does not match the required pattern.".into(),
+            ));
         }
         if self.content.chars().filter(|c| !c.is_whitespace()).count() > 5120 {
             return Err(OrgError::ConstraintViolationException(
-                "You attempted to create a policy larger than the maximum size (5120 characters).".into(),
+                "You attempted to create a policy larger than the maximum size (5120 characters)."
+                    .into(),
             ));
         }
         Policy::parse(&self.content, PolicyKind::ServiceControl)
             .map_err(|e| OrgError::MalformedPolicyDocumentException(e.to_string()))?;
-        let existing = tables::POLICIES.scan(tx.read(), &keys::policies(&org.id), None, Direction::Forward, 10_000)?;
+        let existing = tables::POLICIES.scan(
+            tx.read(),
+            &keys::policies(&org.id),
+            None,
+            Direction::Forward,
+            10_000,
+        )?;
         if existing.iter().any(|(_, p)| p.name == self.name) || self.name == "FullAWSAccess" {
             return Err(OrgError::DuplicatePolicyException);
         }
@@ -437,7 +524,11 @@ impl CreatePolicyInput {
         };
         tables::POLICIES.put(tx.write()?, &keys::policy(&org.id, &p.id), &p)?;
         let out = json!({ "Policy": { "PolicySummary": customer_summary(&org, &p), "Content": p.content } });
-        Ok((out.clone(), out, vec![("AWS::Organizations::Policy".into(), org.policy_arn(&p.id))]))
+        Ok((
+            out.clone(),
+            out,
+            vec![("AWS::Organizations::Policy".into(), org.policy_arn(&p.id))],
+        ))
     }
 }
 
@@ -453,13 +544,25 @@ impl<const DELETE: bool> PolicyIdInput<DELETE> {
         let org = managed_org(tx.read(), ctx.principal)?;
         let (summary, content) = load_policy(tx.read(), &org, &self.policy_id)?;
         if !DELETE {
-            return Ok((json!({ "Policy": { "PolicySummary": summary, "Content": content } }), Value::Null, Vec::new()));
+            return Ok((
+                json!({ "Policy": { "PolicySummary": summary, "Content": content } }),
+                Value::Null,
+                Vec::new(),
+            ));
         }
         if self.policy_id == FULL_AWS_ACCESS_ID {
-            return Err(OrgError::AccessDeniedException("You can't delete an AWS managed policy.".into()));
+            return Err(OrgError::AccessDeniedException(
+                "You can't delete an AWS managed policy.".into(),
+            ));
         }
         let attached = tables::ATTACHMENTS
-            .scan(tx.read(), &keys::policies(&org.id), None, Direction::Forward, 100_000)?
+            .scan(
+                tx.read(),
+                &keys::policies(&org.id),
+                None,
+                Direction::Forward,
+                100_000,
+            )?
             .into_iter()
             .any(|(_, a)| a.policy_id == self.policy_id);
         if attached {
@@ -467,7 +570,11 @@ impl<const DELETE: bool> PolicyIdInput<DELETE> {
         }
         tables::POLICIES.delete(tx.write()?, &keys::policy(&org.id, &self.policy_id))?;
         let arn = summary["Arn"].as_str().unwrap_or_default().to_owned();
-        Ok((json!({}), Value::Null, vec![("AWS::Organizations::Policy".into(), arn)]))
+        Ok((
+            json!({}),
+            Value::Null,
+            vec![("AWS::Organizations::Policy".into(), arn)],
+        ))
     }
 }
 
@@ -489,7 +596,13 @@ impl ListPoliciesInput {
             return Ok((json!({ "Policies": [] }), Value::Null, Vec::new()));
         }
         let mut list = vec![full_access().0];
-        for (_, p) in tables::POLICIES.scan(tx.read(), &keys::policies(&org.id), None, Direction::Forward, 10_000)? {
+        for (_, p) in tables::POLICIES.scan(
+            tx.read(),
+            &keys::policies(&org.id),
+            None,
+            Direction::Forward,
+            10_000,
+        )? {
             list.push(customer_summary(&org, &p));
         }
         Ok((json!({ "Policies": list }), Value::Null, Vec::new()))
@@ -509,7 +622,13 @@ impl ListPoliciesForTargetInput {
         let org = managed_org(tx.read(), ctx.principal)?;
         check_target(tx.read(), &org, &self.target_id)?;
         let mut list = Vec::new();
-        for (_, a) in tables::ATTACHMENTS.scan(tx.read(), &keys::target(&org.id, &self.target_id), None, Direction::Forward, 1000)? {
+        for (_, a) in tables::ATTACHMENTS.scan(
+            tx.read(),
+            &keys::target(&org.id, &self.target_id),
+            None,
+            Direction::Forward,
+            1000,
+        )? {
             if let Ok((s, _)) = load_policy(tx.read(), &org, &a.policy_id) {
                 list.push(s);
             }
@@ -551,14 +670,21 @@ impl<const ATTACH: bool> AttachPolicyInput<ATTACH> {
             (true, true) => return Err(OrgError::DuplicatePolicyAttachmentException),
             (false, false) => return Err(OrgError::PolicyNotAttachedException),
             (true, false) => {
-                let a = Attachment { policy_id: self.policy_id.clone(), policy_arn: policy_arn.clone() };
+                let a = Attachment {
+                    policy_id: self.policy_id.clone(),
+                    policy_arn: policy_arn.clone(),
+                };
                 tables::ATTACHMENTS.put(tx.write()?, &key, &a)?;
             }
             (false, true) => {
                 tables::ATTACHMENTS.delete(tx.write()?, &key)?;
             }
         }
-        Ok((json!({}), Value::Null, vec![("AWS::Organizations::Policy".into(), policy_arn)]))
+        Ok((
+            json!({}),
+            Value::Null,
+            vec![("AWS::Organizations::Policy".into(), policy_arn)],
+        ))
     }
 }
 

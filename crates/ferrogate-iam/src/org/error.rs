@@ -77,7 +77,9 @@ impl AwsError for OrgError {
             OrgError::TargetNotFoundException => "TargetNotFoundException",
             OrgError::RootNotFoundException => "RootNotFoundException",
             OrgError::AccountNotFoundException => "AccountNotFoundException",
-            OrgError::CreateAccountStatusNotFoundException => "CreateAccountStatusNotFoundException",
+            OrgError::CreateAccountStatusNotFoundException => {
+                "CreateAccountStatusNotFoundException"
+            }
             OrgError::DuplicatePolicyException => "DuplicatePolicyException",
             OrgError::DuplicatePolicyAttachmentException => "DuplicatePolicyAttachmentException",
             OrgError::PolicyNotAttachedException => "PolicyNotAttachedException",

@@ -28,10 +28,17 @@ pub struct ScpView {
 
 /// The organization view of `account`, or `None` when it is in no organization.
 pub fn scp_view(tx: &dyn ReadTx, account: &str) -> Result<Option<ScpView>, StoreError> {
-    let Some(m) = tables::MEMBERS.get(tx, &model::keys::member(account))? else { return Ok(None) };
-    let Some(org) = tables::ORGS.get(tx, &model::keys::org(&m.org_id))? else { return Ok(None) };
+    let Some(m) = tables::MEMBERS.get(tx, &model::keys::member(account))? else {
+        return Ok(None);
+    };
+    let Some(org) = tables::ORGS.get(tx, &model::keys::org(&m.org_id))? else {
+        return Ok(None);
+    };
     if org.management_account_id == account || !org.scp_enabled {
-        return Ok(Some(ScpView { org_id: org.id, levels: None }));
+        return Ok(Some(ScpView {
+            org_id: org.id,
+            levels: None,
+        }));
     }
     let mut levels = Vec::new();
     for target in [org.root_id.as_str(), account] {
@@ -44,12 +51,17 @@ pub fn scp_view(tx: &dyn ReadTx, account: &str) -> Result<Option<ScpView>, Store
         }
         levels.push(level);
     }
-    Ok(Some(ScpView { org_id: org.id, levels: Some(levels) }))
+    Ok(Some(ScpView {
+        org_id: org.id,
+        levels: Some(levels),
+    }))
 }
 
 fn policy_document(tx: &dyn ReadTx, org: &str, id: &str) -> Result<Option<String>, StoreError> {
     if id == FULL_AWS_ACCESS_ID {
         return Ok(Some(model::FULL_AWS_ACCESS_DOC.to_owned()));
     }
-    Ok(tables::POLICIES.get(tx, &model::keys::policy(org, id))?.map(|p| p.content))
+    Ok(tables::POLICIES
+        .get(tx, &model::keys::policy(org, id))?
+        .map(|p| p.content))
 }

@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 /// The id of the AWS managed SCP attached everywhere when SCPs are enabled.
 pub const FULL_AWS_ACCESS_ID: &str = "p-FullAWSAccess";
 /// Its ARN.
-pub const FULL_AWS_ACCESS_ARN: &str = "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess";
+pub const FULL_AWS_ACCESS_ARN: &str =
+    "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess";
 /// Its document.
-pub const FULL_AWS_ACCESS_DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+pub const FULL_AWS_ACCESS_DOC: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// An organization.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -34,19 +36,31 @@ impl Record for Organization {}
 impl Organization {
     /// `arn:aws:organizations::<mgmt>:organization/<id>`.
     pub fn arn(&self) -> String {
-        format!("arn:aws:organizations::{}:organization/{}", self.management_account_id, self.id)
+        format!(
+            "arn:aws:organizations::{}:organization/{}",
+            self.management_account_id, self.id
+        )
     }
     /// The root's ARN.
     pub fn root_arn(&self) -> String {
-        format!("arn:aws:organizations::{}:root/{}/{}", self.management_account_id, self.id, self.root_id)
+        format!(
+            "arn:aws:organizations::{}:root/{}/{}",
+            self.management_account_id, self.id, self.root_id
+        )
     }
     /// A member account's ARN.
     pub fn account_arn(&self, account: &str) -> String {
-        format!("arn:aws:organizations::{}:account/{}/{account}", self.management_account_id, self.id)
+        format!(
+            "arn:aws:organizations::{}:account/{}/{account}",
+            self.management_account_id, self.id
+        )
     }
     /// A customer policy's ARN.
     pub fn policy_arn(&self, policy_id: &str) -> String {
-        format!("arn:aws:organizations::{}:policy/{}/service_control_policy/{policy_id}", self.management_account_id, self.id)
+        format!(
+            "arn:aws:organizations::{}:policy/{}/service_control_policy/{policy_id}",
+            self.management_account_id, self.id
+        )
     }
 }
 

@@ -88,7 +88,10 @@ pub fn canonical_query(raw_query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
+            (
+                uri_encode(&percent_decode(k), false),
+                uri_encode(&percent_decode(v), false),
+            )
         })
         .collect();
     pairs.sort();
@@ -125,7 +128,10 @@ where
 {
     let mut out = String::new();
     for name in signed {
-        let mut values = headers.clone().filter(|(n, _)| n.eq_ignore_ascii_case(name)).peekable();
+        let mut values = headers
+            .clone()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .peekable();
         values.peek()?;
         out.push_str(name);
         out.push(':');
@@ -170,7 +176,10 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The string to sign.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
 }
 
 /// The derived signing key: HMAC chain over date, region, service and `aws4_request`.
@@ -180,9 +189,18 @@ pub fn signing_key(secret: &SecretKey, day: &str, region: &str, service: &str) -
     k.extend_from_slice(secret.expose().as_bytes());
     let k_date = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &k), day.as_bytes());
     zeroize::Zeroize::zeroize(&mut k);
-    let k_region = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, k_date.as_ref()), region.as_bytes());
-    let k_service = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, k_region.as_ref()), service.as_bytes());
-    let k_signing = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, k_service.as_ref()), b"aws4_request");
+    let k_region = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, k_date.as_ref()),
+        region.as_bytes(),
+    );
+    let k_service = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, k_region.as_ref()),
+        service.as_bytes(),
+    );
+    let k_signing = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, k_service.as_ref()),
+        b"aws4_request",
+    );
     hmac::Key::new(hmac::HMAC_SHA256, k_signing.as_ref())
 }
 
@@ -235,7 +253,11 @@ mod tests {
 
     #[test]
     fn header_values_are_trimmed_and_joined() {
-        let h = [("My-Header1", "  a   b  "), ("host", "x"), ("my-header1", "c")];
+        let h = [
+            ("My-Header1", "  a   b  "),
+            ("host", "x"),
+            ("my-header1", "c"),
+        ];
         let got = canonical_headers(h.iter().copied(), &["host", "my-header1"]);
         assert_eq!(got.as_deref(), Some("host:x\nmy-header1:a b,c\n"));
         assert_eq!(canonical_headers(h.iter().copied(), &["absent"]), None);

@@ -31,7 +31,8 @@ pub(super) fn missing_date_message(authz: &str) -> String {
 
 /// Parses the header. Errors are `IncompleteSignatureException`s with AWS's wording.
 pub fn parse_authorization(value: &str) -> Result<AuthorizationV4<'_>, AuthError> {
-    let incomplete = |what: &str| AuthError::IncompleteSignature(format!("{what} Authorization={value}"));
+    let incomplete =
+        |what: &str| AuthError::IncompleteSignature(format!("{what} Authorization={value}"));
     let rest = match value.trim_start().split_once(' ') {
         Some((alg, rest)) if alg == ALGORITHM => rest,
         _ => {
@@ -43,9 +44,11 @@ pub fn parse_authorization(value: &str) -> Result<AuthorizationV4<'_>, AuthError
     };
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| incomplete(&format!("'{part}' not a valid key=value pair (missing equal-sign) in Authorization header:")))?;
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            incomplete(&format!(
+                "'{part}' not a valid key=value pair (missing equal-sign) in Authorization header:"
+            ))
+        })?;
         match k {
             "Credential" => credential = Some(v),
             "SignedHeaders" => signed = Some(v),
@@ -77,16 +80,27 @@ pub fn parse_authorization(value: &str) -> Result<AuthorizationV4<'_>, AuthError
             "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'. "
         )));
     }
-    if akid.is_empty() || day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) || region.is_empty() || service.is_empty() {
-        return Err(incomplete("Credential should be scoped to a valid region and service."));
+    if akid.is_empty()
+        || day.len() != 8
+        || !day.bytes().all(|b| b.is_ascii_digit())
+        || region.is_empty()
+        || service.is_empty()
+    {
+        return Err(incomplete(
+            "Credential should be scoped to a valid region and service.",
+        ));
     }
     let signature = Signature::from_hex(signature)
         .ok_or_else(|| AuthError::SignatureMismatch(super::canonical::MISMATCH_MESSAGE.into()))?;
     let signed_headers: Vec<&str> = signed.split(';').collect();
-    let well_formed = signed_headers.iter().all(|h| !h.is_empty() && !h.bytes().any(|b| b.is_ascii_uppercase()))
+    let well_formed = signed_headers
+        .iter()
+        .all(|h| !h.is_empty() && !h.bytes().any(|b| b.is_ascii_uppercase()))
         && signed_headers.windows(2).all(|w| w[0] < w[1]);
     if !well_formed {
-        return Err(AuthError::SignatureMismatch(super::canonical::MISMATCH_MESSAGE.into()));
+        return Err(AuthError::SignatureMismatch(
+            super::canonical::MISMATCH_MESSAGE.into(),
+        ));
     }
     Ok(AuthorizationV4 {
         access_key_id: akid,
@@ -109,15 +123,21 @@ mod tests {
     fn parses_a_well_formed_header() {
         let h = format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature={SIG}");
         let a = parse_authorization(&h).unwrap();
-        assert_eq!((a.access_key_id, a.day, a.region, a.service), ("AKIDEXAMPLE", "20150830", "us-east-1", "service"));
+        assert_eq!(
+            (a.access_key_id, a.day, a.region, a.service),
+            ("AKIDEXAMPLE", "20150830", "us-east-1", "service")
+        );
         assert_eq!(a.signed_headers, vec!["host", "x-amz-date"]);
         assert_eq!(a.signed_headers_raw, "host;x-amz-date");
     }
 
     #[test]
     fn reports_every_missing_parameter() {
-        let err = parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request").unwrap_err();
-        let AuthError::IncompleteSignature(m) = err else { panic!("{err:?}") };
+        let err = parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request")
+            .unwrap_err();
+        let AuthError::IncompleteSignature(m) = err else {
+            panic!("{err:?}")
+        };
         assert!(m.contains("requires 'Signature' parameter."), "{m}");
         assert!(m.contains("requires 'SignedHeaders' parameter."), "{m}");
         assert!(!m.contains("'Credential'"), "{m}");

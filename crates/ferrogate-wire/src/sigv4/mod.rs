@@ -70,7 +70,10 @@ pub struct RequestParts<'a> {
 
 impl RequestParts<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -94,7 +97,9 @@ pub fn verify<L: CredentialLookup>(
     lookup: &L,
     now: Timestamp,
 ) -> Result<Verified<L::Identity>, AuthError> {
-    let authz = req.header("authorization").ok_or(AuthError::MissingAuthenticationToken)?;
+    let authz = req
+        .header("authorization")
+        .ok_or(AuthError::MissingAuthenticationToken)?;
     let auth = parse_authorization(authz)?;
     let amz_date_raw = req
         .header("x-amz-date")
@@ -114,7 +119,9 @@ pub fn verify<L: CredentialLookup>(
     check_skew(request_time, now)?;
     let mut scope_errors = String::new();
     if auth.service != expected_service {
-        scope_errors.push_str(&format!("Credential should be scoped to correct service: '{expected_service}'. "));
+        scope_errors.push_str(&format!(
+            "Credential should be scoped to correct service: '{expected_service}'. "
+        ));
     }
     if auth.day != request_time.amz_day() {
         scope_errors.push_str(&format!(
@@ -132,14 +139,18 @@ pub fn verify<L: CredentialLookup>(
         // modes would leave the body unauthenticated.
         if claimed.trim() != payload_hash {
             return Err(AuthError::SignatureMismatch(
-                "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+                    .into(),
             ));
         }
     }
     let token = req.header("x-amz-security-token");
-    let (secret, identity) = lookup.lookup(auth.access_key_id, token, now).map_err(AuthError::from)?;
-    let canonical_headers = canonical::canonical_headers(req.headers.iter().copied(), &auth.signed_headers)
-        .ok_or_else(|| AuthError::SignatureMismatch(canonical::MISMATCH_MESSAGE.into()))?;
+    let (secret, identity) = lookup
+        .lookup(auth.access_key_id, token, now)
+        .map_err(AuthError::from)?;
+    let canonical_headers =
+        canonical::canonical_headers(req.headers.iter().copied(), &auth.signed_headers)
+            .ok_or_else(|| AuthError::SignatureMismatch(canonical::MISMATCH_MESSAGE.into()))?;
     let creq = canonical::canonical_request(
         req.method,
         &canonical::canonical_uri(req.path),
@@ -152,7 +163,9 @@ pub fn verify<L: CredentialLookup>(
     let sts = canonical::string_to_sign(amz_date_raw, &scope, &creq);
     let key = canonical::signing_key(&secret, auth.day, auth.region, auth.service);
     if !auth.signature.matches(&canonical::signature(&key, &sts)) {
-        return Err(AuthError::SignatureMismatch(canonical::MISMATCH_MESSAGE.into()));
+        return Err(AuthError::SignatureMismatch(
+            canonical::MISMATCH_MESSAGE.into(),
+        ));
     }
     Ok(Verified {
         identity,

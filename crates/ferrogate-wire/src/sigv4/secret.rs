@@ -83,7 +83,11 @@ mod tests {
         let hex = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
         let sig = Signature::from_hex(hex).unwrap();
         let mut raw = [0u8; 32];
-        raw.copy_from_slice(&(0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<_>>());
+        raw.copy_from_slice(
+            &(0..32)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                .collect::<Vec<_>>(),
+        );
         assert!(sig.matches(&raw));
         raw[31] ^= 1;
         assert!(!sig.matches(&raw));
