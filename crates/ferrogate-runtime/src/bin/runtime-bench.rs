@@ -1,4 +1,4 @@
-//! Runtime benchmark (root only). Prints Markdown for docs/benchmarks-runtime.md.
+//! Runtime benchmark (root only). Prints Markdown for docs/benchmarks.md.
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-runtime cargo build --release -p ferrogate-runtime --bin runtime-bench
