@@ -63,6 +63,21 @@ pub struct Facts {
     pub secure_transport: bool,
 }
 
+/// The resource's own policy, for services whose resources carry one (KMS key policies).
+#[derive(Clone, Copy)]
+pub struct ResourceAccess<'a> {
+    /// The name the policy is reported by (the key ARN, …).
+    pub name: &'a str,
+    /// The parsed policy.
+    pub policy: &'a Policy,
+    /// How it takes part: `KeyPolicy` makes it mandatory.
+    pub kind: ResourcePolicyKind,
+    /// The account that owns the resource (decides same- or cross-account evaluation).
+    pub account: &'a str,
+    /// A grant that allows the request, already matched by the service (KMS grants).
+    pub grant: Option<&'a str>,
+}
+
 /// A refusal, with AWS's message naming principal, action, resource and reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
@@ -165,7 +180,27 @@ impl Authorizer {
                 principal: principal.clone(),
             });
         }
-        self.decide(tx, principal, facts, what, keys)?;
+        self.decide(tx, principal, facts, what, keys, None)?;
+        Ok(Authorized {
+            op,
+            principal: principal.clone(),
+        })
+    }
+
+    /// As [`Authorizer::authorize`], for a resource with its own policy (and possibly a
+    /// matching grant): a KMS key and its key policy.
+    #[allow(clippy::too_many_arguments)]
+    pub fn authorize_resource<T>(
+        &self,
+        tx: &dyn ReadTx,
+        principal: &Principal,
+        facts: &Facts,
+        what: &Action,
+        keys: &[(String, Vec<String>)],
+        resource: ResourceAccess<'_>,
+        op: T,
+    ) -> Result<Authorized<T>, Denied> {
+        self.decide(tx, principal, facts, what, keys, Some(resource))?;
         Ok(Authorized {
             op,
             principal: principal.clone(),
@@ -179,6 +214,7 @@ impl Authorizer {
         facts: &Facts,
         what: &Action,
         keys: &[(String, Vec<String>)],
+        resource: Option<ResourceAccess<'_>>,
     ) -> Result<(), Denied> {
         let generation = self.generation.load(Ordering::SeqCst);
         let account = self.account_set(tx, principal.account.as_str(), generation)?;
@@ -242,6 +278,12 @@ impl Authorizer {
                 ResourcePolicyKind::RoleTrust,
             );
             input = input.with_resource_account(acct);
+        }
+        if let Some(r) = &resource {
+            input = input.with_resource_policy(NamedPolicy::new(r.name, r.policy), r.kind).with_resource_account(r.account);
+            if let Some(g) = r.grant {
+                input = input.with_grant(g);
+            }
         }
         let decision = evaluate(&input);
         if decision.is_allowed() {
