@@ -2,7 +2,10 @@
 //! path: decoded input → [`Action`] and condition keys for authorization → [`Operation::execute`]
 //! on a store transaction → [`OpReply`] and the fields CloudTrail records.
 
-use ferrogate_store::{StoreError, TxRef};
+use std::sync::Arc;
+
+use ferrogate_policy::{Policy, ResourcePolicyKind};
+use ferrogate_store::{ReadTx, StoreError, TxRef};
 use ferrogate_types::{Principal, Timestamp};
 use ferrogate_wire::AwsError;
 use serde_json::Value;
@@ -35,6 +38,20 @@ pub struct OpReply {
     pub resources: Vec<(String, String)>,
 }
 
+/// What a service knows about the resource a request addresses, found before authorization
+/// (KMS: the key, its policy, a grant that applies).
+#[derive(Debug, Default)]
+pub struct Access {
+    /// The resource ARN to authorize, replacing [`Operation::action`]'s.
+    pub resource: Option<String>,
+    /// The resource's own policy: (its name, the policy, how it takes part, owning account).
+    pub policy: Option<(String, Arc<Policy>, ResourcePolicyKind, String)>,
+    /// A grant that allows the request.
+    pub grant: Option<String>,
+    /// More condition keys, known only once the resource is (e.g. `kms:CallerAccount`).
+    pub keys: Vec<(String, Vec<String>)>,
+}
+
 /// One decoded request of some service.
 pub trait Operation: Send + Sync + 'static {
     /// The service's error type.
@@ -49,6 +66,12 @@ pub trait Operation: Send + Sync + 'static {
     /// The service's condition keys for this request (e.g. `aws:RequestTag/*`).
     fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
         Vec::new()
+    }
+    /// Finds the resource before authorization. Errors here (no such key) are answered
+    /// and audited like any other.
+    fn access(&self, tx: &dyn ReadTx, principal: &Principal, region: &str, now: Timestamp) -> Result<Access, Self::Error> {
+        let _ = (tx, principal, region, now);
+        Ok(Access::default())
     }
     /// CloudTrail's `requestParameters` (never a secret).
     fn request_parameters(&self) -> Value;

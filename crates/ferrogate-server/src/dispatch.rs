@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use ferrogate_iam::api::IamOp;
-use ferrogate_iam::authz::{Action, Facts};
+use ferrogate_iam::authz::{Action, Facts, ResourceAccess};
 use ferrogate_iam::op::{Ctx, OpReply, Operation};
 use ferrogate_iam::org::api::OrgOp;
 use ferrogate_iam::IamError;
@@ -441,15 +441,32 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
         secure_transport: false,
     };
     let decided = app.store.read(|tx| {
-        Ok::<_, StoreError>(
-            app.authorizer
-                .authorize(tx, &call.principal, &facts, &what, &keys, op),
-        )
+        let access = match op.access(tx, &call.principal, &call.region, call.now) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(Refusal::Service(e))),
+        };
+        let mut what = what.clone();
+        if let Some(r) = access.resource {
+            what.resource = r;
+        }
+        let mut keys = keys.clone();
+        keys.extend(access.keys);
+        let decision = match &access.policy {
+            None => app.authorizer.authorize(tx, &call.principal, &facts, &what, &keys, op),
+            Some((name, policy, kind, account)) => {
+                let r = ResourceAccess { name, policy, kind: *kind, account, grant: access.grant.as_deref() };
+                app.authorizer.authorize_resource(tx, &call.principal, &facts, &what, &keys, r, op)
+            }
+        };
+        Ok::<_, StoreError>(decision.map_err(|d| Refusal::Denied(d.message)))
     });
     let authorized = match decided {
         Ok(Ok(a)) => a,
-        Ok(Err(denied)) => {
-            let err = call.api_error(&O::access_denied(denied.message));
+        Ok(Err(refusal)) => {
+            let err = match refusal {
+                Refusal::Denied(message) => call.api_error(&O::access_denied(message)),
+                Refusal::Service(e) => call.api_error(&e),
+            };
             let event = call.event(Outcome::failed(name, read_only, params, err.clone()));
             return call.record_then_respond(app, event, Err(err)).await;
         }
@@ -507,6 +524,12 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             call.respond(Err(ApiError::internal()))
         }
     }
+}
+
+/// Why a request was not authorized: the resource lookup failed, or the policies deny.
+enum Refusal<E> {
+    Service(E),
+    Denied(String),
 }
 
 fn outcome<E: AwsError>(
