@@ -280,7 +280,9 @@ impl Authorizer {
             input = input.with_resource_account(acct);
         }
         if let Some(r) = &resource {
-            input = input.with_resource_policy(NamedPolicy::new(r.name, r.policy), r.kind).with_resource_account(r.account);
+            input = input
+                .with_resource_policy(NamedPolicy::new(r.name, r.policy), r.kind)
+                .with_resource_account(r.account);
             if let Some(g) = r.grant {
                 input = input.with_grant(g);
             }

@@ -50,6 +50,11 @@ pub struct Access {
     pub grant: Option<String>,
     /// More condition keys, known only once the resource is (e.g. `kms:CallerAccount`).
     pub keys: Vec<(String, Vec<String>)>,
+    /// The IAM action to authorize, replacing [`Operation::action`]'s.
+    pub action: Option<String>,
+    /// Further authorizations the request needs, each with its own action and resource
+    /// (KMS `ReEncrypt`: `kms:ReEncryptTo` on the destination key).
+    pub also: Vec<Access>,
 }
 
 /// One decoded request of some service.
@@ -69,12 +74,23 @@ pub trait Operation: Send + Sync + 'static {
     }
     /// Finds the resource before authorization. Errors here (no such key) are answered
     /// and audited like any other.
-    fn access(&self, tx: &dyn ReadTx, principal: &Principal, region: &str, now: Timestamp) -> Result<Access, Self::Error> {
+    fn access(
+        &self,
+        tx: &dyn ReadTx,
+        principal: &Principal,
+        region: &str,
+        now: Timestamp,
+    ) -> Result<Access, Self::Error> {
         let _ = (tx, principal, region, now);
         Ok(Access::default())
     }
     /// CloudTrail's `requestParameters` (never a secret).
     fn request_parameters(&self) -> Value;
+    /// True when the audit record's `resources` lists what [`OpReply::resources`] names (KMS
+    /// records its keys there; IAM records carry none).
+    fn record_resources(&self) -> bool {
+        false
+    }
     /// True when a successful run may change who may do what (identities, keys, policies,
     /// organizations): the server then drops its credential and policy caches.
     fn changes_authorization(&self) -> bool {

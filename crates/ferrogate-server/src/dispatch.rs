@@ -13,13 +13,13 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use ferrogate_iam::api::IamOp;
 use ferrogate_iam::authz::{Action, Facts, ResourceAccess};
-use ferrogate_iam::op::{Ctx, OpReply, Operation};
+use ferrogate_iam::op::{Access, Ctx, OpReply, Operation};
 use ferrogate_iam::org::api::OrgOp;
 use ferrogate_iam::IamError;
 use ferrogate_store::engine::with_savepoint;
 use ferrogate_store::{StoreError, TxRef, WriteTx};
 use ferrogate_trail::lookup::{lookup_events, LookupEventsInput};
-use ferrogate_trail::record::{CallFacts, EventRecord};
+use ferrogate_trail::record::{CallFacts, EventRecord, RecordResource};
 use ferrogate_trail::{LookupResource, PreparedEvent, TrailError};
 use ferrogate_types::{Principal, RequestId, Timestamp};
 use ferrogate_wire::protocol::split_target;
@@ -261,6 +261,7 @@ struct Call {
 
 /// How a call ended, for its record.
 struct Outcome<'a> {
+    record_resources: bool,
     event_name: &'a str,
     read_only: bool,
     request_parameters: Value,
@@ -277,6 +278,7 @@ impl Outcome<'_> {
         err: ApiError,
     ) -> Outcome<'_> {
         Outcome {
+            record_resources: false,
             event_name,
             read_only,
             request_parameters,
@@ -290,6 +292,18 @@ impl Outcome<'_> {
 impl Call {
     fn event(&self, o: Outcome<'_>) -> Result<PreparedEvent, StoreError> {
         let error = o.error.as_ref().map(|e| (e.code, e.message.as_str()));
+        let record_resources = o.record_resources.then(|| {
+            o.resources
+                .iter()
+                .map(|(kind, arn)| RecordResource {
+                    arn: arn.clone(),
+                    account_id: ferrogate_types::Arn::parse(arn)
+                        .map(|a| a.account().to_owned())
+                        .unwrap_or_default(),
+                    kind: kind.clone(),
+                })
+                .collect()
+        });
         let record = EventRecord::api_call(CallFacts {
             principal: &self.principal,
             time: self.now,
@@ -304,7 +318,7 @@ impl Call {
             request_parameters: o.request_parameters,
             response_elements: o.response_elements,
             error,
-            resources: None,
+            resources: record_resources,
         });
         let resources = o
             .resources
@@ -366,6 +380,7 @@ impl Call {
 
     async fn finish_unhandled(&self, app: &App, op: &str, err: ApiError) -> RawResponse {
         let event = self.event(Outcome {
+            record_resources: false,
             event_name: op,
             read_only: false,
             request_parameters: Value::Null,
@@ -431,6 +446,7 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
     let params = op.request_parameters();
     let read_only = op.read_only();
     let invalidates = op.changes_authorization();
+    let record_resources = op.record_resources();
     let facts = Facts {
         now: call.now,
         source_ip: call
@@ -445,20 +461,16 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             Ok(a) => a,
             Err(e) => return Ok(Err(Refusal::Service(e))),
         };
-        let mut what = what.clone();
-        if let Some(r) = access.resource {
-            what.resource = r;
-        }
-        let mut keys = keys.clone();
-        keys.extend(access.keys);
-        let decision = match &access.policy {
-            None => app.authorizer.authorize(tx, &call.principal, &facts, &what, &keys, op),
-            Some((name, policy, kind, account)) => {
-                let r = ResourceAccess { name, policy, kind: *kind, account, grant: access.grant.as_deref() };
-                app.authorizer.authorize_resource(tx, &call.principal, &facts, &what, &keys, r, op)
+        // Every further authorization the request needs (a second resource) must pass too.
+        for extra in &access.also {
+            if let Err(d) = check(app, tx, &call, &facts, &what, &keys, extra, ()) {
+                return Ok(Err(Refusal::Denied(d.message)));
             }
-        };
-        Ok::<_, StoreError>(decision.map_err(|d| Refusal::Denied(d.message)))
+        }
+        Ok::<_, StoreError>(
+            check(app, tx, &call, &facts, &what, &keys, &access, op)
+                .map_err(|d| Refusal::Denied(d.message)),
+        )
     });
     let authorized = match decided {
         Ok(Ok(a)) => a,
@@ -487,7 +499,7 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             };
             authorized.op().execute(TxRef::Read(tx), ctx)
         });
-        let (event, result) = outcome(&call, name, true, params, result);
+        let (event, result) = outcome(&call, record_resources, name, true, params, result);
         return call.record_then_respond(app, event, result).await;
     }
     let sealer = app.sealer.clone();
@@ -506,7 +518,7 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             };
             op.execute(TxRef::Write(tx), ctx)
         })?;
-        let (event, result) = outcome(&call, name, false, params, result);
+        let (event, result) = outcome(&call, record_resources, name, false, params, result);
         event?.append(tx)?;
         Ok(result)
     };
@@ -526,6 +538,45 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
     }
 }
 
+/// Authorizes `op` with what the service found out about the resource.
+#[allow(clippy::too_many_arguments)]
+fn check<T>(
+    app: &App,
+    tx: &dyn ferrogate_store::ReadTx,
+    call: &Call,
+    facts: &Facts,
+    what: &Action,
+    keys: &[(String, Vec<String>)],
+    access: &Access,
+    op: T,
+) -> Result<ferrogate_iam::authz::Authorized<T>, ferrogate_iam::authz::Denied> {
+    let mut what = what.clone();
+    if let Some(r) = &access.resource {
+        what.resource.clone_from(r);
+    }
+    if let Some(a) = &access.action {
+        what.action.clone_from(a);
+    }
+    let mut keys = keys.to_vec();
+    keys.extend(access.keys.iter().cloned());
+    match &access.policy {
+        None => app
+            .authorizer
+            .authorize(tx, &call.principal, facts, &what, &keys, op),
+        Some((name, policy, kind, account)) => {
+            let r = ResourceAccess {
+                name,
+                policy,
+                kind: *kind,
+                account,
+                grant: access.grant.as_deref(),
+            };
+            app.authorizer
+                .authorize_resource(tx, &call.principal, facts, &what, &keys, r, op)
+        }
+    }
+}
+
 /// Why a request was not authorized: the resource lookup failed, or the policies deny.
 enum Refusal<E> {
     Service(E),
@@ -534,6 +585,7 @@ enum Refusal<E> {
 
 fn outcome<E: AwsError>(
     call: &Call,
+    record_resources: bool,
     name: &str,
     read_only: bool,
     request_parameters: Value,
@@ -542,6 +594,7 @@ fn outcome<E: AwsError>(
     match result {
         Ok(reply) => {
             let event = call.event(Outcome {
+                record_resources,
                 event_name: name,
                 read_only,
                 request_parameters,
