@@ -24,7 +24,7 @@
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN as GCM_IV_LEN};
 use aws_lc_rs::{hkdf, rand};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{CryptoError, EncryptionContext, KeyMaterial, MaterialId, MATERIAL_ID_LEN};
 
@@ -218,14 +218,23 @@ pub(crate) fn encrypt_with_nonce(
     let body_start = out.len();
     out.extend_from_slice(plaintext);
 
-    let (key, iv) = message_key(material, nonce)?;
-    let tag = key
-        .seal_in_place_separate_tag(iv, Aad::from(&aad[..]), &mut out[body_start..])
-        .map_err(|_| CryptoError::Internal {
-            operation: "AES-GCM seal",
-        })?;
-    out.extend_from_slice(tag.as_ref());
-    Ok(out)
+    let sealed = message_key(material, nonce).and_then(|(key, iv)| {
+        key.seal_in_place_separate_tag(iv, Aad::from(&aad[..]), &mut out[body_start..])
+            .map_err(|_| CryptoError::Internal {
+                operation: "AES-GCM seal",
+            })
+    });
+    match sealed {
+        Ok(tag) => {
+            out.extend_from_slice(tag.as_ref());
+            Ok(out)
+        }
+        Err(e) => {
+            // The buffer may still hold plaintext.
+            out.zeroize();
+            Err(e)
+        }
+    }
 }
 
 /// Authenticates and decrypts a blob with `material`, checking it was encrypted with exactly
