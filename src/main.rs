@@ -252,6 +252,18 @@ async fn run(config: Config) -> Result<(), String> {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     tracing::info!(%endpoint, "serving");
+    let maintenance = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            match maintenance.run_maintenance().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changes = n, "key maintenance"),
+                Err(e) => tracing::error!(error = %e, "key maintenance failed"),
+            }
+        }
+    });
     ferrogate_server::serve(app, listening, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())

@@ -20,6 +20,8 @@ pub struct App {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) credentials: IamCredentials,
     pub(crate) authorizer: Authorizer,
+    pub(crate) kms: Arc<ferrogate_kms::Kms>,
+    account: AccountId,
 }
 
 /// Why the server could not start.
@@ -69,11 +71,69 @@ impl App {
         let app = Self {
             credentials: IamCredentials::new(store.clone(), sealer.clone()),
             authorizer: Authorizer::new(),
+            kms: ferrogate_kms::Kms::new(),
+            account: account.clone(),
             store,
             sealer,
             clock,
         };
         Ok((app, created))
+    }
+
+    /// Applies what time does to KMS keys (automatic rotation, deletion at the end of the
+    /// waiting period, expiry of imported material) with an `AwsServiceEvent` record for
+    /// each, in one durable transaction. The server runs it periodically; tests call it
+    /// after moving the clock.
+    pub async fn run_maintenance(&self) -> Result<usize, ferrogate_store::StoreError> {
+        let sealer = self.sealer.clone();
+        let now = self.clock.now();
+        let principal =
+            ferrogate_types::Principal::service(self.account.clone(), "kms.amazonaws.com");
+        self.store
+            .write(move |tx| {
+                let ctx = ferrogate_iam::op::Ctx {
+                    principal: &principal,
+                    now,
+                    region: "",
+                    request_id: "",
+                    sealer: &*sealer,
+                };
+                let events =
+                    ferrogate_kms::maintenance::maintain(tx, &ctx).map_err(|e| match e {
+                        ferrogate_kms::KmsError::Internal(s) => s,
+                        other => ferrogate_store::StoreError::Unavailable(other.to_string()),
+                    })?;
+                for e in &events {
+                    let resource = ferrogate_trail::record::RecordResource {
+                        arn: e.key_arn.clone(),
+                        account_id: e.account.clone(),
+                        kind: "AWS::KMS::Key".into(),
+                    };
+                    let record = ferrogate_trail::EventRecord::service_event(
+                        "kms.amazonaws.com",
+                        &e.account,
+                        &e.region,
+                        e.name,
+                        now,
+                        vec![resource],
+                    );
+                    let lookup = vec![ferrogate_trail::LookupResource {
+                        resource_type: "AWS::KMS::Key".into(),
+                        resource_name: e.key_arn.clone(),
+                    }];
+                    ferrogate_trail::PreparedEvent::new(
+                        &record,
+                        &e.account,
+                        &e.region,
+                        Some("kms.amazonaws.com"),
+                        lookup,
+                        now.millis(),
+                    )?
+                    .append(tx)?;
+                }
+                Ok(events.len())
+            })
+            .await
     }
 
     /// The store (for tests and benchmarks).

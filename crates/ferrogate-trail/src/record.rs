@@ -274,6 +274,53 @@ impl EventRecord {
     }
 }
 
+impl EventRecord {
+    /// A record of something a service did on its own (`AwsServiceEvent`), such as KMS
+    /// rotating a key or deleting one whose waiting period ended.
+    pub fn service_event(
+        service: &str,
+        account: &str,
+        region: &str,
+        name: &str,
+        time: Timestamp,
+        resources: Vec<RecordResource>,
+    ) -> Self {
+        Self {
+            event_version: EVENT_VERSION.to_owned(),
+            user_identity: UserIdentity {
+                kind: "AWSService".into(),
+                principal_id: None,
+                arn: None,
+                account_id: Some(account.to_owned()),
+                access_key_id: None,
+                user_name: None,
+                session_context: None,
+                invoked_by: Some(service.to_owned()),
+            },
+            event_time: time.iso8601(),
+            event_source: service.to_owned(),
+            event_name: name.to_owned(),
+            aws_region: region.to_owned(),
+            source_ip_address: service.to_owned(),
+            user_agent: service.to_owned(),
+            error_code: None,
+            error_message: None,
+            request_parameters: Value::Null,
+            response_elements: Value::Null,
+            additional_event_data: None,
+            request_id: new_event_id(time),
+            event_id: new_event_id(time),
+            read_only: false,
+            resources: Some(resources),
+            event_type: "AwsServiceEvent".to_owned(),
+            management_event: true,
+            recipient_account_id: account.to_owned(),
+            shared_event_id: None,
+            event_category: "Management".to_owned(),
+        }
+    }
+}
+
 /// A new `eventID`: a UUID (version 7 layout) whose first 48 bits are the event time in
 /// milliseconds and the rest random. AWS's ids are opaque UUIDs, so clients see nothing
 /// different; Ferrogate can find an event by id without an index of random keys, which cost
