@@ -109,6 +109,10 @@ impl<T> Authorized<T> {
 
 type Named = Vec<(String, Policy)>;
 
+/// More policies or groups than this on one principal (far beyond IAM's quotas) make the
+/// decision refuse rather than read a truncated set.
+const LIMIT: usize = 1000;
+
 /// Everything about a principal that does not change between requests.
 struct PrincipalSet {
     identity: Named,
@@ -236,6 +240,11 @@ impl Authorizer {
             .with_source_ip(facts.source_ip)
             .with_secure_transport(facts.secure_transport)
             .with_region(&facts.region);
+        if let PrincipalKind::AssumedRole { session, .. } = &principal.kind {
+            // Lets the documented "revoke active sessions" policy (Deny when
+            // aws:TokenIssueTime is before a date) work.
+            ctx = ctx.with("aws:TokenIssueTime", session.creation_date.iso8601());
+        }
         if what.resource != "*" {
             ctx = ctx.with_resource(what.resource.as_str());
         }
@@ -421,7 +430,13 @@ fn entity_policies(
     broken: &mut bool,
 ) -> Result<(), ferrogate_store::StoreError> {
     let prefix = keys::children(account, kind, name);
-    for (_, p) in tables::INLINE.scan(tx, &prefix, None, Direction::Forward, 1000)? {
+    let inline = tables::INLINE.scan(tx, &prefix, None, Direction::Forward, LIMIT + 1)?;
+    let attached = tables::ATTACHED.scan(tx, &prefix, None, Direction::Forward, LIMIT + 1)?;
+    if inline.len() > LIMIT || attached.len() > LIMIT {
+        // Never decide on a truncated set: a Deny could be in the part not read.
+        *broken = true;
+    }
+    for (_, p) in inline {
         let label = format!(
             "arn:aws:iam::{account}:{}/{name}/inline/{}",
             kind.noun(),
@@ -429,7 +444,7 @@ fn entity_policies(
         );
         parse(out, broken, label, &p.document, PolicyKind::Identity);
     }
-    for (_, a) in tables::ATTACHED.scan(tx, &prefix, None, Direction::Forward, 1000)? {
+    for (_, a) in attached {
         let Some((owner, _, pname)) = crate::api::parse_policy_arn(&a.policy_arn).ok() else {
             continue;
         };
@@ -471,13 +486,11 @@ fn load_principal(
                 &mut set.identity,
                 &mut set.broken,
             )?;
-            for (_, m) in tables::USER_GROUPS.scan(
-                tx,
-                &keys::memberships(account, user_name),
-                None,
-                Direction::Forward,
-                1000,
-            )? {
+            let groups = tables::USER_GROUPS.scan(tx, &keys::memberships(account, user_name), None, Direction::Forward, LIMIT + 1)?;
+            if groups.len() > LIMIT {
+                set.broken = true;
+            }
+            for (_, m) in groups {
                 entity_policies(
                     tx,
                     account,

@@ -364,7 +364,7 @@ pub mod keys {
     pub fn user(account: &str, name: &str) -> Vec<u8> {
         Key::new()
             .str(account)
-            .str(&name.to_lowercase())
+            .str(&name.to_ascii_lowercase())
             .into_bytes()
     }
     /// All users of an account.
@@ -379,14 +379,14 @@ pub mod keys {
     pub fn user_keys(account: &str, user: Option<&str>) -> Vec<u8> {
         Key::new()
             .str(account)
-            .str(&user.unwrap_or("").to_lowercase())
+            .str(&user.unwrap_or("").to_ascii_lowercase())
             .into_bytes()
     }
     /// One key of a user.
     pub fn user_key(account: &str, user: Option<&str>, id: &str) -> Vec<u8> {
         Key::new()
             .str(account)
-            .str(&user.unwrap_or("").to_lowercase())
+            .str(&user.unwrap_or("").to_ascii_lowercase())
             .str(id)
             .into_bytes()
     }
@@ -396,7 +396,7 @@ pub mod keys {
             EntityKind::User => user(account, name),
             _ => Key::new()
                 .str(account)
-                .str(&name.to_lowercase())
+                .str(&name.to_ascii_lowercase())
                 .into_bytes(),
         }
     }
@@ -409,8 +409,8 @@ pub mod keys {
         Key::new()
             .str(account)
             .str(kind.noun())
-            .str(&entity.to_lowercase())
-            .str(&policy.to_lowercase())
+            .str(&entity.to_ascii_lowercase())
+            .str(&policy.to_ascii_lowercase())
             .into_bytes()
     }
     /// All inline policies (or all attachments) of an entity.
@@ -418,7 +418,7 @@ pub mod keys {
         Key::new()
             .str(account)
             .str(kind.noun())
-            .str(&entity.to_lowercase())
+            .str(&entity.to_ascii_lowercase())
             .into_bytes()
     }
     /// One attachment.
@@ -426,7 +426,7 @@ pub mod keys {
         Key::new()
             .str(account)
             .str(kind.noun())
-            .str(&entity.to_lowercase())
+            .str(&entity.to_ascii_lowercase())
             .str(arn)
             .into_bytes()
     }
@@ -434,19 +434,19 @@ pub mod keys {
     pub fn membership(account: &str, a: &str, b: &str) -> Vec<u8> {
         Key::new()
             .str(account)
-            .str(&a.to_lowercase())
-            .str(&b.to_lowercase())
+            .str(&a.to_ascii_lowercase())
+            .str(&b.to_ascii_lowercase())
             .into_bytes()
     }
     /// All memberships under `a`.
     pub fn memberships(account: &str, a: &str) -> Vec<u8> {
-        Key::new().str(account).str(&a.to_lowercase()).into_bytes()
+        Key::new().str(account).str(&a.to_ascii_lowercase()).into_bytes()
     }
     /// A managed policy.
     pub fn policy(account: &str, name: &str) -> Vec<u8> {
         Key::new()
             .str(account)
-            .str(&name.to_lowercase())
+            .str(&name.to_ascii_lowercase())
             .into_bytes()
     }
     /// All managed policies of an account.

@@ -9,8 +9,11 @@ pub struct Checks {
     errors: Vec<String>,
 }
 
+/// IAM names are ASCII: `\w` in IAM's patterns means `[A-Za-z0-9_]`. Accepting other
+/// letters would let two spellings reach one entity through case folding (the Kelvin sign
+/// folds to `k`) while policies see a different name.
 fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c)
+    c.is_ascii_alphanumeric() || c == '_' || "+=,.@-".contains(c)
 }
 
 impl Checks {
@@ -123,7 +126,7 @@ impl Checks {
     /// `[\w]+` (access key ids), with a length.
     pub fn word(&mut self, value: &str, member: &str, min: usize, max: usize) -> &mut Self {
         self.length(value, member, min, max);
-        if !value.is_empty() && !value.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        if !value.is_empty() && !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             self.fail(value, member, "satisfy regular expression pattern: [\\w]+");
         }
         self

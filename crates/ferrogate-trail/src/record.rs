@@ -349,7 +349,8 @@ pub fn new_event_id(time: Timestamp) -> String {
 /// The event time (milliseconds) an `eventID` made by [`new_event_id`] carries.
 pub fn event_id_time(id: &str) -> Option<i64> {
     let b = id.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[14] != b'7' {
+    // ASCII first: byte offsets below must be character boundaries.
+    if !id.is_ascii() || b.len() != 36 || b[8] != b'-' || b[14] != b'7' {
         return None;
     }
     let hex: String = id[..8].chars().chain(id[9..13].chars()).collect();
@@ -468,6 +469,8 @@ mod tests {
         assert_ne!(new_event_id(t), id);
         assert_eq!(event_id_time("deef4c36-7c7d-4a45-a1ed-d7c9926efe61"), None);
         assert_eq!(event_id_time("nope"), None);
+        // Non-ASCII with the right byte length and markers must not panic.
+        assert_eq!(event_id_time(&format!("aaaaaaaa-bbb\u{e9}7{}", "a".repeat(21))), None);
     }
 
     #[test]

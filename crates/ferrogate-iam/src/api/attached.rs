@@ -10,7 +10,7 @@ use super::entity::{entity_arn, kind_of, load_entity};
 use super::managed::{load_policy, parse_policy_arn, policy_arn_input};
 use super::{lower_first, paged, write_truncation, Ctx, Page, Params, Reply};
 use crate::authz::Action;
-use crate::model::{keys, tables, Attachment};
+use crate::model::{keys, tables, Attachment, EntityKind};
 use crate::validate::Checks;
 use crate::IamError;
 
@@ -26,6 +26,15 @@ pub struct AttachmentInput<const K: u8, const ATTACH: bool> {
 }
 
 impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
+    /// `iam:PolicyARN`, which guardrail policies use to forbid attaching powerful policies.
+    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        vec![("iam:PolicyARN".into(), vec![self.policy_arn.clone()])]
+    }
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((kind_of::<K>(), &self.entity))
+    }
     fn op_name() -> String {
         format!(
             "{}{}Policy",
@@ -131,6 +140,11 @@ pub struct ListAttachedInput<const K: u8> {
 }
 
 impl<const K: u8> ListAttachedInput<K> {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((kind_of::<K>(), &self.entity))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let kind = kind_of::<K>();
         let q = Params(p);

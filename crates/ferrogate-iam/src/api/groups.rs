@@ -16,6 +16,8 @@ use crate::validate::Checks;
 use crate::IamError;
 
 const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// IAM's quota of groups per user.
+pub const MAX_GROUPS_PER_USER: usize = 10;
 
 fn group_arn(caller: &Principal, name: &str) -> String {
     entity_arn(caller.account.as_str(), EntityKind::Group, "/", name)
@@ -127,6 +129,11 @@ pub struct GetGroupInput {
 }
 
 impl GetGroupInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::Group, &self.name))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: group_name(p)?,
@@ -247,6 +254,11 @@ pub struct DeleteGroupInput {
 }
 
 impl DeleteGroupInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::Group, &self.name))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: group_name(p)?,
@@ -298,6 +310,11 @@ pub struct MembershipInput<const ADD: bool> {
 }
 
 impl<const ADD: bool> MembershipInput<ADD> {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::Group, &self.group))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let group = group_name(p)?;
         let user = Params(p).required("UserName")?;
@@ -334,6 +351,14 @@ impl<const ADD: bool> MembershipInput<ADD> {
         let u = load_user(tx.read(), account, &self.user)?;
         let by_group = keys::membership(account, &g.name, &u.name);
         let by_user = keys::membership(account, &u.name, &g.name);
+        if ADD && tables::USER_GROUPS.get(tx.read(), &by_user)?.is_none() {
+            let n = tables::USER_GROUPS
+                .scan(tx.read(), &keys::memberships(account, &u.name), None, ferrogate_store::Direction::Forward, MAX_GROUPS_PER_USER + 1)?
+                .len();
+            if n >= MAX_GROUPS_PER_USER {
+                return Err(IamError::LimitExceeded(format!("Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}")));
+            }
+        }
         let w = tx.write()?;
         if ADD {
             let m = Membership {
@@ -369,6 +394,11 @@ pub struct ListGroupsForUserInput {
 }
 
 impl ListGroupsForUserInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::User, &self.user))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user = q.required("UserName")?;

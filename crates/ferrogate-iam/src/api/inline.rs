@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::entity::{entity_arn, kind_of, load_entity};
 use super::{encode_document, lower_first, paged, write_truncation, Ctx, Page, Params, Reply};
 use crate::authz::Action;
-use crate::model::{keys, tables, InlinePolicy};
+use crate::model::{keys, tables, EntityKind, InlinePolicy};
 use crate::validate::Checks;
 use crate::IamError;
 
@@ -69,6 +69,11 @@ pub struct PutPolicyInput<const K: u8> {
 }
 
 impl<const K: u8> PutPolicyInput<K> {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((kind_of::<K>(), &self.entity))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let entity = entity_param::<K>(p)?;
         let q = Params(p);
@@ -145,6 +150,11 @@ pub struct GetPolicyInlineInput<const K: u8> {
 }
 
 impl<const K: u8> GetPolicyInlineInput<K> {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((kind_of::<K>(), &self.entity))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let entity = entity_param::<K>(p)?;
         let policy_name = Params(p).required("PolicyName")?;
@@ -193,6 +203,11 @@ pub struct ListPoliciesInlineInput<const K: u8> {
 }
 
 impl<const K: u8> ListPoliciesInlineInput<K> {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((kind_of::<K>(), &self.entity))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             entity: entity_param::<K>(p)?,
@@ -247,6 +262,11 @@ pub struct DeletePolicyInlineInput<const K: u8> {
 }
 
 impl<const K: u8> DeletePolicyInlineInput<K> {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((kind_of::<K>(), &self.entity))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let g = GetPolicyInlineInput::<K>::decode(p)?;
         Ok(Self {

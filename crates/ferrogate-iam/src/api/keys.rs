@@ -13,7 +13,7 @@ use super::users::{caller_user_name, load_user, user_arn};
 use super::{trail_date, write_truncation, Ctx, Page, Params, Reply};
 use crate::authz::Action;
 use crate::ids;
-use crate::model::{keys, tables, AccessKey, KeyRef, KeyStatus};
+use crate::model::{keys, tables, AccessKey, EntityKind, KeyRef, KeyStatus};
 use crate::validate::Checks;
 use crate::IamError;
 
@@ -116,6 +116,11 @@ pub struct CreateAccessKeyInput {
 }
 
 impl CreateAccessKeyInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        self.user_name.as_deref().map(|n| (EntityKind::User, n))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let user_name = Params(p).optional("UserName").map(str::to_owned);
         if let Some(n) = &user_name {
@@ -181,6 +186,11 @@ pub struct ListAccessKeysInput {
 }
 
 impl ListAccessKeysInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        self.user_name.as_deref().map(|n| (EntityKind::User, n))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.optional("UserName").map(str::to_owned);
@@ -259,7 +269,7 @@ fn owned_key(
     match tables::KEYS.get(tx, &keys::key(id))? {
         Some(k)
             if k.account == account
-                && k.user_name.as_deref().map(str::to_lowercase) == user.map(str::to_lowercase) =>
+                && k.user_name.as_deref().map(str::to_ascii_lowercase) == user.map(str::to_ascii_lowercase) =>
         {
             Ok(k)
         }
@@ -276,6 +286,11 @@ pub struct UpdateAccessKeyInput {
 }
 
 impl UpdateAccessKeyInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        self.user_name.as_deref().map(|n| (EntityKind::User, n))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.optional("UserName").map(str::to_owned);
@@ -349,6 +364,11 @@ pub struct DeleteAccessKeyInput {
 }
 
 impl DeleteAccessKeyInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        self.user_name.as_deref().map(|n| (EntityKind::User, n))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.optional("UserName").map(str::to_owned);

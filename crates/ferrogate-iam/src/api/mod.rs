@@ -36,6 +36,7 @@ pub use sts::*;
 pub use users::*;
 
 use crate::authz::Action;
+use crate::model::{keys as model_keys, tables};
 use crate::validate::Checks;
 use crate::IamError;
 
@@ -104,8 +105,101 @@ macro_rules! ops {
     };
 }
 
+impl IamOp {
+    /// The existing user, group or role the request names, for authorization against its
+    /// stored ARN (with its path and spelling) and tags.
+    fn target(&self) -> Option<(crate::model::EntityKind, &str)> {
+        match self {
+            IamOp::GetUser(i) => i.target(),
+            IamOp::DeleteUser(i) => i.target(),
+            IamOp::CreateAccessKey(i) => i.target(),
+            IamOp::ListAccessKeys(i) => i.target(),
+            IamOp::UpdateAccessKey(i) => i.target(),
+            IamOp::DeleteAccessKey(i) => i.target(),
+            IamOp::PutUserPolicy(i) => i.target(),
+            IamOp::GetUserPolicy(i) => i.target(),
+            IamOp::ListUserPolicies(i) => i.target(),
+            IamOp::DeleteUserPolicy(i) => i.target(),
+            IamOp::AttachUserPolicy(i) => i.target(),
+            IamOp::DetachUserPolicy(i) => i.target(),
+            IamOp::ListAttachedUserPolicies(i) => i.target(),
+            IamOp::GetGroup(i) => i.target(),
+            IamOp::DeleteGroup(i) => i.target(),
+            IamOp::AddUserToGroup(i) => i.target(),
+            IamOp::RemoveUserFromGroup(i) => i.target(),
+            IamOp::ListGroupsForUser(i) => i.target(),
+            IamOp::PutGroupPolicy(i) => i.target(),
+            IamOp::GetGroupPolicy(i) => i.target(),
+            IamOp::ListGroupPolicies(i) => i.target(),
+            IamOp::DeleteGroupPolicy(i) => i.target(),
+            IamOp::AttachGroupPolicy(i) => i.target(),
+            IamOp::DetachGroupPolicy(i) => i.target(),
+            IamOp::ListAttachedGroupPolicies(i) => i.target(),
+            IamOp::GetRole(i) => i.target(),
+            IamOp::DeleteRole(i) => i.target(),
+            IamOp::UpdateAssumeRolePolicy(i) => i.target(),
+            IamOp::PutRolePolicy(i) => i.target(),
+            IamOp::GetRolePolicy(i) => i.target(),
+            IamOp::ListRolePolicies(i) => i.target(),
+            IamOp::DeleteRolePolicy(i) => i.target(),
+            IamOp::AttachRolePolicy(i) => i.target(),
+            IamOp::DetachRolePolicy(i) => i.target(),
+            IamOp::ListAttachedRolePolicies(i) => i.target(),
+            _ => None,
+        }
+    }
+}
+
+/// The stored ARN and the tag condition keys of an existing user, group or role.
+fn entity_access(
+    tx: &dyn ReadTx,
+    account: &str,
+    kind: crate::model::EntityKind,
+    name: &str,
+) -> Result<crate::op::Access, IamError> {
+    use crate::model::EntityKind;
+    let key = model_keys::entity(account, kind, name);
+    let found = match kind {
+        EntityKind::User => tables::USERS.get(tx, &key)?.map(|u| (u.arn(account), u.tags)),
+        EntityKind::Group => tables::GROUPS.get(tx, &key)?.map(|g| (g.arn(account), Vec::new())),
+        EntityKind::Role => tables::ROLES.get(tx, &key)?.map(|r| (r.arn(account), r.tags)),
+    };
+    // An entity that does not exist is authorized on the ARN the request spells; the handler
+    // then answers NoSuchEntity.
+    let Some((arn, tags)) = found else { return Ok(crate::op::Access::default()) };
+    Ok(crate::op::Access { resource: Some(arn), keys: resource_tag_keys(&tags), ..Default::default() })
+}
+
+/// `aws:ResourceTag/<k>` and `iam:ResourceTag/<k>` for a user's or role's tags.
+pub(crate) fn resource_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)> {
+    tags.iter()
+        .flat_map(|t| {
+            [
+                (format!("aws:ResourceTag/{}", t.key), vec![t.value.clone()]),
+                (format!("iam:ResourceTag/{}", t.key), vec![t.value.clone()]),
+            ]
+        })
+        .collect()
+}
+
 impl crate::op::Operation for IamOp {
     type Error = IamError;
+
+    fn access(
+        &self,
+        tx: &dyn ReadTx,
+        principal: &Principal,
+        _region: &str,
+        _now: Timestamp,
+    ) -> Result<crate::op::Access, IamError> {
+        if let IamOp::AssumeRole(i) = self {
+            return i.access(tx, principal);
+        }
+        match self.target() {
+            Some((kind, name)) => entity_access(tx, principal.account.as_str(), kind, name),
+            None => Ok(crate::op::Access::default()),
+        }
+    }
 
     fn name(&self) -> &'static str {
         IamOp::name(self)
@@ -123,6 +217,13 @@ impl crate::op::Operation for IamOp {
         match self {
             IamOp::CreateUser(i) => i.condition_keys(),
             IamOp::CreateRole(i) => i.condition_keys(),
+            IamOp::AttachUserPolicy(i) => i.condition_keys(),
+            IamOp::DetachUserPolicy(i) => i.condition_keys(),
+            IamOp::AttachGroupPolicy(i) => i.condition_keys(),
+            IamOp::DetachGroupPolicy(i) => i.condition_keys(),
+            IamOp::AttachRolePolicy(i) => i.condition_keys(),
+            IamOp::DetachRolePolicy(i) => i.condition_keys(),
+            IamOp::AssumeRole(i) => i.condition_keys(),
             _ => Vec::new(),
         }
     }

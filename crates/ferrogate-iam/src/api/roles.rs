@@ -219,6 +219,11 @@ pub struct GetRoleInput {
 }
 
 impl GetRoleInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::Role, &self.name))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: role_name(p)?,
@@ -317,6 +322,11 @@ pub struct DeleteRoleInput {
 }
 
 impl DeleteRoleInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::Role, &self.name))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: role_name(p)?,
@@ -359,6 +369,11 @@ pub struct UpdateAssumeRolePolicyInput {
 }
 
 impl UpdateAssumeRolePolicyInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::Role, &self.name))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let name = role_name(p)?;
         let doc = Params(p).required("PolicyDocument")?;

@@ -66,6 +66,7 @@ pub struct AssumeRoleInput {
     session_name: String,
     duration: Option<i64>,
     policy: Option<String>,
+    external_id: Option<String>,
 }
 
 impl AssumeRoleInput {
@@ -75,6 +76,21 @@ impl AssumeRoleInput {
         let session_name = q.required("RoleSessionName")?;
         let duration = q.int("DurationSeconds")?;
         let policy = q.optional("Policy");
+        let external_id = q.optional("ExternalId");
+        // Parameters that would narrow or tag the session are refused rather than ignored:
+        // silently dropping them would hand out more than the caller asked for.
+        let unsupported = [
+            ("PolicyArns.member.1.arn", "PolicyArns"),
+            ("Tags.member.1.Key", "Tags"),
+            ("TransitiveTagKeys.member.1", "TransitiveTagKeys"),
+            ("SourceIdentity", "SourceIdentity"),
+            ("SerialNumber", "SerialNumber"),
+            ("TokenCode", "TokenCode"),
+            ("ProvidedContexts.member.1.ProviderArn", "ProvidedContexts"),
+        ];
+        if let Some((_, name)) = unsupported.iter().find(|(param, _)| p.get(param).is_some()) {
+            return Err(IamError::ValidationError(format!("{name} is not supported by Ferrogate yet.")));
+        }
         let mut c = Checks::new();
         c.length(role_arn, "roleArn", 20, 2048);
         c.name(session_name, "roleSessionName", 64)
@@ -84,6 +100,9 @@ impl AssumeRoleInput {
         }
         if let Some(doc) = policy {
             c.policy_chars(doc, "policy", 2048);
+        }
+        if let Some(e) = external_id {
+            c.length(e, "externalId", 2, 1224);
         }
         c.done()?;
         let (role_account, role_name) = parse_role_arn(role_arn)
@@ -98,7 +117,39 @@ impl AssumeRoleInput {
             session_name: session_name.into(),
             duration,
             policy: policy.map(str::to_owned),
+            external_id: external_id.map(str::to_owned),
         })
+    }
+
+    /// `sts:ExternalId` and `sts:RoleSessionName`, which trust policies commonly require.
+    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        let mut k = vec![("sts:RoleSessionName".to_owned(), vec![self.session_name.clone()])];
+        if let Some(e) = &self.external_id {
+            k.push(("sts:ExternalId".into(), vec![e.clone()]));
+        }
+        k
+    }
+
+    /// The role must be exactly the one the ARN names (path and spelling included): the
+    /// decision is made on its stored ARN, and a near miss is refused as AWS refuses it.
+    pub(crate) fn access(&self, tx: &dyn ferrogate_store::ReadTx, caller: &Principal) -> Result<crate::op::Access, IamError> {
+        let key = keys::entity(&self.role_account, crate::model::EntityKind::Role, &self.role_name);
+        let Some(role) = tables::ROLES.get(tx, &key)? else {
+            return Err(IamError::AccessDenied(self.denied(caller)));
+        };
+        let arn = role.arn(&self.role_account);
+        if arn != self.role_arn {
+            return Err(IamError::AccessDenied(self.denied(caller)));
+        }
+        Ok(crate::op::Access {
+            resource: Some(arn),
+            keys: super::resource_tag_keys(&role.tags),
+            ..Default::default()
+        })
+    }
+
+    fn denied(&self, caller: &Principal) -> String {
+        format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {}", caller.arn, self.role_arn)
     }
 
     pub(crate) fn action(&self, _caller: &Principal) -> Action {
@@ -111,6 +162,9 @@ impl AssumeRoleInput {
 
     pub(crate) fn request_parameters(&self) -> Value {
         let mut v = json!({ "roleArn": self.role_arn, "roleSessionName": self.session_name });
+        if let Some(e) = &self.external_id {
+            v["externalId"] = json!(e);
+        }
         if let Some(d) = self.duration {
             v["durationSeconds"] = json!(d);
         }
@@ -124,12 +178,10 @@ impl AssumeRoleInput {
         // Authorization already required the role's trust policy to allow this caller, so
         // the role exists; a role deleted since then is reported like AWS reports a missing
         // role, as a refusal.
-        let role = load_role(tx.read(), &self.role_account, &self.role_name).map_err(|_| {
-            IamError::AccessDenied(format!(
-                "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
-                ctx.principal.arn, self.role_arn
-            ))
-        })?;
+        let role = load_role(tx.read(), &self.role_account, &self.role_name)
+            .ok()
+            .filter(|r| r.arn(&self.role_account) == self.role_arn)
+            .ok_or_else(|| IamError::AccessDenied(self.denied(ctx.principal)))?;
         let chained = matches!(ctx.principal.kind, PrincipalKind::AssumedRole { .. });
         let max = if chained {
             CHAINED_MAX

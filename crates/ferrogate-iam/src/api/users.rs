@@ -102,6 +102,11 @@ impl CreateUserInput {
         c.name(&user_name, "userName", 64).path(&path, "path");
         let tags = decode_tags(p, &mut c);
         c.done()?;
+        if q.optional("PermissionsBoundary").is_some() {
+            // Refused rather than ignored: a boundary that is not applied would grant more
+            // than its author intended.
+            return Err(IamError::InvalidInput("Permissions boundaries are not supported by Ferrogate yet.".into()));
+        }
         let mut seen = std::collections::HashSet::new();
         if !tags.iter().all(|t| seen.insert(t.key.to_lowercase())) {
             return Err(IamError::InvalidInput(
@@ -177,6 +182,11 @@ pub struct GetUserInput {
 }
 
 impl GetUserInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        self.user_name.as_deref().map(|n| (EntityKind::User, n))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let user_name = Params(p).optional("UserName").map(str::to_owned);
         if let Some(n) = &user_name {
@@ -318,6 +328,11 @@ pub struct DeleteUserInput {
 }
 
 impl DeleteUserInput {
+
+    /// The existing user, group or role the request addresses, if it names one.
+    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
+        Some((EntityKind::User, &self.user_name))
+    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let user_name = Params(p).required("UserName")?.to_owned();
         Checks::new().name(&user_name, "userName", 128).done()?;
