@@ -138,6 +138,10 @@ impl Store {
     }
 
     fn begin_read(&self) -> Result<Connection, StoreError> {
+        if self.inner.writer.failed() {
+            // What readers would see may not be on disk (see `writer`): refuse.
+            return Err(crate::writer::failed_error());
+        }
         let conn = match self.inner.readers.lock().map(|mut p| p.pop()) {
             Ok(Some(c)) => c,
             _ => self.open_reader()?,

@@ -63,6 +63,12 @@ struct State {
     /// Batches committed but not yet synced.
     unsynced: usize,
     closed: bool,
+    /// Set when durability can no longer be promised (an `fdatasync` failed, or the syncer
+    /// is gone). From then on nothing is written or read: after a failed `fdatasync` the
+    /// kernel may have dropped the dirty pages while a retry reports success, so the only
+    /// honest state is "stopped" until an operator restarts the server (and SQLite recovers
+    /// from what is really on disk).
+    failed: bool,
 }
 
 struct Shared {
@@ -137,6 +143,9 @@ impl Writer {
             .map_err(|_| E::from(StoreError::Unavailable("store closed".into())))?;
         {
             let mut state = self.shared.lock();
+            if state.failed {
+                return Err(E::from(failed_error()));
+            }
             if state.closed {
                 return Err(E::from(StoreError::Unavailable("store closed".into())));
             }
@@ -145,9 +154,14 @@ impl Writer {
         self.shared.wake.notify_all();
         result.await.unwrap_or_else(|_| {
             Err(E::from(StoreError::Unavailable(
-                "the write was abandoned (a bug: see the log)".into(),
+                "the write was not done: the store stopped (see the log)".into(),
             )))
         })
+    }
+
+    /// Whether the store stopped because durability could not be promised.
+    pub(crate) fn failed(&self) -> bool {
+        self.shared.lock().failed
     }
 
     pub(crate) fn stats(&self) -> WriterStats {
@@ -193,6 +207,14 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
                 .wait(state)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+        if state.failed {
+            // Durability is lost: refuse what is queued (dropping a job answers its caller
+            // with `Unavailable`) and stop.
+            let jobs: Vec<_> = state.queue.drain(..).collect();
+            drop(state);
+            drop(jobs);
+            break;
+        }
         if state.queue.is_empty() {
             break; // closed and drained
         }
@@ -213,7 +235,10 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
             Ok(()) => {
                 shared.lock().unsynced += 1;
                 if let Err(std_mpsc::SendError(completions)) = to_syncer.send(completions) {
-                    // The syncer is gone: the batch's durability is unknown, so say so.
+                    // The syncer is gone: the batch's durability is unknown, so say so, and
+                    // stop: later batches could not be made durable either.
+                    tracing::error!("the WAL syncer stopped; the store stops");
+                    fail(shared);
                     for c in completions {
                         c(Err(StoreError::Unavailable(
                             "the WAL syncer stopped".into(),
@@ -300,7 +325,8 @@ fn sync_loop(
         let synced = sync_wal(&mut file, &wal);
         counters.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &synced {
-            tracing::error!(error = %e, "fdatasync of the WAL failed: the affected writes are reported as failed");
+            tracing::error!(error = %e, "fdatasync of the WAL failed: the affected writes are reported as failed and the store stops; restart the server");
+            fail(shared);
         }
         let n = pending.len();
         for c in pending.into_iter().flatten() {
@@ -309,6 +335,21 @@ fn sync_loop(
         shared.lock().unsynced -= n;
         shared.wake.notify_all();
     }
+}
+
+/// Stops the store for good (see [`State::failed`]).
+fn fail(shared: &Shared) {
+    let mut state = shared.lock();
+    state.failed = true;
+    state.closed = true;
+    drop(state);
+    shared.wake.notify_all();
+}
+
+pub(crate) fn failed_error() -> StoreError {
+    StoreError::Unavailable(
+        "the store stopped because a write could not be made durable; see the log and restart the server".into(),
+    )
 }
 
 fn sync_wal(file: &mut Option<File>, wal: &PathBuf) -> Result<(), StoreError> {
@@ -325,5 +366,51 @@ fn sync_wal(file: &mut Option<File>, wal: &PathBuf) -> Result<(), StoreError> {
             .sync_data()
             .map_err(|e| StoreError::Engine(format!("fdatasync {}: {e}", wal.display()))),
         None => Err(StoreError::Engine("no WAL file".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::WriteTx;
+
+    fn writer_with_wal(wal: PathBuf) -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("db.sqlite")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE kv (id INTEGER PRIMARY KEY, tree TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL); CREATE UNIQUE INDEX kv_tree_k ON kv (tree, k);").unwrap();
+        (dir, Writer::start(conn, wal).unwrap())
+    }
+
+    async fn put(w: &Writer, k: &[u8]) -> Result<(), StoreError> {
+        let k = k.to_vec();
+        w.submit(move |tx: &mut dyn WriteTx| tx.put("t", &k, b"v"))
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_fails_the_write_and_stops_the_store() {
+        // A WAL path that cannot be opened makes the first fdatasync fail.
+        let (_dir, w) = writer_with_wal(PathBuf::from("/nonexistent/ferrogate/db-wal"));
+        let first = put(&w, b"a").await;
+        assert!(first.is_err(), "an unsynced write must not be acknowledged");
+        assert!(w.failed());
+        let second = put(&w, b"b").await.unwrap_err();
+        assert!(second.to_string().contains("restart"), "{second}");
+        drop(w);
+
+    }
+
+    #[tokio::test]
+    async fn a_synced_write_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let conn = Connection::open(&db).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE kv (id INTEGER PRIMARY KEY, tree TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL); CREATE UNIQUE INDEX kv_tree_k ON kv (tree, k);").unwrap();
+        let w = Writer::start(conn, dir.path().join("db.sqlite-wal")).unwrap();
+        put(&w, b"a").await.unwrap();
+        assert!(!w.failed());
+        assert_eq!(w.stats().syncs, 1);
     }
 }
