@@ -671,3 +671,49 @@ fn credentials_command_is_evaluable() {
         .unwrap();
     assert_eq!(json(&out)["Arn"], "arn:aws:iam::000000000000:root");
 }
+
+/// A client that disconnects while its write is in flight must not leave a revoked key in
+/// the credentials cache: the write stands, and so must the invalidation that follows it.
+/// The client hangs up at different moments; whenever the deletion landed, the key must be
+/// refused from then on.
+#[test]
+fn a_revocation_holds_when_its_client_hangs_up() {
+    let s = Server::start();
+    let mut landed = 0;
+    for (round, after_ms) in [
+        "0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.8", "1", "2",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("quitter{round}");
+        let (key, secret) = create_user_with_key(&s, &name);
+        // Warm the credentials cache with the key.
+        json(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]));
+        let body =
+            format!("Action=DeleteAccessKey&Version=2010-05-08&UserName={name}&AccessKeyId={key}");
+        raw(
+            &s,
+            &s.access_key_id,
+            &s.secret_access_key,
+            &[
+                "iam",
+                "query",
+                &body,
+                "--hangup",
+                "--hangup-after-ms",
+                after_ms,
+            ],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let keys = json(&s.aws(&["iam", "list-access-keys", "--user-name", &name]));
+        if keys["AccessKeyMetadata"] != serde_json::json!([]) {
+            continue; // the server dropped the request before handling it
+        }
+        landed += 1;
+        eprintln!("round {round}: hung up after {after_ms} ms; the deletion landed");
+        let out = s.aws_as(&key, &secret, &["sts", "get-caller-identity"]);
+        fails_with(&out, "InvalidClientTokenId");
+    }
+    assert!(landed > 0, "no hung-up deletion was ever handled");
+}

@@ -1,11 +1,13 @@
 """Sends one raw request, signed with botocore's own SigV4 signer (or deliberately not).
 
-usage: raw.py SERVICE (json TARGET | query) BODY [--skew-minutes N] [--unsigned] [--pad-bytes N]
-Prints {"status": int, "body": str, "headers": {...}} as JSON.
+usage: raw.py SERVICE (json TARGET | query) BODY [--skew-minutes N] [--unsigned] [--pad-bytes N] [--hangup [--hangup-after-ms N]]
+Prints {"status": int, "body": str, "headers": {...}} as JSON. With --hangup, the request is
+sent on a raw socket that is closed (after N ms), without reading the answer (status 0).
 """
 import datetime
 import json
 import os
+import time
 import sys
 import urllib.error
 import urllib.request
@@ -54,6 +56,11 @@ def main():
             botocore.auth.datetime.datetime = Skewed
         signer.add_auth(req)
     prepared = req.prepare()
+    if "--hangup" in opts:
+        after = float(opts[opts.index("--hangup-after-ms") + 1]) if "--hangup-after-ms" in opts else 0.0
+        hang_up(prepared, after / 1000)
+        print(json.dumps({"status": 0, "body": "", "headers": {}}))
+        return
     r = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
     try:
         with urllib.request.urlopen(r, timeout=30) as resp:
@@ -61,6 +68,26 @@ def main():
     except urllib.error.HTTPError as e:
         status, data, hdrs = e.code, e.read(), dict(e.headers)
     print(json.dumps({"status": status, "body": data.decode("utf-8", "replace"), "headers": {k.lower(): v for k, v in hdrs.items()}}))
+
+
+def hang_up(prepared, after):
+    """Sends the request and disconnects before the answer (a client that gives up)."""
+    import socket
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(prepared.url)
+    head = f"POST {u.path or '/'} HTTP/1.1\r\n"
+    if not any(k.lower() == "host" for k in prepared.headers):
+        head += f"Host: {u.netloc}\r\n"
+    for k, v in prepared.headers.items():
+        head += f"{k}: {v}\r\n"
+    head += "\r\n"
+    s = socket.create_connection((u.hostname, u.port))
+    s.sendall(head.encode() + prepared.body)
+    time.sleep(after)
+    # Linger 0: the close is a reset, which the server notices at once.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
 
 
 if __name__ == "__main__":

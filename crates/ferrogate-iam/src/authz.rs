@@ -138,6 +138,10 @@ struct Cache {
     accounts: HashMap<String, Arc<AccountSet>>,
 }
 
+/// A cache generation, read before a decision's snapshot (see [`Authorizer::epoch`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Epoch(u64);
+
 /// Decides requests.
 #[derive(Clone, Default)]
 pub struct Authorizer {
@@ -166,10 +170,21 @@ impl Authorizer {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The cache generation a decision may use. Take it *before* opening the snapshot the
+    /// decision reads: an invalidation that lands between the two then makes the decision's
+    /// loads uncacheable, instead of caching what an old snapshot said under the new
+    /// generation.
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.generation.load(Ordering::SeqCst))
+    }
+
     /// Authorizes `principal` to perform `what` with the service's own condition keys
-    /// (`keys`: name → values), yielding the op wrapped as authorized.
+    /// (`keys`: name → values), yielding the op wrapped as authorized. `epoch` comes from
+    /// [`Authorizer::epoch`], taken before `tx` was opened.
+    #[allow(clippy::too_many_arguments)]
     pub fn authorize<T>(
         &self,
+        epoch: Epoch,
         tx: &dyn ReadTx,
         principal: &Principal,
         facts: &Facts,
@@ -184,7 +199,7 @@ impl Authorizer {
                 principal: principal.clone(),
             });
         }
-        self.decide(tx, principal, facts, what, keys, None)?;
+        self.decide(epoch, tx, principal, facts, what, keys, None)?;
         Ok(Authorized {
             op,
             principal: principal.clone(),
@@ -196,6 +211,7 @@ impl Authorizer {
     #[allow(clippy::too_many_arguments)]
     pub fn authorize_resource<T>(
         &self,
+        epoch: Epoch,
         tx: &dyn ReadTx,
         principal: &Principal,
         facts: &Facts,
@@ -204,15 +220,17 @@ impl Authorizer {
         resource: ResourceAccess<'_>,
         op: T,
     ) -> Result<Authorized<T>, Denied> {
-        self.decide(tx, principal, facts, what, keys, Some(resource))?;
+        self.decide(epoch, tx, principal, facts, what, keys, Some(resource))?;
         Ok(Authorized {
             op,
             principal: principal.clone(),
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
+        Epoch(generation): Epoch,
         tx: &dyn ReadTx,
         principal: &Principal,
         facts: &Facts,
@@ -220,7 +238,6 @@ impl Authorizer {
         keys: &[(String, Vec<String>)],
         resource: Option<ResourceAccess<'_>>,
     ) -> Result<(), Denied> {
-        let generation = self.generation.load(Ordering::SeqCst);
         let account = self.account_set(tx, principal.account.as_str(), generation)?;
         let set = self.principal_set(tx, principal, generation)?;
         if set.broken || account.broken {
@@ -486,7 +503,13 @@ fn load_principal(
                 &mut set.identity,
                 &mut set.broken,
             )?;
-            let groups = tables::USER_GROUPS.scan(tx, &keys::memberships(account, user_name), None, Direction::Forward, LIMIT + 1)?;
+            let groups = tables::USER_GROUPS.scan(
+                tx,
+                &keys::memberships(account, user_name),
+                None,
+                Direction::Forward,
+                LIMIT + 1,
+            )?;
             if groups.len() > LIMIT {
                 set.broken = true;
             }

@@ -201,7 +201,11 @@ impl IamCredentials {
         }
         // A session belongs to the role it was issued for, by unique id: if that role was
         // deleted (and perhaps recreated under the same name), the session is void.
-        let role_key = keys::entity(&session.account, crate::model::EntityKind::Role, &session.role_name);
+        let role_key = keys::entity(
+            &session.account,
+            crate::model::EntityKind::Role,
+            &session.role_name,
+        );
         match self.store.read(|tx| tables::ROLES.get(tx, &role_key)) {
             Ok(Some(r)) if r.role_id == session.role_id => {}
             Ok(_) => return Err(LookupError::InvalidToken),

@@ -440,7 +440,10 @@ pub mod keys {
     }
     /// All memberships under `a`.
     pub fn memberships(account: &str, a: &str) -> Vec<u8> {
-        Key::new().str(account).str(&a.to_ascii_lowercase()).into_bytes()
+        Key::new()
+            .str(account)
+            .str(&a.to_ascii_lowercase())
+            .into_bytes()
     }
     /// A managed policy.
     pub fn policy(account: &str, name: &str) -> Vec<u8> {

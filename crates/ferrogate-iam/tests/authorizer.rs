@@ -51,10 +51,11 @@ fn decide(
     keys: &[(String, Vec<String>)],
 ) -> Result<(), String> {
     let what = Action::new(action, "*");
+    let epoch = a.epoch();
     store
         .read(|tx| {
             Ok::<_, StoreError>(
-                a.authorize(tx, p, &facts(), &what, keys, ())
+                a.authorize(epoch, tx, p, &facts(), &what, keys, ())
                     .map(|_| ())
                     .map_err(|d| d.message),
             )

@@ -466,6 +466,8 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
         region: call.region.clone(),
         secure_transport: false,
     };
+    // Before the snapshot: see `Authorizer::epoch`.
+    let epoch = app.authorizer.epoch();
     let decided = app.store.read(|tx| {
         let access = match op.access(tx, &call.principal, &call.region, call.now) {
             Ok(a) => a,
@@ -473,12 +475,12 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
         };
         // Every further authorization the request needs (a second resource) must pass too.
         for extra in &access.also {
-            if let Err(d) = check(app, tx, &call, &facts, &what, &keys, extra, ()) {
+            if let Err(d) = check(app, epoch, tx, &call, &facts, &what, &keys, extra, ()) {
                 return Ok(Err(Refusal::Denied(d.message)));
             }
         }
         Ok::<_, StoreError>(
-            check(app, tx, &call, &facts, &what, &keys, &access, op)
+            check(app, epoch, tx, &call, &facts, &what, &keys, &access, op)
                 .map_err(|d| Refusal::Denied(d.message)),
         )
     });
@@ -532,13 +534,22 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
         event?.append(tx)?;
         Ok(result)
     };
-    let written = app.store.write(job).await;
-    if invalidates {
-        // Identities, keys or policies may have changed: drop the caches before anyone
-        // learns that the change is done.
-        app.credentials.invalidate();
-        app.authorizer.invalidate();
-    }
+    // The write and the cache invalidation that follows it run as their own task: if the
+    // client disconnects, this future is dropped, but a write the writer already took must
+    // still be followed by the invalidation, or a revoked key or policy would stay cached.
+    let task_app = app.clone();
+    let written = tokio::spawn(async move {
+        let written = task_app.store.write(job).await;
+        if invalidates {
+            // Identities, keys or policies may have changed: drop the caches before anyone
+            // learns that the change is done.
+            task_app.credentials.invalidate();
+            task_app.authorizer.invalidate();
+        }
+        written
+    })
+    .await
+    .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("write task failed: {e}"))));
     match written {
         Ok(result) => call.respond(result),
         Err(e) => {
@@ -552,6 +563,7 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
 #[allow(clippy::too_many_arguments)]
 fn check<T>(
     app: &App,
+    epoch: ferrogate_iam::authz::Epoch,
     tx: &dyn ferrogate_store::ReadTx,
     call: &Call,
     facts: &Facts,
@@ -572,7 +584,7 @@ fn check<T>(
     match &access.policy {
         None => app
             .authorizer
-            .authorize(tx, &call.principal, facts, &what, &keys, op),
+            .authorize(epoch, tx, &call.principal, facts, &what, &keys, op),
         Some((name, policy, kind, account)) => {
             let r = ResourceAccess {
                 name,
@@ -581,8 +593,16 @@ fn check<T>(
                 account,
                 grant: access.grant.as_deref(),
             };
-            app.authorizer
-                .authorize_resource(tx, &call.principal, facts, &what, &keys, r, op)
+            app.authorizer.authorize_resource(
+                epoch,
+                tx,
+                &call.principal,
+                facts,
+                &what,
+                &keys,
+                r,
+                op,
+            )
         }
     }
 }

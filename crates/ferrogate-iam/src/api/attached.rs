@@ -140,7 +140,6 @@ pub struct ListAttachedInput<const K: u8> {
 }
 
 impl<const K: u8> ListAttachedInput<K> {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((kind_of::<K>(), &self.entity))

@@ -129,7 +129,6 @@ pub struct GetGroupInput {
 }
 
 impl GetGroupInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::Group, &self.name))
@@ -254,7 +253,6 @@ pub struct DeleteGroupInput {
 }
 
 impl DeleteGroupInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::Group, &self.name))
@@ -310,7 +308,6 @@ pub struct MembershipInput<const ADD: bool> {
 }
 
 impl<const ADD: bool> MembershipInput<ADD> {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::Group, &self.group))
@@ -353,10 +350,18 @@ impl<const ADD: bool> MembershipInput<ADD> {
         let by_user = keys::membership(account, &u.name, &g.name);
         if ADD && tables::USER_GROUPS.get(tx.read(), &by_user)?.is_none() {
             let n = tables::USER_GROUPS
-                .scan(tx.read(), &keys::memberships(account, &u.name), None, ferrogate_store::Direction::Forward, MAX_GROUPS_PER_USER + 1)?
+                .scan(
+                    tx.read(),
+                    &keys::memberships(account, &u.name),
+                    None,
+                    ferrogate_store::Direction::Forward,
+                    MAX_GROUPS_PER_USER + 1,
+                )?
                 .len();
             if n >= MAX_GROUPS_PER_USER {
-                return Err(IamError::LimitExceeded(format!("Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}")));
+                return Err(IamError::LimitExceeded(format!(
+                    "Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}"
+                )));
             }
         }
         let w = tx.write()?;
@@ -394,7 +399,6 @@ pub struct ListGroupsForUserInput {
 }
 
 impl ListGroupsForUserInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::User, &self.user))

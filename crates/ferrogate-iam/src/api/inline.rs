@@ -69,7 +69,6 @@ pub struct PutPolicyInput<const K: u8> {
 }
 
 impl<const K: u8> PutPolicyInput<K> {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((kind_of::<K>(), &self.entity))
@@ -150,7 +149,6 @@ pub struct GetPolicyInlineInput<const K: u8> {
 }
 
 impl<const K: u8> GetPolicyInlineInput<K> {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((kind_of::<K>(), &self.entity))
@@ -203,7 +201,6 @@ pub struct ListPoliciesInlineInput<const K: u8> {
 }
 
 impl<const K: u8> ListPoliciesInlineInput<K> {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((kind_of::<K>(), &self.entity))
@@ -262,7 +259,6 @@ pub struct DeletePolicyInlineInput<const K: u8> {
 }
 
 impl<const K: u8> DeletePolicyInlineInput<K> {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((kind_of::<K>(), &self.entity))

@@ -116,7 +116,6 @@ pub struct CreateAccessKeyInput {
 }
 
 impl CreateAccessKeyInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         self.user_name.as_deref().map(|n| (EntityKind::User, n))
@@ -186,7 +185,6 @@ pub struct ListAccessKeysInput {
 }
 
 impl ListAccessKeysInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         self.user_name.as_deref().map(|n| (EntityKind::User, n))
@@ -269,7 +267,8 @@ fn owned_key(
     match tables::KEYS.get(tx, &keys::key(id))? {
         Some(k)
             if k.account == account
-                && k.user_name.as_deref().map(str::to_ascii_lowercase) == user.map(str::to_ascii_lowercase) =>
+                && k.user_name.as_deref().map(str::to_ascii_lowercase)
+                    == user.map(str::to_ascii_lowercase) =>
         {
             Ok(k)
         }
@@ -286,7 +285,6 @@ pub struct UpdateAccessKeyInput {
 }
 
 impl UpdateAccessKeyInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         self.user_name.as_deref().map(|n| (EntityKind::User, n))
@@ -364,7 +362,6 @@ pub struct DeleteAccessKeyInput {
 }
 
 impl DeleteAccessKeyInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         self.user_name.as_deref().map(|n| (EntityKind::User, n))

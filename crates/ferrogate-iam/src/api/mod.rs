@@ -160,14 +160,26 @@ fn entity_access(
     use crate::model::EntityKind;
     let key = model_keys::entity(account, kind, name);
     let found = match kind {
-        EntityKind::User => tables::USERS.get(tx, &key)?.map(|u| (u.arn(account), u.tags)),
-        EntityKind::Group => tables::GROUPS.get(tx, &key)?.map(|g| (g.arn(account), Vec::new())),
-        EntityKind::Role => tables::ROLES.get(tx, &key)?.map(|r| (r.arn(account), r.tags)),
+        EntityKind::User => tables::USERS
+            .get(tx, &key)?
+            .map(|u| (u.arn(account), u.tags)),
+        EntityKind::Group => tables::GROUPS
+            .get(tx, &key)?
+            .map(|g| (g.arn(account), Vec::new())),
+        EntityKind::Role => tables::ROLES
+            .get(tx, &key)?
+            .map(|r| (r.arn(account), r.tags)),
     };
     // An entity that does not exist is authorized on the ARN the request spells; the handler
     // then answers NoSuchEntity.
-    let Some((arn, tags)) = found else { return Ok(crate::op::Access::default()) };
-    Ok(crate::op::Access { resource: Some(arn), keys: resource_tag_keys(&tags), ..Default::default() })
+    let Some((arn, tags)) = found else {
+        return Ok(crate::op::Access::default());
+    };
+    Ok(crate::op::Access {
+        resource: Some(arn),
+        keys: resource_tag_keys(&tags),
+        ..Default::default()
+    })
 }
 
 /// `aws:ResourceTag/<k>` and `iam:ResourceTag/<k>` for a user's or role's tags.

@@ -219,7 +219,6 @@ pub struct GetRoleInput {
 }
 
 impl GetRoleInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::Role, &self.name))
@@ -322,7 +321,6 @@ pub struct DeleteRoleInput {
 }
 
 impl DeleteRoleInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::Role, &self.name))
@@ -369,7 +367,6 @@ pub struct UpdateAssumeRolePolicyInput {
 }
 
 impl UpdateAssumeRolePolicyInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::Role, &self.name))

@@ -89,7 +89,9 @@ impl AssumeRoleInput {
             ("ProvidedContexts.member.1.ProviderArn", "ProvidedContexts"),
         ];
         if let Some((_, name)) = unsupported.iter().find(|(param, _)| p.get(param).is_some()) {
-            return Err(IamError::ValidationError(format!("{name} is not supported by Ferrogate yet.")));
+            return Err(IamError::ValidationError(format!(
+                "{name} is not supported by Ferrogate yet."
+            )));
         }
         let mut c = Checks::new();
         c.length(role_arn, "roleArn", 20, 2048);
@@ -123,7 +125,10 @@ impl AssumeRoleInput {
 
     /// `sts:ExternalId` and `sts:RoleSessionName`, which trust policies commonly require.
     pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut k = vec![("sts:RoleSessionName".to_owned(), vec![self.session_name.clone()])];
+        let mut k = vec![(
+            "sts:RoleSessionName".to_owned(),
+            vec![self.session_name.clone()],
+        )];
         if let Some(e) = &self.external_id {
             k.push(("sts:ExternalId".into(), vec![e.clone()]));
         }
@@ -132,8 +137,16 @@ impl AssumeRoleInput {
 
     /// The role must be exactly the one the ARN names (path and spelling included): the
     /// decision is made on its stored ARN, and a near miss is refused as AWS refuses it.
-    pub(crate) fn access(&self, tx: &dyn ferrogate_store::ReadTx, caller: &Principal) -> Result<crate::op::Access, IamError> {
-        let key = keys::entity(&self.role_account, crate::model::EntityKind::Role, &self.role_name);
+    pub(crate) fn access(
+        &self,
+        tx: &dyn ferrogate_store::ReadTx,
+        caller: &Principal,
+    ) -> Result<crate::op::Access, IamError> {
+        let key = keys::entity(
+            &self.role_account,
+            crate::model::EntityKind::Role,
+            &self.role_name,
+        );
         let Some(role) = tables::ROLES.get(tx, &key)? else {
             return Err(IamError::AccessDenied(self.denied(caller)));
         };
@@ -149,7 +162,10 @@ impl AssumeRoleInput {
     }
 
     fn denied(&self, caller: &Principal) -> String {
-        format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {}", caller.arn, self.role_arn)
+        format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+            caller.arn, self.role_arn
+        )
     }
 
     pub(crate) fn action(&self, _caller: &Principal) -> Action {

@@ -105,7 +105,9 @@ impl CreateUserInput {
         if q.optional("PermissionsBoundary").is_some() {
             // Refused rather than ignored: a boundary that is not applied would grant more
             // than its author intended.
-            return Err(IamError::InvalidInput("Permissions boundaries are not supported by Ferrogate yet.".into()));
+            return Err(IamError::InvalidInput(
+                "Permissions boundaries are not supported by Ferrogate yet.".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         if !tags.iter().all(|t| seen.insert(t.key.to_lowercase())) {
@@ -182,7 +184,6 @@ pub struct GetUserInput {
 }
 
 impl GetUserInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         self.user_name.as_deref().map(|n| (EntityKind::User, n))
@@ -328,7 +329,6 @@ pub struct DeleteUserInput {
 }
 
 impl DeleteUserInput {
-
     /// The existing user, group or role the request addresses, if it names one.
     pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
         Some((EntityKind::User, &self.user_name))
