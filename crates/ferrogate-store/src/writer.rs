@@ -398,7 +398,6 @@ mod tests {
         let second = put(&w, b"b").await.unwrap_err();
         assert!(second.to_string().contains("restart"), "{second}");
         drop(w);
-
     }
 
     #[tokio::test]

@@ -470,7 +470,10 @@ mod tests {
         assert_eq!(event_id_time("deef4c36-7c7d-4a45-a1ed-d7c9926efe61"), None);
         assert_eq!(event_id_time("nope"), None);
         // Non-ASCII with the right byte length and markers must not panic.
-        assert_eq!(event_id_time(&format!("aaaaaaaa-bbb\u{e9}7{}", "a".repeat(21))), None);
+        assert_eq!(
+            event_id_time(&format!("aaaaaaaa-bbb\u{e9}7{}", "a".repeat(21))),
+            None
+        );
     }
 
     #[test]
