@@ -236,12 +236,23 @@ async fn run(config: Config) -> Result<(), String> {
     println!("  data dir       {}", dir.path().display());
     println!("  access key id  {}", creds.access_key_id);
     if let Some(c) = &created {
-        println!("Root credentials were created (the secret is shown once here and stored 0600 in the data dir):");
-        println!("  export AWS_ACCESS_KEY_ID={}", c.access_key_id);
-        println!(
-            "  export AWS_SECRET_ACCESS_KEY={}",
-            c.secret_access_key.as_str()
-        );
+        // The secret goes to a terminal only: when stdout is a file or a pipe (a service
+        // manager's journal, a log collector) it would be stored in clear outside the data
+        // directory, where only the 0600 credentials file should hold it.
+        use std::io::IsTerminal as _;
+        if std::io::stdout().is_terminal() {
+            println!("Root credentials were created (the secret is shown once here and stored 0600 in the data dir):");
+            println!("  export AWS_ACCESS_KEY_ID={}", c.access_key_id);
+            println!(
+                "  export AWS_SECRET_ACCESS_KEY={}",
+                c.secret_access_key.as_str()
+            );
+        } else {
+            println!(
+                "Root credentials were created and stored 0600 in {} (the secret is not printed: stdout is not a terminal).",
+                dir.path().join("credentials").display()
+            );
+        }
     }
     println!("Point the aws CLI at it:");
     println!(

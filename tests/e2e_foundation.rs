@@ -6,6 +6,18 @@ mod common;
 use common::{fails_with, json, Server};
 use serde_json::Value;
 
+fn base64_decode(s: &str) -> Vec<u8> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import base64,sys; sys.stdout.buffer.write(base64.b64decode(sys.argv[1]))",
+            s,
+        ])
+        .output()
+        .expect("python3");
+    out.stdout
+}
+
 fn raw(s: &Server, key: &str, secret: &str, args: &[&str]) -> Value {
     let out = s.python_as(key, secret, "raw.py", args);
     json(&out)
@@ -635,18 +647,65 @@ fn state_and_events_survive_restart_and_kill9() {
 
 #[test]
 fn secrets_are_never_stored_or_logged_in_clear() {
-    let s = Server::start();
+    // The most verbose log there is, and a plaintext that passes through KMS.
+    let s = Server::start_logging("trace");
     let (_, secret) = create_user_with_key(&s, "frank");
+    let key = json(&s.aws(&["kms", "create-key"]));
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let plaintext = "top-secret-plaintext-7f3a9c";
+    let b64 = "dG9wLXNlY3JldC1wbGFpbnRleHQtN2YzYTlj"; // base64 of `plaintext`
+                                                      // aws CLI v1 takes blobs from files (`fileb://`) and prints them in base64.
+    let pt_file = s.dir.path().join("pt");
+    std::fs::write(&pt_file, plaintext).unwrap();
+    let enc = json(&s.aws(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        &key_id,
+        "--plaintext",
+        &format!("fileb://{}", pt_file.display()),
+    ]));
+    let blob = enc["CiphertextBlob"].as_str().unwrap();
+    let ct_file = s.dir.path().join("ct");
+    std::fs::write(&ct_file, base64_decode(blob)).unwrap();
+    let dec = json(&s.aws(&[
+        "kms",
+        "decrypt",
+        "--ciphertext-blob",
+        &format!("fileb://{}", ct_file.display()),
+    ]));
+    assert_eq!(dec["Plaintext"], b64);
     let mut s = s;
     s.stop();
+    let printed = s.output();
+    assert!(printed.contains("listening on"), "{printed}");
+    for needle in [
+        secret.as_str(),
+        s.secret_access_key.as_str(),
+        plaintext,
+        b64,
+    ] {
+        assert!(
+            !printed.contains(needle),
+            "the server printed a secret ({needle}):\n{printed}"
+        );
+    }
     let data = s.data_dir();
     for entry in std::fs::read_dir(&data).unwrap() {
         let p = entry.unwrap().path();
         if p.file_name().is_some_and(|n| n == "credentials") {
             continue; // the root user's own credentials file, 0600 by design
         }
+        if p.is_dir() {
+            continue;
+        }
         let bytes = std::fs::read(&p).unwrap();
-        for needle in [secret.as_bytes(), s.secret_access_key.as_bytes()] {
+        for needle in [
+            secret.as_bytes(),
+            s.secret_access_key.as_bytes(),
+            plaintext.as_bytes(),
+            b64.as_bytes(),
+        ] {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle),
                 "a secret is in clear in {}",

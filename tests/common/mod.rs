@@ -22,6 +22,9 @@ fn require(tool: &str) {
 
 pub struct Server {
     child: Option<Child>,
+    /// Everything the server printed (stdout and stderr), for tests of what it logs.
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    log_level: String,
     pub dir: tempfile::TempDir,
     pub endpoint: String,
     pub access_key_id: String,
@@ -46,24 +49,49 @@ fn read_credentials(dir: &Path) -> (String, String, String) {
 
 impl Server {
     pub fn start() -> Self {
-        Self::start_in(tempfile::tempdir().expect("tempdir"), &[])
+        Self::start_in(tempfile::tempdir().expect("tempdir"), &[], "warn")
     }
 
     pub fn start_with(args: &[&str]) -> Self {
-        Self::start_in(tempfile::tempdir().expect("tempdir"), args)
+        Self::start_in(tempfile::tempdir().expect("tempdir"), args, "warn")
     }
 
-    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+    /// Starts with `RUST_LOG` set to `level` (e.g. `trace`).
+    pub fn start_logging(level: &str) -> Self {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), &[], level)
+    }
+
+    /// What the server printed so far, stdout and stderr.
+    pub fn output(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str], log_level: &str) -> Self {
         let data = dir.path().join("data");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrogate"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ferrogate");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = output.clone();
+        // Drain stderr (the log) into `output`, echoing warnings and errors for the test log.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("WARN") || line.contains("ERROR") {
+                    eprintln!("[ferrogate] {line}");
+                }
+                if let Ok(mut o) = sink.lock() {
+                    o.push_str(&line);
+                    o.push('\n');
+                }
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let endpoint = loop {
@@ -71,15 +99,29 @@ impl Server {
                 .next()
                 .expect("ferrogate exited before listening")
                 .expect("read stdout");
+            if let Ok(mut o) = output.lock() {
+                o.push_str(&line);
+                o.push('\n');
+            }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.trim().to_owned();
             }
         };
         // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Ok(mut o) = sink.lock() {
+                    o.push_str(&line);
+                    o.push('\n');
+                }
+            }
+        });
         let (access_key_id, secret_access_key, account) = read_credentials(&data);
         Self {
             child: Some(child),
+            output,
+            log_level: log_level.to_owned(),
             dir,
             endpoint,
             access_key_id,
@@ -124,7 +166,8 @@ impl Server {
     pub fn restart(mut self) -> Self {
         self.stop();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        Self::start_in(dir, &[])
+        let level = self.log_level.clone();
+        Self::start_in(dir, &[], &level)
     }
 
     fn client_env(&self, cmd: &mut Command, key: &str, secret: &str) {

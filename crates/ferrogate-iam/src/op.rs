@@ -27,8 +27,8 @@ pub struct Ctx<'a> {
     pub sealer: &'a dyn ferrogate_store::seal::Sealer,
 }
 
-/// A handler's answer.
-#[derive(Debug)]
+/// A handler's answer. Its body may hold secrets (a new access key, a decrypted
+/// plaintext), so `Debug` shows only its size.
 pub struct OpReply {
     /// The response body.
     pub body: Vec<u8>,
@@ -36,6 +36,15 @@ pub struct OpReply {
     pub response_elements: Value,
     /// `(ResourceType, ResourceName)` pairs for `LookupEvents`.
     pub resources: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for OpReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpReply")
+            .field("body_len", &self.body.len())
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a service knows about the resource a request addresses, found before authorization

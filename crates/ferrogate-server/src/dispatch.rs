@@ -30,8 +30,8 @@ use serde_json::{json, Value};
 
 use crate::App;
 
-/// A request as received.
-#[derive(Debug)]
+/// A request as received. `Debug` shows header names and the body's size only: headers
+/// carry session tokens and bodies carry plaintexts.
 pub struct RawRequest {
     /// Method.
     pub method: String,
@@ -56,8 +56,22 @@ impl RawRequest {
     }
 }
 
-/// A response, ready for the wire.
-#[derive(Debug)]
+impl std::fmt::Debug for RawRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response, ready for the wire. `Debug` leaves the body out (it may hold secrets).
 pub struct RawResponse {
     /// HTTP status.
     pub status: u16,
@@ -65,6 +79,16 @@ pub struct RawResponse {
     pub headers: Vec<(&'static str, String)>,
     /// Body.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// Where a request goes: its service (if known) and protocol.

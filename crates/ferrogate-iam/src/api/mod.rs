@@ -43,8 +43,8 @@ use crate::IamError;
 pub use crate::op::Ctx;
 
 /// A handler's answer: the XML document, what CloudTrail logs as `responseElements`, and
-/// the resources `LookupEvents` reports.
-#[derive(Debug)]
+/// the resources `LookupEvents` reports. `Debug` leaves the body out (a new access key's
+/// secret travels in it).
 pub struct Reply {
     /// The whole XML response.
     pub body: String,
@@ -52,6 +52,15 @@ pub struct Reply {
     pub response_elements: Value,
     /// `(ResourceType, ResourceName)` pairs for the lookup index.
     pub resources: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("body_len", &self.body.len())
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
 }
 
 macro_rules! ops {

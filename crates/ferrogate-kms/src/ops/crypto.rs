@@ -53,12 +53,28 @@ fn context_param(ctx: &Option<BTreeMap<String, String>>) -> Value {
     ctx.as_ref().map_or(Value::Null, |m| json!(m))
 }
 
+/// A base64 plaintext from a request: zeroized when dropped, never printed.
+#[derive(Clone)]
+pub struct SecretB64(zeroize::Zeroizing<String>);
+
+impl<'de> Deserialize<'de> for SecretB64 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| SecretB64(zeroize::Zeroizing::new(s)))
+    }
+}
+
+impl std::fmt::Debug for SecretB64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretB64(<redacted>)")
+    }
+}
+
 /// `Encrypt`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptInput {
     key_id: String,
-    plaintext: String,
+    plaintext: SecretB64,
     #[serde(default)]
     encryption_context: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -71,7 +87,11 @@ pub struct EncryptInput {
 
 impl EncryptInput {
     pub(crate) fn validated(self) -> Result<Self, KmsError> {
-        blob("plaintext", &self.plaintext, MAX_PLAINTEXT)?;
+        drop(zeroize::Zeroizing::new(blob(
+            "plaintext",
+            &self.plaintext.0,
+            MAX_PLAINTEXT,
+        )?));
         check_algorithm(self.encryption_algorithm.as_deref())?;
         material::check_context(&pairs(&self.encryption_context))?;
         crate::grant::check_tokens(&self.grant_tokens)?;
@@ -102,7 +122,8 @@ impl Input for EncryptInput {
         let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
         let k = usable(tx.read(), r, ctx.now, Use::Crypto)?;
         dry_run(self.dry_run)?;
-        let plaintext = zeroize::Zeroizing::new(blob("plaintext", &self.plaintext, MAX_PLAINTEXT)?);
+        let plaintext =
+            zeroize::Zeroizing::new(blob("plaintext", &self.plaintext.0, MAX_PLAINTEXT)?);
         let (ciphertext, _) = material::encrypt(ctx.sealer, &k, &plaintext, &self.context())?;
         Ok(Done::body(
             json!({ "CiphertextBlob": B64.encode(ciphertext), "KeyId": k.arn(), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" }),
