@@ -1,4 +1,7 @@
-//! The HTTP listener: one catch-all route, bodies capped, graceful shutdown.
+//! The HTTP listener: one catch-all route, bodies capped, graceful shutdown, and limits
+//! against clients that hold resources without sending anything (slowloris): a deadline
+//! for request headers (which also closes idle keep-alive connections), one for the body,
+//! and a cap on open connections.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,7 +13,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::dispatch::{self, RawRequest};
 use crate::App;
@@ -34,11 +39,51 @@ impl Listening {
     }
 }
 
+/// What one client may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A request's headers must arrive within this long of the server starting to wait for
+    /// them; an idle keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this long of its headers.
+    pub body_timeout: Duration,
+    /// Connections open at once; further clients wait in the kernel's accept queue.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// Serves `app` until `shutdown` resolves, then lets in-flight requests finish (up to 10 s).
 pub async fn serve(app: App, listening: Listening, shutdown: impl Future<Output = ()>) {
+    serve_with(app, listening, Limits::default(), shutdown).await;
+}
+
+/// As [`serve`], with explicit [`Limits`].
+pub async fn serve_with(
+    app: App,
+    listening: Listening,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = std::sync::Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             conn = listening.listener.accept() => {
                 let (stream, peer) = match conn {
@@ -52,11 +97,14 @@ pub async fn serve(app: App, listening: Listening, shutdown: impl Future<Output 
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
+                let body_timeout = limits.body_timeout;
                 let service = hyper::service::service_fn(move |req| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
+                    async move { Ok::<_, Infallible>(handle(app, peer, req, body_timeout).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
                     .keep_alive(true)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
@@ -64,6 +112,7 @@ pub async fn serve(app: App, listening: Listening, shutdown: impl Future<Output 
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, %peer, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,
@@ -100,9 +149,23 @@ async fn read_capped(mut body: Incoming) -> Option<Bytes> {
     (seen <= ferrogate_wire::MAX_BODY_BYTES).then(|| buf.freeze())
 }
 
-async fn handle(app: App, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(
+    app: App,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = read_capped(body).await;
+    let Ok(body) = tokio::time::timeout(body_timeout, read_capped(body)).await else {
+        // Nothing can be verified without the whole body; tell the client and close.
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        return r;
+    };
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()

@@ -11,7 +11,7 @@ mod http;
 
 pub use app::App;
 pub use datadir::{Credentials, DataDir, DataDirError};
-pub use http::{serve, Listening};
+pub use http::{serve, serve_with, Limits, Listening};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
