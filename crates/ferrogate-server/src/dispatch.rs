@@ -426,7 +426,7 @@ async fn iam_call(
     req: &RawRequest,
     body: &[u8],
 ) -> RawResponse {
-    let params = QueryParams::parse(&[body, req.query.as_bytes()]);
+    let params = QueryParams::from_request(body, &req.query);
     let action = params.get("Action").unwrap_or("").to_owned();
     let decoded = match params.get("Version") {
         Some(v) if v == service.api_version() => IamOp::decode(service, &action, &params),

@@ -29,6 +29,15 @@ impl QueryParams {
         Self { map }
     }
 
+    /// A query-protocol request's parameters: the form-encoded body, then the URL query.
+    /// In the URL query a `+` is a literal plus, as SigV4 signs it (its canonical query
+    /// encodes `+` as `%2B`), not a space as in a form body: the parameters acted on are
+    /// then exactly the ones that were signed.
+    pub fn from_request(body: &[u8], url_query: &str) -> Self {
+        let query = url_query.replace('+', "%2B");
+        Self::parse(&[body, query.as_bytes()])
+    }
+
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(String::as_str)
@@ -175,6 +184,14 @@ pub fn error_body(e: &ApiError, xmlns: &str, request_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_plus_in_the_url_query_is_a_plus_and_in_the_body_a_space() {
+        let p = super::QueryParams::from_request(b"A=x+y", "B=x+y&C=x%20y");
+        assert_eq!(p.get("A"), Some("x y"));
+        assert_eq!(p.get("B"), Some("x+y"));
+        assert_eq!(p.get("C"), Some("x y"));
+    }
+
     use super::*;
 
     #[test]

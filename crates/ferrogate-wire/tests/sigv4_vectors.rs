@@ -313,6 +313,36 @@ fn refusals() {
     assert!(
         matches!(verify_with(&h, "service", now()), Err(AuthError::SignatureMismatch(m)) if m.contains("'Host'"))
     );
+    // An unsigned X-Amz-Target (which names the operation) is refused, even though the
+    // signature over the other headers is valid.
+    let mut h = good.clone();
+    h.push(("X-Amz-Target", "TrentService.ScheduleKeyDeletion"));
+    assert!(
+        matches!(verify_with(&h, "service", now()), Err(AuthError::SignatureMismatch(m)) if m.contains("'X-Amz-Target'"))
+    );
+    // Region names must look like AWS's (they end up in ARNs and audit records).
+    for (region, ok) in [
+        ("us-east-1", true),
+        ("us-gov-west-1", true),
+        ("eu-central-2", true),
+        ("../../etc", false),
+        ("US-EAST-1", false),
+        ("useast1", false),
+        ("us-east-123", false),
+        ("", false),
+    ] {
+        assert_eq!(
+            ferrogate_wire::sigv4::is_region_name(region),
+            ok,
+            "{region}"
+        );
+    }
+    let bad_region = authz.replace("/us-east-1/", "/x/");
+    let mut h = base.clone();
+    h.push(("Authorization", &bad_region));
+    assert!(
+        matches!(verify_with(&h, "service", now()), Err(AuthError::SignatureMismatch(m)) if m.contains("valid region, not 'x'"))
+    );
     // A body hash header that lies about the body.
     let mut h = good.clone();
     h.push(("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD"));

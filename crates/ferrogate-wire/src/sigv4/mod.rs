@@ -90,6 +90,21 @@ pub struct Verified<I> {
     pub service: String,
 }
 
+/// Whether `r` is shaped like an AWS region name: a two-letter prefix, one or more
+/// lowercase words and a number of one or two digits, at most 32 bytes in all.
+pub fn is_region_name(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    r.len() <= 32
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Verifies a request's SigV4 signature for `expected_service`.
 pub fn verify<L: CredentialLookup>(
     req: &RequestParts<'_>,
@@ -111,6 +126,15 @@ pub fn verify<L: CredentialLookup>(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
+    // The operation of a JSON request is named by `X-Amz-Target`: left unsigned, a captured
+    // request could be replayed as another operation on the same body. Every AWS SDK signs
+    // it; a request that does not is refused (AWS's own behaviour here is unconfirmed, so
+    // this fails closed, in the words AWS uses for an unsigned Host).
+    if req.header("x-amz-target").is_some() && !auth.signed_headers.contains(&"x-amz-target") {
+        return Err(AuthError::SignatureMismatch(
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
+    }
     let request_time = Timestamp::parse_amz_date(amz_date_raw).map_err(|_| {
         AuthError::IncompleteSignature(format!(
             "Date must be in ISO-8601 'basic format'. Got '{amz_date_raw}'. See http://en.wikipedia.org/wiki/ISO_8601"
@@ -121,6 +145,15 @@ pub fn verify<L: CredentialLookup>(
     if auth.service != expected_service {
         scope_errors.push_str(&format!(
             "Credential should be scoped to correct service: '{expected_service}'. "
+        ));
+    }
+    if !is_region_name(auth.region) {
+        // The region becomes part of ARNs and of the audit record, so only names shaped like
+        // AWS's (`us-east-1`, `us-gov-west-1`, `eu-central-2`) are accepted; which regions
+        // exist is the operator's business, not a fixed list.
+        scope_errors.push_str(&format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
+            auth.region.chars().take(64).collect::<String>()
         ));
     }
     if auth.day != request_time.amz_day() {
