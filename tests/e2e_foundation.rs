@@ -776,3 +776,36 @@ fn a_revocation_holds_when_its_client_hangs_up() {
     }
     assert!(landed > 0, "no hung-up deletion was ever handled");
 }
+
+/// A lost credentials file is written again from the database (same key, the secret
+/// unsealed); a lost root key with its database still present stops the server instead of
+/// minting a new key that could never open what the database holds.
+#[test]
+fn bootstrap_recovers_credentials_and_refuses_a_lost_root_key() {
+    let s = Server::start();
+    let (key, secret) = (s.access_key_id.clone(), s.secret_access_key.clone());
+    let data = s.data_dir();
+    let mut s = s;
+    s.stop();
+    std::fs::remove_file(data.join("credentials")).unwrap();
+    let s = s.restart();
+    assert_eq!(s.access_key_id, key);
+    assert_eq!(s.secret_access_key, secret);
+    json(&s.aws(&["sts", "get-caller-identity"]));
+    let mut s = s;
+    s.stop();
+
+    std::fs::remove_file(data.join("root.key")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrogate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("root key") && err.contains("restore"), "{err}");
+    assert!(
+        !data.join("root.key").exists(),
+        "a new root key was created"
+    );
+}

@@ -100,3 +100,36 @@ fn seed_aws_managed(tx: &mut dyn WriteTx, now: Timestamp) -> Result<(), StoreErr
     }
     Ok(())
 }
+
+/// The root user's credentials read back from the database: its oldest active access key,
+/// with the secret unsealed. For a credentials file lost to a crash between the first
+/// commit and the file's write, or removed by hand. `None` when the root user has no
+/// active access key (the operator removed them: nothing is recreated behind their back).
+pub fn recover_root_credentials(
+    store: &Store,
+    sealer: &dyn Sealer,
+    account: &AccountId,
+) -> Result<Option<RootCredentials>, IamError> {
+    use base64::Engine as _;
+    let id = account.to_string();
+    let keys = store.read(|tx| crate::api::keys_of(tx, &id, None))?;
+    let Some(key) = keys
+        .into_iter()
+        .find(|k| k.status == crate::model::KeyStatus::Active)
+    else {
+        return Ok(None);
+    };
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(&key.sealed_secret)
+        .map_err(|_| {
+            IamError::Internal(StoreError::Engine("a sealed secret is not base64".into()))
+        })?;
+    let secret = sealer.open(&sealed, key.access_key_id.as_bytes())?;
+    let secret = String::from_utf8(secret.to_vec()).map_err(|_| {
+        IamError::Internal(StoreError::Engine("a sealed secret is not UTF-8".into()))
+    })?;
+    Ok(Some(RootCredentials {
+        access_key_id: key.access_key_id,
+        secret_access_key: Zeroizing::new(secret),
+    }))
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ferrogate_iam::authz::Authorizer;
-use ferrogate_iam::bootstrap::{ensure_account, RootCredentials};
+use ferrogate_iam::bootstrap::{ensure_account, recover_root_credentials, RootCredentials};
 use ferrogate_iam::credentials::IamCredentials;
 use ferrogate_store::seal::{FileRootKey, Sealer};
 use ferrogate_store::Store;
@@ -39,6 +39,15 @@ pub enum StartError {
     /// Bootstrapping the account.
     #[error("creating the account: {0}")]
     Bootstrap(#[from] ferrogate_iam::IamError),
+    /// A database without its root key: every secret in it is sealed under a key that is
+    /// gone. A new key would only make them unreadable for good.
+    #[error("{database} exists but its root key {root_key} does not: restore the root key from your backup (refusing to create a new one, which could never open the secrets sealed in the database)")]
+    RootKeyMissing {
+        /// The database.
+        database: String,
+        /// The root key file.
+        root_key: String,
+    },
 }
 
 impl App {
@@ -57,10 +66,32 @@ impl App {
         account: &AccountId,
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, Option<RootCredentials>), StartError> {
+        if dir.database().exists() && !dir.root_key().exists() {
+            return Err(StartError::RootKeyMissing {
+                database: dir.database().display().to_string(),
+                root_key: dir.root_key().display().to_string(),
+            });
+        }
         let sealer: Arc<dyn Sealer> = Arc::new(FileRootKey::load_or_create(&dir.root_key())?);
         let store = Store::open(&dir.database())?;
         let created = ensure_account(&store, sealer.clone(), account, clock.now()).await?;
-        if let Some(c) = &created {
+        let recovered = if created.is_none() && !dir.has_credentials() {
+            // A crash between the first commit and the file's write, or a file removed by
+            // hand: the secret is sealed in the database, so write the file again.
+            let recovered = recover_root_credentials(&store, sealer.as_ref(), account)?;
+            match &recovered {
+                Some(_) => {
+                    tracing::warn!("the credentials file was missing; rewrote it from the database");
+                }
+                None => tracing::warn!(
+                    "the credentials file is missing and the root user has no active access key: no credentials file is written"
+                ),
+            }
+            recovered
+        } else {
+            None
+        };
+        if let Some(c) = created.as_ref().or(recovered.as_ref()) {
             dir.write_credentials(&Credentials {
                 account_id: account.to_string(),
                 access_key_id: c.access_key_id.clone(),

@@ -124,7 +124,16 @@ impl DataDir {
         f.write_all(text.as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        // The rename is durable only once the directory is.
+        fs::File::open(&self.root)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.root))
+    }
+
+    /// Whether the credentials file exists.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials_path().exists()
     }
 
     /// Reads the credentials file.

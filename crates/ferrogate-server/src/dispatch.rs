@@ -519,8 +519,12 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             return call.record_then_respond(app, event, Err(err)).await;
         }
         Err(e) => {
+            // Refused, and recorded like every other outcome of an authenticated call (if
+            // the store can still take the record; if not, the answer is the same).
             tracing::error!(request_id = %call.request_id, error = %e, "authorization could not be completed");
-            return call.respond(Err(ApiError::internal()));
+            let err = ApiError::internal();
+            let event = call.event(Outcome::failed(name, read_only, params, err.clone()));
+            return call.record_then_respond(app, event, Err(err)).await;
         }
     };
     if read_only {

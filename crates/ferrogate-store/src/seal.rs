@@ -92,6 +92,14 @@ impl FileRootKey {
                 f.write_all(bytes.as_ref())
                     .and_then(|()| f.sync_all())
                     .map_err(io)?;
+                // The new file's directory entry must be durable before anything is sealed
+                // under the key: a database that outlives its key after a power cut holds
+                // secrets nobody can open.
+                if let Some(parent) = path.parent() {
+                    fs::File::open(parent)
+                        .and_then(|d| d.sync_all())
+                        .map_err(io)?;
+                }
                 Self::from_bytes(bytes.as_ref()).ok_or(RootKeyError::Malformed { path: shown })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(path),

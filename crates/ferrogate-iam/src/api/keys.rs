@@ -43,7 +43,11 @@ fn target_arn(explicit: Option<&str>, caller: &Principal) -> String {
     }
 }
 
-fn keys_of(tx: &dyn ReadTx, account: &str, user: Option<&str>) -> Result<Vec<AccessKey>, IamError> {
+pub(crate) fn keys_of(
+    tx: &dyn ReadTx,
+    account: &str,
+    user: Option<&str>,
+) -> Result<Vec<AccessKey>, IamError> {
     let refs = tables::USER_KEYS.scan(
         tx,
         &keys::user_keys(account, user),

@@ -12,7 +12,7 @@ mod roles;
 mod sts;
 mod users;
 
-pub(crate) use keys::create_key;
+pub(crate) use keys::{create_key, keys_of};
 pub use managed::parse_policy_arn;
 
 use base64::Engine as _;
