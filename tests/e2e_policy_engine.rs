@@ -391,3 +391,251 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
         "{e}"
     );
 }
+
+fn put_user_policy(s: &Server, user: &str, policy: &str) {
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        user,
+        "--policy-name",
+        "p",
+        "--policy-document",
+        policy,
+    ]));
+}
+
+/// Authorization uses the stored entity's ARN (with its path) and its tags, not a name-only
+/// ARN rebuilt from the request.
+#[test]
+fn iam_actions_are_authorized_on_the_stored_arn_with_its_path_and_tags() {
+    let s = Server::start();
+    let (k, sk) = user_with_key(&s, "admin");
+    json(&s.aws(&[
+        "iam",
+        "create-user",
+        "--user-name",
+        "bob",
+        "--path",
+        "/team/",
+    ]));
+    json(&s.aws(&[
+        "iam",
+        "create-user",
+        "--user-name",
+        "carol",
+        "--path",
+        "/other/",
+        "--tags",
+        "Key=env,Value=dev",
+    ]));
+    put_user_policy(
+        &s,
+        "admin",
+        &doc(
+            r#"{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:GetUser"],"Resource":"arn:aws:iam::000000000000:user/team/*"},
+               {"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}}"#,
+        ),
+    );
+    // The path is part of the ARN the policy matches.
+    json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "bob"]));
+    let e = fails_with(
+        &s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "carol"]),
+        "AccessDenied",
+    );
+    assert!(
+        e.contains("on resource: arn:aws:iam::000000000000:user/other/carol"),
+        "{e}"
+    );
+    json(&s.aws_as(&k, &sk, &["iam", "create-access-key", "--user-name", "bob"]));
+    fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &["iam", "create-access-key", "--user-name", "carol"],
+        ),
+        "AccessDenied",
+    );
+    // The stored tags are the resource's tags.
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &["iam", "list-access-keys", "--user-name", "carol"],
+    ));
+    fails_with(
+        &s.aws_as(&k, &sk, &["iam", "list-access-keys", "--user-name", "bob"]),
+        "AccessDenied",
+    );
+}
+
+/// `iam:PolicyARN` limits which managed policies a delegated admin may attach.
+#[test]
+fn iam_policy_arn_condition_limits_attachments() {
+    let s = Server::start();
+    let (k, sk) = user_with_key(&s, "delegate");
+    json(&s.aws(&["iam", "create-user", "--user-name", "target"]));
+    let ro = json(&s.aws(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "ReadOnlyish",
+        "--policy-document",
+        &doc(r#"{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}"#),
+    ]));
+    let ro_arn = ro["Policy"]["Arn"].as_str().unwrap().to_owned();
+    put_user_policy(
+        &s,
+        "delegate",
+        &doc(&format!(
+            r#"{{"Effect":"Allow","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{{"ArnEquals":{{"iam:PolicyARN":"{ro_arn}"}}}}}}"#
+        )),
+    );
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "iam",
+            "attach-user-policy",
+            "--user-name",
+            "target",
+            "--policy-arn",
+            &ro_arn,
+        ],
+    ));
+    fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "iam",
+                "attach-user-policy",
+                "--user-name",
+                "target",
+                "--policy-arn",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+            ],
+        ),
+        "AccessDenied",
+    );
+}
+
+/// Names are ASCII and unique regardless of case; a second `Alice` is refused.
+#[test]
+fn names_are_ascii_and_case_insensitively_unique() {
+    let s = Server::start();
+    json(&s.aws(&["iam", "create-user", "--user-name", "Alice"]));
+    fails_with(
+        &s.aws(&["iam", "create-user", "--user-name", "alice"]),
+        "EntityAlreadyExists",
+    );
+    // The Kelvin sign lowercases to `k` in Unicode: refused, not confused with `k`.
+    json(&s.aws(&["iam", "create-user", "--user-name", "kay"]));
+    fails_with(
+        &s.aws(&["iam", "create-user", "--user-name", "\u{212A}ay"]),
+        "ValidationError",
+    );
+    let users = json(&s.aws(&["iam", "list-users"]));
+    assert_eq!(users["Users"].as_array().unwrap().len(), 2);
+}
+
+/// AssumeRole: the exact role ARN, unsupported session options refused (not ignored), and
+/// a session ends with its role even if a role of the same name comes back.
+#[test]
+fn assume_role_is_strict_and_sessions_die_with_their_role() {
+    let s = Server::start();
+    let (k, sk) = user_with_key(&s, "caller");
+    put_user_policy(
+        &s,
+        "caller",
+        &doc(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#),
+    );
+    let trust = doc(
+        r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/caller"},"Action":"sts:AssumeRole"}"#,
+    );
+    let create = |s: &Server| {
+        json(&s.aws(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            "worker",
+            "--assume-role-policy-document",
+            &trust,
+        ]));
+        json(&s.aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "worker",
+            "--policy-name",
+            "p",
+            "--policy-document",
+            &doc(r#"{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}"#),
+        ]));
+    };
+    create(&s);
+    let arn = "arn:aws:iam::000000000000:role/worker";
+    // A wrong-case ARN names no role.
+    assert!(s
+        .assume_role(&k, &sk, "arn:aws:iam::000000000000:role/WORKER", "s1")
+        .is_err());
+    // A session policy narrows the session: with a deny-all one, nothing is allowed.
+    let narrowed = json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            arn,
+            "--role-session-name",
+            "s0",
+            "--policy",
+            &doc(r#"{"Effect":"Deny","Action":"*","Resource":"*"}"#),
+        ],
+    ));
+    let c = &narrowed["Credentials"];
+    let narrowed = common::Session {
+        key: c["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret: c["SecretAccessKey"].as_str().unwrap().to_owned(),
+        token: c["SessionToken"].as_str().unwrap().to_owned(),
+    };
+    fails_with(
+        &s.aws_session(&narrowed, &["iam", "list-users"]),
+        "AccessDenied",
+    );
+    // Managed session policies are not supported: refused, not silently ignored (which
+    // would leave the session broader than the caller asked for).
+    let out = s.aws_as(
+        &k,
+        &sk,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            arn,
+            "--role-session-name",
+            "s1",
+            "--policy-arns",
+            "arn=arn:aws:iam::aws:policy/AdministratorAccess",
+        ],
+    );
+    assert!(!out.status.success(), "PolicyArns was ignored");
+    let session = s.assume_role(&k, &sk, arn, "s1").unwrap();
+    json(&s.aws_session(&session, &["iam", "list-users"]));
+    // The role goes, and a new role of the same name does not revive the session.
+    json(&s.aws(&[
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        "worker",
+        "--policy-name",
+        "p",
+    ]));
+    json(&s.aws(&["iam", "delete-role", "--role-name", "worker"]));
+    create(&s);
+    let out = s.aws_session(&session, &["iam", "list-users"]);
+    assert!(!out.status.success(), "a session outlived its role");
+    // A fresh session of the new role works.
+    let fresh = s.assume_role(&k, &sk, arn, "s2").unwrap();
+    json(&s.aws_session(&fresh, &["iam", "list-users"]));
+}
