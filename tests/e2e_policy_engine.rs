@@ -373,7 +373,43 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
         &session,
         &["iam", "create-user", "--user-name", "allowed-now"],
     ));
-    // Without FullAWSAccess at the account level nothing is allowed in the member account.
+    // Listing the organization's roots and policies is for the management account.
+    for op in [
+        vec!["organizations", "list-roots"],
+        vec![
+            "organizations",
+            "list-policies",
+            "--filter",
+            "SERVICE_CONTROL_POLICY",
+        ],
+    ] {
+        fails_with(&s.aws_session(&session, &op), "AccessDeniedException");
+    }
+    // An SCP that allows only S3 in place of FullAWSAccess: nothing in IAM is allowed.
+    let s3_only = json(&s.aws(&[
+        "organizations",
+        "create-policy",
+        "--name",
+        "s3-only",
+        "--description",
+        "d",
+        "--type",
+        "SERVICE_CONTROL_POLICY",
+        "--content",
+        &doc(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#),
+    ]));
+    let s3_only = s3_only["Policy"]["PolicySummary"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "attach-policy",
+        "--policy-id",
+        &s3_only,
+        "--target-id",
+        &member,
+    ]));
     json(&s.aws(&[
         "organizations",
         "detach-policy",
@@ -389,6 +425,18 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
     assert!(
         e.contains("because no service control policy allows the iam:ListUsers action"),
         "{e}"
+    );
+    // The last SCP of a target cannot be detached.
+    fails_with(
+        &s.aws(&[
+            "organizations",
+            "detach-policy",
+            "--policy-id",
+            &s3_only,
+            "--target-id",
+            &member,
+        ]),
+        "ConstraintViolationException",
     );
 }
 

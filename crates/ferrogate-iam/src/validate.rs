@@ -47,6 +47,25 @@ impl Checks {
         self
     }
 
+    /// A tag key (`[\p{L}\p{Z}\p{N}_.:/=+\-@]+`, 1–128) or value (the same characters,
+    /// 0–256), as IAM's model defines them.
+    pub fn tag(&mut self, value: &str, member: &str, key: bool) -> &mut Self {
+        let (min, max) = if key { (1, 128) } else { (0, 256) };
+        self.length(value, member, min, max);
+        let ok = |c: char| {
+            c.is_alphanumeric() || c.is_whitespace() && !c.is_control() || "_.:/=+-@".contains(c)
+        };
+        if !value.chars().all(ok) {
+            let star = if key { '+' } else { '*' };
+            self.fail(
+                value,
+                member,
+                &format!("satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]{star}"),
+            );
+        }
+        self
+    }
+
     /// `[\w+=,.@-]+` with a length, as user, role, group and policy names.
     pub fn name(&mut self, value: &str, member: &str, max: usize) -> &mut Self {
         self.length(value, member, 1, max);
@@ -204,6 +223,23 @@ mod tests {
             .done());
         assert!(m.starts_with("2 validation errors detected: "), "{m}");
         assert!(m.contains("; "), "{m}");
+    }
+
+    #[test]
+    fn tags() {
+        assert!(Checks::new()
+            .tag("team:env/x=1+a@b", "k", true)
+            .tag("", "v", false)
+            .tag("Ünïcode value 42", "v", false)
+            .done()
+            .is_ok());
+        let m = msg(Checks::new()
+            .tag("a\nb", "tags.1.member.value", false)
+            .done());
+        assert!(m.contains("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"), "{m}");
+        assert!(Checks::new().tag("", "k", true).done().is_err());
+        assert!(Checks::new().tag("a;b", "k", true).done().is_err());
+        assert!(Checks::new().tag("<x>", "v", false).done().is_err());
     }
 
     #[test]

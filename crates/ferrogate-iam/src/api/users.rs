@@ -74,8 +74,8 @@ pub(crate) fn decode_tags(p: &QueryParams, c: &mut Checks) -> Vec<Tag> {
         c.length(&"x".repeat(tags.len()), "tags", 0, 50);
     }
     for (i, t) in tags.iter().enumerate() {
-        c.length(&t.key, &format!("tags.{}.member.key", i + 1), 1, 128);
-        c.length(&t.value, &format!("tags.{}.member.value", i + 1), 0, 256);
+        c.tag(&t.key, &format!("tags.{}.member.key", i + 1), true);
+        c.tag(&t.value, &format!("tags.{}.member.value", i + 1), false);
     }
     tags
 }

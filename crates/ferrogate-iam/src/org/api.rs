@@ -221,11 +221,9 @@ impl<const ACCOUNTS: bool> ListInput<ACCOUNTS> {
                 "You specified an invalid value for nextToken.".into(),
             ));
         }
-        let org = org_of(tx.read(), ctx.principal.account.as_str())?;
+        // Both are management-account operations in AWS.
+        let org = managed_org(tx.read(), ctx.principal)?;
         let body = if ACCOUNTS {
-            if org.management_account_id != ctx.principal.account.as_str() {
-                managed_org(tx.read(), ctx.principal)?;
-            }
             json!({ "Accounts": accounts(tx.read(), &org)? })
         } else {
             json!({ "Roots": [root_json(&org)] })
@@ -591,7 +589,8 @@ pub struct ListPoliciesInput {
 
 impl ListPoliciesInput {
     fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
-        let org = org_of(tx.read(), ctx.principal.account.as_str())?;
+        // Management account only, as in AWS (delegated administrators are not modelled).
+        let org = managed_org(tx.read(), ctx.principal)?;
         if self.filter != "SERVICE_CONTROL_POLICY" {
             return Ok((json!({ "Policies": [] }), Value::Null, Vec::new()));
         }
@@ -677,6 +676,23 @@ impl<const ATTACH: bool> AttachPolicyInput<ATTACH> {
                 tables::ATTACHMENTS.put(tx.write()?, &key, &a)?;
             }
             (false, true) => {
+                // With SCPs enabled every root and account keeps at least one SCP (AWS:
+                // MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED); detaching the last would also
+                // read, in our evaluation, as "no SCP allows anything".
+                let remaining = tables::ATTACHMENTS
+                    .scan(
+                        tx.read(),
+                        &keys::target(&org.id, &self.target_id),
+                        None,
+                        Direction::Forward,
+                        2,
+                    )?
+                    .len();
+                if remaining <= 1 {
+                    return Err(OrgError::ConstraintViolationException(
+                        "You attempted to detach a policy from an entity that would cause the entity to have fewer than the minimum number of policies of a certain type required.".into(),
+                    ));
+                }
                 tables::ATTACHMENTS.delete(tx.write()?, &key)?;
             }
         }
