@@ -7,7 +7,7 @@
 //! ```
 //! OP: `get-caller-identity` (STS, awsQuery), `get-user:<name>` (IAM, awsQuery, authorized by
 //! the policy engine), `lookup-events` (CloudTrail, awsJson1_1), or
-//! `kms-encrypt:<key-id>`, `kms-decrypt:<key-id>`, `kms-generate-data-key:<key-id>`.
+//! `kms-encrypt:<key-id>`, `kms-decrypt:<base64 ciphertext>`, `kms-generate-data-key:<key-id>`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -84,6 +84,11 @@ fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), S
             format!(
                 r#"{{"KeyId":"{key}","Plaintext":"aGVsbG8gd29ybGQ=","EncryptionContext":{{"purpose":"bench"}}}}"#
             ),
+        ),
+        ("kms-decrypt", blob) => (
+            "kms",
+            Some("TrentService.Decrypt"),
+            format!(r#"{{"CiphertextBlob":"{blob}","EncryptionContext":{{"purpose":"bench"}}}}"#),
         ),
         ("kms-generate-data-key", key) => (
             "kms",

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# KMS throughput through the full path (SigV4, key policy evaluation, audit record made
+# durable before the answer): Encrypt, Decrypt, GenerateDataKey at fixed concurrency, against
+# Ferrogate and, in the same run, moto's KMS (the peer), with the same load generator.
+#
+#   scripts/bench-kms.sh [seconds-per-run] [concurrency...]   # needs: pip install 'moto[server]'
+#
+# Prints one markdown table row per (server, operation, concurrency).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+shift || true
+CONC=${*:-32}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
+cargo build --release -q -p ferrogate -p ferrogate-bench
+BIN="$CARGO_TARGET_DIR/release"
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+
+"$BIN/ferrogate" serve --listen 127.0.0.1:4710 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
+MOTO=""
+if command -v moto_server >/dev/null 2>&1; then
+  moto_server -p 4711 > "$WORK/moto.log" 2>&1 &
+  MOTO=yes
+fi
+sleep 2
+AK=$(sed -n 's/^aws_access_key_id=//p' "$WORK/data/credentials")
+SK=$(sed -n 's/^aws_secret_access_key=//p' "$WORK/data/credentials")
+MAK=AKIAIOSFODNN7EXAMPLE
+MSK=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+
+# A key and one ciphertext (under the context the benchmark sends) on each server.
+setup() { # endpoint key secret -> "key-id blob"
+  AWS_ACCESS_KEY_ID=$2 AWS_SECRET_ACCESS_KEY=$3 AWS_DEFAULT_REGION=us-east-1 python3 - "$1" <<'PY'
+import base64, sys, boto3
+kms = boto3.client("kms", endpoint_url=sys.argv[1])
+k = kms.create_key()["KeyMetadata"]["KeyId"]
+c = kms.encrypt(KeyId=k, Plaintext=b"hello world", EncryptionContext={"purpose": "bench"})["CiphertextBlob"]
+print(k, base64.b64encode(c).decode())
+PY
+}
+read -r FKEY FBLOB < <(setup http://127.0.0.1:4710 "$AK" "$SK")
+if [ -n "$MOTO" ]; then read -r MKEY MBLOB < <(setup http://127.0.0.1:4711 "$MAK" "$MSK"); fi
+
+row() { # name endpoint key secret op concurrency
+  out=$("$BIN/ferrogate-bench" --endpoint "$2" --access-key "$3" --secret "$4" --op "$5" --concurrency "$6" --seconds "$SECS")
+  get() { echo "$out" | tr ' ' '\n' | sed -n "s|^$1=||p"; }
+  echo "| $1 | ${5%%:*} | $6 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+}
+
+echo "| server | operation | concurrency | req/s | p50 ms | p99 ms | errors |"
+echo "|---|---|---|---|---|---|---|"
+for c in $CONC; do
+  for op in encrypt decrypt generate-data-key; do
+    case $op in
+      decrypt) f="kms-decrypt:$FBLOB"; m="kms-decrypt:${MBLOB:-}";;
+      *) f="kms-$op:$FKEY"; m="kms-$op:${MKEY:-}";;
+    esac
+    row ferrogate http://127.0.0.1:4710 "$AK" "$SK" "$f" "$c"
+    if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4711 "$MAK" "$MSK" "$m" "$c"; fi
+  done
+done
