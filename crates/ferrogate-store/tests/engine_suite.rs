@@ -341,3 +341,87 @@ fn refuses_a_database_from_the_future() {
     let err = Store::open(&path).err().unwrap();
     assert!(err.to_string().contains("newer than this build"), "{err}");
 }
+
+/// Trees named `*.index` behave like any other tree (they live in a compact table).
+#[tokio::test]
+async fn index_trees_behave_like_other_trees() {
+    let (_d, s) = open();
+    s.write(|tx| {
+        for k in ["b", "a", "c"] {
+            tx.put("x.index", k.as_bytes(), b"")?;
+        }
+        tx.put("x", b"a", b"not the index")?;
+        // A failed savepoint leaves nothing behind in either table.
+        let _ = with_savepoint(tx, |tx| {
+            tx.put("x.index", b"z", b"")?;
+            tx.put("x", b"z", b"v")?;
+            Err::<(), E>(E::Refused)
+        });
+        Ok::<_, E>(())
+    })
+    .await
+    .unwrap();
+    let (fwd, rev, got, other, z) = s
+        .read(|tx| {
+            Ok::<_, StoreError>((
+                tx.range("x.index", b"", None, Direction::Forward, 10)?,
+                tx.range("x.index", b"a", Some(b"c"), Direction::Reverse, 10)?,
+                tx.get("x.index", b"b")?,
+                tx.get("x", b"a")?,
+                (tx.get("x.index", b"z")?, tx.get("x", b"z")?),
+            ))
+        })
+        .unwrap();
+    let keys: Vec<&[u8]> = fwd.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(keys, [b"a", b"b", b"c"]);
+    let keys: Vec<&[u8]> = rev.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(keys, [b"b", b"a"]);
+    assert_eq!(got, Some(Vec::new()));
+    assert_eq!(other.as_deref(), Some(&b"not the index"[..]));
+    assert_eq!(z, (None, None));
+    assert!(s
+        .write(|tx| Ok::<_, E>(tx.delete("x.index", b"a")?))
+        .await
+        .unwrap());
+    assert_eq!(s.read(|tx| tx.get("x.index", b"a")).unwrap(), None);
+}
+
+/// A database written before index trees had their own table is migrated: its index
+/// entries move over and stay readable.
+#[tokio::test]
+async fn index_entries_of_a_version_1_database_are_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             CREATE TABLE kv (id INTEGER PRIMARY KEY, tree TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL);
+             CREATE UNIQUE INDEX kv_tree_k ON kv (tree, k);
+             INSERT INTO kv (tree, k, v) VALUES ('trail.index', x'01', x''), ('trail.events', x'01', x'aa');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let (idx, ev) = s
+        .read(|tx| {
+            Ok::<_, StoreError>((
+                tx.range("trail.index", b"", None, Direction::Forward, 10)?,
+                tx.get("trail.events", &[1])?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(idx, vec![(vec![1u8], Vec::new())]);
+    assert_eq!(ev, Some(vec![0xaa]));
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM kv WHERE tree = 'trail.index'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+}
