@@ -385,7 +385,7 @@ mod tests {
                 .await
                 .unwrap();
             store
-                .read(|tx| tx.range("t", &[b'k'], Some(&[b'k', i + 1]), Direction::Forward, 10))
+                .read(|tx| tx.range("t", b"k", Some(&[b'k', i + 1]), Direction::Forward, 10))
                 .unwrap();
         }
         let pool = store.inner.readers.lock().unwrap();
