@@ -101,6 +101,11 @@ impl<T> Authorized<T> {
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
+    /// The operation, to finish preparing it (authorization already holds for it: this
+    /// cannot change what it is, only compute what it needs).
+    pub fn op_mut(&mut self) -> &mut T {
+        &mut self.op
+    }
     /// Splits into parts.
     pub fn into_parts(self) -> (T, Principal) {
         (self.op, self.principal)

@@ -105,6 +105,14 @@ pub trait Operation: Send + Sync + 'static {
     fn changes_authorization(&self) -> bool {
         false
     }
+    /// True when [`Operation::prepare`] has work to do.
+    fn needs_prepare(&self) -> bool {
+        false
+    }
+    /// Slow work that needs no store (RSA key generation for KMS imports). It runs after
+    /// authorization on a blocking thread, before the operation's transaction, so that it
+    /// never holds the single writer (or an async worker) for its duration.
+    fn prepare(&mut self) {}
     /// Runs the operation.
     fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, Self::Error>;
     /// Turns a refusal into the service's `AccessDenied` error.

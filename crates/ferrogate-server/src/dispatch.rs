@@ -527,6 +527,25 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             return call.record_then_respond(app, event, Err(err)).await;
         }
     };
+    let authorized = if authorized.op().needs_prepare() {
+        let mut authorized = authorized;
+        match tokio::task::spawn_blocking(move || {
+            authorized.op_mut().prepare();
+            authorized
+        })
+        .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(request_id = %call.request_id, error = %e, "preparing the operation failed");
+                let err = ApiError::internal();
+                let event = call.event(Outcome::failed(name, read_only, params, err.clone()));
+                return call.record_then_respond(app, event, Err(err)).await;
+            }
+        }
+    } else {
+        authorized
+    };
     if read_only {
         let sealer = app.sealer.clone();
         let result = app.store.read(|tx| {
