@@ -7,7 +7,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +31,65 @@ impl LoopDevice {
     pub fn path(&self) -> PathBuf {
         PathBuf::from(format!("/dev/loop{}", self.number))
     }
+}
+
+/// A directory or file resolved inside a container root filesystem with
+/// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: symlinks (absolute
+/// ones included) and `..` resolve as if the root were `/`, so nothing
+/// outside it is ever reached. Later operations act on the descriptor, not
+/// on a path that could be changed in between.
+#[derive(Debug)]
+pub struct Confined {
+    /// The root joined with the path it was resolved from (for messages,
+    /// and all the fake has).
+    pub path: PathBuf,
+    /// `O_PATH` descriptor (None in the fake).
+    pub fd: Option<OwnedFd>,
+}
+
+impl Confined {
+    /// A path naming exactly the resolved object, for calls that only take
+    /// paths (`mount(2)`): `/proc/self/fd/N` (the fake: [`Confined::path`]).
+    pub fn proc_path(&self) -> PathBuf {
+        match &self.fd {
+            Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            None => self.path.clone(),
+        }
+    }
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        self.fd.as_ref().map(AsFd::as_fd).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "confined path without a descriptor",
+            )
+        })
+    }
+}
+
+fn single_name(name: &str) -> io::Result<&str> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a single file name"),
+        ));
+    }
+    Ok(name)
+}
+
+/// The components of a path relative to a container root; `..` is refused
+/// (it would be harmless under `RESOLVE_IN_ROOT`, but no caller needs it).
+fn rel_components(rel: &str) -> io::Result<Vec<&str>> {
+    let comps: Vec<&str> = rel
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if comps.contains(&"..") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{rel:?} contains '..'"),
+        ));
+    }
+    Ok(comps)
 }
 
 /// Privileged operations used by volume and sandbox setup.
@@ -94,6 +153,44 @@ pub trait Syscall: Send + Sync {
     fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()>;
     /// Installs a seccomp BPF filter.
     fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()>;
+
+    /// Opens a container root directory (`O_PATH`, not following a final
+    /// symlink) to resolve paths in with the `*_in` operations.
+    fn open_root(&self, root: &Path) -> io::Result<Confined>;
+    /// Resolves `rel` inside `root` (see [`Confined`]); a final symlink is
+    /// followed, inside the root.
+    fn resolve_in(&self, root: &Confined, rel: &str) -> io::Result<Confined>;
+    /// Creates the directory `rel` and its missing parents inside `root`,
+    /// every component resolved inside it, and returns it. A dangling
+    /// symlink on the way is an error.
+    fn mkdir_all_in(&self, root: &Confined, rel: &str, mode: u32) -> io::Result<Confined>;
+    /// Creates the directory `name` in `dir` (`EEXIST` is an error).
+    fn mkdir_in(&self, dir: &Confined, name: &str, mode: u32) -> io::Result<()>;
+    /// Creates the device node `name` in `dir`.
+    fn mknod_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()>;
+    /// Creates the symlink `name` -> `target` in `dir`.
+    fn symlink_in(&self, target: &str, dir: &Confined, name: &str) -> io::Result<()>;
+    /// Writes the regular file `name` in `dir` (created or truncated; a
+    /// symlink, FIFO or anything else that is not a regular file is refused).
+    fn write_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()>;
+    /// Changes the permissions of the resolved object itself.
+    fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()>;
+    /// Where the resolved object is, as this process sees it (`readlink` of
+    /// `/proc/self/fd/N`).
+    fn real_path(&self, target: &Confined) -> io::Result<PathBuf>;
 }
 
 /// The real system calls.
@@ -309,6 +406,134 @@ impl Syscall for LinuxSyscall {
     fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()> {
         sys::seccomp::install(program)
     }
+    fn open_root(&self, root: &Path) -> io::Result<Confined> {
+        let fd = sys::at::open(root, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
+        Ok(Confined {
+            path: root.to_owned(),
+            fd: Some(fd),
+        })
+    }
+    fn resolve_in(&self, root: &Confined, rel: &str) -> io::Result<Confined> {
+        let comps = rel_components(rel)?;
+        let joined = if comps.is_empty() {
+            ".".to_owned()
+        } else {
+            comps.join("/")
+        };
+        let fd = sys::at::openat2(
+            root.fd()?,
+            &joined,
+            libc::O_PATH,
+            0,
+            sys::at::RESOLVE_CONFINED,
+        )
+        .map_err(|e| io::Error::new(e.kind(), format!("{}/{joined}: {e}", root.path.display())))?;
+        Ok(Confined {
+            path: root.path.join(joined),
+            fd: Some(fd),
+        })
+    }
+    fn mkdir_all_in(&self, root: &Confined, rel: &str, mode: u32) -> io::Result<Confined> {
+        let rootfd = root.fd()?;
+        let open_dir = |p: &str| {
+            sys::at::openat2(
+                rootfd,
+                p,
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                sys::at::RESOLVE_CONFINED,
+            )
+        };
+        let mut dir = open_dir(".")?;
+        let mut prefix = String::new();
+        for c in rel_components(rel)? {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(c);
+            let ctx = |e: io::Error| {
+                io::Error::new(e.kind(), format!("{}/{prefix}: {e}", root.path.display()))
+            };
+            dir = match open_dir(&prefix) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    // mkdirat never follows a symlink at `c`: a dangling
+                    // link gives EEXIST and the re-open below fails.
+                    match sys::at::mkdirat(dir.as_fd(), c, mode) {
+                        Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(ctx(e)),
+                        _ => {}
+                    }
+                    open_dir(&prefix).map_err(|e| {
+                        if e.raw_os_error() == Some(libc::ENOENT) {
+                            ctx(io::Error::new(
+                                io::ErrorKind::NotFound,
+                                "a symbolic link whose target does not exist",
+                            ))
+                        } else {
+                            ctx(e)
+                        }
+                    })?
+                }
+                Err(e) => return Err(ctx(e)),
+            };
+        }
+        Ok(Confined {
+            path: root.path.join(prefix),
+            fd: Some(dir),
+        })
+    }
+    fn mkdir_in(&self, dir: &Confined, name: &str, mode: u32) -> io::Result<()> {
+        sys::at::mkdirat(dir.fd()?, single_name(name)?, mode)
+    }
+    fn mknod_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()> {
+        sys::at::mknodat(dir.fd()?, single_name(name)?, mode, major, minor)
+    }
+    fn symlink_in(&self, target: &str, dir: &Confined, name: &str) -> io::Result<()> {
+        sys::at::symlinkat(target, dir.fd()?, single_name(name)?)
+    }
+    fn write_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        // O_NOFOLLOW: a symlink at `name` is refused (ELOOP); O_NONBLOCK: a
+        // FIFO without a reader fails (ENXIO) instead of blocking forever.
+        let fd = sys::at::openat(
+            dir.fd()?,
+            single_name(name)?,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            mode,
+        )?;
+        let (st_mode, _) = sys::at::fstat(fd.as_fd())?;
+        if st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}/{name} is not a regular file", dir.path.display()),
+            ));
+        }
+        let mut f = fs::File::from(fd);
+        f.set_len(0)?;
+        f.write_all(contents)
+    }
+    fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()> {
+        target.fd()?;
+        // chmod(2) through the magic link acts on exactly the object the
+        // descriptor refers to (fchmod does not take O_PATH descriptors).
+        fs::set_permissions(target.proc_path(), fs::Permissions::from_mode(mode))
+    }
+    fn real_path(&self, target: &Confined) -> io::Result<PathBuf> {
+        target.fd()?;
+        fs::read_link(target.proc_path())
+    }
 }
 
 /// One recorded call: the operation and its arguments, rendered.
@@ -481,5 +706,73 @@ impl Syscall for RecordingSyscall {
     }
     fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()> {
         self.rec("seccomp", format!("{} instructions", program.len()))
+    }
+    fn open_root(&self, root: &Path) -> io::Result<Confined> {
+        self.rec("open_root", p(root))?;
+        Ok(Confined {
+            path: root.to_owned(),
+            fd: None,
+        })
+    }
+    fn resolve_in(&self, root: &Confined, rel: &str) -> io::Result<Confined> {
+        let path = root.path.join(rel_components(rel)?.join("/"));
+        self.rec("resolve_in", p(&path))?;
+        Ok(Confined { path, fd: None })
+    }
+    fn mkdir_all_in(&self, root: &Confined, rel: &str, mode: u32) -> io::Result<Confined> {
+        let path = root.path.join(rel_components(rel)?.join("/"));
+        self.rec("mkdir_all_in", format!("{} {mode:o}", p(&path)))?;
+        Ok(Confined { path, fd: None })
+    }
+    fn mkdir_in(&self, dir: &Confined, name: &str, mode: u32) -> io::Result<()> {
+        self.rec(
+            "mkdir_in",
+            format!("{} {mode:o}", p(&dir.path.join(single_name(name)?))),
+        )
+    }
+    fn mknod_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()> {
+        self.rec(
+            "mknod_in",
+            format!(
+                "{} {mode:o} {major}:{minor}",
+                p(&dir.path.join(single_name(name)?))
+            ),
+        )
+    }
+    fn symlink_in(&self, target: &str, dir: &Confined, name: &str) -> io::Result<()> {
+        self.rec(
+            "symlink_in",
+            format!("{} -> {target}", p(&dir.path.join(single_name(name)?))),
+        )
+    }
+    fn write_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        self.rec(
+            "write_file_in",
+            format!(
+                "{} {mode:o} {}",
+                p(&dir.path.join(single_name(name)?)),
+                String::from_utf8_lossy(contents)
+            ),
+        )
+    }
+    fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()> {
+        self.rec("chmod_in", format!("{} {mode:o}", p(&target.path)))
+    }
+    fn real_path(&self, target: &Confined) -> io::Result<PathBuf> {
+        self.rec("real_path", p(&target.path))?;
+        Ok(target.path.clone())
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::caps;
 use crate::seccomp;
-use crate::syscall::Syscall;
+use crate::syscall::{Confined, Syscall};
 
 use super::user::Creds;
 
@@ -80,13 +80,6 @@ pub const DEVICES: &[(&str, u32, u32)] = &[
     ("tty", 5, 0),
 ];
 
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        r => r,
-    }
-}
-
 /// The overlay mount options.
 pub fn overlay_options(plan: &RootfsPlan) -> String {
     let lower: Vec<&str> = plan.layers.iter().rev().map(String::as_str).collect();
@@ -98,58 +91,191 @@ pub fn overlay_options(plan: &RootfsPlan) -> String {
     )
 }
 
+/// Top-level directories of the container that hold kernel file systems; a
+/// task volume may not be mounted into them.
+const KERNEL_DIRS: &[&str] = &["proc", "sys", "dev"];
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Where `target` (resolved inside the root) really is, relative to the
+/// root. Errors if it is not strictly below the root.
+fn rel_to_root(sys: &dyn Syscall, plan: &RootfsPlan, target: &Confined) -> io::Result<PathBuf> {
+    let real = sys.real_path(target)?;
+    match real.strip_prefix(&plan.rootfs) {
+        Ok(rel) if rel.components().next().is_some() => Ok(rel.to_owned()),
+        _ => Err(invalid(format!(
+            "{} resolved to {}, outside the container root",
+            target.path.display(),
+            real.display()
+        ))),
+    }
+}
+
+/// Bind-mounts a task volume at `container_path`. The target is resolved
+/// inside the root (a symlink planted on a shared volume by a running
+/// container cannot redirect it to the host), must not land in /proc, /sys
+/// or /dev, and is re-resolved and compared before the remount, so a
+/// symlink swapped in between cannot move the flags onto another mount.
+fn bind_volume(
+    sys: &dyn Syscall,
+    plan: &RootfsPlan,
+    root: &Confined,
+    b: &BindMount,
+) -> io::Result<()> {
+    let rel = b.container_path.trim_start_matches('/');
+    if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+        return Err(invalid(format!(
+            "invalid containerPath {:?}",
+            b.container_path
+        )));
+    }
+    let target = sys.mkdir_all_in(root, rel, 0o755)?;
+    let real = rel_to_root(sys, plan, &target)?;
+    if real
+        .components()
+        .next()
+        .is_some_and(|c| KERNEL_DIRS.iter().any(|k| c.as_os_str() == *k))
+    {
+        return Err(invalid(format!(
+            "containerPath {:?} resolves to /{}, inside a kernel file system",
+            b.container_path,
+            real.display()
+        )));
+    }
+    sys.mount(
+        Some(&b.source),
+        &target.proc_path(),
+        None,
+        MS_BIND | MS_REC,
+        None,
+    )?;
+    let mounted = sys.resolve_in(root, rel)?;
+    if rel_to_root(sys, plan, &mounted)? != real {
+        return Err(invalid(format!(
+            "containerPath {:?} changed while it was being mounted",
+            b.container_path
+        )));
+    }
+    let ro = if b.read_only { MS_RDONLY } else { 0 };
+    sys.mount(
+        None,
+        &mounted.proc_path(),
+        None,
+        MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | ro,
+        None,
+    )
+}
+
+/// A hostname as an RFC 1123 name: dot-separated labels of 1 to 63 letters,
+/// digits and hyphens, not starting or ending with a hyphen, at most 64
+/// bytes in all (the kernel's limit).
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!("hostname {name:?} must be 1 to 64 characters"));
+    }
+    for label in name.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(format!(
+                "hostname {name:?} is not an RFC 1123 name (labels of letters, digits and '-', not starting or ending with '-')"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Builds the root filesystem and pivots into it. Call in a fresh child of
 /// the sandbox init (single-threaded), before dropping privileges.
+///
+/// Until `pivot_root` the process root is still the host's `/`, and the
+/// image is untrusted: it may make `tmp`, `etc`, `proc`, ... absolute
+/// symlinks. So no path under the container root is ever resolved by the
+/// kernel against `/`: the root is opened once and everything below it is
+/// resolved with `openat2(RESOLVE_IN_ROOT)`, created with `*at()` calls on
+/// those descriptors and mounted on through `/proc/self/fd/N`.
 pub fn setup_rootfs(sys: &dyn Syscall, plan: &RootfsPlan) -> io::Result<()> {
-    let root = &plan.rootfs;
+    check_hostname(&plan.hostname).map_err(invalid)?;
     sys.unshare(libc::CLONE_NEWNS)?;
     sys.mount(None, Path::new("/"), None, MS_REC | MS_PRIVATE, None)?;
     // Relative lowerdirs resolve against the cwd at mount time.
     sys.chdir(&plan.layers_root)?;
     sys.mount(
         Some(Path::new("overlay")),
-        root,
+        &plan.rootfs,
         Some("overlay"),
         MS_NODEV,
         Some(&overlay_options(plan)),
     )?;
+    let root = sys.open_root(&plan.rootfs)?;
 
-    sys.mkdir_all(&root.join("proc"), 0o555)?;
+    // Files first, while nothing is mounted below the root: whatever the
+    // image's links say, these writes land in the overlay.
+    // /tmp lives in the overlay, whose upper layer is on the encrypted volume.
+    let tmp = sys.mkdir_all_in(&root, "tmp", 0o1777)?;
+    sys.chmod_in(&tmp, 0o1777)?;
+    let etc = sys.mkdir_all_in(&root, "etc", 0o755)?;
+    sys.write_file_in(
+        &etc,
+        "hostname",
+        format!("{}\n", plan.hostname).as_bytes(),
+        0o644,
+    )?;
+    sys.write_file_in(
+        &etc,
+        "hosts",
+        format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+            plan.hostname
+        )
+        .as_bytes(),
+        0o644,
+    )?;
+
+    let proc_ = sys.mkdir_all_in(&root, "proc", 0o555)?;
     sys.mount(
         Some(Path::new("proc")),
-        &root.join("proc"),
+        &proc_.proc_path(),
         Some("proc"),
         MS_NOSUID | MS_NODEV | MS_NOEXEC,
         None,
     )?;
 
-    let dev = root.join("dev");
-    sys.mkdir_all(&dev, 0o755)?;
+    let dev_mp = sys.mkdir_all_in(&root, "dev", 0o755)?;
     sys.mount(
         Some(Path::new("tmpfs")),
-        &dev,
+        &dev_mp.proc_path(),
         Some("tmpfs"),
         MS_NOSUID | MS_NOEXEC,
         Some("mode=755,size=65536k"),
     )?;
+    // The fresh tmpfs: nothing of the image is in it.
+    let dev = sys.resolve_in(&root, "dev")?;
     for (name, major, minor) in DEVICES {
-        sys.mknod(&dev.join(name), libc::S_IFCHR | 0o666, *major, *minor)?;
+        sys.mknod_in(&dev, name, libc::S_IFCHR | 0o666, *major, *minor)?;
         // mknod honours the umask; make the mode exact.
-        sys.chmod(&dev.join(name), 0o666)?;
+        sys.chmod_in(&sys.resolve_in(&dev, name)?, 0o666)?;
     }
-    sys.mkdir(&dev.join("pts"), 0o755)?;
+    sys.mkdir_in(&dev, "pts", 0o755)?;
     sys.mount(
         Some(Path::new("devpts")),
-        &dev.join("pts"),
+        &sys.resolve_in(&dev, "pts")?.proc_path(),
         Some("devpts"),
         MS_NOSUID | MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620"),
     )?;
-    sys.symlink(Path::new("pts/ptmx"), &dev.join("ptmx"))?;
-    sys.mkdir(&dev.join("shm"), 0o1777)?;
+    sys.symlink_in("pts/ptmx", &dev, "ptmx")?;
+    sys.mkdir_in(&dev, "shm", 0o1777)?;
     sys.mount(
         Some(Path::new("shm")),
-        &dev.join("shm"),
+        &sys.resolve_in(&dev, "shm")?.proc_path(),
         Some("tmpfs"),
         MS_NOSUID | MS_NODEV | MS_NOEXEC,
         Some("mode=1777,size=65536k"),
@@ -160,83 +286,58 @@ pub fn setup_rootfs(sys: &dyn Syscall, plan: &RootfsPlan) -> io::Result<()> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        sys.symlink(Path::new(t), &dev.join(l))?;
+        sys.symlink_in(t, &dev, l)?;
     }
 
-    sys.mkdir_all(&root.join("sys"), 0o555)?;
+    let sys_mp = sys.mkdir_all_in(&root, "sys", 0o555)?;
     sys.mount(
         Some(Path::new("sysfs")),
-        &root.join("sys"),
+        &sys_mp.proc_path(),
         Some("sysfs"),
         MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
         None,
     )?;
 
-    // /tmp lives in the overlay, whose upper layer is on the encrypted volume.
-    sys.mkdir_all(&root.join("tmp"), 0o1777)?;
-    sys.chmod(&root.join("tmp"), 0o1777)?;
-
-    sys.mkdir_all(&root.join("etc"), 0o755)?;
-    sys.write_file(
-        &root.join("etc/hostname"),
-        format!("{}\n", plan.hostname).as_bytes(),
-        0o644,
-    )?;
-    sys.write_file(
-        &root.join("etc/hosts"),
-        format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
-            plan.hostname
-        )
-        .as_bytes(),
-        0o644,
-    )?;
-
     for b in &plan.binds {
-        let rel = b.container_path.trim_start_matches('/');
-        if rel.is_empty() || rel.split('/').any(|c| c == "..") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("invalid containerPath {:?}", b.container_path),
-            ));
-        }
-        let target = root.join(rel);
-        sys.mkdir_all(&target, 0o755)?;
-        sys.mount(Some(&b.source), &target, None, MS_BIND | MS_REC, None)?;
-        let ro = if b.read_only { MS_RDONLY } else { 0 };
-        sys.mount(
-            None,
-            &target,
-            None,
-            MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | ro,
-            None,
-        )?;
+        bind_volume(sys, plan, &root, b)?;
     }
 
+    let null = sys.resolve_in(&dev, "null")?;
     for m in MASKED {
-        ignore_missing(sys.mount(Some(&dev.join("null")), &root.join(m), None, MS_BIND, None))?;
+        if let Some(t) = found(sys.resolve_in(&root, m))? {
+            sys.mount(Some(&null.proc_path()), &t.proc_path(), None, MS_BIND, None)?;
+        }
     }
     for r in READONLY {
-        let p = root.join(r);
-        ignore_missing(sys.mount(Some(&p), &p, None, MS_BIND | MS_REC, None))?;
-        ignore_missing(sys.mount(
+        let Some(t) = found(sys.resolve_in(&root, r))? else {
+            continue;
+        };
+        sys.mount(
+            Some(&t.proc_path()),
+            &t.proc_path(),
             None,
-            &p,
+            MS_BIND | MS_REC,
+            None,
+        )?;
+        sys.mount(
+            None,
+            &sys.resolve_in(&root, r)?.proc_path(),
             None,
             MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
             None,
-        ))?;
+        )?;
     }
     // Device nodes exist now; nothing may add more.
     sys.mount(
         None,
-        &dev,
+        &sys.resolve_in(&root, "dev")?.proc_path(),
         None,
         MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
         Some("mode=755,size=65536k"),
     )?;
+    drop((null, dev, dev_mp, proc_, sys_mp, etc, tmp, root));
 
-    sys.chdir(root)?;
+    sys.chdir(&plan.rootfs)?;
     sys.pivot_root(Path::new("."), Path::new("."))?;
     sys.umount(Path::new("."), libc::MNT_DETACH)?;
     sys.chdir(Path::new("/"))?;
@@ -250,6 +351,15 @@ pub fn setup_rootfs(sys: &dyn Syscall, plan: &RootfsPlan) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `Ok(None)` for a path that does not exist.
+fn found(r: io::Result<Confined>) -> io::Result<Option<Confined>> {
+    match r {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Drops to `creds` with Docker's default capabilities, sets
@@ -338,7 +448,7 @@ mod tests {
         assert_eq!(c[detach].args, format!(". flags={:#x}", libc::MNT_DETACH));
         assert_eq!(c.last().unwrap().args, "/");
         for (name, ma, mi) in DEVICES {
-            assert!(c.iter().any(|x| x.op == "mknod"
+            assert!(c.iter().any(|x| x.op == "mknod_in"
                 && x.args
                     == format!(
                         "/v/data/containers/app/rootfs/dev/{name} {:o} {ma}:{mi}",
@@ -353,12 +463,73 @@ mod tests {
                 "{:#x}",
                 MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY
             ))));
-        assert!(c.iter().any(|x| x.op == "write_file"
+        assert!(c.iter().any(|x| x.op == "write_file_in"
             && x.args.contains("etc/hosts")
             && x.args.contains("task-1")));
         assert!(c
             .iter()
-            .any(|x| x.op == "chmod" && x.args == "/v/data/containers/app/rootfs/tmp 1777"));
+            .any(|x| x.op == "chmod_in" && x.args == "/v/data/containers/app/rootfs/tmp 1777"));
+        // Nothing below the root is touched through a host path.
+        for x in &c[overlay + 1..pivot] {
+            assert!(
+                !matches!(
+                    x.op,
+                    "mkdir" | "mkdir_all" | "write_file" | "chmod" | "mknod" | "symlink"
+                ),
+                "{x:?}"
+            );
+        }
+        // The files are written before anything is mounted below the root.
+        let hosts = index(&c, |x| x.op == "write_file_in");
+        assert!(hosts < proc_);
+        // The bind target is checked, re-resolved and checked again.
+        let checks = c[..bind + 3]
+            .iter()
+            .filter(|x| x.op == "real_path" && x.args.ends_with("rootfs/shared"))
+            .count();
+        assert_eq!(checks, 2, "{c:#?}");
+    }
+
+    #[test]
+    fn hostnames_are_rfc1123() {
+        for ok in ["ip-t-1", "a", "web.internal", "A1-b2", &"a".repeat(63)] {
+            assert!(check_hostname(ok).is_ok(), "{ok}");
+        }
+        let long = format!("{}.{}", "a".repeat(40), "b".repeat(30));
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a..b",
+            "a b",
+            "x\n127.0.0.1 evil",
+            "a_b",
+            "../x",
+            &"a".repeat(64),
+            &long,
+        ] {
+            assert!(check_hostname(bad).is_err(), "{bad:?}");
+        }
+        let sys = RecordingSyscall::new();
+        let mut p = plan();
+        p.hostname = "evil\n1.2.3.4 bank".into();
+        assert!(setup_rootfs(&sys, &p).is_err());
+        assert!(sys.ops().is_empty());
+    }
+
+    #[test]
+    fn volumes_cannot_be_bound_into_kernel_file_systems() {
+        for path in ["/proc", "/proc/sys/kernel", "/sys/x", "/dev/shm"] {
+            let sys = RecordingSyscall::new();
+            let mut p = plan();
+            p.binds[0].container_path = path.into();
+            assert!(setup_rootfs(&sys, &p).is_err(), "{path}");
+            assert!(!sys.ops().contains(&"pivot_root"));
+            assert!(!sys
+                .calls()
+                .iter()
+                .any(|x| x.args.starts_with("/v/data/volumes/shared")));
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! `clippy::undocumented_unsafe_blocks`).
 #![allow(unsafe_code)]
 
+pub mod at;
 pub mod fscrypt;
 pub mod loopdev;
 pub mod mount;

@@ -41,30 +41,44 @@ fn add(
     b.append_data(&mut h, path, data).unwrap();
 }
 
-/// The layer: busybox, applet symlinks, passwd/group.
-pub fn busybox_layer() -> Vec<u8> {
+/// busybox and its applet symlinks under `bin/`.
+pub fn add_busybox(b: &mut tar::Builder<Vec<u8>>) {
     let bb = std::fs::read(busybox()).unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin/", "etc/", "root/", "home/", "home/app/"] {
-        add(&mut b, d, tar::EntryType::Directory, 0o755, b"", None);
-    }
-    add(
-        &mut b,
-        "bin/busybox",
-        tar::EntryType::Regular,
-        0o755,
-        &bb,
-        None,
-    );
+    add(b, "bin/", tar::EntryType::Directory, 0o755, b"", None);
+    add(b, "bin/busybox", tar::EntryType::Regular, 0o755, &bb, None);
     for a in APPLETS {
         add(
-            &mut b,
+            b,
             &format!("bin/{a}"),
             tar::EntryType::Symlink,
             0o777,
             b"",
             Some("busybox"),
         );
+    }
+}
+
+/// Adds a directory entry.
+pub fn add_dir(b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32) {
+    add(b, path, tar::EntryType::Directory, mode, b"", None);
+}
+
+/// Adds a symlink entry `path -> target`.
+pub fn add_symlink(b: &mut tar::Builder<Vec<u8>>, path: &str, target: &str) {
+    add(b, path, tar::EntryType::Symlink, 0o777, b"", Some(target));
+}
+
+/// Adds a regular file entry.
+pub fn add_file(b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, data: &[u8]) {
+    add(b, path, tar::EntryType::Regular, mode, data, None);
+}
+
+/// The layer: busybox, applet symlinks, passwd/group.
+pub fn busybox_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    add_busybox(&mut b);
+    for d in ["etc/", "root/", "home/", "home/app/"] {
+        add(&mut b, d, tar::EntryType::Directory, 0o755, b"", None);
     }
     add(&mut b, "etc/passwd", tar::EntryType::Regular, 0o644, b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", None);
     add(
@@ -78,6 +92,18 @@ pub fn busybox_layer() -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// A one-layer `docker save`-style archive at `dest`, tagged `tag`, whose
+/// layer is built by `fill`.
+pub fn docker_save_archive_custom(
+    dest: &Path,
+    tag: &str,
+    fill: impl FnOnce(&mut tar::Builder<Vec<u8>>),
+) {
+    let mut b = tar::Builder::new(Vec::new());
+    fill(&mut b);
+    write_docker_save(dest, tag, &b.into_inner().unwrap());
+}
+
 fn config(layer: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
@@ -89,7 +115,11 @@ fn config(layer: &[u8]) -> Vec<u8> {
 
 /// A `docker save`-style archive at `dest`, tagged `busybox:latest`.
 pub fn docker_save_archive(dest: &Path) {
-    let layer = busybox_layer();
+    write_docker_save(dest, "busybox:latest", &busybox_layer());
+}
+
+fn write_docker_save(dest: &Path, tag: &str, layer: &[u8]) {
+    let layer = layer.to_vec();
     let cfg = config(&layer);
     let cfg_name = format!("{}.json", Digest::of(&cfg).hex());
     let mut b = tar::Builder::new(Vec::new());
@@ -110,7 +140,8 @@ pub fn docker_save_archive(dest: &Path) {
         &cfg,
         None,
     );
-    let manifest = serde_json::json!([{"Config": cfg_name, "RepoTags": ["busybox:latest"], "Layers": ["abc/layer.tar"]}]);
+    let manifest =
+        serde_json::json!([{"Config": cfg_name, "RepoTags": [tag], "Layers": ["abc/layer.tar"]}]);
     add(
         &mut b,
         "manifest.json",

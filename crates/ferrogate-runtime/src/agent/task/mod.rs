@@ -153,8 +153,7 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         memory_mib,
         pids_max: Some(ctx.config.pids_max),
     };
-    let hostname = hostname
-        .unwrap_or_else(|| format!("ip-{}", &task_id.as_str()[..task_id.as_str().len().min(12)]));
+    let hostname = hostname.unwrap_or_else(|| default_hostname(&task_id));
     let vol_names: Vec<String> = volumes.iter().map(|v| v.to_string()).collect();
     match t
         .provision(req, volume.data_key, limits, hostname, vol_names, &mut rx)
@@ -200,6 +199,8 @@ impl TaskRun {
     ) -> Result<(), Failure> {
         let ctx = self.ctx.clone();
         validate(&self.containers.iter().map(|c| &c.spec).collect::<Vec<_>>())?;
+        crate::sandbox::rootfs::check_hostname(&hostname)
+            .map_err(|e| fail(format!("CannotStartContainerError: {e}")))?;
         // Images first: nothing is created for a task that cannot run.
         let store = ImageStore::open(&ctx.layout)
             .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
@@ -718,6 +719,17 @@ impl TaskRun {
             )
             .await;
     }
+}
+
+/// `ip-` and the start of the task id, as an RFC 1123 label.
+fn default_hostname(task_id: &TaskId) -> String {
+    let id: String = task_id
+        .as_str()
+        .chars()
+        .take(12)
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("ip-{}", id.trim_end_matches('-'))
 }
 
 /// ECS-level checks the API normally does; repeated here so the runtime never

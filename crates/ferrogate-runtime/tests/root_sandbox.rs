@@ -1,0 +1,167 @@
+//! Sandbox hardening against hostile images and containers (root only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use ferrogate_runtime::agent::{
+    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeConfig, RuntimeEvent, StopCode,
+};
+use ferrogate_runtime::{ContainerName, VolumeName};
+
+fn stopped(events: &[RuntimeEvent]) -> (StopCode, String) {
+    match &events.last().unwrap().kind {
+        EventKind::TaskStopped {
+            stop_code,
+            reason,
+            teardown,
+        } => {
+            assert!(teardown.errors.is_empty(), "{teardown:?}");
+            (*stop_code, reason.clone())
+        }
+        k => panic!("{k:?}"),
+    }
+}
+
+fn exit_code(events: &[RuntimeEvent]) -> Option<i32> {
+    events.iter().find_map(|e| match &e.kind {
+        EventKind::ContainerExited { exit, .. } => Some(exit.exit_code),
+        _ => None,
+    })
+}
+
+/// Host directories the image's symlinks point at: each 0700 and empty.
+struct Bait {
+    _dir: tempfile::TempDir,
+    dirs: Vec<(&'static str, PathBuf)>,
+}
+
+impl Bait {
+    fn new() -> Self {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(base).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("fg-bait-")
+            .tempdir_in(base)
+            .unwrap();
+        let mut dirs = Vec::new();
+        for n in ["tmp", "etc", "proc", "data"] {
+            let p = dir.path().join(format!("host-{n}"));
+            std::fs::create_dir(&p).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+            dirs.push((n, p));
+        }
+        Bait { _dir: dir, dirs }
+    }
+
+    fn assert_untouched(&self, when: &str) {
+        for (n, p) in &self.dirs {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o700, "{when}: host dir for {n} changed mode");
+            let entries: Vec<_> = std::fs::read_dir(p).unwrap().flatten().collect();
+            assert!(
+                entries.is_empty(),
+                "{when}: host dir for {n} gained {entries:?}"
+            );
+        }
+    }
+}
+
+/// An image whose `tmp`, `etc`, `proc` and `data` are absolute symlinks to
+/// host directories must not make the agent touch those directories (it
+/// used to chmod host dirs 1777, write /etc/hosts through the link, create
+/// mount points on the host). Links resolve inside the container root: with
+/// the targets present in the image the task runs and sees them; with the
+/// targets missing it fails to start cleanly. Either way the host dirs keep
+/// mode 0700 and stay empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_symlinks_cannot_touch_the_host() {
+    if !common::require_root("image_symlinks_cannot_touch_the_host") {
+        return;
+    }
+    let bait = Bait::new();
+    let dir = common::data_dir();
+    let links = |b: &mut tar::Builder<Vec<u8>>| {
+        for (n, p) in &bait.dirs {
+            common::fixture::add_symlink(b, n, p.to_str().unwrap());
+        }
+    };
+    // The link targets exist only on the host.
+    let dangling = dir.path().join("dangling.tar");
+    common::fixture::docker_save_archive_custom(&dangling, "links-dangling:latest", |b| {
+        common::fixture::add_busybox(b);
+        links(b);
+    });
+    // The same links, with directories at the targets' paths in the image.
+    let inside = dir.path().join("inside.tar");
+    common::fixture::docker_save_archive_custom(&inside, "links-inside:latest", |b| {
+        common::fixture::add_busybox(b);
+        let mut made = std::collections::BTreeSet::new();
+        for (_, p) in &bait.dirs {
+            let mut acc = String::new();
+            for c in p.strip_prefix("/").unwrap().iter() {
+                acc.push_str(c.to_str().unwrap());
+                acc.push('/');
+                if made.insert(acc.clone()) {
+                    common::fixture::add_dir(b, &acc, 0o755);
+                }
+            }
+        }
+        links(b);
+    });
+    for a in [&dangling, &inside] {
+        ferrogate_runtime::image::load(dir.path(), a, &[]).unwrap();
+    }
+    let mut agent = start_agent(RuntimeConfig::new(dir.path(), common::init_exe()))
+        .await
+        .unwrap();
+
+    let spec_for = |id: &str, image: &str, script: &str| {
+        let mut spec = common::task(id, &["sh", "-c", script]);
+        let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), image);
+        c.command = spec.containers[0].command.clone();
+        c.mount_points = vec![MountPoint {
+            source_volume: VolumeName::new("shared").unwrap(),
+            container_path: "/data/x".into(),
+            read_only: false,
+        }];
+        spec.containers = vec![c];
+        spec.volumes = vec![VolumeName::new("shared").unwrap()];
+        spec
+    };
+
+    let events = common::run_to_stop(
+        &mut agent,
+        spec_for("t-dangling", "links-dangling", "echo ran"),
+        60,
+    )
+    .await;
+    let (code, reason) = stopped(&events);
+    match code {
+        StopCode::TaskFailedToStart => {
+            assert!(reason.starts_with("CannotStartContainerError:"), "{reason}");
+        }
+        StopCode::EssentialContainerExited => assert_eq!(exit_code(&events), Some(0)),
+        c => panic!("{c:?}: {reason}"),
+    }
+    bait.assert_untouched("dangling links");
+
+    let script = "stat -c 'tmp=%a' /tmp/; cat /etc/hostname; ls /proc/self/ >/dev/null && echo proc-ok; echo v > /data/x/f && echo bind-ok";
+    let events =
+        common::run_to_stop(&mut agent, spec_for("t-inside", "links-inside", script), 60).await;
+    let (code, reason) = stopped(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
+    assert_eq!(exit_code(&events), Some(0), "{events:#?}");
+    let log = std::fs::read_to_string(dir.path().join("logs/t-inside/main.log")).unwrap();
+    assert!(
+        log.contains("tmp=1777")
+            && log.contains("ip-t-inside")
+            && log.contains("proc-ok")
+            && log.contains("bind-ok"),
+        "{log}"
+    );
+    bait.assert_untouched("links resolved inside the container");
+    common::assert_clean(dir.path());
+}
