@@ -151,6 +151,8 @@ pub trait Syscall: Send + Sync {
     fn prctl(&self, option: i32, arg: u64) -> io::Result<i32>;
     /// `capset(2)`.
     fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()>;
+    /// `setrlimit(2)`.
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> io::Result<()>;
     /// Installs a seccomp BPF filter.
     fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()>;
 
@@ -402,6 +404,9 @@ impl Syscall for LinuxSyscall {
     }
     fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
         sys::process::capset(effective, permitted, inheritable)
+    }
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+        sys::process::setrlimit(resource, soft, hard)
     }
     fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()> {
         sys::seccomp::install(program)
@@ -703,6 +708,9 @@ impl Syscall for RecordingSyscall {
             "capset",
             format!("{effective:#x} {permitted:#x} {inheritable:#x}"),
         )
+    }
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+        self.rec("setrlimit", format!("{resource} {soft} {hard}"))
     }
     fn seccomp(&self, program: &[sys::seccomp::SockFilter]) -> io::Result<()> {
         self.rec("seccomp", format!("{} instructions", program.len()))

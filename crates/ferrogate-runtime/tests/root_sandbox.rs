@@ -165,3 +165,40 @@ async fn image_symlinks_cannot_touch_the_host() {
     bait.assert_untouched("links resolved inside the container");
     common::assert_clean(dir.path());
 }
+
+/// Runs `script` in busybox (as root unless `user` is set) and returns its log.
+async fn run_script(id: &str, script: &str, user: Option<&str>) -> String {
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task(id, &["sh", "-c", script]);
+    spec.containers[0].user = user.map(str::to_owned);
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let (code, reason) = stopped(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
+    let log = std::fs::read_to_string(dir.path().join(format!("logs/{id}/main.log"))).unwrap();
+    assert_eq!(exit_code(&events), Some(0), "{log}");
+    common::assert_clean(dir.path());
+    log
+}
+
+/// A crashing task must not write a core file (it would land wherever the
+/// host's core_pattern says, possibly outside the encrypted volume), and it
+/// cannot raise the limit again (no CAP_SYS_RESOURCE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_dumps_are_disabled() {
+    if !common::require_root("core_dumps_are_disabled") {
+        return;
+    }
+    let log = run_script(
+        "t-core",
+        "grep 'Max core file size' /proc/self/limits; ulimit -c unlimited 2>&1 && echo raised || echo refused",
+        None,
+    )
+    .await;
+    let core = log
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let f: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&f[4..6], ["0", "0"], "{log}");
+    assert!(log.contains("refused") && !log.contains("raised"), "{log}");
+}

@@ -365,6 +365,11 @@ fn found(r: io::Result<Confined>) -> io::Result<Option<Confined>> {
 /// Drops to `creds` with Docker's default capabilities, sets
 /// `no_new_privs` and installs the seccomp filter. The last step before exec.
 pub fn drop_privileges(sys: &dyn Syscall, creds: &Creds, last_cap: u32) -> io::Result<()> {
+    // No core dumps: the kernel writes them where the host's core_pattern
+    // says (possibly a pipe to a host helper, or a file outside the
+    // encrypted volume). Hard limit 0 too; raising it needs
+    // CAP_SYS_RESOURCE, which containers do not get.
+    sys.setrlimit(libc::RLIMIT_CORE, 0, 0)?;
     let keep = caps::default_mask();
     for c in caps::to_drop(keep, last_cap) {
         sys.prctl(libc::PR_CAPBSET_DROP, u64::from(c))?;
@@ -579,6 +584,11 @@ mod tests {
             .iter()
             .any(|x| x.op == "prctl" && x.args == format!("{} 1", libc::PR_SET_NO_NEW_PRIVS)));
         assert_eq!(c[set_ids].args, "1000 1000 [1000, 10]");
+        let core = c
+            .iter()
+            .position(|x| x.op == "setrlimit" && x.args == format!("{} 0 0", libc::RLIMIT_CORE))
+            .expect("RLIMIT_CORE set to 0 0");
+        assert!(core < seccomp);
         let nnp = c
             .iter()
             .position(|x| x.args == format!("{} 1", libc::PR_SET_NO_NEW_PRIVS))

@@ -506,6 +506,16 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
         .map(drop)
 }
 
+/// `setrlimit(2)`.
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` is a valid `struct rlimit` the kernel only reads.
+    cvt(unsafe { libc::setrlimit(resource as _, &lim) }).map(drop)
+}
+
 /// Writes `value` to `/proc/self/oom_score_adj`.
 pub fn set_oom_score_adj(value: i32) -> io::Result<()> {
     std::fs::write("/proc/self/oom_score_adj", value.to_string())
