@@ -202,3 +202,16 @@ async fn core_dumps_are_disabled() {
     assert_eq!(&f[4..6], ["0", "0"], "{log}");
     assert!(log.contains("refused") && !log.contains("raised"), "{log}");
 }
+
+/// Inheritable capabilities are empty, for root and non-root users alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inheritable_capabilities_are_empty() {
+    if !common::require_root("inheritable_capabilities_are_empty") {
+        return;
+    }
+    for (id, user) in [("t-capinh-root", None), ("t-capinh-app", Some("app"))] {
+        let log = run_script(id, "grep -E '^Cap(Inh|Bnd|Eff):' /proc/self/status", user).await;
+        assert!(log.contains("CapInh:\t0000000000000000"), "{user:?}: {log}");
+        assert!(!log.contains("CapBnd:\t0000000000000000"), "{log}");
+    }
+}

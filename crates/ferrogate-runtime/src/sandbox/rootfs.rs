@@ -380,8 +380,10 @@ pub fn drop_privileges(sys: &dyn Syscall, creds: &Creds, last_cap: u32) -> io::R
     sys.set_ids(creds.uid, creds.gid, &creds.groups)?;
     sys.prctl(libc::PR_SET_KEEPCAPS, 0)?;
     // For a non-root user, execve then leaves the permitted/effective sets
-    // empty (no file capabilities under no_new_privs), as in Docker.
-    sys.capset(keep, keep, keep)?;
+    // empty (no file capabilities under no_new_privs), as in Docker. The
+    // inheritable set stays empty: with it, a program carrying inheritable
+    // file capabilities could regain them across execve.
+    sys.capset(keep, keep, 0)?;
     sys.prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
     sys.seccomp(&seccomp::build_filter())?;
     Ok(())
@@ -584,6 +586,8 @@ mod tests {
             .iter()
             .any(|x| x.op == "prctl" && x.args == format!("{} 1", libc::PR_SET_NO_NEW_PRIVS)));
         assert_eq!(c[set_ids].args, "1000 1000 [1000, 10]");
+        let keep = caps::default_mask();
+        assert_eq!(c[capset].args, format!("{keep:#x} {keep:#x} 0x0"));
         let core = c
             .iter()
             .position(|x| x.op == "setrlimit" && x.args == format!("{} 0 0", libc::RLIMIT_CORE))
