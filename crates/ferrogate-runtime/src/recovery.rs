@@ -5,9 +5,10 @@
 //! 1. processes in our cgroups (`ferrogate/<instance>/*`), inits included,
 //!    are SIGKILLed; when a task's init dies, its mount namespace dies, and
 //!    with it the volume mount, the filesystem and its fscrypt keyring;
-//! 2. mounts under the data directory visible here (standalone volumes,
-//!    lazily detached leftovers) get their fscrypt key removed (identifier
-//!    read from the policy on `data/`) and are unmounted, deepest first;
+//! 2. mounts Ferrogate made under the data directory and visible here
+//!    (standalone volumes, leftovers; see [`ferrogate_mounts`]) get their
+//!    fscrypt key removed (identifier read from the policy on `data/`) and
+//!    are unmounted, deepest first; other mounts are left alone;
 //! 3. loop devices backed by files in `volumes/` are detached;
 //! 4. every image file in `volumes/` is deleted;
 //! 5. the cgroups are removed;
@@ -63,7 +64,9 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
     }
 
     let sys = LinuxSyscall;
-    for m in mounts_under(layout.root()) {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let our_loops = loops_backed_under(&layout.volumes());
+    for m in ferrogate_mounts(&mountinfo, layout, &our_loops) {
         if let Ok(Some(p)) = encryption_policy(&m.join(DATA_DIR)) {
             if sys.fscrypt_remove_key(&m, &p.master_key_identifier).is_ok() {
                 r.keys_removed += 1;
@@ -146,6 +149,52 @@ pub fn mounts_under(root: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Mounts under the data directory that Ferrogate made, deepest first: a
+/// task volume mount point (`run/<task>/vol`), a standalone volume
+/// (`run/standalone-<volume>`), or anything whose source is a loop device
+/// backed by a `volumes/*.img` file (`loops`, from [`loops_backed_under`]).
+/// Anything else an operator mounted under the data directory is not ours
+/// to unmount, let alone lazily detach.
+pub fn ferrogate_mounts(
+    mountinfo: &str,
+    layout: &DataLayout,
+    loops: &[(u32, PathBuf)],
+) -> Vec<PathBuf> {
+    let volumes = layout.volumes();
+    let our_devices: Vec<String> = loops
+        .iter()
+        .filter(|(_, b)| {
+            b.parent() == Some(volumes.as_path()) && b.extension().is_some_and(|e| e == "img")
+        })
+        .map(|(n, _)| format!("/dev/loop{n}"))
+        .collect();
+    let run = layout.run();
+    let is_our_path = |p: &Path| {
+        let Ok(rel) = p.strip_prefix(&run) else {
+            return false;
+        };
+        let c: Vec<&std::ffi::OsStr> = rel.iter().collect();
+        match c.as_slice() {
+            [_task, vol] => *vol == "vol",
+            [one] => one.to_string_lossy().starts_with("standalone-"),
+            _ => false,
+        }
+    };
+    let mut v: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let point = PathBuf::from(unescape_mountinfo(left.split(' ').nth(4)?));
+            let source = unescape_mountinfo(right.split(' ').nth(1)?);
+            let ours = is_our_path(&point) || our_devices.contains(&source);
+            (ours && point.starts_with(layout.root()) && point != layout.root()).then_some(point)
+        })
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v.dedup();
+    v
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 pub fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
@@ -196,6 +245,51 @@ pub fn loops_backed_under(dir: &Path) -> Vec<(u32, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ferrogate_mounts_are_recovered() {
+        let layout = DataLayout::new("/var/lib/fg");
+        let mi = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+30 22 0:40 / /var/lib/fg/logs rw shared:7 - tmpfs logs rw
+31 22 0:41 / /var/lib/fg/images/layers/x rw - overlay overlay rw
+32 22 7:3 / /var/lib/fg/run/t-1/vol rw,nosuid - ext4 /dev/loop3 rw
+33 22 7:4 / /var/lib/fg/run/standalone-vol-2 rw - ext4 /dev/loop4 rw
+34 22 7:5 / /var/lib/fg/elsewhere rw - ext4 /dev/loop5 rw
+35 22 7:6 / /var/lib/fg/other rw - ext4 /dev/loop6 rw
+36 22 0:42 / /var/lib/fg/run/t-1/vol/deeper rw - tmpfs x rw
+37 22 0:43 / /var/lib/fg/run/t\\0401/vol rw - tmpfs x rw
+38 22 0:44 / /var/lib/fg/run rw - tmpfs x rw
+39 22 0:45 / /var/lib/fg/run/x/y/vol rw - tmpfs x rw
+40 22 7:7 / /mnt/elsewhere rw - ext4 /dev/loop7 rw
+41 22 7:8 / /var/lib/fg/notimg rw - ext4 /dev/loop8 rw
+";
+        let loops = vec![
+            (3, PathBuf::from("/var/lib/fg/volumes/vol-1.img")),
+            (4, PathBuf::from("/var/lib/fg/volumes/vol-2.img")),
+            (5, PathBuf::from("/var/lib/fg/volumes/vol-5.img")),
+            (7, PathBuf::from("/var/lib/fg/volumes/vol-7.img")),
+            (8, PathBuf::from("/var/lib/fg/volumes/sub/vol-8.img")),
+        ];
+        let got = ferrogate_mounts(mi, &layout, &loops);
+        let want: Vec<PathBuf> = [
+            "/var/lib/fg/run/t 1/vol",
+            "/var/lib/fg/run/t-1/vol",
+            "/var/lib/fg/run/standalone-vol-2",
+            "/var/lib/fg/elsewhere",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let mut g = got.clone();
+        g.sort();
+        let mut w = want.clone();
+        w.sort();
+        assert_eq!(g, w, "{got:?}");
+        // Deepest first.
+        let depth: Vec<usize> = got.iter().map(|p| p.components().count()).collect();
+        assert!(depth.windows(2).all(|w| w[0] >= w[1]), "{got:?}");
+    }
 
     #[test]
     fn mountinfo_unescaping() {

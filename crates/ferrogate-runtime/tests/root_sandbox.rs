@@ -215,3 +215,54 @@ async fn inheritable_capabilities_are_empty() {
         assert!(!log.contains("CapBnd:\t0000000000000000"), "{log}");
     }
 }
+
+/// Recovery tears down only mounts Ferrogate makes (`run/<task>/vol`,
+/// `run/standalone-*`, or anything mounted from a loop device backed by
+/// `volumes/*.img`); an operator's mount elsewhere under the data
+/// directory (here a tmpfs on `logs/`) survives an agent start untouched,
+/// never lazily detached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_leaves_foreign_mounts_alone() {
+    if !common::require_root("recovery_leaves_foreign_mounts_alone") {
+        return;
+    }
+    let dir = common::data_dir();
+    ferrogate_runtime::DataLayout::new(dir.path())
+        .ensure()
+        .unwrap();
+    let logs = dir.path().join("logs");
+    let ours = dir.path().join("run/t-old/vol");
+    std::fs::create_dir_all(&ours).unwrap();
+    for (what, p) in [("foreign", &logs), ("ours", &ours)] {
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", what])
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    std::fs::write(logs.join("keep"), "x").unwrap();
+    let agent = start_agent(RuntimeConfig::new(dir.path(), common::init_exe()))
+        .await
+        .unwrap();
+    let mounts = common::mounts_under(dir.path());
+    let logs_s = logs.to_string_lossy().into_owned();
+    let still = mounts.contains(&logs_s);
+    let file = std::fs::read_to_string(logs.join("keep")).ok();
+    // Clean up before asserting.
+    let _ = std::process::Command::new("umount").arg(&logs).status();
+    let _ = std::process::Command::new("umount").arg(&ours).status();
+    assert!(still, "foreign tmpfs on logs/ was unmounted: {mounts:?}");
+    assert_eq!(file.as_deref(), Some("x"));
+    assert!(
+        agent.recovery.unmounted.contains(&ours),
+        "{:?}",
+        agent.recovery
+    );
+    assert!(
+        !agent.recovery.unmounted.contains(&logs),
+        "{:?}",
+        agent.recovery
+    );
+    assert!(agent.recovery.errors.is_empty(), "{:?}", agent.recovery);
+}
