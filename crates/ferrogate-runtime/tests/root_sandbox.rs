@@ -266,3 +266,51 @@ async fn recovery_leaves_foreign_mounts_alone() {
     );
     assert!(agent.recovery.errors.is_empty(), "{:?}", agent.recovery);
 }
+
+/// The task's mount namespace holds only what the task needs: the init
+/// (PID 1) sits in a minimal root (a tmpfs with the volume and a procfs),
+/// so neither its mount table nor a container's reveals the host's layout or
+/// the data directory's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mount_tables_do_not_reveal_the_host() {
+    if !common::require_root("mount_tables_do_not_reveal_the_host") {
+        return;
+    }
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task(
+        "t-mi",
+        &[
+            "sh",
+            "-c",
+            "echo init:; cat /proc/1/mountinfo; echo self:; cat /proc/self/mountinfo; ls /proc/1/root/ 2>&1",
+        ],
+    );
+    spec.volumes = vec![VolumeName::new("shared").unwrap()];
+    spec.containers[0].mount_points = vec![MountPoint {
+        source_volume: VolumeName::new("shared").unwrap(),
+        container_path: "/shared".into(),
+        read_only: true,
+    }];
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let (code, reason) = stopped(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
+    let log = std::fs::read_to_string(dir.path().join("logs/t-mi/main.log")).unwrap();
+    let init: Vec<&str> = log.split("self:").next().unwrap().lines().skip(1).collect();
+    assert!(!init.is_empty() && init.len() <= 4, "{log}");
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let target = env!("CARGO_TARGET_TMPDIR");
+    for l in log.lines() {
+        assert!(
+            !l.contains(&data_dir) && !l.contains(target),
+            "host path in: {l}\n{log}"
+        );
+        let point = l.split(' ').nth(4).unwrap_or("");
+        for host in ["/etc", "/usr", "/home", "/boot", "/var", "/run"] {
+            assert!(
+                !point.starts_with(host),
+                "host mount {point} in: {l}\n{log}"
+            );
+        }
+    }
+    common::assert_clean(dir.path());
+}

@@ -2,17 +2,22 @@
 //!
 //! The agent starts it with `clone(CLONE_NEW{NS,PID,NET,IPC,UTS})` (see
 //! `spawn`); it runs single-threaded, so it may fork and run ordinary code in
-//! the children. It mounts the task volume *inside its own mount namespace*
-//! (so no other namespace on the host can pin it), brings up loopback, sets
-//! the hostname, starts each container in a child with its own mount
-//! namespace, reaps everything, and reports over fd 3. If the agent goes away
-//! (EOF on fd 3), it kills the task and exits: a task never runs unsupervised.
+//! the children. It brings up loopback, sets the hostname, opens what it
+//! needs from the host (layer directory, log files, cgroup files,
+//! `/dev/null`), then `pivot_root`s into a minimal root: a read-only tmpfs
+//! holding only the task volume (at [`INIT_VOLUME`], mounted *inside its own
+//! mount namespace*, so no other namespace on the host can pin it) and the
+//! task's procfs. The host's `/` is not reachable from the task's mount
+//! namespace, and its mount table shows nothing of the host. It then starts
+//! each container in a child with its own mount namespace, reaps
+//! everything, and reports over fd 3. If the agent goes away (EOF on fd 3),
+//! it kills the task and exits: a task never runs unsupervised.
 
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -29,6 +34,147 @@ use crate::volume::{mount_volume_fs, DATA_DIR};
 
 /// The hidden first argument that turns an executable into the sandbox init.
 pub const INIT_ARG: &str = "__ferrogate-sandbox-init";
+
+/// Where the task volume is mounted in the init's minimal root (the agent
+/// reaches it as `/proc/<init>/root/vol`).
+pub const INIT_VOLUME: &str = "/vol";
+
+/// Where the layer directory is bound in the init's minimal root on kernels
+/// that cannot use a detached mount as an overlay layer.
+pub const INIT_LAYERS: &str = "/layers";
+
+/// How containers reach the image layers once the init left the host's root.
+enum Layers {
+    /// A detached copy of the layer directory's mount (`open_tree`), which
+    /// overlayfs accepts as a layer since Linux 6.15: nothing of it appears
+    /// in the task's mount table.
+    Detached(OwnedFd),
+    /// Linux before 6.15: a read-only bind at [`INIT_LAYERS`] (its mountinfo
+    /// line shows the directory's path inside its host file system).
+    Bound,
+}
+
+/// Descriptors the init opens on the host before it leaves the host's root.
+struct Held {
+    /// The layer directories.
+    layers: Layers,
+    /// For every container's stdin.
+    devnull: fs::File,
+    /// Per container: its log file (append) and its `cgroup.procs` files.
+    containers: HashMap<String, (fs::File, Vec<fs::File>)>,
+}
+
+fn hold(cfg: &InitConfig) -> Result<Held, String> {
+    let layers = if sys::mount::kernel_version().is_some_and(|v| v >= (6, 15)) {
+        Layers::Detached(
+            sys::mount::open_tree_clone(&cfg.layers_root)
+                .map_err(|e| format!("open_tree {}: {e}", cfg.layers_root.display()))?,
+        )
+    } else {
+        Layers::Bound
+    };
+    let devnull = fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+    let mut containers = HashMap::new();
+    for c in &cfg.containers {
+        let log = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&c.log_path)
+            .map_err(|e| format!("opening log {}: {e}", c.log_path.display()))?;
+        let procs = c
+            .cgroup_procs
+            .iter()
+            .map(|p| {
+                OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(p)
+                    .map_err(|e| format!("opening {}: {e}", p.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        containers.insert(c.name.clone(), (log, procs));
+    }
+    Ok(Held {
+        layers,
+        devnull,
+        containers,
+    })
+}
+
+/// Builds the init's minimal root on `staging` (the task's mount point on
+/// the host, covered only in this mount namespace) and pivots into it:
+/// a tmpfs with the volume at `vol/`, a procfs of the task's PID namespace
+/// at `proc/` and, if `layers` is given, that directory bound read-only at
+/// `layers/`; made read-only. The old root is detached.
+pub fn enter_minimal_root(
+    sys: &dyn Syscall,
+    staging: &Path,
+    device: &Path,
+    layers: Option<&Path>,
+) -> Result<(), String> {
+    let step = |what: &str, r: std::io::Result<()>| r.map_err(|e| format!("{what}: {e}"));
+    let nosuid = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    step(
+        "mounting the sandbox root",
+        sys.mount(
+            Some(Path::new("ferrogate")),
+            staging,
+            Some("tmpfs"),
+            nosuid,
+            Some("mode=755,size=64k"),
+        ),
+    )?;
+    let vol = staging.join(INIT_VOLUME.trim_start_matches('/'));
+    let proc_ = staging.join("proc");
+    step("creating the volume mount point", sys.mkdir(&vol, 0o700))?;
+    step("creating /proc", sys.mkdir(&proc_, 0o555))?;
+    mount_volume_fs(sys, device, &vol).map_err(|e| e.to_string())?;
+    step(
+        "mounting /proc",
+        sys.mount(Some(Path::new("proc")), &proc_, Some("proc"), nosuid, None),
+    )?;
+    if let Some(src) = layers {
+        let dst = staging.join(INIT_LAYERS.trim_start_matches('/'));
+        step("creating /layers", sys.mkdir(&dst, 0o700))?;
+        step(
+            "binding the image layers",
+            sys.mount(Some(src), &dst, None, libc::MS_BIND, None),
+        )?;
+        step(
+            "making the image layers read-only",
+            sys.mount(
+                None,
+                &dst,
+                None,
+                libc::MS_BIND
+                    | libc::MS_REMOUNT
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV,
+                None,
+            ),
+        )?;
+    }
+    step("entering the sandbox root", sys.chdir(staging))?;
+    step("pivot_root", sys.pivot_root(Path::new("."), Path::new(".")))?;
+    step(
+        "detaching the host root",
+        sys.umount(Path::new("."), libc::MNT_DETACH),
+    )?;
+    step("chdir /", sys.chdir(Path::new("/")))?;
+    step(
+        "making the sandbox root read-only",
+        sys.mount(
+            None,
+            Path::new("/"),
+            None,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | nosuid,
+            None,
+        ),
+    )
+}
 
 /// Call first thing in `main` of any binary used as `RuntimeConfig::init_exe`
 /// (the `ferrogate` binary re-executes itself). If the process was started as
@@ -81,21 +227,27 @@ fn run() -> Result<i32, String> {
         .and_then(|()| sys.sethostname(&cfg.hostname))
         .and_then(|()| sys.loopback_up())
         .map_err(|e| format!("namespace setup: {e}"))
-        .and_then(|()| {
-            mount_volume_fs(&sys, &cfg.volume_device, &cfg.volume_mount).map_err(|e| e.to_string())
+        .and_then(|()| hold(&cfg))
+        .and_then(|held| {
+            let bind = matches!(held.layers, Layers::Bound).then_some(cfg.layers_root.as_path());
+            enter_minimal_root(&sys, &cfg.volume_mount, &cfg.volume_device, bind).map(|()| held)
         });
-    if let Err(error) = setup {
-        let _ = ch.send(&FromInit::Fatal {
-            error: error.clone(),
-        });
-        return Err(error);
-    }
+    let held = match setup {
+        Ok(h) => h,
+        Err(error) => {
+            let _ = ch.send(&FromInit::Fatal {
+                error: error.clone(),
+            });
+            return Err(error);
+        }
+    };
+    let volume = Path::new(INIT_VOLUME);
     send(&mut ch, &FromInit::VolumeMounted)?;
     match ch.recv::<ToInit>() {
         Ok(Some(ToInit::VolumeSealed)) => {}
-        Ok(Some(ToInit::Unmount)) => return Ok(unmount_and_report(&mut ch, &cfg)),
+        Ok(Some(ToInit::Unmount)) => return Ok(unmount_and_report(&mut ch)),
         _ => {
-            let _ = sys.umount(&cfg.volume_mount, libc::MNT_DETACH);
+            let _ = sys.umount(volume, libc::MNT_DETACH);
             return Ok(0);
         }
     }
@@ -104,7 +256,7 @@ fn run() -> Result<i32, String> {
         running: HashMap::new(),
     };
     for c in &cfg.containers {
-        match start_container(&cfg, c) {
+        match start_container(&cfg, &held, c) {
             Ok(pid) => {
                 task.running.insert(pid, c.name.clone());
                 send(
@@ -157,7 +309,7 @@ fn run() -> Result<i32, String> {
                     }
                     ToInit::Unmount => {
                         kill_everything(&mut ch, &mut task)?;
-                        return Ok(unmount_and_report(&mut ch, &cfg));
+                        return Ok(unmount_and_report(&mut ch));
                     }
                     ToInit::Config(_) | ToInit::VolumeSealed => {}
                 }
@@ -165,7 +317,7 @@ fn run() -> Result<i32, String> {
             if !open {
                 // The agent is gone: never leave a task running unsupervised.
                 let _ = kill_everything(&mut ch, &mut task);
-                let _ = sys.umount(&cfg.volume_mount, libc::MNT_DETACH);
+                let _ = sys.umount(volume, libc::MNT_DETACH);
                 return Ok(0);
             }
         }
@@ -203,11 +355,12 @@ fn kill_everything(ch: &mut Chan, task: &mut Task) -> Result<(), String> {
     reap(ch, task, true)
 }
 
-fn unmount_and_report(ch: &mut Chan, cfg: &InitConfig) -> i32 {
+fn unmount_and_report(ch: &mut Chan) -> i32 {
     let sys = LinuxSyscall;
+    let volume = Path::new(INIT_VOLUME);
     let mut error = None;
     for attempt in 0..100 {
-        match sys.umount(&cfg.volume_mount, 0) {
+        match sys.umount(volume, 0) {
             Ok(()) => {
                 error = None;
                 break;
@@ -223,15 +376,15 @@ fn unmount_and_report(ch: &mut Chan, cfg: &InitConfig) -> i32 {
         }
     }
     if let Some(e) = &mut error {
-        let _ = sys.umount(&cfg.volume_mount, libc::MNT_DETACH);
+        let _ = sys.umount(volume, libc::MNT_DETACH);
         e.push_str(" (detached lazily)");
     }
     let _ = ch.send(&FromInit::Unmounted { error });
     0
 }
 
-fn start_container(cfg: &InitConfig, c: &ContainerLaunch) -> Result<i32, String> {
-    let data = cfg.volume_mount.join(DATA_DIR);
+fn start_container(cfg: &InitConfig, held: &Held, c: &ContainerLaunch) -> Result<i32, String> {
+    let data = Path::new(INIT_VOLUME).join(DATA_DIR);
     let cdir = data.join("containers").join(&c.name);
     for d in ["upper", "work", "rootfs"] {
         fs::create_dir_all(cdir.join(d))
@@ -241,19 +394,15 @@ fn start_container(cfg: &InitConfig, c: &ContainerLaunch) -> Result<i32, String>
         fs::create_dir_all(data.join("volumes").join(v))
             .map_err(|e| format!("creating volume {v}: {e}"))?;
     }
-    let log = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&c.log_path)
-        .map_err(|e| format!("opening log {}: {e}", c.log_path.display()))?;
-    let devnull = fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+    let (log, procs) = held
+        .containers
+        .get(&c.name)
+        .ok_or_else(|| format!("internal: nothing opened for container {}", c.name))?;
     let (mut rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
     match sys::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
             drop(rd);
-            let err = container_child(cfg, c, &cdir, &log, &devnull);
+            let err = container_child(cfg, held, c, &cdir, log, procs);
             let mut wr = wr;
             let _ = wr.write_all(err.as_bytes());
             sys::process::exit_now(127);
@@ -275,12 +424,13 @@ fn start_container(cfg: &InitConfig, c: &ContainerLaunch) -> Result<i32, String>
 /// Runs in the forked child; returns only with an error message.
 fn container_child(
     cfg: &InitConfig,
+    held: &Held,
     c: &ContainerLaunch,
     cdir: &Path,
     log: &fs::File,
-    devnull: &fs::File,
+    procs: &[fs::File],
 ) -> String {
-    match container_child_inner(cfg, c, cdir, log, devnull) {
+    match container_child_inner(cfg, held, c, cdir, log, procs) {
         Ok(never) => match never {},
         Err(e) => e,
     }
@@ -290,25 +440,32 @@ enum Never {}
 
 fn container_child_inner(
     cfg: &InitConfig,
+    held: &Held,
     c: &ContainerLaunch,
     cdir: &Path,
     log: &fs::File,
-    devnull: &fs::File,
+    procs: &[fs::File],
 ) -> Result<Never, String> {
     let sys = LinuxSyscall;
     let _ = sys::process::setsid();
-    sys::process::dup2(devnull.as_fd(), 0).map_err(|e| format!("stdin: {e}"))?;
+    sys::process::dup2(held.devnull.as_fd(), 0).map_err(|e| format!("stdin: {e}"))?;
     sys::process::dup2(log.as_fd(), 1).map_err(|e| format!("stdout: {e}"))?;
     sys::process::dup2(log.as_fd(), 2).map_err(|e| format!("stderr: {e}"))?;
-    for p in &c.cgroup_procs {
-        fs::write(p, "0").map_err(|e| format!("joining cgroup {}: {e}", p.display()))?;
+    for (mut f, p) in procs.iter().zip(&c.cgroup_procs) {
+        f.write_all(b"0")
+            .map_err(|e| format!("joining cgroup {}: {e}", p.display()))?;
     }
     let _ = sys::process::set_oom_score_adj(0);
     sys::process::reset_signals();
     sys::close_fds_from(3, true).map_err(|e| format!("close_range: {e}"))?;
     let last_cap = caps::last_cap();
     let plan = RootfsPlan {
-        layers_root: cfg.layers_root.clone(),
+        // Relative lowerdirs resolve against the cwd: the detached copy of
+        // the layer directory (through its descriptor), or its bind.
+        layers_root: match &held.layers {
+            Layers::Detached(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            Layers::Bound => PathBuf::from(INIT_LAYERS),
+        },
         layers: c.layers.clone(),
         upper: cdir.join("upper"),
         work: cdir.join("work"),
@@ -384,5 +541,67 @@ pub fn exit_code(status: WaitStatus) -> i32 {
     match status {
         WaitStatus::Exited(c) => c,
         WaitStatus::Signaled(s) => 128 + s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::RecordingSyscall;
+
+    #[test]
+    fn minimal_root_holds_only_the_volume_and_proc() {
+        for layers in [None, Some(Path::new("/d/images/layers"))] {
+            let sys = RecordingSyscall::new();
+            enter_minimal_root(
+                &sys,
+                Path::new("/d/run/t/vol"),
+                Path::new("/dev/loop7"),
+                layers,
+            )
+            .unwrap();
+            let c: Vec<String> = sys
+                .calls()
+                .iter()
+                .map(|x| format!("{} {}", x.op, x.args))
+                .collect();
+            let nosuid = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            let mut want = vec![
+                format!("mount ferrogate -> /d/run/t/vol type=tmpfs flags={nosuid:#x} data=mode=755,size=64k"),
+                "mkdir /d/run/t/vol/vol 700".to_owned(),
+                "mkdir /d/run/t/vol/proc 555".to_owned(),
+                format!(
+                    "mount /dev/loop7 -> /d/run/t/vol/vol type=ext4 flags={:#x} data=noinit_itable",
+                    crate::volume::VOLUME_MOUNT_FLAGS
+                ),
+                format!("mount proc -> /d/run/t/vol/proc type=proc flags={nosuid:#x} data="),
+            ];
+            if layers.is_some() {
+                want.push("mkdir /d/run/t/vol/layers 700".to_owned());
+                want.push(format!(
+                    "mount /d/images/layers -> /d/run/t/vol/layers type=none flags={:#x} data=",
+                    libc::MS_BIND
+                ));
+                want.push(format!(
+                    "mount none -> /d/run/t/vol/layers type=none flags={:#x} data=",
+                    libc::MS_BIND
+                        | libc::MS_REMOUNT
+                        | libc::MS_RDONLY
+                        | libc::MS_NOSUID
+                        | libc::MS_NODEV
+                ));
+            }
+            want.extend([
+                "chdir /d/run/t/vol".to_owned(),
+                "pivot_root . .".to_owned(),
+                format!("umount . flags={:#x}", libc::MNT_DETACH),
+                "chdir /".to_owned(),
+                format!(
+                    "mount none -> / type=none flags={:#x} data=",
+                    libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | nosuid
+                ),
+            ]);
+            assert_eq!(c, want);
+        }
     }
 }

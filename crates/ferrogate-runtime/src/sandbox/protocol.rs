@@ -19,7 +19,9 @@ pub struct InitConfig {
     pub hostname: String,
     /// `/dev/loopN` of the task volume.
     pub volume_device: PathBuf,
-    /// Where to mount it (inside the init's mount namespace only).
+    /// The task's mount point on the host: the init mounts its minimal root
+    /// there (inside its own mount namespace only) and pivots into it; the
+    /// volume ends up at `INIT_VOLUME` in that root.
     pub volume_mount: PathBuf,
     /// Parent of the layer directories.
     pub layers_root: PathBuf,

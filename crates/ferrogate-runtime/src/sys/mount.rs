@@ -33,6 +33,33 @@ pub fn mount(
     .map(drop)
 }
 
+/// `open_tree(path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)`: a detached copy
+/// of the mount at `path` (not its submounts), alive while the descriptor is.
+pub fn open_tree_clone(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let p = cpath(path)?;
+    // OPEN_TREE_CLOEXEC is O_CLOEXEC.
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    // SAFETY: `p` is a valid C string; no other pointers.
+    let fd =
+        cvt_long(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags) })?;
+    let fd = i32::try_from(fd).map_err(|_| io::Error::other("fd out of range"))?;
+    // SAFETY: `fd` was just returned by open_tree and is owned by nobody else.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// The running kernel's (major, minor) version, from `uname(2)`.
+pub fn kernel_version() -> Option<(u32, u32)> {
+    let mut u = std::mem::MaybeUninit::<libc::utsname>::uninit();
+    // SAFETY: `u` is a writable `struct utsname`.
+    cvt(unsafe { libc::uname(u.as_mut_ptr()) }).ok()?;
+    // SAFETY: uname succeeded, so it filled `u`; `release` is NUL-terminated.
+    let release = unsafe { std::ffi::CStr::from_ptr(u.assume_init_ref().release.as_ptr()) };
+    let r = release.to_str().ok()?;
+    let mut it = r.split(|c: char| !c.is_ascii_digit());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
 /// `umount2(2)`.
 pub fn umount2(target: &Path, flags: i32) -> io::Result<()> {
     let tgt = cpath(target)?;

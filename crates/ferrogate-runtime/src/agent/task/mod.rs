@@ -22,7 +22,7 @@ use crate::cgroup::{Limits, TaskCgroup};
 use crate::ids::{ContainerName, TaskId};
 use crate::image::{ImageStore, ResolvedImage};
 use crate::sandbox::command::{merge_argv, merge_env, working_dir};
-use crate::sandbox::init::exit_code;
+use crate::sandbox::init::{exit_code, INIT_VOLUME};
 use crate::sandbox::protocol::{encode, ContainerLaunch, FromInit, InitConfig, ToInit};
 use crate::sandbox::rootfs::BindMount;
 use crate::sandbox::spawn::spawn_init;
@@ -55,9 +55,10 @@ impl InitConn {
             .await
             .map_err(|e| format!("sandbox init control channel: {e}"))
     }
-    /// The init's view of `p` (its mount namespace), from the host.
-    fn proc_root(&self, p: &Path) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/root", self.pid)).join(p.strip_prefix("/").unwrap_or(p))
+    /// The task volume's root as seen from the host: through the init's
+    /// root, where it is mounted at [`INIT_VOLUME`].
+    fn volume_root(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root", self.pid)).join(INIT_VOLUME.trim_start_matches('/'))
     }
     async fn wait_exit(&mut self, limit: Duration) -> Option<WaitStatus> {
         if self.exited.is_some() {
@@ -352,7 +353,7 @@ impl TaskRun {
         }
 
         // Key into the kernel, key zeroized, policy on data/.
-        let fs_root = init.proc_root(&self.mount);
+        let fs_root = init.volume_root();
         let backend = ctx.backend.clone();
         let seal = blocking(move || backend.seal(&LinuxSyscall, &fs_root, key))
             .await
@@ -455,7 +456,7 @@ impl TaskRun {
         hostname: &str,
         volumes: &[String],
     ) -> Result<Vec<ContainerLaunch>, Failure> {
-        let data = self.mount.join(DATA_DIR);
+        let data = Path::new(INIT_VOLUME).join(DATA_DIR);
         let mut out = Vec::new();
         for (c, img) in self.containers.iter().zip(images) {
             let s = &c.spec;

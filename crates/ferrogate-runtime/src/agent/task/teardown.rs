@@ -27,7 +27,7 @@ impl TaskRun {
             let alive = init.wait_exit(Duration::ZERO).await.is_none();
             if let Some(seal) = self.seal.take() {
                 if alive {
-                    let fs_root = init.proc_root(&self.mount);
+                    let fs_root = init.volume_root();
                     let backend = self.ctx.backend.clone();
                     match blocking(move || backend.shred(&LinuxSyscall, &fs_root, &seal)).await {
                         Ok(Ok(s)) => {
