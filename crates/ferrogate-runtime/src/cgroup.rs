@@ -77,6 +77,15 @@ fn ioe(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CgroupError {
     move |source| CgroupError::Io { op, path, source }
 }
 
+/// True if `/proc/swaps` (its contents) lists an active swap area.
+pub fn swap_active(proc_swaps: &str) -> bool {
+    proc_swaps.lines().skip(1).any(|l| !l.trim().is_empty())
+}
+
+fn unaccounted_swap(detail: &str) -> HostError {
+    crate::host::missing(crate::host::Requirement::SwapControl, detail)
+}
+
 /// The cgroup subtree of one agent instance.
 #[derive(Clone, Debug)]
 pub struct Cgroups {
@@ -132,6 +141,20 @@ impl Cgroups {
         }
     }
 
+    /// Refuses a host where task memory could reach swap: cgroup v1 has no
+    /// hard swap limit (`memory.swappiness=0`, which the agent sets, does not
+    /// stop global reclaim from swapping), so with v1 any active swap area
+    /// is refused. cgroup v2 gets `memory.swap.max=0` on every task (see
+    /// [`Cgroups::create_task`]).
+    pub fn check_swap(&self, proc_swaps: &str) -> Result<(), HostError> {
+        match self.version {
+            CgroupVersion::V1 { .. } if swap_active(proc_swaps) => Err(unaccounted_swap(
+                "swap is active (/proc/swaps) and cgroup v1 cannot keep task memory off it, where it would be written in clear; disable swap (swapoff -a) or use cgroup v2 with swap accounting",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Creates the task's cgroups with `limits`.
     pub fn create_task(&self, task: &TaskId, limits: &Limits) -> Result<TaskCgroup, CgroupError> {
         let tc = TaskCgroup {
@@ -163,6 +186,9 @@ impl Cgroups {
                         write(&memsw, &bytes)?;
                     }
                 }
+                // Best effort only (global reclaim may still swap), hence
+                // `check_swap`; leaves created below inherit it.
+                write(&mem.join("memory.swappiness"), "0")?;
                 write(
                     &pids.join("pids.max"),
                     &limits.pids_max.unwrap_or(DEFAULT_PIDS_MAX).to_string(),
@@ -192,10 +218,16 @@ impl Cgroups {
                 }
                 if let Some(m) = limits.memory_mib {
                     write(&d.join("memory.max"), &(u64::from(m) << 20).to_string())?;
-                    let swap = d.join("memory.swap.max");
-                    if swap.exists() {
-                        write(&swap, "0")?;
-                    }
+                }
+                // Task memory never goes to swap, where it would be in clear,
+                // with or without a memory limit.
+                let swap = d.join("memory.swap.max");
+                if swap.exists() {
+                    write(&swap, "0")?;
+                } else if swap_active(&fs::read_to_string("/proc/swaps").unwrap_or_default()) {
+                    return Err(CgroupError::Host(unaccounted_swap(
+                        "swap is active (/proc/swaps) and cgroup v2 has no memory.swap.max (swap accounting off): task memory could be written to swap in clear",
+                    )));
                 }
                 write(
                     &d.join("pids.max"),
@@ -347,11 +379,14 @@ impl TaskCgroup {
                 let bytes = (u64::from(m) << 20).to_string();
                 match &self.version {
                     CgroupVersion::V1 { .. } if i == 1 => {
-                        write(&l.join("memory.limit_in_bytes"), &bytes)?
+                        write(&l.join("memory.limit_in_bytes"), &bytes)?;
                     }
                     CgroupVersion::V2 { .. } => write(&l.join("memory.max"), &bytes)?,
                     CgroupVersion::V1 { .. } => {}
                 }
+            }
+            if matches!(self.version, CgroupVersion::V1 { .. }) && i == 1 {
+                write(&l.join("memory.swappiness"), "0")?;
             }
             procs.push(l.join("cgroup.procs"));
         }
@@ -590,6 +625,7 @@ mod tests {
             (64u64 << 20).to_string()
         );
         assert_eq!(r("pids/ferrogate/inst/t1/pids.max"), "4096");
+        assert_eq!(r("memory/ferrogate/inst/t1/memory.swappiness"), "0");
         let procs = tc.create_leaf("c-app", Some(32), true).unwrap();
         // devices.allow is written once per rule; a plain file keeps the last.
         assert_eq!(r("devices/ferrogate/inst/t1/c-app/devices.deny"), "a");
@@ -603,6 +639,8 @@ mod tests {
             r("memory/ferrogate/inst/t1/c-app/memory.limit_in_bytes"),
             (32u64 << 20).to_string()
         );
+        assert_eq!(r("memory/ferrogate/inst/t1/c-app/memory.swappiness"), "0");
+        assert_eq!(r("memory/ferrogate/inst/t1/init/memory.swappiness"), "0");
         assert_eq!(cg.task_ids(), ["t1"]);
         fs::write(
             d.path()
@@ -620,8 +658,31 @@ mod tests {
     }
 
     #[test]
+    fn active_swap_is_refused_where_task_memory_could_reach_it() {
+        let none = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        let some =
+            format!("{none}/swapfile                               file\t\t1048572\t\t0\t\t-2\n");
+        assert!(!swap_active(none) && !swap_active("") && swap_active(&some));
+        let d = tempfile::tempdir().unwrap();
+        let v1 = Cgroups::with_version(v1_in(d.path()), "inst");
+        assert!(v1.check_swap(none).is_ok());
+        let e = v1.check_swap(&some).unwrap_err();
+        assert_eq!(e.requirement, crate::host::Requirement::SwapControl);
+        let v2 = Cgroups::with_version(
+            CgroupVersion::V2 {
+                root: d.path().to_owned(),
+            },
+            "inst",
+        );
+        assert!(v2.check_swap(&some).is_ok());
+    }
+
+    #[test]
     fn v2_files_written() {
         let d = tempfile::tempdir().unwrap();
+        // Present on a kernel with swap accounting.
+        fs::create_dir_all(d.path().join("ferrogate/inst/t2")).unwrap();
+        fs::write(d.path().join("ferrogate/inst/t2/memory.swap.max"), "max").unwrap();
         let cg = Cgroups::with_version(
             CgroupVersion::V2 {
                 root: d.path().to_owned(),
@@ -649,6 +710,20 @@ mod tests {
             r("ferrogate/inst/cgroup.subtree_control"),
             "+cpu +memory +pids"
         );
+        assert_eq!(r("ferrogate/inst/t2/memory.swap.max"), "0");
+        // No memory limit: swap is still forbidden.
+        fs::create_dir_all(d.path().join("ferrogate/inst/t3")).unwrap();
+        fs::write(d.path().join("ferrogate/inst/t3/memory.swap.max"), "max").unwrap();
+        cg.create_task(
+            &TaskId::new("t3").unwrap(),
+            &Limits {
+                cpu_units: None,
+                memory_mib: None,
+                pids_max: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(r("ferrogate/inst/t3/memory.swap.max"), "0");
         fs::create_dir_all(d.path().join("ferrogate/inst/t2/c-x")).unwrap();
         fs::write(
             d.path().join("ferrogate/inst/t2/c-x/memory.events"),

@@ -19,6 +19,10 @@ pub enum Requirement {
     Overlayfs,
     /// cgroup v1 cpu/memory/pids controllers, or cgroup v2 with them.
     Cgroups,
+    /// Task memory kept off swap: no active swap area, or cgroup v2 with
+    /// swap accounting (`memory.swap.max`). Swapped-out pages would be
+    /// written to the swap device in clear.
+    SwapControl,
 }
 
 impl std::fmt::Display for Requirement {
@@ -30,6 +34,9 @@ impl std::fmt::Display for Requirement {
             Requirement::MkfsExt4 => "mkfs.ext4 (e2fsprogs)",
             Requirement::Overlayfs => "overlayfs",
             Requirement::Cgroups => "cgroup cpu, memory and pids controllers",
+            Requirement::SwapControl => {
+                "swap control (no active swap, or cgroup v2 memory.swap.max)"
+            }
         })
     }
 }
@@ -44,7 +51,7 @@ pub struct HostError {
     pub detail: String,
 }
 
-fn missing(requirement: Requirement, detail: impl Into<String>) -> HostError {
+pub(crate) fn missing(requirement: Requirement, detail: impl Into<String>) -> HostError {
     HostError {
         requirement,
         detail: detail.into(),

@@ -460,6 +460,7 @@ fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepar
         return Err(RuntimeError::AlreadyRunning(config.data_dir.clone()));
     }
     let cgroups = Cgroups::detect(&crate::cgroup::instance_for(&config.data_dir))?;
+    cgroups.check_swap(&std::fs::read_to_string("/proc/swaps").unwrap_or_default())?;
     let report = recover(&layout, &cgroups);
     Ok(((layout, cgroups, lock), report))
 }
