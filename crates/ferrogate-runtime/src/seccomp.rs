@@ -11,6 +11,9 @@
 //! io_uring (outside seccomp's view), iopl and ioperm.
 //! `clone3` answers `ENOSYS` so libc falls back to `clone`, whose flags a
 //! classic filter can inspect (Docker does the same).
+//! `ioctl` is denied for the fscrypt key requests (add, remove, remove for
+//! all users, key status): container root could otherwise remove the
+//! volume's key (root's claim is the agent's) or probe it.
 //! Syscalls of another ABI (x32, or a foreign architecture) are killed.
 
 use crate::sys::seccomp::SockFilter;
@@ -30,6 +33,7 @@ const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARG0_LO: u32 = 16;
+const OFF_ARG1_LO: u32 = 24;
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -38,6 +42,29 @@ const AUDIT_ARCH: u32 = 0xC000_00B7;
 
 /// All `CLONE_NEW*` flags (including CLONE_NEWTIME and CLONE_NEWCGROUP).
 pub const CLONE_NEW_MASK: u32 = 0x7E02_0080;
+
+/// `ioctl` requests denied (compared on the low 32 bits of the argument: the
+/// kernel truncates the request to `unsigned int`, so upper bits cannot
+/// smuggle one past the filter): the fscrypt key ioctls, `'f'` 23 to 26.
+pub fn denied_ioctls() -> [(&'static str, u32); 4] {
+    use crate::sys::fscrypt as f;
+    let w = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    [
+        ("FS_IOC_ADD_ENCRYPTION_KEY", w(f::FS_IOC_ADD_ENCRYPTION_KEY)),
+        (
+            "FS_IOC_REMOVE_ENCRYPTION_KEY",
+            w(f::FS_IOC_REMOVE_ENCRYPTION_KEY),
+        ),
+        (
+            "FS_IOC_REMOVE_ENCRYPTION_KEY_ALL_USERS",
+            w(f::FS_IOC_REMOVE_ENCRYPTION_KEY_ALL_USERS),
+        ),
+        (
+            "FS_IOC_GET_ENCRYPTION_KEY_STATUS",
+            w(f::FS_IOC_GET_ENCRYPTION_KEY_STATUS),
+        ),
+    ]
+}
 
 /// Syscalls denied outright.
 pub fn denied_syscalls() -> Vec<(&'static str, i64)> {
@@ -146,6 +173,26 @@ pub fn build_filter() -> Vec<SockFilter> {
     }
     p.push(jump(BPF_JMP_JEQ_K, nr(libc::SYS_clone3), 0, 1));
     p.push(stmt(BPF_RET_K, enosys));
+    // ioctl: deny the fscrypt key requests, allow the rest.
+    let ioctls = denied_ioctls();
+    let k = ioctls.len();
+    p.push(jump(
+        BPF_JMP_JEQ_K,
+        nr(libc::SYS_ioctl),
+        0,
+        u8::try_from(k + 3).unwrap_or(u8::MAX),
+    ));
+    p.push(stmt(BPF_LD_W_ABS, OFF_ARG1_LO));
+    for (i, (_, req)) in ioctls.iter().enumerate() {
+        p.push(jump(
+            BPF_JMP_JEQ_K,
+            *req,
+            u8::try_from(k - i).unwrap_or(u8::MAX),
+            0,
+        ));
+    }
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    p.push(stmt(BPF_RET_K, eperm));
     let denied = denied_syscalls();
     let n = denied.len();
     for (i, (_, sys)) in denied.iter().enumerate() {
@@ -161,6 +208,13 @@ pub fn build_filter() -> Vec<SockFilter> {
 /// Evaluates the program for a syscall (the tests' interpreter).
 #[cfg(test)]
 fn eval(p: &[SockFilter], arch: u32, sysno: u32, arg0: u64) -> u32 {
+    eval_args(p, arch, sysno, [arg0, 0])
+}
+
+/// [`eval`] with the first two arguments.
+#[cfg(test)]
+fn eval_args(p: &[SockFilter], arch: u32, sysno: u32, args: [u64; 2]) -> u32 {
+    let arg0 = args[0];
     let mut acc = 0u32;
     let mut pc = 0usize;
     loop {
@@ -171,6 +225,7 @@ fn eval(p: &[SockFilter], arch: u32, sysno: u32, arg0: u64) -> u32 {
                     OFF_NR => sysno,
                     OFF_ARCH => arch,
                     OFF_ARG0_LO => (arg0 & 0xffff_ffff) as u32,
+                    OFF_ARG1_LO => (args[1] & 0xffff_ffff) as u32,
                     _ => panic!("offset"),
                 };
                 pc += 1;
@@ -258,6 +313,38 @@ mod tests {
         assert_eq!(
             run(libc::SYS_clone3, 0),
             SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+    }
+
+    #[test]
+    fn fscrypt_key_ioctls_are_denied_other_ioctls_allowed() {
+        let p = build_filter();
+        let ioctl = |req: u64| eval_args(&p, AUDIT_ARCH, nr(libc::SYS_ioctl), [3, req]);
+        let want = [
+            0xc050_6617u32, // _IOWR('f', 23, 80)
+            0xc040_6618,    // _IOWR('f', 24, 64)
+            0xc040_6619,    // _IOWR('f', 25, 64)
+            0xc080_661a,    // _IOWR('f', 26, 128)
+        ];
+        let got: Vec<u32> = denied_ioctls().iter().map(|(_, r)| *r).collect();
+        assert_eq!(got, want);
+        for req in want {
+            assert_eq!(ioctl(u64::from(req)), EPERM, "{req:#x}");
+            // The kernel truncates the request to 32 bits: so does the check.
+            assert_eq!(ioctl(u64::from(req) | 0xdead_0000_0000), EPERM, "{req:#x}");
+        }
+        for req in [
+            libc::TCGETS,
+            libc::FIONREAD,
+            crate::sys::fscrypt::FS_IOC_GET_ENCRYPTION_POLICY_EX,
+            0xc050_6616,
+        ] {
+            assert_eq!(ioctl(req), SECCOMP_RET_ALLOW, "{req:#x}");
+        }
+        // Other syscalls do not look at the second argument.
+        assert_eq!(
+            eval_args(&p, AUDIT_ARCH, nr(libc::SYS_read), [3, u64::from(want[0])]),
+            SECCOMP_RET_ALLOW
         );
     }
 
