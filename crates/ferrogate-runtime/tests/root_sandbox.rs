@@ -314,3 +314,44 @@ async fn mount_tables_do_not_reveal_the_host() {
     }
     common::assert_clean(dir.path());
 }
+
+/// An image's /etc/passwd that is a FIFO (reading would block forever) or a
+/// link to /dev/zero (reading would never end) fails the container cleanly
+/// and quickly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_passwd_files_fail_the_container() {
+    if !common::require_root("hostile_passwd_files_fail_the_container") {
+        return;
+    }
+    let dir = common::data_dir();
+    let fifo = dir.path().join("fifo.tar");
+    common::fixture::docker_save_archive_custom(&fifo, "passwd-fifo:latest", |b| {
+        common::fixture::add_busybox(b);
+        common::fixture::add_dir(b, "etc/", 0o755);
+        common::fixture::add_fifo(b, "etc/passwd");
+    });
+    let zero = dir.path().join("zero.tar");
+    common::fixture::docker_save_archive_custom(&zero, "passwd-zero:latest", |b| {
+        common::fixture::add_busybox(b);
+        common::fixture::add_dir(b, "etc/", 0o755);
+        common::fixture::add_symlink(b, "etc/passwd", "/dev/zero");
+    });
+    for a in [&fifo, &zero] {
+        ferrogate_runtime::image::load(dir.path(), a, &[]).unwrap();
+    }
+    let mut agent = start_agent(RuntimeConfig::new(dir.path(), common::init_exe()))
+        .await
+        .unwrap();
+    for (id, image) in [("t-fifo", "passwd-fifo"), ("t-zero", "passwd-zero")] {
+        let mut spec = common::task(id, &["true"]);
+        spec.containers[0].image = image.into();
+        let events = common::run_to_stop(&mut agent, spec, 20).await;
+        let (code, reason) = stopped(&events);
+        assert_eq!(code, StopCode::TaskFailedToStart, "{image}: {reason}");
+        assert!(
+            reason.starts_with("CannotStartContainerError:") && reason.contains("/etc/passwd"),
+            "{image}: {reason}"
+        );
+    }
+    common::assert_clean(dir.path());
+}

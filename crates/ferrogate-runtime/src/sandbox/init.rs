@@ -475,8 +475,8 @@ fn container_child_inner(
         readonly_root: c.readonly_root,
     };
     setup_rootfs(&sys, &plan).map_err(|e| format!("setting up the root filesystem: {e}"))?;
-    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = fs::read_to_string("/etc/group").unwrap_or_default();
+    let passwd = read_account_file("/etc/passwd")?;
+    let group = read_account_file("/etc/group")?;
     let creds = resolve_user(c.user.as_deref(), &passwd, &group)?;
     let mut env = c.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -515,6 +515,45 @@ fn container_child_inner(
     Err(format!("exec {argv0:?}: {e}"))
 }
 
+/// Largest `/etc/passwd` or `/etc/group` read from an image.
+pub const MAX_ACCOUNT_FILE: u64 = 1 << 20;
+
+/// Reads the image's `/etc/passwd` or `/etc/group` (after the pivot, as
+/// root, before dropping privileges). The image is untrusted: the file must
+/// be a regular file (not a symlink, FIFO or device, which could block or
+/// never end) of at most [`MAX_ACCOUNT_FILE`] bytes. Missing reads as empty.
+pub fn read_account_file(path: &str) -> Result<String, String> {
+    let fd = match sys::at::open(
+        Path::new(path),
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    ) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(format!("{path} is a symbolic link, not a regular file"))
+        }
+        Err(e) => return Err(format!("opening {path}: {e}")),
+    };
+    let (mode, size) = sys::at::fstat(fd.as_fd()).map_err(|e| format!("{path}: {e}"))?;
+    if mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(format!("{path} is not a regular file"));
+    }
+    if size > MAX_ACCOUNT_FILE {
+        return Err(format!(
+            "{path} is {size} bytes, more than {MAX_ACCOUNT_FILE}"
+        ));
+    }
+    let mut buf = Vec::new();
+    fs::File::from(fd)
+        .take(MAX_ACCOUNT_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("reading {path}: {e}"))?;
+    if buf.len() as u64 > MAX_ACCOUNT_FILE {
+        return Err(format!("{path} grew past {MAX_ACCOUNT_FILE} bytes"));
+    }
+    String::from_utf8(buf).map_err(|_| format!("{path} is not UTF-8"))
+}
+
 /// `execvp`'s search, done before exec so errors are precise.
 pub fn find_executable(name: &str, path_var: &str) -> Result<PathBuf, String> {
     if name.is_empty() {
@@ -548,6 +587,30 @@ pub fn exit_code(status: WaitStatus) -> i32 {
 mod tests {
     use super::*;
     use crate::syscall::RecordingSyscall;
+
+    #[test]
+    fn account_files_must_be_small_regular_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n).to_string_lossy().into_owned();
+        assert_eq!(read_account_file(&p("missing")).unwrap(), "");
+        fs::write(d.path().join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        assert!(read_account_file(&p("passwd"))
+            .unwrap()
+            .starts_with("root:"));
+        std::os::unix::fs::symlink("/dev/zero", d.path().join("link")).unwrap();
+        assert!(read_account_file(&p("link"))
+            .unwrap_err()
+            .contains("symbolic link"));
+        sys::mknod(&d.path().join("fifo"), libc::S_IFIFO | 0o644, 0, 0).unwrap();
+        assert!(read_account_file(&p("fifo"))
+            .unwrap_err()
+            .contains("not a regular file"));
+        let big = fs::File::create(d.path().join("big")).unwrap();
+        big.set_len(MAX_ACCOUNT_FILE + 1).unwrap();
+        assert!(read_account_file(&p("big")).unwrap_err().contains("bytes"));
+        fs::write(d.path().join("bin"), [0xff, 0xfe]).unwrap();
+        assert!(read_account_file(&p("bin")).is_err());
+    }
 
     #[test]
     fn minimal_root_holds_only_the_volume_and_proc() {

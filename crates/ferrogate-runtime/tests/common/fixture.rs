@@ -68,6 +68,11 @@ pub fn add_symlink(b: &mut tar::Builder<Vec<u8>>, path: &str, target: &str) {
     add(b, path, tar::EntryType::Symlink, 0o777, b"", Some(target));
 }
 
+/// Adds a FIFO entry.
+pub fn add_fifo(b: &mut tar::Builder<Vec<u8>>, path: &str) {
+    add(b, path, tar::EntryType::Fifo, 0o644, b"", None);
+}
+
 /// Adds a regular file entry.
 pub fn add_file(b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, data: &[u8]) {
     add(b, path, tar::EntryType::Regular, mode, data, None);
