@@ -355,3 +355,44 @@ async fn hostile_passwd_files_fail_the_container() {
     }
     common::assert_clean(dir.path());
 }
+
+/// Kernel directories Docker masks are empty, read-only tmpfs mounts in the
+/// container (those that exist on this kernel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_directories_are_masked() {
+    if !common::require_root("kernel_directories_are_masked") {
+        return;
+    }
+    let dirs = [
+        "/proc/acpi",
+        "/proc/scsi",
+        "/proc/asound",
+        "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ];
+    let present: Vec<&str> = dirs
+        .iter()
+        .copied()
+        .filter(|d| Path::new(d).is_dir())
+        .collect();
+    assert!(!present.is_empty(), "none of {dirs:?} on this host");
+    let script: String = present
+        .iter()
+        .map(|d| {
+            format!(
+                "echo \"{d}=$(ls -A {d} | wc -l)\"; touch {d}/x 2>/dev/null && echo {d}-writable; "
+            )
+        })
+        .chain(std::iter::once("cat /proc/self/mountinfo".to_owned()))
+        .collect();
+    let log = run_script("t-mask", &script, None).await;
+    for d in present {
+        assert!(log.contains(&format!("{d}=0\n")), "{d} not empty:\n{log}");
+        assert!(!log.contains(&format!("{d}-writable")), "{log}");
+        assert!(
+            log.lines()
+                .any(|l| l.split(' ').nth(4) == Some(d) && l.contains(" - tmpfs ")),
+            "{d} not a tmpfs:\n{log}"
+        );
+    }
+}

@@ -61,6 +61,15 @@ const MASKED: &[&str] = &[
     "proc/latency_stats",
     "proc/sched_debug",
 ];
+/// Kernel directories hidden behind an empty read-only tmpfs (Docker's
+/// masked directories): hardware and firmware details no task needs.
+const MASKED_DIRS: &[&str] = &[
+    "proc/acpi",
+    "proc/scsi",
+    "proc/asound",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
 /// /proc subtrees made read-only.
 const READONLY: &[&str] = &[
     "proc/sys",
@@ -308,6 +317,17 @@ pub fn setup_rootfs(sys: &dyn Syscall, plan: &RootfsPlan) -> io::Result<()> {
             sys.mount(Some(&null.proc_path()), &t.proc_path(), None, MS_BIND, None)?;
         }
     }
+    for m in MASKED_DIRS {
+        if let Some(t) = found(sys.resolve_in(&root, m))? {
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                &t.proc_path(),
+                Some("tmpfs"),
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                Some("mode=555,size=4k"),
+            )?;
+        }
+    }
     for r in READONLY {
         let Some(t) = found(sys.resolve_in(&root, r))? else {
             continue;
@@ -476,6 +496,15 @@ mod tests {
         assert!(c
             .iter()
             .any(|x| x.op == "chmod_in" && x.args == "/v/data/containers/app/rootfs/tmp 1777"));
+        for m in MASKED_DIRS {
+            let t = format!("-> /v/data/containers/app/rootfs/{m} type=tmpfs");
+            let i = index(&c, |x| x.args.contains(&t));
+            assert!(c[i].args.contains(&format!(
+                "flags={:#x}",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            )));
+            assert!(i < pivot);
+        }
         // Nothing below the root is touched through a host path.
         for x in &c[overlay + 1..pivot] {
             assert!(
