@@ -35,7 +35,11 @@ pub const GRANT_OPERATIONS: &[&str] = &[
     "DeriveSharedSecret",
 ];
 
-/// Operations whose grants may carry encryption-context constraints.
+/// Operations to which a grant's encryption-context constraints apply: the cryptographic
+/// operations that take an encryption context. A constrained grant may also include
+/// `DescribeKey` and `RetireGrant`, "but the constraint doesn't apply to these operations"
+/// (KMS API Reference, CreateGrant `Constraints`); `CreateGrant` under a constrained grant is
+/// checked by [`within`] instead.
 const CONTEXT_OPERATIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",
@@ -43,12 +47,14 @@ const CONTEXT_OPERATIONS: &[&str] = &[
     "GenerateDataKeyWithoutPlaintext",
     "ReEncryptFrom",
     "ReEncryptTo",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
 ];
+
+/// True when a grant's encryption-context constraints apply to `operation`.
+pub fn constraints_apply(operation: &str) -> bool {
+    CONTEXT_OPERATIONS.contains(&operation)
+}
 
 /// True when `grantee` (as written in a grant) names `caller`. A role ARN names the role's
 /// sessions; a service principal may be written with or without the region
@@ -106,7 +112,7 @@ pub fn find(
     let prefix = keys::key(account, region, key_id);
     for (_, g) in tables::GRANTS.scan(tx, &prefix, None, Direction::Forward, 50_000)? {
         let permits = g.operations.iter().any(|o| o == operation);
-        let constrained = CONTEXT_OPERATIONS.contains(&operation);
+        let constrained = constraints_apply(operation);
         if permits
             && names(&g.grantee, caller, caller_region)
             && (!constrained || satisfies(&g.constraints, context))
@@ -218,6 +224,15 @@ mod tests {
         assert!(satisfies(&equals, &pairs(&[("DEPT", "IT")])));
         assert!(!satisfies(&equals, &pairs(&[("Dept", "IT"), ("x", "y")])));
         assert!(satisfies(&Constraints::default(), &pairs(&[])));
+    }
+
+    #[test]
+    fn constraints_do_not_apply_to_describe_key_or_retire_grant() {
+        assert!(constraints_apply("Decrypt"));
+        assert!(constraints_apply("GenerateDataKeyWithoutPlaintext"));
+        assert!(constraints_apply("ReEncryptTo"));
+        assert!(!constraints_apply("DescribeKey"));
+        assert!(!constraints_apply("RetireGrant"));
     }
 
     #[test]
