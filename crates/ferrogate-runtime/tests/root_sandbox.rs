@@ -396,3 +396,38 @@ async fn kernel_directories_are_masked() {
         );
     }
 }
+
+/// A data directory given through a symlink is canonicalised, so recovery
+/// still finds what a previous agent left mounted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_dir_through_a_symlink_is_recovered() {
+    if !common::require_root("data_dir_through_a_symlink_is_recovered") {
+        return;
+    }
+    let dir = common::data_dir();
+    ferrogate_runtime::DataLayout::new(dir.path())
+        .ensure()
+        .unwrap();
+    let link_parent = tempfile::Builder::new()
+        .prefix("fg-link-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let link = link_parent.path().join("data");
+    std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+    let left = dir.path().join("run/t-old/vol");
+    std::fs::create_dir_all(&left).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "leftover"])
+        .arg(&left)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let agent = start_agent(RuntimeConfig::new(&link, common::init_exe())).await;
+    let still = common::mounts_under(dir.path());
+    if !still.is_empty() {
+        let _ = std::process::Command::new("umount").arg(&left).status();
+    }
+    let agent = agent.unwrap();
+    assert!(still.is_empty(), "left mounted: {still:?}");
+    assert_eq!(agent.recovery.unmounted, [left], "{:?}", agent.recovery);
+}

@@ -44,7 +44,9 @@ pub const MAX_STOP_TIMEOUT: Duration = Duration::from_secs(120);
 /// the agent always encrypts (fscrypt).
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// Data directory (see [`DataLayout`]).
+    /// Data directory (see [`DataLayout`]). Created if missing, then
+    /// canonicalised by `start_agent` (symlinks and relative paths resolved;
+    /// the cgroup instance is derived from the canonical path).
     pub data_dir: PathBuf,
     /// Executable started as each task's sandbox init (the `ferrogate`
     /// binary itself, which calls `sandbox_init_main_if_requested()`).
@@ -357,6 +359,8 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))??;
     let (layout, cgroups, lock) = ctx_parts;
+    let mut config = config;
+    config.data_dir = layout.root().to_owned();
     let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(16));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let ctx = Arc::new(Ctx {
@@ -431,12 +435,23 @@ fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepar
     if !config.init_exe.is_file() {
         return Err(RuntimeError::InitExeMissing(config.init_exe.clone()));
     }
-    let layout = DataLayout::new(&config.data_dir);
-    layout.ensure().map_err(|source| RuntimeError::Io {
-        op: "creating",
+    DataLayout::new(&config.data_dir)
+        .ensure()
+        .map_err(|source| RuntimeError::Io {
+            op: "creating",
+            path: config.data_dir.clone(),
+            source,
+        })?;
+    // Canonical from here on: mountinfo, sysfs loop backing files and
+    // /proc paths are canonical, and recovery matches against them, so a
+    // data directory given through a symlink or as a relative path would
+    // otherwise find nothing to clean up. It also fixes the cgroup instance.
+    let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|source| RuntimeError::Io {
+        op: "resolving",
         path: config.data_dir.clone(),
         source,
     })?;
+    let layout = DataLayout::new(&data_dir);
     let lock_path = layout.runtime().join("agent.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -457,9 +472,9 @@ fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepar
             }
         })?;
     if !got {
-        return Err(RuntimeError::AlreadyRunning(config.data_dir.clone()));
+        return Err(RuntimeError::AlreadyRunning(data_dir));
     }
-    let cgroups = Cgroups::detect(&crate::cgroup::instance_for(&config.data_dir))?;
+    let cgroups = Cgroups::detect(&crate::cgroup::instance_for(&data_dir))?;
     cgroups.check_swap(&std::fs::read_to_string("/proc/swaps").unwrap_or_default())?;
     let report = recover(&layout, &cgroups);
     Ok(((layout, cgroups, lock), report))
