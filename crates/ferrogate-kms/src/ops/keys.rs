@@ -228,6 +228,10 @@ impl Input for CreateKeyInput {
         out
     }
 
+    fn created_key(&self, body: &Value) -> Option<String> {
+        body["KeyMetadata"]["Arn"].as_str().map(str::to_owned)
+    }
+
     fn request_parameters(&self) -> Value {
         let mut v = json!({ "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
                             "origin": self.origin.clone().unwrap_or_else(|| "AWS_KMS".into()) });
@@ -283,6 +287,9 @@ impl Input for CreateKeyInput {
             imported_material_id: None,
             tags: check_tags(&self.tags)?,
         };
+        if self.bypass_policy_lockout_safety_check != Some(true) {
+            policy::lockout_check(&k.policy, ctx.principal, &k.arn(), &k.account)?;
+        }
         if !external {
             k.materials
                 .push(material::generate(ctx.sealer, &k.arn(), ctx.now)?);
@@ -724,6 +731,9 @@ impl Input for PutKeyPolicyInput {
     ) -> Result<Done, KmsError> {
         let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
         let mut k = usable(tx.read(), r, ctx.now, Use::Manage)?;
+        if self.bypass_policy_lockout_safety_check != Some(true) {
+            policy::lockout_check(&self.policy, ctx.principal, &k.arn(), &k.account)?;
+        }
         k.policy.clone_from(&self.policy);
         save(&mut tx, &k)?;
         Ok(Done::body(json!({})))

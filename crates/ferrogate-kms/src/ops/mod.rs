@@ -102,6 +102,12 @@ pub(crate) trait Input: Send + Sync {
     fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
         Vec::new()
     }
+    /// The key a request created (CreateKey), for the record's `resources` when the request
+    /// named no key.
+    fn created_key(&self, body: &Value) -> Option<String> {
+        let _ = body;
+        None
+    }
     /// CloudTrail's `requestParameters`.
     fn request_parameters(&self) -> Value;
     /// Runs it. `key` is the resolved key for operations that name one.
@@ -237,7 +243,8 @@ macro_rules! kms_ops {
                 let input = self.input();
                 let key = input.key_ref(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
                 let done = input.run(&self.kms, tx, ctx, key.as_ref())?;
-                let resources = key.map(|k| vec![("AWS::KMS::Key".to_owned(), k.arn())]).unwrap_or_default();
+                let resources = key.map(|k| k.arn()).or_else(|| input.created_key(&done.body))
+                    .map(|arn| vec![("AWS::KMS::Key".to_owned(), arn)]).unwrap_or_default();
                 Ok(OpReply { body: json::encode(&done.body), response_elements: done.elements, resources })
             }
 
