@@ -431,3 +431,111 @@ async fn data_dir_through_a_symlink_is_recovered() {
     assert!(still.is_empty(), "left mounted: {still:?}");
     assert_eq!(agent.recovery.unmounted, [left], "{:?}", agent.recovery);
 }
+
+/// A consumer that stops reading events must not keep a stopped task's key
+/// in the kernel: with the event channel full, StopTask still tears the
+/// task down (key removed, volume gone); the events arrive, in order, once
+/// the consumer reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_does_not_wait_for_event_delivery() {
+    if !common::require_root("teardown_does_not_wait_for_event_delivery") {
+        return;
+    }
+    use ferrogate_runtime::agent::{RuntimeCommand, TaskState};
+    use ferrogate_runtime::TaskId;
+    let dir = common::data_dir();
+    let archive = dir.path().join("busybox.tar");
+    common::fixture::docker_save_archive(&archive);
+    ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
+    let mut cfg = RuntimeConfig::new(dir.path(), common::init_exe());
+    cfg.event_buffer = 16;
+    let mut agent = start_agent(cfg).await.unwrap();
+    let mut spec = common::task("t-full", &["sleep", "1000"]);
+    spec.containers[0].stop_timeout = Some(std::time::Duration::from_secs(1));
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    common::until(&mut agent, 60, |e| {
+        matches!(e.kind, EventKind::StateChanged(TaskState::Running))
+    })
+    .await;
+    // Fill the channel: each unknown StopTask is answered with an event.
+    for i in 0..16 {
+        agent
+            .commands
+            .send(RuntimeCommand::StopTask {
+                task_id: TaskId::new(format!("t-ghost-{i}")).unwrap(),
+                reason: "x".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while agent.events.len() < 16 {
+        assert!(std::time::Instant::now() < deadline, "channel never filled");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new("t-full").unwrap(),
+            reason: "stop".into(),
+        })
+        .await
+        .unwrap();
+    let image = dir.path().join("volumes/vol-t-full.img");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while image.exists() || !common::loops_backed_under(dir.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "teardown waited for the event consumer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let events = common::until(&mut agent, 30, |e| {
+        matches!(e.kind, EventKind::TaskStopped { .. })
+    })
+    .await;
+    let rejected = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::CommandRejected { .. }))
+        .count();
+    assert_eq!(rejected, 16);
+    let states: Vec<TaskState> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::StateChanged(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            TaskState::Stopping,
+            TaskState::Deprovisioning,
+            TaskState::Stopped
+        ],
+        "{events:#?}"
+    );
+    let exited = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::ContainerExited { .. }))
+        .expect("ContainerExited");
+    let deprov = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::StateChanged(TaskState::Deprovisioning)))
+        .unwrap();
+    assert!(exited < deprov, "{events:#?}");
+    match &events.last().unwrap().kind {
+        EventKind::TaskStopped { teardown, .. } => {
+            assert!(
+                teardown.key_removed && teardown.errors.is_empty(),
+                "{teardown:?}"
+            )
+        }
+        k => panic!("{k:?}"),
+    }
+    common::assert_clean(dir.path());
+}

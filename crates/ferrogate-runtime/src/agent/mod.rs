@@ -346,6 +346,15 @@ impl Ctx {
         // runs to completion and cleans up.
         let _ = self.events.send(ev).await;
     }
+
+    /// Queues an event without waiting; gives it back if the channel is
+    /// full. (A closed channel drops it, as `emit` does.)
+    pub(crate) fn try_emit(&self, ev: RuntimeEvent) -> Result<(), RuntimeEvent> {
+        match self.events.try_send(ev) {
+            Err(mpsc::error::TrySendError::Full(ev)) => Err(ev),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Checks the host, takes the data directory, destroys whatever a previous

@@ -99,6 +99,11 @@ struct TaskRun {
     stop: Option<(StopCode, String)>,
     record_written: bool,
     size_gib: u32,
+    /// From the stop on, events are queued here instead of waiting for a
+    /// slow (or absent) consumer: teardown, and with it the removal of the
+    /// volume key, must never wait for event delivery.
+    deferring: bool,
+    deferred: Vec<super::RuntimeEvent>,
 }
 
 type Failure = (StopCode, String);
@@ -141,6 +146,8 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         stop: None,
         record_written: false,
         size_gib: volume.size_gib,
+        deferring: false,
+        deferred: Vec::new(),
     };
     t.ctx
         .emit(&t.id, EventKind::StateChanged(TaskState::Provisioning))
@@ -169,11 +176,39 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
 }
 
 impl TaskRun {
+    /// Emits an event: waits for room in the channel, except while
+    /// deferring (from the stop on), where it is sent only if there
+    /// is room and nothing is queued before it, and queued otherwise.
+    async fn emit(&mut self, kind: EventKind) {
+        if !self.deferring {
+            self.ctx.emit(&self.id, kind).await;
+            return;
+        }
+        let ev = super::RuntimeEvent {
+            task_id: self.id.clone(),
+            at: std::time::SystemTime::now(),
+            kind,
+        };
+        if !self.deferred.is_empty() {
+            self.deferred.push(ev);
+        } else if let Err(ev) = self.ctx.try_emit(ev) {
+            self.deferred.push(ev);
+        }
+    }
+
+    /// Delivers the queued events, in order, and stops deferring.
+    async fn flush_events(&mut self) {
+        self.deferring = false;
+        for ev in std::mem::take(&mut self.deferred) {
+            let _ = self.ctx.events.send(ev).await;
+        }
+    }
+
     async fn set_state(&mut self, ev: TaskEvent) {
         match self.state.transition(ev) {
             Ok(next) if next != self.state => {
                 self.state = next;
-                self.ctx.emit(&self.id, EventKind::StateChanged(next)).await;
+                self.emit(EventKind::StateChanged(next)).await;
             }
             Ok(_) => {}
             Err(e) => {
@@ -574,15 +609,11 @@ impl TaskRun {
             reason: oom
                 .then(|| "OutOfMemoryError: Container killed due to memory usage".to_owned()),
         };
-        self.ctx
-            .emit(
-                &self.id,
-                EventKind::ContainerExited {
-                    container: cname,
-                    exit,
-                },
-            )
-            .await;
+        self.emit(EventKind::ContainerExited {
+            container: cname,
+            exit,
+        })
+        .await;
         let all_done = self.containers.iter().all(|c| c.exited || !c.started);
         if essential || all_done {
             return Some((
@@ -692,6 +723,7 @@ impl TaskRun {
             .stop
             .take()
             .unwrap_or((StopCode::AgentShutdown, "Task stopped".into()));
+        self.deferring = true;
         if self.state != TaskState::Stopping {
             let ev = if code == StopCode::TaskFailedToStart {
                 TaskEvent::StartFailed
@@ -705,6 +737,7 @@ impl TaskRun {
             self.set_state(TaskEvent::ProcessesGone).await;
         }
         let teardown = self.teardown().await;
+        self.flush_events().await;
         self.set_state(TaskEvent::TornDown).await;
         if !teardown.errors.is_empty() {
             tracing::error!(task = %self.id, errors = ?teardown.errors, "teardown incomplete");
