@@ -499,6 +499,11 @@ fn iam_policies_count_only_where_the_key_policy_delegates_to_the_account() {
         &s.aws_as(&ak, &asec, &["kms", "describe-key", "--key-id", &b]),
         "AccessDeniedException",
     );
+    // Not even the account's root user may use it: key policies bind root too.
+    fails_with(
+        &s.aws(&["kms", "encrypt", "--key-id", &b, "--plaintext", &fileb(&pt)]),
+        "AccessDeniedException",
+    );
     // The principal the key policy names needs no IAM policy.
     json(&enc(&b_arn, &kk, &ksec));
     let got = json(&s.aws_as(

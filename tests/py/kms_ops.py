@@ -283,4 +283,15 @@ for state in states:
         kms.enable_key(KeyId=p.key)
     if state != "PendingImport":
         check(kms.decrypt(CiphertextBlob=p.ct, EncryptionContext={"c": "1"})["Plaintext"] == b"before", f"decrypt after leaving {state}")
+
+# DeleteImportedKeyMaterial works on a key pending deletion and leaves its state alone
+# (KMS API Reference, DeleteImportedKeyMaterial); the material is gone all the same.
+k = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+import_material(k, os.urandom(32))
+kms.schedule_key_deletion(KeyId=k, PendingWindowInDays=7)
+c, m = code(kms.delete_imported_key_material, KeyId=k)
+check(c is None, f"DeleteImportedKeyMaterial while pending deletion: {c} {m}")
+check(kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] == "PendingDeletion", "state after deleting material")
+c, _ = code(kms.delete_imported_key_material, KeyId=k)
+check(c == INV, f"deleting material twice: {c}")
 print("ok")

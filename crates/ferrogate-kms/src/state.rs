@@ -58,6 +58,13 @@ pub fn check(key: &KmsKey, state: KeyState, what: Use) -> Result<(), KmsError> {
     match (what, state) {
         (Use::Always, _) => Ok(()),
         (Use::Cancel, KeyState::PendingDeletion) => Ok(()),
+        // "When the specified KMS key is in the PendingDeletion state, this operation does
+        // not change the KMS key's state" (KMS API Reference, DeleteImportedKeyMaterial).
+        (Use::DeleteImported, KeyState::PendingDeletion)
+            if key.origin == Origin::External && !key.materials.is_empty() =>
+        {
+            Ok(())
+        }
         (_, KeyState::PendingDeletion) => Err(pending_deletion()),
         (Use::Cancel, _) => Err(KmsError::KMSInvalidStateException(format!(
             "{arn} is not pending deletion."
@@ -163,6 +170,21 @@ mod tests {
         assert!(check(&k, KeyState::Enabled, Use::DeleteImported).is_ok());
         assert!(check(&k, KeyState::PendingImport, Use::DeleteImported).is_err());
         assert!(check(&k, KeyState::PendingImport, Use::Crypto).is_err());
+        // Pending deletion: material that is there may be deleted; nothing else imports.
+        assert!(check(&k, KeyState::PendingDeletion, Use::DeleteImported).is_err());
+        assert!(check(&k, KeyState::PendingDeletion, Use::Import).is_err());
+        let mut with_material = k.clone();
+        with_material.materials.push(crate::model::Material {
+            id: "00".into(),
+            sealed: String::new(),
+            created: Timestamp::from_secs(0),
+        });
+        assert!(check(
+            &with_material,
+            KeyState::PendingDeletion,
+            Use::DeleteImported
+        )
+        .is_ok());
     }
 
     #[test]

@@ -318,7 +318,9 @@ impl Input for DeleteImportedKeyMaterialInput {
         let id = k.imported_material_id.clone().unwrap_or_default();
         k.materials.clear();
         k.valid_to = None;
-        k.state = KeyState::PendingImport;
+        if k.state != KeyState::PendingDeletion {
+            k.state = KeyState::PendingImport;
+        }
         tables::KEYS.put(
             tx.write()?,
             &keys::key(&k.account, &k.region, &k.key_id),
