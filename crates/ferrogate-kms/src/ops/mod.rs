@@ -239,6 +239,16 @@ macro_rules! kms_ops {
                 true
             }
 
+            fn needs_prepare(&self) -> bool {
+                matches!(self.request, Request::GetParametersForImport(_))
+            }
+
+            fn prepare(&mut self) {
+                if let Request::GetParametersForImport(i) = &mut self.request {
+                    i.prepare();
+                }
+            }
+
             fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, KmsError> {
                 let input = self.input();
                 let key = input.key_ref(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
