@@ -128,7 +128,7 @@ impl Input for GetParametersForImportInput {
         let mut id = [0u8; 24];
         let _ = aws_lc_rs::rand::fill(&mut id);
         let token_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        let sealed = ctx.sealer.seal(&private, &seal_aad(&k.arn(), &token_id))?;
+        let sealed = ctx.sealer.seal(private, &seal_aad(&k.arn(), &token_id))?;
         let valid_to = ctx.now.plus_millis(PARAMETERS_VALID_MS);
         let params = ImportParams {
             token_id: token_id.clone(),
