@@ -7,6 +7,7 @@
 //! - [`resolve`]: key ids, key ARNs, alias names and alias ARNs.
 //! - [`grant`]: grant matching and constraints.
 //! - [`ops`]: the API (awsJson1_1, `TrentService`).
+//! - [`external`]: what another service may learn of a key its caller names (ECS).
 //! - [`material`]: sealing key material and the cryptography (`ferrogate-kms-crypto`).
 //!
 //! # Security
@@ -17,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod external;
 pub mod grant;
 pub mod maintenance;
 pub mod material;

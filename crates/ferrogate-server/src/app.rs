@@ -21,6 +21,7 @@ pub struct App {
     pub(crate) credentials: IamCredentials,
     pub(crate) authorizer: Authorizer,
     pub(crate) kms: Arc<ferrogate_kms::Kms>,
+    pub(crate) ecs: Arc<ferrogate_ecs::Ecs>,
     account: AccountId,
 }
 
@@ -99,10 +100,12 @@ impl App {
                 endpoint: None,
             })?;
         }
+        let kms = ferrogate_kms::Kms::new();
         let app = Self {
             credentials: IamCredentials::new(store.clone(), sealer.clone()),
             authorizer: Authorizer::new(),
-            kms: ferrogate_kms::Kms::new(),
+            ecs: ferrogate_ecs::Ecs::new(kms.clone()),
+            kms,
             account: account.clone(),
             store,
             sealer,

@@ -263,7 +263,10 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
         Some(ServiceId::Kms) => {
             kms_call(app, call, route.target_op.unwrap_or_default(), body).await
         }
-        Some(ServiceId::Ecs) | None => {
+        Some(ServiceId::Ecs) => {
+            ecs_call(app, call, route.target_op.unwrap_or_default(), body).await
+        }
+        None => {
             let op = route.target_op.unwrap_or_default();
             let e = WireError::UnknownOperation {
                 message: format!("Operation {op} is not supported by this endpoint."),
@@ -453,6 +456,13 @@ async fn org_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse
 
 async fn kms_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
     match ferrogate_kms::KmsOp::decode(&app.kms, &op, body) {
+        Ok(o) => run_op(app, call, o).await,
+        Err(e) => call.finish_unhandled(app, &op, call.api_error(&e)).await,
+    }
+}
+
+async fn ecs_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
+    match ferrogate_ecs::EcsOp::decode(&app.ecs, &op, body) {
         Ok(o) => run_op(app, call, o).await,
         Err(e) => call.finish_unhandled(app, &op, call.api_error(&e)).await,
     }

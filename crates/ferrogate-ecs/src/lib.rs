@@ -1,0 +1,20 @@
+//! An ECS-compatible control plane (awsJson1_1, `AmazonEC2ContainerServiceV20141113`).
+//!
+//! - [`model`]: clusters and task definitions as stored.
+//! - [`cluster`]: cluster names, ARNs and the checks of a cluster's customer managed key.
+//! - [`taskdef`]: task definitions: Fargate validation, normalisation, output.
+//! - [`ops`]: the API.
+//!
+//! A cluster's `fargateEphemeralStorageKmsKeyId` is checked when it is set, as ECS does,
+//! with `kms:DescribeKey` under the caller's own permissions (key policy and IAM both
+//! apply), and stored as the key ARN.
+#![deny(missing_docs)]
+
+pub mod cluster;
+mod error;
+pub mod model;
+pub mod ops;
+pub mod taskdef;
+
+pub use error::EcsError;
+pub use ops::{Ecs, EcsOp};

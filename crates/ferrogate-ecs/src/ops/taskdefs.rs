@@ -1,0 +1,436 @@
+//! Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
+//! ListTaskDefinitionFamilies, DeregisterTaskDefinition.
+
+use ferrogate_iam::op::Ctx;
+use ferrogate_store::{Direction, ReadTx, TxRef};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{max_results, token, Done, Ecs, Input};
+use crate::cluster as c;
+use crate::model::{keys, tables, Family, TaskDefinition};
+use crate::taskdef;
+use crate::EcsError;
+
+const RESOURCE: &str = "AWS::ECS::TaskDefinition";
+
+/// `RegisterTaskDefinition`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisterInput {
+    #[serde(flatten)]
+    input: taskdef::RegisterInput,
+    /// The normalised definition, made once at decoding.
+    #[serde(skip)]
+    body: Value,
+}
+
+impl RegisterInput {
+    pub(crate) fn validated(mut self) -> Result<Self, EcsError> {
+        c::check_tags(&self.input.tags)?;
+        self.body = taskdef::normalize(&self.input)?;
+        Ok(self)
+    }
+}
+
+impl Input for RegisterInput {
+    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        c::request_tag_keys(&self.input.tags)
+    }
+
+    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let (account, region) = (ctx.principal.account.as_str(), ctx.region);
+        let family = &self.input.family;
+        let fkey = keys::named(account, region, family);
+        let latest = tables::FAMILIES
+            .get(tx.read(), &fkey)?
+            .map_or(0, |f| f.latest);
+        let td = TaskDefinition {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            family: family.clone(),
+            revision: latest + 1,
+            active: true,
+            body: self.body.clone(),
+            registered_at: ctx.now,
+            registered_by: ctx.principal.arn.clone(),
+            deregistered_at: None,
+            tags: c::check_tags(&self.input.tags)?,
+        };
+        let w = tx.write()?;
+        tables::FAMILIES.put(
+            w,
+            &fkey,
+            &Family {
+                latest: td.revision,
+            },
+        )?;
+        tables::TASK_DEFINITIONS.put(
+            w,
+            &keys::revision(account, region, family, td.revision),
+            &td,
+        )?;
+        let body = json!({"taskDefinition": taskdef::to_json(&td), "tags": td.tags});
+        Ok(Done::new(body).on(RESOURCE, td.arn()))
+    }
+}
+
+/// What a `taskDefinition` parameter names: a family (its latest ACTIVE revision), a
+/// `family:revision`, or a task definition ARN of the caller's partition.
+fn parse_ref(reference: &str, account: &str, region: &str) -> Option<(String, Option<i64>)> {
+    let rest = if reference.starts_with("arn:") {
+        reference.strip_prefix(&format!("arn:aws:ecs:{region}:{account}:task-definition/"))?
+    } else {
+        reference
+    };
+    let (family, revision) = match rest.split_once(':') {
+        Some((f, r)) => {
+            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (f, Some(r.parse::<i64>().ok().filter(|r| *r > 0)?))
+        }
+        None => (rest, None),
+    };
+    c::is_name(family).then(|| (family.to_owned(), revision))
+}
+
+/// The task definition `reference` names, if any.
+pub(crate) fn find(
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    reference: &str,
+) -> Result<Option<TaskDefinition>, EcsError> {
+    let Some((family, revision)) = parse_ref(reference, account, region) else {
+        return Ok(None);
+    };
+    if let Some(r) = revision {
+        return Ok(tables::TASK_DEFINITIONS.get(tx, &keys::revision(account, region, &family, r))?);
+    }
+    // The latest ACTIVE revision.
+    let prefix = keys::named(account, region, &family);
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let rows = tables::TASK_DEFINITIONS.scan(
+            tx,
+            &prefix,
+            cursor.as_deref(),
+            Direction::Reverse,
+            256,
+        )?;
+        let done = rows.len() < 256;
+        for (k, td) in rows {
+            if td.active {
+                return Ok(Some(td));
+            }
+            cursor = Some(k);
+        }
+        if done {
+            return Ok(None);
+        }
+    }
+}
+
+/// `DescribeTaskDefinition`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeInput {
+    task_definition: String,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+impl DescribeInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        if let Some(bad) = self.include.iter().find(|i| *i != "TAGS") {
+            return Err(EcsError::invalid(format!(
+                "Invalid include value '{bad}': must be TAGS."
+            )));
+        }
+        Ok(self)
+    }
+}
+
+impl Input for DescribeInput {
+    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let td = find(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            &self.task_definition,
+        )?
+        .ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
+        let mut body = json!({"taskDefinition": taskdef::to_json(&td)});
+        if !self.include.is_empty() {
+            body["tags"] = json!(td.tags);
+        }
+        Ok(Done::new(body).on(RESOURCE, td.arn()))
+    }
+}
+
+/// `DeregisterTaskDefinition`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeregisterInput {
+    task_definition: String,
+}
+
+impl DeregisterInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        Ok(self)
+    }
+}
+
+impl Input for DeregisterInput {
+    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let (account, region) = (ctx.principal.account.as_str(), ctx.region);
+        match parse_ref(&self.task_definition, account, region) {
+            Some((_, Some(_))) => {}
+            Some((_, None)) => {
+                return Err(EcsError::client(
+                    "A revision is required: give the task definition as family:revision or as its full ARN.",
+                ))
+            }
+            None => return Err(EcsError::client("The specified task definition does not exist.")),
+        }
+        let mut td = find(tx.read(), account, region, &self.task_definition)?
+            .ok_or_else(|| EcsError::client("The specified task definition does not exist."))?;
+        if td.active {
+            td.active = false;
+            td.deregistered_at = Some(ctx.now);
+            tables::TASK_DEFINITIONS.put(
+                tx.write()?,
+                &keys::revision(account, region, &td.family, td.revision),
+                &td,
+            )?;
+        }
+        Ok(Done::new(json!({"taskDefinition": taskdef::to_json(&td)})).on(RESOURCE, td.arn()))
+    }
+}
+
+/// Every task definition of the partition, in (family, revision) order.
+fn all(tx: &dyn ReadTx, account: &str, region: &str) -> Result<Vec<TaskDefinition>, EcsError> {
+    let prefix = keys::partition(account, region);
+    let mut out = Vec::new();
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let rows = tables::TASK_DEFINITIONS.scan(
+            tx,
+            &prefix,
+            cursor.as_deref(),
+            Direction::Forward,
+            1024,
+        )?;
+        let done = rows.len() < 1024;
+        for (k, td) in rows {
+            cursor = Some(k);
+            out.push(td);
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// A page of `items` (already in order) after the one whose key is `after`.
+fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    after: Option<&str>,
+    limit: usize,
+) -> (Vec<T>, Option<String>) {
+    let start = match after {
+        Some(a) => items
+            .iter()
+            .position(|i| key(i) == a)
+            .map_or(items.len(), |p| p + 1),
+        None => 0,
+    };
+    let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next = if more { rest.last().map(&key) } else { None };
+    (rest, next)
+}
+
+/// `ListTaskDefinitions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    #[serde(default)]
+    family_prefix: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    next_token: Option<String>,
+    #[serde(default)]
+    max_results: Option<i64>,
+}
+
+impl ListInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        max_results(self.max_results, 100)?;
+        if let Some(s) = &self.status {
+            if !matches!(s.as_str(), "ACTIVE" | "INACTIVE" | "DELETE_IN_PROGRESS") {
+                return Err(EcsError::invalid(format!(
+                    "Invalid status '{s}': must be ACTIVE, INACTIVE or DELETE_IN_PROGRESS."
+                )));
+            }
+        }
+        if let Some(s) = &self.sort {
+            if !matches!(s.as_str(), "ASC" | "DESC") {
+                return Err(EcsError::invalid(format!(
+                    "Invalid sort '{s}': must be ASC or DESC."
+                )));
+            }
+        }
+        if let Some(t) = &self.next_token {
+            token::parse(&self.listing(), t)?;
+        }
+        Ok(self)
+    }
+
+    /// Tokens are bound to the query (prefix, status and order).
+    fn listing(&self) -> String {
+        format!(
+            "taskdefs-{}-{}-{}",
+            self.status.as_deref().unwrap_or("ACTIVE"),
+            self.sort.as_deref().unwrap_or("ASC"),
+            self.family_prefix.as_deref().unwrap_or("")
+        )
+    }
+}
+
+impl Input for ListInput {
+    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let limit = max_results(self.max_results, 100)?;
+        let want_active = self.status.as_deref().unwrap_or("ACTIVE") == "ACTIVE";
+        let deleting = self.status.as_deref() == Some("DELETE_IN_PROGRESS");
+        let mut items: Vec<TaskDefinition> =
+            all(tx.read(), ctx.principal.account.as_str(), ctx.region)?
+                .into_iter()
+                .filter(|td| !deleting && td.active == want_active)
+                .filter(|td| {
+                    self.family_prefix
+                        .as_deref()
+                        .is_none_or(|p| td.family.starts_with(p))
+                })
+                .collect();
+        if self.sort.as_deref() == Some("DESC") {
+            items.reverse();
+        }
+        let after = match &self.next_token {
+            Some(t) => Some(token::parse(&self.listing(), t)?),
+            None => None,
+        };
+        let (page, next) = page(items, TaskDefinition::arn, after.as_deref(), limit);
+        let mut body =
+            json!({"taskDefinitionArns": page.iter().map(TaskDefinition::arn).collect::<Vec<_>>()});
+        if let Some(n) = next {
+            body["nextToken"] = json!(token::make(&self.listing(), &n));
+        }
+        Ok(Done::new(body))
+    }
+}
+
+/// `ListTaskDefinitionFamilies`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListFamiliesInput {
+    #[serde(default)]
+    family_prefix: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    next_token: Option<String>,
+    #[serde(default)]
+    max_results: Option<i64>,
+}
+
+impl ListFamiliesInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        max_results(self.max_results, 100)?;
+        if let Some(s) = &self.status {
+            if !matches!(s.as_str(), "ACTIVE" | "INACTIVE" | "ALL") {
+                return Err(EcsError::invalid(format!(
+                    "Invalid status '{s}': must be ACTIVE, INACTIVE or ALL."
+                )));
+            }
+        }
+        if let Some(t) = &self.next_token {
+            token::parse(&self.listing(), t)?;
+        }
+        Ok(self)
+    }
+
+    fn listing(&self) -> String {
+        format!(
+            "families-{}-{}",
+            self.status.as_deref().unwrap_or("ACTIVE"),
+            self.family_prefix.as_deref().unwrap_or("")
+        )
+    }
+}
+
+impl Input for ListFamiliesInput {
+    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let limit = max_results(self.max_results, 100)?;
+        let status = self.status.as_deref().unwrap_or("ACTIVE");
+        let mut families: Vec<(String, bool)> = Vec::new();
+        for td in all(tx.read(), ctx.principal.account.as_str(), ctx.region)? {
+            match families.last_mut() {
+                Some((f, active)) if *f == td.family => *active |= td.active,
+                _ => families.push((td.family.clone(), td.active)),
+            }
+        }
+        let items: Vec<String> = families
+            .into_iter()
+            .filter(|(_, active)| match status {
+                "ACTIVE" => *active,
+                "INACTIVE" => !*active,
+                _ => true,
+            })
+            .map(|(f, _)| f)
+            .filter(|f| {
+                self.family_prefix
+                    .as_deref()
+                    .is_none_or(|p| f.starts_with(p))
+            })
+            .collect();
+        let after = match &self.next_token {
+            Some(t) => Some(token::parse(&self.listing(), t)?),
+            None => None,
+        };
+        let (page, next) = page(items, String::clone, after.as_deref(), limit);
+        let mut body = json!({"families": page});
+        if let Some(n) = next {
+            body["nextToken"] = json!(token::make(&self.listing(), &n));
+        }
+        Ok(Done::new(body))
+    }
+}
+
+/// The task definition an ARN names, for tagging.
+pub(crate) fn by_arn(
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    arn: &str,
+) -> Result<Option<TaskDefinition>, EcsError> {
+    match parse_ref(arn, account, region) {
+        Some((_, Some(_))) if arn.starts_with("arn:") => find(tx, account, region, arn),
+        _ => Ok(None),
+    }
+}
+
+/// Saves a changed task definition (tags).
+pub(crate) fn save(tx: &mut TxRef<'_>, td: &TaskDefinition) -> Result<(), EcsError> {
+    tables::TASK_DEFINITIONS.put(
+        tx.write()?,
+        &keys::revision(&td.account, &td.region, &td.family, td.revision),
+        td,
+    )?;
+    Ok(())
+}
