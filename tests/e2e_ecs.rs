@@ -1,0 +1,655 @@
+//! ECS end to end with the `aws` CLI (issue 6, first part): clusters with a customer
+//! managed key for Fargate ephemeral storage, the `ecs:fargate-ephemeral-storage-kms-key`
+//! condition key in identity policies and SCPs, task definitions with Fargate validation,
+//! tags, audit and restart.
+
+mod common;
+
+use common::{fails_with, json, Server};
+use serde_json::Value;
+
+fn doc(statements: &str) -> String {
+    format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
+}
+
+fn create_key(s: &Server) -> (String, String) {
+    let k = json(&s.aws(&["kms", "create-key"]));
+    (
+        k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned(),
+        k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn storage_conf(key: &str) -> String {
+    format!(r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#)
+}
+
+fn cluster_key(c: &Value) -> Option<&str> {
+    c["configuration"]["managedStorageConfiguration"]["fargateEphemeralStorageKmsKeyId"].as_str()
+}
+
+#[test]
+fn clusters_take_a_customer_managed_key_as_aws_does() {
+    let s = Server::start();
+    let (key_id, key_arn) = create_key(&s);
+    let (_, key2_arn) = create_key(&s);
+
+    // The announcement's command: the key given by id comes back as its ARN.
+    let created = json(&s.aws(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "secure",
+        "--configuration",
+        &storage_conf(&key_id),
+        "--tags",
+        "key=team,value=payments",
+    ]));
+    let cl = &created["cluster"];
+    assert_eq!(
+        cl["clusterArn"],
+        "arn:aws:ecs:us-east-1:000000000000:cluster/secure"
+    );
+    assert_eq!(cl["status"], "ACTIVE");
+    assert_eq!(cluster_key(cl), Some(key_arn.as_str()));
+    assert_eq!(cl["tags"][0]["value"], "payments");
+
+    // `configuration` shows with include=CONFIGURATIONS; a missing cluster is a failure.
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        "secure",
+        "missing",
+        "--include",
+        "CONFIGURATIONS",
+    ]));
+    assert_eq!(cluster_key(&d["clusters"][0]), Some(key_arn.as_str()));
+    assert_eq!(d["failures"][0]["reason"], "MISSING");
+    assert_eq!(
+        d["failures"][0]["arn"],
+        "arn:aws:ecs:us-east-1:000000000000:cluster/missing"
+    );
+    let plain = json(&s.aws(&["ecs", "describe-clusters", "--clusters", "secure"]));
+    assert!(plain["clusters"][0].get("configuration").is_none());
+    assert!(plain["clusters"][0].get("tags").is_none());
+
+    // Keys ECS does not take: an alias, a key that does not exist, a disabled key; none of
+    // them changes the cluster.
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "update-cluster",
+            "--cluster",
+            "secure",
+            "--configuration",
+            &storage_conf("alias/aws/ebs"),
+        ]),
+        "InvalidParameterException",
+    );
+    assert!(e.contains("Aliases are not supported"), "{e}");
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "update-cluster",
+            "--cluster",
+            "secure",
+            "--configuration",
+            &storage_conf("00000000-0000-0000-0000-000000000000"),
+        ]),
+        "InvalidParameterException",
+    );
+    assert!(e.contains("NotFoundException"), "{e}");
+    json(&s.aws(&["kms", "disable-key", "--key-id", &key2_arn]));
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "update-cluster",
+            "--cluster",
+            "secure",
+            "--configuration",
+            &storage_conf(&key2_arn),
+        ]),
+        "InvalidParameterException",
+    );
+    assert!(e.contains("must be enabled; its state is Disabled"), "{e}");
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        "secure",
+        "--include",
+        "CONFIGURATIONS",
+    ]));
+    assert_eq!(cluster_key(&d["clusters"][0]), Some(key_arn.as_str()));
+
+    // Moving to a second key, by ARN.
+    json(&s.aws(&["kms", "enable-key", "--key-id", &key2_arn]));
+    let u = json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "arn:aws:ecs:us-east-1:000000000000:cluster/secure",
+        "--configuration",
+        &storage_conf(&key2_arn),
+    ]));
+    assert_eq!(cluster_key(&u["cluster"]), Some(key2_arn.as_str()));
+
+    // Creating it again is idempotent when nothing differs and refused when something does.
+    let again = json(&s.aws(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "secure",
+        "--configuration",
+        &storage_conf(&key2_arn),
+        "--tags",
+        "key=team,value=payments",
+    ]));
+    assert_eq!(cluster_key(&again["cluster"]), Some(key2_arn.as_str()));
+    fails_with(
+        &s.aws(&[
+            "ecs",
+            "create-cluster",
+            "--cluster-name",
+            "secure",
+            "--configuration",
+            &storage_conf(&key_arn),
+        ]),
+        "InvalidParameterException",
+    );
+
+    // Clusters and their keys survive a restart.
+    let s = s.restart();
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        "secure",
+        "--include",
+        "CONFIGURATIONS",
+        "TAGS",
+    ]));
+    assert_eq!(cluster_key(&d["clusters"][0]), Some(key2_arn.as_str()));
+    assert_eq!(d["clusters"][0]["tags"][0]["key"], "team");
+
+    // Listing pages through nextToken (the CLI follows it with --page-size 1).
+    for n in ["a", "b", "c"] {
+        json(&s.aws(&["ecs", "create-cluster", "--cluster-name", n]));
+    }
+    let l = json(&s.aws(&["ecs", "list-clusters", "--page-size", "1"]));
+    assert_eq!(l["clusterArns"].as_array().unwrap().len(), 4);
+
+    // Removing the key: a managedStorageConfiguration without it.
+    let u = json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "secure",
+        "--configuration",
+        r#"{"managedStorageConfiguration":{}}"#,
+    ]));
+    assert_eq!(cluster_key(&u["cluster"]), None);
+
+    // Deleted clusters are INACTIVE: describable, not listed, not updatable.
+    let del = json(&s.aws(&["ecs", "delete-cluster", "--cluster", "secure"]));
+    assert_eq!(del["cluster"]["status"], "INACTIVE");
+    let l = json(&s.aws(&["ecs", "list-clusters"]));
+    assert_eq!(l["clusterArns"].as_array().unwrap().len(), 3);
+    let d = json(&s.aws(&["ecs", "describe-clusters", "--clusters", "secure"]));
+    assert_eq!(d["clusters"][0]["status"], "INACTIVE");
+    let e = fails_with(
+        &s.aws(&["ecs", "delete-cluster", "--cluster", "secure"]),
+        "ClusterNotFoundException",
+    );
+    assert!(e.contains("Cluster not found."), "{e}");
+
+    // The audit trail has the calls, with the key as the caller sent it.
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=CreateCluster",
+    ]));
+    let events = ev["Events"].as_array().unwrap();
+    let first = events
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .filter(|r| {
+            r["requestParameters"]["clusterName"] == "secure" && r.get("errorCode").is_none()
+        })
+        .last() // newest first: the last is the first call
+        .expect("the first CreateCluster is recorded");
+    assert_eq!(first["eventSource"], "ecs.amazonaws.com");
+    assert_eq!(
+        first["requestParameters"]["configuration"]["managedStorageConfiguration"]
+            ["fargateEphemeralStorageKmsKeyId"],
+        key_id.as_str()
+    );
+    assert_eq!(
+        cluster_key(&first["responseElements"]["cluster"]),
+        Some(key_arn.as_str())
+    );
+}
+
+fn user_with_key(s: &Server, name: &str) -> (String, String) {
+    json(&s.aws(&["iam", "create-user", "--user-name", name]));
+    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
+    (
+        k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        k["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+/// The seed's two policies (shared/spec/aws-behaviour.md §5): allow cluster changes only
+/// with the approved key, deny them when no key is given. As identity policies of a user,
+/// and as an SCP on a member account.
+#[test]
+fn the_kms_key_condition_gates_clusters_in_identity_policies_and_scps() {
+    let s = Server::start();
+    let (_, approved) = create_key(&s);
+    let (_, other) = create_key(&s);
+    let (k, sk) = user_with_key(&s, "operator");
+    let allow = doc(&format!(
+        r#"{{"Effect":"Allow","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*",
+             "Condition":{{"StringEquals":{{"ecs:fargate-ephemeral-storage-kms-key":"{approved}"}}}}}},
+           {{"Effect":"Deny","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*",
+             "Condition":{{"Null":{{"ecs:fargate-ephemeral-storage-kms-key":"true"}}}}}}"#
+    ));
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "operator",
+        "--policy-name",
+        "clusters",
+        "--policy-document",
+        &allow,
+    ]));
+
+    // Allowed ecs:CreateCluster with the key, but not kms:DescribeKey on it: ECS checks the
+    // key as the caller, so the request is refused, naming the KMS action.
+    let e = fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "create-cluster",
+                "--cluster-name",
+                "c1",
+                "--configuration",
+                &storage_conf(&approved),
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    assert!(e.contains("kms:DescribeKey"), "{e}");
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "operator",
+        "--policy-name",
+        "describe-keys",
+        "--policy-document",
+        &doc(r#"{"Effect":"Allow","Action":"kms:DescribeKey","Resource":"*"}"#),
+    ]));
+
+    let c = json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "ecs",
+            "create-cluster",
+            "--cluster-name",
+            "c1",
+            "--configuration",
+            &storage_conf(&approved),
+        ],
+    ));
+    assert_eq!(cluster_key(&c["cluster"]), Some(approved.as_str()));
+    let e = fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "create-cluster",
+                "--cluster-name",
+                "c2",
+                "--configuration",
+                &storage_conf(&other),
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    assert!(
+        e.contains("is not authorized to perform: ecs:CreateCluster on resource: arn:aws:ecs:us-east-1:000000000000:cluster/c2 because no identity-based policy allows the ecs:CreateCluster action"),
+        "{e}"
+    );
+    let e = fails_with(
+        &s.aws_as(&k, &sk, &["ecs", "create-cluster", "--cluster-name", "c3"]),
+        "AccessDeniedException",
+    );
+    assert!(
+        e.contains("with an explicit deny in an identity-based policy"),
+        "{e}"
+    );
+    // Removing the key from the cluster carries no key: denied.
+    let e = fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "update-cluster",
+                "--cluster",
+                "c1",
+                "--configuration",
+                r#"{"managedStorageConfiguration":{}}"#,
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    assert!(e.contains("explicit deny"), "{e}");
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        "c1",
+        "c2",
+        "c3",
+        "--include",
+        "CONFIGURATIONS",
+    ]));
+    assert_eq!(d["clusters"].as_array().unwrap().len(), 1);
+    assert_eq!(cluster_key(&d["clusters"][0]), Some(approved.as_str()));
+
+    // The same rule as an SCP binds a member account's administrators.
+    json(&s.aws(&[
+        "organizations",
+        "create-organization",
+        "--feature-set",
+        "ALL",
+    ]));
+    let roots = json(&s.aws(&["organizations", "list-roots"]));
+    let root_id = roots["Roots"][0]["Id"].as_str().unwrap().to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "enable-policy-type",
+        "--root-id",
+        &root_id,
+        "--policy-type",
+        "SERVICE_CONTROL_POLICY",
+    ]));
+    let created = json(&s.aws(&[
+        "organizations",
+        "create-account",
+        "--email",
+        "m@example.com",
+        "--account-name",
+        "member",
+    ]));
+    let member = created["CreateAccountStatus"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scp = doc(
+        r#"{"Effect":"Deny","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*","Condition":{"Null":{"ecs:fargate-ephemeral-storage-kms-key":"true"}}}"#,
+    );
+    let p = json(&s.aws(&[
+        "organizations",
+        "create-policy",
+        "--name",
+        "require-cmk",
+        "--description",
+        "d",
+        "--type",
+        "SERVICE_CONTROL_POLICY",
+        "--content",
+        &scp,
+    ]));
+    let pid = p["Policy"]["PolicySummary"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "attach-policy",
+        "--policy-id",
+        &pid,
+        "--target-id",
+        &member,
+    ]));
+    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let session = s
+        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
+        .unwrap();
+    let e = fails_with(
+        &s.aws_session(
+            &session,
+            &["ecs", "create-cluster", "--cluster-name", "open"],
+        ),
+        "AccessDeniedException",
+    );
+    assert!(
+        e.contains("with an explicit deny in a service control policy"),
+        "{e}"
+    );
+    // The member's own key (the default key policy delegates to the member account).
+    let mk = json(&s.aws_session(&session, &["kms", "create-key"]));
+    let mk = mk["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let c = json(&s.aws_session(
+        &session,
+        &[
+            "ecs",
+            "create-cluster",
+            "--cluster-name",
+            "sealed",
+            "--configuration",
+            &storage_conf(&mk),
+        ],
+    ));
+    assert_eq!(
+        c["cluster"]["clusterArn"],
+        format!("arn:aws:ecs:us-east-1:{member}:cluster/sealed").as_str()
+    );
+    // The management account is not bound by SCPs.
+    json(&s.aws(&["ecs", "create-cluster", "--cluster-name", "mgmt-open"]));
+}
+
+fn register(s: &Server, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "web",
+        "--container-definitions",
+        r#"[{"name":"app","image":"busybox","command":["sh","-c","echo hi"]}]"#,
+    ];
+    args.extend_from_slice(extra);
+    s.aws(&args)
+}
+
+#[test]
+fn task_definitions_follow_fargate_rules_and_keep_revisions() {
+    let s = Server::start();
+    let fargate = [
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+    ];
+    let with = |more: &[&'static str]| -> Vec<&'static str> {
+        let mut v = fargate.to_vec();
+        v.extend_from_slice(more);
+        v
+    };
+    for (args, message) in [
+        (
+            vec![
+                "--requires-compatibilities",
+                "FARGATE",
+                "--network-mode",
+                "bridge",
+                "--cpu",
+                "256",
+                "--memory",
+                "512",
+            ],
+            "Fargate only supports network mode 'awsvpc'.",
+        ),
+        (
+            with(&["--memory", "512"]),
+            "Fargate requires that 'cpu' be defined at the task level.",
+        ),
+        (
+            with(&["--cpu", "256"]),
+            "Fargate requires that 'memory' be defined at the task level.",
+        ),
+        (
+            with(&["--cpu", "256", "--memory", "4096"]),
+            "No Fargate configuration exists for given values.",
+        ),
+    ] {
+        let e = fails_with(&register(&s, &args), "ClientException");
+        assert!(e.contains(message), "{e}");
+    }
+    fails_with(
+        &register(
+            &s,
+            &with(&[
+                "--cpu",
+                "256",
+                "--memory",
+                "512",
+                "--ephemeral-storage",
+                "sizeInGiB=20",
+            ]),
+        ),
+        "ClientException",
+    );
+    let families = json(&s.aws(&["ecs", "list-task-definition-families"]));
+    assert_eq!(families["families"], serde_json::json!([]));
+
+    let r1 = json(&register(
+        &s,
+        &with(&[
+            "--cpu",
+            "1 vCPU",
+            "--memory",
+            "2 GB",
+            "--ephemeral-storage",
+            "sizeInGiB=50",
+        ]),
+    ));
+    let td = &r1["taskDefinition"];
+    assert_eq!(
+        td["taskDefinitionArn"],
+        "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"
+    );
+    assert_eq!(td["cpu"], "1024");
+    assert_eq!(td["memory"], "2048");
+    assert_eq!(td["ephemeralStorage"]["sizeInGiB"], 50);
+    assert_eq!(td["status"], "ACTIVE");
+    assert_eq!(td["compatibilities"], serde_json::json!(["EC2", "FARGATE"]));
+    assert_eq!(td["registeredBy"], "arn:aws:iam::000000000000:root");
+    assert_eq!(td["containerDefinitions"][0]["essential"], true);
+    json(&register(
+        &s,
+        &with(&["--cpu", "256", "--memory", "512", "--tags", "key=v,value=2"]),
+    ));
+
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "web",
+        "--include",
+        "TAGS",
+    ]));
+    assert_eq!(d["taskDefinition"]["revision"], 2);
+    assert_eq!(d["tags"][0]["value"], "2");
+    json(&s.aws(&[
+        "ecs",
+        "deregister-task-definition",
+        "--task-definition",
+        "web:2",
+    ]));
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "web",
+    ]));
+    assert_eq!(d["taskDefinition"]["revision"], 1);
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "arn:aws:ecs:us-east-1:000000000000:task-definition/web:2",
+    ]));
+    assert_eq!(d["taskDefinition"]["status"], "INACTIVE");
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "describe-task-definition",
+            "--task-definition",
+            "nope",
+        ]),
+        "ClientException",
+    );
+    assert!(e.contains("Unable to describe task definition."), "{e}");
+    fails_with(
+        &s.aws(&[
+            "ecs",
+            "deregister-task-definition",
+            "--task-definition",
+            "web",
+        ]),
+        "ClientException",
+    );
+
+    // Revisions are never reused, and the listings page.
+    json(&register(&s, &with(&["--cpu", "256", "--memory", "512"])));
+    let l = json(&s.aws(&["ecs", "list-task-definitions", "--page-size", "1"]));
+    assert_eq!(
+        l["taskDefinitionArns"],
+        serde_json::json!([
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1",
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3"
+        ])
+    );
+    let l = json(&s.aws(&[
+        "ecs",
+        "list-task-definitions",
+        "--sort",
+        "DESC",
+        "--status",
+        "INACTIVE",
+    ]));
+    assert_eq!(
+        l["taskDefinitionArns"],
+        serde_json::json!(["arn:aws:ecs:us-east-1:000000000000:task-definition/web:2"])
+    );
+    let f = json(&s.aws(&[
+        "ecs",
+        "list-task-definition-families",
+        "--family-prefix",
+        "we",
+    ]));
+    assert_eq!(f["families"], serde_json::json!(["web"]));
+
+    let s = s.restart();
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        "web",
+    ]));
+    assert_eq!(d["taskDefinition"]["revision"], 3);
+}
