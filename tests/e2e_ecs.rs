@@ -215,10 +215,8 @@ fn clusters_take_a_customer_managed_key_as_aws_does() {
     let first = events
         .iter()
         .map(|e| serde_json::from_str::<Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
-        .filter(|r| {
-            r["requestParameters"]["clusterName"] == "secure" && r.get("errorCode").is_none()
-        })
-        .last() // newest first: the last is the first call
+        .rev() // newest first: the first call is the last event
+        .find(|r| r["requestParameters"]["clusterName"] == "secure" && r.get("errorCode").is_none())
         .expect("the first CreateCluster is recorded");
     assert_eq!(first["eventSource"], "ecs.amazonaws.com");
     assert_eq!(
