@@ -275,7 +275,10 @@ async fn run(config: Config) -> Result<(), String> {
             }
         }
     });
+    let launcher = ferrogate_server::launcher::start(app.clone(), dir.path().to_owned()).await;
     ferrogate_server::serve(app, listening, shutdown_signal()).await;
+    // Tasks run inside this process's host agent: stop them and record it before exiting.
+    launcher.shutdown(std::time::Duration::from_secs(12)).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! - [`model`]: clusters and task definitions as stored.
 //! - [`cluster`]: cluster names, ARNs and the checks of a cluster's customer managed key.
 //! - [`taskdef`]: task definitions: Fargate validation, normalisation, output.
+//! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
 //! - [`ops`]: the API.
 //!
 //! A cluster's `fargateEphemeralStorageKmsKeyId` is checked when it is set, as ECS does,
@@ -14,6 +15,7 @@ pub mod cluster;
 mod error;
 pub mod model;
 pub mod ops;
+pub mod task;
 pub mod taskdef;
 
 pub use error::EcsError;

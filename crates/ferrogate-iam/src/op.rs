@@ -113,6 +113,9 @@ pub trait Operation: Send + Sync + 'static {
     /// authorization on a blocking thread, before the operation's transaction, so that it
     /// never holds the single writer (or an async worker) for its duration.
     fn prepare(&mut self) {}
+    /// Called once a successful write is durable (with its audit record): the place to wake
+    /// whatever acts on the change (ECS: the task launcher).
+    fn after_commit(&self) {}
     /// Runs the operation.
     fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, Self::Error>;
     /// Turns a refusal into the service's `AccessDenied` error.

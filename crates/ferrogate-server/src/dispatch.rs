@@ -574,7 +574,8 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
     let sealer = app.sealer.clone();
     let call = std::sync::Arc::new(call);
     let job_call = call.clone();
-    let job = move |tx: &mut dyn WriteTx| -> Result<Result<Vec<u8>, ApiError>, StoreError> {
+    type Written<O> = (Result<Vec<u8>, ApiError>, O);
+    let job = move |tx: &mut dyn WriteTx| -> Result<Written<O>, StoreError> {
         let call = job_call;
         let (op, principal) = authorized.into_parts();
         let result = with_savepoint(tx, |tx| {
@@ -589,7 +590,7 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
         })?;
         let (event, result) = outcome(&call, record_resources, name, false, params, result);
         event?.append(tx)?;
-        Ok(result)
+        Ok((result, op))
     };
     // The write and the cache invalidation that follows it run as their own task: if the
     // client disconnects, this future is dropped, but a write the writer already took must
@@ -603,7 +604,12 @@ async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
             task_app.credentials.invalidate();
             task_app.authorizer.invalidate();
         }
-        written
+        written.map(|(result, op)| {
+            if result.is_ok() {
+                op.after_commit();
+            }
+            result
+        })
     })
     .await
     .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("write task failed: {e}"))));
@@ -799,4 +805,66 @@ fn lookup_parameters(i: &LookupEventsInput) -> Value {
         v["maxResults"] = json!(m);
     }
     v
+}
+
+/// A KMS call a service makes on its own behalf (ECS's Fargate key flow): the same path as a
+/// client's request (authorization by key policy and grants, execution, a durable audit
+/// record with an `AWSService` identity), without HTTP or SigV4.
+pub(crate) async fn service_kms_call(
+    app: &App,
+    principal: Principal,
+    region: &str,
+    op: &str,
+    body: &Value,
+) -> Result<Value, ServiceCallError> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let decoded = ferrogate_kms::KmsOp::decode(&app.kms, op, &bytes).map_err(|e| {
+        let api = ApiError::from_error(&e, Protocol::Json11);
+        ServiceCallError {
+            code: api.code.to_owned(),
+            message: api.message,
+        }
+    })?;
+    let service = match &principal.kind {
+        ferrogate_types::PrincipalKind::Service { service } => service.clone(),
+        _ => principal.arn.clone(),
+    };
+    let request_id = new_request_id();
+    let call = Call {
+        principal,
+        event_source: ServiceId::Kms.event_source().to_owned(),
+        region: region.to_owned(),
+        source_ip: service.clone(),
+        user_agent: service,
+        request_id: request_id.as_str().to_owned(),
+        now: app.clock.now(),
+        protocol: Protocol::Json11,
+        ns: "",
+    };
+    let mut resp = run_op(app, call, decoded).await;
+    let parsed: Result<Value, _> = serde_json::from_slice(&resp.body);
+    // The body may hold a plaintext data key: wipe it once parsed.
+    zeroize::Zeroize::zeroize(&mut resp.body);
+    let v = parsed.unwrap_or(Value::Null);
+    if resp.status == 200 {
+        Ok(v)
+    } else {
+        Err(ServiceCallError {
+            code: v["__type"].as_str().unwrap_or("InternalFailure").to_owned(),
+            message: v["message"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// A refused or failed service call: AWS's error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServiceCallError {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ServiceCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
 }

@@ -8,6 +8,7 @@ mod app;
 mod datadir;
 pub mod dispatch;
 mod http;
+pub mod launcher;
 
 pub use app::App;
 pub use datadir::{Credentials, DataDir, DataDirError};

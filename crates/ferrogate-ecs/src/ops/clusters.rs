@@ -34,14 +34,18 @@ impl Include {
 }
 
 /// A cluster in the API's JSON.
-pub(crate) fn cluster_json(cl: &Cluster, inc: Include) -> Value {
+pub(crate) fn cluster_json(
+    cl: &Cluster,
+    inc: Include,
+    (running, pending): (usize, usize),
+) -> Value {
     let mut v = json!({
         "clusterArn": cl.arn(),
         "clusterName": cl.name,
         "status": cl.status.as_str(),
         "registeredContainerInstancesCount": 0,
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
+        "runningTasksCount": running,
+        "pendingTasksCount": pending,
         "activeServicesCount": 0,
         "capacityProviders": cl.capacity_providers,
         "defaultCapacityProviderStrategy": cl.default_strategy,
@@ -73,7 +77,10 @@ pub(crate) fn cluster_json(cl: &Cluster, inc: Include) -> Value {
             .collect();
     }
     if inc.statistics {
-        v["statistics"] = json!([]);
+        v["statistics"] = json!([
+            {"name": "runningFargateTasksCount", "value": running.to_string()},
+            {"name": "pendingFargateTasksCount", "value": pending.to_string()},
+        ]);
     }
     if inc.tags {
         v["tags"] = json!(cl.tags);
@@ -315,14 +322,19 @@ impl Input for CreateClusterInput {
                         cl.name
                     )));
                 }
-                return Ok(
-                    Done::new(json!({"cluster": cluster_json(&existing, Include::ALL)}))
-                        .on(RESOURCE, existing.arn()),
-                );
+                let counts = super::tasks::counts(tx.read(), &existing)?;
+                return Ok(Done::new(
+                    json!({"cluster": cluster_json(&existing, Include::ALL, counts)}),
+                )
+                .on(RESOURCE, existing.arn()));
             }
         }
         save(&mut tx, &cl)?;
-        Ok(Done::new(json!({"cluster": cluster_json(&cl, Include::ALL)})).on(RESOURCE, cl.arn()))
+        let counts = super::tasks::counts(tx.read(), &cl)?;
+        Ok(
+            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
+                .on(RESOURCE, cl.arn()),
+        )
     }
 }
 
@@ -391,7 +403,11 @@ impl Input for UpdateClusterInput {
             cl.configuration = configuration;
         }
         save(&mut tx, &cl)?;
-        Ok(Done::new(json!({"cluster": cluster_json(&cl, Include::ALL)})).on(RESOURCE, cl.arn()))
+        let counts = super::tasks::counts(tx.read(), &cl)?;
+        Ok(
+            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
+                .on(RESOURCE, cl.arn()),
+        )
     }
 }
 
@@ -424,7 +440,11 @@ impl Input for UpdateClusterSettingsInput {
         )?;
         merge_settings(&mut cl, &self.settings)?;
         save(&mut tx, &cl)?;
-        Ok(Done::new(json!({"cluster": cluster_json(&cl, Include::ALL)})).on(RESOURCE, cl.arn()))
+        let counts = super::tasks::counts(tx.read(), &cl)?;
+        Ok(
+            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
+                .on(RESOURCE, cl.arn()),
+        )
     }
 }
 
@@ -455,7 +475,11 @@ impl Input for DeleteClusterInput {
         )?;
         cl.status = ClusterStatus::Inactive;
         save(&mut tx, &cl)?;
-        Ok(Done::new(json!({"cluster": cluster_json(&cl, Include::ALL)})).on(RESOURCE, cl.arn()))
+        let counts = super::tasks::counts(tx.read(), &cl)?;
+        Ok(
+            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
+                .on(RESOURCE, cl.arn()),
+        )
     }
 }
 
@@ -536,7 +560,10 @@ impl Input for DescribeClustersInput {
                 None => None,
             };
             match found {
-                Some(cl) => clusters.push(cluster_json(&cl, inc)),
+                Some(cl) => {
+                    let counts = super::tasks::counts(tx.read(), &cl)?;
+                    clusters.push(cluster_json(&cl, inc, counts));
+                }
                 None => failures
                     .push(json!({"arn": shown_arn(&r, account, ctx.region), "reason": "MISSING"})),
             }

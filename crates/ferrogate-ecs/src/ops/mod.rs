@@ -10,6 +10,7 @@
 mod clusters;
 mod tags;
 mod taskdefs;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -25,12 +26,23 @@ use crate::EcsError;
 /// State shared by all ECS operations.
 pub struct Ecs {
     pub(crate) kms: Arc<ferrogate_kms::Kms>,
+    /// Woken once a RunTask or StopTask is durable, so the launcher acts at once.
+    work: tokio::sync::Notify,
 }
 
 impl Ecs {
     /// The service, checking cluster keys through `kms`.
     pub fn new(kms: Arc<ferrogate_kms::Kms>) -> Arc<Self> {
-        Arc::new(Self { kms })
+        Arc::new(Self {
+            kms,
+            work: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Resolves when tasks were queued for launch or stop since the last call (the
+    /// launcher also polls, so a missed wake-up only delays).
+    pub async fn work_queued(&self) {
+        self.work.notified().await;
     }
 }
 
@@ -168,6 +180,12 @@ macro_rules! ecs_ops {
                 Ok(OpReply { body: json::encode(&done.body), response_elements, resources: done.resources })
             }
 
+            fn after_commit(&self) {
+                if matches!(self.request, Request::RunTask(_) | Request::StopTask(_)) {
+                    self.ecs.work.notify_one();
+                }
+            }
+
             fn access_denied(message: String) -> EcsError {
                 EcsError::AccessDeniedException(message)
             }
@@ -187,6 +205,10 @@ ecs_ops! {
     ListTaskDefinitions(taskdefs::ListInput) true,
     ListTaskDefinitionFamilies(taskdefs::ListFamiliesInput) true,
     DeregisterTaskDefinition(taskdefs::DeregisterInput) false,
+    RunTask(tasks::RunTaskInput) false,
+    StopTask(tasks::StopTaskInput) false,
+    DescribeTasks(tasks::DescribeTasksInput) true,
+    ListTasks(tasks::ListTasksInput) true,
     TagResource(tags::TagResourceInput) false,
     UntagResource(tags::UntagResourceInput) false,
     ListTagsForResource(tags::ListTagsInput) true,

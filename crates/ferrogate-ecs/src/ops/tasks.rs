@@ -1,0 +1,720 @@
+//! Tasks: RunTask, StopTask, DescribeTasks, ListTasks. RunTask and StopTask only record what
+//! is wanted and queue it for the launcher (`ferrogate-server`), which drives the KMS calls
+//! and the host runtime and reports back through [`crate::task::Task::apply`].
+
+use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_store::{Direction, ReadTx, TxRef};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{clusters, max_results, on_resource, taskdefs, token, Done, Ecs, Input, Scope};
+use crate::cluster::{self as c, TagIn};
+use crate::model::Cluster;
+use crate::task::{self, tables, ClientToken, ContainerOverride, Task};
+use crate::{taskdef, EcsError};
+
+const RESOURCE: &str = "AWS::ECS::Task";
+
+fn random_hex(bytes: usize) -> Result<String, EcsError> {
+    let mut b = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| {
+        EcsError::Internal(ferrogate_store::StoreError::Unavailable(
+            "random number generator failed".into(),
+        ))
+    })?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// `overrides`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverridesIn {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    container_overrides: Vec<ContainerOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ephemeral_storage: Option<taskdef::EphemeralStorageIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    execution_role_arn: Option<String>,
+}
+
+/// `networkConfiguration`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkConfigurationIn {
+    #[serde(default)]
+    awsvpc_configuration: Option<AwsVpcIn>,
+}
+
+/// `awsvpcConfiguration`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsVpcIn {
+    #[serde(default)]
+    subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    assign_public_ip: Option<String>,
+}
+
+/// `capacityProviderStrategy[]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyIn {
+    capacity_provider: String,
+}
+
+/// `RunTask`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunTaskInput {
+    task_definition: String,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    count: Option<i64>,
+    #[serde(default)]
+    launch_type: Option<String>,
+    #[serde(default)]
+    capacity_provider_strategy: Option<Vec<StrategyIn>>,
+    #[serde(default)]
+    network_configuration: Option<NetworkConfigurationIn>,
+    #[serde(default)]
+    overrides: Option<OverridesIn>,
+    #[serde(default)]
+    platform_version: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    started_by: Option<String>,
+    #[serde(default)]
+    tags: Vec<TagIn>,
+    #[serde(default)]
+    client_token: Option<String>,
+    #[serde(default)]
+    enable_execute_command: Option<bool>,
+}
+
+impl RunTaskInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        if !(1..=10).contains(&self.count.unwrap_or(1)) {
+            return Err(EcsError::invalid("count must be between 1 and 10."));
+        }
+        match self.launch_type.as_deref() {
+            None | Some("FARGATE") => {}
+            Some(other) => {
+                return Err(EcsError::invalid(format!(
+                    "Ferrogate runs tasks on Fargate only: launchType {other} is not supported; use FARGATE."
+                )))
+            }
+        }
+        if let Some(s) = &self.capacity_provider_strategy {
+            if self.launch_type.is_some() {
+                return Err(EcsError::invalid(
+                    "Specifying both a launchType and capacityProviderStrategy is not supported.",
+                ));
+            }
+            if let Some(bad) = s
+                .iter()
+                .find(|s| !matches!(s.capacity_provider.as_str(), "FARGATE" | "FARGATE_SPOT"))
+            {
+                return Err(EcsError::invalid(format!(
+                    "The specified capacity provider '{}' does not exist. Ferrogate's capacity providers are FARGATE and FARGATE_SPOT.",
+                    bad.capacity_provider
+                )));
+            }
+        }
+        if let Some(p) = self.platform_version.as_deref() {
+            if !matches!(p, "LATEST" | "1.4.0") {
+                return Err(EcsError::invalid(format!(
+                    "The specified platform version {p} does not exist or is not supported: Ferrogate provides 1.4.0 (LATEST)."
+                )));
+            }
+        }
+        if let Some(t) = &self.client_token {
+            if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| (33..=126).contains(&b)) {
+                return Err(EcsError::invalid(
+                    "clientToken must be 1 to 64 ASCII characters from 33 to 126.",
+                ));
+            }
+        }
+        if self.started_by.as_ref().is_some_and(|s| s.len() > 128) {
+            return Err(EcsError::invalid(
+                "startedBy can have up to 128 characters.",
+            ));
+        }
+        if self
+            .group
+            .as_ref()
+            .is_some_and(|g| g.is_empty() || g.len() > 255)
+        {
+            return Err(EcsError::invalid("group must have 1 to 255 characters."));
+        }
+        if self.enable_execute_command == Some(true) {
+            return Err(EcsError::invalid(
+                "enableExecuteCommand is not supported by Ferrogate.",
+            ));
+        }
+        if let Some(e) = self
+            .overrides
+            .as_ref()
+            .and_then(|o| o.ephemeral_storage.as_ref())
+        {
+            if !(21..=200).contains(&e.size_in_gi_b) {
+                return Err(EcsError::invalid(
+                    "The ephemeral storage size must be between 21 and 200 GiB.",
+                ));
+            }
+        }
+        c::check_tags(&self.tags)?;
+        Ok(self)
+    }
+
+    fn cluster_ref(&self) -> &str {
+        self.cluster.as_deref().unwrap_or("default")
+    }
+}
+
+impl Input for RunTaskInput {
+    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let td = taskdefs::find(s.tx, s.account(), s.region, &self.task_definition)?
+            .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
+        Ok(on_resource(
+            td.arn(),
+            vec![("ecs:cluster".into(), vec![cl.arn()])],
+        ))
+    }
+
+    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        c::request_tag_keys(&self.tags)
+    }
+
+    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let (account, region) = (ctx.principal.account.as_str(), ctx.region);
+        let cl = clusters::active(tx.read(), account, region, self.cluster_ref())?;
+        let canonical = serde_json::to_string(&json!({
+            "taskDefinition": self.task_definition, "cluster": cl.name, "count": self.count,
+            "overrides": self.overrides, "startedBy": self.started_by, "group": self.group,
+        }))
+        .unwrap_or_default();
+        if let Some(t) = &self.client_token {
+            let key = task::task_key(account, region, &cl.name, t);
+            if let Some(prev) = tables::CLIENT_TOKENS.get(tx.read(), &key)? {
+                if prev.request != canonical {
+                    return Err(EcsError::invalid(
+                        "The clientToken was already used for a different request.",
+                    ));
+                }
+                let tasks = prev
+                    .task_ids
+                    .iter()
+                    .filter_map(|id| {
+                        tables::TASKS
+                            .get(tx.read(), &task::task_key(account, region, &cl.name, id))
+                            .transpose()
+                    })
+                    .collect::<Result<Vec<Task>, _>>()?;
+                return Ok(Done::new(json!({
+                    "tasks": tasks.iter().map(|t| t.to_json(false)).collect::<Vec<_>>(),
+                    "failures": [],
+                })));
+            }
+        }
+        let td = taskdefs::find(tx.read(), account, region, &self.task_definition)?
+            .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
+        if !td.active {
+            return Err(EcsError::client(format!(
+                "TaskDefinition is inactive: {} cannot run new tasks.",
+                td.arn()
+            )));
+        }
+        let body = &td.body;
+        let fargate = body["compatibilities"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
+        if !fargate {
+            return Err(EcsError::client(
+                "Task definition does not support launch_type FARGATE.",
+            ));
+        }
+        let subnets_given = self
+            .network_configuration
+            .as_ref()
+            .and_then(|n| n.awsvpc_configuration.as_ref());
+        let network = match subnets_given {
+            None => return Err(EcsError::invalid(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+            )),
+            Some(a) if a.subnets.is_empty() => {
+                return Err(EcsError::invalid("subnets can not be empty."))
+            }
+            Some(a) => serde_json::to_value(a).unwrap_or(Value::Null),
+        };
+        let overrides = self.overrides.clone().unwrap_or_default();
+        let defs = taskdef::containers(&td);
+        for o in &overrides.container_overrides {
+            let name = o.name.as_deref().unwrap_or("");
+            if !defs.iter().any(|d| d.name.as_deref() == Some(name)) {
+                return Err(EcsError::invalid(format!(
+                    "Override for container named {name} is not a container in the TaskDefinition."
+                )));
+            }
+        }
+        let cpu = match &overrides.cpu {
+            Some(s) => taskdef::normalize_cpu(s)
+                .ok_or_else(|| EcsError::invalid(format!("Invalid cpu override '{s}'.")))?
+                .to_string(),
+            None => body["cpu"].as_str().unwrap_or_default().to_owned(),
+        };
+        let memory = match &overrides.memory {
+            Some(s) => taskdef::normalize_memory(s)
+                .ok_or_else(|| EcsError::invalid(format!("Invalid memory override '{s}'.")))?
+                .to_string(),
+            None => body["memory"].as_str().unwrap_or_default().to_owned(),
+        };
+        let (cpu_n, mem_n) = (
+            cpu.parse::<u32>().unwrap_or(0),
+            memory.parse::<u32>().unwrap_or(0),
+        );
+        if !taskdef::fargate_size_valid(cpu_n, mem_n) {
+            return Err(EcsError::client(
+                "No Fargate configuration exists for given values.",
+            ));
+        }
+        let ephemeral_gib = overrides
+            .ephemeral_storage
+            .as_ref()
+            .map(|e| e.size_in_gi_b)
+            .or_else(|| body["ephemeralStorage"]["sizeInGiB"].as_i64())
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(20);
+        let tags = c::check_tags(&self.tags)?;
+        let key = fargate_key(&cl);
+        let mut tasks = Vec::new();
+        for _ in 0..self.count.unwrap_or(1) {
+            let t = Task {
+                account: account.to_owned(),
+                region: region.to_owned(),
+                cluster: cl.name.clone(),
+                id: random_hex(16)?,
+                task_definition_arn: td.arn(),
+                cpu: cpu.clone(),
+                memory: memory.clone(),
+                containers: defs
+                    .iter()
+                    .map(|d| {
+                        let ov = overrides
+                            .container_overrides
+                            .iter()
+                            .find(|o| o.name.as_deref() == d.name.as_deref());
+                        task::container_from(d, ov)
+                    })
+                    .collect(),
+                ephemeral_gib,
+                kms_key_arn: key.clone(),
+                volume_id: format!("vol-{}", &random_hex(9)?[..17]),
+                desired: "RUNNING".into(),
+                last: "PROVISIONING".into(),
+                version: 1,
+                created_at: ctx.now,
+                pull_started_at: None,
+                pull_stopped_at: None,
+                started_at: None,
+                stopping_at: None,
+                execution_stopped_at: None,
+                stopped_at: None,
+                stop_code: None,
+                stopped_reason: None,
+                started_by: self.started_by.clone(),
+                group: self
+                    .group
+                    .clone()
+                    .unwrap_or_else(|| format!("family:{}", td.family)),
+                overrides: serde_json::to_value(&overrides).unwrap_or(Value::Null),
+                network: network.clone(),
+                tags: tags.clone(),
+                launched: false,
+                encrypted_data_key: None,
+                grant_id: None,
+                grant_retired: false,
+            };
+            save_new(&mut tx, &t)?;
+            tasks.push(t);
+        }
+        if let Some(t) = &self.client_token {
+            tables::CLIENT_TOKENS.put(
+                tx.write()?,
+                &task::task_key(account, region, &cl.name, t),
+                &ClientToken {
+                    request: canonical,
+                    task_ids: tasks.iter().map(|t| t.id.clone()).collect(),
+                    at: ctx.now,
+                },
+            )?;
+        }
+        let mut done = Done::new(json!({
+            "tasks": tasks.iter().map(|t| t.to_json(false)).collect::<Vec<_>>(),
+            "failures": [],
+        }));
+        for t in &tasks {
+            done = done.on(RESOURCE, t.arn());
+        }
+        Ok(done)
+    }
+}
+
+/// The key a task launched now in `cl` is encrypted under.
+fn fargate_key(cl: &Cluster) -> Option<String> {
+    cl.configuration
+        .managed_storage
+        .as_ref()
+        .and_then(|m| m.fargate_key_arn.clone())
+}
+
+fn save_new(tx: &mut TxRef<'_>, t: &Task) -> Result<(), EcsError> {
+    let w = tx.write()?;
+    tables::TASKS.put(w, &t.task_ref().key(), t)?;
+    tables::LIVE.put(w, &task::id_key(&t.id), &t.task_ref())?;
+    tables::WORK.put(w, &task::id_key(&t.id), &t.task_ref())?;
+    Ok(())
+}
+
+/// The task `reference` (an id or a task ARN) names in cluster `cl`.
+fn find_task(tx: &dyn ReadTx, cl: &Cluster, reference: &str) -> Result<Option<Task>, EcsError> {
+    let id = match reference.strip_prefix("arn:") {
+        Some(_) => {
+            let prefix = format!("arn:aws:ecs:{}:{}:task/", cl.region, cl.account);
+            let Some(rest) = reference.strip_prefix(&prefix) else {
+                return Ok(None);
+            };
+            match rest.split_once('/') {
+                Some((cluster, id)) if cluster == cl.name => id,
+                Some(_) => return Ok(None),
+                None => rest,
+            }
+        }
+        None => reference,
+    };
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    Ok(tables::TASKS.get(tx, &task::task_key(&cl.account, &cl.region, &cl.name, id))?)
+}
+
+/// `StopTask`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopTaskInput {
+    task: String,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl StopTaskInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        if self.reason.as_ref().is_some_and(|r| r.len() > 255) {
+            return Err(EcsError::invalid("reason can have up to 255 characters."));
+        }
+        Ok(self)
+    }
+
+    fn cluster_ref(&self) -> &str {
+        self.cluster.as_deref().unwrap_or("default")
+    }
+}
+
+fn task_not_found() -> EcsError {
+    EcsError::invalid("The referenced task was not found.")
+}
+
+impl Input for StopTaskInput {
+    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let t = find_task(s.tx, &cl, &self.task)?.ok_or_else(task_not_found)?;
+        let mut keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
+        keys.extend(c::resource_tag_keys(&t.tags));
+        Ok(on_resource(t.arn(), keys))
+    }
+
+    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let cl = clusters::active(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            self.cluster_ref(),
+        )?;
+        let mut t = find_task(tx.read(), &cl, &self.task)?.ok_or_else(task_not_found)?;
+        if t.desired != "STOPPED" {
+            t.desired = "STOPPED".into();
+            t.stop_code = Some("UserInitiated".into());
+            t.stopped_reason = Some(
+                self.reason
+                    .clone()
+                    .unwrap_or_else(|| "Task stopped by user".into()),
+            );
+            t.version += 1;
+            let w = tx.write()?;
+            tables::TASKS.put(w, &t.task_ref().key(), &t)?;
+            tables::WORK.put(w, &task::id_key(&t.id), &t.task_ref())?;
+        }
+        Ok(Done::new(json!({"task": t.to_json(false)})).on(RESOURCE, t.arn()))
+    }
+}
+
+/// `DescribeTasks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeTasksInput {
+    tasks: Vec<String>,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+impl DescribeTasksInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        if self.tasks.is_empty() {
+            return Err(EcsError::invalid("Tasks cannot be empty."));
+        }
+        if self.tasks.len() > 100 {
+            return Err(EcsError::invalid("tasks can have at most 100 items."));
+        }
+        if let Some(bad) = self.include.iter().find(|i| *i != "TAGS") {
+            return Err(EcsError::invalid(format!(
+                "Invalid include value '{bad}': must be TAGS."
+            )));
+        }
+        Ok(self)
+    }
+
+    fn cluster_ref(&self) -> &str {
+        self.cluster.as_deref().unwrap_or("default")
+    }
+}
+
+impl Input for DescribeTasksInput {
+    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
+        let arns: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|r| match find_task(s.tx, &cl, r) {
+                Ok(Some(t)) => t.arn(),
+                _ => format!(
+                    "arn:aws:ecs:{}:{}:task/{}/{}",
+                    cl.region,
+                    cl.account,
+                    cl.name,
+                    r.rsplit('/').next().unwrap_or(r)
+                ),
+            })
+            .collect();
+        let mut access = on_resource(arns[0].clone(), keys.clone());
+        access.also = arns[1..]
+            .iter()
+            .map(|a| on_resource(a.clone(), keys.clone()))
+            .collect();
+        Ok(access)
+    }
+
+    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let cl = clusters::active(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            self.cluster_ref(),
+        )?;
+        let with_tags = !self.include.is_empty();
+        let (mut tasks, mut failures) = (Vec::new(), Vec::new());
+        for r in &self.tasks {
+            match find_task(tx.read(), &cl, r)? {
+                Some(t) => tasks.push(t.to_json(with_tags)),
+                None => {
+                    let arn = if r.starts_with("arn:") {
+                        r.clone()
+                    } else {
+                        format!(
+                            "arn:aws:ecs:{}:{}:task/{}/{}",
+                            cl.region, cl.account, cl.name, r
+                        )
+                    };
+                    failures.push(json!({"arn": arn, "reason": "MISSING"}));
+                }
+            }
+        }
+        Ok(Done::new(json!({"tasks": tasks, "failures": failures})))
+    }
+}
+
+/// `ListTasks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTasksInput {
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    family: Option<String>,
+    #[serde(default)]
+    started_by: Option<String>,
+    #[serde(default)]
+    service_name: Option<String>,
+    #[serde(default)]
+    desired_status: Option<String>,
+    #[serde(default)]
+    launch_type: Option<String>,
+    #[serde(default)]
+    container_instance: Option<String>,
+    #[serde(default)]
+    next_token: Option<String>,
+    #[serde(default)]
+    max_results: Option<i64>,
+}
+
+impl ListTasksInput {
+    pub(crate) fn validated(self) -> Result<Self, EcsError> {
+        max_results(self.max_results, 100)?;
+        if let Some(s) = &self.desired_status {
+            if !matches!(s.as_str(), "RUNNING" | "PENDING" | "STOPPED") {
+                return Err(EcsError::invalid(format!(
+                    "Invalid desiredStatus '{s}': must be RUNNING, PENDING or STOPPED."
+                )));
+            }
+        }
+        if let Some(t) = &self.next_token {
+            token::parse(&self.listing(), t)?;
+        }
+        Ok(self)
+    }
+
+    fn cluster_ref(&self) -> &str {
+        self.cluster.as_deref().unwrap_or("default")
+    }
+
+    fn listing(&self) -> String {
+        format!(
+            "tasks-{}-{}-{}-{}",
+            self.cluster_ref().rsplit('/').next().unwrap_or(""),
+            self.desired_status.as_deref().unwrap_or("RUNNING"),
+            self.family.as_deref().unwrap_or(""),
+            self.started_by.as_deref().unwrap_or("")
+        )
+    }
+}
+
+impl Input for ListTasksInput {
+    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        Ok(Access {
+            keys: vec![("ecs:cluster".into(), vec![cl.arn()])],
+            ..Access::default()
+        })
+    }
+
+    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+        let limit = max_results(self.max_results, 100)?;
+        let cl = clusters::active(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            self.cluster_ref(),
+        )?;
+        let desired = self.desired_status.as_deref().unwrap_or("RUNNING");
+        let mut ids = Vec::new();
+        // Services and container instances do not exist yet: nothing matches them.
+        let impossible = self.service_name.is_some()
+            || self.container_instance.is_some()
+            || self.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
+        if !impossible {
+            for t in cluster_tasks(tx.read(), &cl)? {
+                let family_ok = self.family.as_deref().is_none_or(|f| {
+                    t.task_definition_arn
+                        .rsplit('/')
+                        .next()
+                        .and_then(|s| s.split(':').next())
+                        == Some(f)
+                });
+                let desired_ok = if desired == "PENDING" {
+                    false
+                } else {
+                    t.desired == desired
+                };
+                if family_ok
+                    && desired_ok
+                    && self
+                        .started_by
+                        .as_deref()
+                        .is_none_or(|s| t.started_by.as_deref() == Some(s))
+                {
+                    ids.push(t.id);
+                }
+            }
+        }
+        let start = match &self.next_token {
+            Some(tok) => {
+                let after = token::parse(&self.listing(), tok)?;
+                ids.iter().position(|i| *i > after).unwrap_or(ids.len())
+            }
+            None => 0,
+        };
+        let page: Vec<&String> = ids.iter().skip(start).take(limit).collect();
+        let more = ids.len() > start + page.len();
+        let arns: Vec<String> = page
+            .iter()
+            .map(|id| {
+                format!(
+                    "arn:aws:ecs:{}:{}:task/{}/{}",
+                    cl.region, cl.account, cl.name, id
+                )
+            })
+            .collect();
+        let mut body = json!({"taskArns": arns});
+        if more {
+            if let Some(last) = page.last() {
+                body["nextToken"] = json!(token::make(&self.listing(), last));
+            }
+        }
+        Ok(Done::new(body))
+    }
+}
+
+/// Every task of a cluster, in id order.
+pub(crate) fn cluster_tasks(tx: &dyn ReadTx, cl: &Cluster) -> Result<Vec<Task>, EcsError> {
+    let prefix = task::cluster_prefix(&cl.account, &cl.region, &cl.name);
+    let mut out = Vec::new();
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let rows = tables::TASKS.scan(tx, &prefix, cursor.as_deref(), Direction::Forward, 512)?;
+        let done = rows.len() < 512;
+        for (k, t) in rows {
+            cursor = Some(k);
+            out.push(t);
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// (running, pending) task counts of a cluster, and whether any task is not yet stopped.
+pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize), EcsError> {
+    let (mut running, mut pending) = (0, 0);
+    for t in cluster_tasks(tx, cl)? {
+        match t.last.as_str() {
+            "RUNNING" => running += 1,
+            "STOPPED" => {}
+            _ => pending += 1,
+        }
+    }
+    Ok((running, pending))
+}

@@ -1,0 +1,644 @@
+//! Tasks as ECS shows them: the stored record, its JSON, and how what the host runtime
+//! reports changes it. The runtime itself is driven by the server (which owns the agent);
+//! this module knows nothing of it beyond [`Update`].
+
+use ferrogate_store::{Key as StoreKey, Record, Table};
+use ferrogate_types::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::model::{cluster_arn, Tag};
+use crate::taskdef::KeyValue;
+
+/// One container of a task: what to run (the task definition's container after overrides)
+/// and how it is doing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskContainer {
+    /// `name`.
+    pub name: String,
+    /// `image`.
+    pub image: String,
+    /// `essential`.
+    pub essential: bool,
+    /// `entryPoint`.
+    pub entry_point: Option<Vec<String>>,
+    /// `command` (after overrides).
+    pub command: Option<Vec<String>>,
+    /// `environment` (after overrides).
+    pub environment: Vec<(String, String)>,
+    /// `workingDirectory`.
+    pub working_directory: Option<String>,
+    /// `user`.
+    pub user: Option<String>,
+    /// `stopTimeout` seconds.
+    pub stop_timeout: Option<u32>,
+    /// Hard `memory` limit, MiB.
+    pub memory: Option<u32>,
+    /// `cpu` units.
+    pub cpu: u32,
+    /// `lastStatus`: PENDING, RUNNING, STOPPED.
+    pub last_status: String,
+    /// `exitCode`.
+    pub exit_code: Option<i32>,
+    /// `reason`.
+    pub reason: Option<String>,
+    /// `runtimeId` (pid in the task).
+    pub runtime_id: Option<String>,
+}
+
+/// A task.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Task {
+    /// Owning account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// The 32-hex task id.
+    pub id: String,
+    /// `taskDefinitionArn`.
+    pub task_definition_arn: String,
+    /// Task `cpu` units.
+    pub cpu: String,
+    /// Task `memory` MiB.
+    pub memory: String,
+    /// Containers.
+    pub containers: Vec<TaskContainer>,
+    /// `ephemeralStorage.sizeInGiB` (20 when neither the definition nor the overrides set it).
+    pub ephemeral_gib: u32,
+    /// The customer managed key the task's storage is encrypted under (the cluster's key when
+    /// the task was launched), or `None` for the service-owned key.
+    pub kms_key_arn: Option<String>,
+    /// The ephemeral volume's id (`vol-…`, the `aws:ebs:id` encryption context value).
+    pub volume_id: String,
+    /// `desiredStatus`.
+    pub desired: String,
+    /// `lastStatus`.
+    pub last: String,
+    /// `version`.
+    pub version: i64,
+    /// `createdAt`.
+    pub created_at: Timestamp,
+    /// `pullStartedAt`.
+    pub pull_started_at: Option<Timestamp>,
+    /// `pullStoppedAt`.
+    pub pull_stopped_at: Option<Timestamp>,
+    /// `startedAt`.
+    pub started_at: Option<Timestamp>,
+    /// `stoppingAt`.
+    pub stopping_at: Option<Timestamp>,
+    /// `executionStoppedAt`.
+    pub execution_stopped_at: Option<Timestamp>,
+    /// `stoppedAt`.
+    pub stopped_at: Option<Timestamp>,
+    /// `stopCode`.
+    pub stop_code: Option<String>,
+    /// `stoppedReason`.
+    pub stopped_reason: Option<String>,
+    /// `startedBy`.
+    pub started_by: Option<String>,
+    /// `group`.
+    pub group: String,
+    /// `overrides` as given.
+    pub overrides: Value,
+    /// `networkConfiguration.awsvpcConfiguration` as given.
+    pub network: Value,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Handed to the host runtime (its encrypted volume exists or is being made).
+    pub launched: bool,
+    /// The data key, encrypted under the task's KMS key (base64 `CiphertextBlob`).
+    pub encrypted_data_key: Option<String>,
+    /// The grant that lets Fargate decrypt it, retired at teardown.
+    pub grant_id: Option<String>,
+    /// Whether the grant was retired.
+    pub grant_retired: bool,
+}
+impl Record for Task {}
+
+/// Where a task is, from any index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TaskRef {
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Task id.
+    pub id: String,
+}
+impl Record for TaskRef {}
+
+impl TaskRef {
+    /// The task's key.
+    pub fn key(&self) -> Vec<u8> {
+        task_key(&self.account, &self.region, &self.cluster, &self.id)
+    }
+}
+
+/// What a `clientToken` started.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientToken {
+    /// The request, canonically (a token reused for another request is refused).
+    pub request: String,
+    /// The tasks it started.
+    pub task_ids: Vec<String>,
+    /// When.
+    pub at: Timestamp,
+}
+impl Record for ClientToken {}
+
+/// Tables.
+pub mod tables {
+    use super::*;
+    /// Tasks by (account, region, cluster, id).
+    pub const TASKS: Table<Task> = Table::new("ecs.tasks");
+    /// Tasks that are not STOPPED, by id (recovery, runtime events).
+    pub const LIVE: Table<TaskRef> = Table::new("ecs.live");
+    /// Tasks the launcher must act on (launch, stop), by id.
+    pub const WORK: Table<TaskRef> = Table::new("ecs.work");
+    /// `clientToken`s by (account, region, cluster, token).
+    pub const CLIENT_TOKENS: Table<ClientToken> = Table::new("ecs.tokens");
+}
+
+/// A task's key.
+pub fn task_key(account: &str, region: &str, cluster: &str, id: &str) -> Vec<u8> {
+    StoreKey::new()
+        .str(account)
+        .str(region)
+        .str(cluster)
+        .str(id)
+        .into_bytes()
+}
+
+/// Every task of a cluster.
+pub fn cluster_prefix(account: &str, region: &str, cluster: &str) -> Vec<u8> {
+    StoreKey::new()
+        .str(account)
+        .str(region)
+        .str(cluster)
+        .into_bytes()
+}
+
+/// An id-keyed index entry.
+pub fn id_key(id: &str) -> Vec<u8> {
+    StoreKey::new().str(id).into_bytes()
+}
+
+impl Task {
+    /// `arn:aws:ecs:<region>:<account>:task/<cluster>/<id>`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:ecs:{}:{}:task/{}/{}",
+            self.region, self.account, self.cluster, self.id
+        )
+    }
+
+    /// Its index entry.
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            cluster: self.cluster.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    /// The encryption context of its data key and grant.
+    pub fn encryption_context(&self) -> Vec<(String, String)> {
+        vec![
+            ("aws:ecs:clusterAccount".into(), self.account.clone()),
+            ("aws:ecs:clusterName".into(), self.cluster.clone()),
+            ("aws:ebs:id".into(), self.volume_id.clone()),
+        ]
+    }
+
+    /// True once STOPPED.
+    pub fn is_stopped(&self) -> bool {
+        self.last == "STOPPED"
+    }
+
+    /// The task in the API's JSON.
+    pub fn to_json(&self, with_tags: bool) -> Value {
+        let arn = self.arn();
+        let secs = |t: Option<Timestamp>| t.map(Timestamp::epoch_seconds_f64);
+        let containers: Vec<Value> = self
+            .containers
+            .iter()
+            .map(|c| {
+                let mut v = json!({
+                    "containerArn": format!("arn:aws:ecs:{}:{}:container/{}/{}/{}", self.region, self.account, self.cluster, self.id, c.name),
+                    "taskArn": arn,
+                    "name": c.name,
+                    "image": c.image,
+                    "lastStatus": c.last_status,
+                    "networkInterfaces": [],
+                    "healthStatus": "UNKNOWN",
+                    "cpu": c.cpu.to_string(),
+                });
+                if let Some(m) = c.memory {
+                    v["memory"] = json!(m.to_string());
+                }
+                if let Some(e) = c.exit_code {
+                    v["exitCode"] = json!(e);
+                }
+                if let Some(r) = &c.reason {
+                    v["reason"] = json!(r);
+                }
+                if let Some(r) = &c.runtime_id {
+                    v["runtimeId"] = json!(r);
+                }
+                v
+            })
+            .collect();
+        let mut fargate = json!({"sizeInGiB": self.ephemeral_gib});
+        if let Some(k) = &self.kms_key_arn {
+            fargate["kmsKeyId"] = json!(k);
+        }
+        let attachment_status = match self.last.as_str() {
+            "PROVISIONING" => "PRECREATED",
+            "STOPPED" => "DELETED",
+            "DEPROVISIONING" => "DETACHING",
+            _ => "ATTACHED",
+        };
+        let mut details = vec![
+            json!({"name": "networkInterfaceId", "value": format!("eni-{}", &self.id[..17.min(self.id.len())])}),
+        ];
+        if let Some(subnet) = self.network["subnets"].get(0) {
+            details.insert(0, json!({"name": "subnetId", "value": subnet}));
+        }
+        details.push(json!({"name": "privateIPv4Address", "value": "127.0.0.1"}));
+        let mut v = json!({
+            "attachments": [{
+                "id": format!("{}-{}-{}-{}-{}", &self.id[0..8], &self.id[8..12], &self.id[12..16], &self.id[16..20], &self.id[20..32]),
+                "type": "ElasticNetworkInterface",
+                "status": attachment_status,
+                "details": details,
+            }],
+            "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
+            "availabilityZone": format!("{}a", self.region),
+            "clusterArn": cluster_arn(&self.region, &self.account, &self.cluster),
+            "containers": containers,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "createdAt": self.created_at.epoch_seconds_f64(),
+            "desiredStatus": self.desired,
+            "lastStatus": self.last,
+            "enableExecuteCommand": false,
+            "group": self.group,
+            "healthStatus": "UNKNOWN",
+            "launchType": "FARGATE",
+            "platformVersion": "1.4.0",
+            "platformFamily": "Linux",
+            "overrides": self.overrides_json(),
+            "taskArn": arn,
+            "taskDefinitionArn": self.task_definition_arn,
+            "version": self.version,
+            "ephemeralStorage": {"sizeInGiB": self.ephemeral_gib},
+            "fargateEphemeralStorage": fargate,
+        });
+        for (name, t) in [
+            ("pullStartedAt", self.pull_started_at),
+            ("pullStoppedAt", self.pull_stopped_at),
+            ("startedAt", self.started_at),
+            ("connectivityAt", self.started_at),
+            ("stoppingAt", self.stopping_at),
+            ("executionStoppedAt", self.execution_stopped_at),
+            ("stoppedAt", self.stopped_at),
+        ] {
+            if let Some(s) = secs(t) {
+                v[name] = json!(s);
+            }
+        }
+        if self.started_at.is_some() {
+            v["connectivity"] = json!(if self.is_stopped() {
+                "DISCONNECTED"
+            } else {
+                "CONNECTED"
+            });
+        }
+        if let Some(c) = &self.stop_code {
+            v["stopCode"] = json!(c);
+        }
+        if let Some(r) = &self.stopped_reason {
+            v["stoppedReason"] = json!(r);
+        }
+        if let Some(s) = &self.started_by {
+            v["startedBy"] = json!(s);
+        }
+        if with_tags {
+            v["tags"] = json!(self.tags);
+        }
+        v
+    }
+
+    fn overrides_json(&self) -> Value {
+        let mut o = match &self.overrides {
+            Value::Object(m) => Value::Object(m.clone()),
+            _ => json!({}),
+        };
+        if o.get("containerOverrides").is_none() {
+            o["containerOverrides"] = json!([]);
+        }
+        if o.get("inferenceAcceleratorOverrides").is_none() {
+            o["inferenceAcceleratorOverrides"] = json!([]);
+        }
+        o
+    }
+
+    /// Applies what the runtime reported at `at`. Returns true when the task changed.
+    pub fn apply(&mut self, update: &Update, at: Timestamp) -> bool {
+        if self.is_stopped() {
+            return false;
+        }
+        match update {
+            Update::Status(s) => {
+                if self.last == *s {
+                    return false;
+                }
+                match s.as_str() {
+                    "PENDING" => {
+                        self.pull_started_at.get_or_insert(at);
+                    }
+                    "RUNNING" => {
+                        self.pull_stopped_at.get_or_insert(at);
+                        self.started_at.get_or_insert(at);
+                    }
+                    "STOPPING" => {
+                        self.stopping_at.get_or_insert(at);
+                        self.desired = "STOPPED".into();
+                    }
+                    "DEPROVISIONING" => {
+                        self.execution_stopped_at.get_or_insert(at);
+                    }
+                    _ => {}
+                }
+                self.last.clone_from(s);
+            }
+            Update::ContainerStarted { name, pid } => {
+                let Some(c) = self.containers.iter_mut().find(|c| c.name == *name) else {
+                    return false;
+                };
+                c.last_status = "RUNNING".into();
+                c.runtime_id = Some(format!("{}-{}", self.id, pid));
+            }
+            Update::ContainerStopped {
+                name,
+                exit_code,
+                reason,
+            } => {
+                let Some(c) = self.containers.iter_mut().find(|c| c.name == *name) else {
+                    return false;
+                };
+                c.last_status = "STOPPED".into();
+                c.exit_code = *exit_code;
+                c.reason.clone_from(reason);
+            }
+            Update::Stopped { stop_code, reason } => {
+                self.last = "STOPPED".into();
+                self.desired = "STOPPED".into();
+                self.stopping_at.get_or_insert(at);
+                self.execution_stopped_at.get_or_insert(at);
+                self.stopped_at = Some(at);
+                // A StopTask's code and reason stand; otherwise the runtime's.
+                if self.stop_code.is_none() {
+                    self.stop_code = Some(stop_code.clone());
+                }
+                if self.stopped_reason.is_none() {
+                    self.stopped_reason = Some(reason.clone());
+                }
+                for c in &mut self.containers {
+                    c.last_status = "STOPPED".into();
+                }
+            }
+        }
+        self.version += 1;
+        true
+    }
+}
+
+/// What the host runtime reports about a task, in ECS's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// `lastStatus` changed.
+    Status(String),
+    /// A container started.
+    ContainerStarted {
+        /// Container name.
+        name: String,
+        /// Its pid in the task.
+        pid: i32,
+    },
+    /// A container stopped (or never started).
+    ContainerStopped {
+        /// Container name.
+        name: String,
+        /// Exit code, when it ran.
+        exit_code: Option<i32>,
+        /// Reason.
+        reason: Option<String>,
+    },
+    /// The task is gone.
+    Stopped {
+        /// ECS `stopCode`.
+        stop_code: String,
+        /// `stoppedReason`.
+        reason: String,
+    },
+}
+
+/// A container of a task definition with a task's overrides applied.
+pub fn container_from(
+    def: &crate::taskdef::ContainerDef,
+    ov: Option<&ContainerOverride>,
+) -> TaskContainer {
+    let mut environment: Vec<(String, String)> = def
+        .environment
+        .iter()
+        .flatten()
+        .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone().unwrap_or_default())))
+        .collect();
+    let mut command = def.command.clone();
+    let mut memory = def.memory.and_then(|m| u32::try_from(m).ok());
+    let mut cpu = def.cpu.and_then(|c| u32::try_from(c).ok()).unwrap_or(0);
+    if let Some(o) = ov {
+        if o.command.is_some() {
+            command.clone_from(&o.command);
+        }
+        for kv in o.environment.iter().flatten() {
+            if let Some(n) = &kv.name {
+                environment.retain(|(k, _)| k != n);
+                environment.push((n.clone(), kv.value.clone().unwrap_or_default()));
+            }
+        }
+        if let Some(m) = o.memory.and_then(|m| u32::try_from(m).ok()) {
+            memory = Some(m);
+        }
+        if let Some(c) = o.cpu.and_then(|c| u32::try_from(c).ok()) {
+            cpu = c;
+        }
+    }
+    TaskContainer {
+        name: def.name.clone().unwrap_or_default(),
+        image: def.image.clone().unwrap_or_default(),
+        essential: def.essential.unwrap_or(true),
+        entry_point: def.entry_point.clone(),
+        command,
+        environment,
+        working_directory: def.working_directory.clone(),
+        user: def.user.clone(),
+        stop_timeout: def.stop_timeout.and_then(|t| u32::try_from(t).ok()),
+        memory,
+        cpu,
+        last_status: "PENDING".into(),
+        exit_code: None,
+        reason: None,
+        runtime_id: None,
+    }
+}
+
+/// `overrides.containerOverrides[]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerOverride {
+    /// `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// `environment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Vec<KeyValue>>,
+    /// `cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<i64>,
+    /// `memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    /// `memoryReservation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> Task {
+        Task {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            cluster: "prod".into(),
+            id: "0123456789abcdef0123456789abcdef".into(),
+            task_definition_arn: "arn:aws:ecs:us-east-1:111122223333:task-definition/web:1".into(),
+            cpu: "256".into(),
+            memory: "512".into(),
+            containers: vec![container_from(
+                &serde_json::from_value(json!({"name": "app", "image": "busybox", "command": ["a"], "environment": [{"name": "A", "value": "1"}]})).unwrap(),
+                Some(&serde_json::from_value(json!({"name": "app", "command": ["b"], "environment": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]})).unwrap()),
+            )],
+            ephemeral_gib: 20,
+            kms_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),
+            volume_id: "vol-0123456789abcdef0".into(),
+            desired: "RUNNING".into(),
+            last: "PROVISIONING".into(),
+            version: 1,
+            created_at: Timestamp::from_millis(1_000),
+            pull_started_at: None,
+            pull_stopped_at: None,
+            started_at: None,
+            stopping_at: None,
+            execution_stopped_at: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            started_by: None,
+            group: "family:web".into(),
+            overrides: json!({}),
+            network: json!({"subnets": ["subnet-1"]}),
+            tags: Vec::new(),
+            launched: false,
+            encrypted_data_key: None,
+            grant_id: None,
+            grant_retired: false,
+        }
+    }
+
+    #[test]
+    fn overrides_apply_to_containers() {
+        let t = task();
+        let c = &t.containers[0];
+        assert_eq!(c.command, Some(vec!["b".to_owned()]));
+        assert_eq!(
+            c.environment,
+            vec![
+                ("A".to_owned(), "2".to_owned()),
+                ("B".to_owned(), "3".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_lifecycle_sets_times_versions_and_keeps_a_users_reason() {
+        let mut t = task();
+        let at = Timestamp::from_millis(5_000);
+        assert!(t.apply(&Update::Status("PENDING".into()), at));
+        assert!(t.apply(
+            &Update::ContainerStarted {
+                name: "app".into(),
+                pid: 7
+            },
+            at
+        ));
+        assert!(t.apply(&Update::Status("RUNNING".into()), at));
+        assert!(!t.apply(&Update::Status("RUNNING".into()), at));
+        assert_eq!(t.version, 4);
+        assert_eq!(t.started_at, Some(at));
+        t.stop_code = Some("UserInitiated".into());
+        t.stopped_reason = Some("Task stopped by user".into());
+        assert!(t.apply(
+            &Update::ContainerStopped {
+                name: "app".into(),
+                exit_code: Some(143),
+                reason: None
+            },
+            at
+        ));
+        assert!(t.apply(
+            &Update::Stopped {
+                stop_code: "EssentialContainerExited".into(),
+                reason: "Essential container in task exited".into()
+            },
+            at
+        ));
+        assert_eq!(t.stop_code.as_deref(), Some("UserInitiated"));
+        assert_eq!(t.stopped_reason.as_deref(), Some("Task stopped by user"));
+        assert!(t.is_stopped());
+        assert!(
+            !t.apply(&Update::Status("RUNNING".into()), at),
+            "nothing changes a stopped task"
+        );
+        let v = t.to_json(false);
+        assert_eq!(v["containers"][0]["exitCode"], 143);
+        assert_eq!(
+            v["fargateEphemeralStorage"]["kmsKeyId"],
+            "arn:aws:kms:us-east-1:111122223333:key/k"
+        );
+        assert_eq!(v["ephemeralStorage"]["sizeInGiB"], 20);
+        assert_eq!(
+            v["taskArn"],
+            "arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef0123456789abcdef"
+        );
+    }
+
+    #[test]
+    fn without_a_customer_key_no_kms_key_id_is_shown() {
+        let mut t = task();
+        t.kms_key_arn = None;
+        let v = t.to_json(false);
+        assert_eq!(v["fargateEphemeralStorage"], json!({"sizeInGiB": 20}));
+    }
+}

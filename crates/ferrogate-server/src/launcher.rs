@@ -1,0 +1,655 @@
+//! The task launcher: turns what RunTask and StopTask recorded into work for the host
+//! runtime (shared/DESIGN.md §4), and what the runtime reports back into task state.
+//!
+//! Per task with a customer managed key, as the service principal `fargate.amazonaws.com`
+//! and through the same path as any client's request (key policy and grants evaluated,
+//! each call a CloudTrail event with an `AWSService` identity):
+//! 1. `GenerateDataKeyWithoutPlaintext`, 64 bytes, encryption context
+//!    `aws:ecs:clusterAccount`, `aws:ecs:clusterName`, `aws:ebs:id`;
+//! 2. `CreateGrant` for `fargate.<region>.amazonaws.com` to `Decrypt` under that context
+//!    (subset), retirable by `ec2.<region>.amazonaws.com`;
+//! 3. `Decrypt` under the grant; the plaintext goes to the runtime and nowhere else;
+//! 4. at teardown, `RetireGrant` as the retiring principal.
+//!
+//! A failure of any step stops the task with `TaskFailedToStart` and a
+//! `ResourceInitializationError: …` reason naming the KMS error. Tasks of clusters without a
+//! customer managed key get a data key from the CSPRNG (the service-owned key: nothing of
+//! it is stored anywhere). Running tasks are never touched by later key changes: the key is
+//! used only at launch.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use ferrogate_ecs::task::{tables, Task, TaskRef, Update};
+use ferrogate_runtime::agent::state::TaskState;
+use ferrogate_runtime::agent::{
+    start_agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, RuntimeEvent, StopCode,
+    TaskSpec,
+};
+use ferrogate_runtime::volume::VolumeSpec;
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
+use ferrogate_store::{Direction, StoreError};
+use ferrogate_types::{AccountId, Principal};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::dispatch::service_kms_call;
+use crate::App;
+
+/// The running launcher.
+pub struct Launcher {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl Launcher {
+    /// Stops every task (SIGTERM, then SIGKILL after its stop timeout), records them as
+    /// stopped, and ends; waits at most `limit`.
+    pub async fn shutdown(mut self, limit: Duration) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if tokio::time::timeout(limit, &mut self.join).await.is_err() {
+            tracing::warn!("tasks did not all stop in time; the next start destroys what is left");
+        }
+    }
+}
+
+struct State {
+    app: App,
+    commands: Option<mpsc::Sender<RuntimeCommand>>,
+    /// Why tasks cannot run here, when the runtime could not start.
+    unavailable: Option<String>,
+    launching: Mutex<HashSet<String>>,
+    stop_sent: Mutex<HashSet<String>>,
+}
+
+/// Starts the host runtime on `data_dir` (its recovery destroys whatever a previous run left)
+/// and the launcher. When the runtime cannot start (not root, no fscrypt…), the server still
+/// serves and every task fails to start with the reason.
+pub async fn start(app: App, data_dir: PathBuf) -> Launcher {
+    let config = RuntimeConfig::new(data_dir, "/proc/self/exe");
+    let (agent, unavailable) = match start_agent(config).await {
+        Ok(a) => (Some(a), None),
+        Err(e) => {
+            tracing::warn!(error = %e, "the host runtime is unavailable: tasks will fail to start");
+            (None, Some(e.to_string()))
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (commands, events) = match agent {
+        Some(a) => {
+            if !a.recovery.lost_volumes.is_empty() {
+                tracing::info!(
+                    tasks = a.recovery.lost_volumes.len(),
+                    "the host runtime destroyed tasks of a previous run"
+                );
+            }
+            (Some(a.commands), Some((a.events, a.join)))
+        }
+        None => (None, None),
+    };
+    let state = Arc::new(State {
+        app,
+        commands,
+        unavailable,
+        launching: Mutex::new(HashSet::new()),
+        stop_sent: Mutex::new(HashSet::new()),
+    });
+    let join = tokio::spawn(run(state, events, rx));
+    Launcher {
+        shutdown: Some(tx),
+        join,
+    }
+}
+
+type Events = (mpsc::Receiver<RuntimeEvent>, tokio::task::JoinHandle<()>);
+
+async fn run(
+    state: Arc<State>,
+    events: Option<Events>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    if let Err(e) = reconcile(&state).await {
+        tracing::error!(error = %e, "reconciling tasks after start failed");
+    }
+    let (mut events, agent_join) = match events {
+        Some((e, j)) => (Some(e), Some(j)),
+        None => (None, None),
+    };
+    let mut stopping = false;
+    loop {
+        if !stopping {
+            if let Err(e) = drain_work(&state).await {
+                tracing::error!(error = %e, "task launcher: reading queued work failed");
+            }
+        }
+        tokio::select! {
+            ev = async { match events.as_mut() { Some(e) => e.recv().await, None => std::future::pending().await } } => {
+                match ev {
+                    Some(ev) => handle_event(&state, ev).await,
+                    None => break, // the runtime ended (after Shutdown)
+                }
+            }
+            _ = state.app.ecs.work_queued(), if !stopping => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)), if !stopping => {}
+            _ = &mut shutdown, if !stopping => {
+                stopping = true;
+                match &state.commands {
+                    Some(c) => { let _ = c.send(RuntimeCommand::Shutdown).await; }
+                    None => break,
+                }
+            }
+        }
+    }
+    if let Some(j) = agent_join {
+        let _ = j.await;
+    }
+}
+
+/// After a restart no task of the previous run is alive (the runtime's recovery destroyed
+/// them): every task that had been handed to it is recorded as stopped.
+async fn reconcile(state: &State) -> Result<(), StoreError> {
+    let live = state
+        .app
+        .store
+        .read(|tx| tables::LIVE.scan(tx, &[], None, Direction::Forward, 1_000_000))?;
+    for (_, r) in live {
+        let t = load(state, &r)?;
+        if let Some(t) = t {
+            if t.launched && !t.is_stopped() {
+                finish(
+                    state,
+                    &r,
+                    Update::Stopped {
+                        stop_code: "TerminationNotice".into(),
+                        reason: "Task stopped: the Ferrogate host agent restarted; the task's sandbox and encrypted volume were destroyed".into(),
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load(state: &State, r: &TaskRef) -> Result<Option<Task>, StoreError> {
+    let key = r.key();
+    state.app.store.read(|tx| tables::TASKS.get(tx, &key))
+}
+
+/// Applies `update` to the task in one write; a `Stopped` also drops it from the live and
+/// work indexes, and then retires its grant.
+async fn update(state: &State, r: &TaskRef, update: Update) -> Result<Option<Task>, StoreError> {
+    let r2 = r.clone();
+    let now = state.app.clock.now();
+    let stopped = matches!(update, Update::Stopped { .. });
+    let t = state
+        .app
+        .store
+        .write(move |tx| {
+            let key = r2.key();
+            let Some(mut t) = tables::TASKS.get(tx, &key)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if t.apply(&update, now) {
+                tables::TASKS.put(tx, &key, &t)?;
+            }
+            if stopped {
+                let id = ferrogate_ecs::task::id_key(&t.id);
+                tables::LIVE.delete(tx, &id)?;
+                tables::WORK.delete(tx, &id)?;
+            }
+            Ok(Some(t))
+        })
+        .await?;
+    Ok(t)
+}
+
+async fn finish(state: &State, r: &TaskRef, u: Update) -> Result<(), StoreError> {
+    if let Some(t) = update(state, r, u).await? {
+        retire_grant(state, &t).await;
+    }
+    Ok(())
+}
+
+async fn drain_work(state: &Arc<State>) -> Result<(), StoreError> {
+    let work = state
+        .app
+        .store
+        .read(|tx| tables::WORK.scan(tx, &[], None, Direction::Forward, 256))?;
+    for (_, r) in work {
+        let Some(t) = load(state, &r)? else {
+            drop_work(state, &r.id).await?;
+            continue;
+        };
+        if t.is_stopped() {
+            drop_work(state, &t.id).await?;
+            continue;
+        }
+        let launching = state
+            .launching
+            .lock()
+            .map(|l| l.contains(&t.id))
+            .unwrap_or(true);
+        if launching {
+            continue;
+        }
+        if t.desired == "STOPPED" && !t.launched {
+            // Stopped before it was handed to the runtime: nothing runs.
+            finish(
+                state,
+                &r,
+                Update::Stopped {
+                    stop_code: "UserInitiated".into(),
+                    reason: "Task stopped by user".into(),
+                },
+            )
+            .await?;
+        } else if t.desired == "STOPPED" {
+            let first = state
+                .stop_sent
+                .lock()
+                .map(|mut s| s.insert(t.id.clone()))
+                .unwrap_or(false);
+            if first {
+                if let (Some(c), Ok(id)) = (&state.commands, TaskId::new(t.id.clone())) {
+                    let reason = t.stopped_reason.clone().unwrap_or_default();
+                    let _ = c
+                        .send(RuntimeCommand::StopTask {
+                            task_id: id,
+                            reason,
+                        })
+                        .await;
+                }
+            }
+            drop_work(state, &t.id).await?;
+        } else if !t.launched {
+            if let Ok(mut l) = state.launching.lock() {
+                l.insert(t.id.clone());
+            }
+            let st = state.clone();
+            tokio::spawn(async move {
+                let id = t.id.clone();
+                launch(&st, t).await;
+                if let Ok(mut l) = st.launching.lock() {
+                    l.remove(&id);
+                }
+            });
+        } else {
+            drop_work(state, &t.id).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn drop_work(state: &State, id: &str) -> Result<(), StoreError> {
+    let key = ferrogate_ecs::task::id_key(id);
+    state
+        .app
+        .store
+        .write(move |tx| tables::WORK.delete(tx, &key).map(|_| ()))
+        .await
+}
+
+fn fargate(account: &str) -> Principal {
+    Principal::service(account_id(account), "fargate.amazonaws.com")
+}
+
+fn account_id(account: &str) -> AccountId {
+    AccountId::parse(account)
+        .unwrap_or_else(|_| AccountId::parse("000000000000").expect("a valid account id"))
+}
+
+fn context_json(t: &Task) -> Value {
+    Value::Object(
+        t.encryption_context()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// What the key flow produced.
+struct Keyed {
+    data_key: DataKey,
+    encrypted: Option<String>,
+    grant_id: Option<String>,
+}
+
+async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
+    let Some(key) = &t.kms_key_arn else {
+        let data_key = DataKey::generate().map_err(|_| {
+            "ResourceInitializationError: the random number generator failed".to_owned()
+        })?;
+        return Ok(Keyed {
+            data_key,
+            encrypted: None,
+            grant_id: None,
+        });
+    };
+    let ctx = context_json(t);
+    let fail = |step: &str, e: &dyn std::fmt::Display| {
+        format!("ResourceInitializationError: failed to create the task's encrypted ephemeral storage: KMS {step} on {key} failed: {e}")
+    };
+    let gen = service_kms_call(
+        &state.app,
+        fargate(&t.account),
+        &t.region,
+        "GenerateDataKeyWithoutPlaintext",
+        &json!({"KeyId": key, "NumberOfBytes": 64, "EncryptionContext": ctx}),
+    )
+    .await
+    .map_err(|e| fail("GenerateDataKeyWithoutPlaintext", &e))?;
+    let blob = gen["CiphertextBlob"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let grant = service_kms_call(
+        &state.app,
+        fargate(&t.account),
+        &t.region,
+        "CreateGrant",
+        &json!({
+            "KeyId": key,
+            "GranteePrincipal": format!("fargate.{}.amazonaws.com", t.region),
+            "RetiringPrincipal": format!("ec2.{}.amazonaws.com", t.region),
+            "Operations": ["Decrypt"],
+            "Constraints": {"EncryptionContextSubset": ctx},
+        }),
+    )
+    .await
+    .map_err(|e| fail("CreateGrant", &e))?;
+    let grant_id = grant["GrantId"].as_str().unwrap_or_default().to_owned();
+    let decrypted = service_kms_call(
+        &state.app,
+        fargate(&t.account),
+        &t.region,
+        "Decrypt",
+        &json!({"KeyId": key, "CiphertextBlob": blob, "EncryptionContext": ctx}),
+    )
+    .await;
+    let mut decrypted = match decrypted {
+        Ok(v) => v,
+        Err(e) => {
+            retire(state, t, key, &grant_id).await;
+            return Err(fail("Decrypt", &e));
+        }
+    };
+    let mut plaintext = match decrypted.get_mut("Plaintext").map(Value::take) {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(plaintext.as_bytes());
+    zeroize::Zeroize::zeroize(&mut plaintext);
+    let data_key = bytes
+        .ok()
+        .and_then(|b| DataKey::from_vec(b).ok())
+        .ok_or_else(|| {
+            "ResourceInitializationError: KMS returned a data key that is not 64 bytes".to_owned()
+        });
+    match data_key {
+        Ok(data_key) => Ok(Keyed {
+            data_key,
+            encrypted: Some(blob),
+            grant_id: Some(grant_id),
+        }),
+        Err(e) => {
+            retire(state, t, key, &grant_id).await;
+            Err(e)
+        }
+    }
+}
+
+async fn launch(state: &State, t: Task) {
+    let r = t.task_ref();
+    let failed = |reason: String| Update::Stopped {
+        stop_code: "TaskFailedToStart".into(),
+        reason,
+    };
+    let Some(commands) = &state.commands else {
+        let why = state.unavailable.clone().unwrap_or_default();
+        let u = failed(format!(
+            "ResourceInitializationError: this host cannot run tasks: {why}"
+        ));
+        if let Err(e) = finish(state, &r, u).await {
+            tracing::error!(error = %e, "recording a task that failed to start");
+        }
+        return;
+    };
+    let keyed = match key_flow(state, &t).await {
+        Ok(k) => k,
+        Err(reason) => {
+            if let Err(e) = finish(state, &r, failed(reason)).await {
+                tracing::error!(error = %e, "recording a task that failed to start");
+            }
+            return;
+        }
+    };
+    let spec = match spec(&t, keyed.data_key) {
+        Ok(s) => s,
+        Err(reason) => {
+            let mut t2 = t.clone();
+            t2.grant_id.clone_from(&keyed.grant_id);
+            retire_grant(state, &t2).await;
+            let _ = finish(state, &r, failed(reason)).await;
+            return;
+        }
+    };
+    // Record the launch (with what teardown needs) before the runtime starts anything; a
+    // StopTask that came in meanwhile wins.
+    let (encrypted, grant_id) = (keyed.encrypted.clone(), keyed.grant_id.clone());
+    let r2 = r.clone();
+    let recorded = state
+        .app
+        .store
+        .write(move |tx| {
+            let key = r2.key();
+            let Some(mut cur) = tables::TASKS.get(tx, &key)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if cur.desired != "RUNNING" || cur.is_stopped() {
+                return Ok(Some(false));
+            }
+            cur.launched = true;
+            cur.encrypted_data_key = encrypted;
+            cur.grant_id = grant_id;
+            tables::TASKS.put(tx, &key, &cur)?;
+            tables::WORK.delete(tx, &ferrogate_ecs::task::id_key(&cur.id))?;
+            Ok(Some(true))
+        })
+        .await;
+    match recorded {
+        Ok(Some(true)) => {
+            if commands
+                .send(RuntimeCommand::StartTask(Box::new(spec)))
+                .await
+                .is_err()
+            {
+                let _ = finish(
+                    state,
+                    &r,
+                    failed("ResourceInitializationError: the host runtime has stopped".into()),
+                )
+                .await;
+            }
+        }
+        Ok(Some(false)) => {
+            let mut t2 = t.clone();
+            t2.grant_id.clone_from(&keyed.grant_id);
+            retire_grant(state, &t2).await;
+            let _ = finish(
+                state,
+                &r,
+                Update::Stopped {
+                    stop_code: "UserInitiated".into(),
+                    reason: "Task stopped by user".into(),
+                },
+            )
+            .await;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(error = %e, task = %t.id, "recording a task launch failed");
+        }
+    }
+}
+
+fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("ResourceInitializationError: {e}");
+    let containers = t
+        .containers
+        .iter()
+        .map(|c| {
+            Ok(ContainerSpec {
+                name: ContainerName::new(c.name.clone()).map_err(|e| bad(&e))?,
+                image: c.image.clone(),
+                entry_point: c.entry_point.clone(),
+                command: c.command.clone(),
+                environment: c.environment.clone(),
+                working_directory: c.working_directory.clone(),
+                user: c.user.clone(),
+                essential: c.essential,
+                stop_timeout: c.stop_timeout.map(|s| Duration::from_secs(u64::from(s))),
+                memory_mib: c.memory,
+                mount_points: Vec::new(),
+                readonly_root_filesystem: false,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(TaskSpec {
+        task_id: TaskId::new(t.id.clone()).map_err(|e| bad(&e))?,
+        volume: VolumeSpec {
+            volume_id: VolumeId::new(t.volume_id.clone()).map_err(|e| bad(&e))?,
+            size_gib: t.ephemeral_gib,
+            data_key,
+        },
+        cpu_units: t.cpu.parse().ok(),
+        memory_mib: t.memory.parse().ok(),
+        containers,
+        volumes: Vec::new(),
+        hostname: None,
+    })
+}
+
+async fn retire(state: &State, t: &Task, key: &str, grant_id: &str) {
+    let ec2 = Principal::service(account_id(&t.account), "ec2.amazonaws.com");
+    if let Err(e) = service_kms_call(
+        &state.app,
+        ec2,
+        &t.region,
+        "RetireGrant",
+        &json!({"KeyId": key, "GrantId": grant_id}),
+    )
+    .await
+    {
+        tracing::warn!(task = %t.id, error = %e, "retiring the task's grant failed");
+    }
+}
+
+async fn retire_grant(state: &State, t: &Task) {
+    let (Some(key), Some(grant)) = (&t.kms_key_arn, &t.grant_id) else {
+        return;
+    };
+    if t.grant_retired {
+        return;
+    }
+    retire(state, t, key, grant).await;
+    let r = t.task_ref();
+    let _ = state
+        .app
+        .store
+        .write(move |tx| {
+            let key = r.key();
+            if let Some(mut cur) = tables::TASKS.get(tx, &key)? {
+                cur.grant_retired = true;
+                tables::TASKS.put(tx, &key, &cur)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await;
+}
+
+fn stop_code(c: StopCode) -> &'static str {
+    match c {
+        StopCode::TaskFailedToStart => "TaskFailedToStart",
+        StopCode::EssentialContainerExited => "EssentialContainerExited",
+        StopCode::UserInitiated => "UserInitiated",
+        StopCode::AgentShutdown | StopCode::TaskLost => "TerminationNotice",
+    }
+}
+
+async fn handle_event(state: &State, ev: RuntimeEvent) {
+    let id = ferrogate_ecs::task::id_key(ev.task_id.as_str());
+    let r = match state.app.store.read(|tx| tables::LIVE.get(tx, &id)) {
+        Ok(Some(r)) => r,
+        Ok(None) => return, // not a task of ours any more (reconciled, or never recorded)
+        Err(e) => {
+            tracing::error!(error = %e, "reading a task for a runtime event");
+            return;
+        }
+    };
+    let u = match ev.kind {
+        EventKind::StateChanged(s) => Update::Status(
+            match s {
+                TaskState::Provisioning => "PROVISIONING",
+                TaskState::Pending => "PENDING",
+                TaskState::Running => "RUNNING",
+                TaskState::Stopping => "STOPPING",
+                TaskState::Deprovisioning => "DEPROVISIONING",
+                TaskState::Stopped => return, // TaskStopped follows with the details
+            }
+            .into(),
+        ),
+        EventKind::VolumeReady { .. } => return,
+        EventKind::ContainerStarted { container, pid } => Update::ContainerStarted {
+            name: container.to_string(),
+            pid,
+        },
+        EventKind::ContainerFailedToStart { container, reason } => Update::ContainerStopped {
+            name: container.to_string(),
+            exit_code: None,
+            reason: Some(reason),
+        },
+        EventKind::ContainerExited { container, exit } => Update::ContainerStopped {
+            name: container.to_string(),
+            exit_code: Some(exit.exit_code),
+            reason: exit.reason,
+        },
+        EventKind::TaskStopped {
+            stop_code: code,
+            reason,
+            teardown,
+        } => {
+            if !teardown.errors.is_empty() {
+                tracing::error!(task = %r.id, errors = ?teardown.errors, "task teardown reported errors");
+            }
+            if let Ok(mut s) = state.stop_sent.lock() {
+                s.remove(&r.id);
+            }
+            if let Err(e) = finish(
+                state,
+                &r,
+                Update::Stopped {
+                    stop_code: stop_code(code).into(),
+                    reason,
+                },
+            )
+            .await
+            {
+                tracing::error!(error = %e, "recording a stopped task");
+            }
+            return;
+        }
+        EventKind::CommandRejected { reason } => {
+            tracing::warn!(task = %r.id, %reason, "the host runtime rejected a command");
+            return;
+        }
+    };
+    if let Err(e) = update(state, &r, u).await {
+        tracing::error!(error = %e, "recording a task event");
+    }
+}
