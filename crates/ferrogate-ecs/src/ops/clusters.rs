@@ -473,6 +473,12 @@ impl Input for DeleteClusterInput {
             ctx.region,
             &self.cluster,
         )?;
+        if super::tasks::cluster_tasks(tx.read(), &cl)?
+            .iter()
+            .any(|t| !t.is_stopped())
+        {
+            return Err(EcsError::ClusterContainsTasksException);
+        }
         cl.status = ClusterStatus::Inactive;
         save(&mut tx, &cl)?;
         let counts = super::tasks::counts(tx.read(), &cl)?;

@@ -1,0 +1,586 @@
+//! ECS tasks end to end (issue 6): the announcement's scenario with the `aws` CLI on the
+//! real host runtime. A cluster with a customer managed key; a task with 50 GiB of
+//! ephemeral storage reaches RUNNING and shows the key; a marker it writes is not in clear
+//! in the volume's backing file; the cluster moves to a second key while the running task
+//! keeps the first; a disabled key stops new tasks with TaskFailedToStart while running ones
+//! keep running; CloudTrail shows the Fargate principal's CreateGrant with the encryption
+//! context; StopTask retires the grant and destroys the volume.
+//!
+//! Needs root (loop devices, fscrypt, namespaces): skipped with a message otherwise, and a
+//! failure when `CI=true`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{fails_with, json, Server};
+use serde_json::Value;
+
+fn require_root(test: &str) -> bool {
+    if ferrogate_runtime::host::is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: needs root (loop devices, mounts, fscrypt, namespaces); CI=true, so this fails instead of skipping");
+    }
+    eprintln!("SKIPPED {test}: needs root (run as root, as CI does)");
+    false
+}
+
+/// Builds the busybox image and loads it into the server's data directory.
+fn load_busybox(s: &Server) {
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "busybox-static is not installed: run .ci/run"
+    );
+    let archive = s.dir.path().join("busybox.tar");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mkimage.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&archive)
+        .arg("busybox:latest")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrogate"))
+        .args(["images", "load", "--data-dir"])
+        .arg(s.data_dir())
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The key policy of shared/spec/aws-behaviour.md §4.2 for `cluster`, plus the account's
+/// administration.
+fn fargate_key(s: &Server, cluster: &str) -> String {
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Enable IAM policies","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Allow generate data key access for Fargate tasks.","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:GenerateDataKeyWithoutPlaintext"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterAccount":["000000000000"],"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}"]}}}},
+          "Resource":"*"}},
+        {{"Sid":"Allow grant creation permission for Fargate tasks.","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:CreateGrant"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterAccount":["000000000000"],"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}"]}},
+                       "ForAllValues:StringEquals":{{"kms:GrantOperations":["Decrypt"]}}}},
+          "Resource":"*"}}]}}"#
+    );
+    let k = json(&s.aws(&["kms", "create-key", "--policy", &policy]));
+    k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+}
+
+const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678],assignPublicIp=ENABLED}";
+
+fn run_task(s: &Server, cluster: &str, family: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "ecs",
+        "run-task",
+        "--cluster",
+        cluster,
+        "--task-definition",
+        family,
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        NET,
+    ];
+    args.extend_from_slice(extra);
+    let r = json(&s.aws(&args));
+    assert_eq!(r["failures"], serde_json::json!([]));
+    assert_eq!(r["tasks"][0]["lastStatus"], "PROVISIONING");
+    r["tasks"][0]["taskArn"].as_str().unwrap().to_owned()
+}
+
+fn describe(s: &Server, cluster: &str, task: &str) -> Value {
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-tasks",
+        "--cluster",
+        cluster,
+        "--tasks",
+        task,
+    ]));
+    d["tasks"][0].clone()
+}
+
+/// Polls until the task's lastStatus is `status` (or it stopped), returning it.
+fn wait_for(s: &Server, cluster: &str, task: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = describe(s, cluster, task);
+        if t["lastStatus"] == status || t["lastStatus"] == "STOPPED" || Instant::now() > deadline {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn register(s: &Server, family: &str, command: &str, extra: &[&str]) {
+    let containers =
+        serde_json::json!([{"name": "app", "image": "busybox", "command": ["sh", "-c", command]}])
+            .to_string();
+    let mut args = vec![
+        "ecs",
+        "register-task-definition",
+        "--family",
+        family,
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        &containers,
+    ];
+    args.extend_from_slice(extra);
+    json(&s.aws(&args));
+}
+
+fn volume_images(s: &Server) -> Vec<PathBuf> {
+    match std::fs::read_dir(s.data_dir().join("volumes")) {
+        Ok(d) => d
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "img"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn events(s: &Server, name: &str) -> Vec<Value> {
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        &format!("AttributeKey=EventName,AttributeValue={name}"),
+    ]));
+    ev["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_announcement_scenario_on_the_real_runtime() {
+    if !require_root("the_announcement_scenario_on_the_real_runtime") {
+        return;
+    }
+    let mut s = Server::start();
+    load_busybox(&s);
+    let key1 = fargate_key(&s, "secure");
+    let key2 = fargate_key(&s, "secure");
+    let key1_id = key1.rsplit('/').next().unwrap().to_owned();
+
+    // The announcement's commands.
+    json(&s.aws(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "secure",
+        "--configuration",
+        &format!(
+            r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key1_id}"}}}}"#
+        ),
+    ]));
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        "secure",
+        "--include",
+        "CONFIGURATIONS",
+    ]));
+    assert_eq!(
+        d["clusters"][0]["configuration"]["managedStorageConfiguration"]
+            ["fargateEphemeralStorageKmsKeyId"],
+        key1.as_str()
+    );
+
+    // A task with 50 GiB writes a marker (contents and a file name) and keeps running.
+    let marker = format!("FERROGATE-MARKER-{}", std::process::id());
+    register(
+        &s,
+        "writer",
+        &format!(
+            "mkdir -p /data && echo {marker}{marker} > /data/{marker}.txt && sync && sleep 1000"
+        ),
+        &["--ephemeral-storage", "sizeInGiB=50"],
+    );
+    let t1 = run_task(&s, "secure", "writer", &[]);
+    json(&s.aws(&[
+        "ecs",
+        "wait",
+        "tasks-running",
+        "--cluster",
+        "secure",
+        "--tasks",
+        &t1,
+    ]));
+    let d = describe(&s, "secure", &t1);
+    assert_eq!(d["lastStatus"], "RUNNING");
+    assert_eq!(d["ephemeralStorage"]["sizeInGiB"], 50);
+    assert_eq!(d["fargateEphemeralStorage"]["sizeInGiB"], 50);
+    assert_eq!(d["fargateEphemeralStorage"]["kmsKeyId"], key1.as_str());
+    assert_eq!(d["containers"][0]["lastStatus"], "RUNNING");
+    let c = json(&s.aws(&["ecs", "describe-clusters", "--clusters", "secure"]));
+    assert_eq!(c["clusters"][0]["runningTasksCount"], 1);
+
+    // The marker is on the volume but never in clear in its backing file; the scan does find
+    // what ext4 keeps in clear (the root directory's `lost+found`), so it reads the volume.
+    std::thread::sleep(Duration::from_millis(500));
+    let images = volume_images(&s);
+    assert_eq!(images.len(), 1, "{images:?}");
+    let scan = |needle: &[u8]| {
+        ferrogate_runtime::volume::inspect::scan_allocated(&images[0], needle).unwrap()
+    };
+    assert!(
+        scan(b"lost+found").hits > 0,
+        "the control scan must find lost+found"
+    );
+    assert!(scan(b"lost+found").scanned_bytes > 0);
+    assert_eq!(
+        scan(marker.as_bytes()).hits,
+        0,
+        "the marker is in clear on the host"
+    );
+
+    // A second key for the cluster: the running task keeps the first, a new one gets the second.
+    json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "secure",
+        "--configuration",
+        &format!(
+            r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key2}"}}}}"#
+        ),
+    ]));
+    assert_eq!(
+        describe(&s, "secure", &t1)["fargateEphemeralStorage"]["kmsKeyId"],
+        key1.as_str()
+    );
+    register(&s, "sleeper", "sleep 1000", &[]);
+    let t2 = run_task(&s, "secure", "sleeper", &[]);
+    let d2 = wait_for(&s, "secure", &t2, "RUNNING");
+    assert_eq!(d2["lastStatus"], "RUNNING", "{d2}");
+    assert_eq!(d2["fargateEphemeralStorage"]["kmsKeyId"], key2.as_str());
+    assert_eq!(d2["fargateEphemeralStorage"]["sizeInGiB"], 20);
+
+    // The key is disabled: a new task fails to start, naming the KMS error; running tasks go on.
+    json(&s.aws(&["kms", "disable-key", "--key-id", &key2]));
+    let t3 = run_task(&s, "secure", "sleeper", &[]);
+    json(&s.aws(&[
+        "ecs",
+        "wait",
+        "tasks-stopped",
+        "--cluster",
+        "secure",
+        "--tasks",
+        &t3,
+    ]));
+    let d3 = describe(&s, "secure", &t3);
+    assert_eq!(d3["stopCode"], "TaskFailedToStart");
+    let reason = d3["stoppedReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("ResourceInitializationError: "),
+        "{reason}"
+    );
+    assert!(reason.contains("DisabledException"), "{reason}");
+    assert!(d3.get("startedAt").is_none());
+    assert_eq!(describe(&s, "secure", &t1)["lastStatus"], "RUNNING");
+    assert_eq!(describe(&s, "secure", &t2)["lastStatus"], "RUNNING");
+
+    // CloudTrail: the Fargate service principal created each grant, for Decrypt, with the
+    // encryption context subset of the cluster and the volume.
+    let grants = events(&s, "CreateGrant");
+    assert!(grants.len() >= 2, "{grants:?}");
+    for g in &grants {
+        assert_eq!(g["userIdentity"]["type"], "AWSService");
+        assert_eq!(g["userIdentity"]["invokedBy"], "fargate.amazonaws.com");
+        let p = &g["requestParameters"];
+        assert_eq!(p["granteePrincipal"], "fargate.us-east-1.amazonaws.com");
+        assert_eq!(p["retiringPrincipal"], "ec2.us-east-1.amazonaws.com");
+        assert_eq!(p["operations"], serde_json::json!(["Decrypt"]));
+        let subset = &p["constraints"]["encryptionContextSubset"];
+        assert_eq!(subset["aws:ecs:clusterAccount"], "000000000000");
+        assert_eq!(subset["aws:ecs:clusterName"], "secure");
+        assert!(subset["aws:ebs:id"].as_str().unwrap().starts_with("vol-"));
+    }
+    let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    assert!(
+        gen.iter().any(|e| e["errorCode"] == "DisabledException"),
+        "{gen:?}"
+    );
+    let decrypts = events(&s, "Decrypt");
+    assert!(decrypts
+        .iter()
+        .all(|e| e["userIdentity"]["invokedBy"] == "fargate.amazonaws.com"));
+    assert!(decrypts.len() >= 2);
+
+    // A cluster with running tasks cannot be deleted.
+    fails_with(
+        &s.aws(&["ecs", "delete-cluster", "--cluster", "secure"]),
+        "ClusterContainsTasksException",
+    );
+
+    // StopTask: the task stops, its grant is retired, its volume is gone.
+    let stopped = json(&s.aws(&[
+        "ecs",
+        "stop-task",
+        "--cluster",
+        "secure",
+        "--task",
+        &t1,
+        "--reason",
+        "rotating keys",
+    ]));
+    assert_eq!(stopped["task"]["desiredStatus"], "STOPPED");
+    json(&s.aws(&[
+        "ecs",
+        "wait",
+        "tasks-stopped",
+        "--cluster",
+        "secure",
+        "--tasks",
+        &t1,
+    ]));
+    let d = describe(&s, "secure", &t1);
+    assert_eq!(d["stopCode"], "UserInitiated");
+    assert_eq!(d["stoppedReason"], "rotating keys");
+    assert_eq!(d["containers"][0]["exitCode"], 143);
+    let retired = events(&s, "RetireGrant");
+    assert!(
+        retired
+            .iter()
+            .any(|e| e["userIdentity"]["invokedBy"] == "ec2.amazonaws.com"
+                && e.get("errorCode").is_none()),
+        "{retired:?}"
+    );
+    let running = json(&s.aws(&["ecs", "list-tasks", "--cluster", "secure"]));
+    assert_eq!(running["taskArns"], serde_json::json!([t2.clone()]));
+    let all_stopped = json(&s.aws(&[
+        "ecs",
+        "list-tasks",
+        "--cluster",
+        "secure",
+        "--desired-status",
+        "STOPPED",
+    ]));
+    assert_eq!(all_stopped["taskArns"].as_array().unwrap().len(), 2);
+
+    // An essential container's exit code; an image that is not there.
+    register(&s, "exiter", "echo hi; exit 3", &[]);
+    let t4 = run_task(&s, "secure", "exiter", &[]);
+    json(&s.aws(&["kms", "enable-key", "--key-id", &key2]));
+    let t4b = run_task(&s, "secure", "exiter", &[]);
+    let d4 = wait_for(&s, "secure", &t4b, "STOPPED");
+    assert_eq!(d4["stopCode"], "EssentialContainerExited", "{d4}");
+    assert_eq!(d4["containers"][0]["exitCode"], 3);
+    let _ = t4;
+    json(&s.aws(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "ghost",
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        r#"[{"name":"app","image":"example.invalid/ghost:1"}]"#,
+    ]));
+    let t5 = run_task(&s, "secure", "ghost", &[]);
+    let d5 = wait_for(&s, "secure", &t5, "STOPPED");
+    assert_eq!(d5["stopCode"], "TaskFailedToStart");
+    assert!(
+        d5["stoppedReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("CannotPullContainerError:"),
+        "{d5}"
+    );
+
+    // A cluster without a customer managed key: the service-owned key, no kmsKeyId.
+    json(&s.aws(&["ecs", "create-cluster", "--cluster-name", "plain"]));
+    let t6 = run_task(&s, "plain", "sleeper", &[]);
+    let d6 = wait_for(&s, "plain", &t6, "RUNNING");
+    assert_eq!(d6["lastStatus"], "RUNNING", "{d6}");
+    assert_eq!(
+        d6["fargateEphemeralStorage"],
+        serde_json::json!({"sizeInGiB": 20})
+    );
+
+    // A graceful stop of the server stops the tasks and records it; a restart keeps them.
+    s.stop();
+    let s = s.restart();
+    let d2 = describe(&s, "secure", &t2);
+    assert_eq!(d2["lastStatus"], "STOPPED");
+    assert_eq!(d2["stopCode"], "TerminationNotice");
+    assert!(volume_images(&s).is_empty(), "{:?}", volume_images(&s));
+}
+
+/// After a crash of the server (and its host agent) the next start destroys the task's
+/// sandbox and volume and records the task as stopped, with a reason.
+#[test]
+fn a_crash_leaves_nothing_running_and_tasks_are_reconciled() {
+    if !require_root("a_crash_leaves_nothing_running_and_tasks_are_reconciled") {
+        return;
+    }
+    let mut s = Server::start();
+    load_busybox(&s);
+    json(&s.aws(&["ecs", "create-cluster"]));
+    register(&s, "sleeper", "sleep 1000", &[]);
+    let t = run_task(&s, "default", "sleeper", &[]);
+    let d = wait_for(&s, "default", &t, "RUNNING");
+    assert_eq!(d["lastStatus"], "RUNNING", "{d}");
+    s.kill9();
+    let s = s.restart();
+    let d = describe(&s, "default", &t);
+    assert_eq!(d["lastStatus"], "STOPPED", "{d}");
+    assert_eq!(d["stopCode"], "TerminationNotice");
+    assert!(
+        d["stoppedReason"].as_str().unwrap().contains("restarted"),
+        "{d}"
+    );
+    assert!(volume_images(&s).is_empty());
+    let run = json(&s.aws(&["ecs", "list-tasks"]));
+    assert_eq!(run["taskArns"], serde_json::json!([]));
+}
+
+/// RunTask's checks, as AWS words them; nothing is created by a refused request.
+#[test]
+fn run_task_refuses_what_fargate_refuses() {
+    let s = Server::start();
+    json(&s.aws(&["ecs", "create-cluster"]));
+    register(&s, "web", "true", &[]);
+    let e = fails_with(
+        &s.aws(&["ecs", "run-task", "--task-definition", "web"]),
+        "InvalidParameterException",
+    );
+    assert!(
+        e.contains(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+        ),
+        "{e}"
+    );
+    for (args, code) in [
+        (vec!["--count", "11"], "InvalidParameterException"),
+        (vec!["--launch-type", "EC2"], "InvalidParameterException"),
+        (vec!["--cluster", "nope"], "ClusterNotFoundException"),
+        (
+            vec!["--overrides", r#"{"ephemeralStorage":{"sizeInGiB":201}}"#],
+            "InvalidParameterException",
+        ),
+        (
+            vec![
+                "--overrides",
+                r#"{"containerOverrides":[{"name":"other","command":["x"]}]}"#,
+            ],
+            "InvalidParameterException",
+        ),
+    ] {
+        let mut a = vec![
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "web",
+            "--network-configuration",
+            NET,
+        ];
+        a.extend_from_slice(&args);
+        fails_with(&s.aws(&a), code);
+    }
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "nope",
+            "--network-configuration",
+            NET,
+        ]),
+        "ClientException",
+    );
+    assert!(e.contains("TaskDefinition not found."), "{e}");
+    json(&s.aws(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "ec2only",
+        "--container-definitions",
+        r#"[{"name":"a","image":"busybox","memory":128}]"#,
+    ]));
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "ec2only",
+            "--network-configuration",
+            NET,
+        ]),
+        "ClientException",
+    );
+    assert!(
+        e.contains("Task definition does not support launch_type FARGATE."),
+        "{e}"
+    );
+    let l = json(&s.aws(&["ecs", "list-tasks", "--desired-status", "STOPPED"]));
+    assert_eq!(l["taskArns"], serde_json::json!([]));
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-tasks",
+        "--tasks",
+        "0123456789abcdef0123456789abcdef",
+    ]));
+    assert_eq!(d["failures"][0]["reason"], "MISSING");
+    // clientToken: the same request twice starts its tasks once.
+    let a = json(&s.aws(&[
+        "ecs",
+        "run-task",
+        "--task-definition",
+        "web",
+        "--network-configuration",
+        NET,
+        "--client-token",
+        "tok-1",
+    ]));
+    let b = json(&s.aws(&[
+        "ecs",
+        "run-task",
+        "--task-definition",
+        "web",
+        "--network-configuration",
+        NET,
+        "--client-token",
+        "tok-1",
+    ]));
+    assert_eq!(a["tasks"][0]["taskArn"], b["tasks"][0]["taskArn"]);
+    fails_with(
+        &s.aws(&[
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "web",
+            "--network-configuration",
+            NET,
+            "--client-token",
+            "tok-1",
+            "--count",
+            "2",
+        ]),
+        "InvalidParameterException",
+    );
+}
