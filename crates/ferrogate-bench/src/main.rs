@@ -7,7 +7,8 @@
 //! ```
 //! OP: `get-caller-identity` (STS, awsQuery), `get-user:<name>` (IAM, awsQuery, authorized by
 //! the policy engine), `lookup-events` (CloudTrail, awsJson1_1), or
-//! `kms-encrypt:<key-id>`, `kms-decrypt:<base64 ciphertext>`, `kms-generate-data-key:<key-id>`.
+//! `kms-encrypt:<key-id>`, `kms-decrypt:<base64 ciphertext>`, `kms-generate-data-key:<key-id>`,
+//! `ecs-describe-tasks:<cluster>/<task id>`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -97,6 +98,15 @@ fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), S
                 r#"{{"KeyId":"{key}","KeySpec":"AES_256","EncryptionContext":{{"purpose":"bench"}}}}"#
             ),
         ),
+        ("ecs-describe-tasks", spec) => {
+            // `<cluster>/<task id or ARN>`
+            let (cluster, task) = spec.split_once('/').unwrap_or(("default", spec));
+            (
+                "ecs",
+                Some("AmazonEC2ContainerServiceV20141113.DescribeTasks"),
+                format!(r#"{{"cluster":"{cluster}","tasks":["{task}"]}}"#),
+            )
+        }
         (other, _) => return Err(format!("unknown op {other}")),
     })
 }

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# ECS task benchmarks through the API (as root: tasks run on the real host runtime):
+#   1. RunTask -> RUNNING and StopTask -> STOPPED latency, 20 GiB volumes, a customer managed
+#      key (the whole Fargate key flow: GenerateDataKeyWithoutPlaintext, CreateGrant, Decrypt,
+#      RetireGrant, each authorized and audited);
+#   2. how many tasks run at once (up to a target) and host memory per task;
+#   3. DescribeTasks throughput against Ferrogate and, in the same run, moto.
+#
+#   scripts/bench-ecs.sh [runs] [max-tasks] [seconds]    # needs: pip install 'moto[server]'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-30}
+MAX=${2:-200}
+SECS=${3:-10}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
+cargo build --release -q -p ferrogate -p ferrogate-bench
+BIN="$CARGO_TARGET_DIR/release"
+WORK=$(mktemp -d /var/tmp/ferrogate-bench-ecs.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; sleep 3; rm -rf "$WORK"' EXIT
+
+python3 tests/py/mkimage.py "$WORK/busybox.tar" busybox:latest >/dev/null
+"$BIN/ferrogate" images load --data-dir "$WORK/data" "$WORK/busybox.tar" >/dev/null
+"$BIN/ferrogate" serve --listen 127.0.0.1:4720 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
+MOTO=""
+if command -v moto_server >/dev/null 2>&1; then
+  moto_server -p 4721 > "$WORK/moto.log" 2>&1 &
+  MOTO=yes
+fi
+sleep 2
+AK=$(sed -n 's/^aws_access_key_id=//p' "$WORK/data/credentials")
+SK=$(sed -n 's/^aws_secret_access_key=//p' "$WORK/data/credentials")
+
+AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 \
+  python3 - http://127.0.0.1:4720 "$RUNS" "$MAX" > "$WORK/tasks.out" <<'PY'
+import json, sys, time, statistics, boto3
+ep, runs, maxn = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+kms = boto3.client("kms", endpoint_url=ep)
+ecs = boto3.client("ecs", endpoint_url=ep)
+acct = "000000000000"
+def fargate(action, extra=None):
+    cond = {"StringEquals": {"kms:EncryptionContext:aws:ecs:clusterAccount": [acct], "kms:EncryptionContext:aws:ecs:clusterName": ["bench"]}}
+    if extra: cond.update(extra)
+    return {"Effect": "Allow", "Principal": {"Service": "fargate.amazonaws.com"}, "Action": [action], "Condition": cond, "Resource": "*"}
+policy = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "kms:*", "Resource": "*"},
+    fargate("kms:GenerateDataKeyWithoutPlaintext"),
+    fargate("kms:CreateGrant", {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}})]}
+key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+ecs.create_cluster(clusterName="bench", configuration={"managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": key}})
+ecs.register_task_definition(family="sleeper", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+    containerDefinitions=[{"name": "app", "image": "busybox", "command": ["sleep", "100000"]}])
+net = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+def status(arns):
+    out = []
+    for i in range(0, len(arns), 100):
+        out += ecs.describe_tasks(cluster="bench", tasks=arns[i:i+100])["tasks"]
+    return out
+def wait(arn, want):
+    while True:
+        t = ecs.describe_tasks(cluster="bench", tasks=[arn])["tasks"][0]
+        if t["lastStatus"] == want: return t
+        if t["lastStatus"] == "STOPPED": raise SystemExit(f"task stopped: {t.get('stoppedReason')}")
+        time.sleep(0.002)
+up, down = [], []
+for i in range(runs + 1):
+    t0 = time.perf_counter()
+    arn = ecs.run_task(cluster="bench", taskDefinition="sleeper", launchType="FARGATE", networkConfiguration=net)["tasks"][0]["taskArn"]
+    wait(arn, "RUNNING"); t1 = time.perf_counter()
+    ecs.stop_task(cluster="bench", task=arn)
+    wait(arn, "STOPPED"); t2 = time.perf_counter()
+    if i > 0:  # the first is a warm-up
+        up.append((t1 - t0) * 1000); down.append((t2 - t1) * 1000)
+def pct(xs, p): xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+print(f"RUNNING p50={pct(up,50):.1f} p99={pct(up,99):.1f} STOPPED p50={pct(down,50):.1f} p99={pct(down,99):.1f} runs={runs}")
+def meminfo():
+    m = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
+    return m["MemAvailable"]
+before = meminfo(); arns = []; failed = None
+while len(arns) < maxn and failed is None:
+    n = min(10, maxn - len(arns))
+    r = ecs.run_task(cluster="bench", taskDefinition="sleeper", launchType="FARGATE", networkConfiguration=net, count=n)
+    arns += [t["taskArn"] for t in r["tasks"]]
+    while True:
+        ts = status(arns[-n:])
+        if any(t["lastStatus"] == "STOPPED" for t in ts):
+            failed = [t.get("stoppedReason") for t in ts if t["lastStatus"] == "STOPPED"][0]; break
+        if all(t["lastStatus"] == "RUNNING" for t in ts): break
+        time.sleep(0.05)
+running = sum(1 for t in status(arns) if t["lastStatus"] == "RUNNING")
+after = meminfo()
+print(f"CONCURRENT running={running} target={maxn} mem_per_task_kib={(before - after) / max(running, 1):.0f} first_failure={failed}")
+print(f"DESCRIBE {arns[0].rsplit('/', 1)[1]}")
+for a in arns: ecs.stop_task(cluster="bench", task=a)
+deadline = time.time() + 120
+while time.time() < deadline and any(t["lastStatus"] != "STOPPED" for t in status(arns)): time.sleep(0.5)
+PY
+cat "$WORK/tasks.out" | grep -v '^DESCRIBE'
+TASK=$(sed -n 's/^DESCRIBE //p' "$WORK/tasks.out")
+
+echo "| server | operation | concurrency | req/s | p50 ms | p99 ms | errors |"
+echo "|---|---|---|---|---|---|---|"
+out=$("$BIN/ferrogate-bench" --endpoint http://127.0.0.1:4720 --access-key "$AK" --secret "$SK" --op "ecs-describe-tasks:bench/$TASK" --concurrency 32 --seconds "$SECS")
+get() { echo "$out" | tr ' ' '\n' | sed -n "s|^$1=||p"; }
+echo "| ferrogate | DescribeTasks | 32 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+if [ -n "$MOTO" ]; then
+  MTASK=$(AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 python3 - <<'PY'
+import boto3
+ecs = boto3.client("ecs", endpoint_url="http://127.0.0.1:4721")
+ecs.create_cluster(clusterName="bench")
+ecs.register_task_definition(family="sleeper", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+    containerDefinitions=[{"name": "app", "image": "busybox", "command": ["sleep", "100000"]}])
+r = ecs.run_task(cluster="bench", taskDefinition="sleeper", launchType="FARGATE",
+    networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})
+print(r["tasks"][0]["taskArn"].rsplit("/", 1)[1])
+PY
+)
+  out=$("$BIN/ferrogate-bench" --endpoint http://127.0.0.1:4721 --access-key AKIAIOSFODNN7EXAMPLE --secret x --op "ecs-describe-tasks:bench/$MTASK" --concurrency 32 --seconds "$SECS")
+  echo "| moto | DescribeTasks | 32 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+fi
