@@ -36,7 +36,11 @@ fn load_busybox(s: &Server) {
         "busybox-static is not installed: run .ci/run"
     );
     let archive = s.dir.path().join("busybox.tar");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mkimage.py");
+    let script = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("tests/py/mkimage.py");
     let out = Command::new("python3")
         .arg(script)
         .arg(&archive)

@@ -26,7 +26,11 @@ fn ok(out: &std::process::Output) -> String {
 }
 
 fn build(archive: &Path, tag: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mkimage.py");
+    let script = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("tests/py/mkimage.py");
     assert!(
         Path::new("/bin/busybox").exists(),
         "busybox-static is not installed: run .ci/run"

@@ -256,9 +256,12 @@ impl Server {
 
     pub fn python_as(&self, key: &str, secret: &str, script: &str, args: &[&str]) -> Output {
         require("python3");
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/py")
-            .join(script);
+        let path = Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+        )
+        .join("tests/py")
+        .join(script);
         let mut cmd = Command::new("python3");
         self.client_env(&mut cmd, key, secret);
         cmd.arg(path).args(args);

@@ -9,7 +9,11 @@ use ferrogate_server::{App, DataDir, Listening};
 use ferrogate_types::{AccountId, Clock, ManualClock, SystemClock};
 
 fn raw_py() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/raw.py")
+    PathBuf::from(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../tests/py/raw.py")
 }
 
 struct Caller {

@@ -90,7 +90,11 @@ fn read(dir: &Path, ext: &str) -> String {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sigv4")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("tests/fixtures/sigv4")
 }
 
 fn now() -> Timestamp {
