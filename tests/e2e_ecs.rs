@@ -651,3 +651,341 @@ fn task_definitions_follow_fargate_rules_and_keep_revisions() {
     ]));
     assert_eq!(d["taskDefinition"]["revision"], 3);
 }
+
+/// Tag operations and cluster updates are authorized on the resource's own ARN with its
+/// tags (`aws:` and `ecs:ResourceTag`), and a cluster's keys merge by field.
+#[test]
+fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
+    let s = Server::start();
+    let (k, sk) = user_with_key(&s, "dev");
+    let policy = doc(
+        r#"{"Effect":"Allow","Action":["ecs:*","kms:DescribeKey"],"Resource":"*"},
+           {"Effect":"Deny","Action":"ecs:TagResource","Resource":"arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"},
+           {"Effect":"Deny","Action":["ecs:UpdateCluster","ecs:UpdateClusterSettings"],"Resource":"*","Condition":{"StringEquals":{"ecs:ResourceTag/env":"prod"}}}"#,
+    );
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "dev",
+        "--policy-name",
+        "p",
+        "--policy-document",
+        &policy,
+    ]));
+    json(&s.aws(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "web",
+        "--container-definitions",
+        r#"[{"name":"a","image":"busybox","memory":128}]"#,
+    ]));
+    let td1 = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1";
+    fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "tag-resource",
+                "--resource-arn",
+                td1,
+                "--tags",
+                "key=a,value=b",
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    // Another spelling of the same revision is not another resource.
+    fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "tag-resource",
+                "--resource-arn",
+                &format!("{}01", &td1[..td1.len() - 1]),
+                "--tags",
+                "key=a,value=b",
+            ],
+        ),
+        "ResourceNotFoundException",
+    );
+    let tags = json(&s.aws(&["ecs", "list-tags-for-resource", "--resource-arn", td1]));
+    assert_eq!(tags["tags"], serde_json::json!([]));
+
+    json(&s.aws(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "prod",
+        "--tags",
+        "key=env,value=prod",
+    ]));
+    json(&s.aws(&["ecs", "create-cluster", "--cluster-name", "dev"]));
+    fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "update-cluster-settings",
+                "--cluster",
+                "prod",
+                "--settings",
+                "name=containerInsights,value=enabled",
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    let e = fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "update-cluster",
+                "--cluster",
+                "prod",
+                "--settings",
+                "name=containerInsights,value=enabled",
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    assert!(e.contains("explicit deny"), "{e}");
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "ecs",
+            "update-cluster",
+            "--cluster",
+            "dev",
+            "--settings",
+            "name=containerInsights,value=enabled",
+        ],
+    ));
+    // Tag round trip on a cluster.
+    let dev = "arn:aws:ecs:us-east-1:000000000000:cluster/dev";
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "ecs",
+            "tag-resource",
+            "--resource-arn",
+            dev,
+            "--tags",
+            "key=team,value=a",
+            "key=cost,value=1",
+        ],
+    ));
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "ecs",
+            "untag-resource",
+            "--resource-arn",
+            dev,
+            "--tag-keys",
+            "cost",
+        ],
+    ));
+    let tags = json(&s.aws(&["ecs", "list-tags-for-resource", "--resource-arn", dev]));
+    assert_eq!(
+        tags["tags"],
+        serde_json::json!([{"key": "team", "value": "a"}])
+    );
+
+    // Keys merge by field: an EBS key update keeps the Fargate key; `{}` removes both.
+    let (_, key) = create_key(&s);
+    json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "dev",
+        "--configuration",
+        &storage_conf(&key),
+    ]));
+    let u = json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "dev",
+        "--configuration",
+        r#"{"managedStorageConfiguration":{"kmsKeyId":"ebs-key"}}"#,
+    ]));
+    assert_eq!(cluster_key(&u["cluster"]), Some(key.as_str()));
+    assert_eq!(
+        u["cluster"]["configuration"]["managedStorageConfiguration"]["kmsKeyId"],
+        "ebs-key"
+    );
+    let u = json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "dev",
+        "--configuration",
+        r#"{"executeCommandConfiguration":{"logging":"DEFAULT"}}"#,
+    ]));
+    assert_eq!(cluster_key(&u["cluster"]), Some(key.as_str()));
+    let u = json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "dev",
+        "--configuration",
+        r#"{"managedStorageConfiguration":{}}"#,
+    ]));
+    assert!(
+        u["cluster"]["configuration"]
+            .get("managedStorageConfiguration")
+            .is_none(),
+        "{u}"
+    );
+}
+
+/// ECS describes the key as the caller: the key policy decides (IAM counts only where it
+/// delegates), and the check is a DescribeKey record with `invokedBy: ecs.amazonaws.com`.
+#[test]
+fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
+    let s = Server::start();
+    let (k, sk) = user_with_key(&s, "ops");
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "ops",
+        "--policy-name",
+        "p",
+        "--policy-document",
+        &doc(r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#),
+    ]));
+    // A key whose policy names only root: IAM policies do not count for it.
+    let closed = json(&s.aws(&[
+        "kms", "create-key", "--bypass-policy-lockout-safety-check", "--policy",
+        &doc(r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalType":"Account"}}}"#),
+    ]));
+    let closed = closed["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let e = fails_with(
+        &s.aws_as(
+            &k,
+            &sk,
+            &[
+                "ecs",
+                "create-cluster",
+                "--cluster-name",
+                "c",
+                "--configuration",
+                &storage_conf(&closed),
+            ],
+        ),
+        "AccessDeniedException",
+    );
+    assert!(e.contains("kms:DescribeKey"), "{e}");
+    let (_, open) = create_key(&s);
+    json(&s.aws_as(
+        &k,
+        &sk,
+        &[
+            "ecs",
+            "create-cluster",
+            "--cluster-name",
+            "c",
+            "--configuration",
+            &storage_conf(&open),
+        ],
+    ));
+
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=DescribeKey",
+    ]));
+    let records: Vec<Value> = ev["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for r in &records {
+        assert_eq!(r["userIdentity"]["type"], "IAMUser");
+        assert_eq!(r["userIdentity"]["userName"], "ops");
+        assert_eq!(r["userIdentity"]["invokedBy"], "ecs.amazonaws.com");
+        assert_eq!(r["sourceIPAddress"], "ecs.amazonaws.com");
+        assert_eq!(r["eventSource"], "kms.amazonaws.com");
+    }
+    // Newest first: the allowed call, then the denied one.
+    assert!(records[0].get("errorCode").is_none(), "{}", records[0]);
+    assert_eq!(records[1]["errorCode"], "AccessDeniedException");
+}
+
+/// `familyPrefix` is the full family name; a page token survives the deregistration of the
+/// item it was made from.
+#[test]
+fn task_definition_listings_match_families_and_survive_deregistration() {
+    let s = Server::start();
+    for f in ["web", "web", "web", "web-canary"] {
+        json(&s.aws(&[
+            "ecs",
+            "register-task-definition",
+            "--family",
+            f,
+            "--container-definitions",
+            r#"[{"name":"a","image":"busybox","memory":128}]"#,
+        ]));
+    }
+    let l = json(&s.aws(&["ecs", "list-task-definitions", "--family-prefix", "web"]));
+    assert_eq!(l["taskDefinitionArns"].as_array().unwrap().len(), 3, "{l}");
+    let first = json(&s.aws(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        "web",
+        "--page-size",
+        "1",
+        "--max-items",
+        "1",
+    ]));
+    let token = first["NextToken"].as_str().unwrap().to_owned();
+    json(&s.aws(&[
+        "ecs",
+        "deregister-task-definition",
+        "--task-definition",
+        "web:1",
+    ]));
+    let rest = json(&s.aws(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        "web",
+        "--page-size",
+        "1",
+        "--starting-token",
+        &token,
+    ]));
+    assert_eq!(
+        rest["taskDefinitionArns"],
+        serde_json::json!([
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:2",
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3"
+        ])
+    );
+    // Families: both ACTIVE and INACTIVE by default.
+    json(&s.aws(&[
+        "ecs",
+        "deregister-task-definition",
+        "--task-definition",
+        "web-canary:1",
+    ]));
+    let f = json(&s.aws(&["ecs", "list-task-definition-families"]));
+    assert_eq!(f["families"], serde_json::json!(["web", "web-canary"]));
+    let f = json(&s.aws(&["ecs", "list-task-definition-families", "--status", "ACTIVE"]));
+    assert_eq!(f["families"], serde_json::json!(["web"]));
+}

@@ -108,10 +108,12 @@ pub fn request_tag_keys(tags: &[TagIn]) -> Vec<(String, Vec<String>)> {
     keys
 }
 
-/// `aws:ResourceTag/<k>` for a resource's tags.
+/// `aws:ResourceTag/<k>` and `ecs:ResourceTag/<k>` for a resource's tags.
 pub fn resource_tag_keys(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
     tags.iter()
-        .map(|t| (format!("aws:ResourceTag/{}", t.key), vec![t.value.clone()]))
+        .flat_map(|t| {
+            ["aws", "ecs"].map(|p| (format!("{p}:ResourceTag/{}", t.key), vec![t.value.clone()]))
+        })
         .collect()
 }
 

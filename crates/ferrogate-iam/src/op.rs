@@ -64,6 +64,10 @@ pub struct Access {
     /// Further authorizations the request needs, each with its own action and resource
     /// (KMS `ReEncrypt`: `kms:ReEncryptTo` on the destination key).
     pub also: Vec<Access>,
+    /// True when only [`Access::keys`] apply, not the request's own condition keys (an
+    /// authorization of another service's action on the caller's behalf: ECS's
+    /// `kms:DescribeKey` of a cluster key must not see `ecs:` or tag keys).
+    pub isolated: bool,
 }
 
 /// One decoded request of some service.

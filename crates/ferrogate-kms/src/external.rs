@@ -49,8 +49,9 @@ pub fn resolve_key(
     )
 }
 
-/// The authorization of `kms:DescribeKey` on the key `name` names, for the caller: to be
-/// checked like any request's ([`Access::also`]).
+/// The authorization of `kms:DescribeKey` on the key `name` names, for the caller, made
+/// through `via_service` (`kms:ViaService`, e.g. `ecs.us-east-1.amazonaws.com`): to be
+/// checked like any request's ([`Access::also`]), with only KMS's own condition keys.
 pub fn describe_access(
     kms: &Kms,
     tx: &dyn ReadTx,
@@ -58,10 +59,15 @@ pub fn describe_access(
     region: &str,
     now: Timestamp,
     name: &str,
+    via_service: &str,
 ) -> Result<Access, KmsError> {
     let r = resolve_key(tx, principal, region, name)?;
     let mut access = key_access(kms, tx, principal, region, now, &r, None, &[])?;
     access.action = Some("kms:DescribeKey".to_owned());
+    access
+        .keys
+        .push(("kms:ViaService".to_owned(), vec![via_service.to_owned()]));
+    access.isolated = true;
     Ok(access)
 }
 

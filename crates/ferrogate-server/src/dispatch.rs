@@ -232,6 +232,8 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
     };
     let principal = verified.identity;
     let call = Call {
+        invoked_by: None,
+        extra_keys: Vec::new(),
         event_source: route.service.map_or_else(
             || format!("{}.amazonaws.com", verified.service),
             |s| s.event_source().to_owned(),
@@ -278,6 +280,10 @@ pub async fn handle(app: &App, req: RawRequest) -> RawResponse {
 
 /// What the audit record and the response need to know about an authenticated call.
 struct Call {
+    /// The service that made the call on the principal's behalf (forward access sessions).
+    invoked_by: Option<String>,
+    /// Condition keys the calling service adds (`kms:ViaService`).
+    extra_keys: Vec<(String, Vec<String>)>,
     principal: Principal,
     event_source: String,
     region: String,
@@ -350,6 +356,10 @@ impl Call {
             error,
             resources: record_resources,
         });
+        let record = match &self.invoked_by {
+            Some(service) => record.invoked_by(service),
+            None => record,
+        };
         let resources = o
             .resources
             .into_iter()
@@ -463,7 +473,12 @@ async fn kms_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse
 
 async fn ecs_call(app: &App, call: Call, op: String, body: &[u8]) -> RawResponse {
     match ferrogate_ecs::EcsOp::decode(&app.ecs, &op, body) {
-        Ok(o) => run_op(app, call, o).await,
+        Ok(o) => {
+            if let Some(key) = o.key_to_describe() {
+                describe_key_for_ecs(app, &call, key).await;
+            }
+            run_op(app, call, o).await
+        }
         Err(e) => call.finish_unhandled(app, &op, call.api_error(&e)).await,
     }
 }
@@ -486,7 +501,8 @@ async fn trail_call(app: &App, call: Call, op: String, body: &[u8]) -> RawRespon
 async fn run_op<O: Operation>(app: &App, call: Call, op: O) -> RawResponse {
     let name = op.name();
     let what = op.action(&call.principal);
-    let keys = op.condition_keys();
+    let mut keys = op.condition_keys();
+    keys.extend(call.extra_keys.iter().cloned());
     let params = op.request_parameters();
     let read_only = op.read_only();
     let invalidates = op.changes_authorization();
@@ -642,7 +658,11 @@ fn check<T>(
     if let Some(a) = &access.action {
         what.action.clone_from(a);
     }
-    let mut keys = keys.to_vec();
+    let mut keys = if access.isolated {
+        Vec::new()
+    } else {
+        keys.to_vec()
+    };
     keys.extend(access.keys.iter().cloned());
     match &access.policy {
         None => app
@@ -807,6 +827,33 @@ fn lookup_parameters(i: &LookupEventsInput) -> Value {
     v
 }
 
+/// ECS checks a cluster's key with `kms:DescribeKey` as the caller (AWS: a forward access
+/// session): a real KMS request, authorized and recorded with the caller's identity and
+/// `invokedBy: ecs.amazonaws.com`, whatever its outcome. The ECS operation then checks the
+/// same authorization again as part of its own decision, so the record and the decision
+/// cannot disagree about who may describe the key.
+async fn describe_key_for_ecs(app: &App, ecs_call: &Call, key: &str) {
+    let body = serde_json::to_vec(&json!({ "KeyId": key })).unwrap_or_default();
+    let Ok(op) = ferrogate_kms::KmsOp::decode(&app.kms, "DescribeKey", &body) else {
+        return;
+    };
+    let via = format!("ecs.{}.amazonaws.com", ecs_call.region);
+    let call = Call {
+        invoked_by: Some("ecs.amazonaws.com".to_owned()),
+        extra_keys: vec![("kms:ViaService".to_owned(), vec![via])],
+        principal: ecs_call.principal.clone(),
+        event_source: ServiceId::Kms.event_source().to_owned(),
+        region: ecs_call.region.clone(),
+        source_ip: ecs_call.source_ip.clone(),
+        user_agent: ecs_call.user_agent.clone(),
+        request_id: new_request_id().as_str().to_owned(),
+        now: ecs_call.now,
+        protocol: Protocol::Json11,
+        ns: "",
+    };
+    let _ = run_op(app, call, op).await;
+}
+
 /// A KMS call a service makes on its own behalf (ECS's Fargate key flow): the same path as a
 /// client's request (authorization by key policy and grants, execution, a durable audit
 /// record with an `AWSService` identity), without HTTP or SigV4.
@@ -831,6 +878,8 @@ pub(crate) async fn service_kms_call(
     };
     let request_id = new_request_id();
     let call = Call {
+        invoked_by: None,
+        extra_keys: Vec::new(),
         principal,
         event_source: ServiceId::Kms.event_source().to_owned(),
         region: region.to_owned(),

@@ -262,6 +262,17 @@ impl EventRecord {
         .with_service_identity(service_call)
     }
 
+    /// Marks a call a service made with the caller's own credentials (a forward access
+    /// session: ECS checking a cluster's key with `kms:DescribeKey` as the caller): the
+    /// caller's identity with `invokedBy`, and the service as source and agent, as AWS
+    /// records it.
+    pub fn invoked_by(mut self, service: &str) -> Self {
+        self.user_identity.invoked_by = Some(service.to_owned());
+        self.source_ip_address = service.to_owned();
+        self.user_agent = service.to_owned();
+        self
+    }
+
     fn with_service_identity(mut self, service_call: bool) -> Self {
         if service_call {
             // AWS writes the service's DNS name where an IP would be, and as the agent.

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use super::{max_results, on_resource, token, Done, Ecs, Input, Scope};
 use crate::cluster::{self as c, ConfigurationIn, SettingIn, TagIn, FARGATE_KEY_CONDITION};
-use crate::model::{cluster_arn, keys, tables, Cluster, ClusterConfiguration, ClusterStatus};
+use crate::model::{
+    cluster_arn, keys, tables, Cluster, ClusterConfiguration, ClusterStatus, ManagedStorage,
+};
 use crate::EcsError;
 
 const RESOURCE: &str = "AWS::ECS::Cluster";
@@ -21,15 +23,20 @@ pub(crate) struct Include {
     statistics: bool,
     tags: bool,
     attachments: bool,
+    /// `statistics: []` (the write operations' answers).
+    empty_statistics: bool,
 }
 
 impl Include {
+    /// What CreateCluster, UpdateCluster and DeleteCluster answer with (AWS's examples:
+    /// `configuration`, `settings`, `tags`, and an empty `statistics`).
     const ALL: Include = Include {
         configurations: true,
         settings: true,
-        statistics: true,
+        statistics: false,
         tags: true,
-        attachments: true,
+        attachments: false,
+        empty_statistics: true,
     };
 }
 
@@ -75,6 +82,9 @@ pub(crate) fn cluster_json(
             .iter()
             .map(|(n, val)| json!({"name": n, "value": val}))
             .collect();
+    }
+    if inc.empty_statistics {
+        v["statistics"] = json!([]);
     }
     if inc.statistics {
         v["statistics"] = json!([
@@ -131,6 +141,7 @@ fn with_key_check(
     conf: Option<&ConfigurationIn>,
 ) -> Result<Access, EcsError> {
     if let Some(k) = conf.and_then(ConfigurationIn::fargate_key) {
+        let via = format!("ecs.{}.amazonaws.com", s.region);
         let d = ferrogate_kms::external::describe_access(
             &s.ecs.kms,
             s.tx,
@@ -138,6 +149,7 @@ fn with_key_check(
             s.region,
             s.now,
             k,
+            &via,
         )
         .map_err(|e| c::key_error(k, e))?;
         access.also.push(d);
@@ -145,9 +157,11 @@ fn with_key_check(
     Ok(access)
 }
 
-/// Applies a checked `configuration` to `into`: each member given replaces the stored one
-/// (so a `managedStorageConfiguration` without `fargateEphemeralStorageKmsKeyId` removes
-/// the key); the Fargate key is re-read from KMS in this transaction and stored as its ARN.
+/// Applies a checked `configuration` to `into`. `executeCommandConfiguration` replaces the
+/// stored one. `managedStorageConfiguration` merges by field: a key given replaces that key
+/// and a key not mentioned stays, so an update of the EBS key never drops the Fargate key;
+/// an empty `managedStorageConfiguration` (`{}`) removes both keys. The Fargate key is
+/// re-read from KMS in this transaction and stored as its ARN.
 fn apply_configuration(
     tx: &dyn ReadTx,
     ctx: &Ctx<'_>,
@@ -158,7 +172,7 @@ fn apply_configuration(
         into.execute_command = conf.execute_command_value();
     }
     if let Some(m) = &conf.managed_storage_configuration {
-        let arn = match m.fargate_ephemeral_storage_kms_key_id.as_deref() {
+        let fargate = match m.fargate_ephemeral_storage_kms_key_id.as_deref() {
             None => None,
             Some(k) => {
                 let r = ferrogate_kms::external::resolve_key(tx, ctx.principal, ctx.region, k)
@@ -169,7 +183,17 @@ fn apply_configuration(
                 Some(facts.arn)
             }
         };
-        into.managed_storage = Some(c::managed_storage(m, arn));
+        let empty = m.fargate_ephemeral_storage_kms_key_id.is_none() && m.kms_key_id.is_none();
+        let old = into.managed_storage.take().unwrap_or_default();
+        let merged = if empty {
+            ManagedStorage::default()
+        } else {
+            ManagedStorage {
+                fargate_key_arn: fargate.or(old.fargate_key_arn),
+                ebs_kms_key_id: m.kms_key_id.clone().or(old.ebs_kms_key_id),
+            }
+        };
+        into.managed_storage = (merged != ManagedStorage::default()).then_some(merged);
     }
     Ok(())
 }
@@ -254,6 +278,13 @@ pub struct CreateClusterInput {
 }
 
 impl CreateClusterInput {
+    /// The Fargate key the request sets, if any.
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.configuration
+            .as_ref()
+            .and_then(ConfigurationIn::fargate_key)
+    }
+
     pub(crate) fn validated(self) -> Result<Self, EcsError> {
         c::check_name(self.name())?;
         c::check_tags(&self.tags)?;
@@ -281,7 +312,14 @@ impl Input for CreateClusterInput {
     }
 
     fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        condition_keys_of(self.configuration.as_ref(), &self.tags)
+        let mut keys = condition_keys_of(self.configuration.as_ref(), &self.tags);
+        if !self.capacity_providers.is_empty() {
+            keys.push((
+                "ecs:capacity-provider".into(),
+                self.capacity_providers.clone(),
+            ));
+        }
+        keys
     }
 
     fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
@@ -352,6 +390,13 @@ pub struct UpdateClusterInput {
 }
 
 impl UpdateClusterInput {
+    /// The Fargate key the request sets, if any.
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.configuration
+            .as_ref()
+            .and_then(ConfigurationIn::fargate_key)
+    }
+
     pub(crate) fn validated(self) -> Result<Self, EcsError> {
         if let Some(s) = &self.settings {
             c::check_settings(s)?;
@@ -479,6 +524,9 @@ impl Input for DeleteClusterInput {
         {
             return Err(EcsError::ClusterContainsTasksException);
         }
+        // The cluster's stopped tasks and client tokens go with it: a cluster created later
+        // under the same name starts empty.
+        super::tasks::forget_cluster(&mut tx, &cl)?;
         cl.status = ClusterStatus::Inactive;
         save(&mut tx, &cl)?;
         let counts = super::tasks::counts(tx.read(), &cl)?;

@@ -139,6 +139,16 @@ macro_rules! ecs_ops {
                 Ok(Self { request, params, ecs: ecs.clone() })
             }
 
+            /// The Fargate ephemeral storage key a CreateCluster or UpdateCluster sets: ECS
+            /// describes it as the caller before the operation (a recorded KMS call).
+            pub fn key_to_describe(&self) -> Option<&str> {
+                match &self.request {
+                    Request::CreateCluster(i) => i.key(),
+                    Request::UpdateCluster(i) => i.key(),
+                    _ => None,
+                }
+            }
+
             fn input(&self) -> &dyn Input {
                 match &self.request { $( Request::$name(i) => i, )* }
             }

@@ -65,9 +65,14 @@ fn find(tx: &dyn ReadTx, account: &str, region: &str, arn: &str) -> Result<Tagge
     Err(not_found())
 }
 
+/// Authorizes on the resource's own ARN, never on the ARN as the request spelled it.
 fn access_of(s: &Scope<'_>, arn: &str) -> Result<Access, EcsError> {
     let r = find(s.tx, s.account(), s.region, arn)?;
-    Ok(on_resource(arn.to_owned(), c::resource_tag_keys(r.tags())))
+    let canonical = match &r {
+        Tagged::Cluster(c) => c.arn(),
+        Tagged::TaskDefinition(t) => t.arn(),
+    };
+    Ok(on_resource(canonical, c::resource_tag_keys(r.tags())))
 }
 
 /// `TagResource`.

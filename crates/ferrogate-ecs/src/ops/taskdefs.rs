@@ -84,7 +84,8 @@ fn parse_ref(reference: &str, account: &str, region: &str) -> Option<(String, Op
     };
     let (family, revision) = match rest.split_once(':') {
         Some((f, r)) => {
-            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) {
+            // Digits without leading zeros: `web:01` is not another name for `web:1`.
+            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) || r.starts_with('0') {
                 return None;
             }
             (f, Some(r.parse::<i64>().ok().filter(|r| *r > 0)?))
@@ -232,18 +233,28 @@ fn all(tx: &dyn ReadTx, account: &str, region: &str) -> Result<Vec<TaskDefinitio
     }
 }
 
-/// A page of `items` (already in order) after the one whose key is `after`.
+/// A page of `items` (in ascending order of `key`, or descending when `descending`) that
+/// starts after the position `after`. The position is a sort key, not an item: an item that
+/// went away between pages (a revision deregistered) does not end the listing.
 fn page<T>(
     items: Vec<T>,
     key: impl Fn(&T) -> String,
     after: Option<&str>,
     limit: usize,
+    descending: bool,
 ) -> (Vec<T>, Option<String>) {
     let start = match after {
         Some(a) => items
             .iter()
-            .position(|i| key(i) == a)
-            .map_or(items.len(), |p| p + 1),
+            .position(|i| {
+                let k = key(i);
+                if descending {
+                    k.as_str() < a
+                } else {
+                    k.as_str() > a
+                }
+            })
+            .unwrap_or(items.len()),
         None => 0,
     };
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();
@@ -251,6 +262,12 @@ fn page<T>(
     rest.truncate(limit);
     let next = if more { rest.last().map(&key) } else { None };
     (rest, next)
+}
+
+/// The order of task definitions: by family, then revision (`\u{1}` sorts below every
+/// family name character).
+fn sort_key(td: &TaskDefinition) -> String {
+    format!("{}\u{1}{:020}", td.family, td.revision)
 }
 
 /// `ListTaskDefinitions`.
@@ -312,11 +329,8 @@ impl Input for ListInput {
             all(tx.read(), ctx.principal.account.as_str(), ctx.region)?
                 .into_iter()
                 .filter(|td| !deleting && td.active == want_active)
-                .filter(|td| {
-                    self.family_prefix
-                        .as_deref()
-                        .is_none_or(|p| td.family.starts_with(p))
-                })
+                // `familyPrefix` is, despite its name, the full family name (botocore).
+                .filter(|td| self.family_prefix.as_deref().is_none_or(|f| td.family == f))
                 .collect();
         if self.sort.as_deref() == Some("DESC") {
             items.reverse();
@@ -325,7 +339,8 @@ impl Input for ListInput {
             Some(t) => Some(token::parse(&self.listing(), t)?),
             None => None,
         };
-        let (page, next) = page(items, TaskDefinition::arn, after.as_deref(), limit);
+        let descending = self.sort.as_deref() == Some("DESC");
+        let (page, next) = page(items, sort_key, after.as_deref(), limit, descending);
         let mut body =
             json!({"taskDefinitionArns": page.iter().map(TaskDefinition::arn).collect::<Vec<_>>()});
         if let Some(n) = next {
@@ -368,7 +383,7 @@ impl ListFamiliesInput {
     fn listing(&self) -> String {
         format!(
             "families-{}-{}",
-            self.status.as_deref().unwrap_or("ACTIVE"),
+            self.status.as_deref().unwrap_or("ALL"),
             self.family_prefix.as_deref().unwrap_or("")
         )
     }
@@ -377,7 +392,8 @@ impl ListFamiliesInput {
 impl Input for ListFamiliesInput {
     fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
         let limit = max_results(self.max_results, 100)?;
-        let status = self.status.as_deref().unwrap_or("ACTIVE");
+        // Both ACTIVE and INACTIVE families unless asked (botocore).
+        let status = self.status.as_deref().unwrap_or("ALL");
         let mut families: Vec<(String, bool)> = Vec::new();
         for td in all(tx.read(), ctx.principal.account.as_str(), ctx.region)? {
             match families.last_mut() {
@@ -403,7 +419,7 @@ impl Input for ListFamiliesInput {
             Some(t) => Some(token::parse(&self.listing(), t)?),
             None => None,
         };
-        let (page, next) = page(items, String::clone, after.as_deref(), limit);
+        let (page, next) = page(items, String::clone, after.as_deref(), limit, false);
         let mut body = json!({"families": page});
         if let Some(n) = next {
             body["nextToken"] = json!(token::make(&self.listing(), &n));
@@ -433,4 +449,63 @@ pub(crate) fn save(tx: &mut TxRef<'_>, td: &TaskDefinition) -> Result<(), EcsErr
         td,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_resume_after_a_position_even_when_its_item_is_gone() {
+        let items = vec!["a", "c", "d", "f"];
+        let k = |s: &&str| (*s).to_owned();
+        let (p, next) = page(items.clone(), k, None, 2, false);
+        assert_eq!((p, next.as_deref()), (vec!["a", "c"], Some("c")));
+        // "c" went away: resume after its position.
+        let (p, next) = page(vec!["a", "d", "f"], k, Some("c"), 2, false);
+        assert_eq!((p, next), (vec!["d", "f"], None));
+        let (p, _) = page(vec!["f", "d", "a"], k, Some("e"), 5, true);
+        assert_eq!(p, vec!["d", "a"]);
+    }
+
+    #[test]
+    fn revisions_have_one_spelling() {
+        let (a, r) = ("111122223333", "us-east-1");
+        assert_eq!(parse_ref("web:1", a, r), Some(("web".into(), Some(1))));
+        assert_eq!(parse_ref("web:01", a, r), None);
+        assert_eq!(parse_ref("web:0", a, r), None);
+        assert_eq!(parse_ref("web", a, r), Some(("web".into(), None)));
+        assert_eq!(
+            parse_ref(
+                "arn:aws:ecs:us-east-1:111122223333:task-definition/web:2",
+                a,
+                r
+            ),
+            Some(("web".into(), Some(2)))
+        );
+        assert_eq!(
+            parse_ref(
+                "arn:aws:ecs:us-east-1:444455556666:task-definition/web:2",
+                a,
+                r
+            ),
+            None
+        );
+        let td = |f: &str, rev| {
+            sort_key(&TaskDefinition {
+                account: a.into(),
+                region: r.into(),
+                family: f.into(),
+                revision: rev,
+                active: true,
+                body: serde_json::Value::Null,
+                registered_at: ferrogate_types::Timestamp::from_millis(0),
+                registered_by: String::new(),
+                deregistered_at: None,
+                tags: Vec::new(),
+            })
+        };
+        assert!(td("web", 2) < td("web", 10));
+        assert!(td("web", 10) < td("web-canary", 1));
+    }
 }

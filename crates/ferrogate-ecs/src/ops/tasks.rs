@@ -706,6 +706,26 @@ pub(crate) fn cluster_tasks(tx: &dyn ReadTx, cl: &Cluster) -> Result<Vec<Task>, 
     }
 }
 
+/// Deletes every (stopped) task and client token of a cluster being deleted.
+pub(crate) fn forget_cluster(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), EcsError> {
+    let prefix = task::cluster_prefix(&cl.account, &cl.region, &cl.name);
+    loop {
+        let rows = tables::TASKS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
+        let tokens =
+            tables::CLIENT_TOKENS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
+        if rows.is_empty() && tokens.is_empty() {
+            return Ok(());
+        }
+        let w = tx.write()?;
+        for (k, _) in rows {
+            tables::TASKS.delete(w, &k)?;
+        }
+        for (k, _) in tokens {
+            tables::CLIENT_TOKENS.delete(w, &k)?;
+        }
+    }
+}
+
 /// (running, pending) task counts of a cluster, and whether any task is not yet stopped.
 pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize), EcsError> {
     let (mut running, mut pending) = (0, 0);
