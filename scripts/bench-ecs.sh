@@ -107,10 +107,11 @@ if [ -n "$MOTO" ]; then
 import boto3
 ecs = boto3.client("ecs", endpoint_url="http://127.0.0.1:4721")
 ecs.create_cluster(clusterName="bench")
-ecs.register_task_definition(family="sleeper", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
-    containerDefinitions=[{"name": "app", "image": "busybox", "command": ["sleep", "100000"]}])
-r = ecs.run_task(cluster="bench", taskDefinition="sleeper", launchType="FARGATE",
-    networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})
+# moto 5.2's RunTask fails with an internal error for awsvpc tasks (its ENI model lacks
+# private_dns_name), so its task is a bridge-mode one: DescribeTasks reads it the same way.
+ecs.register_task_definition(family="sleeper", cpu="256", memory="512",
+    containerDefinitions=[{"name": "app", "image": "busybox", "command": ["sleep", "100000"], "cpu": 256, "memory": 512}])
+r = ecs.run_task(cluster="bench", taskDefinition="sleeper", launchType="FARGATE")
 print(r["tasks"][0]["taskArn"].rsplit("/", 1)[1])
 PY
 )
