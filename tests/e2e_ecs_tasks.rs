@@ -588,3 +588,315 @@ fn run_task_refuses_what_fargate_refuses() {
         "InvalidParameterException",
     );
 }
+
+fn service(s: &Server, cluster: &str, name: &str) -> Value {
+    let d = json(&s.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        cluster,
+        "--services",
+        name,
+    ]));
+    d["services"][0].clone()
+}
+
+/// The service's tasks that are RUNNING and meant to run, with their keys.
+fn running_keys(s: &Server, cluster: &str, name: &str) -> Vec<String> {
+    let l = json(&s.aws(&[
+        "ecs",
+        "list-tasks",
+        "--cluster",
+        cluster,
+        "--service-name",
+        name,
+    ]));
+    let arns: Vec<&str> = l["taskArns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let mut args = vec!["ecs", "describe-tasks", "--cluster", cluster, "--tasks"];
+    args.extend(arns.iter());
+    let d = json(&s.aws(&args));
+    d["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["lastStatus"] == "RUNNING")
+        .map(|t| {
+            t["fargateEphemeralStorage"]["kmsKeyId"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Polls until `done` holds for the service, checking `always` on every sample.
+fn watch(
+    s: &Server,
+    cluster: &str,
+    name: &str,
+    done: impl Fn(&Value) -> bool,
+    always: impl Fn(&Value, &[String]),
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let svc = service(s, cluster, name);
+        let keys = running_keys(s, cluster, name);
+        always(&svc, &keys);
+        if done(&svc) {
+            return svc;
+        }
+        assert!(Instant::now() < deadline, "service never got there: {svc}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stable(svc: &Value) -> bool {
+    svc["deployments"].as_array().is_some_and(|d| d.len() == 1)
+        && svc["runningCount"] == svc["desiredCount"]
+}
+
+/// The announcement's redeployment: a 2-task service with minimumHealthyPercent 50 moves to
+/// the cluster's new key with force-new-deployment, never dropping below one running task;
+/// a killed task is replaced; with the key disabled a new deployment fails (circuit breaker)
+/// while the running tasks keep running; deleting the service stops its tasks.
+#[test]
+fn a_service_redeploys_onto_a_new_key_within_its_bounds() {
+    if !require_root("a_service_redeploys_onto_a_new_key_within_its_bounds") {
+        return;
+    }
+    let mut s = Server::start();
+    load_busybox(&s);
+    let key1 = fargate_key(&s, "prod");
+    let key2 = fargate_key(&s, "prod");
+    json(&s.aws(&[
+        "ecs",
+        "create-cluster",
+        "--cluster-name",
+        "prod",
+        "--configuration",
+        &format!(
+            r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key1}"}}}}"#
+        ),
+    ]));
+    register(&s, "web", "sleep 1000", &[]);
+    let created = json(&s.aws(&[
+        "ecs",
+        "create-service",
+        "--cluster",
+        "prod",
+        "--service-name",
+        "web",
+        "--task-definition",
+        "web",
+        "--desired-count",
+        "2",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        NET,
+        "--deployment-configuration",
+        "minimumHealthyPercent=50,maximumPercent=200",
+    ]));
+    assert_eq!(
+        created["service"]["deployments"][0]["fargateEphemeralStorage"]["kmsKeyId"],
+        key1.as_str()
+    );
+    watch(&s, "prod", "web", stable, |_, _| {});
+    json(&s.aws(&[
+        "ecs",
+        "wait",
+        "services-stable",
+        "--cluster",
+        "prod",
+        "--services",
+        "web",
+    ]));
+    assert_eq!(
+        running_keys(&s, "prod", "web"),
+        vec![key1.clone(), key1.clone()]
+    );
+
+    // A task killed behind the service's back is replaced.
+    let l = json(&s.aws(&[
+        "ecs",
+        "list-tasks",
+        "--cluster",
+        "prod",
+        "--service-name",
+        "web",
+    ]));
+    let victim = l["taskArns"][0].as_str().unwrap().to_owned();
+    json(&s.aws(&["ecs", "stop-task", "--cluster", "prod", "--task", &victim]));
+    watch(
+        &s,
+        "prod",
+        "web",
+        |svc| {
+            stable(svc)
+                && svc["events"][0]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("steady state")
+                && svc["events"].as_array().unwrap().iter().any(|e| {
+                    e["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("has started 1 tasks")
+                })
+        },
+        |_, _| {},
+    );
+
+    // The cluster moves to the second key; the service's tasks keep the first until a new
+    // deployment, which never leaves fewer than one task running.
+    json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "prod",
+        "--configuration",
+        &format!(
+            r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key2}"}}}}"#
+        ),
+    ]));
+    assert_eq!(
+        running_keys(&s, "prod", "web"),
+        vec![key1.clone(), key1.clone()]
+    );
+    let u = json(&s.aws(&[
+        "ecs",
+        "update-service",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--force-new-deployment",
+    ]));
+    assert_eq!(u["service"]["deployments"].as_array().unwrap().len(), 2);
+    assert_eq!(u["service"]["deployments"][0]["status"], "PRIMARY");
+    assert_eq!(
+        u["service"]["deployments"][0]["fargateEphemeralStorage"]["kmsKeyId"],
+        key2.as_str()
+    );
+    let done = watch(
+        &s,
+        "prod",
+        "web",
+        |svc| stable(svc) && svc["deployments"][0]["rolloutState"] == "COMPLETED",
+        |_, keys| {
+            assert!(
+                !keys.is_empty(),
+                "no task was running during the deployment"
+            )
+        },
+    );
+    assert_eq!(
+        done["deployments"][0]["fargateEphemeralStorage"]["kmsKeyId"],
+        key2.as_str()
+    );
+    assert_eq!(
+        running_keys(&s, "prod", "web"),
+        vec![key2.clone(), key2.clone()]
+    );
+
+    // The key is disabled: a new deployment's tasks fail to start, the circuit breaker fails
+    // it, and the running tasks (on the same key) keep running.
+    json(&s.aws(&["kms", "disable-key", "--key-id", &key2]));
+    json(&s.aws(&[
+        "ecs", "update-service", "--cluster", "prod", "--service", "web", "--force-new-deployment",
+        "--deployment-configuration", "minimumHealthyPercent=100,maximumPercent=200,deploymentCircuitBreaker={enable=true,rollback=false}",
+    ]));
+    let failed = watch(
+        &s,
+        "prod",
+        "web",
+        |svc| svc["deployments"][0]["rolloutState"] == "FAILED",
+        |_, _| {},
+    );
+    assert!(
+        failed["deployments"][0]["failedTasks"].as_i64().unwrap() >= 3,
+        "{failed}"
+    );
+    assert_eq!(
+        running_keys(&s, "prod", "web"),
+        vec![key2.clone(), key2.clone()]
+    );
+    let stopped = json(&s.aws(&[
+        "ecs",
+        "list-tasks",
+        "--cluster",
+        "prod",
+        "--service-name",
+        "web",
+        "--desired-status",
+        "STOPPED",
+    ]));
+    let mut args = vec!["ecs", "describe-tasks", "--cluster", "prod", "--tasks"];
+    let arns: Vec<String> = stopped["taskArns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    args.extend(arns.iter().map(String::as_str));
+    let d = json(&s.aws(&args));
+    assert!(d["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["stopCode"] == "TaskFailedToStart"
+            && t["stoppedReason"]
+                .as_str()
+                .unwrap()
+                .contains("DisabledException")));
+
+    // Deleting the service: refused while scaled up, then drains and stops its tasks.
+    fails_with(
+        &s.aws(&[
+            "ecs",
+            "delete-service",
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+        ]),
+        "InvalidParameterException",
+    );
+    fails_with(
+        &s.aws(&["ecs", "delete-cluster", "--cluster", "prod"]),
+        "ClusterContainsServicesException",
+    );
+    let del = json(&s.aws(&[
+        "ecs",
+        "delete-service",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--force",
+    ]));
+    assert_eq!(del["service"]["status"], "DRAINING");
+    watch(
+        &s,
+        "prod",
+        "web",
+        |svc| svc["status"] == "INACTIVE",
+        |_, _| {},
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !running_keys(&s, "prod", "web").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(running_keys(&s, "prod", "web").is_empty());
+    let l = json(&s.aws(&["ecs", "list-services", "--cluster", "prod"]));
+    assert_eq!(l["serviceArns"], serde_json::json!([]));
+    s.stop();
+}

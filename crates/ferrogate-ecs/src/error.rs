@@ -24,6 +24,12 @@ pub enum EcsError {
     /// A Cloud Map namespace that does not exist (Ferrogate has none).
     #[error("{0}")]
     NamespaceNotFoundException(String),
+    /// No such service: `Service not found.`
+    #[error("Service not found.")]
+    ServiceNotFoundException,
+    /// The service is not ACTIVE: `Service was not ACTIVE.`
+    #[error("Service was not ACTIVE.")]
+    ServiceNotActiveException,
     /// A tagged resource that does not exist.
     #[error("{0}")]
     ResourceNotFoundException(String),
@@ -50,6 +56,8 @@ impl AwsError for EcsError {
             EcsError::ClusterContainsServicesException => "ClusterContainsServicesException",
             EcsError::ClusterContainsTasksException => "ClusterContainsTasksException",
             EcsError::NamespaceNotFoundException(_) => "NamespaceNotFoundException",
+            EcsError::ServiceNotFoundException => "ServiceNotFoundException",
+            EcsError::ServiceNotActiveException => "ServiceNotActiveException",
             EcsError::ResourceNotFoundException(_) => "ResourceNotFoundException",
             EcsError::LimitExceededException(_) => "LimitExceededException",
             EcsError::AccessDeniedException(_) => "AccessDeniedException",

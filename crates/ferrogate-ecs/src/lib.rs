@@ -15,6 +15,7 @@ pub mod cluster;
 mod error;
 pub mod model;
 pub mod ops;
+pub mod service;
 pub mod task;
 pub mod taskdef;
 

@@ -123,6 +123,9 @@ async fn run(
     let mut stopping = false;
     loop {
         if !stopping {
+            if let Err(e) = reconcile_services(&state).await {
+                tracing::error!(error = %e, "service reconciliation failed");
+            }
             if let Err(e) = drain_work(&state).await {
                 tracing::error!(error = %e, "task launcher: reading queued work failed");
             }
@@ -148,6 +151,31 @@ async fn run(
     if let Some(j) = agent_join {
         let _ = j.await;
     }
+}
+
+/// Keeps every service at its desired count and rolls its deployments (one write
+/// transaction per pass, only when some service is not INACTIVE).
+async fn reconcile_services(state: &State) -> Result<(), String> {
+    let any = state
+        .app
+        .store
+        .read(|tx| {
+            ferrogate_ecs::service::SERVICES.scan(tx, &[], None, Direction::Forward, 100_000)
+        })
+        .map_err(|e| e.to_string())?
+        .iter()
+        .any(|(_, s)| s.status != "INACTIVE");
+    if !any {
+        return Ok(());
+    }
+    let now = state.app.clock.now();
+    state
+        .app
+        .store
+        .write(move |tx| ferrogate_ecs::service::reconcile(tx, now))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// After a restart no task of the previous run is alive (the runtime's recovery destroyed

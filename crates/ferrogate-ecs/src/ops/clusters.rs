@@ -44,7 +44,7 @@ impl Include {
 pub(crate) fn cluster_json(
     cl: &Cluster,
     inc: Include,
-    (running, pending): (usize, usize),
+    (running, pending, services): (usize, usize, usize),
 ) -> Value {
     let mut v = json!({
         "clusterArn": cl.arn(),
@@ -53,7 +53,7 @@ pub(crate) fn cluster_json(
         "registeredContainerInstancesCount": 0,
         "runningTasksCount": running,
         "pendingTasksCount": pending,
-        "activeServicesCount": 0,
+        "activeServicesCount": services,
         "capacityProviders": cl.capacity_providers,
         "defaultCapacityProviderStrategy": cl.default_strategy,
     });
@@ -518,6 +518,12 @@ impl Input for DeleteClusterInput {
             ctx.region,
             &self.cluster,
         )?;
+        if crate::service::cluster_services(tx.read(), &cl.account, &cl.region, &cl.name)?
+            .iter()
+            .any(|s| s.status != "INACTIVE")
+        {
+            return Err(EcsError::ClusterContainsServicesException);
+        }
         if super::tasks::cluster_tasks(tx.read(), &cl)?
             .iter()
             .any(|t| !t.is_stopped())

@@ -8,6 +8,7 @@
 //! `kms:DescribeKey` as the caller (an additional authorization of the same request).
 
 mod clusters;
+mod services;
 mod tags;
 mod taskdefs;
 mod tasks;
@@ -191,7 +192,14 @@ macro_rules! ecs_ops {
             }
 
             fn after_commit(&self) {
-                if matches!(self.request, Request::RunTask(_) | Request::StopTask(_)) {
+                if matches!(
+                    self.request,
+                    Request::RunTask(_)
+                        | Request::StopTask(_)
+                        | Request::CreateService(_)
+                        | Request::UpdateService(_)
+                        | Request::DeleteService(_)
+                ) {
                     self.ecs.work.notify_one();
                 }
             }
@@ -219,9 +227,49 @@ ecs_ops! {
     StopTask(tasks::StopTaskInput) false,
     DescribeTasks(tasks::DescribeTasksInput) true,
     ListTasks(tasks::ListTasksInput) true,
+    CreateService(services::CreateServiceInput) false,
+    UpdateService(services::UpdateServiceInput) false,
+    DescribeServices(services::DescribeServicesInput) true,
+    ListServices(services::ListServicesInput) true,
+    DeleteService(services::DeleteServiceInput) false,
     TagResource(tags::TagResourceInput) false,
     UntagResource(tags::UntagResourceInput) false,
     ListTagsForResource(tags::ListTagsInput) true,
+}
+
+/// For the service reconciler ([`crate::service`]).
+pub(crate) fn random_hex_pub(bytes: usize) -> Result<String, EcsError> {
+    tasks::random_hex(bytes)
+}
+
+/// For the service reconciler.
+pub(crate) fn find_task_definition(
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    reference: &str,
+) -> Result<Option<crate::model::TaskDefinition>, EcsError> {
+    taskdefs::find(tx, account, region, reference)
+}
+
+/// For the service reconciler.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn service_task_pub(
+    td: &crate::model::TaskDefinition,
+    cl: &crate::model::Cluster,
+    key: Option<String>,
+    deployment_id: &str,
+    service: &str,
+    network: &Value,
+    tags: &[crate::model::Tag],
+    now: Timestamp,
+) -> Result<crate::task::Task, EcsError> {
+    tasks::service_task(td, cl, key, deployment_id, service, network, tags, now)
+}
+
+/// For the service reconciler.
+pub(crate) fn save_new_pub(tx: &mut TxRef<'_>, t: &crate::task::Task) -> Result<(), EcsError> {
+    tasks::save_new(tx, t)
 }
 
 /// `maxResults` checked against `1..=max`, defaulting to `max`.

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 
 use super::{clusters, max_results, on_resource, taskdefs, token, Done, Ecs, Input, Scope};
 use crate::cluster::{self as c, TagIn};
-use crate::model::Cluster;
+use crate::model::{Cluster, TaskDefinition};
 use crate::task::{self, tables, ClientToken, ContainerOverride, Task};
 use crate::{taskdef, EcsError};
 
 const RESOURCE: &str = "AWS::ECS::Task";
 
-fn random_hex(bytes: usize) -> Result<String, EcsError> {
+pub(crate) fn random_hex(bytes: usize) -> Result<String, EcsError> {
     let mut b = vec![0u8; bytes];
     aws_lc_rs::rand::fill(&mut b).map_err(|_| {
         EcsError::Internal(ferrogate_store::StoreError::Unavailable(
@@ -48,7 +48,7 @@ pub struct OverridesIn {
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConfigurationIn {
     #[serde(default)]
-    awsvpc_configuration: Option<AwsVpcIn>,
+    pub(crate) awsvpc_configuration: Option<AwsVpcIn>,
 }
 
 /// `awsvpcConfiguration`.
@@ -56,7 +56,7 @@ pub struct NetworkConfigurationIn {
 #[serde(rename_all = "camelCase")]
 pub struct AwsVpcIn {
     #[serde(default)]
-    subnets: Vec<String>,
+    pub(crate) subnets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     security_groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +67,7 @@ pub struct AwsVpcIn {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StrategyIn {
-    capacity_provider: String,
+    pub(crate) capacity_provider: String,
 }
 
 /// `RunTask`.
@@ -370,15 +370,71 @@ impl Input for RunTaskInput {
     }
 }
 
+/// A task of a service's deployment: the task definition as registered (no overrides), the
+/// deployment's key, `startedBy` = the deployment id, `group` = `service:<name>`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn service_task(
+    td: &TaskDefinition,
+    cl: &Cluster,
+    key: Option<String>,
+    deployment_id: &str,
+    service: &str,
+    network: &Value,
+    tags: &[crate::model::Tag],
+    now: ferrogate_types::Timestamp,
+) -> Result<Task, EcsError> {
+    let body = &td.body;
+    Ok(Task {
+        account: cl.account.clone(),
+        region: cl.region.clone(),
+        cluster: cl.name.clone(),
+        id: random_hex(16)?,
+        task_definition_arn: td.arn(),
+        cpu: body["cpu"].as_str().unwrap_or_default().to_owned(),
+        memory: body["memory"].as_str().unwrap_or_default().to_owned(),
+        containers: taskdef::containers(td)
+            .iter()
+            .map(|d| task::container_from(d, None))
+            .collect(),
+        ephemeral_gib: body["ephemeralStorage"]["sizeInGiB"]
+            .as_i64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(20),
+        kms_key_arn: key,
+        volume_id: format!("vol-{}", &random_hex(9)?[..17]),
+        desired: "RUNNING".into(),
+        last: "PROVISIONING".into(),
+        version: 1,
+        created_at: now,
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        stopping_at: None,
+        execution_stopped_at: None,
+        stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        started_by: Some(deployment_id.to_owned()),
+        group: format!("service:{service}"),
+        overrides: serde_json::json!({}),
+        network: network.clone(),
+        tags: tags.to_vec(),
+        launched: false,
+        encrypted_data_key: None,
+        grant_id: None,
+        grant_retired: false,
+    })
+}
+
 /// The key a task launched now in `cl` is encrypted under.
-fn fargate_key(cl: &Cluster) -> Option<String> {
+pub(crate) fn fargate_key(cl: &Cluster) -> Option<String> {
     cl.configuration
         .managed_storage
         .as_ref()
         .and_then(|m| m.fargate_key_arn.clone())
 }
 
-fn save_new(tx: &mut TxRef<'_>, t: &Task) -> Result<(), EcsError> {
+pub(crate) fn save_new(tx: &mut TxRef<'_>, t: &Task) -> Result<(), EcsError> {
     let w = tx.write()?;
     tables::TASKS.put(w, &t.task_ref().key(), t)?;
     tables::LIVE.put(w, &task::id_key(&t.id), &t.task_ref())?;
@@ -632,8 +688,8 @@ impl Input for ListTasksInput {
         let desired = self.desired_status.as_deref().unwrap_or("RUNNING");
         let mut ids = Vec::new();
         // Services and container instances do not exist yet: nothing matches them.
-        let impossible = self.service_name.is_some()
-            || self.container_instance.is_some()
+        // Container instances do not exist (Fargate): nothing matches one.
+        let impossible = self.container_instance.is_some()
             || self.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
         if !impossible {
             for t in cluster_tasks(tx.read(), &cl)? {
@@ -644,11 +700,16 @@ impl Input for ListTasksInput {
                         .and_then(|s| s.split(':').next())
                         == Some(f)
                 });
-                let desired_ok = if desired == "PENDING" {
-                    false
-                } else {
-                    t.desired == desired
-                };
+                let service_ok = self.service_name.as_deref().is_none_or(|s| {
+                    let name = s.rsplit('/').next().unwrap_or(s);
+                    t.group == format!("service:{name}")
+                });
+                let desired_ok = service_ok
+                    && if desired == "PENDING" {
+                        false
+                    } else {
+                        t.desired == desired
+                    };
                 if family_ok
                     && desired_ok
                     && self
@@ -726,8 +787,8 @@ pub(crate) fn forget_cluster(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), Ecs
     }
 }
 
-/// (running, pending) task counts of a cluster, and whether any task is not yet stopped.
-pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize), EcsError> {
+/// (running tasks, pending tasks, active services) of a cluster.
+pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize, usize), EcsError> {
     let (mut running, mut pending) = (0, 0);
     for t in cluster_tasks(tx, cl)? {
         match t.last.as_str() {
@@ -736,5 +797,9 @@ pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize), Ec
             _ => pending += 1,
         }
     }
-    Ok((running, pending))
+    let services = crate::service::cluster_services(tx, &cl.account, &cl.region, &cl.name)?
+        .iter()
+        .filter(|s| s.status == "ACTIVE")
+        .count();
+    Ok((running, pending, services))
 }

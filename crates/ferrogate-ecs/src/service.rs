@@ -1,0 +1,568 @@
+//! Services: the stored record, its JSON, and the reconciler that keeps each service's
+//! tasks at its desired count and rolls deployments within `minimumHealthyPercent` /
+//! `maximumPercent` (shared/spec/aws-behaviour.md §3).
+//!
+//! The reconciler runs in the server's launcher (every second and after each change) as one
+//! write transaction per pass: it records the tasks it starts (PROVISIONING, queued for the
+//! launcher like RunTask's) and the tasks it stops (desired STOPPED,
+//! `ServiceSchedulerInitiated`), and the deployments' counts, states and events.
+//!
+//! Each deployment carries the cluster's Fargate key as it was when the deployment was made
+//! (`deployments[].fargateEphemeralStorage.kmsKeyId`): a key change on the cluster reaches a
+//! service only through a new deployment (`forceNewDeployment`), as on AWS.
+//!
+//! A task counts as healthy once RUNNING (Ferrogate runs no health checks and has no load
+//! balancers, so there is nothing to wait for).
+
+use ferrogate_store::{Direction, Key as StoreKey, Record, Table, TxRef, WriteTx};
+use ferrogate_types::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::model::{cluster_arn, tables as model_tables, Tag};
+use crate::task::{self, Task};
+use crate::EcsError;
+
+/// `deploymentConfiguration` as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeploymentConfiguration {
+    /// `maximumPercent` (default 200).
+    pub maximum_percent: i64,
+    /// `minimumHealthyPercent` (default 100).
+    pub minimum_healthy_percent: i64,
+    /// `deploymentCircuitBreaker.enable`.
+    pub circuit_breaker: bool,
+    /// `deploymentCircuitBreaker.rollback`.
+    pub rollback: bool,
+}
+
+impl Default for DeploymentConfiguration {
+    fn default() -> Self {
+        Self {
+            maximum_percent: 200,
+            minimum_healthy_percent: 100,
+            circuit_breaker: false,
+            rollback: false,
+        }
+    }
+}
+
+/// One deployment of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deployment {
+    /// `ecs-svc/<19 digits>`.
+    pub id: String,
+    /// `PRIMARY` or `ACTIVE`.
+    pub status: String,
+    /// Task definition ARN.
+    pub task_definition: String,
+    /// `networkConfiguration.awsvpcConfiguration`.
+    pub network: Value,
+    /// The cluster's Fargate key when the deployment was made.
+    pub fargate_key: Option<String>,
+    /// Counts, as of the last reconciliation.
+    pub running: i64,
+    /// Pending tasks.
+    pub pending: i64,
+    /// Tasks of this deployment that failed (failed to start, or exited).
+    pub failed: i64,
+    /// `IN_PROGRESS`, `COMPLETED`, `FAILED`.
+    pub rollout_state: String,
+    /// `rolloutStateReason`.
+    pub rollout_reason: String,
+    /// `createdAt`.
+    pub created_at: Timestamp,
+    /// `updatedAt`.
+    pub updated_at: Timestamp,
+}
+
+/// A service event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceEvent {
+    /// Id.
+    pub id: String,
+    /// When.
+    pub at: Timestamp,
+    /// Message.
+    pub message: String,
+}
+
+/// A service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Service {
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Name.
+    pub name: String,
+    /// `ACTIVE`, `DRAINING`, `INACTIVE`.
+    pub status: String,
+    /// `desiredCount`.
+    pub desired: i64,
+    /// `runningCount` (last reconciliation).
+    pub running: i64,
+    /// `pendingCount`.
+    pub pending: i64,
+    /// The current task definition ARN.
+    pub task_definition: String,
+    /// `networkConfiguration.awsvpcConfiguration`.
+    pub network: Value,
+    /// `deploymentConfiguration`.
+    pub deployment_configuration: DeploymentConfiguration,
+    /// Deployments, PRIMARY first.
+    pub deployments: Vec<Deployment>,
+    /// Events, newest first (at most 100).
+    pub events: Vec<ServiceEvent>,
+    /// `createdAt`.
+    pub created_at: Timestamp,
+    /// `createdBy`.
+    pub created_by: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// `propagateTags`.
+    pub propagate_tags: String,
+    /// `platformVersion` as given (`LATEST` by default).
+    pub platform_version: String,
+    /// Whether a steady-state event was recorded since the last change.
+    pub steady: bool,
+}
+impl Record for Service {}
+
+/// Services by (account, region, cluster, name).
+pub const SERVICES: Table<Service> = Table::new("ecs.services");
+
+/// A service's key.
+pub fn service_key(account: &str, region: &str, cluster: &str, name: &str) -> Vec<u8> {
+    task::task_key(account, region, cluster, name)
+}
+
+/// The first `DeploymentConfiguration` failure threshold of the circuit breaker:
+/// clamp(ceil(0.5 × desired), 3, 200).
+pub fn failure_threshold(desired: i64) -> i64 {
+    ((desired + 1) / 2).clamp(3, 200)
+}
+
+impl Service {
+    /// `arn:aws:ecs:<region>:<account>:service/<cluster>/<name>`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:ecs:{}:{}:service/{}/{}",
+            self.region, self.account, self.cluster, self.name
+        )
+    }
+
+    /// Records an event (newest first, at most 100 kept).
+    pub fn event(&mut self, at: Timestamp, message: String) {
+        let hex = crate::ops::random_hex_pub(16).unwrap_or_else(|_| "0".repeat(32));
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
+        self.events.insert(0, ServiceEvent { id, at, message });
+        self.events.truncate(100);
+    }
+
+    /// A new PRIMARY deployment (the others become ACTIVE).
+    pub fn deploy(&mut self, id: String, fargate_key: Option<String>, now: Timestamp) {
+        for d in &mut self.deployments {
+            d.status = "ACTIVE".into();
+        }
+        let reason = format!("ECS deployment {id} in progress.");
+        self.deployments.insert(
+            0,
+            Deployment {
+                id,
+                status: "PRIMARY".into(),
+                task_definition: self.task_definition.clone(),
+                network: self.network.clone(),
+                fargate_key,
+                running: 0,
+                pending: 0,
+                failed: 0,
+                rollout_state: "IN_PROGRESS".into(),
+                rollout_reason: reason,
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        self.steady = false;
+    }
+
+    /// The service in the API's JSON.
+    pub fn to_json(&self, with_tags: bool) -> Value {
+        let c = &self.deployment_configuration;
+        let deployments: Vec<Value> = self
+            .deployments
+            .iter()
+            .map(|d| {
+                let mut f = json!({});
+                if let Some(k) = &d.fargate_key {
+                    f["kmsKeyId"] = json!(k);
+                }
+                json!({
+                    "id": d.id, "status": d.status, "taskDefinition": d.task_definition,
+                    "desiredCount": if d.status == "PRIMARY" { self.desired } else { 0 },
+                    "pendingCount": d.pending, "runningCount": d.running, "failedTasks": d.failed,
+                    "createdAt": d.created_at.epoch_seconds_f64(), "updatedAt": d.updated_at.epoch_seconds_f64(),
+                    "launchType": "FARGATE", "platformVersion": "1.4.0", "platformFamily": "Linux",
+                    "networkConfiguration": {"awsvpcConfiguration": d.network},
+                    "rolloutState": d.rollout_state, "rolloutStateReason": d.rollout_reason,
+                    "fargateEphemeralStorage": f,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "serviceArn": self.arn(),
+            "serviceName": self.name,
+            "clusterArn": cluster_arn(&self.region, &self.account, &self.cluster),
+            "loadBalancers": [],
+            "serviceRegistries": [],
+            "status": self.status,
+            "desiredCount": self.desired,
+            "runningCount": self.running,
+            "pendingCount": self.pending,
+            "launchType": "FARGATE",
+            "platformVersion": self.platform_version,
+            "platformFamily": "Linux",
+            "taskDefinition": self.task_definition,
+            "deploymentConfiguration": {
+                "deploymentCircuitBreaker": {"enable": c.circuit_breaker, "rollback": c.rollback},
+                "maximumPercent": c.maximum_percent,
+                "minimumHealthyPercent": c.minimum_healthy_percent,
+            },
+            "deployments": deployments,
+            "events": self.events.iter().map(|e| json!({"id": e.id, "createdAt": e.at.epoch_seconds_f64(), "message": e.message})).collect::<Vec<_>>(),
+            "createdAt": self.created_at.epoch_seconds_f64(),
+            "createdBy": self.created_by,
+            "placementConstraints": [],
+            "placementStrategy": [],
+            "networkConfiguration": {"awsvpcConfiguration": self.network},
+            "schedulingStrategy": "REPLICA",
+            "deploymentController": {"type": "ECS"},
+            "enableECSManagedTags": false,
+            "propagateTags": self.propagate_tags,
+            "enableExecuteCommand": false,
+            "availabilityZoneRebalancing": "DISABLED",
+        });
+        if with_tags {
+            v["tags"] = json!(self.tags);
+        }
+        v
+    }
+}
+
+/// A new deployment id: `ecs-svc/` and 19 digits.
+pub fn deployment_id() -> Result<String, EcsError> {
+    let hex = crate::ops::random_hex_pub(8)?;
+    let n = u64::from_str_radix(&hex, 16).unwrap_or(0) % 9_000_000_000_000_000_000
+        + 1_000_000_000_000_000_000;
+    Ok(format!("ecs-svc/{n}"))
+}
+
+/// One reconciliation pass over every service; true when anything changed (tasks were
+/// queued, so the launcher should look at its work).
+pub fn reconcile(tx: &mut dyn WriteTx, now: Timestamp) -> Result<bool, EcsError> {
+    let services = SERVICES.scan(tx, &[], None, Direction::Forward, 100_000)?;
+    let mut changed = false;
+    for (key, mut svc) in services {
+        if svc.status == "INACTIVE" {
+            continue;
+        }
+        let before = svc.clone();
+        let queued = reconcile_one(tx, &mut svc, now)?;
+        changed |= queued;
+        if svc != before {
+            SERVICES.put(tx, &key, &svc)?;
+        }
+    }
+    Ok(changed)
+}
+
+fn stop(tx: &mut dyn WriteTx, t: &mut Task, deployment: &str) -> Result<(), EcsError> {
+    t.desired = "STOPPED".into();
+    t.stop_code = Some("ServiceSchedulerInitiated".into());
+    t.stopped_reason = Some(format!(
+        "Scaling activity initiated by (deployment {deployment})"
+    ));
+    t.version += 1;
+    task::tables::TASKS.put(tx, &t.task_ref().key(), t)?;
+    task::tables::WORK.put(tx, &task::id_key(&t.id), &t.task_ref())?;
+    Ok(())
+}
+
+fn n(x: usize) -> i64 {
+    i64::try_from(x).unwrap_or(i64::MAX)
+}
+
+trait Pipe: Sized {
+    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+fn short(t: &Task) -> String {
+    format!("(task {})", t.id)
+}
+
+fn reconcile_one(
+    tx: &mut dyn WriteTx,
+    svc: &mut Service,
+    now: Timestamp,
+) -> Result<bool, EcsError> {
+    let prefix = task::cluster_prefix(&svc.account, &svc.region, &svc.cluster);
+    let group = format!("service:{}", svc.name);
+    let all: Vec<Task> = task::tables::TASKS
+        .scan(tx, &prefix, None, Direction::Forward, 1_000_000)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.group == group)
+        .collect();
+    let active = |t: &&Task| t.desired == "RUNNING" && !t.is_stopped();
+    let mut queued = false;
+    let desired = if svc.status == "DRAINING" {
+        0
+    } else {
+        svc.desired
+    };
+    // Counts per deployment; failures (failed to start, or an essential container exited)
+    // count against the deployment they belong to.
+    for d in &mut svc.deployments {
+        let mine = || {
+            all.iter()
+                .filter(|t| t.started_by.as_deref() == Some(d.id.as_str()))
+        };
+        let (running, pending) = (
+            mine()
+                .filter(active)
+                .filter(|t| t.last == "RUNNING")
+                .count()
+                .pipe(n),
+            mine()
+                .filter(active)
+                .filter(|t| t.last != "RUNNING")
+                .count()
+                .pipe(n),
+        );
+        let failed = mine()
+            .filter(|t| {
+                t.is_stopped()
+                    && matches!(
+                        t.stop_code.as_deref(),
+                        Some("TaskFailedToStart" | "EssentialContainerExited")
+                    )
+            })
+            .count()
+            .pipe(n);
+        if (running, pending, failed) != (d.running, d.pending, d.failed) {
+            d.running = running;
+            d.pending = pending;
+            d.failed = failed;
+            d.updated_at = now;
+        }
+    }
+    let name = svc.name.clone();
+    // The circuit breaker: a PRIMARY deployment whose tasks keep failing stops launching.
+    let cb = svc.deployment_configuration.circuit_breaker;
+    if let Some(p) = svc.deployments.first_mut() {
+        if cb && p.rollout_state == "IN_PROGRESS" && p.failed >= failure_threshold(desired) {
+            p.rollout_state = "FAILED".into();
+            p.rollout_reason = format!(
+                "ECS deployment circuit breaker: tasks failed to start. {} tasks failed (threshold {}).",
+                p.failed,
+                failure_threshold(desired)
+            );
+            p.updated_at = now;
+            let msg = format!(
+                "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
+                p.id
+            );
+            svc.event(now, msg);
+        }
+    }
+    let Some(primary) = svc.deployments.first().cloned() else {
+        return Ok(false);
+    };
+    let conf = svc.deployment_configuration.clone();
+    let max_total = (desired * conf.maximum_percent) / 100;
+    let min_healthy = (desired * conf.minimum_healthy_percent + 99) / 100;
+    let mut active_tasks: Vec<Task> = all.iter().filter(active).cloned().collect();
+    active_tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let is_primary = |t: &Task| t.started_by.as_deref() == Some(primary.id.as_str());
+    let total_active = active_tasks.len().pipe(n);
+    let primary_active = active_tasks
+        .iter()
+        .filter(|t| is_primary(t))
+        .count()
+        .pipe(n);
+
+    // Start the primary's missing tasks, within maximumPercent.
+    let mut started = Vec::new();
+    if primary.rollout_state != "FAILED" && primary_active < desired {
+        let room = (max_total.max(desired.min(1)) - total_active).max(0);
+        let n = (desired - primary_active).min(room);
+        if n > 0 {
+            let cl = model_tables::CLUSTERS.get(
+                tx,
+                &crate::model::keys::named(&svc.account, &svc.region, &svc.cluster),
+            )?;
+            let td = crate::ops::find_task_definition(
+                tx,
+                &svc.account,
+                &svc.region,
+                &primary.task_definition,
+            )?;
+            if let (Some(cl), Some(td)) = (cl, td) {
+                for _ in 0..n {
+                    let t = crate::ops::service_task_pub(
+                        &td,
+                        &cl,
+                        primary.fargate_key.clone(),
+                        &primary.id,
+                        &name,
+                        &primary.network,
+                        &svc.tags,
+                        now,
+                    )?;
+                    crate::ops::save_new_pub(&mut TxRef::Write(tx), &t)?;
+                    started.push(t);
+                }
+            }
+        }
+    }
+    // Stop what is not wanted: old deployments' pending tasks at once; their running tasks
+    // while enough healthy tasks remain; the primary's surplus (scale-in).
+    let mut stopped = Vec::new();
+    let mut healthy = active_tasks
+        .iter()
+        .filter(|t| t.last == "RUNNING")
+        .count()
+        .pipe(n);
+    for t in active_tasks.iter().filter(|t| !is_primary(t)) {
+        let mut t = t.clone();
+        if t.last != "RUNNING" {
+            stop(tx, &mut t, &primary.id)?;
+            stopped.push(t);
+        } else if healthy > min_healthy {
+            healthy -= 1;
+            stop(tx, &mut t, &primary.id)?;
+            stopped.push(t);
+        }
+    }
+    let mut surplus = primary_active - desired;
+    for t in active_tasks.iter().filter(|t| is_primary(t)).rev() {
+        if surplus <= 0 {
+            break;
+        }
+        let mut t = t.clone();
+        stop(tx, &mut t, &primary.id)?;
+        stopped.push(t);
+        surplus -= 1;
+    }
+    if !started.is_empty() {
+        let list: Vec<String> = started.iter().map(short).collect();
+        svc.event(
+            now,
+            format!(
+                "(service {name}) has started {} tasks: {}.",
+                started.len(),
+                list.join(" ")
+            ),
+        );
+        svc.steady = false;
+        queued = true;
+    }
+    if !stopped.is_empty() {
+        let list: Vec<String> = stopped.iter().map(short).collect();
+        svc.event(
+            now,
+            format!(
+                "(service {name}) has stopped {} running tasks: {}.",
+                stopped.len(),
+                list.join(" ")
+            ),
+        );
+        svc.steady = false;
+        queued = true;
+    }
+    // Old deployments without tasks are done; a PRIMARY at its count alone is COMPLETED.
+    let now_active = |d: &Deployment| {
+        all.iter().any(|t| {
+            t.started_by.as_deref() == Some(d.id.as_str())
+                && active(&t)
+                && !stopped.iter().any(|s| s.id == t.id)
+        })
+    };
+    let keep: Vec<bool> = svc
+        .deployments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| i == 0 || now_active(d))
+        .collect();
+    let mut i = 0;
+    svc.deployments.retain(|_| {
+        let k = keep[i];
+        i += 1;
+        k
+    });
+    let running_total = svc.deployments.iter().map(|d| d.running).sum::<i64>();
+    let pending_total = svc.deployments.iter().map(|d| d.pending).sum::<i64>();
+    svc.running = running_total;
+    svc.pending = pending_total;
+    if svc.status == "DRAINING" && total_active == 0 {
+        svc.status = "INACTIVE".into();
+        svc.running = 0;
+        svc.pending = 0;
+    }
+    let single = svc.deployments.len() == 1;
+    if let Some(p) = svc.deployments.first_mut() {
+        if single
+            && p.running == desired
+            && p.pending == 0
+            && started.is_empty()
+            && stopped.is_empty()
+        {
+            if p.rollout_state == "IN_PROGRESS" {
+                p.rollout_state = "COMPLETED".into();
+                p.rollout_reason = format!("ECS deployment {} completed.", p.id);
+                p.updated_at = now;
+                let msg = format!(
+                    "(service {name}) (deployment {}) deployment completed.",
+                    p.id
+                );
+                svc.event(now, msg);
+            }
+            if !svc.steady && svc.status == "ACTIVE" {
+                svc.steady = true;
+                svc.event(now, format!("(service {name}) has reached a steady state."));
+            }
+        }
+    }
+    Ok(queued)
+}
+
+/// Every service of a cluster.
+pub fn cluster_services(
+    tx: &dyn ferrogate_store::ReadTx,
+    account: &str,
+    region: &str,
+    cluster: &str,
+) -> Result<Vec<Service>, EcsError> {
+    let prefix = StoreKey::new()
+        .str(account)
+        .str(region)
+        .str(cluster)
+        .into_bytes();
+    Ok(SERVICES
+        .scan(tx, &prefix, None, Direction::Forward, 100_000)?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect())
+}
