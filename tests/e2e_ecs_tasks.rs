@@ -900,3 +900,90 @@ fn a_service_redeploys_onto_a_new_key_within_its_bounds() {
     assert_eq!(l["serviceArns"], serde_json::json!([]));
     s.stop();
 }
+
+/// A crash in the middle of a deployment: after the restart the service comes back to its
+/// desired count on the new deployment's key, and the old deployment is gone.
+#[test]
+fn a_deployment_interrupted_by_a_crash_completes_after_restart() {
+    if !require_root("a_deployment_interrupted_by_a_crash_completes_after_restart") {
+        return;
+    }
+    let mut s = Server::start();
+    load_busybox(&s);
+    let key1 = fargate_key(&s, "default");
+    let key2 = fargate_key(&s, "default");
+    json(&s.aws(&[
+        "ecs",
+        "create-cluster",
+        "--configuration",
+        &format!(
+            r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key1}"}}}}"#
+        ),
+    ]));
+    register(&s, "web", "sleep 1000", &[]);
+    json(&s.aws(&[
+        "ecs",
+        "create-service",
+        "--service-name",
+        "web",
+        "--task-definition",
+        "web",
+        "--desired-count",
+        "2",
+        "--network-configuration",
+        NET,
+        "--deployment-configuration",
+        "minimumHealthyPercent=50,maximumPercent=200",
+    ]));
+    watch(&s, "default", "web", stable, |_, _| {});
+    json(&s.aws(&[
+        "ecs",
+        "update-cluster",
+        "--cluster",
+        "default",
+        "--configuration",
+        &format!(
+            r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key2}"}}}}"#
+        ),
+    ]));
+    json(&s.aws(&[
+        "ecs",
+        "update-service",
+        "--service",
+        "web",
+        "--force-new-deployment",
+    ]));
+    s.kill9();
+    let mut s = s.restart();
+    let svc = watch(
+        &s,
+        "default",
+        "web",
+        |svc| {
+            stable(svc)
+                && svc["deployments"][0]["fargateEphemeralStorage"]["kmsKeyId"] == key2.as_str()
+        },
+        |_, _| {},
+    );
+    assert_eq!(svc["deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        running_keys(&s, "default", "web"),
+        vec![key2.clone(), key2.clone()]
+    );
+    json(&s.aws(&[
+        "ecs",
+        "update-service",
+        "--service",
+        "web",
+        "--desired-count",
+        "0",
+    ]));
+    watch(
+        &s,
+        "default",
+        "web",
+        |svc| svc["runningCount"] == 0 && svc["pendingCount"] == 0,
+        |_, _| {},
+    );
+    s.stop();
+}
