@@ -313,3 +313,64 @@ pub fn fails_with(out: &Output, code: &str) -> String {
     );
     err
 }
+
+// --- ECS task helpers (root tests) ---------------------------------------------------------
+
+pub fn require_root(test: &str) -> bool {
+    if ferrogate_runtime::host::is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: needs root (loop devices, mounts, fscrypt, namespaces); CI=true, so this fails instead of skipping");
+    }
+    eprintln!("SKIPPED {test}: needs root (run as root, as CI does)");
+    false
+}
+
+/// Builds the busybox image and loads it into the server's data directory.
+pub fn load_busybox(s: &Server) {
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "busybox-static is not installed: run .ci/run"
+    );
+    let archive = s.dir.path().join("busybox.tar");
+    let script = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("tests/py/mkimage.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&archive)
+        .arg("busybox:latest")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrogate"))
+        .args(["images", "load", "--data-dir"])
+        .arg(s.data_dir())
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The key policy of shared/spec/aws-behaviour.md §4.2 for `cluster`, plus the account's
+/// administration.
+pub fn fargate_key(s: &Server, cluster: &str) -> String {
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Enable IAM policies","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Allow generate data key access for Fargate tasks.","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:GenerateDataKeyWithoutPlaintext"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterAccount":["000000000000"],"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}"]}}}},
+          "Resource":"*"}},
+        {{"Sid":"Allow grant creation permission for Fargate tasks.","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:CreateGrant"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterAccount":["000000000000"],"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}"]}},
+                       "ForAllValues:StringEquals":{{"kms:GrantOperations":["Decrypt"]}}}},
+          "Resource":"*"}}]}}"#
+    );
+    let k = json(&s.aws(&["kms", "create-key", "--policy", &policy]));
+    k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+}
