@@ -156,7 +156,7 @@ impl Service {
 
     /// Records an event (newest first, at most 100 kept).
     pub fn event(&mut self, at: Timestamp, message: String) {
-        let hex = crate::ops::random_hex_pub(16).unwrap_or_else(|_| "0".repeat(32));
+        let hex = crate::ops::tasks::random_hex(16).unwrap_or_else(|_| "0".repeat(32));
         let id = format!(
             "{}-{}-{}-{}-{}",
             &hex[0..8],
@@ -260,7 +260,7 @@ impl Service {
 
 /// A new deployment id: `ecs-svc/` and 19 digits.
 pub fn deployment_id() -> Result<String, EcsError> {
-    let hex = crate::ops::random_hex_pub(8)?;
+    let hex = crate::ops::tasks::random_hex(8)?;
     let n = u64::from_str_radix(&hex, 16).unwrap_or(0) % 9_000_000_000_000_000_000
         + 1_000_000_000_000_000_000;
     Ok(format!("ecs-svc/{n}"))
@@ -323,7 +323,15 @@ fn reconcile_one(
         .scan(tx, &prefix, None, Direction::Forward, 1_000_000)?
         .into_iter()
         .map(|(_, t)| t)
-        .filter(|t| t.group == group)
+        // A service's tasks: its group and one of its deployments (a RunTask that happens to
+        // use the same group is not the service's to stop).
+        .filter(|t| {
+            t.group == group
+                && svc
+                    .deployments
+                    .iter()
+                    .any(|d| t.started_by.as_deref() == Some(d.id.as_str()))
+        })
         .collect();
     let active = |t: &&Task| t.desired == "RUNNING" && !t.is_stopped();
     let mut queued = false;
@@ -397,6 +405,9 @@ fn reconcile_one(
     active_tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     let is_primary = |t: &Task| t.started_by.as_deref() == Some(primary.id.as_str());
     let total_active = active_tasks.len().pipe(n);
+    // Tasks told to stop still occupy the host until they are STOPPED: they count against
+    // maximumPercent.
+    let live = all.iter().filter(|t| !t.is_stopped()).count().pipe(n);
     let primary_active = active_tasks
         .iter()
         .filter(|t| is_primary(t))
@@ -405,15 +416,31 @@ fn reconcile_one(
 
     // Start the primary's missing tasks, within maximumPercent.
     let mut started = Vec::new();
-    if primary.rollout_state != "FAILED" && primary_active < desired {
-        let room = (max_total.max(desired.min(1)) - total_active).max(0);
+    // After failures, launches back off: the n-th failure of the deployment waits n seconds
+    // (at most five minutes) after the last one, so a broken deployment without a circuit
+    // breaker does not relaunch (and call KMS) every second.
+    let last_failure = all
+        .iter()
+        .filter(|t| t.started_by.as_deref() == Some(primary.id.as_str()) && t.is_stopped())
+        .filter(|t| {
+            matches!(
+                t.stop_code.as_deref(),
+                Some("TaskFailedToStart" | "EssentialContainerExited")
+            )
+        })
+        .filter_map(|t| t.stopped_at)
+        .max();
+    let backing_off =
+        last_failure.is_some_and(|at| now.millis() - at.millis() < primary.failed.min(300) * 1000);
+    if primary.rollout_state != "FAILED" && primary_active < desired && !backing_off {
+        let room = (max_total.max(desired.min(1)) - live).max(0);
         let n = (desired - primary_active).min(room);
         if n > 0 {
             let cl = model_tables::CLUSTERS.get(
                 tx,
                 &crate::model::keys::named(&svc.account, &svc.region, &svc.cluster),
             )?;
-            let td = crate::ops::find_task_definition(
+            let td = crate::ops::taskdefs::find(
                 tx,
                 &svc.account,
                 &svc.region,
@@ -421,7 +448,7 @@ fn reconcile_one(
             )?;
             if let (Some(cl), Some(td)) = (cl, td) {
                 for _ in 0..n {
-                    let t = crate::ops::service_task_pub(
+                    let t = crate::ops::tasks::service_task(
                         &td,
                         &cl,
                         primary.fargate_key.clone(),
@@ -431,7 +458,7 @@ fn reconcile_one(
                         &svc.tags,
                         now,
                     )?;
-                    crate::ops::save_new_pub(&mut TxRef::Write(tx), &t)?;
+                    crate::ops::tasks::save_new(&mut TxRef::Write(tx), &t)?;
                     started.push(t);
                 }
             }

@@ -121,11 +121,19 @@ async fn run(
         None => (None, None),
     };
     let mut stopping = false;
+    // Services are reconciled after an API change and at most once a second otherwise, not
+    // on every runtime event: each pass is a transaction on the single writer.
+    let mut kicked = true;
+    let mut last_pass = tokio::time::Instant::now();
     loop {
-        if !stopping {
+        if !stopping && (kicked || last_pass.elapsed() >= Duration::from_secs(1)) {
+            kicked = false;
+            last_pass = tokio::time::Instant::now();
             if let Err(e) = reconcile_services(&state).await {
                 tracing::error!(error = %e, "service reconciliation failed");
             }
+        }
+        if !stopping {
             if let Err(e) = drain_work(&state).await {
                 tracing::error!(error = %e, "task launcher: reading queued work failed");
             }
@@ -137,7 +145,7 @@ async fn run(
                     None => break, // the runtime ended (after Shutdown)
                 }
             }
-            _ = state.app.ecs.work_queued(), if !stopping => {}
+            _ = state.app.ecs.work_queued(), if !stopping => { kicked = true; }
             _ = tokio::time::sleep(Duration::from_secs(1)), if !stopping => {}
             _ = &mut shutdown, if !stopping => {
                 stopping = true;
@@ -286,12 +294,18 @@ async fn drain_work(state: &Arc<State>) -> Result<(), StoreError> {
             if first {
                 if let (Some(c), Ok(id)) = (&state.commands, TaskId::new(t.id.clone())) {
                     let reason = t.stopped_reason.clone().unwrap_or_default();
-                    let _ = c
-                        .send(RuntimeCommand::StopTask {
-                            task_id: id,
-                            reason,
-                        })
-                        .await;
+                    // Never wait here: this loop is the only reader of the runtime's events,
+                    // and a runtime waiting to deliver one would never take the command.
+                    let cmd = RuntimeCommand::StopTask {
+                        task_id: id,
+                        reason,
+                    };
+                    if c.try_send(cmd).is_err() {
+                        if let Ok(mut s) = state.stop_sent.lock() {
+                            s.remove(&t.id);
+                        }
+                        continue; // the work stays queued for the next pass
+                    }
                 }
             }
             drop_work(state, &t.id).await?;
@@ -392,6 +406,11 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
     .await
     .map_err(|e| fail("CreateGrant", &e))?;
     let grant_id = grant["GrantId"].as_str().unwrap_or_default().to_owned();
+    // Recorded at once, so that a failure or a crash from here on retires it (`finish`,
+    // or the next launch attempt) instead of leaving a grant behind.
+    record_grant(state, t, Some(grant_id.clone()))
+        .await
+        .map_err(|e| fail("CreateGrant", &e))?;
     let decrypted = service_kms_call(
         &state.app,
         fargate(&t.account),
@@ -400,13 +419,7 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
         &json!({"KeyId": key, "CiphertextBlob": blob, "EncryptionContext": ctx}),
     )
     .await;
-    let mut decrypted = match decrypted {
-        Ok(v) => v,
-        Err(e) => {
-            retire(state, t, key, &grant_id).await;
-            return Err(fail("Decrypt", &e));
-        }
-    };
+    let mut decrypted = decrypted.map_err(|e| fail("Decrypt", &e))?;
     let mut plaintext = match decrypted.get_mut("Plaintext").map(Value::take) {
         Some(Value::String(s)) => s,
         _ => String::new(),
@@ -419,17 +432,11 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
         .ok_or_else(|| {
             "ResourceInitializationError: KMS returned a data key that is not 64 bytes".to_owned()
         });
-    match data_key {
-        Ok(data_key) => Ok(Keyed {
-            data_key,
-            encrypted: Some(blob),
-            grant_id: Some(grant_id),
-        }),
-        Err(e) => {
-            retire(state, t, key, &grant_id).await;
-            Err(e)
-        }
-    }
+    Ok(Keyed {
+        data_key: data_key?,
+        encrypted: Some(blob),
+        grant_id: Some(grant_id),
+    })
 }
 
 async fn launch(state: &State, t: Task) {
@@ -448,6 +455,19 @@ async fn launch(state: &State, t: Task) {
         }
         return;
     };
+    // A grant left by an earlier attempt that never launched (a crash, a failed write) is
+    // retired before a new one is made.
+    if let (Some(key), Some(grant), false) = (&t.kms_key_arn, &t.grant_id, t.launched) {
+        if !t.grant_retired {
+            if !retire(state, &t, key, grant).await {
+                return; // retried on the next pass
+            }
+            if let Err(e) = record_grant(state, &t, None).await {
+                tracing::error!(error = %e, task = %t.id, "recording a retired grant failed");
+                return;
+            }
+        }
+    }
     let keyed = match key_flow(state, &t).await {
         Ok(k) => k,
         Err(reason) => {
@@ -460,9 +480,7 @@ async fn launch(state: &State, t: Task) {
     let spec = match spec(&t, keyed.data_key) {
         Ok(s) => s,
         Err(reason) => {
-            let mut t2 = t.clone();
-            t2.grant_id.clone_from(&keyed.grant_id);
-            retire_grant(state, &t2).await;
+            // `finish` retires the grant recorded by the key flow.
             let _ = finish(state, &r, failed(reason)).await;
             return;
         }
@@ -506,9 +524,6 @@ async fn launch(state: &State, t: Task) {
             }
         }
         Ok(Some(false)) => {
-            let mut t2 = t.clone();
-            t2.grant_id.clone_from(&keyed.grant_id);
-            retire_grant(state, &t2).await;
             let _ = finish(
                 state,
                 &r,
@@ -563,9 +578,29 @@ fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
     })
 }
 
-async fn retire(state: &State, t: &Task, key: &str, grant_id: &str) {
+/// Records (or clears) the grant a launch attempt holds, before anything else can fail.
+async fn record_grant(state: &State, t: &Task, grant: Option<String>) -> Result<(), StoreError> {
+    let r = t.task_ref();
+    state
+        .app
+        .store
+        .write(move |tx| {
+            let key = r.key();
+            if let Some(mut cur) = tables::TASKS.get(tx, &key)? {
+                cur.grant_id = grant;
+                cur.grant_retired = false;
+                tables::TASKS.put(tx, &key, &cur)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Retires a task's grant as the retiring principal; true when the grant is gone (retired
+/// now, or already gone with its key).
+async fn retire(state: &State, t: &Task, key: &str, grant_id: &str) -> bool {
     let ec2 = Principal::service(account_id(&t.account), "ec2.amazonaws.com");
-    if let Err(e) = service_kms_call(
+    match service_kms_call(
         &state.app,
         ec2,
         &t.region,
@@ -574,7 +609,19 @@ async fn retire(state: &State, t: &Task, key: &str, grant_id: &str) {
     )
     .await
     {
-        tracing::warn!(task = %t.id, error = %e, "retiring the task's grant failed");
+        Ok(_) => true,
+        Err(e)
+            if matches!(
+                e.code.as_str(),
+                "NotFoundException" | "InvalidGrantIdException"
+            ) =>
+        {
+            true
+        }
+        Err(e) => {
+            tracing::error!(task = %t.id, error = %e, "retiring the task's grant failed; it stays recorded on the task");
+            false
+        }
     }
 }
 
@@ -582,10 +629,9 @@ async fn retire_grant(state: &State, t: &Task) {
     let (Some(key), Some(grant)) = (&t.kms_key_arn, &t.grant_id) else {
         return;
     };
-    if t.grant_retired {
+    if t.grant_retired || !retire(state, t, key, grant).await {
         return;
     }
-    retire(state, t, key, grant).await;
     let r = t.task_ref();
     let _ = state
         .app

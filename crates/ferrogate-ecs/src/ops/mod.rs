@@ -10,8 +10,8 @@
 mod clusters;
 mod services;
 mod tags;
-mod taskdefs;
-mod tasks;
+pub(crate) mod taskdefs;
+pub(crate) mod tasks;
 
 use std::sync::Arc;
 
@@ -235,41 +235,6 @@ ecs_ops! {
     TagResource(tags::TagResourceInput) false,
     UntagResource(tags::UntagResourceInput) false,
     ListTagsForResource(tags::ListTagsInput) true,
-}
-
-/// For the service reconciler ([`crate::service`]).
-pub(crate) fn random_hex_pub(bytes: usize) -> Result<String, EcsError> {
-    tasks::random_hex(bytes)
-}
-
-/// For the service reconciler.
-pub(crate) fn find_task_definition(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<Option<crate::model::TaskDefinition>, EcsError> {
-    taskdefs::find(tx, account, region, reference)
-}
-
-/// For the service reconciler.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn service_task_pub(
-    td: &crate::model::TaskDefinition,
-    cl: &crate::model::Cluster,
-    key: Option<String>,
-    deployment_id: &str,
-    service: &str,
-    network: &Value,
-    tags: &[crate::model::Tag],
-    now: Timestamp,
-) -> Result<crate::task::Task, EcsError> {
-    tasks::service_task(td, cl, key, deployment_id, service, network, tags, now)
-}
-
-/// For the service reconciler.
-pub(crate) fn save_new_pub(tx: &mut TxRef<'_>, t: &crate::task::Task) -> Result<(), EcsError> {
-    tasks::save_new(tx, t)
 }
 
 /// `maxResults` checked against `1..=max`, defaulting to `max`.
