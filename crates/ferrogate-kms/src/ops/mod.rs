@@ -135,6 +135,25 @@ impl Done {
     }
 }
 
+/// Encodes an answer; when it carries a `Plaintext` (Decrypt, GenerateDataKey, GenerateRandom),
+/// into a buffer sized so that it never reallocates (a reallocation would leave a copy of the
+/// plaintext in freed memory), and wipes the plaintext string afterwards.
+fn encode_wiping_plaintext(body: &mut Value) -> Vec<u8> {
+    let Some(Value::String(p)) = body.get_mut("Plaintext") else {
+        return json::encode(body);
+    };
+    // The rest of the body (key ARN, ciphertext blob of at most ~1.5 KiB, names) is small.
+    let mut out = Vec::with_capacity(2 * p.len() + 8192);
+    if serde_json::to_writer(&mut out, &*body).is_err() {
+        out.clear();
+        out.extend_from_slice(b"{}");
+    }
+    if let Some(Value::String(p)) = body.get_mut("Plaintext") {
+        zeroize::Zeroize::zeroize(p);
+    }
+    out
+}
+
 /// Loads the key `r` for a handler and gates `what` on its state at `now`.
 pub(crate) fn usable(
     tx: &dyn ReadTx,
@@ -252,10 +271,11 @@ macro_rules! kms_ops {
             fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, KmsError> {
                 let input = self.input();
                 let key = input.key_ref(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
-                let done = input.run(&self.kms, tx, ctx, key.as_ref())?;
+                let mut done = input.run(&self.kms, tx, ctx, key.as_ref())?;
                 let resources = key.map(|k| k.arn()).or_else(|| input.created_key(&done.body))
                     .map(|arn| vec![("AWS::KMS::Key".to_owned(), arn)]).unwrap_or_default();
-                Ok(OpReply { body: json::encode(&done.body), response_elements: done.elements, resources })
+                let body = encode_wiping_plaintext(&mut done.body);
+                Ok(OpReply { body, response_elements: done.elements, resources })
             }
 
             fn access_denied(message: String) -> KmsError {
@@ -390,4 +410,26 @@ pub(crate) fn key_access(
         keys,
         ..Access::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_with_a_plaintext_are_encoded_once_and_the_plaintext_is_wiped() {
+        let mut body = serde_json::json!({"KeyId": "k", "Plaintext": "c2VjcmV0"});
+        let out = encode_wiping_plaintext(&mut body);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["Plaintext"], "c2VjcmV0");
+        assert_eq!(
+            body["Plaintext"], "",
+            "the plaintext left in the value is wiped"
+        );
+        let mut plain = serde_json::json!({"KeyId": "k"});
+        assert_eq!(
+            encode_wiping_plaintext(&mut plain),
+            br#"{"KeyId":"k"}"#.to_vec()
+        );
+    }
 }
