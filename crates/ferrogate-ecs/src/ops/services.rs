@@ -6,7 +6,10 @@ use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::tasks::{fargate_key, NetworkConfigurationIn, StrategyIn};
+use super::tasks::{
+    check_platform, fargate_key, network, runnable_task_definition, NetworkConfigurationIn,
+    StrategyIn,
+};
 use super::{clusters, max_results, on_resource, taskdefs, token, Done, Ecs, Input, Scope};
 use crate::cluster::{self as c, TagIn};
 use crate::model::Cluster;
@@ -81,51 +84,6 @@ impl DeploymentConfigurationIn {
 pub struct ControllerIn {
     #[serde(rename = "type")]
     kind: String,
-}
-
-fn network(n: Option<&NetworkConfigurationIn>) -> Result<Value, EcsError> {
-    match n.and_then(|n| n.awsvpc_configuration.as_ref()) {
-        None => Err(EcsError::invalid(
-            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
-        )),
-        Some(a) if a.subnets.is_empty() => Err(EcsError::invalid("subnets can not be empty.")),
-        Some(a) => Ok(serde_json::to_value(a).unwrap_or(Value::Null)),
-    }
-}
-
-fn check_platform(p: Option<&str>) -> Result<(), EcsError> {
-    match p {
-        None | Some("LATEST" | "1.4.0") => Ok(()),
-        Some(p) => Err(EcsError::invalid(format!(
-            "The specified platform version {p} does not exist or is not supported: Ferrogate provides 1.4.0 (LATEST)."
-        ))),
-    }
-}
-
-/// The ACTIVE Fargate-compatible task definition `reference` names.
-fn runnable_task_definition(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<crate::model::TaskDefinition, EcsError> {
-    let td = taskdefs::find(tx, account, region, reference)?
-        .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-    if !td.active {
-        return Err(EcsError::client(format!(
-            "TaskDefinition is inactive: {} cannot run new tasks.",
-            td.arn()
-        )));
-    }
-    let fargate = td.body["compatibilities"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
-    if !fargate {
-        return Err(EcsError::client(
-            "Task definition does not support launch_type FARGATE.",
-        ));
-    }
-    Ok(td)
 }
 
 /// The service a name or ARN names in cluster `cl` (any status).

@@ -70,6 +70,53 @@ pub struct StrategyIn {
     pub(crate) capacity_provider: String,
 }
 
+/// The awsvpc network configuration a task or service needs.
+pub(crate) fn network(n: Option<&NetworkConfigurationIn>) -> Result<Value, EcsError> {
+    match n.and_then(|n| n.awsvpc_configuration.as_ref()) {
+        None => Err(EcsError::invalid(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        )),
+        Some(a) if a.subnets.is_empty() => Err(EcsError::invalid("subnets can not be empty.")),
+        Some(a) => Ok(serde_json::to_value(a).unwrap_or(Value::Null)),
+    }
+}
+
+/// `platformVersion`: Ferrogate provides 1.4.0 (`LATEST`).
+pub(crate) fn check_platform(p: Option<&str>) -> Result<(), EcsError> {
+    match p {
+        None | Some("LATEST" | "1.4.0") => Ok(()),
+        Some(p) => Err(EcsError::invalid(format!(
+            "The specified platform version {p} does not exist or is not supported: Ferrogate provides 1.4.0 (LATEST)."
+        ))),
+    }
+}
+
+/// The ACTIVE Fargate-compatible task definition `reference` names.
+pub(crate) fn runnable_task_definition(
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    reference: &str,
+) -> Result<crate::model::TaskDefinition, EcsError> {
+    let td = taskdefs::find(tx, account, region, reference)?
+        .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
+    if !td.active {
+        return Err(EcsError::client(format!(
+            "TaskDefinition is inactive: {} cannot run new tasks.",
+            td.arn()
+        )));
+    }
+    let fargate = td.body["compatibilities"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
+    if !fargate {
+        return Err(EcsError::client(
+            "Task definition does not support launch_type FARGATE.",
+        ));
+    }
+    Ok(td)
+}
+
 /// `RunTask`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,13 +177,7 @@ impl RunTaskInput {
                 )));
             }
         }
-        if let Some(p) = self.platform_version.as_deref() {
-            if !matches!(p, "LATEST" | "1.4.0") {
-                return Err(EcsError::invalid(format!(
-                    "The specified platform version {p} does not exist or is not supported: Ferrogate provides 1.4.0 (LATEST)."
-                )));
-            }
-        }
+        check_platform(self.platform_version.as_deref())?;
         if let Some(t) = &self.client_token {
             if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| (33..=126).contains(&b)) {
                 return Err(EcsError::invalid(
@@ -227,36 +268,9 @@ impl Input for RunTaskInput {
                 })));
             }
         }
-        let td = taskdefs::find(tx.read(), account, region, &self.task_definition)?
-            .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-        if !td.active {
-            return Err(EcsError::client(format!(
-                "TaskDefinition is inactive: {} cannot run new tasks.",
-                td.arn()
-            )));
-        }
+        let td = runnable_task_definition(tx.read(), account, region, &self.task_definition)?;
         let body = &td.body;
-        let fargate = body["compatibilities"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
-        if !fargate {
-            return Err(EcsError::client(
-                "Task definition does not support launch_type FARGATE.",
-            ));
-        }
-        let subnets_given = self
-            .network_configuration
-            .as_ref()
-            .and_then(|n| n.awsvpc_configuration.as_ref());
-        let network = match subnets_given {
-            None => return Err(EcsError::invalid(
-                "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
-            )),
-            Some(a) if a.subnets.is_empty() => {
-                return Err(EcsError::invalid("subnets can not be empty."))
-            }
-            Some(a) => serde_json::to_value(a).unwrap_or(Value::Null),
-        };
+        let network = network(self.network_configuration.as_ref())?;
         let overrides = self.overrides.clone().unwrap_or_default();
         let defs = taskdef::containers(&td);
         for o in &overrides.container_overrides {
