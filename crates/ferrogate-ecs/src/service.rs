@@ -369,6 +369,8 @@ fn reconcile_one(
             })
             .count()
             .pipe(n);
+        // Stopped tasks are forgotten after an hour; the deployment's count of failures is not.
+        let failed = failed.max(d.failed);
         if (running, pending, failed) != (d.running, d.pending, d.failed) {
             d.running = running;
             d.pending = pending;

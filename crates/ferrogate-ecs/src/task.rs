@@ -419,6 +419,43 @@ impl Task {
     }
 }
 
+/// How long a stopped task stays describable: ECS keeps stopped tasks for at least an hour.
+pub const STOPPED_RETENTION_MILLIS: i64 = 3_600_000;
+
+/// Forgets tasks stopped more than [`STOPPED_RETENTION_MILLIS`] ago (keeping any whose grant
+/// could not be retired, so that it is not forgotten); returns how many.
+pub fn prune_stopped(
+    tx: &mut dyn ferrogate_store::WriteTx,
+    now: Timestamp,
+) -> Result<usize, ferrogate_store::StoreError> {
+    let mut cursor: Option<Vec<u8>> = None;
+    let mut pruned = 0;
+    loop {
+        let rows = tables::TASKS.scan(
+            tx,
+            &[],
+            cursor.as_deref(),
+            ferrogate_store::Direction::Forward,
+            1024,
+        )?;
+        let done = rows.len() < 1024;
+        for (k, t) in rows {
+            let expired = t.is_stopped()
+                && t.stopped_at
+                    .is_some_and(|s| now.millis() - s.millis() > STOPPED_RETENTION_MILLIS)
+                && (t.grant_id.is_none() || t.grant_retired);
+            if expired {
+                tables::TASKS.delete(tx, &k)?;
+                pruned += 1;
+            }
+            cursor = Some(k);
+        }
+        if done {
+            return Ok(pruned);
+        }
+    }
+}
+
 /// What the host runtime reports about a task, in ECS's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Update {
@@ -632,6 +669,66 @@ mod tests {
             v["taskArn"],
             "arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef0123456789abcdef"
         );
+    }
+
+    #[test]
+    fn stopped_tasks_are_forgotten_after_an_hour_unless_a_grant_is_outstanding() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ferrogate_store::Store::open(&dir.path().join("db")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let stopped_at = Timestamp::from_millis(10_000_000);
+        let mut tasks = Vec::new();
+        for (i, (stopped, grant, retired)) in [
+            (true, None, false),
+            (true, Some("g"), false),
+            (true, Some("g"), true),
+            (false, None, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut t = task();
+            t.id = format!("{i:032x}");
+            if stopped {
+                t.apply(
+                    &Update::Stopped {
+                        stop_code: "UserInitiated".into(),
+                        reason: "r".into(),
+                    },
+                    stopped_at,
+                );
+            }
+            t.grant_id = grant.map(str::to_owned);
+            t.grant_retired = retired;
+            tasks.push(t);
+        }
+        rt.block_on(store.write(move |tx| {
+            for t in &tasks {
+                tables::TASKS.put(tx, &t.task_ref().key(), t)?;
+            }
+            Ok::<_, ferrogate_store::StoreError>(())
+        }))
+        .unwrap();
+        let at = move |ms: i64| Timestamp::from_millis(stopped_at.millis() + ms);
+        let n = rt
+            .block_on(store.write(move |tx| prune_stopped(tx, at(STOPPED_RETENTION_MILLIS - 1))))
+            .unwrap();
+        assert_eq!(n, 0, "an hour is kept");
+        let n = rt
+            .block_on(store.write(move |tx| prune_stopped(tx, at(STOPPED_RETENTION_MILLIS + 1))))
+            .unwrap();
+        assert_eq!(
+            n, 2,
+            "the stopped task without a grant and the one whose grant was retired"
+        );
+        let left = store
+            .read(|tx| tables::TASKS.scan(tx, &[], None, ferrogate_store::Direction::Forward, 10))
+            .unwrap();
+        let ids: Vec<String> = left.into_iter().map(|(_, t)| t.id).collect();
+        assert_eq!(ids, vec![format!("{:032x}", 1), format!("{:032x}", 3)]);
     }
 
     #[test]

@@ -125,7 +125,22 @@ async fn run(
     // on every runtime event: each pass is a transaction on the single writer.
     let mut kicked = true;
     let mut last_pass = tokio::time::Instant::now();
+    let mut last_prune = tokio::time::Instant::now();
     loop {
+        if !stopping && last_prune.elapsed() >= Duration::from_secs(60) {
+            last_prune = tokio::time::Instant::now();
+            let now = state.app.clock.now();
+            match state
+                .app
+                .store
+                .write(move |tx| ferrogate_ecs::task::prune_stopped(tx, now))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tasks = n, "forgot tasks stopped more than an hour ago"),
+                Err(e) => tracing::error!(error = %e, "pruning stopped tasks failed"),
+            }
+        }
         if !stopping && (kicked || last_pass.elapsed() >= Duration::from_secs(1)) {
             kicked = false;
             last_pass = tokio::time::Instant::now();
