@@ -6,7 +6,7 @@ use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{max_results, on_resource, token, Done, Ecs, Input, Scope};
+use super::{max_results, on_resource, on_resources, token, Done, Ecs, Input, Scope};
 use crate::cluster::{self as c, ConfigurationIn, SettingIn, TagIn, FARGATE_KEY_CONDITION};
 use crate::model::{
     cluster_arn, keys, tables, Cluster, ClusterConfiguration, ClusterStatus, ManagedStorage,
@@ -122,6 +122,15 @@ pub(crate) fn active(
         Some(cl) if cl.status == ClusterStatus::Active => Ok(cl),
         _ => Err(EcsError::ClusterNotFoundException),
     }
+}
+
+/// The answer of a write operation: the cluster with everything but statistics.
+fn written(tx: &TxRef<'_>, cl: &Cluster) -> Result<Done, EcsError> {
+    let counts = super::tasks::counts(tx.read(), cl)?;
+    Ok(
+        Done::new(json!({"cluster": cluster_json(cl, Include::ALL, counts)}))
+            .on(RESOURCE, cl.arn()),
+    )
 }
 
 fn save(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), EcsError> {
@@ -368,11 +377,7 @@ impl Input for CreateClusterInput {
             }
         }
         save(&mut tx, &cl)?;
-        let counts = super::tasks::counts(tx.read(), &cl)?;
-        Ok(
-            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
-                .on(RESOURCE, cl.arn()),
-        )
+        written(&tx, &cl)
     }
 }
 
@@ -448,11 +453,7 @@ impl Input for UpdateClusterInput {
             cl.configuration = configuration;
         }
         save(&mut tx, &cl)?;
-        let counts = super::tasks::counts(tx.read(), &cl)?;
-        Ok(
-            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
-                .on(RESOURCE, cl.arn()),
-        )
+        written(&tx, &cl)
     }
 }
 
@@ -485,11 +486,7 @@ impl Input for UpdateClusterSettingsInput {
         )?;
         merge_settings(&mut cl, &self.settings)?;
         save(&mut tx, &cl)?;
-        let counts = super::tasks::counts(tx.read(), &cl)?;
-        Ok(
-            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
-                .on(RESOURCE, cl.arn()),
-        )
+        written(&tx, &cl)
     }
 }
 
@@ -535,11 +532,7 @@ impl Input for DeleteClusterInput {
         super::tasks::forget_cluster(&mut tx, &cl)?;
         cl.status = ClusterStatus::Inactive;
         save(&mut tx, &cl)?;
-        let counts = super::tasks::counts(tx.read(), &cl)?;
-        Ok(
-            Done::new(json!({"cluster": cluster_json(&cl, Include::ALL, counts)}))
-                .on(RESOURCE, cl.arn()),
-        )
+        written(&tx, &cl)
     }
 }
 
@@ -602,12 +595,12 @@ impl Input for DescribeClustersInput {
     fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
         // Every cluster named is authorized (the first as the request's resource, the
         // others as further authorizations of the same action).
-        let refs = self.references();
-        let mut arns = refs.iter().map(|r| shown_arn(r, s.account(), s.region));
-        let first = arns.next().unwrap_or_else(|| "*".to_owned());
-        let mut access = on_resource(first, Vec::new());
-        access.also = arns.map(|a| on_resource(a, Vec::new())).collect();
-        Ok(access)
+        let arns = self
+            .references()
+            .iter()
+            .map(|r| shown_arn(r, s.account(), s.region))
+            .collect();
+        Ok(on_resources(arns, Vec::new()))
     }
 
     fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {

@@ -107,6 +107,15 @@ pub(crate) fn on_resource(arn: String, keys: Vec<(String, Vec<String>)>) -> Acce
     }
 }
 
+/// An `Access` for several resources of one action (Describe* of many): the first is the
+/// request's resource, the others further authorizations; every one must be allowed.
+pub(crate) fn on_resources(arns: Vec<String>, keys: Vec<(String, Vec<String>)>) -> Access {
+    let mut arns = arns.into_iter();
+    let mut access = on_resource(arns.next().unwrap_or_else(|| "*".to_owned()), keys.clone());
+    access.also = arns.map(|a| on_resource(a, keys.clone())).collect();
+    access
+}
+
 macro_rules! ecs_ops {
     ($( $name:ident ( $input:ty ) $ro:literal ),* $(,)?) => {
         #[derive(Debug, Clone)]

@@ -10,7 +10,9 @@ use super::tasks::{
     check_platform, fargate_key, network, runnable_task_definition, NetworkConfigurationIn,
     StrategyIn,
 };
-use super::{clusters, max_results, on_resource, taskdefs, token, Done, Ecs, Input, Scope};
+use super::{
+    clusters, max_results, on_resource, on_resources, taskdefs, token, Done, Ecs, Input, Scope,
+};
 use crate::cluster::{self as c, TagIn};
 use crate::model::Cluster;
 use crate::service::{deployment_id, service_key, DeploymentConfiguration, Service, SERVICES};
@@ -519,12 +521,7 @@ impl Input for DescribeServicesInput {
                 _ => service_arn(&cl, r.rsplit('/').next().unwrap_or(r)),
             })
             .collect();
-        let mut access = on_resource(arns[0].clone(), keys.clone());
-        access.also = arns[1..]
-            .iter()
-            .map(|a| on_resource(a.clone(), keys.clone()))
-            .collect();
-        Ok(access)
+        Ok(on_resources(arns, keys))
     }
 
     fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {

@@ -7,7 +7,9 @@ use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{clusters, max_results, on_resource, taskdefs, token, Done, Ecs, Input, Scope};
+use super::{
+    clusters, max_results, on_resource, on_resources, taskdefs, token, Done, Ecs, Input, Scope,
+};
 use crate::cluster::{self as c, TagIn};
 use crate::model::{Cluster, TaskDefinition};
 use crate::task::{self, tables, ClientToken, ContainerOverride, Task};
@@ -590,12 +592,7 @@ impl Input for DescribeTasksInput {
                 ),
             })
             .collect();
-        let mut access = on_resource(arns[0].clone(), keys.clone());
-        access.also = arns[1..]
-            .iter()
-            .map(|a| on_resource(a.clone(), keys.clone()))
-            .collect();
-        Ok(access)
+        Ok(on_resources(arns, keys))
     }
 
     fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
