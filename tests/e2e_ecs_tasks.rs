@@ -375,6 +375,62 @@ fn the_announcement_scenario_on_the_real_runtime() {
     assert!(volume_images(&s).is_empty(), "{:?}", volume_images(&s));
 }
 
+/// Task volumes live on the task's encrypted storage: one container writes to a volume it
+/// mounts, another sees it through `volumesFrom` read-only, and a read-only root filesystem
+/// is read-only. The reader's exit code says which check failed.
+#[test]
+fn volumes_mount_points_and_a_read_only_root_are_applied() {
+    if !require_root("volumes_mount_points_and_a_read_only_root_are_applied") {
+        return;
+    }
+    let s = Server::start();
+    load_busybox(&s);
+    json(&s.aws(&["ecs", "create-cluster"]));
+    let containers = serde_json::json!([
+        {"name": "writer", "image": "busybox", "essential": false,
+         "mountPoints": [{"sourceVolume": "shared", "containerPath": "/shared"}],
+         "command": ["sh", "-c", "echo hello > /shared/msg && sleep 30"]},
+        {"name": "reader", "image": "busybox", "readonlyRootFilesystem": true,
+         "volumesFrom": [{"sourceContainer": "writer", "readOnly": true}],
+         "command": ["sh", "-c", concat!(
+            "i=0; while [ ! -s /shared/msg ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ",
+            "grep -q hello /shared/msg || exit 3; ",
+            "touch /shared/other 2>/dev/null && exit 4; ",
+            "touch /root-file 2>/dev/null && exit 5; ",
+            "exit 0")]},
+    ])
+    .to_string();
+    json(&s.aws(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "vols",
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--volumes",
+        r#"[{"name":"shared"}]"#,
+        "--container-definitions",
+        &containers,
+    ]));
+    let t = run_task(&s, "default", "vols", &[]);
+    let d = wait_for(&s, "default", &t, "STOPPED");
+    assert_eq!(d["lastStatus"], "STOPPED", "{d}");
+    assert_eq!(d["stopCode"], "EssentialContainerExited", "{d}");
+    let reader = d["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "reader")
+        .unwrap();
+    assert_eq!(reader["exitCode"], 0, "{d}");
+}
+
 /// After a crash of the server (and its host agent) the next start destroys the task's
 /// sandbox and volume and records the task as stopped, with a reason.
 #[test]
@@ -481,8 +537,73 @@ fn run_task_refuses_what_fargate_refuses() {
         e.contains("Task definition does not support launch_type FARGATE."),
         "{e}"
     );
+    // A member Ferrogate stores but cannot apply is refused by name when a task would run
+    // with it, by RunTask and CreateService alike; an unknown volume is refused at register.
+    json(&s.aws(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "checked",
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        r#"[{"name":"app","image":"busybox","healthCheck":{"command":["CMD-SHELL","true"]}}]"#,
+    ]));
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "run-task",
+            "--task-definition",
+            "checked",
+            "--network-configuration",
+            NET,
+        ]),
+        "UnsupportedFeatureException",
+    );
+    assert!(
+        e.contains("containerDefinitions[app].healthCheck is not supported"),
+        "{e}"
+    );
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "create-service",
+            "--service-name",
+            "checked",
+            "--task-definition",
+            "checked",
+            "--desired-count",
+            "1",
+            "--launch-type",
+            "FARGATE",
+            "--network-configuration",
+            NET,
+        ]),
+        "UnsupportedFeatureException",
+    );
+    assert!(e.contains("healthCheck"), "{e}");
+    let e = fails_with(
+        &s.aws(&[
+            "ecs",
+            "register-task-definition",
+            "--family",
+            "vols",
+            "--container-definitions",
+            r#"[{"name":"app","image":"busybox","memory":128,"mountPoints":[{"sourceVolume":"nope","containerPath":"/d"}]}]"#,
+        ]),
+        "ClientException",
+    );
+    assert!(e.contains("Unknown volume 'nope'."), "{e}");
     let l = json(&s.aws(&["ecs", "list-tasks", "--desired-status", "STOPPED"]));
     assert_eq!(l["taskArns"], serde_json::json!([]));
+    let l = json(&s.aws(&["ecs", "list-services"]));
+    assert_eq!(l["serviceArns"], serde_json::json!([]));
     let d = json(&s.aws(&[
         "ecs",
         "describe-tasks",

@@ -39,6 +39,9 @@ pub enum EcsError {
     /// Not authorized.
     #[error("{0}")]
     AccessDeniedException(String),
+    /// A feature Ferrogate does not provide (a task-definition member it cannot apply).
+    #[error("{0}")]
+    UnsupportedFeatureException(String),
     /// A protocol-level problem.
     #[error(transparent)]
     Wire(#[from] WireError),
@@ -61,6 +64,7 @@ impl AwsError for EcsError {
             EcsError::ResourceNotFoundException(_) => "ResourceNotFoundException",
             EcsError::LimitExceededException(_) => "LimitExceededException",
             EcsError::AccessDeniedException(_) => "AccessDeniedException",
+            EcsError::UnsupportedFeatureException(_) => "UnsupportedFeatureException",
             EcsError::Wire(w) => w.aws_code(p),
             EcsError::Internal(_) => "ServerException",
         }

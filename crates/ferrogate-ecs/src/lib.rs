@@ -3,6 +3,8 @@
 //! - [`model`]: clusters and task definitions as stored.
 //! - [`cluster`]: cluster names, ARNs and the checks of a cluster's customer managed key.
 //! - [`taskdef`]: task definitions: Fargate validation, normalisation, output.
+//! - [`mounts`]: task volumes, `mountPoints` and `volumesFrom`.
+//! - [`support`]: the task-definition members Ferrogate cannot apply, refused at run time.
 //! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
 //! - [`ops`]: the API.
 //!
@@ -14,8 +16,10 @@
 pub mod cluster;
 mod error;
 pub mod model;
+pub mod mounts;
 pub mod ops;
 pub mod service;
+pub mod support;
 pub mod task;
 pub mod taskdef;
 

@@ -44,6 +44,12 @@ pub struct TaskContainer {
     pub reason: Option<String>,
     /// `runtimeId` (pid in the task).
     pub runtime_id: Option<String>,
+    /// Task volumes bound into the container (`mountPoints`, then `volumesFrom`).
+    #[serde(default)]
+    pub mounts: Vec<crate::mounts::Mount>,
+    /// `readonlyRootFilesystem`.
+    #[serde(default)]
+    pub readonly_root_filesystem: bool,
 }
 
 /// A task.
@@ -65,6 +71,9 @@ pub struct Task {
     pub memory: String,
     /// Containers.
     pub containers: Vec<TaskContainer>,
+    /// Task-level bind volumes, kept on the task's encrypted storage.
+    #[serde(default)]
+    pub volumes: Vec<String>,
     /// `ephemeralStorage.sizeInGiB` (20 when neither the definition nor the overrides set it).
     pub ephemeral_gib: u32,
     /// The customer managed key the task's storage is encrypted under (the cluster's key when
@@ -486,10 +495,12 @@ pub enum Update {
     },
 }
 
-/// A container of a task definition with a task's overrides applied.
+/// A container of a task definition with a task's overrides applied and its resolved
+/// mounts ([`crate::mounts::resolve`]).
 pub fn container_from(
     def: &crate::taskdef::ContainerDef,
     ov: Option<&ContainerOverride>,
+    mounts: Vec<crate::mounts::Mount>,
 ) -> TaskContainer {
     let mut environment: Vec<(String, String)> = def
         .environment
@@ -533,6 +544,8 @@ pub fn container_from(
         exit_code: None,
         reason: None,
         runtime_id: None,
+        mounts,
+        readonly_root_filesystem: def.readonly_root_filesystem.unwrap_or(false),
     }
 }
 
@@ -576,7 +589,9 @@ mod tests {
             containers: vec![container_from(
                 &serde_json::from_value(json!({"name": "app", "image": "busybox", "command": ["a"], "environment": [{"name": "A", "value": "1"}]})).unwrap(),
                 Some(&serde_json::from_value(json!({"name": "app", "command": ["b"], "environment": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]})).unwrap()),
+                Vec::new(),
             )],
+            volumes: Vec::new(),
             ephemeral_gib: 20,
             kms_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),
             volume_id: "vol-0123456789abcdef0".into(),

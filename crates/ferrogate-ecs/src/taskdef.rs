@@ -129,6 +129,15 @@ pub struct ContainerDef {
     /// `memoryReservation` MiB.
     #[serde(default)]
     pub memory_reservation: Option<i64>,
+    /// `mountPoints`.
+    #[serde(default)]
+    pub mount_points: Option<Vec<crate::mounts::MountPointIn>>,
+    /// `volumesFrom`.
+    #[serde(default)]
+    pub volumes_from: Option<Vec<crate::mounts::VolumeFromIn>>,
+    /// `readonlyRootFilesystem`.
+    #[serde(default)]
+    pub readonly_root_filesystem: Option<bool>,
 }
 
 /// `{name, value}`.
@@ -282,6 +291,12 @@ pub fn normalize(input: &RegisterInput) -> Result<Value, EcsError> {
         }
     }
     let containers = normalize_containers(&input.container_definitions, network_mode)?;
+    let volume_names = crate::mounts::volume_names(&input.volumes)?;
+    let defs: Vec<ContainerDef> = containers
+        .iter()
+        .filter_map(|c| serde_json::from_value(c.clone()).ok())
+        .collect();
+    crate::mounts::resolve(&defs, &volume_names)?;
 
     let mut body = Map::new();
     body.insert("family".into(), json!(input.family));

@@ -26,11 +26,11 @@ use base64::Engine as _;
 use ferrogate_ecs::task::{tables, Task, TaskRef, Update};
 use ferrogate_runtime::agent::state::TaskState;
 use ferrogate_runtime::agent::{
-    start_agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, RuntimeEvent, StopCode,
-    TaskSpec,
+    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeCommand, RuntimeConfig, RuntimeEvent,
+    StopCode, TaskSpec,
 };
 use ferrogate_runtime::volume::VolumeSpec;
-use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId, VolumeName};
 use ferrogate_store::{Direction, StoreError};
 use ferrogate_types::{AccountId, Principal};
 use serde_json::{json, Value};
@@ -573,8 +573,19 @@ fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
                 essential: c.essential,
                 stop_timeout: c.stop_timeout.map(|s| Duration::from_secs(u64::from(s))),
                 memory_mib: c.memory,
-                mount_points: Vec::new(),
-                readonly_root_filesystem: false,
+                mount_points: c
+                    .mounts
+                    .iter()
+                    .map(|m| {
+                        Ok(MountPoint {
+                            source_volume: VolumeName::new(m.volume.clone())
+                                .map_err(|e| bad(&e))?,
+                            container_path: m.path.clone(),
+                            read_only: m.read_only,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+                readonly_root_filesystem: c.readonly_root_filesystem,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -588,7 +599,11 @@ fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
         cpu_units: t.cpu.parse().ok(),
         memory_mib: t.memory.parse().ok(),
         containers,
-        volumes: Vec::new(),
+        volumes: t
+            .volumes
+            .iter()
+            .map(|v| VolumeName::new(v.clone()).map_err(|e| bad(&e)))
+            .collect::<Result<Vec<_>, String>>()?,
         hostname: None,
     })
 }

@@ -116,7 +116,32 @@ pub(crate) fn runnable_task_definition(
             "Task definition does not support launch_type FARGATE.",
         ));
     }
+    if let Some(m) = crate::support::unsupported(&td.body) {
+        return Err(EcsError::UnsupportedFeatureException(m));
+    }
     Ok(td)
+}
+
+/// A task's containers (the definition's, with `overrides` applied and mounts resolved) and
+/// its task volumes.
+fn task_containers(
+    td: &TaskDefinition,
+    overrides: &[task::ContainerOverride],
+) -> Result<(Vec<task::TaskContainer>, Vec<String>), EcsError> {
+    let defs = taskdef::containers(td);
+    let volumes = crate::mounts::volume_names(td.body["volumes"].as_array().map_or(&[], |v| v))?;
+    let mounts = crate::mounts::resolve(&defs, &volumes)?;
+    let containers = defs
+        .iter()
+        .zip(mounts)
+        .map(|(d, m)| {
+            let ov = overrides
+                .iter()
+                .find(|o| o.name.as_deref() == d.name.as_deref());
+            task::container_from(d, ov, m)
+        })
+        .collect();
+    Ok((containers, volumes))
 }
 
 /// `RunTask`.
@@ -313,6 +338,7 @@ impl Input for RunTaskInput {
             .unwrap_or(20);
         let tags = c::check_tags(&self.tags)?;
         let key = fargate_key(&cl);
+        let (containers, volumes) = task_containers(&td, &overrides.container_overrides)?;
         let mut tasks = Vec::new();
         for _ in 0..self.count.unwrap_or(1) {
             let t = Task {
@@ -323,16 +349,8 @@ impl Input for RunTaskInput {
                 task_definition_arn: td.arn(),
                 cpu: cpu.clone(),
                 memory: memory.clone(),
-                containers: defs
-                    .iter()
-                    .map(|d| {
-                        let ov = overrides
-                            .container_overrides
-                            .iter()
-                            .find(|o| o.name.as_deref() == d.name.as_deref());
-                        task::container_from(d, ov)
-                    })
-                    .collect(),
+                containers: containers.clone(),
+                volumes: volumes.clone(),
                 ephemeral_gib,
                 kms_key_arn: key.clone(),
                 volume_id: format!("vol-{}", &random_hex(9)?[..17]),
@@ -400,6 +418,7 @@ pub(crate) fn service_task(
     now: ferrogate_types::Timestamp,
 ) -> Result<Task, EcsError> {
     let body = &td.body;
+    let (containers, volumes) = task_containers(td, &[])?;
     Ok(Task {
         account: cl.account.clone(),
         region: cl.region.clone(),
@@ -408,10 +427,8 @@ pub(crate) fn service_task(
         task_definition_arn: td.arn(),
         cpu: body["cpu"].as_str().unwrap_or_default().to_owned(),
         memory: body["memory"].as_str().unwrap_or_default().to_owned(),
-        containers: taskdef::containers(td)
-            .iter()
-            .map(|d| task::container_from(d, None))
-            .collect(),
+        containers,
+        volumes,
         ephemeral_gib: body["ephemeralStorage"]["sizeInGiB"]
             .as_i64()
             .and_then(|v| u32::try_from(v).ok())
