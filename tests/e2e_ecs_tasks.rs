@@ -244,9 +244,35 @@ fn the_announcement_scenario_on_the_real_runtime() {
 
     // CloudTrail: the Fargate service principal created each grant, for Decrypt, with the
     // encryption context subset of the cluster and the volume.
-    let grants = events(&s, "CreateGrant");
+    let all_grants = events(&s, "CreateGrant");
+    let (dry, grants): (Vec<Value>, Vec<Value>) = all_grants
+        .into_iter()
+        .partition(|g| g["requestParameters"]["dryRun"] == true);
     assert!(grants.len() >= 2, "{grants:?}");
+    // Fargate's pre-flight before each launch: DryRun calls with the cluster's context.
+    assert!(dry.len() >= grants.len(), "{dry:?}");
+    for g in &dry {
+        assert_eq!(g["userIdentity"]["invokedBy"], "fargate.amazonaws.com");
+        assert_eq!(g["errorCode"], "DryRunOperationException", "{g}");
+        assert_eq!(
+            g["errorMessage"],
+            "The request would have succeeded, but the DryRun option is set."
+        );
+        assert_eq!(
+            g["requestParameters"]["constraints"]["encryptionContextSubset"],
+            serde_json::json!({"aws:ecs:clusterAccount": "000000000000", "aws:ecs:clusterName": "secure"})
+        );
+    }
+    let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    assert!(
+        gen.iter().any(|e| e["requestParameters"]["dryRun"] == true
+            && e["errorCode"] == "DryRunOperationException"
+            && e["requestParameters"]["encryptionContext"]
+                == serde_json::json!({"aws:ecs:clusterAccount": "000000000000", "aws:ecs:clusterName": "secure"})),
+        "{gen:?}"
+    );
     for g in &grants {
+        assert!(g.get("errorCode").is_none(), "{g}");
         assert_eq!(g["userIdentity"]["type"], "AWSService");
         assert_eq!(g["userIdentity"]["invokedBy"], "fargate.amazonaws.com");
         let p = &g["requestParameters"];

@@ -4,6 +4,9 @@
 //! Per task with a customer managed key, as the service principal `fargate.amazonaws.com`
 //! and through the same path as any client's request (key policy and grants evaluated,
 //! each call a CloudTrail event with an `AWSService` identity):
+//! 0. a pre-flight: `GenerateDataKeyWithoutPlaintext` and `CreateGrant` with `DryRun` and
+//!    the cluster's context (account, cluster name), each answering
+//!    `DryRunOperationException` when the real call would be allowed;
 //! 1. `GenerateDataKeyWithoutPlaintext`, 64 bytes, encryption context
 //!    `aws:ecs:clusterAccount`, `aws:ecs:clusterName`, `aws:ebs:id`;
 //! 2. `CreateGrant` for `fargate.<region>.amazonaws.com` to `Decrypt` under that context
@@ -36,7 +39,7 @@ use ferrogate_types::{AccountId, Principal};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::dispatch::service_kms_call;
+use crate::dispatch::{service_kms_call, ServiceCallError};
 use crate::App;
 
 /// The running launcher.
@@ -377,6 +380,52 @@ struct Keyed {
     grant_id: Option<String>,
 }
 
+/// Fargate's pre-flight (shared/spec/aws-behaviour.md §4.1 rows 1–2): a `DryRun` of
+/// `GenerateDataKeyWithoutPlaintext` and of `CreateGrant` with the cluster's encryption
+/// context (account and cluster name, no volume yet). Each is authorized and recorded like
+/// the real call and answers `DryRunOperationException` when it would have succeeded; any
+/// other answer (access denied, a disabled key) stops the launch before a data key or a
+/// grant exists. A dry run that claims success is not trusted either (fail closed).
+async fn preflight(
+    state: &State,
+    t: &Task,
+    key: &str,
+) -> Result<(), (&'static str, ServiceCallError)> {
+    let ctx = json!({"aws:ecs:clusterAccount": t.account, "aws:ecs:clusterName": t.cluster});
+    let calls = [
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            json!({"KeyId": key, "NumberOfBytes": 64, "EncryptionContext": ctx, "DryRun": true}),
+        ),
+        (
+            "CreateGrant",
+            json!({
+                "KeyId": key,
+                "GranteePrincipal": format!("fargate.{}.amazonaws.com", t.region),
+                "Operations": ["Decrypt"],
+                "Constraints": {"EncryptionContextSubset": ctx},
+                "DryRun": true,
+            }),
+        ),
+    ];
+    for (op, body) in calls {
+        match service_kms_call(&state.app, fargate(&t.account), &t.region, op, &body).await {
+            Err(e) if e.code.ends_with("DryRunOperationException") => {}
+            Err(e) => return Err((op, e)),
+            Ok(_) => {
+                return Err((
+                    op,
+                    ServiceCallError {
+                        code: "InternalFailure".into(),
+                        message: "the DryRun call did not answer DryRunOperationException".into(),
+                    },
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
     let Some(key) = &t.kms_key_arn else {
         let data_key = DataKey::generate().map_err(|_| {
@@ -392,6 +441,9 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
     let fail = |step: &str, e: &dyn std::fmt::Display| {
         format!("ResourceInitializationError: failed to create the task's encrypted ephemeral storage: KMS {step} on {key} failed: {e}")
     };
+    preflight(state, t, key)
+        .await
+        .map_err(|(op, e)| fail(op, &e))?;
     let gen = service_kms_call(
         &state.app,
         fargate(&t.account),
