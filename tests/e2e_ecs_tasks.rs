@@ -750,6 +750,128 @@ fn stable(svc: &Value) -> bool {
         && svc["runningCount"] == svc["desiredCount"]
 }
 
+/// The circuit breaker with rollback: a deployment whose tasks cannot start (an image that is
+/// not there) fails, and the service returns to its last completed deployment's task
+/// definition in a new deployment, which completes; the running task never goes away first.
+#[test]
+fn a_failed_deployment_rolls_back_to_the_last_completed_one() {
+    if !require_root("a_failed_deployment_rolls_back_to_the_last_completed_one") {
+        return;
+    }
+    let s = Server::start();
+    load_busybox(&s);
+    json(&s.aws(&["ecs", "create-cluster", "--cluster-name", "rb"]));
+    register(&s, "api", "sleep 1000", &[]);
+    let created = json(&s.aws(&[
+        "ecs",
+        "create-service",
+        "--cluster",
+        "rb",
+        "--service-name",
+        "api",
+        "--task-definition",
+        "api",
+        "--desired-count",
+        "1",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        NET,
+        "--deployment-configuration",
+        "deploymentCircuitBreaker={enable=true,rollback=true},minimumHealthyPercent=100,maximumPercent=200",
+    ]));
+    let good = created["service"]["deployments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let good_td = created["service"]["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    watch(&s, "rb", "api", stable, |_, _| {});
+    json(&s.aws(&[
+        "ecs",
+        "register-task-definition",
+        "--family",
+        "api",
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        r#"[{"name":"app","image":"example.invalid/ghost:1"}]"#,
+    ]));
+    let updated = json(&s.aws(&[
+        "ecs",
+        "update-service",
+        "--cluster",
+        "rb",
+        "--service",
+        "api",
+        "--task-definition",
+        "api:2",
+    ]));
+    let bad = updated["service"]["deployments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = watch(
+        &s,
+        "rb",
+        "api",
+        |svc| {
+            stable(svc)
+                && svc["deployments"][0]["id"] != bad.as_str()
+                && svc["deployments"][0]["rolloutState"] == "COMPLETED"
+        },
+        |svc, running| {
+            // minimumHealthyPercent 100 of 1: the good task stays until its replacement runs.
+            assert!(
+                running.len() >= 1 || svc["deployments"][0]["id"] == bad.as_str(),
+                "{svc}"
+            );
+        },
+    );
+    let d = &done["deployments"][0];
+    assert_eq!(done["taskDefinition"], good_td.as_str(), "{done}");
+    assert_eq!(d["taskDefinition"], good_td.as_str(), "{done}");
+    assert_ne!(d["id"], good.as_str());
+    let messages: Vec<&str> = done["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.contains(
+            &format!("(service api) (deployment {bad}) deployment failed: tasks failed to start.")
+                .as_str()
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&format!("(service api) rolling back to deployment {good}.").as_str()),
+        "{messages:?}"
+    );
+    // The failed deployment launched no more than the breaker allows before it tripped.
+    let stopped = json(&s.aws(&[
+        "ecs",
+        "list-tasks",
+        "--cluster",
+        "rb",
+        "--desired-status",
+        "STOPPED",
+    ]));
+    assert!(
+        stopped["taskArns"].as_array().unwrap().len() <= 5,
+        "{stopped}"
+    );
+}
+
 /// The announcement's redeployment: a 2-task service with minimumHealthyPercent 50 moves to
 /// the cluster's new key with force-new-deployment, never dropping below one running task;
 /// a killed task is replaced; with the key disabled a new deployment fails (circuit breaker)

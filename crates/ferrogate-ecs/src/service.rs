@@ -11,6 +11,9 @@
 //! (`deployments[].fargateEphemeralStorage.kmsKeyId`): a key change on the cluster reaches a
 //! service only through a new deployment (`forceNewDeployment`), as on AWS.
 //!
+//! With `deploymentCircuitBreaker.rollback`, a deployment the breaker fails is followed by a
+//! new deployment of the last one that completed (its task definition, network and key).
+//!
 //! A task counts as healthy once RUNNING (Ferrogate runs no health checks and has no load
 //! balancers, so there is nothing to wait for).
 
@@ -74,6 +77,24 @@ pub struct Deployment {
     pub created_at: Timestamp,
     /// `updatedAt`.
     pub updated_at: Timestamp,
+    /// Made by the circuit breaker's rollback (it does not roll back again).
+    #[serde(default)]
+    pub rollback: bool,
+}
+
+/// What a rollback returns to: the last deployment that completed, as it was made (task
+/// definition, network, and the cluster's key then: a service revision on AWS carries its
+/// `fargateEphemeralStorage` too).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Completed {
+    /// Its id.
+    pub id: String,
+    /// Task definition ARN.
+    pub task_definition: String,
+    /// `networkConfiguration.awsvpcConfiguration`.
+    pub network: Value,
+    /// Its Fargate key.
+    pub fargate_key: Option<String>,
 }
 
 /// A service event.
@@ -128,6 +149,9 @@ pub struct Service {
     pub platform_version: String,
     /// Whether a steady-state event was recorded since the last change.
     pub steady: bool,
+    /// The last deployment that completed (what the circuit breaker's rollback returns to).
+    #[serde(default)]
+    pub last_completed: Option<Completed>,
 }
 impl Record for Service {}
 
@@ -190,9 +214,33 @@ impl Service {
                 rollout_reason: reason,
                 created_at: now,
                 updated_at: now,
+                rollback: false,
             },
         );
         self.steady = false;
+    }
+
+    /// The circuit breaker's rollback: a new PRIMARY deployment of the last completed one's
+    /// task definition, network and key; the service's task definition and network return to
+    /// them. Rolling back is not itself rolled back: a failed rollback stays FAILED.
+    fn roll_back(&mut self, to: &Completed, now: Timestamp) -> Result<(), EcsError> {
+        self.task_definition.clone_from(&to.task_definition);
+        self.network.clone_from(&to.network);
+        self.deploy(deployment_id()?, to.fargate_key.clone(), now);
+        if let Some(p) = self.deployments.first_mut() {
+            p.rollback = true;
+            // AWS's wording as seen in describe-services output [I].
+            p.rollout_reason = format!(
+                "ECS deployment circuit breaker: rolling back to deploymentId {}.",
+                to.id
+            );
+        }
+        let msg = format!(
+            "(service {}) rolling back to deployment {}.",
+            self.name, to.id
+        );
+        self.event(now, msg);
+        Ok(())
     }
 
     /// The service in the API's JSON.
@@ -379,8 +427,10 @@ fn reconcile_one(
         }
     }
     let name = svc.name.clone();
-    // The circuit breaker: a PRIMARY deployment whose tasks keep failing stops launching.
+    // The circuit breaker: a PRIMARY deployment whose tasks keep failing stops launching,
+    // and with `rollback` the service returns to its last completed deployment.
     let cb = svc.deployment_configuration.circuit_breaker;
+    let mut roll_back_to = None;
     if let Some(p) = svc.deployments.first_mut() {
         if cb && p.rollout_state == "IN_PROGRESS" && p.failed >= failure_threshold(desired) {
             p.rollout_state = "FAILED".into();
@@ -394,8 +444,14 @@ fn reconcile_one(
                 "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
                 p.id
             );
+            if svc.deployment_configuration.rollback && !p.rollback {
+                roll_back_to = svc.last_completed.clone().filter(|c| c.id != p.id);
+            }
             svc.event(now, msg);
         }
+    }
+    if let Some(to) = roll_back_to {
+        svc.roll_back(&to, now)?;
     }
     let Some(primary) = svc.deployments.first().cloned() else {
         return Ok(false);
@@ -566,6 +622,12 @@ fn reconcile_one(
                     "(service {name}) (deployment {}) deployment completed.",
                     p.id
                 );
+                svc.last_completed = Some(Completed {
+                    id: p.id.clone(),
+                    task_definition: p.task_definition.clone(),
+                    network: p.network.clone(),
+                    fargate_key: p.fargate_key.clone(),
+                });
                 svc.event(now, msg);
             }
             if !svc.steady && svc.status == "ACTIVE" {

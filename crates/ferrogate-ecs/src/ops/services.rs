@@ -311,6 +311,7 @@ impl Input for CreateServiceInput {
                 .clone()
                 .unwrap_or_else(|| "LATEST".into()),
             steady: false,
+            last_completed: None,
         };
         svc.deploy(deployment_id()?, fargate_key(&cl), ctx.now);
         save(&mut tx, &svc)?;

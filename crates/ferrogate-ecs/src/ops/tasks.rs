@@ -119,6 +119,9 @@ pub(crate) fn runnable_task_definition(
     if let Some(m) = crate::support::unsupported(&td.body) {
         return Err(EcsError::UnsupportedFeatureException(m));
     }
+    // Mounts were checked at registration; checked again here so that a definition stored
+    // before that check cannot make a service's tasks unbuildable later.
+    task_containers(&td, &[])?;
     Ok(td)
 }
 
