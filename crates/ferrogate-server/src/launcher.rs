@@ -408,8 +408,14 @@ async fn preflight(
             }),
         ),
     ];
-    for (op, body) in calls {
-        match service_kms_call(&state.app, fargate(&t.account), &t.region, op, &body).await {
+    // The two are independent: made together, their audit records share one group commit.
+    let [(op_a, a), (op_b, b)] = calls;
+    let (ra, rb) = tokio::join!(
+        service_kms_call(&state.app, fargate(&t.account), &t.region, op_a, &a),
+        service_kms_call(&state.app, fargate(&t.account), &t.region, op_b, &b),
+    );
+    for (op, r) in [(op_a, ra), (op_b, rb)] {
+        match r {
             Err(e) if e.code.ends_with("DryRunOperationException") => {}
             Err(e) => return Err((op, e)),
             Ok(_) => {
