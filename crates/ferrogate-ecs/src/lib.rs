@@ -3,6 +3,7 @@
 //! - [`model`]: clusters and task definitions as stored.
 //! - [`cluster`]: cluster names, ARNs and the checks of a cluster's customer managed key.
 //! - [`taskdef`]: task definitions: Fargate validation, normalisation, output.
+//! - [`health`]: container health checks and task health.
 //! - [`mounts`]: task volumes, `mountPoints` and `volumesFrom`.
 //! - [`support`]: the task-definition members Ferrogate cannot apply, refused at run time.
 //! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
@@ -15,6 +16,7 @@
 
 pub mod cluster;
 mod error;
+pub mod health;
 pub mod model;
 pub mod mounts;
 pub mod ops;

@@ -14,8 +14,9 @@
 //! With `deploymentCircuitBreaker.rollback`, a deployment the breaker fails is followed by a
 //! new deployment of the last one that completed (its task definition, network and key).
 //!
-//! A task counts as healthy once RUNNING (Ferrogate runs no health checks and has no load
-//! balancers, so there is nothing to wait for).
+//! A task counts as healthy once RUNNING, or, when an essential container has a health
+//! check, once its checks say HEALTHY; a service task whose checks say UNHEALTHY is stopped
+//! (`Task failed container health checks`), counted as a failure, and replaced.
 
 use ferrogate_store::{Direction, Key as StoreKey, Record, Table, TxRef, WriteTx};
 use ferrogate_types::Timestamp;
@@ -333,12 +334,37 @@ pub fn reconcile(tx: &mut dyn WriteTx, now: Timestamp) -> Result<bool, EcsError>
     Ok(changed)
 }
 
+/// The `stoppedReason` of a service task stopped because its health checks failed (AWS's).
+pub const UNHEALTHY_REASON: &str = "Task failed container health checks";
+
+/// A task that counts as healthy: RUNNING, and HEALTHY by its health checks when an
+/// essential container has one.
+fn healthy(t: &Task) -> bool {
+    t.last == "RUNNING" && (!t.has_health_checks() || t.health() == "HEALTHY")
+}
+
+/// A stopped task that counts against its deployment: it failed to start, an essential
+/// container exited, or the service stopped it for failing its health checks.
+fn failed(t: &Task) -> bool {
+    t.is_stopped()
+        && (matches!(
+            t.stop_code.as_deref(),
+            Some("TaskFailedToStart" | "EssentialContainerExited")
+        ) || t.stopped_reason.as_deref() == Some(UNHEALTHY_REASON))
+}
+
 fn stop(tx: &mut dyn WriteTx, t: &mut Task, deployment: &str) -> Result<(), EcsError> {
+    stop_because(
+        tx,
+        t,
+        format!("Scaling activity initiated by (deployment {deployment})"),
+    )
+}
+
+fn stop_because(tx: &mut dyn WriteTx, t: &mut Task, reason: String) -> Result<(), EcsError> {
     t.desired = "STOPPED".into();
     t.stop_code = Some("ServiceSchedulerInitiated".into());
-    t.stopped_reason = Some(format!(
-        "Scaling activity initiated by (deployment {deployment})"
-    ));
+    t.stopped_reason = Some(reason);
     t.version += 1;
     task::tables::TASKS.put(tx, &t.task_ref().key(), t)?;
     task::tables::WORK.put(tx, &task::id_key(&t.id), &t.task_ref())?;
@@ -407,16 +433,7 @@ fn reconcile_one(
                 .count()
                 .pipe(n),
         );
-        let failed = mine()
-            .filter(|t| {
-                t.is_stopped()
-                    && matches!(
-                        t.stop_code.as_deref(),
-                        Some("TaskFailedToStart" | "EssentialContainerExited")
-                    )
-            })
-            .count()
-            .pipe(n);
+        let failed = mine().filter(|t| failed(t)).count().pipe(n);
         // Stopped tasks are forgotten after an hour; the deployment's count of failures is not.
         let failed = failed.max(d.failed);
         if (running, pending, failed) != (d.running, d.pending, d.failed) {
@@ -479,13 +496,7 @@ fn reconcile_one(
     // breaker does not relaunch (and call KMS) every second.
     let last_failure = all
         .iter()
-        .filter(|t| t.started_by.as_deref() == Some(primary.id.as_str()) && t.is_stopped())
-        .filter(|t| {
-            matches!(
-                t.stop_code.as_deref(),
-                Some("TaskFailedToStart" | "EssentialContainerExited")
-            )
-        })
+        .filter(|t| t.started_by.as_deref() == Some(primary.id.as_str()) && failed(t))
         .filter_map(|t| t.stopped_at)
         .max();
     let backing_off =
@@ -522,21 +533,30 @@ fn reconcile_one(
             }
         }
     }
-    // Stop what is not wanted: old deployments' pending tasks at once; their running tasks
-    // while enough healthy tasks remain; the primary's surplus (scale-in).
+    // Stop what is not wanted: tasks whose health checks failed (they are replaced like any
+    // stopped task); old deployments' tasks that are not healthy at once, their healthy
+    // tasks while enough healthy tasks remain; the primary's surplus (scale-in).
     let mut stopped = Vec::new();
-    let mut healthy = active_tasks
-        .iter()
-        .filter(|t| t.last == "RUNNING")
-        .count()
-        .pipe(n);
+    let mut unhealthy = Vec::new();
+    for t in active_tasks.iter().filter(|t| t.health() == "UNHEALTHY") {
+        let mut t = t.clone();
+        stop_because(tx, &mut t, UNHEALTHY_REASON.to_owned())?;
+        unhealthy.push(t);
+    }
+    let active_tasks: Vec<Task> = active_tasks
+        .into_iter()
+        .filter(|t| !unhealthy.iter().any(|u| u.id == t.id))
+        .collect();
+    let primary_active =
+        primary_active - unhealthy.iter().filter(|t| is_primary(t)).count().pipe(n);
+    let mut healthy_count = active_tasks.iter().filter(|t| healthy(t)).count().pipe(n);
     for t in active_tasks.iter().filter(|t| !is_primary(t)) {
         let mut t = t.clone();
-        if t.last != "RUNNING" {
+        if !healthy(&t) {
             stop(tx, &mut t, &primary.id)?;
             stopped.push(t);
-        } else if healthy > min_healthy {
-            healthy -= 1;
+        } else if healthy_count > min_healthy {
+            healthy_count -= 1;
             stop(tx, &mut t, &primary.id)?;
             stopped.push(t);
         }
@@ -564,6 +584,16 @@ fn reconcile_one(
         svc.steady = false;
         queued = true;
     }
+    for t in &unhealthy {
+        svc.event(
+            now,
+            format!(
+                "(service {name}) (task {}) failed container health checks.",
+                t.id
+            ),
+        );
+    }
+    stopped.extend(unhealthy);
     if !stopped.is_empty() {
         let list: Vec<String> = stopped.iter().map(short).collect();
         svc.event(
@@ -607,9 +637,17 @@ fn reconcile_one(
         svc.pending = 0;
     }
     let single = svc.deployments.len() == 1;
+    // Steady only when the primary's tasks are healthy (by their checks, when they have any).
+    let primary_healthy = all
+        .iter()
+        .filter(|t| is_primary(t) && active(t) && healthy(t))
+        .filter(|t| !stopped.iter().any(|s| s.id == t.id))
+        .count()
+        .pipe(n);
     if let Some(p) = svc.deployments.first_mut() {
         if single
             && p.running == desired
+            && primary_healthy == desired
             && p.pending == 0
             && started.is_empty()
             && stopped.is_empty()

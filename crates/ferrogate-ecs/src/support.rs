@@ -1,6 +1,6 @@
 //! What a task definition may use to run here. RegisterTaskDefinition stores every member as
 //! given (as ECS does); but a task that would run without something its definition asks for
-//! (a health check, a capability drop, a secret, a ulimit, an EFS volume) would be a different
+//! (a dependency order, a capability drop, a secret, a ulimit, an EFS volume) would be a different
 //! task from the one its owner wrote, so RunTask, CreateService and UpdateService refuse such
 //! a definition with `UnsupportedFeatureException` naming the member, rather than run it
 //! quietly without it. Members that change nothing about what a task may do here (port
@@ -27,7 +27,6 @@ const TASK_MEMBERS: &[&str] = &["proxyConfiguration", "inferenceAccelerators", "
 
 /// Container-definition members that are refused when in effect.
 const CONTAINER_MEMBERS: &[&str] = &[
-    "healthCheck",
     "dependsOn",
     "secrets",
     "environmentFiles",
@@ -137,7 +136,7 @@ mod tests {
             json!({"privileged": false}),
             json!({"restartPolicy": {"enabled": false}}),
             json!({"linuxParameters": {"capabilities": {"add": [], "drop": []}}}),
-            json!({"healthCheck": null}),
+            json!({"healthCheck": {"command": ["CMD", "true"]}}),
             json!({"readonlyRootFilesystem": true, "user": "1000"}),
         ] {
             assert_eq!(unsupported(&body(harmless.clone())), None, "{harmless}");
@@ -147,10 +146,6 @@ mod tests {
     #[test]
     fn members_not_applied_are_refused_by_name() {
         for (extra, name) in [
-            (
-                json!({"healthCheck": {"command": ["CMD", "true"]}}),
-                "containerDefinitions[app].healthCheck",
-            ),
             (
                 json!({"linuxParameters": {"capabilities": {"drop": ["ALL"]}}}),
                 "containerDefinitions[app].linuxParameters",

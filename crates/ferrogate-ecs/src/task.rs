@@ -50,6 +50,12 @@ pub struct TaskContainer {
     /// `readonlyRootFilesystem`.
     #[serde(default)]
     pub readonly_root_filesystem: bool,
+    /// `healthCheck`, as run.
+    #[serde(default)]
+    pub health_check: Option<crate::health::HealthCheck>,
+    /// `healthStatus` as the checks last said (`HEALTHY`, `UNHEALTHY`), if they did.
+    #[serde(default)]
+    pub health_status: Option<String>,
 }
 
 /// A task.
@@ -224,6 +230,25 @@ impl Task {
         ]
     }
 
+    /// The task's `healthStatus` (see [`crate::health::task_status`]).
+    pub fn health(&self) -> &'static str {
+        crate::health::task_status(self.containers.iter().map(|c| {
+            (
+                c.essential,
+                c.health_check.is_some(),
+                c.health_status.as_deref(),
+            )
+        }))
+    }
+
+    /// Whether an essential container has health checks (the task's health is then what
+    /// they say, not just RUNNING).
+    pub fn has_health_checks(&self) -> bool {
+        self.containers
+            .iter()
+            .any(|c| c.essential && c.health_check.is_some())
+    }
+
     /// True once STOPPED.
     pub fn is_stopped(&self) -> bool {
         self.last == "STOPPED"
@@ -244,7 +269,7 @@ impl Task {
                     "image": c.image,
                     "lastStatus": c.last_status,
                     "networkInterfaces": [],
-                    "healthStatus": "UNKNOWN",
+                    "healthStatus": c.health(),
                     "cpu": c.cpu.to_string(),
                 });
                 if let Some(m) = c.memory {
@@ -297,7 +322,7 @@ impl Task {
             "lastStatus": self.last,
             "enableExecuteCommand": false,
             "group": self.group,
-            "healthStatus": "UNKNOWN",
+            "healthStatus": self.health(),
             "launchType": "FARGATE",
             "platformVersion": "1.4.0",
             "platformFamily": "Linux",
@@ -405,6 +430,15 @@ impl Task {
                 c.exit_code = *exit_code;
                 c.reason.clone_from(reason);
             }
+            Update::Health { name, status } => {
+                let Some(c) = self.containers.iter_mut().find(|c| c.name == *name) else {
+                    return false;
+                };
+                if c.last_status == "STOPPED" || c.health_status.as_ref() == Some(status) {
+                    return false;
+                }
+                c.health_status = Some(status.clone());
+            }
             Update::Stopped { stop_code, reason } => {
                 self.last = "STOPPED".into();
                 self.desired = "STOPPED".into();
@@ -493,6 +527,23 @@ pub enum Update {
         /// `stoppedReason`.
         reason: String,
     },
+    /// A container's health checks changed its health.
+    Health {
+        /// Container name.
+        name: String,
+        /// `HEALTHY` or `UNHEALTHY`.
+        status: String,
+    },
+}
+
+impl TaskContainer {
+    /// The container's `healthStatus`.
+    pub fn health(&self) -> &str {
+        match (&self.health_check, self.health_status.as_deref()) {
+            (Some(_), Some(s)) if self.last_status == "RUNNING" => s,
+            _ => "UNKNOWN",
+        }
+    }
 }
 
 /// A container of a task definition with a task's overrides applied and its resolved
@@ -501,7 +552,14 @@ pub fn container_from(
     def: &crate::taskdef::ContainerDef,
     ov: Option<&ContainerOverride>,
     mounts: Vec<crate::mounts::Mount>,
-) -> TaskContainer {
+) -> Result<TaskContainer, crate::EcsError> {
+    let name = def.name.clone().unwrap_or_default();
+    // Checked at registration; checked again so that a definition stored before cannot run
+    // with a check that is not what it says.
+    let health_check = match &def.health_check {
+        Some(h) => h.check(&name)?.0,
+        None => None,
+    };
     let mut environment: Vec<(String, String)> = def
         .environment
         .iter()
@@ -528,8 +586,8 @@ pub fn container_from(
             cpu = c;
         }
     }
-    TaskContainer {
-        name: def.name.clone().unwrap_or_default(),
+    Ok(TaskContainer {
+        name,
         image: def.image.clone().unwrap_or_default(),
         essential: def.essential.unwrap_or(true),
         entry_point: def.entry_point.clone(),
@@ -546,7 +604,9 @@ pub fn container_from(
         runtime_id: None,
         mounts,
         readonly_root_filesystem: def.readonly_root_filesystem.unwrap_or(false),
-    }
+        health_check,
+        health_status: None,
+    })
 }
 
 /// `overrides.containerOverrides[]`.
@@ -590,7 +650,8 @@ mod tests {
                 &serde_json::from_value(json!({"name": "app", "image": "busybox", "command": ["a"], "environment": [{"name": "A", "value": "1"}]})).unwrap(),
                 Some(&serde_json::from_value(json!({"name": "app", "command": ["b"], "environment": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]})).unwrap()),
                 Vec::new(),
-            )],
+            )
+            .unwrap()],
             volumes: Vec::new(),
             ephemeral_gib: 20,
             kms_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),

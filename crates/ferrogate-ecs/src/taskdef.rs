@@ -138,6 +138,9 @@ pub struct ContainerDef {
     /// `readonlyRootFilesystem`.
     #[serde(default)]
     pub readonly_root_filesystem: Option<bool>,
+    /// `healthCheck`.
+    #[serde(default)]
+    pub health_check: Option<crate::health::HealthCheckIn>,
 }
 
 /// `{name, value}`.
@@ -441,6 +444,9 @@ fn normalize_containers(
         let essential = c.essential.unwrap_or(true);
         any_essential |= essential;
         let mut o = obj.clone();
+        if let Some(h) = &c.health_check {
+            o.insert("healthCheck".into(), h.check(&name)?.1);
+        }
         o.insert("essential".into(), json!(essential));
         for (k, default) in [
             ("cpu", json!(0)),

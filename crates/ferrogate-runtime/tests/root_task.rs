@@ -737,3 +737,66 @@ async fn volumes_readonly_root_and_container_memory() {
     assert!(teardown.errors.is_empty(), "{teardown:?}");
     common::assert_clean(dir.path());
 }
+
+/// Health checks run inside the container: they see its root filesystem (a file its main
+/// process made in the container's /tmp) and its environment; failures in a row make it
+/// UNHEALTHY, a pass HEALTHY again; a check that outlives its timeout fails and is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_run_inside_the_container() {
+    if !common::require_root("health_checks_run_inside_the_container") {
+        return;
+    }
+    use ferrogate_runtime::agent::{HealthCheck, HealthStatus};
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task(
+        "t-health",
+        &[
+            "sh",
+            "-c",
+            "sleep 4; touch /tmp/ready; sleep 4; touch /tmp/broken; sleep 5; echo main-done",
+        ],
+    );
+    spec.containers[0].environment = vec![("MARK".into(), "yes".into())];
+    let check = |cmd: &str, timeout_s: u64| HealthCheck {
+        argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(timeout_s),
+        retries: 2,
+        start_period: Duration::ZERO,
+    };
+    spec.containers[0].health_check = Some(check(
+        r#"test -f /tmp/ready && ! test -f /tmp/broken && [ "$MARK" = yes ]"#,
+        2,
+    ));
+    let mut slow = ContainerSpec::new(ContainerName::new("slow").unwrap(), "busybox");
+    slow.command = Some(vec!["sleep".into(), "60".into()]);
+    slow.essential = false;
+    slow.health_check = Some(check("sleep 30", 1));
+    spec.containers.push(slow);
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let health = |name: &str| -> Vec<HealthStatus> {
+        events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::ContainerHealth { container, status } if container.as_str() == name => {
+                    Some(*status)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        health("main"),
+        [
+            HealthStatus::Unhealthy,
+            HealthStatus::Healthy,
+            HealthStatus::Unhealthy
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(health("slow"), [HealthStatus::Unhealthy], "{events:#?}");
+    let (code, _, teardown) = stopped(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited);
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    common::assert_clean(dir.path());
+}

@@ -29,8 +29,8 @@ use base64::Engine as _;
 use ferrogate_ecs::task::{tables, Task, TaskRef, Update};
 use ferrogate_runtime::agent::state::TaskState;
 use ferrogate_runtime::agent::{
-    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeCommand, RuntimeConfig, RuntimeEvent,
-    StopCode, TaskSpec,
+    start_agent, ContainerSpec, EventKind, HealthCheck, HealthStatus, MountPoint, RuntimeCommand,
+    RuntimeConfig, RuntimeEvent, StopCode, TaskSpec,
 };
 use ferrogate_runtime::volume::VolumeSpec;
 use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId, VolumeName};
@@ -644,6 +644,13 @@ fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
                     })
                     .collect::<Result<Vec<_>, String>>()?,
                 readonly_root_filesystem: c.readonly_root_filesystem,
+                health_check: c.health_check.as_ref().map(|h| HealthCheck {
+                    argv: h.argv.clone(),
+                    interval: Duration::from_secs(u64::from(h.interval)),
+                    timeout: Duration::from_secs(u64::from(h.timeout)),
+                    retries: h.retries,
+                    start_period: Duration::from_secs(u64::from(h.start_period)),
+                }),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -780,6 +787,14 @@ async fn handle_event(state: &State, ev: RuntimeEvent) {
             name: container.to_string(),
             exit_code: Some(exit.exit_code),
             reason: exit.reason,
+        },
+        EventKind::ContainerHealth { container, status } => Update::Health {
+            name: container.to_string(),
+            status: match status {
+                HealthStatus::Healthy => "HEALTHY",
+                HealthStatus::Unhealthy => "UNHEALTHY",
+            }
+            .into(),
         },
         EventKind::TaskStopped {
             stop_code: code,

@@ -143,7 +143,7 @@ fn task_containers(
                 .find(|o| o.name.as_deref() == d.name.as_deref());
             task::container_from(d, ov, m)
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((containers, volumes))
 }
 

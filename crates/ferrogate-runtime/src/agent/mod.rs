@@ -114,6 +114,35 @@ pub struct ContainerSpec {
     pub mount_points: Vec<MountPoint>,
     /// `readonlyRootFilesystem`.
     pub readonly_root_filesystem: bool,
+    /// `healthCheck`: a command run inside the container now and then.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// A container health check (ECS `healthCheck`, Docker's semantics): `argv` runs inside the
+/// container every `interval`; a run that exits 0 makes the container HEALTHY, `retries`
+/// consecutive failures (non-zero exit, not startable, or longer than `timeout`) make it
+/// UNHEALTHY; failures within `start_period` of the start do not count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// The command (`CMD-SHELL x` is `["/bin/sh", "-c", x]`).
+    pub argv: Vec<String>,
+    /// Between the end of one run and the start of the next (at least 1 s).
+    pub interval: Duration,
+    /// Longest run (at least 1 s).
+    pub timeout: Duration,
+    /// Consecutive failures that make the container UNHEALTHY (at least 1).
+    pub retries: u32,
+    /// Grace after the container starts.
+    pub start_period: Duration,
+}
+
+/// A container's health, as its checks say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum HealthStatus {
+    /// The last check passed.
+    Healthy,
+    /// `retries` checks in a row failed.
+    Unhealthy,
 }
 
 impl ContainerSpec {
@@ -132,6 +161,7 @@ impl ContainerSpec {
             memory_mib: None,
             mount_points: Vec::new(),
             readonly_root_filesystem: false,
+            health_check: None,
         }
     }
 }
@@ -251,6 +281,13 @@ pub enum EventKind {
         container: ContainerName,
         /// How.
         exit: ContainerExit,
+    },
+    /// A container's health changed.
+    ContainerHealth {
+        /// Name.
+        container: ContainerName,
+        /// Now.
+        status: HealthStatus,
     },
     /// The task is gone. Always the last event of a task.
     TaskStopped {

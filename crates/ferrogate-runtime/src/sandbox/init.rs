@@ -198,6 +198,8 @@ type Chan = LineChannel<UnixStream>;
 struct Task {
     /// pid → container name, for running main processes.
     running: HashMap<i32, String>,
+    /// pid → id, for running `Exec`s (health checks).
+    execs: HashMap<i32, u64>,
 }
 
 fn run() -> Result<i32, String> {
@@ -254,6 +256,7 @@ fn run() -> Result<i32, String> {
     let sigfd = sys::process::sigchld_fd().map_err(|e| format!("signalfd: {e}"))?;
     let mut task = Task {
         running: HashMap::new(),
+        execs: HashMap::new(),
     };
     for c in &cfg.containers {
         match start_container(&cfg, &held, c) {
@@ -303,6 +306,37 @@ fn run() -> Result<i32, String> {
                             }
                         }
                     }
+                    ToInit::Exec {
+                        id,
+                        container,
+                        argv,
+                    } => {
+                        let target = task
+                            .running
+                            .iter()
+                            .find(|(_, n)| **n == container)
+                            .map(|(pid, _)| *pid);
+                        let launch = cfg.containers.iter().find(|c| c.name == container);
+                        let started = match (target, launch) {
+                            (Some(pid), Some(c)) => start_exec(&held, c, pid, &argv),
+                            _ => Err(format!("container {container} is not running")),
+                        };
+                        match started {
+                            Ok(pid) => {
+                                task.execs.insert(pid, id);
+                            }
+                            Err(error) => send(&mut ch, &FromInit::ExecFailed { id, error })?,
+                        }
+                    }
+                    ToInit::KillExec { id } => {
+                        for (pid, e) in &task.execs {
+                            if *e == id {
+                                // Its own process group (setsid): whatever it started too.
+                                let _ = sys::process::kill(-*pid, libc::SIGKILL);
+                                let _ = sys::process::kill(*pid, libc::SIGKILL);
+                            }
+                        }
+                    }
                     ToInit::KillAll => {
                         kill_everything(&mut ch, &mut task)?;
                         send(&mut ch, &FromInit::Quiesced)?;
@@ -341,6 +375,8 @@ fn reap(ch: &mut Chan, task: &mut Task, blocking: bool) -> Result<(), String> {
                 if let Some(container) = task.running.remove(&pid) {
                     // The agent may be gone; keep reaping regardless.
                     let _ = ch.send(&FromInit::ContainerExited { container, status });
+                } else if let Some(id) = task.execs.remove(&pid) {
+                    let _ = ch.send(&FromInit::ExecExited { id, status });
                 }
             }
             Ok(None) => return Ok(()),
@@ -512,6 +548,112 @@ fn container_child_inner(
         .map_err(|_| "NUL in environment".to_string())?;
     drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
     let e = sys::process::execve(&cprog, &argv, &envp);
+    Err(format!("exec {argv0:?}: {e}"))
+}
+
+/// Starts `argv` inside the running container `c` whose main process is `target` (a pid
+/// in the task's PID namespace): a forked child joins the container's mount namespace
+/// (and so its root filesystem, binds and read-only root), its cgroup, and then becomes
+/// what the container's own process became: the same user, environment, working
+/// directory, capabilities, `no_new_privs` and seccomp filter. stdin, stdout and stderr are
+/// `/dev/null`. Returns the child's pid, or why it could not exec.
+fn start_exec(
+    held: &Held,
+    c: &ContainerLaunch,
+    target: i32,
+    argv: &[String],
+) -> Result<i32, String> {
+    let procs = &held
+        .containers
+        .get(&c.name)
+        .ok_or_else(|| format!("internal: nothing opened for container {}", c.name))?
+        .1;
+    // Opened by the init, through its own /proc, before forking: the container cannot
+    // substitute anything here.
+    let ns = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(format!("/proc/{target}/ns/mnt"))
+        .map_err(|e| format!("container {}: its mount namespace: {e}", c.name))?;
+    let (mut rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
+    match sys::process::fork().map_err(|e| format!("fork: {e}"))? {
+        Fork::Child => {
+            drop(rd);
+            let err = match exec_child(held, c, procs, &ns, argv) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let mut wr = wr;
+            let _ = wr.write_all(err.as_bytes());
+            sys::process::exit_now(127);
+        }
+        Fork::Parent(pid) => {
+            drop(wr);
+            drop(ns);
+            let mut msg = String::new();
+            let _ = rd.read_to_string(&mut msg);
+            if msg.is_empty() {
+                Ok(pid)
+            } else {
+                let _ = sys::process::wait_pid(pid);
+                Err(msg)
+            }
+        }
+    }
+}
+
+fn exec_child(
+    held: &Held,
+    c: &ContainerLaunch,
+    procs: &[fs::File],
+    ns: &fs::File,
+    argv: &[String],
+) -> Result<Never, String> {
+    let sys = LinuxSyscall;
+    let _ = sys::process::setsid();
+    for fd in 0..3 {
+        sys::process::dup2(held.devnull.as_fd(), fd).map_err(|e| format!("stdio: {e}"))?;
+    }
+    for (mut f, p) in procs.iter().zip(&c.cgroup_procs) {
+        f.write_all(b"0")
+            .map_err(|e| format!("joining cgroup {}: {e}", p.display()))?;
+    }
+    let _ = sys::process::set_oom_score_adj(0);
+    sys::process::reset_signals();
+    sys::process::setns(ns.as_fd(), libc::CLONE_NEWNS)
+        .map_err(|e| format!("entering the container: {e}"))?;
+    sys::close_fds_from(3, true).map_err(|e| format!("close_range: {e}"))?;
+    let last_cap = caps::last_cap();
+    let passwd = read_account_file("/etc/passwd")?;
+    let group = read_account_file("/etc/group")?;
+    let creds = resolve_user(c.user.as_deref(), &passwd, &group)?;
+    let mut env = c.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", creds.home));
+    }
+    if std::env::set_current_dir(&c.cwd).is_err() {
+        std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(super::command::DEFAULT_PATH);
+    let argv0 = argv.first().ok_or_else(|| "no command".to_string())?;
+    let prog = find_executable(argv0, path_var)?;
+    let cprog = CString::new(prog.as_os_str().as_encoded_bytes())
+        .map_err(|_| "NUL in program path".to_string())?;
+    let cargv: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "NUL in argv".to_string())?;
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "NUL in environment".to_string())?;
+    drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
+    let e = sys::process::execve(&cprog, &cargv, &envp);
     Err(format!("exec {argv0:?}: {e}"))
 }
 

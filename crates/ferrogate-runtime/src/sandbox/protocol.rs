@@ -71,6 +71,22 @@ pub enum ToInit {
         /// Signal number.
         signal: i32,
     },
+    /// Run `argv` inside a running container (its mount namespace, cgroup, user,
+    /// environment, working directory, capabilities and seccomp filter), with no input
+    /// or output: a health check. Answered by `ExecExited` or `ExecFailed`.
+    Exec {
+        /// Chosen by the agent, echoed in the answer.
+        id: u64,
+        /// Container name.
+        container: String,
+        /// argv.
+        argv: Vec<String>,
+    },
+    /// SIGKILL an `Exec` (its whole process group) that is still running.
+    KillExec {
+        /// Its id.
+        id: u64,
+    },
     /// SIGKILL every process of the task and reap them; answer `Quiesced`.
     KillAll,
     /// Unmount the volume, answer `Unmounted`, exit.
@@ -102,6 +118,20 @@ pub enum FromInit {
         container: String,
         /// How.
         status: WaitStatus,
+    },
+    /// An `Exec` ended.
+    ExecExited {
+        /// Its id.
+        id: u64,
+        /// How.
+        status: WaitStatus,
+    },
+    /// An `Exec` could not start (the container is gone, or the program is missing).
+    ExecFailed {
+        /// Its id.
+        id: u64,
+        /// Why.
+        error: String,
     },
     /// No process of the task is left except the init.
     Quiesced,

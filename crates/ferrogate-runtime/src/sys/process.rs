@@ -322,6 +322,13 @@ pub fn fork() -> io::Result<Fork> {
     })
 }
 
+/// `setns(2)`: joins the namespace `fd` refers to (`nstype` one `CLONE_NEW*`).
+pub fn setns(fd: std::os::fd::BorrowedFd<'_>, nstype: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is a valid open descriptor for the duration of the call.
+    cvt(unsafe { libc::setns(fd.as_raw_fd(), nstype) }).map(drop)
+}
+
 /// `waitpid(-1, WNOHANG)`: one exited child, if any.
 pub fn reap_any() -> io::Result<Option<(i32, WaitStatus)>> {
     let mut status: libc::c_int = 0;

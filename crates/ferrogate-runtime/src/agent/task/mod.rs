@@ -17,7 +17,10 @@ mod teardown;
 
 use super::record::{self, TaskRecord};
 use super::state::{TaskEvent, TaskState};
-use super::{ContainerExit, ContainerSpec, Ctx, EventKind, StopCode, TaskSpec, MAX_STOP_TIMEOUT};
+use super::{
+    ContainerExit, ContainerSpec, Ctx, EventKind, HealthCheck, HealthStatus, StopCode, TaskSpec,
+    MAX_STOP_TIMEOUT,
+};
 use crate::cgroup::{Limits, TaskCgroup};
 use crate::ids::{ContainerName, TaskId};
 use crate::image::{ImageStore, ResolvedImage};
@@ -84,6 +87,68 @@ struct Container {
     exited: bool,
     deadline: Option<Instant>,
     killed: bool,
+    health: Option<Health>,
+}
+
+/// Where a container's health checks are.
+struct Health {
+    check: HealthCheck,
+    /// When the container started (for the start period).
+    started: Instant,
+    /// When the next check runs (if none is running).
+    next: Instant,
+    /// The running check: its exec id and when it times out.
+    probe: Option<(u64, Instant)>,
+    /// Consecutive counted failures.
+    failures: u32,
+    /// Last reported status.
+    status: Option<HealthStatus>,
+}
+
+impl Health {
+    fn new(check: HealthCheck, now: Instant) -> Self {
+        let check = HealthCheck {
+            interval: check.interval.max(Duration::from_secs(1)),
+            timeout: check.timeout.max(Duration::from_secs(1)),
+            retries: check.retries.max(1),
+            ..check
+        };
+        Health {
+            next: now + check.interval,
+            started: now,
+            check,
+            probe: None,
+            failures: 0,
+            status: None,
+        }
+    }
+
+    /// When this container's checks next need attention.
+    fn due(&self) -> Instant {
+        self.probe.map_or(self.next, |(_, deadline)| deadline)
+    }
+
+    /// Records the end of the running check; returns the new status if it changed.
+    fn finish(&mut self, ok: bool, now: Instant) -> Option<HealthStatus> {
+        self.probe = None;
+        self.next = now + self.check.interval;
+        let new = if ok {
+            self.failures = 0;
+            HealthStatus::Healthy
+        } else if now < self.started + self.check.start_period {
+            return None;
+        } else {
+            self.failures += 1;
+            if self.failures < self.check.retries {
+                return None;
+            }
+            HealthStatus::Unhealthy
+        };
+        (self.status != Some(new)).then(|| {
+            self.status = Some(new);
+            new
+        })
+    }
 }
 
 struct TaskRun {
@@ -104,6 +169,8 @@ struct TaskRun {
     /// volume key, must never wait for event delivery.
     deferring: bool,
     deferred: Vec<super::RuntimeEvent>,
+    /// The id of the next health check run.
+    next_exec: u64,
 }
 
 type Failure = (StopCode, String);
@@ -136,6 +203,7 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
                 exited: false,
                 deadline: None,
                 killed: false,
+                health: None,
             })
             .collect(),
         cgroup: None,
@@ -148,6 +216,7 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         size_gib: volume.size_gib,
         deferring: false,
         deferred: Vec::new(),
+        next_exec: 0,
     };
     t.ctx
         .emit(&t.id, EventKind::StateChanged(TaskState::Provisioning))
@@ -437,6 +506,11 @@ impl TaskRun {
                         .find(|c| c.spec.name.as_str() == container)
                     {
                         c.started = true;
+                        c.health = c
+                            .spec
+                            .health_check
+                            .clone()
+                            .map(|h| Health::new(h, Instant::now()));
                         let name = c.spec.name.clone();
                         self.ctx
                             .emit(
@@ -544,10 +618,20 @@ impl TaskRun {
     /// RUNNING until a stop request or an essential exit.
     async fn run(&mut self, rx: &mut mpsc::Receiver<TaskCmd>) {
         loop {
+            let checks_due = self
+                .containers
+                .iter()
+                .filter(|c| !c.exited)
+                .filter_map(|c| c.health.as_ref().map(Health::due))
+                .min();
             let Some(init) = self.init.as_mut() else {
                 return;
             };
+            let far = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
+                () = sleep_until(checks_due.unwrap_or(far)), if checks_due.is_some() => {
+                    self.run_checks().await;
+                }
                 m = init.msgs.recv() => match m {
                     Some(FromInit::ContainerExited { container, status }) => {
                         if let Some(f) = self.on_exit(&container, status).await {
@@ -555,6 +639,10 @@ impl TaskRun {
                             return;
                         }
                     }
+                    Some(FromInit::ExecExited { id, status }) => {
+                        self.check_done(id, status == WaitStatus::Exited(0)).await;
+                    }
+                    Some(FromInit::ExecFailed { id, .. }) => self.check_done(id, false).await,
                     Some(_) => {}
                     None => {
                         self.stop.get_or_insert((StopCode::EssentialContainerExited, "Sandbox init exited unexpectedly".into()));
@@ -570,6 +658,63 @@ impl TaskRun {
                     return;
                 }
             }
+        }
+    }
+
+    /// Starts the health checks that are due and fails those that ran out of time.
+    async fn run_checks(&mut self) {
+        let now = Instant::now();
+        let mut to_send = Vec::new();
+        let mut changed = Vec::new();
+        for c in &mut self.containers {
+            let Some(h) = c.health.as_mut().filter(|_| !c.exited) else {
+                continue;
+            };
+            match h.probe {
+                Some((id, deadline)) if deadline <= now => {
+                    to_send.push(ToInit::KillExec { id });
+                    if let Some(st) = h.finish(false, now) {
+                        changed.push((c.spec.name.clone(), st));
+                    }
+                }
+                None if h.next <= now => {
+                    self.next_exec += 1;
+                    let id = self.next_exec;
+                    h.probe = Some((id, now + h.check.timeout));
+                    to_send.push(ToInit::Exec {
+                        id,
+                        container: c.spec.name.to_string(),
+                        argv: h.check.argv.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if let Some(init) = self.init.as_mut() {
+            for m in &to_send {
+                let _ = init.send(m).await;
+            }
+        }
+        for (container, status) in changed {
+            self.emit(EventKind::ContainerHealth { container, status })
+                .await;
+        }
+    }
+
+    /// Records the end of health check run `id`.
+    async fn check_done(&mut self, id: u64, ok: bool) {
+        let now = Instant::now();
+        let mut changed = None;
+        for c in &mut self.containers {
+            if let Some(h) = c.health.as_mut() {
+                if h.probe.is_some_and(|(p, _)| p == id) {
+                    changed = h.finish(ok, now).map(|st| (c.spec.name.clone(), st));
+                }
+            }
+        }
+        if let Some((container, status)) = changed {
+            self.emit(EventKind::ContainerHealth { container, status })
+                .await;
         }
     }
 
