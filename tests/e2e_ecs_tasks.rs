@@ -238,6 +238,8 @@ fn the_announcement_scenario_on_the_real_runtime() {
         "{reason}"
     );
     assert!(reason.contains("DisabledException"), "{reason}");
+    // The pre-flight stopped it: no data key was asked for, no grant made.
+    assert!(reason.contains("(DryRun)"), "{reason}");
     assert!(d3.get("startedAt").is_none());
     assert_eq!(describe(&s, "secure", &t1)["lastStatus"], "RUNNING");
     assert_eq!(describe(&s, "secure", &t2)["lastStatus"], "RUNNING");
@@ -276,6 +278,12 @@ fn the_announcement_scenario_on_the_real_runtime() {
         );
     }
     let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    assert!(
+        gen.iter()
+            .filter(|e| e["errorCode"] == "DisabledException")
+            .all(|e| e["requestParameters"]["dryRun"] == true),
+        "{gen:?}"
+    );
     assert!(
         gen.iter().any(|e| e["requestParameters"]["dryRun"] == true
             && e["errorCode"] == "DryRunOperationException"
@@ -527,6 +535,13 @@ fn run_task_refuses_what_fargate_refuses() {
                 r#"{"containerOverrides":[{"name":"other","command":["x"]}]}"#,
             ],
             "InvalidParameterException",
+        ),
+        (
+            vec![
+                "--overrides",
+                r#"{"containerOverrides":[{"name":"app","environmentFiles":[{"value":"arn:aws:s3:::b/e.env","type":"s3"}]}]}"#,
+            ],
+            "UnsupportedFeatureException",
         ),
     ] {
         let mut a = vec![

@@ -66,6 +66,13 @@ pub fn volume_names(volumes: &[Value]) -> Result<Vec<String>, EcsError> {
                 "Volume name can have up to 255 characters; valid characters are letters (uppercase and lowercase), numbers, hyphens and underscores.",
             ));
         }
+        // The host runtime names directories after volumes; a leading '-' is refused here,
+        // where AWS accepts it, rather than at every launch.
+        if name.starts_with('-') {
+            return Err(client(format!(
+                "Volume name '{name}' must start with a letter, number or underscore."
+            )));
+        }
         if names.iter().any(|n| n == name) {
             return Err(client(format!(
                 "Volume names must be unique within a task definition: {name}."
@@ -74,6 +81,31 @@ pub fn volume_names(volumes: &[Value]) -> Result<Vec<String>, EcsError> {
         names.push(name.to_owned());
     }
     Ok(names)
+}
+
+/// A `containerPath` checked and normalised: absolute, no `.` or `..` component, not `/` and
+/// not under `/proc`, `/sys` or `/dev` (the runtime's own mounts); repeated and trailing
+/// slashes dropped.
+fn container_path(container: &str, path: &str) -> Result<String, EcsError> {
+    let bad = |why: &str| {
+        client(format!(
+            "Invalid 'mountPoints' setting for container '{container}': containerPath {why}."
+        ))
+    };
+    if !path.starts_with('/') || path.contains('\0') {
+        return Err(bad("must be an absolute path"));
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return Err(bad("must be an absolute path other than '/'"));
+    }
+    if parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err(bad("may not contain '.' or '..'"));
+    }
+    if matches!(parts[0], "proc" | "sys" | "dev") {
+        return Err(bad("may not be under /proc, /sys or /dev"));
+    }
+    Ok(format!("/{}", parts.join("/")))
 }
 
 /// Each container's mounts, in definition order: its own `mountPoints`, then those it gets
@@ -109,15 +141,7 @@ pub fn resolve(defs: &[ContainerDef], volumes: &[String]) -> Result<Vec<Vec<Moun
             if !volumes.contains(&volume) {
                 return Err(client(format!("Unknown volume '{volume}'.")));
             }
-            let path = m.container_path.clone().unwrap_or_default();
-            if !path.starts_with('/')
-                || path.trim_end_matches('/').is_empty()
-                || path.contains('\0')
-            {
-                return Err(client(format!(
-                    "Invalid 'mountPoints' setting for container '{name}': containerPath must be an absolute path other than '/'."
-                )));
-            }
+            let path = container_path(name, m.container_path.as_deref().unwrap_or_default())?;
             mounts.push(Mount {
                 volume,
                 path,
@@ -142,9 +166,10 @@ pub fn resolve(defs: &[ContainerDef], volumes: &[String]) -> Result<Vec<Vec<Moun
                 ..m.clone()
             }));
         }
+        // Parents before children (as Docker mounts them), so no mount hides another.
+        mounts.sort_by_key(|m| m.path.split('/').count());
         for (k, m) in mounts.iter().enumerate() {
-            let norm = |p: &str| p.trim_end_matches('/').to_owned();
-            if mounts[..k].iter().any(|o| norm(&o.path) == norm(&m.path)) {
+            if mounts[..k].iter().any(|o| o.path == m.path) {
                 return Err(client(format!(
                     "Invalid 'mountPoints' setting for container '{name}': duplicate mount point '{}'.",
                     m.path
@@ -220,15 +245,27 @@ mod tests {
             )),
             "Unknown volume 'nope'."
         );
-        for path in ["d", "", "/", "//"] {
+        for path in [
+            "d", "", "/", "//", "/a/../b", "/a/./b", "/proc/x", "/sys", "/dev/shm", "..",
+        ] {
             let d = defs(
                 json!([{"name": "a", "image": "x", "mountPoints": [{"sourceVolume": "data", "containerPath": path}]}]),
             );
-            assert!(err(resolve(&d, &vols)).contains("absolute"), "{path}");
+            assert!(err(resolve(&d, &vols)).contains("containerPath"), "{path}");
         }
+        let ok = defs(json!([{"name": "a", "image": "x", "mountPoints": [
+            {"sourceVolume": "data", "containerPath": "/srv//data/cache/"},
+            {"sourceVolume": "data", "containerPath": "/srv"}]}]));
+        let m = resolve(&ok, &vols).unwrap();
+        let paths: Vec<&str> = m[0].iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/srv", "/srv/data/cache"],
+            "parents first, normalised"
+        );
         let dup = defs(json!([{"name": "a", "image": "x", "mountPoints": [
             {"sourceVolume": "data", "containerPath": "/d"},
-            {"sourceVolume": "data", "containerPath": "/d/"}]}]));
+            {"sourceVolume": "data", "containerPath": "//d/"}]}]));
         assert!(err(resolve(&dup, &vols)).contains("duplicate"));
         let cycle = defs(json!([
             {"name": "a", "image": "x", "volumesFrom": [{"sourceContainer": "b"}]},
@@ -251,6 +288,7 @@ mod tests {
         );
         assert!(volume_names(&[json!({"name": "a"}), json!({"name": "a"})]).is_err());
         assert!(volume_names(&[json!({"name": "a b"})]).is_err());
+        assert!(volume_names(&[json!({"name": "-a"})]).is_err());
         assert!(volume_names(&[json!({})]).is_err());
         assert!(volume_names(&[json!("a")]).is_err());
     }

@@ -325,7 +325,16 @@ pub fn reconcile(tx: &mut dyn WriteTx, now: Timestamp) -> Result<bool, EcsError>
             continue;
         }
         let before = svc.clone();
-        let queued = reconcile_one(tx, &mut svc, now)?;
+        // One service's trouble must not stop the others' reconciliation: only a storage
+        // failure ends the pass.
+        let queued = match reconcile_one(tx, &mut svc, now) {
+            Ok(q) => q,
+            Err(e @ EcsError::Internal(_)) => return Err(e),
+            Err(e) => {
+                tracing::error!(service = %svc.arn(), error = %e, "reconciling a service failed");
+                continue;
+            }
+        };
         changed |= queued;
         if svc != before {
             SERVICES.put(tx, &key, &svc)?;
@@ -447,7 +456,7 @@ fn reconcile_one(
     // The circuit breaker: a PRIMARY deployment whose tasks keep failing stops launching,
     // and with `rollback` the service returns to its last completed deployment.
     let cb = svc.deployment_configuration.circuit_breaker;
-    let mut roll_back_to = None;
+    let mut roll_back_from = None;
     if let Some(p) = svc.deployments.first_mut() {
         if cb && p.rollout_state == "IN_PROGRESS" && p.failed >= failure_threshold(desired) {
             p.rollout_state = "FAILED".into();
@@ -461,14 +470,34 @@ fn reconcile_one(
                 "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
                 p.id
             );
-            if svc.deployment_configuration.rollback && !p.rollback {
-                roll_back_to = svc.last_completed.clone().filter(|c| c.id != p.id);
+            if svc.deployment_configuration.rollback && !p.rollback && svc.status == "ACTIVE" {
+                roll_back_from = Some(p.id.clone());
             }
             svc.event(now, msg);
         }
     }
-    if let Some(to) = roll_back_to {
-        svc.roll_back(&to, now)?;
+    if let Some(failed) = roll_back_from {
+        // The last completed deployment; for a service steady since before those were
+        // remembered, the newest COMPLETED deployment still listed.
+        let to = svc
+            .last_completed
+            .clone()
+            .or_else(|| {
+                svc.deployments
+                    .iter()
+                    .skip(1)
+                    .find(|d| d.rollout_state == "COMPLETED")
+                    .map(|d| Completed {
+                        id: d.id.clone(),
+                        task_definition: d.task_definition.clone(),
+                        network: d.network.clone(),
+                        fargate_key: d.fargate_key.clone(),
+                    })
+            })
+            .filter(|c| c.id != failed);
+        if let Some(to) = to {
+            svc.roll_back(&to, now)?;
+        }
     }
     let Some(primary) = svc.deployments.first().cloned() else {
         return Ok(false);
@@ -515,6 +544,31 @@ fn reconcile_one(
                 &svc.region,
                 &primary.task_definition,
             )?;
+            // Checked again at every launch: a service made before a check existed, a forced
+            // redeployment or a rollback must not start tasks its definition cannot run as
+            // written. Such a deployment fails instead.
+            let td = td
+                .ok_or_else(|| EcsError::client("TaskDefinition not found."))
+                .and_then(|td| crate::ops::tasks::launchable(&td).map(|()| td));
+            let td = match td {
+                Ok(td) => Some(td),
+                Err(e @ EcsError::Internal(_)) => return Err(e),
+                Err(e) => {
+                    if let Some(p) = svc.deployments.first_mut() {
+                        p.rollout_state = "FAILED".into();
+                        p.rollout_reason = format!("ECS deployment {} failed: {e}", p.id);
+                        p.updated_at = now;
+                    }
+                    svc.event(
+                        now,
+                        format!(
+                            "(service {name}) (deployment {}) deployment failed: {e}",
+                            primary.id
+                        ),
+                    );
+                    None
+                }
+            };
             if let (Some(cl), Some(td)) = (cl, td) {
                 for _ in 0..n {
                     let t = crate::ops::tasks::service_task(
@@ -694,4 +748,337 @@ pub fn cluster_services(
         .into_iter()
         .map(|(_, s)| s)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The reconciler on the real store: tasks are moved along by hand, as the launcher
+    //! would from the runtime's reports.
+    use super::*;
+    use crate::model::{keys, Cluster, ClusterConfiguration, ClusterStatus};
+    use crate::task::Update;
+    use ferrogate_store::{Store, StoreError};
+
+    const ACCT: &str = "111122223333";
+    const REGION: &str = "us-east-1";
+
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        rt: tokio::runtime::Runtime,
+        now: i64,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("db")).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let w = World {
+                _dir: dir,
+                store,
+                rt,
+                now: 1_000_000,
+            };
+            w.write(|tx| {
+                let cl = Cluster {
+                    account: ACCT.into(),
+                    region: REGION.into(),
+                    name: "c".into(),
+                    status: ClusterStatus::Active,
+                    configuration: ClusterConfiguration::default(),
+                    settings: Vec::new(),
+                    capacity_providers: Vec::new(),
+                    default_strategy: Vec::new(),
+                    tags: Vec::new(),
+                    created: Timestamp::from_millis(0),
+                };
+                model_tables::CLUSTERS.put(tx, &keys::named(ACCT, REGION, "c"), &cl)?;
+                Ok(())
+            });
+            w
+        }
+
+        fn write<T: Send + 'static>(
+            &self,
+            f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError> + Send + 'static,
+        ) -> T {
+            self.rt.block_on(self.store.write(f)).unwrap()
+        }
+
+        /// Registers `family:revision` with `extra` members on its one container.
+        fn task_definition(&self, family: &str, revision: i64, extra: Value) -> String {
+            let mut c = json!({"name": "app", "image": "busybox"});
+            if let (Value::Object(c), Value::Object(extra)) = (&mut c, extra) {
+                c.extend(extra);
+            }
+            let input: crate::taskdef::RegisterInput = serde_json::from_value(json!({
+                "family": family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+                "cpu": "256", "memory": "512", "containerDefinitions": [c],
+            }))
+            .unwrap();
+            // Stored as given (as an older version might have stored it): the checks at
+            // launch are what is tested.
+            let mut body = crate::taskdef::normalize(&input).unwrap_or_else(|_| json!({}));
+            if body == json!({}) {
+                body = json!({"family": family, "containerDefinitions": [c]});
+            }
+            let td = crate::model::TaskDefinition {
+                account: ACCT.into(),
+                region: REGION.into(),
+                family: family.into(),
+                revision,
+                active: true,
+                body,
+                registered_at: Timestamp::from_millis(0),
+                registered_by: "test".into(),
+                deregistered_at: None,
+                tags: Vec::new(),
+            };
+            let arn = td.arn();
+            self.write(move |tx| {
+                model_tables::TASK_DEFINITIONS.put(
+                    tx,
+                    &keys::revision(ACCT, REGION, &td.family, td.revision),
+                    &td,
+                )
+            });
+            arn
+        }
+
+        fn service(&self, name: &str, td: &str, desired: i64, rollback: bool) {
+            let mut svc = Service {
+                account: ACCT.into(),
+                region: REGION.into(),
+                cluster: "c".into(),
+                name: name.into(),
+                status: "ACTIVE".into(),
+                desired,
+                running: 0,
+                pending: 0,
+                task_definition: td.into(),
+                network: json!({"subnets": ["subnet-1"]}),
+                deployment_configuration: DeploymentConfiguration {
+                    circuit_breaker: true,
+                    rollback,
+                    ..DeploymentConfiguration::default()
+                },
+                deployments: Vec::new(),
+                events: Vec::new(),
+                created_at: Timestamp::from_millis(0),
+                created_by: "test".into(),
+                tags: Vec::new(),
+                propagate_tags: "NONE".into(),
+                platform_version: "LATEST".into(),
+                steady: false,
+                last_completed: None,
+            };
+            svc.deploy(deployment_id().unwrap(), None, Timestamp::from_millis(0));
+            self.put(svc);
+        }
+
+        fn put(&self, svc: Service) {
+            self.write(move |tx| {
+                SERVICES.put(tx, &service_key(ACCT, REGION, "c", &svc.name), &svc)
+            });
+        }
+
+        fn get(&self, name: &str) -> Service {
+            self.store
+                .read(|tx| SERVICES.get(tx, &service_key(ACCT, REGION, "c", name)))
+                .unwrap()
+                .unwrap()
+        }
+
+        /// One reconciler pass, a long while after the last (no backoff in the way).
+        fn pass(&mut self) {
+            self.now += 600_000;
+            let now = Timestamp::from_millis(self.now);
+            self.write(move |tx| {
+                reconcile(tx, now).map_err(|e| match e {
+                    EcsError::Internal(s) => s,
+                    other => panic!("reconcile: {other}"),
+                })
+            });
+        }
+
+        /// Moves every live task of `service` (of its PRIMARY deployment when `fail`) along:
+        /// to RUNNING, or stopped as failing to start.
+        fn settle(&self, service: &str, fail: bool) {
+            let group = format!("service:{service}");
+            let primary = self.get(service).deployments[0].id.clone();
+            let now = Timestamp::from_millis(self.now);
+            self.write(move |tx| {
+                let prefix = task::cluster_prefix(ACCT, REGION, "c");
+                for (k, mut t) in
+                    task::tables::TASKS.scan(tx, &prefix, None, Direction::Forward, 10_000)?
+                {
+                    if t.group != group
+                        || t.is_stopped()
+                        || (fail && t.started_by.as_deref() != Some(primary.as_str()))
+                    {
+                        continue;
+                    }
+                    let u = if fail {
+                        Update::Stopped {
+                            stop_code: "TaskFailedToStart".into(),
+                            reason: "CannotPullContainerError: no such image".into(),
+                        }
+                    } else if t.desired == "STOPPED" {
+                        Update::Stopped {
+                            stop_code: "ServiceSchedulerInitiated".into(),
+                            reason: "stopped".into(),
+                        }
+                    } else {
+                        Update::Status("RUNNING".into())
+                    };
+                    t.apply(&u, now);
+                    task::tables::TASKS.put(tx, &k, &t)?;
+                }
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn a_failed_deployment_rolls_back_once_to_the_last_completed_one() {
+        let mut w = World::new();
+        let td1 = w.task_definition("web", 1, json!({}));
+        let td2 = w.task_definition("web", 2, json!({"image": "example.invalid/ghost"}));
+        w.service("web", &td1, 1, true);
+        w.pass();
+        w.settle("web", false);
+        w.pass();
+        let svc = w.get("web");
+        let good = svc.deployments[0].id.clone();
+        assert_eq!(svc.deployments[0].rollout_state, "COMPLETED", "{svc:?}");
+        assert_eq!(svc.last_completed.as_ref().unwrap().id, good);
+
+        // A bad deployment; completed deployments were not remembered by older versions:
+        // the one still listed is found all the same.
+        let mut svc = w.get("web");
+        svc.last_completed = None;
+        svc.task_definition.clone_from(&td2);
+        svc.deploy(
+            deployment_id().unwrap(),
+            None,
+            Timestamp::from_millis(w.now),
+        );
+        let bad = svc.deployments[0].id.clone();
+        w.put(svc);
+        for _ in 0..3 {
+            w.pass();
+            w.settle("web", true);
+        }
+        w.pass();
+        let svc = w.get("web");
+        let d = &svc.deployments[0];
+        assert!(d.rollback && d.id != good && d.id != bad, "{svc:?}");
+        assert_eq!(d.task_definition, td1);
+        assert_eq!(svc.task_definition, td1);
+        assert_eq!(
+            d.rollout_reason,
+            format!("ECS deployment circuit breaker: rolling back to deploymentId {good}.")
+        );
+        // The failed deployment has no tasks left, so it is no longer listed; its events are.
+        let said = |m: String| svc.events.iter().any(|e| e.message == m);
+        assert!(said(format!(
+            "(service web) (deployment {bad}) deployment failed: tasks failed to start."
+        )));
+        assert!(said(format!(
+            "(service web) rolling back to deployment {good}."
+        )));
+
+        // The rollback fails too: it stays FAILED, with no rollback of the rollback.
+        let rb = d.id.clone();
+        for _ in 0..4 {
+            w.pass();
+            w.settle("web", true);
+        }
+        w.pass();
+        let svc = w.get("web");
+        assert_eq!(svc.deployments[0].id, rb, "{svc:?}");
+        assert_eq!(svc.deployments[0].rollout_state, "FAILED");
+    }
+
+    #[test]
+    fn a_draining_service_or_one_without_rollback_does_not_roll_back() {
+        let mut w = World::new();
+        let td1 = w.task_definition("web", 1, json!({}));
+        let td2 = w.task_definition("web", 2, json!({"image": "example.invalid/ghost"}));
+        w.service("plain", &td1, 1, false);
+        w.service("draining", &td1, 1, true);
+        w.pass();
+        w.settle("plain", false);
+        w.settle("draining", false);
+        w.pass();
+        for name in ["plain", "draining"] {
+            let mut svc = w.get(name);
+            svc.task_definition.clone_from(&td2);
+            svc.deploy(
+                deployment_id().unwrap(),
+                None,
+                Timestamp::from_millis(w.now),
+            );
+            if name == "draining" {
+                svc.status = "DRAINING".into();
+            }
+            w.put(svc);
+        }
+        for _ in 0..4 {
+            w.pass();
+            w.settle("plain", true);
+            w.settle("draining", true);
+        }
+        w.pass();
+        for name in ["plain", "draining"] {
+            let svc = w.get(name);
+            assert!(
+                svc.deployments.iter().all(|d| !d.rollback),
+                "{name}: {svc:?}"
+            );
+        }
+        assert_eq!(w.get("plain").deployments[0].rollout_state, "FAILED");
+    }
+
+    #[test]
+    fn a_service_that_cannot_launch_fails_without_blocking_the_others() {
+        let mut w = World::new();
+        let good = w.task_definition("good", 1, json!({}));
+        let secret = w.task_definition(
+            "secret",
+            1,
+            json!({"secrets": [{"name": "A", "valueFrom": "arn:aws:ssm:::parameter/a"}]}),
+        );
+        let badmount = w.task_definition(
+            "badmount",
+            1,
+            json!({"mountPoints": [{"sourceVolume": "nope", "containerPath": "/d"}]}),
+        );
+        w.service("a-secret", &secret, 1, false);
+        w.service("b-badmount", &badmount, 1, false);
+        w.service(
+            "c-missing",
+            "arn:aws:ecs:us-east-1:111122223333:task-definition/gone:1",
+            1,
+            false,
+        );
+        w.service("d-good", &good, 1, false);
+        w.pass();
+        w.pass();
+        for (name, why) in [
+            ("a-secret", "secrets is not supported"),
+            ("b-badmount", "Unknown volume 'nope'."),
+            ("c-missing", "TaskDefinition not found."),
+        ] {
+            let svc = w.get(name);
+            assert_eq!(svc.deployments[0].rollout_state, "FAILED", "{svc:?}");
+            assert!(svc.deployments[0].rollout_reason.contains(why), "{svc:?}");
+            assert_eq!(svc.pending, 0);
+        }
+        assert_eq!(w.get("d-good").pending, 1);
+    }
 }

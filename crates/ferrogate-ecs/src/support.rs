@@ -22,40 +22,52 @@ fn in_effect(v: &Value) -> bool {
     }
 }
 
-/// Task-definition members that are refused when in effect.
-const TASK_MEMBERS: &[&str] = &["proxyConfiguration", "inferenceAccelerators", "pidMode"];
-
-/// Container-definition members that are refused when in effect.
-const CONTAINER_MEMBERS: &[&str] = &[
-    "dependsOn",
-    "secrets",
-    "environmentFiles",
-    "linuxParameters",
-    "ulimits",
-    "privileged",
-    "dockerSecurityOptions",
-    "restartPolicy",
-    "resourceRequirements",
-    "firelensConfiguration",
-    "links",
-    "dnsServers",
-    "dnsSearchDomains",
-    "extraHosts",
-    "disableNetworking",
-    "systemControls",
-    "credentialSpecs",
+/// Task-definition members that are refused when in effect. (The stored definition holds
+/// only members RegisterTaskDefinition knows; these are the ones Ferrogate does not apply.)
+const TASK_MEMBERS: &[&str] = &[
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "pidMode",
+    "ipcMode",
+    "placementConstraints",
 ];
 
-/// Volume members other than `name` that are refused when in effect (Docker, EFS, FSx, EBS
-/// configured at launch, host paths): Ferrogate's task volumes are bind volumes on the
-/// task's encrypted storage only.
-const VOLUME_MEMBERS: &[&str] = &[
-    "host",
-    "dockerVolumeConfiguration",
-    "efsVolumeConfiguration",
-    "fsxWindowsFileServerVolumeConfiguration",
-    "configuredAtLaunch",
+/// Container-definition members a task may use: the applied ones and those that change
+/// nothing about what a task may do here. Every other member (stored as given) is refused
+/// when in effect, including members AWS adds later: an allowlist fails closed.
+const CONTAINER_ALLOWED: &[&str] = &[
+    // Applied.
+    "name",
+    "image",
+    "essential",
+    "command",
+    "entryPoint",
+    "environment",
+    "workingDirectory",
+    "user",
+    "stopTimeout",
+    "memory",
+    "memoryReservation",
+    "cpu",
+    "mountPoints",
+    "volumesFrom",
+    "readonlyRootFilesystem",
+    "healthCheck",
+    // Accepted, no effect here (docs/compatibility.md says why each is harmless).
+    "portMappings",
+    "logConfiguration",
+    "dockerLabels",
+    "repositoryCredentials",
+    "startTimeout",
+    "interactive",
+    "pseudoTerminal",
+    "versionConsistency",
 ];
+
+/// Volume members allowed: a task volume is a bind volume on the task's encrypted storage,
+/// so only `name` and an empty `host` (no `sourcePath`) qualify; Docker, EFS, FSx, S3 Files
+/// and EBS volumes, host paths and any member AWS adds later are refused when in effect.
+const VOLUME_ALLOWED: &[&str] = &["name"];
 
 /// The CPU architecture of this host, as `runtimePlatform.cpuArchitecture` names it.
 const HOST_ARCH: &str = if cfg!(target_arch = "aarch64") {
@@ -90,9 +102,9 @@ pub fn unsupported(body: &Value) -> Option<String> {
         }
     }
     for v in body["volumes"].as_array().into_iter().flatten() {
-        for m in VOLUME_MEMBERS {
-            if v.get(*m).is_some_and(in_effect) {
-                let name = v["name"].as_str().unwrap_or_default();
+        let name = v["name"].as_str().unwrap_or_default();
+        for (m, value) in v.as_object().into_iter().flatten() {
+            if !VOLUME_ALLOWED.contains(&m.as_str()) && in_effect(value) {
                 return refuse(format!("volumes[{name}].{m}"));
             }
         }
@@ -102,9 +114,9 @@ pub fn unsupported(body: &Value) -> Option<String> {
         .into_iter()
         .flatten()
     {
-        for m in CONTAINER_MEMBERS {
-            if c.get(*m).is_some_and(in_effect) {
-                let name = c["name"].as_str().unwrap_or_default();
+        let name = c["name"].as_str().unwrap_or_default();
+        for (m, value) in c.as_object().into_iter().flatten() {
+            if !CONTAINER_ALLOWED.contains(&m.as_str()) && in_effect(value) {
                 return refuse(format!("containerDefinitions[{name}].{m}"));
             }
         }
@@ -170,6 +182,18 @@ mod tests {
                 json!({"restartPolicy": {"enabled": true}}),
                 "containerDefinitions[app].restartPolicy",
             ),
+            (
+                json!({"restartPolicy": {"enabled": false, "ignoredExitCodes": [1]}}),
+                "containerDefinitions[app].restartPolicy",
+            ),
+            (
+                json!({"someMemberAwsAddsLater": {"mode": "strict"}}),
+                "containerDefinitions[app].someMemberAwsAddsLater",
+            ),
+            (
+                json!({"hostname": "web"}),
+                "containerDefinitions[app].hostname",
+            ),
         ] {
             let m = unsupported(&body(extra)).expect(name);
             assert!(m.starts_with(name), "{m}");
@@ -187,6 +211,13 @@ mod tests {
         assert!(unsupported(&b).unwrap().starts_with("volumes[h].host"));
         b["volumes"] = json!([{"name": "h", "host": {}}]);
         assert_eq!(unsupported(&b), None);
+        b["volumes"] = json!([{"name": "s", "s3filesVolumeConfiguration": {"fileSystemArn": "a"}}]);
+        assert!(unsupported(&b)
+            .unwrap()
+            .starts_with("volumes[s].s3filesVolumeConfiguration"));
+        b["volumes"] = json!([{"name": "n"}]);
+        b["placementConstraints"] = json!([{"type": "memberOf", "expression": "x"}]);
+        assert!(unsupported(&b).unwrap().starts_with("placementConstraints"));
         b["runtimePlatform"]["operatingSystemFamily"] = json!("WINDOWS_SERVER_2022_CORE");
         assert!(unsupported(&b).is_some());
         let mut b = body(json!({}));

@@ -631,6 +631,12 @@ pub struct ContainerOverride {
     /// `memoryReservation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<i64>,
+    /// `environmentFiles` (not supported: refused when given).
+    #[serde(default, skip_serializing)]
+    pub environment_files: Option<Vec<Value>>,
+    /// `resourceRequirements` (not supported: refused when given).
+    #[serde(default, skip_serializing)]
+    pub resource_requirements: Option<Vec<Value>>,
 }
 
 #[cfg(test)]

@@ -295,10 +295,11 @@ pub fn normalize(input: &RegisterInput) -> Result<Value, EcsError> {
     }
     let containers = normalize_containers(&input.container_definitions, network_mode)?;
     let volume_names = crate::mounts::volume_names(&input.volumes)?;
-    let defs: Vec<ContainerDef> = containers
+    let defs = containers
         .iter()
-        .filter_map(|c| serde_json::from_value(c.clone()).ok())
-        .collect();
+        .map(|c| serde_json::from_value::<ContainerDef>(c.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| client(format!("Invalid container definition: {e}")))?;
     crate::mounts::resolve(&defs, &volume_names)?;
 
     let mut body = Map::new();
@@ -393,6 +394,13 @@ fn normalize_containers(
             return Err(client(
                 "Container name can have up to 255 characters; valid characters are letters (uppercase and lowercase), numbers, hyphens and underscores.",
             ));
+        }
+        // The host runtime names cgroups and files after containers; a leading '-' is
+        // refused here, where AWS accepts it, rather than at every launch.
+        if name.starts_with('-') {
+            return Err(client(format!(
+                "Container name '{name}' must start with a letter, number or underscore."
+            )));
         }
         if names.contains(&name) {
             return Err(client(format!(
@@ -490,17 +498,26 @@ pub fn to_json(td: &TaskDefinition) -> Value {
     v
 }
 
-/// The containers of a stored definition, as the runtime needs them.
-pub fn containers(td: &TaskDefinition) -> Vec<ContainerDef> {
+/// The containers of a stored definition, as the runtime needs them. A container that cannot
+/// be read (a definition stored by an older version with a member of another type) is an
+/// error, never skipped: a task must not run without one of its containers.
+pub fn containers(td: &TaskDefinition) -> Result<Vec<ContainerDef>, EcsError> {
     td.body
         .get("containerDefinitions")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| serde_json::from_value(c.clone()).ok())
-                .collect()
-        })
+        .map(Vec::as_slice)
         .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            serde_json::from_value(c.clone()).map_err(|_| {
+                client(format!(
+                    "Container definition {i} of {} cannot be run: register a new revision.",
+                    td.arn()
+                ))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

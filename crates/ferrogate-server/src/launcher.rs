@@ -385,7 +385,8 @@ struct Keyed {
 /// context (account and cluster name, no volume yet). Each is authorized and recorded like
 /// the real call and answers `DryRunOperationException` when it would have succeeded; any
 /// other answer (access denied, a disabled key) stops the launch before a data key or a
-/// grant exists. A dry run that claims success is not trusted either (fail closed).
+/// grant exists. A dry run that claims success is not trusted either (fail closed); Ferrogate's
+/// KMS never answers a DryRun with success, so no grant can come of one.
 async fn preflight(
     state: &State,
     t: &Task,
@@ -449,7 +450,7 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
     };
     preflight(state, t, key)
         .await
-        .map_err(|(op, e)| fail(op, &e))?;
+        .map_err(|(op, e)| fail(&format!("{op} (DryRun)"), &e))?;
     let gen = service_kms_call(
         &state.app,
         fargate(&t.account),

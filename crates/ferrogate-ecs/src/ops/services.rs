@@ -420,6 +420,13 @@ impl Input for UpdateServiceInput {
                 redeploy = true;
             }
         }
+        if redeploy && self.task_definition.is_none() {
+            // A forced redeployment of the current definition (which may have been
+            // deregistered since: a service keeps running it) must still be launchable.
+            let td = crate::ops::taskdefs::find(tx.read(), account, region, &svc.task_definition)?
+                .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
+            crate::ops::tasks::launchable(&td)?;
+        }
         if redeploy {
             // The new deployment takes the cluster's key as it is now.
             svc.deploy(deployment_id()?, fargate_key(&cl), ctx.now);

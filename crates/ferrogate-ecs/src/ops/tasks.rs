@@ -43,6 +43,9 @@ pub struct OverridesIn {
     task_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     execution_role_arn: Option<String>,
+    /// Not supported: refused when given.
+    #[serde(default, skip_serializing)]
+    inference_accelerator_overrides: Option<Vec<Value>>,
 }
 
 /// `networkConfiguration`.
@@ -116,13 +119,19 @@ pub(crate) fn runnable_task_definition(
             "Task definition does not support launch_type FARGATE.",
         ));
     }
+    launchable(&td)?;
+    Ok(td)
+}
+
+/// Whether tasks of `td` can run as written: no member Ferrogate cannot apply, and its
+/// containers, mounts and health checks check out (they were checked at registration;
+/// checked again for definitions stored before a check existed). Used by RunTask,
+/// CreateService and UpdateService, and by the service reconciler at every launch.
+pub(crate) fn launchable(td: &TaskDefinition) -> Result<(), EcsError> {
     if let Some(m) = crate::support::unsupported(&td.body) {
         return Err(EcsError::UnsupportedFeatureException(m));
     }
-    // Mounts were checked at registration; checked again here so that a definition stored
-    // before that check cannot make a service's tasks unbuildable later.
-    task_containers(&td, &[])?;
-    Ok(td)
+    task_containers(td, &[]).map(drop)
 }
 
 /// A task's containers (the definition's, with `overrides` applied and mounts resolved) and
@@ -131,7 +140,7 @@ fn task_containers(
     td: &TaskDefinition,
     overrides: &[task::ContainerOverride],
 ) -> Result<(Vec<task::TaskContainer>, Vec<String>), EcsError> {
-    let defs = taskdef::containers(td);
+    let defs = taskdef::containers(td)?;
     let volumes = crate::mounts::volume_names(td.body["volumes"].as_array().map_or(&[], |v| v))?;
     let mounts = crate::mounts::resolve(&defs, &volumes)?;
     let containers = defs
@@ -302,9 +311,33 @@ impl Input for RunTaskInput {
         let body = &td.body;
         let network = network(self.network_configuration.as_ref())?;
         let overrides = self.overrides.clone().unwrap_or_default();
-        let defs = taskdef::containers(&td);
+        let defs = taskdef::containers(&td)?;
+        let unsupported = |what: String| {
+            EcsError::UnsupportedFeatureException(format!(
+                "{what} is not supported by Ferrogate: the task would run without it, so none is started."
+            ))
+        };
+        if overrides
+            .inference_accelerator_overrides
+            .as_ref()
+            .is_some_and(|v| !v.is_empty())
+        {
+            return Err(unsupported(
+                "overrides.inferenceAcceleratorOverrides".into(),
+            ));
+        }
         for o in &overrides.container_overrides {
             let name = o.name.as_deref().unwrap_or("");
+            for (what, v) in [
+                ("environmentFiles", &o.environment_files),
+                ("resourceRequirements", &o.resource_requirements),
+            ] {
+                if v.as_ref().is_some_and(|v| !v.is_empty()) {
+                    return Err(unsupported(format!(
+                        "overrides.containerOverrides[{name}].{what}"
+                    )));
+                }
+            }
             if !defs.iter().any(|d| d.name.as_deref() == Some(name)) {
                 return Err(EcsError::invalid(format!(
                     "Override for container named {name} is not a container in the TaskDefinition."
