@@ -528,11 +528,31 @@ fn reconcile_one(
         .filter(|t| t.started_by.as_deref() == Some(primary.id.as_str()) && failed(t))
         .filter_map(|t| t.stopped_at)
         .max();
-    let backing_off =
-        last_failure.is_some_and(|at| now.millis() - at.millis() < primary.failed.min(300) * 1000);
-    if primary.rollout_state != "FAILED" && primary_active < desired && !backing_off {
+    // While the deployment has a healthy task, failures are not a broken deployment's but
+    // single tasks' (health checks of a running service): one second, so that replacements
+    // cannot starve however often tasks fail.
+    let has_healthy = active_tasks.iter().any(|t| is_primary(t) && healthy(t));
+    let wait_secs = if has_healthy {
+        1
+    } else {
+        primary.failed.min(300)
+    };
+    let backing_off = last_failure.is_some_and(|at| now.millis() - at.millis() < wait_secs * 1000);
+    // UNHEALTHY tasks are replaced first, within maximumPercent: they do not count as the
+    // primary's tasks when deciding what to start, but occupy the host until stopped.
+    let unhealthy_primary = active_tasks
+        .iter()
+        .filter(|t| is_primary(t) && t.health() == "UNHEALTHY")
+        .count()
+        .pipe(n);
+    let mut no_room = false;
+    if primary.rollout_state != "FAILED"
+        && primary_active - unhealthy_primary < desired
+        && !backing_off
+    {
         let room = (max_total.max(desired.min(1)) - live).max(0);
-        let n = (desired - primary_active).min(room);
+        let n = (desired - (primary_active - unhealthy_primary)).min(room);
+        no_room = room == 0;
         if n > 0 {
             let cl = model_tables::CLUSTERS.get(
                 tx,
@@ -587,12 +607,18 @@ fn reconcile_one(
             }
         }
     }
-    // Stop what is not wanted: tasks whose health checks failed (they are replaced like any
-    // stopped task); old deployments' tasks that are not healthy at once, their healthy
+    // Stop what is not wanted: tasks whose health checks failed, once enough healthy tasks
+    // run without them (their replacements are up), or one per pass when there is no room
+    // to start a replacement first (AWS's order: replace first within maximumPercent, else
+    // one at a time); old deployments' tasks that are not healthy at once, their healthy
     // tasks while enough healthy tasks remain; the primary's surplus (scale-in).
     let mut stopped = Vec::new();
     let mut unhealthy = Vec::new();
+    let healthy_now = active_tasks.iter().filter(|t| healthy(t)).count().pipe(n);
     for t in active_tasks.iter().filter(|t| t.health() == "UNHEALTHY") {
+        if healthy_now < desired && !(no_room && unhealthy.is_empty()) {
+            continue;
+        }
         let mut t = t.clone();
         stop_because(tx, &mut t, UNHEALTHY_REASON.to_owned())?;
         unhealthy.push(t);
@@ -615,8 +641,20 @@ fn reconcile_one(
             stopped.push(t);
         }
     }
-    let mut surplus = primary_active - desired;
-    for t in active_tasks.iter().filter(|t| is_primary(t)).rev() {
+    // Scale-in: the primary's surplus beyond desiredCount, not counting UNHEALTHY tasks kept
+    // until their replacements are up (those replacements are not surplus).
+    let mut surplus = primary_active
+        - active_tasks
+            .iter()
+            .filter(|t| is_primary(t) && t.health() == "UNHEALTHY")
+            .count()
+            .pipe(n)
+        - desired;
+    for t in active_tasks
+        .iter()
+        .filter(|t| is_primary(t) && t.health() != "UNHEALTHY")
+        .rev()
+    {
         if surplus <= 0 {
             break;
         }
@@ -1002,6 +1040,112 @@ mod tests {
         let svc = w.get("web");
         assert_eq!(svc.deployments[0].id, rb, "{svc:?}");
         assert_eq!(svc.deployments[0].rollout_state, "FAILED");
+    }
+
+    /// Sets the health of every live task of `service` that is RUNNING and has none yet
+    /// (or all of them when `all`).
+    fn set_health(w: &World, service: &str, status: &str, all: bool) {
+        let group = format!("service:{service}");
+        let status = status.to_owned();
+        let now = Timestamp::from_millis(w.now);
+        w.write(move |tx| {
+            let prefix = task::cluster_prefix(ACCT, REGION, "c");
+            for (k, mut t) in
+                task::tables::TASKS.scan(tx, &prefix, None, Direction::Forward, 10_000)?
+            {
+                if t.group != group || t.is_stopped() || t.last != "RUNNING" {
+                    continue;
+                }
+                if !all && t.containers[0].health_status.is_some() {
+                    continue;
+                }
+                t.containers[0].last_status = "RUNNING".into();
+                t.apply(
+                    &Update::Health {
+                        name: "app".into(),
+                        status: status.clone(),
+                    },
+                    now,
+                );
+                task::tables::TASKS.put(tx, &k, &t)?;
+            }
+            Ok(())
+        });
+    }
+
+    fn live(w: &World, service: &str) -> Vec<Task> {
+        let group = format!("service:{service}");
+        w.store
+            .read(|tx| {
+                task::tables::TASKS.scan(
+                    tx,
+                    &task::cluster_prefix(ACCT, REGION, "c"),
+                    None,
+                    Direction::Forward,
+                    10_000,
+                )
+            })
+            .unwrap()
+            .into_iter()
+            .map(|(_, t)| t)
+            .filter(|t| t.group == group && t.desired == "RUNNING")
+            .collect()
+    }
+
+    #[test]
+    fn health_checks_gate_completion_and_unhealthy_tasks_are_replaced_first() {
+        let mut w = World::new();
+        let td = w.task_definition(
+            "web",
+            1,
+            json!({"healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5}}),
+        );
+        w.service("web", &td, 1, false);
+        w.pass();
+        w.settle("web", false);
+        w.pass();
+        // RUNNING but not yet HEALTHY: not complete.
+        assert_eq!(w.get("web").deployments[0].rollout_state, "IN_PROGRESS");
+        set_health(&w, "web", "HEALTHY", true);
+        w.pass();
+        assert_eq!(w.get("web").deployments[0].rollout_state, "COMPLETED");
+
+        // The task turns UNHEALTHY: a replacement starts first, the unhealthy one runs on.
+        set_health(&w, "web", "UNHEALTHY", true);
+        let sick = live(&w, "web")[0].id.clone();
+        w.pass();
+        let l = live(&w, "web");
+        assert_eq!(l.len(), 2, "{l:?}");
+        assert!(l.iter().any(|t| t.id == sick));
+        // The replacement is not surplus while it starts (no stop-start churn).
+        w.settle("web", false);
+        w.pass();
+        w.pass();
+        let l = live(&w, "web");
+        assert_eq!(l.len(), 2, "{l:?}");
+        assert!(l.iter().any(|t| t.id == sick));
+        // The replacement is up and HEALTHY: now the unhealthy task is stopped.
+        w.settle("web", false);
+        set_health(&w, "web", "HEALTHY", false);
+        w.pass();
+        let l = live(&w, "web");
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert_ne!(l[0].id, sick);
+        let svc = w.get("web");
+        assert!(svc
+            .events
+            .iter()
+            .any(|e| e.message
+                == format!("(service web) (task {sick}) failed container health checks.")));
+
+        // No room for a replacement (maximumPercent 100): one unhealthy task is stopped first.
+        let mut svc = w.get("web");
+        svc.deployment_configuration.maximum_percent = 100;
+        svc.deployment_configuration.minimum_healthy_percent = 0;
+        w.put(svc);
+        set_health(&w, "web", "UNHEALTHY", true);
+        w.pass();
+        assert!(live(&w, "web").is_empty());
     }
 
     #[test]

@@ -232,13 +232,13 @@ impl Task {
 
     /// The task's `healthStatus` (see [`crate::health::task_status`]).
     pub fn health(&self) -> &'static str {
-        crate::health::task_status(self.containers.iter().map(|c| {
-            (
-                c.essential,
-                c.health_check.is_some(),
-                c.health_status.as_deref(),
-            )
-        }))
+        // A container's own status is UNKNOWN once it is not running, so a stopped task's is
+        // too, as its containers say.
+        crate::health::task_status(
+            self.containers
+                .iter()
+                .map(|c| (c.essential, c.health_check.is_some(), Some(c.health()))),
+        )
     }
 
     /// Whether an essential container has health checks (the task's health is then what

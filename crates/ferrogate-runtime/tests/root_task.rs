@@ -765,7 +765,7 @@ async fn health_checks_run_inside_the_container() {
         start_period: Duration::ZERO,
     };
     spec.containers[0].health_check = Some(check(
-        r#"test -f /tmp/ready && ! test -f /tmp/broken && [ "$MARK" = yes ]"#,
+        r#"echo checking; test -f /tmp/ready && ! test -f /tmp/broken && [ "$MARK" = yes ]"#,
         2,
     ));
     let mut slow = ContainerSpec::new(ContainerName::new("slow").unwrap(), "busybox");
@@ -798,5 +798,56 @@ async fn health_checks_run_inside_the_container() {
     let (code, _, teardown) = stopped(&events);
     assert_eq!(code, StopCode::EssentialContainerExited);
     assert!(teardown.errors.is_empty(), "{teardown:?}");
+    common::assert_clean(dir.path());
+}
+
+/// A container cannot lead the runtime out of its root through its working directory
+/// (runc's "Leaky Vessels"): a working directory through a magic link (`/proc/self/fd/N`)
+/// fails to start, and a health check whose working directory the container replaced with
+/// a symlink to `/proc/1/root` (the sandbox init's root) never runs there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_directories_stay_inside_the_container() {
+    if !common::require_root("working_directories_stay_inside_the_container") {
+        return;
+    }
+    use ferrogate_runtime::agent::{HealthCheck, HealthStatus};
+    let (dir, mut agent) = common::agent_with_busybox().await;
+    let mut spec = common::task("t-leaky", &["sh", "-c", "sleep 30"]);
+    spec.containers[0].working_directory = Some("/proc/self/fd/4".into());
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let failed = events.iter().any(|e| {
+        matches!(&e.kind, EventKind::ContainerFailedToStart { reason, .. } if reason.contains("working directory"))
+    });
+    assert!(failed, "{events:#?}");
+    common::assert_clean(dir.path());
+
+    let mut spec = common::task(
+        "t-escape",
+        &[
+            "sh",
+            "-c",
+            "sleep 3; cd /; rmdir /work && ln -s /proc/1/root /work && touch /tmp/linked; sleep 12",
+        ],
+    );
+    spec.containers[0].working_directory = Some("/work".into());
+    // Healthy only if the check runs in the init's root, which holds the volume at /vol.
+    spec.containers[0].health_check = Some(HealthCheck {
+        argv: vec!["/bin/sh".into(), "-c".into(), "test -d vol".into()],
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(2),
+        retries: 1,
+        start_period: Duration::ZERO,
+    });
+    let events = common::run_to_stop(&mut agent, spec, 60).await;
+    let health: Vec<HealthStatus> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ContainerHealth { status, .. } => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(health, [HealthStatus::Unhealthy], "{events:#?}");
+    let log = std::fs::read_to_string(dir.path().join("logs/t-escape/main.log")).unwrap();
+    assert!(log.is_empty(), "{log}");
     common::assert_clean(dir.path());
 }

@@ -73,7 +73,14 @@ fn hold(cfg: &InitConfig) -> Result<Held, String> {
     } else {
         Layers::Bound
     };
-    let devnull = fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+    // Read-write: it is the stdin of containers and all three of health checks, whose
+    // output is not kept.
+    let devnull = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open("/dev/null")
+        .map_err(|e| format!("/dev/null: {e}"))?;
     let mut containers = HashMap::new();
     for c in &cfg.containers {
         let log = OpenOptions::new()
@@ -434,25 +441,19 @@ fn start_container(cfg: &InitConfig, held: &Held, c: &ContainerLaunch) -> Result
         .containers
         .get(&c.name)
         .ok_or_else(|| format!("internal: nothing opened for container {}", c.name))?;
-    let (mut rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
     match sys::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
             drop(rd);
-            let err = container_child(cfg, held, c, &cdir, log, procs);
+            let keep = wr.as_raw_fd().unsigned_abs();
+            let err = container_child(cfg, held, c, &cdir, log, procs, keep);
             let mut wr = wr;
             let _ = wr.write_all(err.as_bytes());
             sys::process::exit_now(127);
         }
         Fork::Parent(pid) => {
             drop(wr);
-            let mut msg = String::new();
-            let _ = rd.read_to_string(&mut msg);
-            if msg.is_empty() {
-                Ok(pid)
-            } else {
-                let _ = sys::process::wait_pid(pid);
-                Err(msg)
-            }
+            wait_for_exec(rd, pid).map(|()| pid)
         }
     }
 }
@@ -465,8 +466,9 @@ fn container_child(
     cdir: &Path,
     log: &fs::File,
     procs: &[fs::File],
+    keep_fd: u32,
 ) -> String {
-    match container_child_inner(cfg, held, c, cdir, log, procs) {
+    match container_child_inner(cfg, held, c, cdir, log, procs, keep_fd) {
         Ok(never) => match never {},
         Err(e) => e,
     }
@@ -481,6 +483,7 @@ fn container_child_inner(
     cdir: &Path,
     log: &fs::File,
     procs: &[fs::File],
+    keep_fd: u32,
 ) -> Result<Never, String> {
     let sys = LinuxSyscall;
     let _ = sys::process::setsid();
@@ -518,12 +521,7 @@ fn container_child_inner(
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", creds.home));
     }
-    let cwd = Path::new(&c.cwd);
-    if !cwd.is_dir() {
-        fs::create_dir_all(cwd)
-            .map_err(|e| format!("creating working directory {}: {e}", c.cwd))?;
-    }
-    std::env::set_current_dir(cwd).map_err(|e| format!("chdir {}: {e}", c.cwd))?;
+    enter_working_dir(&sys, &c.cwd, true)?;
     let path_var = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
@@ -547,9 +545,78 @@ fn container_child_inner(
         .collect::<Result<_, _>>()
         .map_err(|_| "NUL in environment".to_string())?;
     drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
+    sys::close_fds_except(keep_fd).map_err(|e| format!("close_range: {e}"))?;
     let e = sys::process::execve(&cprog, &argv, &envp);
     Err(format!("exec {argv0:?}: {e}"))
 }
+
+/// Enters the working directory `cwd`, resolved inside the root the process now has (the
+/// container's) with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` and entered with
+/// `fchdir`: the image and the container choose the path and may have made any component a
+/// symlink, and the process still holds every capability here, so a plain `chdir` could be
+/// led through `/proc/<pid>/root` or `/proc/self/fd/N` out of the container (the runc
+/// "Leaky Vessels" escape). `create` makes missing directories (container start, as Docker
+/// does for a missing working directory); otherwise a missing one means `/`.
+fn enter_working_dir(sys: &LinuxSyscall, cwd: &str, create: bool) -> Result<(), String> {
+    let root = sys
+        .open_root(Path::new("/"))
+        .map_err(|e| format!("opening the container root: {e}"))?;
+    let rel = cwd.trim_start_matches('/');
+    let dir = if create {
+        sys.mkdir_all_in(&root, rel, 0o755)
+    } else {
+        match sys.resolve_in(&root, rel) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => sys.resolve_in(&root, ""),
+            other => other,
+        }
+    }
+    .map_err(|e| format!("working directory {cwd}: {e}"))?;
+    let fd = dir
+        .fd
+        .as_ref()
+        .ok_or_else(|| "internal: no descriptor".to_string())?;
+    sys::process::fchdir(fd.as_fd()).map_err(|e| format!("chdir {cwd}: {e}"))
+}
+
+/// Waits until the forked child `pid` has exec'd (its close-on-exec error pipe `rd` reads
+/// EOF) or reported why it could not. The child runs as the container's user before exec,
+/// so the container could stop it (SIGSTOP): after [`EXEC_DEADLINE_MS`] it is killed and
+/// reported as not started, and the init goes on supervising the task.
+fn wait_for_exec(mut rd: fs::File, pid: i32) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(EXEC_DEADLINE_MS);
+    let mut msg = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        let ready = ms > 0
+            && sys::process::poll(&[(rd.as_fd(), libc::POLLIN)], ms)
+                .map(|r| r[0] != 0)
+                .unwrap_or(false);
+        if !ready {
+            let _ = sys::process::kill(pid, libc::SIGKILL);
+            let _ = sys::process::wait_pid(pid);
+            return Err(format!(
+                "the process did not start within {EXEC_DEADLINE_MS} ms"
+            ));
+        }
+        match rd.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => msg.extend_from_slice(&chunk[..n.min(chunk.len())]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if msg.is_empty() {
+        Ok(())
+    } else {
+        let _ = sys::process::wait_pid(pid);
+        Err(String::from_utf8_lossy(&msg).into_owned())
+    }
+}
+
+/// How long a forked child may take to exec before it is killed.
+const EXEC_DEADLINE_MS: u64 = 10_000;
 
 /// Starts `argv` inside the running container `c` whose main process is `target` (a pid
 /// in the task's PID namespace): a forked child joins the container's mount namespace
@@ -575,11 +642,12 @@ fn start_exec(
         .custom_flags(libc::O_CLOEXEC)
         .open(format!("/proc/{target}/ns/mnt"))
         .map_err(|e| format!("container {}: its mount namespace: {e}", c.name))?;
-    let (mut rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
     match sys::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
             drop(rd);
-            let err = match exec_child(held, c, procs, &ns, argv) {
+            let keep = wr.as_raw_fd().unsigned_abs();
+            let err = match exec_child(held, c, procs, &ns, argv, keep) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -590,14 +658,7 @@ fn start_exec(
         Fork::Parent(pid) => {
             drop(wr);
             drop(ns);
-            let mut msg = String::new();
-            let _ = rd.read_to_string(&mut msg);
-            if msg.is_empty() {
-                Ok(pid)
-            } else {
-                let _ = sys::process::wait_pid(pid);
-                Err(msg)
-            }
+            wait_for_exec(rd, pid).map(|()| pid)
         }
     }
 }
@@ -608,6 +669,7 @@ fn exec_child(
     procs: &[fs::File],
     ns: &fs::File,
     argv: &[String],
+    keep_fd: u32,
 ) -> Result<Never, String> {
     let sys = LinuxSyscall;
     let _ = sys::process::setsid();
@@ -631,9 +693,7 @@ fn exec_child(
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", creds.home));
     }
-    if std::env::set_current_dir(&c.cwd).is_err() {
-        std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
-    }
+    enter_working_dir(&sys, &c.cwd, false)?;
     let path_var = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
@@ -653,6 +713,7 @@ fn exec_child(
         .collect::<Result<_, _>>()
         .map_err(|_| "NUL in environment".to_string())?;
     drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
+    sys::close_fds_except(keep_fd).map_err(|e| format!("close_range: {e}"))?;
     let e = sys::process::execve(&cprog, &cargv, &envp);
     Err(format!("exec {argv0:?}: {e}"))
 }
@@ -665,9 +726,19 @@ pub const MAX_ACCOUNT_FILE: u64 = 1 << 20;
 /// be a regular file (not a symlink, FIFO or device, which could block or
 /// never end) of at most [`MAX_ACCOUNT_FILE`] bytes. Missing reads as empty.
 pub fn read_account_file(path: &str) -> Result<String, String> {
-    let fd = match sys::at::open(
-        Path::new(path),
+    // Resolved inside the current root (the container's), never through a symlink or a
+    // magic link out of it: the caller still holds every capability.
+    let root = sys::at::open(
+        Path::new("/"),
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+    )
+    .map_err(|e| format!("opening /: {e}"))?;
+    let fd = match sys::at::openat2(
+        root.as_fd(),
+        path.trim_start_matches('/'),
         libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        0,
+        sys::at::RESOLVE_CONFINED,
     ) {
         Ok(fd) => fd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),

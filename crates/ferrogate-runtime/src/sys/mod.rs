@@ -132,6 +132,23 @@ pub fn sethostname(name: &str) -> io::Result<()> {
     cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
 }
 
+/// Closes every descriptor from 3 up except `keep`: the last step before `execve` in a
+/// sandbox child, so that no descriptor of the init (a directory above all) is reachable
+/// through `/proc/self/fd` while the new program's path is resolved.
+pub fn close_fds_except(keep: u32) -> io::Result<()> {
+    let close = |first: u32, last: u32| {
+        if first > last {
+            return Ok(());
+        }
+        // SAFETY: as for `close_fds_from`; the caller is about to exec and owns nothing it
+        // will use again below `keep` or above it.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+        cvt_long(r).map(drop)
+    };
+    close(3, keep.saturating_sub(1))?;
+    close(keep.saturating_add(1), u32::MAX)
+}
+
 /// `close_range(first, ~0, flags)`: closes (or marks close-on-exec) every
 /// descriptor from `first` up.
 pub fn close_fds_from(first: u32, cloexec_only: bool) -> io::Result<()> {

@@ -322,6 +322,13 @@ pub fn fork() -> io::Result<Fork> {
     })
 }
 
+/// `fchdir(2)`.
+pub fn fchdir(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is a valid open descriptor for the duration of the call.
+    cvt(unsafe { libc::fchdir(fd.as_raw_fd()) }).map(drop)
+}
+
 /// `setns(2)`: joins the namespace `fd` refers to (`nstype` one `CLONE_NEW*`).
 pub fn setns(fd: std::os::fd::BorrowedFd<'_>, nstype: i32) -> io::Result<()> {
     use std::os::fd::AsRawFd;

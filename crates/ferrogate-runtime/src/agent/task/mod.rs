@@ -97,10 +97,12 @@ struct Health {
     started: Instant,
     /// When the next check runs (if none is running).
     next: Instant,
-    /// The running check: its exec id and when it times out.
-    probe: Option<(u64, Instant)>,
+    /// The running check: its exec id, when it started and when it times out.
+    probe: Option<(u64, Instant, Instant)>,
     /// Consecutive counted failures.
     failures: u32,
+    /// A check has passed (the start period is over then, as in Docker).
+    passed: bool,
     /// Last reported status.
     status: Option<HealthStatus>,
 }
@@ -119,23 +121,27 @@ impl Health {
             check,
             probe: None,
             failures: 0,
+            passed: false,
             status: None,
         }
     }
 
     /// When this container's checks next need attention.
     fn due(&self) -> Instant {
-        self.probe.map_or(self.next, |(_, deadline)| deadline)
+        self.probe.map_or(self.next, |(_, _, deadline)| deadline)
     }
 
-    /// Records the end of the running check; returns the new status if it changed.
+    /// Records the end of the running check; returns the new status if it changed. A failure
+    /// of a check that started within the start period does not count until a check has
+    /// passed (Docker's and ECS's rule).
     fn finish(&mut self, ok: bool, now: Instant) -> Option<HealthStatus> {
-        self.probe = None;
+        let began = self.probe.take().map_or(now, |(_, began, _)| began);
         self.next = now + self.check.interval;
         let new = if ok {
             self.failures = 0;
+            self.passed = true;
             HealthStatus::Healthy
-        } else if now < self.started + self.check.start_period {
+        } else if !self.passed && began < self.started + self.check.start_period {
             return None;
         } else {
             self.failures += 1;
@@ -640,9 +646,15 @@ impl TaskRun {
                         }
                     }
                     Some(FromInit::ExecExited { id, status }) => {
-                        self.check_done(id, status == WaitStatus::Exited(0)).await;
+                        self.check_done(id, Some(status == WaitStatus::Exited(0))).await;
                     }
-                    Some(FromInit::ExecFailed { id, .. }) => self.check_done(id, false).await,
+                    Some(FromInit::ExecFailed { id, error }) => {
+                        // The container's process is gone (its exit report is on its way):
+                        // no verdict on its health.
+                        let gone = error.ends_with(" is not running")
+                            || error.contains("its mount namespace");
+                        self.check_done(id, if gone { None } else { Some(false) }).await;
+                    }
                     Some(_) => {}
                     None => {
                         self.stop.get_or_insert((StopCode::EssentialContainerExited, "Sandbox init exited unexpectedly".into()));
@@ -671,7 +683,7 @@ impl TaskRun {
                 continue;
             };
             match h.probe {
-                Some((id, deadline)) if deadline <= now => {
+                Some((id, _, deadline)) if deadline <= now => {
                     to_send.push(ToInit::KillExec { id });
                     if let Some(st) = h.finish(false, now) {
                         changed.push((c.spec.name.clone(), st));
@@ -680,7 +692,7 @@ impl TaskRun {
                 None if h.next <= now => {
                     self.next_exec += 1;
                     let id = self.next_exec;
-                    h.probe = Some((id, now + h.check.timeout));
+                    h.probe = Some((id, now, now + h.check.timeout));
                     to_send.push(ToInit::Exec {
                         id,
                         container: c.spec.name.to_string(),
@@ -701,14 +713,26 @@ impl TaskRun {
         }
     }
 
-    /// Records the end of health check run `id`.
-    async fn check_done(&mut self, id: u64, ok: bool) {
+    /// Records the end of health check run `id` (`ok`: it passed; `None`: it could not run
+    /// because the container's process is ending, which says nothing of its health).
+    async fn check_done(&mut self, id: u64, ok: Option<bool>) {
         let now = Instant::now();
         let mut changed = None;
         for c in &mut self.containers {
+            if c.exited {
+                continue;
+            }
             if let Some(h) = c.health.as_mut() {
-                if h.probe.is_some_and(|(p, _)| p == id) {
-                    changed = h.finish(ok, now).map(|st| (c.spec.name.clone(), st));
+                if h.probe.is_some_and(|(p, _, _)| p == id) {
+                    match ok {
+                        Some(ok) => {
+                            changed = h.finish(ok, now).map(|st| (c.spec.name.clone(), st));
+                        }
+                        None => {
+                            h.probe = None;
+                            h.next = now + h.check.interval;
+                        }
+                    }
                 }
             }
         }
@@ -726,6 +750,8 @@ impl TaskRun {
             .iter_mut()
             .find(|c| c.spec.name.as_str() == name)?;
         c.exited = true;
+        // A check still running in the container goes with it.
+        let probe = c.health.as_mut().and_then(|h| h.probe.take());
         let leaf = c.leaf.clone();
         let essential = c.spec.essential;
         let cname: ContainerName = c.spec.name.clone();
@@ -744,6 +770,9 @@ impl TaskRun {
         })
         .await
         .unwrap_or((false, 0));
+        if let (Some((id, _, _)), Some(init)) = (probe, self.init.as_mut()) {
+            let _ = init.send(&ToInit::KillExec { id }).await;
+        }
         let exit = ContainerExit {
             exit_code: exit_code(status),
             signal: match status {
@@ -975,4 +1004,71 @@ fn connect(s: crate::sandbox::spawn::SpawnedInit) -> std::io::Result<InitConn> {
         msgs,
         exited: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(retries: u32, start_period_s: u64) -> (Health, Instant) {
+        let t0 = Instant::now();
+        let h = Health::new(
+            HealthCheck {
+                argv: vec!["true".into()],
+                interval: Duration::from_secs(5),
+                timeout: Duration::from_secs(2),
+                retries,
+                start_period: Duration::from_secs(start_period_s),
+            },
+            t0,
+        );
+        (h, t0)
+    }
+
+    /// Runs one check that started at `t0 + at_s` and ended 1 s later.
+    fn check(h: &mut Health, t0: Instant, at_s: u64, ok: bool) -> Option<HealthStatus> {
+        let began = t0 + Duration::from_secs(at_s);
+        h.probe = Some((at_s, began, began + h.check.timeout));
+        h.finish(ok, began + Duration::from_secs(1))
+    }
+
+    #[test]
+    fn retries_in_a_row_make_unhealthy_and_a_pass_healthy_reported_on_change() {
+        let (mut h, t0) = health(3, 0);
+        assert_eq!(
+            h.due(),
+            t0 + Duration::from_secs(5),
+            "first check after interval"
+        );
+        assert_eq!(check(&mut h, t0, 5, false), None);
+        assert_eq!(check(&mut h, t0, 11, false), None);
+        assert_eq!(check(&mut h, t0, 17, false), Some(HealthStatus::Unhealthy));
+        assert_eq!(check(&mut h, t0, 23, false), None, "no change, no report");
+        assert_eq!(check(&mut h, t0, 29, true), Some(HealthStatus::Healthy));
+        assert_eq!(check(&mut h, t0, 35, true), None);
+        assert_eq!(check(&mut h, t0, 41, false), None, "failures count afresh");
+        assert_eq!(check(&mut h, t0, 47, true), None);
+        assert!(h.probe.is_none());
+        assert_eq!(
+            h.next,
+            t0 + Duration::from_secs(53),
+            "interval after the end"
+        );
+    }
+
+    #[test]
+    fn the_start_period_forgives_failures_until_a_check_passes() {
+        let (mut h, t0) = health(1, 30);
+        assert_eq!(check(&mut h, t0, 5, false), None);
+        assert_eq!(check(&mut h, t0, 11, false), None);
+        assert_eq!(check(&mut h, t0, 17, true), Some(HealthStatus::Healthy));
+        // Passed once: the start period is over.
+        assert_eq!(check(&mut h, t0, 23, false), Some(HealthStatus::Unhealthy));
+        let (mut h, t0) = health(1, 30);
+        // A check that began within the period does not count even if it ended after it.
+        let began = t0 + Duration::from_secs(29);
+        h.probe = Some((1, began, began + Duration::from_secs(2)));
+        assert_eq!(h.finish(false, t0 + Duration::from_secs(31)), None);
+        assert_eq!(check(&mut h, t0, 36, false), Some(HealthStatus::Unhealthy));
+    }
 }
