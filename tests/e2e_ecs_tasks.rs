@@ -67,6 +67,11 @@ fn register(s: &Server, family: &str, command: &str, extra: &[&str]) {
     let containers =
         serde_json::json!([{"name": "app", "image": "busybox", "command": ["sh", "-c", command]}])
             .to_string();
+    register_fargate(s, family, &containers, extra);
+}
+
+/// RegisterTaskDefinition of a 256/512 Fargate definition with these containers (JSON).
+fn register_fargate(s: &Server, family: &str, containers: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "ecs",
         "register-task-definition",
@@ -81,10 +86,10 @@ fn register(s: &Server, family: &str, command: &str, extra: &[&str]) {
         "--memory",
         "512",
         "--container-definitions",
-        &containers,
+        containers,
     ];
     args.extend_from_slice(extra);
-    json(&s.aws(&args));
+    json(&s.aws(&args))
 }
 
 fn volume_images(s: &Server) -> Vec<PathBuf> {
@@ -375,22 +380,12 @@ fn the_announcement_scenario_on_the_real_runtime() {
     assert_eq!(d4["stopCode"], "EssentialContainerExited", "{d4}");
     assert_eq!(d4["containers"][0]["exitCode"], 3);
     let _ = t4;
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
+    register_fargate(
+        &s,
         "ghost",
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
         r#"[{"name":"app","image":"example.invalid/ghost:1"}]"#,
-    ]));
+        &[],
+    );
     let t5 = run_task(&s, "secure", "ghost", &[]);
     let d5 = wait_for(&s, "secure", &t5, "STOPPED");
     assert_eq!(d5["stopCode"], "TaskFailedToStart");
@@ -446,24 +441,12 @@ fn volumes_mount_points_and_a_read_only_root_are_applied() {
             "exit 0")]},
     ])
     .to_string();
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
+    register_fargate(
+        &s,
         "vols",
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--volumes",
-        r#"[{"name":"shared"}]"#,
-        "--container-definitions",
         &containers,
-    ]));
+        &["--volumes", r#"[{"name":"shared"}]"#],
+    );
     let t = run_task(&s, "default", "vols", &[]);
     let d = wait_for(&s, "default", &t, "STOPPED");
     assert_eq!(d["lastStatus"], "STOPPED", "{d}");
@@ -592,22 +575,12 @@ fn run_task_refuses_what_fargate_refuses() {
     );
     // A member Ferrogate stores but cannot apply is refused by name when a task would run
     // with it, by RunTask and CreateService alike; an unknown volume is refused at register.
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
+    register_fargate(
+        &s,
         "checked",
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
         r#"[{"name":"app","image":"busybox","secrets":[{"name":"DB_PASSWORD","valueFrom":"arn:aws:secretsmanager:us-east-1:000000000000:secret:db"}]}]"#,
-    ]));
+        &[],
+    );
     let e = fails_with(
         &s.aws(&[
             "ecs",
@@ -772,6 +745,23 @@ fn watch(
     }
 }
 
+/// Waits until the service's PRIMARY deployment is FAILED, with at least the breaker's
+/// minimum of three failed tasks, and returns the service.
+fn failed_by_circuit_breaker(s: &Server, cluster: &str, name: &str) -> Value {
+    let svc = watch(
+        s,
+        cluster,
+        name,
+        |svc| svc["deployments"][0]["rolloutState"] == "FAILED",
+        |_, _| {},
+    );
+    assert!(
+        svc["deployments"][0]["failedTasks"].as_i64().unwrap() >= 3,
+        "{svc}"
+    );
+    svc
+}
+
 fn stable(svc: &Value) -> bool {
     svc["deployments"].as_array().is_some_and(|d| d.len() == 1)
         && svc["runningCount"] == svc["desiredCount"]
@@ -794,22 +784,7 @@ fn health_checks_mark_tasks_and_replace_unhealthy_service_tasks() {
             "healthCheck": {"command": ["CMD-SHELL", check], "interval": 5, "retries": 1},
         }])
         .to_string();
-        json(&s.aws(&[
-            "ecs",
-            "register-task-definition",
-            "--family",
-            family,
-            "--requires-compatibilities",
-            "FARGATE",
-            "--network-mode",
-            "awsvpc",
-            "--cpu",
-            "256",
-            "--memory",
-            "512",
-            "--container-definitions",
-            &containers,
-        ]))
+        register_fargate(&s, family, &containers, &[])
     };
     // The check sees the container's own file system: /tmp/ok is in its overlay.
     let registered = def("good", "touch /tmp/ok; sleep 1000", "test -f /tmp/ok");
@@ -849,17 +824,7 @@ fn health_checks_mark_tasks_and_replace_unhealthy_service_tasks() {
         "--deployment-configuration",
         "deploymentCircuitBreaker={enable=true,rollback=false}",
     ]));
-    let done = watch(
-        &s,
-        "hc",
-        "bad",
-        |svc| svc["deployments"][0]["rolloutState"] == "FAILED",
-        |_, _| {},
-    );
-    assert!(
-        done["deployments"][0]["failedTasks"].as_i64().unwrap() >= 3,
-        "{done}"
-    );
+    let done = failed_by_circuit_breaker(&s, "hc", "bad");
     assert!(
         done["events"]
             .as_array()
@@ -931,22 +896,12 @@ fn a_failed_deployment_rolls_back_to_the_last_completed_one() {
         .unwrap()
         .to_owned();
     watch(&s, "rb", "api", stable, |_, _| {});
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
+    register_fargate(
+        &s,
         "api",
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
         r#"[{"name":"app","image":"example.invalid/ghost:1"}]"#,
-    ]));
+        &[],
+    );
     let updated = json(&s.aws(&[
         "ecs",
         "update-service",
@@ -1162,17 +1117,7 @@ fn a_service_redeploys_onto_a_new_key_within_its_bounds() {
         "ecs", "update-service", "--cluster", "prod", "--service", "web", "--force-new-deployment",
         "--deployment-configuration", "minimumHealthyPercent=100,maximumPercent=200,deploymentCircuitBreaker={enable=true,rollback=false}",
     ]));
-    let failed = watch(
-        &s,
-        "prod",
-        "web",
-        |svc| svc["deployments"][0]["rolloutState"] == "FAILED",
-        |_, _| {},
-    );
-    assert!(
-        failed["deployments"][0]["failedTasks"].as_i64().unwrap() >= 3,
-        "{failed}"
-    );
+    failed_by_circuit_breaker(&s, "prod", "web");
     assert_eq!(
         running_keys(&s, "prod", "web"),
         vec![key2.clone(), key2.clone()]

@@ -514,6 +514,22 @@ fn container_child_inner(
         readonly_root: c.readonly_root,
     };
     setup_rootfs(&sys, &plan).map_err(|e| format!("setting up the root filesystem: {e}"))?;
+    become_container_process(&sys, c, &c.argv, true, last_cap, keep_fd)
+}
+
+/// The last steps of a container's process and of a health check in it, once the process
+/// has the container's root: the user from the image's account files, `HOME`, the working
+/// directory (created when `create`), the program on the container's `PATH`, then
+/// privileges dropped, every descriptor but `keep_fd` (the error pipe) closed, and exec.
+/// Returns only with why it could not.
+fn become_container_process(
+    sys: &LinuxSyscall,
+    c: &ContainerLaunch,
+    argv: &[String],
+    create: bool,
+    last_cap: u32,
+    keep_fd: u32,
+) -> Result<Never, String> {
     let passwd = read_account_file("/etc/passwd")?;
     let group = read_account_file("/etc/group")?;
     let creds = resolve_user(c.user.as_deref(), &passwd, &group)?;
@@ -521,20 +537,18 @@ fn container_child_inner(
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", creds.home));
     }
-    enter_working_dir(&sys, &c.cwd, true)?;
+    enter_working_dir(sys, &c.cwd, create)?;
     let path_var = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(super::command::DEFAULT_PATH);
-    let argv0 = c
-        .argv
+    let argv0 = argv
         .first()
         .ok_or_else(|| "no command specified".to_string())?;
     let prog = find_executable(argv0, path_var)?;
     let cprog = CString::new(prog.as_os_str().as_encoded_bytes())
         .map_err(|_| "NUL in program path".to_string())?;
-    let argv: Vec<CString> = c
-        .argv
+    let cargv: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
@@ -544,9 +558,9 @@ fn container_child_inner(
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|_| "NUL in environment".to_string())?;
-    drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
+    drop_privileges(sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
     sys::close_fds_except(keep_fd).map_err(|e| format!("close_range: {e}"))?;
-    let e = sys::process::execve(&cprog, &argv, &envp);
+    let e = sys::process::execve(&cprog, &cargv, &envp);
     Err(format!("exec {argv0:?}: {e}"))
 }
 
@@ -686,36 +700,7 @@ fn exec_child(
         .map_err(|e| format!("entering the container: {e}"))?;
     sys::close_fds_from(3, true).map_err(|e| format!("close_range: {e}"))?;
     let last_cap = caps::last_cap();
-    let passwd = read_account_file("/etc/passwd")?;
-    let group = read_account_file("/etc/group")?;
-    let creds = resolve_user(c.user.as_deref(), &passwd, &group)?;
-    let mut env = c.env.clone();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", creds.home));
-    }
-    enter_working_dir(&sys, &c.cwd, false)?;
-    let path_var = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(super::command::DEFAULT_PATH);
-    let argv0 = argv.first().ok_or_else(|| "no command".to_string())?;
-    let prog = find_executable(argv0, path_var)?;
-    let cprog = CString::new(prog.as_os_str().as_encoded_bytes())
-        .map_err(|_| "NUL in program path".to_string())?;
-    let cargv: Vec<CString> = argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .map_err(|_| "NUL in argv".to_string())?;
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .map_err(|_| "NUL in environment".to_string())?;
-    drop_privileges(&sys, &creds, last_cap).map_err(|e| format!("dropping privileges: {e}"))?;
-    sys::close_fds_except(keep_fd).map_err(|e| format!("close_range: {e}"))?;
-    let e = sys::process::execve(&cprog, &cargv, &envp);
-    Err(format!("exec {argv0:?}: {e}"))
+    become_container_process(&sys, c, argv, false, last_cap, keep_fd)
 }
 
 /// Largest `/etc/passwd` or `/etc/group` read from an image.
