@@ -392,30 +392,23 @@ async fn preflight(
     t: &Task,
     key: &str,
 ) -> Result<(), (&'static str, ServiceCallError)> {
+    const GEN: &str = "GenerateDataKeyWithoutPlaintext";
+    const GRANT: &str = "CreateGrant";
     let ctx = json!({"aws:ecs:clusterAccount": t.account, "aws:ecs:clusterName": t.cluster});
-    let calls = [
-        (
-            "GenerateDataKeyWithoutPlaintext",
-            json!({"KeyId": key, "NumberOfBytes": 64, "EncryptionContext": ctx, "DryRun": true}),
-        ),
-        (
-            "CreateGrant",
-            json!({
-                "KeyId": key,
-                "GranteePrincipal": format!("fargate.{}.amazonaws.com", t.region),
-                "Operations": ["Decrypt"],
-                "Constraints": {"EncryptionContextSubset": ctx},
-                "DryRun": true,
-            }),
-        ),
-    ];
+    let gen = json!({"KeyId": key, "NumberOfBytes": 64, "EncryptionContext": ctx, "DryRun": true});
+    let grant = json!({
+        "KeyId": key,
+        "GranteePrincipal": format!("fargate.{}.amazonaws.com", t.region),
+        "Operations": ["Decrypt"],
+        "Constraints": {"EncryptionContextSubset": ctx},
+        "DryRun": true,
+    });
     // The two are independent: made together, their audit records share one group commit.
-    let [(op_a, a), (op_b, b)] = calls;
-    let (ra, rb) = tokio::join!(
-        service_kms_call(&state.app, fargate(&t.account), &t.region, op_a, &a),
-        service_kms_call(&state.app, fargate(&t.account), &t.region, op_b, &b),
+    let (gen, grant) = tokio::join!(
+        service_kms_call(&state.app, fargate(&t.account), &t.region, GEN, &gen),
+        service_kms_call(&state.app, fargate(&t.account), &t.region, GRANT, &grant),
     );
-    for (op, r) in [(op_a, ra), (op_b, rb)] {
+    for (op, r) in [(GEN, gen), (GRANT, grant)] {
         match r {
             Err(e) if e.code.ends_with("DryRunOperationException") => {}
             Err(e) => return Err((op, e)),

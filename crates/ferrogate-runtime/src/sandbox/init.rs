@@ -326,13 +326,20 @@ fn run() -> Result<i32, String> {
                         let launch = cfg.containers.iter().find(|c| c.name == container);
                         let started = match (target, launch) {
                             (Some(pid), Some(c)) => start_exec(&held, c, pid, &argv),
-                            _ => Err(format!("container {container} is not running")),
+                            _ => Err((true, format!("container {container} is not running"))),
                         };
                         match started {
                             Ok(pid) => {
                                 task.execs.insert(pid, id);
                             }
-                            Err(error) => send(&mut ch, &FromInit::ExecFailed { id, error })?,
+                            Err((container_gone, error)) => send(
+                                &mut ch,
+                                &FromInit::ExecFailed {
+                                    id,
+                                    container_gone,
+                                    error,
+                                },
+                            )?,
                         }
                     }
                     ToInit::KillExec { id } => {
@@ -643,11 +650,16 @@ fn start_exec(
     c: &ContainerLaunch,
     target: i32,
     argv: &[String],
-) -> Result<i32, String> {
+) -> Result<i32, (bool, String)> {
     let procs = &held
         .containers
         .get(&c.name)
-        .ok_or_else(|| format!("internal: nothing opened for container {}", c.name))?
+        .ok_or_else(|| {
+            (
+                false,
+                format!("internal: nothing opened for container {}", c.name),
+            )
+        })?
         .1;
     // Opened by the init, through its own /proc, before forking: the container cannot
     // substitute anything here.
@@ -655,9 +667,14 @@ fn start_exec(
         .read(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(format!("/proc/{target}/ns/mnt"))
-        .map_err(|e| format!("container {}: its mount namespace: {e}", c.name))?;
-    let (rd, wr) = sys::process::pipe().map_err(|e| format!("pipe: {e}"))?;
-    match sys::process::fork().map_err(|e| format!("fork: {e}"))? {
+        .map_err(|e| {
+            (
+                true,
+                format!("container {}: its mount namespace: {e}", c.name),
+            )
+        })?;
+    let (rd, wr) = sys::process::pipe().map_err(|e| (false, format!("pipe: {e}")))?;
+    match sys::process::fork().map_err(|e| (false, format!("fork: {e}")))? {
         Fork::Child => {
             drop(rd);
             let keep = wr.as_raw_fd().unsigned_abs();
@@ -672,7 +689,7 @@ fn start_exec(
         Fork::Parent(pid) => {
             drop(wr);
             drop(ns);
-            wait_for_exec(rd, pid).map(|()| pid)
+            wait_for_exec(rd, pid).map(|()| pid).map_err(|e| (false, e))
         }
     }
 }

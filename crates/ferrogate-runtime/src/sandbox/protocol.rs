@@ -126,10 +126,14 @@ pub enum FromInit {
         /// How.
         status: WaitStatus,
     },
-    /// An `Exec` could not start (the container is gone, or the program is missing).
+    /// An `Exec` could not start.
     ExecFailed {
         /// Its id.
         id: u64,
+        /// The container's main process is gone (its exit is being reported): the failure
+        /// says nothing of the container's health. Otherwise the check itself could not
+        /// start (program missing, say), which counts as a failed check.
+        container_gone: bool,
         /// Why.
         error: String,
     },

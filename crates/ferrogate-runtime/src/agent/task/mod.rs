@@ -648,12 +648,10 @@ impl TaskRun {
                     Some(FromInit::ExecExited { id, status }) => {
                         self.check_done(id, Some(status == WaitStatus::Exited(0))).await;
                     }
-                    Some(FromInit::ExecFailed { id, error }) => {
-                        // The container's process is gone (its exit report is on its way):
-                        // no verdict on its health.
-                        let gone = error.ends_with(" is not running")
-                            || error.contains("its mount namespace");
-                        self.check_done(id, if gone { None } else { Some(false) }).await;
+                    Some(FromInit::ExecFailed { id, container_gone, .. }) => {
+                        // A container whose process is gone (its exit report is on its way)
+                        // gets no verdict on its health.
+                        self.check_done(id, (!container_gone).then_some(false)).await;
                     }
                     Some(_) => {}
                     None => {
