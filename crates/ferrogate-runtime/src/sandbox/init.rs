@@ -66,10 +66,13 @@ struct Held {
 
 fn hold(cfg: &InitConfig) -> Result<Held, String> {
     let layers = if sys::mount::kernel_version().is_some_and(|v| v >= (6, 15)) {
-        Layers::Detached(
-            sys::mount::open_tree_clone(&cfg.layers_root)
-                .map_err(|e| format!("open_tree {}: {e}", cfg.layers_root.display()))?,
-        )
+        let tree = sys::mount::open_tree_clone(&cfg.layers_root)
+            .map_err(|e| format!("open_tree {}: {e}", cfg.layers_root.display()))?;
+        // Overlayfs only reads its lower layers: the copy is made read-only, so nothing that
+        // ever reached it (it is a descriptor of the init) could change an image.
+        sys::mount::make_tree_readonly(tree.as_fd())
+            .map_err(|e| format!("making the layer tree read-only: {e}"))?;
+        Layers::Detached(tree)
     } else {
         Layers::Bound
     };
