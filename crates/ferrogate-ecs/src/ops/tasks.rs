@@ -378,42 +378,25 @@ impl Input for RunTaskInput {
         let mut tasks = Vec::new();
         for _ in 0..self.count.unwrap_or(1) {
             let t = Task {
-                account: account.to_owned(),
-                region: region.to_owned(),
-                cluster: cl.name.clone(),
-                id: random_hex(16)?,
-                task_definition_arn: td.arn(),
                 cpu: cpu.clone(),
                 memory: memory.clone(),
-                containers: containers.clone(),
-                volumes: volumes.clone(),
                 ephemeral_gib,
-                kms_key_arn: key.clone(),
-                volume_id: format!("vol-{}", &random_hex(9)?[..17]),
-                desired: "RUNNING".into(),
-                last: "PROVISIONING".into(),
-                version: 1,
-                created_at: ctx.now,
-                pull_started_at: None,
-                pull_stopped_at: None,
-                started_at: None,
-                stopping_at: None,
-                execution_stopped_at: None,
-                stopped_at: None,
-                stop_code: None,
-                stopped_reason: None,
                 started_by: self.started_by.clone(),
                 group: self
                     .group
                     .clone()
                     .unwrap_or_else(|| format!("family:{}", td.family)),
                 overrides: serde_json::to_value(&overrides).unwrap_or(Value::Null),
-                network: network.clone(),
-                tags: tags.clone(),
-                launched: false,
-                encrypted_data_key: None,
-                grant_id: None,
-                grant_retired: false,
+                ..new_task(
+                    &cl,
+                    &td,
+                    containers.clone(),
+                    volumes.clone(),
+                    key.clone(),
+                    &network,
+                    &tags,
+                    ctx.now,
+                )?
             };
             save_new(&mut tx, &t)?;
             tasks.push(t);
@@ -456,19 +439,44 @@ pub(crate) fn service_task(
     let body = &td.body;
     let (containers, volumes) = task_containers(td, &[])?;
     Ok(Task {
+        cpu: body["cpu"].as_str().unwrap_or_default().to_owned(),
+        memory: body["memory"].as_str().unwrap_or_default().to_owned(),
+        ephemeral_gib: body["ephemeralStorage"]["sizeInGiB"]
+            .as_i64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(20),
+        started_by: Some(deployment_id.to_owned()),
+        group: format!("service:{service}"),
+        ..new_task(cl, td, containers, volumes, key, network, tags, now)?
+    })
+}
+
+/// A new task of `td` in `cl`, as RunTask and the service scheduler record it: a fresh id
+/// and volume id, PROVISIONING with desired RUNNING, nothing launched yet. Both callers set
+/// `cpu`, `memory`, `ephemeralGib`, `startedBy` and `group` themselves (struct update), and
+/// RunTask its `overrides`.
+#[allow(clippy::too_many_arguments)]
+fn new_task(
+    cl: &Cluster,
+    td: &TaskDefinition,
+    containers: Vec<task::TaskContainer>,
+    volumes: Vec<String>,
+    key: Option<String>,
+    network: &Value,
+    tags: &[crate::model::Tag],
+    now: ferrogate_types::Timestamp,
+) -> Result<Task, EcsError> {
+    Ok(Task {
         account: cl.account.clone(),
         region: cl.region.clone(),
         cluster: cl.name.clone(),
         id: random_hex(16)?,
         task_definition_arn: td.arn(),
-        cpu: body["cpu"].as_str().unwrap_or_default().to_owned(),
-        memory: body["memory"].as_str().unwrap_or_default().to_owned(),
+        cpu: String::new(),
+        memory: String::new(),
         containers,
         volumes,
-        ephemeral_gib: body["ephemeralStorage"]["sizeInGiB"]
-            .as_i64()
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(20),
+        ephemeral_gib: 20,
         kms_key_arn: key,
         volume_id: format!("vol-{}", &random_hex(9)?[..17]),
         desired: "RUNNING".into(),
@@ -483,8 +491,8 @@ pub(crate) fn service_task(
         stopped_at: None,
         stop_code: None,
         stopped_reason: None,
-        started_by: Some(deployment_id.to_owned()),
-        group: format!("service:{service}"),
+        started_by: None,
+        group: String::new(),
         overrides: serde_json::json!({}),
         network: network.clone(),
         tags: tags.to_vec(),
