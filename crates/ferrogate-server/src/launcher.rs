@@ -21,7 +21,6 @@
 //! used only at launch.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,11 +69,10 @@ struct State {
     stop_sent: Mutex<HashSet<String>>,
 }
 
-/// Starts the host runtime on `data_dir` (its recovery destroys whatever a previous run left)
-/// and the launcher. When the runtime cannot start (not root, no fscrypt…), the server still
-/// serves and every task fails to start with the reason.
-pub async fn start(app: App, data_dir: PathBuf) -> Launcher {
-    let config = RuntimeConfig::new(data_dir, "/proc/self/exe");
+/// Starts the host runtime with `config` (its recovery destroys whatever a previous run left
+/// on its data directory) and the launcher. When the runtime cannot start (not root, no
+/// fscrypt…), the server still serves and every task fails to start with the reason.
+pub async fn start(app: App, config: RuntimeConfig) -> Launcher {
     let (agent, unavailable) = match start_agent(config).await {
         Ok(a) => (Some(a), None),
         Err(e) => {
@@ -373,10 +371,13 @@ fn context_json(t: &Task) -> Value {
     )
 }
 
-/// What the key flow produced.
+/// What the key flow produced. The encrypted data key is not kept: the volume key lives
+/// only in the runtime's memory (and the kernel's keyring) while the task runs, nothing
+/// needs the ciphertext again (teardown retires the grant by its id), and a ciphertext kept
+/// in the store would let anyone with `kms:Decrypt` on the key recover the volume key of a
+/// copy of the volume long after the task stopped.
 struct Keyed {
     data_key: DataKey,
-    encrypted: Option<String>,
     grant_id: Option<String>,
 }
 
@@ -433,7 +434,6 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
         })?;
         return Ok(Keyed {
             data_key,
-            encrypted: None,
             grant_id: None,
         });
     };
@@ -501,7 +501,6 @@ async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
         });
     Ok(Keyed {
         data_key: data_key?,
-        encrypted: Some(blob),
         grant_id: Some(grant_id),
     })
 }
@@ -554,7 +553,7 @@ async fn launch(state: &State, t: Task) {
     };
     // Record the launch (with what teardown needs) before the runtime starts anything; a
     // StopTask that came in meanwhile wins.
-    let (encrypted, grant_id) = (keyed.encrypted.clone(), keyed.grant_id.clone());
+    let grant_id = keyed.grant_id.clone();
     let r2 = r.clone();
     let recorded = state
         .app
@@ -568,7 +567,6 @@ async fn launch(state: &State, t: Task) {
                 return Ok(Some(false));
             }
             cur.launched = true;
-            cur.encrypted_data_key = encrypted;
             cur.grant_id = grant_id;
             tables::TASKS.put(tx, &key, &cur)?;
             tables::WORK.delete(tx, &ferrogate_ecs::task::id_key(&cur.id))?;
