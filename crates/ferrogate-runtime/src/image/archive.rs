@@ -29,6 +29,40 @@ use crate::sys::at;
 /// Most we read of a JSON member (manifests, configs, indexes).
 const MAX_JSON: u64 = 16 << 20;
 
+/// Most members an archive may have. `docker save` writes three or four per
+/// layer and an OCI layout one per blob: real archives have dozens.
+const MAX_MEMBERS: usize = 100_000;
+
+/// Most bytes read while indexing a tar archive. Member data is skipped by
+/// seeking, so this bounds headers, long names and PAX records, which the
+/// tar reader keeps in memory.
+const MAX_INDEX_READ: u64 = 64 << 20;
+
+/// The archive file, counting what the indexer reads.
+struct IndexReader {
+    file: File,
+    read: u64,
+}
+
+impl Read for IndexReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        if self.read > MAX_INDEX_READ {
+            return Err(io::Error::other(
+                "more than 64 MiB of tar headers, long names and PAX records",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for IndexReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
 /// A tar member: data at an offset, or a link to another member.
 #[derive(Clone, Debug)]
 pub enum Member {
@@ -103,13 +137,18 @@ impl Source {
             });
         }
         let file = File::open(path).map_err(ImageError::io("opening", path))?;
-        let mut archive = tar::Archive::new(file);
+        let mut archive = tar::Archive::new(IndexReader { file, read: 0 });
         let mut members = HashMap::new();
         let entries = archive
             .entries_with_seek()
             .map_err(|e| ImageError::InvalidArchive(format!("not a tar archive: {e}")))?;
         for e in entries {
             let e = e.map_err(|e| ImageError::InvalidArchive(format!("reading tar: {e}")))?;
+            if members.len() >= MAX_MEMBERS {
+                return Err(ImageError::InvalidArchive(format!(
+                    "more than {MAX_MEMBERS} members"
+                )));
+            }
             let Ok(p) = e.path() else { continue };
             let Some(name) = p.to_str().map(str::to_owned) else {
                 continue;

@@ -31,6 +31,13 @@ use super::error::{Budget, ImageError};
 /// data: an inode and a directory entry, rounded up to a file-system block.
 pub const ENTRY_COST: u64 = 4096;
 
+/// Most bytes of tar metadata (headers, GNU long names and links, PAX
+/// records, sparse maps) read before one entry. The tar reader keeps long
+/// names and PAX records in memory, so without this a compressed layer
+/// could declare a long name of many gigabytes and exhaust the host's
+/// memory. Real layers need a few KiB.
+pub const MAX_METADATA: u64 = 16 << 20;
+
 /// Limits on what loading one image may write. See the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnpackBudget {
@@ -64,6 +71,10 @@ pub struct Meter {
     bytes: Cell<u64>,
     logical: Cell<u64>,
     stream: Cell<u64>,
+    /// Tar metadata read since the last entry began ([`MAX_METADATA`]).
+    metadata: Cell<u64>,
+    /// Whether reads now are an entry's data (not metadata).
+    in_data: Cell<bool>,
     /// Set once a limit was hit, so that the error a reader reports through
     /// a parser that rewraps it can be told apart from a corrupt archive.
     exceeded: Cell<Option<Budget>>,
@@ -77,6 +88,8 @@ impl Meter {
             bytes: Cell::new(0),
             logical: Cell::new(0),
             stream: Cell::new(0),
+            metadata: Cell::new(0),
+            in_data: Cell::new(false),
             exceeded: Cell::new(None),
         }
     }
@@ -120,8 +133,19 @@ impl Meter {
         )
     }
 
-    /// Counts `n` bytes of an uncompressed layer stream.
+    /// Marks the start of an entry (its metadata has been read) and whether
+    /// the reads that follow are data.
+    pub fn entry_data(&self, in_data: bool) {
+        self.metadata.set(0);
+        self.in_data.set(in_data);
+    }
+
+    /// Counts `n` bytes of an uncompressed layer stream, and, outside an
+    /// entry's data, of tar metadata.
     fn stream(&self, n: u64) -> Result<(), ImageError> {
+        if !self.in_data.get() {
+            self.charge(&self.metadata, n, MAX_METADATA, Budget::Metadata)?;
+        }
         self.charge(
             &self.stream,
             n,
@@ -136,6 +160,7 @@ impl Meter {
         let limit = |b| match b {
             Budget::Unpacked => self.budget.max_bytes,
             Budget::Logical => self.budget.max_logical_bytes,
+            Budget::Metadata => MAX_METADATA,
         };
         self.exceeded
             .get()
@@ -240,6 +265,27 @@ mod tests {
         assert!(io::copy(&mut r, &mut sink).is_err());
         assert!(sink.len() <= 1000);
         assert!(m.exceeded().is_some());
+    }
+
+    #[test]
+    fn metadata_is_bounded_between_entries_but_data_is_not() {
+        let m = Meter::new(UnpackBudget::DEFAULT);
+        let big = vec![0u8; usize::try_from(MAX_METADATA + 1).unwrap()];
+        let mut sink = Vec::new();
+        assert!(io::copy(&mut Metered::new(&big[..], &m), &mut sink).is_err());
+        assert!(matches!(
+            m.exceeded(),
+            Some(ImageError::BudgetExceeded {
+                budget: Budget::Metadata,
+                ..
+            })
+        ));
+        let m = Meter::new(UnpackBudget::DEFAULT);
+        m.entry_data(true);
+        io::copy(&mut Metered::new(&big[..], &m), &mut io::sink()).unwrap();
+        m.entry_data(false);
+        let most = &big[..usize::try_from(MAX_METADATA).unwrap()];
+        io::copy(&mut Metered::new(most, &m), &mut io::sink()).unwrap();
     }
 
     #[test]

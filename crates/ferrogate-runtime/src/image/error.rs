@@ -104,6 +104,8 @@ pub enum Budget {
     Unpacked,
     /// File lengths with holes; uncompressed layer streams.
     Logical,
+    /// Tar metadata before one entry (`budget::MAX_METADATA`, fixed).
+    Metadata,
 }
 
 impl Budget {
@@ -115,6 +117,7 @@ impl Budget {
             Budget::Logical => {
                 "file lengths (holes included), or uncompressed layer streams, over all layers unpacked for it"
             }
+            Budget::Metadata => "tar headers, long names and PAX records before one entry of a layer",
         }
     }
 }
@@ -124,6 +127,7 @@ impl std::fmt::Display for Budget {
         f.write_str(match self {
             Budget::Unpacked => "unpacked-size",
             Budget::Logical => "logical-size",
+            Budget::Metadata => "tar-metadata",
         })
     }
 }

@@ -48,7 +48,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::budget::{Meter, UnpackBudget};
+use super::budget::{Meter, Metered, UnpackBudget};
 use super::error::ImageError;
 use super::tree::{open_child_dir, Cleared, Refused, Tree, NEW_DIR_MODE};
 use crate::sys::at;
@@ -185,7 +185,7 @@ impl Unpacker<'_> {
         Ok(c == Cleared::KeptDirectory)
     }
 
-    fn entry<R: Read>(&mut self, mut e: tar::Entry<'_, R>) -> Result<(), ImageError> {
+    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<(), ImageError> {
         let raw = PathBuf::from(OsStr::from_bytes(&e.path_bytes()));
         if raw.as_os_str().len() > MAX_PATH {
             return Err(self.unsafe_path(&raw, "path longer than 4095 bytes"));
@@ -220,7 +220,7 @@ impl Unpacker<'_> {
             return self.whiteout(&at, hidden);
         }
         let meta = Meta::of(e.header());
-        let xattrs = allowed_xattrs(&mut e);
+        let xattrs = allowed_xattrs(e);
         use tar::EntryType as T;
         let kind = e.header().entry_type();
         match kind {
@@ -228,7 +228,7 @@ impl Unpacker<'_> {
             T::Regular | T::Continuous | T::GNUSparse => {
                 // For GNU sparse entries, the length with the holes.
                 let len = e.size();
-                self.file(&at, meta, &xattrs, &mut e, len)?
+                self.file(&at, meta, &xattrs, e, len)?
             }
             T::Symlink => self.symlink(&at, meta, e.link_name_bytes())?,
             T::Link => self.hard_link(&at, e.link_name_bytes())?,
@@ -545,7 +545,8 @@ pub fn unpack_layer<R: Read>(
 }
 
 /// Unpacks a layer tar stream into `dest`, charging `meter` (shared by the
-/// layers of one image).
+/// layers of one image) for what is written and for every byte read from
+/// `reader` up to the tar's end.
 pub fn unpack_layer_metered<R: Read>(
     reader: R,
     dest: &Path,
@@ -561,14 +562,22 @@ pub fn unpack_layer_metered<R: Read>(
         dirs: BTreeMap::new(),
         buf: vec![0; CHUNK],
     };
-    let mut archive = tar::Archive::new(reader);
+    // Everything the tar reader reads is metered: the stream's length, and
+    // the metadata it holds in memory before each entry.
+    let mut archive = tar::Archive::new(Metered::new(reader, meter));
     let bad = |e: io::Error| {
         meter
             .exceeded()
             .unwrap_or_else(|| ImageError::InvalidArchive(format!("layer {layer}: {e}")))
     };
     for entry in archive.entries().map_err(bad)? {
-        u.entry(entry.map_err(bad)?)?;
+        let mut entry = entry.map_err(bad)?;
+        meter.entry_data(true);
+        u.entry(&mut entry)?;
+        // Whatever the entry did not use (a skipped device's data, say) is
+        // data too, not metadata of the next entry.
+        io::copy(&mut entry, &mut io::sink()).map_err(bad)?;
+        meter.entry_data(false);
     }
     u.settle_dirs()?;
     Ok(u.stats)
@@ -976,6 +985,39 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = unpack_layer_metered(&t[..], d.path(), "l", &Meter::new(budget));
         assert!(matches!(r, Err(ImageError::BudgetExceeded { .. })), "{r:?}");
+    }
+
+    /// The tar reader keeps a GNU long name in memory: one of 17 MiB (a few
+    /// KiB compressed) is refused before it is read whole.
+    #[test]
+    fn huge_tar_metadata_is_refused() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        let name = vec![b'a'; 17 << 20];
+        h.set_size(name.len() as u64);
+        h.set_cksum();
+        b.append(&h, &name[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(T::Regular);
+        h.set_size(0);
+        h.as_old_mut().name[..1].copy_from_slice(b"x");
+        h.set_cksum();
+        b.append(&h, &b""[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let r = unpack_layer(&t[..], d.path(), "l");
+        assert!(
+            matches!(
+                r,
+                Err(ImageError::BudgetExceeded {
+                    budget: crate::image::Budget::Metadata,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
     }
 
     #[test]

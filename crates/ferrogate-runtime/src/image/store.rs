@@ -499,15 +499,21 @@ impl ImageStore {
             } else {
                 Box::new(&mut br)
             };
+            let mut plain = HashingReader::new(inner);
+            unpack_layer_metered(&mut plain, staging.path(), diff_id.hex(), meter)?;
             // Every uncompressed byte is counted, including any after the
             // tar's end (the diff id covers them, so they are read).
-            let mut plain = HashingReader::new(Metered::new(inner, meter));
-            unpack_layer_metered(&mut plain, staging.path(), diff_id.hex(), meter)?;
-            let r = plain.finish().map_err(|e| {
-                meter
-                    .exceeded()
-                    .unwrap_or_else(|| ImageError::io("reading layer", member)(e))
-            })?;
+            meter.entry_data(true);
+            std::io::copy(&mut Metered::new(&mut plain, meter), &mut std::io::sink()).map_err(
+                |e| {
+                    meter
+                        .exceeded()
+                        .unwrap_or_else(|| ImageError::io("reading layer", member)(e))
+                },
+            )?;
+            let r = plain
+                .finish()
+                .map_err(ImageError::io("reading layer", member))?;
             // Anything after the compressed stream still belongs to the blob.
             std::io::copy(&mut br, &mut std::io::sink())
                 .map_err(ImageError::io("reading layer", member))?;
