@@ -180,7 +180,22 @@ impl Unpacker<'_> {
             .clear(at.parent, at.parent_rel, at.name, keep_dir)
             .map_err(self.fs("replacing", at.rel))?;
         if c == Cleared::RemovedDirectory {
-            self.dirs.retain(|d, _| !d.starts_with(at.rel));
+            // Paths order component by component, so a directory's
+            // descendants follow it: a range, not a scan of every directory
+            // (an archive replacing directories over and over stays linear).
+            let gone: Vec<PathBuf> = self
+                .dirs
+                .range::<Path, _>((
+                    std::ops::Bound::Included(at.rel),
+                    std::ops::Bound::Unbounded,
+                ))
+                .map(|(d, _)| d)
+                .take_while(|d| d.starts_with(at.rel))
+                .cloned()
+                .collect();
+            for d in gone {
+                self.dirs.remove(&d);
+            }
         }
         Ok(c == Cleared::KeptDirectory)
     }
@@ -851,6 +866,24 @@ mod tests {
             fs::metadata(d.path().join("e")).unwrap().mode() & 0o7777,
             0o751
         );
+    }
+
+    #[test]
+    fn replacing_a_directory_drops_exactly_its_subtree() {
+        let t = tar_with(&[
+            ("a", T::Directory, 0o700, b"", None),
+            ("a/b", T::Directory, 0o700, b"", None),
+            ("a b", T::Directory, 0o711, b"", None),
+            ("a.c", T::Directory, 0o711, b"", None),
+            ("ab", T::Directory, 0o711, b"", None),
+            ("a", T::Regular, 0o600, b"f", None),
+        ]);
+        let d = tempfile::tempdir().unwrap();
+        unpack_layer(&t[..], d.path(), "l").unwrap();
+        for sibling in ["a b", "a.c", "ab"] {
+            let m = fs::metadata(d.path().join(sibling)).unwrap();
+            assert_eq!(m.mode() & 0o7777, 0o711, "{sibling}");
+        }
     }
 
     #[test]
