@@ -304,6 +304,7 @@ impl ImageStore {
                 what: "manifest.json".into(),
                 source,
             })?;
+        check_counts(entries.len(), entries.iter().map(|e| e.layers.len()))?;
         if entries.is_empty() {
             return Err(ImageError::InvalidArchive(
                 "manifest.json lists no image".into(),
@@ -372,6 +373,7 @@ impl ImageStore {
             source,
         })?;
         let mut out = Vec::new();
+        check_counts(index.manifests.len(), std::iter::empty())?;
         for desc in index.manifests {
             let names = desc.names();
             let manifest_desc = self.pick_manifest(src, desc)?;
@@ -384,6 +386,7 @@ impl ImageStore {
             let cfg_bytes =
                 read_verified(src, &manifest.config.digest, manifest.config.size, "config")?;
             let cfg = parse_config(&cfg_bytes, &manifest.config.digest.to_string())?;
+            check_counts(1, std::iter::once(manifest.layers.len()))?;
             if cfg.rootfs.diff_ids.len() != manifest.layers.len() {
                 return Err(ImageError::InvalidArchive(format!(
                     "config lists {} layers, manifest {}",
@@ -705,6 +708,31 @@ impl ImageStore {
         }
         s
     }
+}
+
+/// Most images one archive may hold. Each costs reading and hashing its
+/// manifest and config (up to 16 MiB each); real archives hold a few.
+const MAX_IMAGES: usize = 256;
+
+/// Most layers one image may have. Docker refuses more than 127 and
+/// overlayfs stacks at most 500; each layer listed costs a look into the
+/// store even when it is already there.
+const MAX_LAYERS: usize = 256;
+
+fn check_counts(images: usize, layers: impl Iterator<Item = usize>) -> Result<(), ImageError> {
+    if images > MAX_IMAGES {
+        return Err(ImageError::InvalidArchive(format!(
+            "{images} images in one archive (at most {MAX_IMAGES})"
+        )));
+    }
+    for n in layers {
+        if n > MAX_LAYERS {
+            return Err(ImageError::InvalidArchive(format!(
+                "an image of {n} layers (at most {MAX_LAYERS})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn summary(idx: &Index, rec: &ImageRecord) -> ImageSummary {
