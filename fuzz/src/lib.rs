@@ -71,10 +71,19 @@ fn is_root_saved() -> bool {
     r == 0 || s == 0
 }
 
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+/// Removes the scratch directory when libFuzzer exits (it calls `exit`, which runs no Rust
+/// destructors but does run `atexit` handlers).
+extern "C" fn remove_scratch() {
+    if let Some(d) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 /// The scratch directory of this process (created once; owned by `nobody` when root).
 pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let d = tempfile::Builder::new()
             .prefix("ferrogate-fuzz-")
             .tempdir()
@@ -84,6 +93,8 @@ pub fn scratch() -> &'static Path {
             std::os::unix::fs::chown(&d, Some(NOBODY), Some(NOBODY)).expect("chown scratch");
             install_panic_hook();
         }
+        // SAFETY: registers a plain function with no preconditions.
+        unsafe { libc::atexit(remove_scratch) };
         d
     })
 }
