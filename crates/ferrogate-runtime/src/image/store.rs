@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::archive::{maybe_gunzip, Source};
+use super::budget::{Meter, Metered, UnpackBudget};
 use super::digest::{Digest, HashingReader};
 use super::error::ImageError;
-use super::layer::unpack_layer;
+use super::layer::unpack_layer_metered;
 use super::reference::Reference;
 use crate::layout::DataLayout;
 use crate::sys;
@@ -139,6 +140,7 @@ pub struct ResolvedImage {
 pub struct ImageStore {
     root: PathBuf,
     task_records: PathBuf,
+    budget: UnpackBudget,
 }
 
 /// A held store lock (released on drop).
@@ -161,7 +163,14 @@ impl ImageStore {
         Ok(ImageStore {
             root,
             task_records: layout.task_records(),
+            budget: UnpackBudget::DEFAULT,
         })
+    }
+
+    /// Loads with `budget` instead of [`UnpackBudget::DEFAULT`].
+    pub fn with_budget(mut self, budget: UnpackBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Holds a shared lock: no load or removal can change the store until the
@@ -252,11 +261,11 @@ impl ImageStore {
         let _lock = self.lock(true)?;
         self.clean_tmp();
         let tmp = self.root.join("tmp");
-        let gunzipped = maybe_gunzip(path, &tmp)?;
+        let gunzipped = maybe_gunzip(path, &tmp, self.budget.max_bytes)?;
         let src = Source::open(gunzipped.as_deref().unwrap_or(path))?;
-        let loaded = if src.has("manifest.json") {
+        let loaded = if src.has("manifest.json")? {
             self.load_docker(&src)?
-        } else if src.has("index.json") {
+        } else if src.has("index.json")? {
             self.load_oci(&src)?
         } else {
             return Err(ImageError::InvalidArchive(
@@ -295,6 +304,7 @@ impl ImageStore {
                 what: "manifest.json".into(),
                 source,
             })?;
+        check_counts(entries.len(), entries.iter().map(|e| e.layers.len()))?;
         if entries.is_empty() {
             return Err(ImageError::InvalidArchive(
                 "manifest.json lists no image".into(),
@@ -328,11 +338,12 @@ impl ImageStore {
                 )));
             }
             let mut size = 0;
+            let meter = Meter::new(self.budget);
             for (member, diff_id) in e.layers.iter().zip(&cfg.rootfs.diff_ids) {
                 let blob = member
                     .strip_prefix("blobs/sha256/")
                     .and_then(|h| Digest::from_hex(h).ok());
-                size += self.import_layer(src, member, blob.as_ref(), diff_id)?;
+                size += self.import_layer(src, member, blob.as_ref(), diff_id, &meter)?;
             }
             self.write_blob(&id, &cfg_bytes)?;
             let tags = e
@@ -362,6 +373,7 @@ impl ImageStore {
             source,
         })?;
         let mut out = Vec::new();
+        check_counts(index.manifests.len(), std::iter::empty())?;
         for desc in index.manifests {
             let names = desc.names();
             let manifest_desc = self.pick_manifest(src, desc)?;
@@ -374,6 +386,7 @@ impl ImageStore {
             let cfg_bytes =
                 read_verified(src, &manifest.config.digest, manifest.config.size, "config")?;
             let cfg = parse_config(&cfg_bytes, &manifest.config.digest.to_string())?;
+            check_counts(1, std::iter::once(manifest.layers.len()))?;
             if cfg.rootfs.diff_ids.len() != manifest.layers.len() {
                 return Err(ImageError::InvalidArchive(format!(
                     "config lists {} layers, manifest {}",
@@ -382,6 +395,7 @@ impl ImageStore {
                 )));
             }
             let mut size = 0;
+            let meter = Meter::new(self.budget);
             for (l, diff_id) in manifest.layers.iter().zip(&cfg.rootfs.diff_ids) {
                 if l.media_type.contains("zstd") {
                     return Err(ImageError::Unsupported(format!(
@@ -390,7 +404,7 @@ impl ImageStore {
                     )));
                 }
                 let member = format!("blobs/sha256/{}", l.digest.hex());
-                size += self.import_layer(src, &member, Some(&l.digest), diff_id)?;
+                size += self.import_layer(src, &member, Some(&l.digest), diff_id, &meter)?;
             }
             self.write_blob(&manifest.config.digest, &cfg_bytes)?;
             self.write_blob(&manifest_desc.digest, &mbytes)?;
@@ -449,13 +463,15 @@ impl ImageStore {
     }
 
     /// Streams one layer: verifies the blob digest (if known) and the diff id,
-    /// unpacks into staging, renames into place. Returns the uncompressed size.
+    /// unpacks into staging within the image's budget (`meter`), renames into
+    /// place. Returns the uncompressed size.
     fn import_layer(
         &self,
         src: &Source,
         member: &str,
         blob: Option<&Digest>,
         diff_id: &Digest,
+        meter: &Meter,
     ) -> Result<u64, ImageError> {
         let dest = self.layer_dir(diff_id);
         if dest.is_dir() {
@@ -487,7 +503,17 @@ impl ImageStore {
                 Box::new(&mut br)
             };
             let mut plain = HashingReader::new(inner);
-            unpack_layer(&mut plain, staging.path(), diff_id.hex())?;
+            unpack_layer_metered(&mut plain, staging.path(), diff_id.hex(), meter)?;
+            // Every uncompressed byte is counted, including any after the
+            // tar's end (the diff id covers them, so they are read).
+            meter.entry_data(true);
+            std::io::copy(&mut Metered::new(&mut plain, meter), &mut std::io::sink()).map_err(
+                |e| {
+                    meter
+                        .exceeded()
+                        .unwrap_or_else(|| ImageError::io("reading layer", member)(e))
+                },
+            )?;
             let r = plain
                 .finish()
                 .map_err(ImageError::io("reading layer", member))?;
@@ -682,6 +708,31 @@ impl ImageStore {
         }
         s
     }
+}
+
+/// Most images one archive may hold. Each costs reading and hashing its
+/// manifest and config (up to 16 MiB each); real archives hold a few.
+const MAX_IMAGES: usize = 256;
+
+/// Most layers one image may have. Docker refuses more than 127 and
+/// overlayfs stacks at most 500; each layer listed costs a look into the
+/// store even when it is already there.
+const MAX_LAYERS: usize = 256;
+
+fn check_counts(images: usize, layers: impl Iterator<Item = usize>) -> Result<(), ImageError> {
+    if images > MAX_IMAGES {
+        return Err(ImageError::InvalidArchive(format!(
+            "{images} images in one archive (at most {MAX_IMAGES})"
+        )));
+    }
+    for n in layers {
+        if n > MAX_LAYERS {
+            return Err(ImageError::InvalidArchive(format!(
+                "an image of {n} layers (at most {MAX_LAYERS})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn summary(idx: &Index, rec: &ImageRecord) -> ImageSummary {
