@@ -12,11 +12,14 @@
 
 pub mod at;
 pub mod fscrypt;
+pub mod fuse;
 pub mod loopdev;
+pub mod mem;
 pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod userns;
+pub mod xts;
 
 use std::ffi::CString;
 use std::io;
