@@ -2,20 +2,27 @@
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-runtime cargo build --release -p ferrogate-runtime --bin runtime-bench
-//! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--data-dir DIR]
+//! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--iops-secs 10] [--data-dir DIR]
 //! ```
 //!
-//! Measures, with a local busybox image:
+//! Measures, with a local busybox image, for each encrypting volume backend
+//! (XTS, fscrypt):
 //! - StartTask → TaskRunning and StopTask → TaskStopped (everything
 //!   destroyed and verified) for 20 and 200 GiB volumes, p50/p99;
 //! - host memory of the per-task process (the sandbox init), RSS and PSS;
-//! - sequential write (fsync'd) and read (after dropping caches) on an fscrypt
-//!   volume and on an unencrypted loop volume, same run.
+//! - sequential `dd` of `--tp-mib` MiB inside a task;
+//!
+//! and then, for the unencrypted loop device, fscrypt and XTS in the same run
+//! (`runtime-bench/volumes.rs`): provisioning time, sequential write (fsync'd)
+//! and read (after dropping caches), 4 KiB random IOPS, and the XTS backend's
+//! memory per volume.
 //!
 //! The binary is its own sandbox init, as the `ferrogate` binary is.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
+#[path = "runtime-bench/volumes.rs"]
+mod volumes;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,15 +31,13 @@ use ferrogate_runtime::agent::{
     TaskState,
 };
 use ferrogate_runtime::image::Digest;
-use ferrogate_runtime::volume::inspect::drop_caches;
-use ferrogate_runtime::volume::{
-    FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec,
-};
-use ferrogate_runtime::{ContainerName, DataKey, DataLayout, TaskId, VolumeId};
+use ferrogate_runtime::volume::{BackendChoice, VolumeSpec};
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
 
 struct Args {
     runs: usize,
     tp_mib: usize,
+    iops_secs: u64,
     data_dir: Option<PathBuf>,
 }
 
@@ -40,6 +45,7 @@ fn parse_args() -> Args {
     let mut a = Args {
         runs: 20,
         tp_mib: 1024,
+        iops_secs: 10,
         data_dir: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
@@ -48,6 +54,7 @@ fn parse_args() -> Args {
         match v[i].as_str() {
             "--runs" => a.runs = v[i + 1].parse().unwrap(),
             "--tp-mib" => a.tp_mib = v[i + 1].parse().unwrap(),
+            "--iops-secs" => a.iops_secs = v[i + 1].parse().unwrap(),
             "--data-dir" => a.data_dir = Some(PathBuf::from(&v[i + 1])),
             other => panic!("unknown argument {other}"),
         }
@@ -90,41 +97,58 @@ fn main() {
         "runs per size: {}; image: busybox (1 layer); command: `sleep 1000`\n",
         args.runs
     );
-    rt.block_on(async {
-        let exe = std::env::current_exe().unwrap();
-        let mut config = RuntimeConfig::new(dir.path(), exe);
-        // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
-        config.capacity.disk_gib = Some(1 << 20);
-        let mut agent = start_agent(config).await.unwrap();
-        // Warm-up (page cache for the image layer and binaries).
-        cycle(&mut agent, "warm", 20).await;
-        println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");
-        println!("|---|---|---|---|---|---|");
-        for size in [20u32, 200] {
-            let mut up = Vec::new();
-            let mut down = Vec::new();
-            let mut vol = Vec::new();
-            for i in 0..args.runs {
-                let (u, d, v) = cycle(&mut agent, &format!("b{size}-{i}"), size).await;
-                up.push(u);
-                down.push(d);
-                vol.push(v);
-            }
-            println!(
-                "| {size} GiB | {} | {} | {} | {} | {} |",
-                ms(pct(&mut up, 50)),
-                ms(pct(&mut up, 99)),
-                ms(pct(&mut down, 50)),
-                ms(pct(&mut down, 99)),
-                ms(pct(&mut vol, 50))
-            );
+    if std::env::var_os("FG_BENCH_ONLY").is_none() {
+        for backend in [BackendChoice::Xts, BackendChoice::Fscrypt] {
+            rt.block_on(tasks(dir.path(), backend, &args));
         }
-        println!();
-        memory(&mut agent, dir.path()).await;
-        agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
-        let _ = agent.join.await;
-    });
-    throughput(dir.path(), args.tp_mib);
+    }
+    volumes::run(dir.path(), args.tp_mib, args.runs, args.iops_secs);
+}
+
+/// Task lifecycle, per-task memory and in-task `dd` on one backend.
+async fn tasks(dir: &Path, backend: BackendChoice, args: &Args) {
+    let exe = std::env::current_exe().unwrap();
+    let mut config = RuntimeConfig::new(dir, exe);
+    config.volume_backend = backend;
+    // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
+    config.capacity.disk_gib = Some(1 << 20);
+    let mut agent = start_agent(config).await.unwrap();
+    println!(
+        "### Tasks on the {backend} backend ({:?})\n",
+        agent.volume_backend
+    );
+    // Warm-up (page cache for the image layer and binaries).
+    cycle(&mut agent, "warm", 20).await;
+    println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");
+    println!("|---|---|---|---|---|---|");
+    for size in [20u32, 200] {
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        let mut vol = Vec::new();
+        for i in 0..args.runs {
+            let (u, d, v) = cycle(&mut agent, &format!("b{size}-{i}"), size).await;
+            up.push(u);
+            down.push(d);
+            vol.push(v);
+        }
+        println!(
+            "| {size} GiB | {} | {} | {} | {} | {} |",
+            ms(pct(&mut up, 50)),
+            ms(pct(&mut up, 99)),
+            ms(pct(&mut down, 50)),
+            ms(pct(&mut down, 99)),
+            ms(pct(&mut vol, 50))
+        );
+    }
+    println!();
+    memory(&mut agent, dir).await;
+    let (w, r) = volumes::in_task(&mut agent, dir, args.tp_mib, |id| spec(id, 20)).await;
+    println!(
+        "Inside a task (busybox `dd bs=1M count={}`, `conv=fsync`; read after `drop_caches`): write {w:.0} MB/s, read {r:.0} MB/s\n",
+        args.tp_mib
+    );
+    agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+    let _ = agent.join.await;
 }
 
 fn kernel() -> String {
@@ -251,66 +275,6 @@ async fn memory(agent: &mut Agent, data_dir: &Path) {
         if let EventKind::TaskStopped { .. } = agent.events.recv().await.unwrap().kind {
             break;
         }
-    }
-}
-
-fn throughput(data_dir: &Path, mib: usize) {
-    let layout = DataLayout::new(data_dir);
-    layout.ensure().unwrap();
-    let mkfs = ferrogate_runtime::host::find_mkfs_ext4();
-    println!(
-        "### Sequential throughput, {mib} MiB, 1 MiB writes + fsync, read after drop_caches\n"
-    );
-    println!("| volume | write | read |\n|---|---|---|");
-    let backends: Vec<(&str, Box<dyn VolumeBackend>)> = vec![
-        (
-            "ext4 on loop, unencrypted (control)",
-            Box::new(PlaintextControlVolume::new(mkfs.clone())),
-        ),
-        (
-            "ext4 on loop + fscrypt (AES-256-XTS)",
-            Box::new(FscryptVolume::new(mkfs)),
-        ),
-    ];
-    for (name, b) in backends {
-        let v = MountedVolume::provision(
-            b,
-            &layout,
-            VolumeSpec {
-                volume_id: VolumeId::new(format!("tp-{}", name.len())).unwrap(),
-                size_gib: 20,
-                data_key: DataKey::generate().unwrap(),
-            },
-        )
-        .unwrap();
-        let f = v.data_dir().join("big");
-        let buf = vec![0x5au8; 1 << 20];
-        let t = Instant::now();
-        let mut w = std::fs::File::create(&f).unwrap();
-        for _ in 0..mib {
-            w.write_all(&buf).unwrap();
-        }
-        w.sync_all().unwrap();
-        drop(w);
-        let wt = t.elapsed();
-        drop_caches().unwrap();
-        let t = Instant::now();
-        let mut r = std::fs::File::open(&f).unwrap();
-        let mut rb = vec![0u8; 1 << 20];
-        let mut total = 0usize;
-        loop {
-            let n = r.read(&mut rb).unwrap();
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        let rt = t.elapsed();
-        drop(r);
-        assert_eq!(total, mib << 20);
-        let mbps = |d: Duration| (mib as f64) * 1.048_576 / d.as_secs_f64();
-        println!("| {name} | {:.0} MB/s | {:.0} MB/s |", mbps(wt), mbps(rt));
-        v.destroy().unwrap();
     }
 }
 

@@ -258,6 +258,10 @@ pub fn assert_clean(dir: &std::path::Path) {
         .map(|e| e.path())
         .collect();
     assert!(vols.is_empty(), "volume images left: {vols:?}");
+    let xts: Vec<_> = std::fs::read_dir(dir.join("xts"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(xts.is_empty(), "XTS mount points left: {xts:?}");
     let inst = ferrogate_runtime::cgroup::instance_for(dir);
     for ctrl in ["cpu", "memory", "pids"] {
         let p = std::path::Path::new("/sys/fs/cgroup")
