@@ -244,7 +244,7 @@ mod tests {
     }
 
     fn plaintext() -> Vec<u8> {
-        (0..512).map(|i| (i % 256) as u8).collect()
+        (0..=255u8).chain(0..=255u8).collect()
     }
 
     #[test]

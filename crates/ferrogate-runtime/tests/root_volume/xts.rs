@@ -65,7 +65,9 @@ fn xts_image_needs_its_key_and_survives_a_new_server() {
     mount_volume_fs(&sys, &dev.loop_dev.path(), &mnt).unwrap();
     b.seal(&sys, &mnt, DataKey::from_slice(&key_bytes).unwrap())
         .unwrap();
-    let payload: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 253) as u8).collect();
+    let payload: Vec<u8> = (0..3u32 << 20)
+        .map(|i| u8::try_from(i % 253).unwrap())
+        .collect();
     std::fs::write(mnt.join("data/payload"), &payload).unwrap();
     unmount_volume_fs(&sys, &mnt).unwrap();
     let copy = dir.path().join("copy.img");

@@ -80,7 +80,7 @@ fn is_zero(b: &[u8]) -> bool {
     let mut words = b.chunks_exact(8);
     words
         .by_ref()
-        .all(|w| <[u8; 8]>::try_from(w).map_or(false, |w| u64::from_ne_bytes(w) == 0))
+        .all(|w| <[u8; 8]>::try_from(w).is_ok_and(|w| u64::from_ne_bytes(w) == 0))
         && words.remainder().iter().all(|&x| x == 0)
 }
 

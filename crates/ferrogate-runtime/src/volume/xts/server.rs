@@ -420,19 +420,15 @@ impl Worker {
 
     /// Sends a reply; false once the connection is gone.
     fn send(&self, bytes: &[u8]) -> bool {
-        match (&self.dev).write(bytes) {
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => false,
-            // ENOENT: the request was interrupted meanwhile; nobody waits.
-            _ => true,
-        }
+        // ENOENT: the request was interrupted meanwhile; nobody waits.
+        let r = (&self.dev).write(bytes);
+        !matches!(r, Err(e) if e.raw_os_error() == Some(libc::ENODEV))
     }
 
     fn send_data(&self, unique: u64, data: &[u8]) -> bool {
         let hdr = proto::data_header(unique, data.len());
-        match (&self.dev).write_vectored(&[IoSlice::new(&hdr), IoSlice::new(data)]) {
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => false,
-            _ => true,
-        }
+        let r = (&self.dev).write_vectored(&[IoSlice::new(&hdr), IoSlice::new(data)]);
+        !matches!(r, Err(e) if e.raw_os_error() == Some(libc::ENODEV))
     }
 
     fn fail(&self, unique: u64, e: &io::Error) -> bool {
