@@ -10,8 +10,9 @@
 //!   contexts of an [`XtsCipher`]; the caller's 64 bytes are not kept.
 //!   `EVP_CIPHER_CTX_free` wipes the schedules (`OPENSSL_free` cleanses what it
 //!   frees) when the cipher is dropped.
-//! - The pages holding the schedules are `mlock`ed (best effort, see
-//!   [`XtsCipher::new`]) so they never reach swap.
+//! - The pages holding the schedules are `mlock`ed and excluded from core
+//!   dumps (best effort, see `Ctx::lock_schedule`) so they never reach swap
+//!   or a dump file.
 //! - `Debug` shows nothing of the key; there is no `Clone`.
 //! - A data unit is processed in one call, with its number as the tweak
 //!   (64-bit little-endian in a 16-byte IV, the IEEE 1619 convention), and
