@@ -17,6 +17,7 @@ pub mod disk;
 pub mod kdf;
 pub mod proto;
 pub mod server;
+mod worker;
 
 use std::io;
 use std::path::{Path, PathBuf};
