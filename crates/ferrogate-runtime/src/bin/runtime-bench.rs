@@ -161,6 +161,7 @@ fn spec(id: &str, size: u32) -> TaskSpec {
         containers: vec![c],
         volumes: Vec::new(),
         hostname: None,
+        network: None,
     }
 }
 

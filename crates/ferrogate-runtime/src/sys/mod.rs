@@ -14,7 +14,9 @@ pub mod at;
 pub mod fscrypt;
 pub mod loopdev;
 pub mod mount;
+pub mod netlink;
 pub mod process;
+pub mod rtnl;
 pub mod seccomp;
 pub mod userns;
 

@@ -98,6 +98,7 @@ pub fn task(id: &str, argv: &[&str]) -> TaskSpec {
         containers: vec![c],
         volumes: Vec::new(),
         hostname: None,
+        network: None,
     }
 }
 

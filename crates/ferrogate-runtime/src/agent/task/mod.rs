@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 
 mod health;
+mod network;
 mod output;
 mod teardown;
 
@@ -115,6 +116,10 @@ struct TaskRun {
     ids: Option<crate::idrange::IdLease>,
     /// The readers of the containers' output pipes.
     output: Option<output::Output>,
+    /// The task's place in the network, from reservation to release.
+    net: Option<crate::net::NetLease>,
+    /// Creating the task's interface, in the background.
+    net_attach: Option<tokio::task::JoinHandle<Result<(), crate::net::NetworkError>>>,
 }
 
 type Failure = (StopCode, String);
@@ -132,6 +137,7 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         containers,
         volumes,
         hostname,
+        network,
     } = spec;
     let mount = ctx.layout.task_mount(&task_id);
     let mut t = TaskRun {
@@ -163,6 +169,8 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         next_exec: 0,
         ids: None,
         output: None,
+        net: None,
+        net_attach: None,
     };
     t.ctx
         .emit(&t.id, EventKind::StateChanged(TaskState::Provisioning))
@@ -176,10 +184,16 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         memory_mib: Some(memory_mib.unwrap_or(super::DEFAULT_TASK_MEMORY_MIB)),
         pids_max: Some(ctx.config.pids_max),
     };
-    let hostname = hostname.unwrap_or_else(|| default_hostname(&task_id));
+    let hostname = hostname
+        .or_else(|| network.as_ref().map(|n| n.hostname.clone()))
+        .unwrap_or_else(|| default_hostname(&task_id));
     let vol_names: Vec<String> = volumes.iter().map(|v| v.to_string()).collect();
+    let names = Names {
+        hostname,
+        volumes: vol_names,
+    };
     match t
-        .provision(req, volume.data_key, limits, hostname, vol_names, &mut rx)
+        .provision(req, volume.data_key, limits, names, network, &mut rx)
         .await
     {
         Ok(()) => t.run(&mut rx).await,
@@ -244,14 +258,20 @@ impl TaskRun {
         req: VolumeRequest,
         key: DataKey,
         limits: Limits,
-        hostname: String,
-        volumes: Vec<String>,
+        names: Names,
+        network: Option<crate::net::TaskNetwork>,
         rx: &mut mpsc::Receiver<TaskCmd>,
     ) -> Result<(), Failure> {
+        let Names { hostname, volumes } = names;
         let ctx = self.ctx.clone();
         validate(&self.containers.iter().map(|c| &c.spec).collect::<Vec<_>>())?;
         crate::sandbox::rootfs::check_hostname(&hostname)
             .map_err(|e| fail(format!("CannotStartContainerError: {e}")))?;
+        // The network is checked against the host's other tasks before anything exists.
+        if let Some(n) = &network {
+            self.reserve_network(n)?;
+        }
+        let (etc_hosts, resolv_conf) = self.etc_files(network.as_ref(), &hostname);
         // Images first: nothing is created for a task that cannot run.
         let store = ImageStore::open(&ctx.layout)
             .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
@@ -294,6 +314,7 @@ impl TaskRun {
             volume_id: req.volume_id.to_string(),
             layers,
             id_slot: Some(id_slot),
+            host_interface: self.net.as_ref().map(|l| l.host_if.clone()),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -409,11 +430,15 @@ impl TaskRun {
                 "ResourceInitializationError: starting the sandbox: {e}"
             ))
         })?;
+        let init_pid = spawned.pid;
         self.init = Some(connect(spawned).map_err(|e| {
             fail(format!(
                 "ResourceInitializationError: sandbox control channel: {e}"
             ))
         })?);
+        // The init's network namespace exists now; its interface is made while the init
+        // mounts the volume.
+        self.start_attach(init_pid);
         let mut launches = launches;
         for l in &mut launches {
             l.cgroup_procs = leaf_procs
@@ -423,6 +448,8 @@ impl TaskRun {
         let cfg = InitConfig {
             task_id: self.id.to_string(),
             hostname,
+            etc_hosts,
+            resolv_conf,
             volume_device: device_path,
             volume_mount: self.mount.clone(),
             layers_root: store.layers_root(),
@@ -476,6 +503,8 @@ impl TaskRun {
                 },
             )
             .await;
+        // PENDING means the task's interface is attached (ECS shows the ENI ATTACHED).
+        self.finish_attach().await?;
         self.set_state(TaskEvent::VolumeReady).await;
         self.check_stop(rx)?;
 
@@ -917,6 +946,12 @@ impl TaskRun {
             )
             .await;
     }
+}
+
+/// The task's hostname and volume names.
+struct Names {
+    hostname: String,
+    volumes: Vec<String>,
 }
 
 /// `ip-` and the start of the task id, as an RFC 1123 label.
