@@ -260,5 +260,15 @@ pub(crate) fn interface_alias(instance: &str, interface_id: &InterfaceId) -> Str
     format!("ferrogate {instance} {interface_id}")
 }
 
+/// Moves the calling thread into a new network namespace with loopback up. For tests
+/// and benchmarks: what an agent then makes from threads this thread starts (interfaces,
+/// routes, nftables tables, sysctls such as `ip_forward`) stays in that namespace and
+/// dies with it, so runs neither see nor disturb each other or the host.
+#[doc(hidden)]
+pub fn enter_new_network_namespace() -> std::io::Result<()> {
+    crate::sys::mount::unshare(libc::CLONE_NEWNET)?;
+    crate::sys::mount::loopback_up()
+}
+
 #[cfg(test)]
 mod tests;
