@@ -16,12 +16,13 @@ fn web_task(id: &str, network: ferrogate_runtime::net::TaskNetwork) -> ferrogate
         &[
             "sh",
             "-c",
-            "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && \
+            "mkdir -p /www && echo hello-from-$(hostname)-$TAG > /www/index.html && \
              cat /etc/hosts /etc/resolv.conf /sys/class/net/eth0/address && \
              echo hostname=$(hostname) && exec busybox httpd -f -p 80 -h /www",
         ],
     );
     t.network = Some(network);
+    t.containers[0].environment.push(("TAG".into(), id.into()));
     t
 }
 
@@ -61,7 +62,7 @@ fn a_task_answers_the_host_on_its_address_as_its_groups_allow() {
         })
         .await
         .unwrap();
-        assert_eq!(body.as_deref(), Some("hello-from-ip-10-0-1-4.ec2.internal\n"));
+        assert_eq!(body.as_deref(), Some("hello-from-ip-10-0-1-4.ec2.internal-web\n"));
         // Its files say who it is.
         let l = log(dir.path(), "web");
         assert!(l.contains("10.0.1.4\tip-10-0-1-4.ec2.internal ip-10-0-1-4"), "{l}");
@@ -168,6 +169,212 @@ fn security_groups_govern_traffic_between_tasks_and_changes_apply_to_running_tas
         assert!(settles(d, "c", " no").await, "c after revoke: {}", log(d, "c"));
         assert!(settles(d, "a", " ok").await, "a after revoke: {}", log(d, "a"));
         for t in ["a", "b", "c"] {
+            stop(&mut agent, t).await;
+        }
+    });
+}
+
+/// A task that only sleeps.
+fn idle_task(id: &str, network: ferrogate_runtime::net::TaskNetwork) -> ferrogate_runtime::agent::TaskSpec {
+    let mut t = common::task(id, &["sleep", "1000"]);
+    t.network = Some(network);
+    t
+}
+
+fn stopped_reason(ev: &ferrogate_runtime::agent::RuntimeEvent) -> String {
+    match &ev.kind {
+        EventKind::TaskStopped { reason, .. } => reason.clone(),
+        k => panic!("{k:?}"),
+    }
+}
+
+/// Starts `spec`, expecting it to be refused; returns the reason.
+async fn refused(agent: &mut ferrogate_runtime::agent::Agent, spec: ferrogate_runtime::agent::TaskSpec) -> String {
+    let evs = common::run_to_stop(agent, spec, 60).await;
+    let last = evs.last().unwrap();
+    assert!(
+        !evs.iter().any(|e| matches!(e.kind, EventKind::StateChanged(ferrogate_runtime::agent::TaskState::Pending))),
+        "{evs:#?}"
+    );
+    stopped_reason(last)
+}
+
+#[test]
+fn an_address_is_reused_once_its_task_is_gone_and_never_shared() {
+    if !common::require_root("an_address_is_reused_once_its_task_is_gone_and_never_shared") {
+        return;
+    }
+    in_netns(|| async {
+        let (_dir, mut agent) = agent().await;
+        set_groups(&agent, vec![group("sg-web", "vpc-a", vec![rule(tcp(80), anywhere())])]).await;
+        let first = task_net("eni-first", "vpc-a", "10.0.0.0/16", "10.0.1.4", &["sg-web"]);
+        start_running(&mut agent, web_task("first", first.clone())).await;
+        let get = || tokio::task::spawn_blocking(|| {
+            for _ in 0..50 {
+                if let Some(b) = http_get(ip("10.0.1.4"), 80, "/") {
+                    return Some(b);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            None
+        });
+        assert!(get().await.unwrap().unwrap().ends_with("-first\n"));
+        // While it lives, nobody else gets the address (nor the interface).
+        let mut second = task_net("eni-second", "vpc-a", "10.0.0.0/16", "10.0.1.4", &["sg-web"]);
+        second.mac = "0a:99:00:00:00:04".parse().unwrap();
+        let why = refused(&mut agent, web_task("second", second.clone())).await;
+        assert!(why.contains("address 10.0.1.4 is in use by task first"), "{why}");
+        let mut same_eni = task_net("eni-first", "vpc-a", "10.0.0.0/16", "10.0.1.9", &["sg-web"]);
+        same_eni.mac = "0a:99:00:00:00:09".parse().unwrap();
+        let why = refused(&mut agent, web_task("again", same_eni)).await;
+        assert!(why.contains("network interface eni-first is in use by task first"), "{why}");
+        stop(&mut agent, "first").await;
+        // Gone: the address serves the new task, with its own MAC.
+        start_running(&mut agent, web_task("second", second.clone())).await;
+        assert!(get().await.unwrap().unwrap().ends_with("-second\n"));
+        let neigh = std::process::Command::new("ip").args(["neigh", "show", "10.0.1.4"]).output().unwrap();
+        let neigh = String::from_utf8_lossy(&neigh.stdout).into_owned();
+        assert!(neigh.contains("0a:99:00:00:00:04"), "{neigh}");
+        assert!(!neigh.contains(&first.mac.to_string()), "{neigh}");
+        stop(&mut agent, "second").await;
+    });
+}
+
+#[test]
+fn a_task_cannot_send_as_another_address_or_mac() {
+    if !common::require_root("a_task_cannot_send_as_another_address_or_mac") {
+        return;
+    }
+    in_netns(|| async {
+        let (dir, mut agent) = agent().await;
+        let ping = rule(icmp(), anywhere());
+        set_groups(&agent, vec![group("sg-ping", "vpc-a", vec![ping])]).await;
+        for (t, a) in [("a", "10.0.1.4"), ("b", "10.0.1.5"), ("c", "10.0.1.6")] {
+            let n = task_net(&format!("eni-{t}"), "vpc-a", "10.0.0.0/16", a, &["sg-ping"]);
+            start_running(&mut agent, idle_task(t, n)).await;
+        }
+        let (a, c) = (init_pid(dir.path(), "a"), init_pid(dir.path(), "c"));
+        let echo = |args: &[&str]| {
+            let before = echo_requests_received(c);
+            let mut cmd = vec!["busybox", "ping", "-c", "2", "-W", "1"];
+            cmd.extend_from_slice(args);
+            cmd.push("10.0.1.6");
+            let _ = in_task_netns(a, &cmd);
+            echo_requests_received(c) - before
+        };
+        // Its own address and MAC: C hears it.
+        assert_eq!(echo(&[]), 2);
+        // B's address (host root adds it inside A's namespace, as a compromised task
+        // with CAP_NET_ADMIN could): dropped on the way, C hears nothing.
+        assert!(in_task_netns(a, &["ip", "addr", "add", "10.0.1.5/24", "dev", "eth0", "noprefixroute"]));
+        assert_eq!(echo(&["-I", "10.0.1.5"]), 0);
+        // An unused address of the subnet: the same.
+        assert!(in_task_netns(a, &["ip", "addr", "add", "10.0.1.99/24", "dev", "eth0", "noprefixroute"]));
+        assert_eq!(echo(&["-I", "10.0.1.99"]), 0);
+        // Another MAC with its own address: dropped too.
+        assert!(in_task_netns(a, &["ip", "link", "set", "eth0", "address", "0a:66:66:66:66:66"]));
+        assert_eq!(echo(&[]), 0);
+        // ARP claiming B's address from A is dropped: asked for its gateway by
+        // "10.0.1.5", the host would otherwise learn 10.0.1.5 on A's interface.
+        let _ = in_task_netns(a, &["busybox", "arping", "-c", "2", "-I", "eth0", "-s", "10.0.1.5", "10.0.1.1"]);
+        let a_if = ferrogate_runtime::net::host_interface_name(
+            &ferrogate_runtime::cgroup::instance_for(dir.path()),
+            &ferrogate_runtime::ids::InterfaceId::new("eni-a").unwrap(),
+        );
+        let neigh = std::process::Command::new("ip").args(["neigh", "show", "dev", &a_if]).output().unwrap();
+        let neigh = String::from_utf8_lossy(&neigh.stdout).into_owned();
+        assert!(!neigh.contains("10.0.1.5"), "{neigh}");
+        // Back to its own MAC: heard again (the checks above were not a broken link).
+        let mac = task_net("eni-a", "vpc-a", "10.0.0.0/16", "10.0.1.4", &[]).mac.to_string();
+        assert!(in_task_netns(a, &["ip", "link", "set", "eth0", "address", &mac]));
+        assert!(in_task_netns(a, &["ip", "addr", "del", "10.0.1.5/24", "dev", "eth0"]));
+        assert!(in_task_netns(a, &["ip", "addr", "del", "10.0.1.99/24", "dev", "eth0"]));
+        assert_eq!(echo(&[]), 2);
+        for t in ["a", "b", "c"] {
+            stop(&mut agent, t).await;
+        }
+    });
+}
+
+#[test]
+fn traffic_leaves_the_vpc_only_with_egress_and_never_reaches_another_vpc() {
+    if !common::require_root("traffic_leaves_the_vpc_only_with_egress_and_never_reaches_another_vpc") {
+        return;
+    }
+    in_netns(|| async {
+        let (dir, mut agent) = agent().await;
+        let mut outside = Outside::new();
+        outside.serve(8080);
+        outside.serve(53);
+        let all = rule(ferrogate_runtime::net::Protocol::All, anywhere());
+        set_groups(
+            &agent,
+            vec![
+                group("sg-a", "vpc-a", vec![all.clone()]),
+                group("sg-b", "vpc-b", vec![all]),
+            ],
+        )
+        .await;
+        let world = format!("{OUTSIDE_PEER} 8080");
+        let resolver = format!("{OUTSIDE_PEER} 53");
+        let with_dns = |mut n: ferrogate_runtime::net::TaskNetwork, egress| {
+            n.egress = egress;
+            n.dns_servers = vec![ip(OUTSIDE_PEER)];
+            n
+        };
+        let public = with_dns(task_net("eni-pub", "vpc-a", "10.0.0.0/16", "10.0.1.4", &["sg-a"]), true);
+        let private = with_dns(task_net("eni-priv", "vpc-a", "10.0.0.0/16", "10.0.1.5", &["sg-a"]), false);
+        start_running(&mut agent, client_task("pub", public, &world)).await;
+        start_running(&mut agent, client_task("priv", private.clone(), &world)).await;
+        start_running(&mut agent, client_task("priv-dns", {
+            let mut n = private.clone();
+            n.interface_id = ferrogate_runtime::ids::InterfaceId::new("eni-priv-dns").unwrap();
+            n.address = ip("10.0.1.6");
+            n.mac = "0a:0f:0a:00:01:06".parse().unwrap();
+            n
+        }, &resolver)).await;
+        let d = dir.path();
+        // Out with egress, masqueraded: the outside has no route back to 10.0.0.0/16,
+        // so an answer proves the source was rewritten to the host's.
+        assert!(settles(d, "pub", " ok").await, "pub: {}", log(d, "pub"));
+        assert!(settles(d, "priv", " no").await, "priv: {}", log(d, "priv"));
+        // DNS to the task's resolver passes without egress, as on EC2.
+        assert!(settles(d, "priv-dns", " ok").await, "priv-dns: {}", log(d, "priv-dns"));
+        assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap().trim(), "1");
+
+        // Another VPC on the same host, every rule open and egress on both sides: still
+        // unreachable, from either side.
+        let mut other = task_net("eni-other", "vpc-b", "10.1.0.0/16", "10.1.1.4", &["sg-b"]);
+        other.egress = true;
+        start_running(&mut agent, web_task("other", other)).await;
+        let web_a = task_net("eni-web-a", "vpc-a", "10.0.0.0/16", "10.0.1.8", &["sg-a"]);
+        start_running(&mut agent, web_task("web-a", web_a)).await;
+        start_running(&mut agent, client_task("to-other", {
+            let mut n = task_net("eni-to-other", "vpc-a", "10.0.0.0/16", "10.0.1.7", &["sg-a"]);
+            n.egress = true;
+            n
+        }, "10.1.1.4 80")).await;
+        start_running(&mut agent, client_task("from-other", {
+            let mut n = task_net("eni-from-other", "vpc-b", "10.1.0.0/16", "10.1.1.5", &["sg-b"]);
+            n.egress = true;
+            n
+        }, "10.0.1.8 80")).await;
+        // The control: the host reaches both servers.
+        for server in ["10.1.1.4", "10.0.1.8"] {
+            let host_reaches = tokio::task::spawn_blocking(move || {
+                (0..50).any(|_| {
+                    let ok = http_get(ip(server), 80, "/").is_some();
+                    if !ok {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    ok
+                })
+            });
+            assert!(host_reaches.await.unwrap(), "{server}");
+        }
+        assert!(settles(d, "to-other", " no").await, "{}", log(d, "to-other"));
+        assert!(settles(d, "from-other", " no").await, "{}", log(d, "from-other"));
+        for t in ["pub", "priv", "priv-dns", "other", "web-a", "to-other", "from-other"] {
             stop(&mut agent, t).await;
         }
     });

@@ -248,3 +248,98 @@ pub fn config(dir: &std::path::Path) -> ferrogate_runtime::agent::RuntimeConfig 
     c.capacity.memory_mib = Some(1 << 20);
     c
 }
+
+/// The host pid of `task`'s sandbox init (the only process of its `init` cgroup).
+pub fn init_pid(dir: &std::path::Path, task: &str) -> i32 {
+    let inst = ferrogate_runtime::cgroup::instance_for(dir);
+    let cg = ferrogate_runtime::cgroup::Cgroups::detect(&inst).unwrap();
+    let pids = cg.existing_task(task).leaf_pids("init");
+    *pids.first().unwrap_or_else(|| panic!("no init process for {task}"))
+}
+
+/// Runs `args` in the network namespace of process `pid` (as host root, which a task's
+/// own root is not: it holds no capability over its namespace). True if it succeeded.
+pub fn in_task_netns(pid: i32, args: &[&str]) -> bool {
+    Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// ICMP echo requests received so far in the network namespace of process `pid`.
+pub fn echo_requests_received(pid: i32) -> u64 {
+    let snmp = std::fs::read_to_string(format!("/proc/{pid}/net/snmp")).unwrap();
+    let mut lines = snmp.lines().filter(|l| l.starts_with("Icmp:"));
+    let (names, values) = (lines.next().unwrap(), lines.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "InEchos")
+        .unwrap();
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
+/// Runs `ip` with `args` in this namespace; panics on failure.
+pub fn ip_cmd(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A named network namespace outside the test's "host", joined to it by a veth pair
+/// (`up0`, 198.51.100.1/24 on the host side, 198.51.100.2/24 inside, no route back to
+/// the tasks' networks): the world beyond the host's uplink. Deleted on drop.
+pub struct Outside {
+    pub name: String,
+    servers: Vec<std::process::Child>,
+}
+
+pub const OUTSIDE_HOST: &str = "198.51.100.1";
+pub const OUTSIDE_PEER: &str = "198.51.100.2";
+
+impl Outside {
+    pub fn new() -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("fgtest-out-{}-{n}", std::process::id());
+        ip_cmd(&["netns", "add", &name]);
+        let o = Outside {
+            name,
+            servers: Vec::new(),
+        };
+        ip_cmd(&["link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &o.name]);
+        ip_cmd(&["addr", "add", &format!("{OUTSIDE_HOST}/24"), "dev", "up0"]);
+        ip_cmd(&["link", "set", "up0", "up"]);
+        ip_cmd(&["-n", &o.name, "addr", "add", &format!("{OUTSIDE_PEER}/24"), "dev", "eth0"]);
+        ip_cmd(&["-n", &o.name, "link", "set", "eth0", "up"]);
+        ip_cmd(&["-n", &o.name, "link", "set", "lo", "up"]);
+        o
+    }
+
+    /// A TCP server on `port` answering every connection with a line.
+    pub fn serve(&mut self, port: u16) {
+        let c = Command::new("ip")
+            .args(["netns", "exec", &self.name, "busybox", "nc", "-ll", "-p", &port.to_string(), "-e", "busybox", "echo", "outside"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.servers.push(c);
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        for c in &mut self.servers {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
