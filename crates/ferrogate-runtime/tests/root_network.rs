@@ -379,3 +379,252 @@ fn traffic_leaves_the_vpc_only_with_egress_and_never_reaches_another_vpc() {
         }
     });
 }
+
+/// Conntrack entries of this namespace that involve `addr`.
+fn conntrack_lines(addr: &str) -> Vec<String> {
+    let t = std::fs::read_to_string("/proc/net/nf_conntrack").unwrap_or_default();
+    t.lines()
+        .filter(|l| l.contains(&format!("={addr} ")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts nothing of any task's network is left in this namespace but the agent's
+/// (empty) tables, if `tables` is true, and none at all otherwise.
+fn assert_no_network_left(tables: bool) {
+    let fg: Vec<String> = links().into_iter().filter(|l| l.starts_with("fg")).collect();
+    assert!(fg.is_empty(), "interfaces left: {fg:?}");
+    assert!(addresses().is_empty(), "addresses left: {:?}", addresses());
+    let r: Vec<String> = routes().into_iter().filter(|r| r.starts_with("10.")).collect();
+    assert!(r.is_empty(), "routes left: {r:?}");
+    let rs = ruleset();
+    assert_eq!(rs.contains("table inet ferrogate_"), tables, "{rs}");
+    assert_eq!(rs.contains("table arp ferrogate_"), tables, "{rs}");
+    assert!(!rs.contains("elements"), "set elements left:\n{rs}");
+}
+
+#[test]
+fn fifty_start_stop_cycles_leave_nothing_behind() {
+    if !common::require_root("fifty_start_stop_cycles_leave_nothing_behind") {
+        return;
+    }
+    in_netns(|| async {
+        let (_dir, mut agent) = agent().await;
+        set_groups(&agent, vec![group("sg-web", "vpc-a", vec![rule(tcp(80), anywhere())])]).await;
+        let addrs = ["10.0.1.4", "10.0.1.5", "10.0.1.6", "10.0.2.4", "10.0.2.5"];
+        for round in 0..10 {
+            let mut ids = Vec::new();
+            for (i, a) in addrs.iter().enumerate() {
+                let id = format!("r{round}-t{i}");
+                // A new interface each time; the addresses come back every round.
+                let n = task_net(&format!("eni-{id}"), "vpc-a", "10.0.0.0/16", a, &["sg-web"]);
+                agent
+                    .commands
+                    .send(ferrogate_runtime::agent::RuntimeCommand::StartTask(Box::new(web_task(&id, n))))
+                    .await
+                    .unwrap();
+                ids.push(id);
+            }
+            let mut running = 0;
+            common::until(&mut agent, 120, |e| {
+                match &e.kind {
+                    EventKind::StateChanged(ferrogate_runtime::agent::TaskState::Running) => running += 1,
+                    EventKind::TaskStopped { reason, .. } => panic!("{}: {reason}", e.task_id),
+                    _ => {}
+                }
+                running == addrs.len()
+            })
+            .await;
+            // Every one answers (and leaves conntrack entries behind it).
+            let served = tokio::task::spawn_blocking(move || {
+                addrs.iter().all(|a| {
+                    (0..50).any(|_| {
+                        let ok = http_get(ip(a), 80, "/").is_some();
+                        if !ok {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        ok
+                    })
+                })
+            });
+            assert!(served.await.unwrap(), "round {round}");
+            for id in &ids {
+                agent
+                    .commands
+                    .send(ferrogate_runtime::agent::RuntimeCommand::StopTask {
+                        task_id: ferrogate_runtime::TaskId::new(id.as_str()).unwrap(),
+                        reason: "cycle".into(),
+                    })
+                    .await
+                    .unwrap();
+            }
+            let mut stopped = 0;
+            common::until(&mut agent, 120, |e| {
+                if let EventKind::TaskStopped { teardown, .. } = &e.kind {
+                    assert!(teardown.network_released && teardown.errors.is_empty(), "{teardown:?}");
+                    stopped += 1;
+                }
+                stopped == addrs.len()
+            })
+            .await;
+            assert_no_network_left(true);
+            for a in addrs {
+                assert!(conntrack_lines(a).is_empty(), "{a}: {:?}", conntrack_lines(a));
+            }
+        }
+        agent
+            .commands
+            .send(ferrogate_runtime::agent::RuntimeCommand::Shutdown)
+            .await
+            .unwrap();
+        agent.join.await.unwrap();
+        assert_no_network_left(false);
+    });
+}
+
+#[test]
+fn kill_9_of_the_agent_then_restart_leaves_no_network_behind() {
+    if !common::require_root("kill_9_of_the_agent_then_restart_leaves_no_network_behind") {
+        return;
+    }
+    use std::io::BufRead;
+    in_netns(|| async {
+        let dir = common::data_dir();
+        let archive = dir.path().join("busybox.tar");
+        common::fixture::docker_save_archive(&archive);
+        ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
+        let groups = vec![group("sg-ping", "vpc-a", vec![rule(icmp(), anywhere())])];
+        let n = task_net("eni-crash", "vpc-a", "10.0.0.0/16", "10.0.1.4", &["sg-ping"]);
+        let env = serde_json::json!({"groups": groups, "network": n}).to_string();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrogate-runtime-test-agent"))
+            .args([dir.path().to_str().unwrap(), "t-crash", "busybox"])
+            .env("FERROGATE_TEST_NETWORK", env)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "RUNNING");
+        let inst = ferrogate_runtime::cgroup::instance_for(dir.path());
+        let host_if = ferrogate_runtime::net::host_interface_name(&inst, &n.interface_id);
+        assert!(links().contains(&host_if), "{:?}", links());
+        assert!(ruleset().contains("10.0.1.4"));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // What a crash can leave: an interface of this instance (its alias says so), and
+        // next to it one with the same name prefix that is someone else's.
+        let prefix = ferrogate_runtime::net::interface_prefix(&inst);
+        let orphan = format!("{prefix}orphan1");
+        let foreign = format!("{prefix}foreig1");
+        ip_cmd(&["link", "add", &orphan, "type", "veth", "peer", "name", "tpeer0"]);
+        ip_cmd(&["link", "set", &orphan, "alias", &format!("ferrogate {inst} eni-orphan")]);
+        ip_cmd(&["link", "add", &foreign, "type", "veth", "peer", "name", "tpeer1"]);
+        ip_cmd(&["link", "set", &foreign, "alias", "ferrogate 0123456789ab eni-x"]);
+
+        let mut agent = ferrogate_runtime::agent::start_agent(config(dir.path())).await.unwrap();
+        let r = agent.recovery.clone();
+        assert_eq!(r.lost_tasks, ["t-crash"]);
+        assert!(r.network.errors.is_empty(), "{r:?}");
+        assert!(r.network.interfaces_removed.contains(&orphan), "{r:?}");
+        assert!(!r.network.interfaces_removed.contains(&foreign), "{r:?}");
+        let table = ferrogate_runtime::net::table_name(&inst);
+        let mut tables = r.network.tables_removed.clone();
+        tables.sort();
+        assert_eq!(tables, [format!("arp {table}"), format!("inet {table}")]);
+        let ev = common::until(&mut agent, 10, |_| true).await.pop().unwrap();
+        match ev.kind {
+            EventKind::TaskStopped { teardown, .. } => {
+                assert!(teardown.network_released && teardown.errors.is_empty(), "{teardown:?}")
+            }
+            k => panic!("{k:?}"),
+        }
+        let left: Vec<String> = links().into_iter().filter(|l| l.starts_with("fg")).collect();
+        assert_eq!(left, [foreign.clone()]);
+        ip_cmd(&["link", "del", &foreign]);
+        assert_no_network_left(false);
+        // The address and interface are free again.
+        set_groups(&agent, groups).await;
+        start_running(&mut agent, idle_task("t-after", n)).await;
+        let reached = tokio::task::spawn_blocking(|| {
+            std::process::Command::new("busybox")
+                .args(["ping", "-c", "1", "-W", "2", "10.0.1.4"])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        });
+        assert!(reached.await.unwrap());
+        stop(&mut agent, "t-after").await;
+        agent
+            .commands
+            .send(ferrogate_runtime::agent::RuntimeCommand::Shutdown)
+            .await
+            .unwrap();
+        agent.join.await.unwrap();
+        assert_no_network_left(false);
+    });
+}
+
+#[test]
+fn bad_input_and_conflicts_are_refused_before_anything_exists() {
+    if !common::require_root("bad_input_and_conflicts_are_refused_before_anything_exists") {
+        return;
+    }
+    in_netns(|| async {
+        let (dir, mut agent) = agent().await;
+        let groups = vec![
+            group("sg-a", "vpc-a", vec![rule(icmp(), anywhere())]),
+            group("sg-x", "vpc-x", vec![]),
+        ];
+        set_groups(&agent, groups.clone()).await;
+        start_running(&mut agent, idle_task("a", task_net("eni-a", "vpc-a", "10.0.0.0/16", "10.0.1.4", &["sg-a"]))).await;
+        let before = links();
+        let mut cases: Vec<(ferrogate_runtime::net::TaskNetwork, &str)> = Vec::new();
+        // A VPC whose block overlaps one already on the host.
+        cases.push((task_net("eni-x", "vpc-x", "10.0.0.0/16", "10.0.1.5", &["sg-x"]), "overlaps vpc-a (10.0.0.0/16)"));
+        // Bad input.
+        let mut outside = task_net("eni-o", "vpc-a", "10.0.0.0/16", "10.0.1.6", &["sg-a"]);
+        outside.address = ip("10.0.2.6");
+        cases.push((outside, "address 10.0.2.6 is not in subnet"));
+        let mut gw = task_net("eni-g", "vpc-a", "10.0.0.0/16", "10.0.1.7", &["sg-a"]);
+        gw.gateway = ip("10.0.9.1");
+        cases.push((gw, "gateway 10.0.9.1 is not in subnet"));
+        cases.push((task_net("eni-u", "vpc-a", "10.0.0.0/16", "10.0.1.8", &["sg-unknown"]), "security group sg-unknown is unknown"));
+        cases.push((task_net("eni-v", "vpc-a", "10.0.0.0/16", "10.0.1.9", &["sg-x"]), "belongs to vpc-x"));
+        let mut other_def = task_net("eni-s", "vpc-a", "10.0.0.0/16", "10.0.1.10", &["sg-a"]);
+        other_def.gateway = ip("10.0.1.254");
+        cases.push((other_def, "conflicts with subnet-0-1"));
+        for (i, (n, want)) in cases.into_iter().enumerate() {
+            let id = format!("bad{i}");
+            let why = refused(&mut agent, idle_task(&id, n)).await;
+            assert!(why.starts_with("ResourceInitializationError: "), "{why}");
+            assert!(why.contains(want), "{id}: {why} (wanted {want})");
+            assert!(!dir.path().join("runtime/tasks").join(format!("{id}.json")).exists());
+            assert!(!dir.path().join("volumes").join(format!("vol-{id}.img")).exists());
+        }
+        assert_eq!(links(), before);
+        // A group set with an invalid rule is refused whole; the rules in force stay.
+        let mut bad = groups.clone();
+        bad[0].ingress.push(rule(ferrogate_runtime::net::Protocol::Number(6), anywhere()));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        agent
+            .commands
+            .send(ferrogate_runtime::agent::RuntimeCommand::SetSecurityGroups { groups: bad, done: Some(tx) })
+            .await
+            .unwrap();
+        let e = rx.await.unwrap().unwrap_err();
+        assert!(e.is_invalid_input(), "{e}");
+        assert!(ruleset().contains("chain in_sg-a"));
+        let pinged = tokio::task::spawn_blocking(|| {
+            std::process::Command::new("busybox")
+                .args(["ping", "-c", "1", "-W", "2", "10.0.1.4"])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        });
+        assert!(pinged.await.unwrap());
+        stop(&mut agent, "a").await;
+    });
+}

@@ -180,3 +180,28 @@ pub(super) fn delete_index(index: u32) -> Result<bool, NetworkError> {
         Err(e) => Err(netlink(format!("deleting link {index}"))(e)),
     }
 }
+
+/// Deletes every conntrack entry with `address` in either direction, so that a later
+/// task with the same address inherits no flow its own rules would not allow (an entry
+/// accepted for the old task would otherwise count as an established connection of the
+/// new one). Returns how many were deleted.
+pub(super) fn forget_connections(address: Ipv4Addr) -> Result<usize, NetworkError> {
+    use crate::sys::conntrack;
+    let mut nl = Netlink::netfilter().map_err(netlink("opening a conntrack socket"))?;
+    let entries: Vec<conntrack::Entry> = nl
+        .request(conntrack::dump(), conntrack::CT_NEW)
+        .map_err(netlink("listing conntrack entries"))?
+        .iter()
+        .filter_map(|p| conntrack::parse(p))
+        .filter(|e| e.involves(address))
+        .collect();
+    for chunk in entries.chunks(64) {
+        match nl.transact(chunk.iter().map(conntrack::delete).collect()) {
+            Ok(()) => {}
+            // Expired meanwhile.
+            Err(e) if errno(&e) == Some(libc::ENOENT) => {}
+            Err(e) => return Err(netlink(format!("deleting conntrack entries of {address}"))(e)),
+        }
+    }
+    Ok(entries.len())
+}

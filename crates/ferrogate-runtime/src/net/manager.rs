@@ -242,13 +242,17 @@ impl NetManager {
                 });
             }
         }
+        let address = self.lock().tasks.get(&lease.task_id).map(|a| a.net.address);
+        let forgotten = address.map(link::forget_connections).transpose();
         let generation = {
             let mut st = self.lock();
             st.tasks.remove(&lease.task_id);
             st.generation += 1;
             st.generation
         };
-        self.sync(generation)
+        let synced = self.sync(generation);
+        forgotten?;
+        synced
     }
 
     /// Removes the tables when no task is left (agent shutdown).

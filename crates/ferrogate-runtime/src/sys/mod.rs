@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 pub mod at;
+pub mod conntrack;
 pub mod fscrypt;
 pub mod loopdev;
 pub mod mount;

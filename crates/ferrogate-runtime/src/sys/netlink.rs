@@ -61,14 +61,24 @@ const RECV_BUF: usize = 64 * 1024;
 
 impl Netlink {
     /// A `NETLINK_ROUTE` socket in this thread's network namespace, with extended
-    /// acknowledgements (the kernel says why) and capped ones (no echo of the request).
+    /// acknowledgements (the kernel says why) and capped ones (no echo of the request),
+    /// and a 10 s receive timeout.
     pub fn route() -> io::Result<Self> {
+        Self::open(libc::NETLINK_ROUTE)
+    }
+
+    /// A `NETLINK_NETFILTER` socket (conntrack) in this thread's network namespace.
+    pub fn netfilter() -> io::Result<Self> {
+        Self::open(libc::NETLINK_NETFILTER)
+    }
+
+    fn open(protocol: libc::c_int) -> io::Result<Self> {
         // SAFETY: plain socket creation; the result is checked.
         let fd = cvt(unsafe {
             libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
+                protocol,
             )
         })?;
         // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
