@@ -382,7 +382,7 @@ fn traffic_leaves_the_vpc_only_with_egress_and_never_reaches_another_vpc() {
 
 /// Conntrack entries of this namespace that involve `addr`.
 fn conntrack_lines(addr: &str) -> Vec<String> {
-    let t = std::fs::read_to_string("/proc/net/nf_conntrack").unwrap_or_default();
+    let t = std::fs::read_to_string("/proc/thread-self/net/nf_conntrack").unwrap_or_default();
     t.lines()
         .filter(|l| l.contains(&format!("={addr} ")))
         .map(str::to_owned)
