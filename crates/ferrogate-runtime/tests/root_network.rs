@@ -69,12 +69,17 @@ fn a_task_answers_the_host_on_its_address_as_its_groups_allow() {
         assert!(l.contains("nameserver 192.0.2.53\nsearch ec2.internal\n"), "{l}");
         assert!(l.contains(&web.mac.to_string()), "{l}");
         assert!(l.contains("hostname=ip-10-0-1-4.ec2.internal"), "{l}");
-        // The closed group allows the host nothing, though the server listens.
+        // The closed group allows the host nothing, though the server listens (as seen
+        // from inside its namespace).
+        let pid = init_pid(dir.path(), "closed");
+        let listening = eventually(10, || {
+            in_task_netns(pid, &["busybox", "nc", "-w", "1", "127.0.0.1", "80"])
+        });
+        assert!(listening.await);
         let closed_reached = tokio::task::spawn_blocking(|| tcp_reaches(ip("10.0.1.5"), 80))
             .await
             .unwrap();
         assert!(!closed_reached, "a group with no ingress rule let the host in");
-        assert!(log(dir.path(), "closed").contains("hostname="));
         for t in ["web", "closed"] {
             match stop(&mut agent, t).await.kind {
                 EventKind::TaskStopped { teardown, .. } => {
@@ -271,16 +276,31 @@ fn a_task_cannot_send_as_another_address_or_mac() {
         // An unused address of the subnet: the same.
         assert!(in_task_netns(a, &["ip", "addr", "add", "10.0.1.99/24", "dev", "eth0", "noprefixroute"]));
         assert_eq!(echo(&["-I", "10.0.1.99"]), 0);
-        // Another MAC with its own address: dropped too.
-        assert!(in_task_netns(a, &["ip", "link", "set", "eth0", "address", "0a:66:66:66:66:66"]));
-        assert_eq!(echo(&[]), 0);
-        // ARP claiming B's address from A is dropped: asked for its gateway by
-        // "10.0.1.5", the host would otherwise learn 10.0.1.5 on A's interface.
-        let _ = in_task_netns(a, &["busybox", "arping", "-c", "2", "-I", "eth0", "-s", "10.0.1.5", "10.0.1.1"]);
+        // Reverse-path filtering on the host end drops these too; without it, the rules
+        // alone still do.
         let a_if = ferrogate_runtime::net::host_interface_name(
             &ferrogate_runtime::cgroup::instance_for(dir.path()),
             &ferrogate_runtime::ids::InterfaceId::new("eni-a").unwrap(),
         );
+        for k in ["all", a_if.as_str()] {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{k}/rp_filter"), "0").unwrap();
+        }
+        assert_eq!(echo(&["-I", "10.0.1.5"]), 0);
+        assert_eq!(echo(&["-I", "10.0.1.99"]), 0);
+        assert_eq!(echo(&[]), 2);
+        // Another MAC with its own address: dropped too. (A MAC change flushes A's
+        // neighbours, and asking for the gateway with the new MAC is refused by the ARP
+        // rules; a static entry takes that layer away, leaving the IPv4 rules alone.)
+        // (sysfs shows the host's namespace, not the test's: ask `ip`.)
+        let out = std::process::Command::new("ip").args(["-o", "link", "show", &a_if]).output().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        let host_mac = out.split("link/ether ").nth(1).and_then(|r| r.split(' ').next()).unwrap().to_owned();
+        assert!(in_task_netns(a, &["ip", "link", "set", "eth0", "address", "0a:66:66:66:66:66"]));
+        assert!(in_task_netns(a, &["ip", "neigh", "replace", "10.0.1.1", "lladdr", host_mac.trim(), "dev", "eth0", "nud", "permanent"]));
+        assert_eq!(echo(&[]), 0);
+        // ARP claiming B's address from A is dropped: asked for its gateway by
+        // "10.0.1.5", the host would otherwise learn 10.0.1.5 on A's interface.
+        let _ = in_task_netns(a, &["busybox", "arping", "-c", "2", "-I", "eth0", "-s", "10.0.1.5", "10.0.1.1"]);
         let neigh = std::process::Command::new("ip").args(["neigh", "show", "dev", &a_if]).output().unwrap();
         let neigh = String::from_utf8_lossy(&neigh.stdout).into_owned();
         assert!(!neigh.contains("10.0.1.5"), "{neigh}");
