@@ -106,13 +106,17 @@ impl FromStr for Ipv4Net {
             value: s.to_owned(),
             reason,
         };
-        let (a, p) = s.split_once('/').ok_or_else(|| err("no '/' before a prefix length"))?;
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| err("no '/' before a prefix length"))?;
         let base: Ipv4Addr = a.parse().map_err(|_| err("not an IPv4 address"))?;
         // Digits only: `u8::from_str` would take "+8".
         if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err("the prefix length is not a number from 0 to 32"));
         }
-        let prefix: u8 = p.parse().map_err(|_| err("the prefix length is not a number"))?;
+        let prefix: u8 = p
+            .parse()
+            .map_err(|_| err("the prefix length is not a number"))?;
         Ipv4Net::new(base, prefix).map_err(|e| InvalidAddress {
             value: s.to_owned(),
             ..e
@@ -226,7 +230,10 @@ mod tests {
     fn cidr_blocks_parse_strictly() {
         assert_eq!(net("10.0.1.0/24").to_string(), "10.0.1.0/24");
         assert_eq!(net("0.0.0.0/0"), Ipv4Net::ANY);
-        assert_eq!(net("10.0.1.7/32").last(), "10.0.1.7".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(
+            net("10.0.1.7/32").last(),
+            "10.0.1.7".parse::<Ipv4Addr>().unwrap()
+        );
         for bad in [
             "10.0.1.1/24",
             "10.0.1.0/33",

@@ -156,11 +156,7 @@ impl Applier {
 
     /// Returns once the kernel holds generation `generation` of the desired state (or a
     /// newer one), running `nft` if nobody else is; `render` gives the newest state.
-    pub fn sync(
-        &self,
-        generation: u64,
-        render: impl Fn() -> Rendered,
-    ) -> Result<(), NetworkError> {
+    pub fn sync(&self, generation: u64, render: impl Fn() -> Rendered) -> Result<(), NetworkError> {
         let mut st = self.lock();
         loop {
             if st.done >= generation {
@@ -215,7 +211,9 @@ impl Applier {
                 Ok(()) => return Ok(()),
                 // The kernel did not hold what we thought (someone flushed the ruleset):
                 // replace everything.
-                Err(e) => tracing::warn!(error = %e, "nft element update failed; replacing the ruleset"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "nft element update failed; replacing the ruleset")
+                }
             }
         }
         self.nft

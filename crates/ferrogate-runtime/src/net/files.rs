@@ -44,7 +44,9 @@ pub fn task_hosts(net: &TaskNetwork, hostname: &str) -> String {
 pub fn resolv_conf(servers: &[Ipv4Addr], search: &[String]) -> String {
     let mut s = String::from("# Written by Ferrogate for this task.\n");
     if servers.is_empty() {
-        s.push_str("# No resolver: the host lists only loopback resolvers, which tasks cannot reach.\n");
+        s.push_str(
+            "# No resolver: the host lists only loopback resolvers, which tasks cannot reach.\n",
+        );
     }
     for a in servers {
         s.push_str(&format!("nameserver {a}\n"));
@@ -120,7 +122,10 @@ pub fn validate_dns(servers: &[Ipv4Addr], search: &[String]) -> Result<(), Netwo
         return bad(&search.join(" "), "more than six search domains");
     }
     if search.iter().map(|d| d.len() + 1).sum::<usize>() > 256 {
-        return bad(&search.join(" "), "the search list is longer than 256 bytes");
+        return bad(
+            &search.join(" "),
+            "the search list is longer than 256 bytes",
+        );
     }
     for d in search {
         if !is_dns_name(d) {

@@ -62,8 +62,9 @@ pub(super) fn create(
     net: &TaskNetwork,
     pid: i32,
 ) -> Result<(), NetworkError> {
-    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-        .map_err(netlink(format!("opening the network namespace of process {pid}")))?;
+    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(netlink(format!(
+        "opening the network namespace of process {pid}"
+    )))?;
     let mut host = Netlink::route().map_err(netlink("opening a netlink socket"))?;
     let mac = net.mac.octets();
     match host.transact(vec![rtnl::new_veth(
@@ -200,7 +201,11 @@ pub(super) fn forget_connections(address: Ipv4Addr) -> Result<usize, NetworkErro
             Ok(()) => {}
             // Expired meanwhile.
             Err(e) if errno(&e) == Some(libc::ENOENT) => {}
-            Err(e) => return Err(netlink(format!("deleting conntrack entries of {address}"))(e)),
+            Err(e) => {
+                return Err(netlink(format!("deleting conntrack entries of {address}"))(
+                    e,
+                ))
+            }
         }
     }
     Ok(entries.len())

@@ -143,7 +143,12 @@ impl NetManager {
         }
         let mut st = self.lock();
         for (task, a) in &st.tasks {
-            for g in a.net.security_groups.iter().filter(|g| !map.contains_key(*g)) {
+            for g in a
+                .net
+                .security_groups
+                .iter()
+                .filter(|g| !map.contains_key(*g))
+            {
                 tracing::warn!(%task, group = %g, "a running task's security group was removed: it allows the task nothing now");
             }
         }
@@ -192,7 +197,12 @@ impl NetManager {
         };
         let host_if = super::host_interface_name(&self.instance, &net.interface_id);
         let mut st = self.lock();
-        check_conflicts(&st.groups, st.tasks.iter().map(|(t, a)| (t, &a.net, &a.host_if)), net, &host_if)?;
+        check_conflicts(
+            &st.groups,
+            st.tasks.iter().map(|(t, a)| (t, &a.net, &a.host_if)),
+            net,
+            &host_if,
+        )?;
         st.tasks.insert(
             task.clone(),
             Attached {

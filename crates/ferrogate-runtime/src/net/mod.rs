@@ -40,10 +40,10 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 pub use addr::{InvalidAddress, Ipv4Net, MacAddr};
-pub use error::NetworkError;
 pub use apply::find_nft;
-pub(crate) use manager::{NetLease, NetManager};
+pub use error::NetworkError;
 pub use manager::NetRecovery;
+pub(crate) use manager::{NetLease, NetManager};
 pub use sg::{IcmpMatch, Peer, PortRange, Protocol, Rule, SecurityGroupRules};
 
 use crate::ids::{InterfaceId, SecurityGroupId, SubnetId, VpcId};
@@ -166,8 +166,8 @@ impl TaskNetwork {
                 subnet_cidr: sub,
             });
         }
-        let reserved = edge(sub, self.address)
-            .or((self.address == self.gateway).then_some("gateway address"));
+        let reserved =
+            edge(sub, self.address).or((self.address == self.gateway).then_some("gateway address"));
         if let Some(what) = reserved {
             return Err(NetworkError::ReservedAddress {
                 address: self.address,

@@ -161,7 +161,11 @@ pub fn skeleton(names: &Names, groups: &BTreeMap<SecurityGroupId, SecurityGroupR
         ),
         (
             "task_to_host",
-            vec!["ct state established,related accept".into(), dns.into(), "drop".into()],
+            vec![
+                "ct state established,related accept".into(),
+                dns.into(),
+                "drop".into(),
+            ],
         ),
         (
             "output",
@@ -234,8 +238,16 @@ pub fn skeleton(names: &Names, groups: &BTreeMap<SecurityGroupId, SecurityGroupR
                 .map(|r| format!("{}{verdict}", rule_match(r, ingress)))
                 .collect()
         };
-        chain(&mut s, &format!("in_{id}"), &rules(&g.ingress, true, "accept"));
-        chain(&mut s, &format!("out_{id}"), &rules(&g.egress, false, "accept"));
+        chain(
+            &mut s,
+            &format!("in_{id}"),
+            &rules(&g.ingress, true, "accept"),
+        );
+        chain(
+            &mut s,
+            &format!("out_{id}"),
+            &rules(&g.egress, false, "accept"),
+        );
         chain(
             &mut s,
             &format!("vpc_{id}"),
@@ -252,7 +264,10 @@ pub fn skeleton(names: &Names, groups: &BTreeMap<SecurityGroupId, SecurityGroupR
     );
     s.push_str("}\n");
     let _ = writeln!(s, "table arp {t} {{");
-    let _ = writeln!(s, "  set src_ok {{ type ifname . ipv4_addr . ether_addr; }}");
+    let _ = writeln!(
+        s,
+        "  set src_ok {{ type ifname . ipv4_addr . ether_addr; }}"
+    );
     chain(
         &mut s,
         "spoof",
@@ -362,7 +377,12 @@ fn element_lines(s: &mut String, verb: &str, table: &str, els: &[&Element]) {
 pub fn full(names: &Names, skeleton: &str, elements: &BTreeSet<Element>) -> String {
     let mut s = removal(names);
     s.push_str(skeleton);
-    element_lines(&mut s, "add", &names.table, &elements.iter().collect::<Vec<_>>());
+    element_lines(
+        &mut s,
+        "add",
+        &names.table,
+        &elements.iter().collect::<Vec<_>>(),
+    );
     s
 }
 
@@ -374,7 +394,11 @@ pub fn removal(names: &Names) -> String {
 
 /// From `before` to `after` by elements only: deletions first (an address moving from
 /// one task to another is deleted, then added), `None` when nothing changes.
-pub fn delta(names: &Names, before: &BTreeSet<Element>, after: &BTreeSet<Element>) -> Option<String> {
+pub fn delta(
+    names: &Names,
+    before: &BTreeSet<Element>,
+    after: &BTreeSet<Element>,
+) -> Option<String> {
     let gone: Vec<&Element> = before.difference(after).collect();
     let new: Vec<&Element> = after.difference(before).collect();
     if gone.is_empty() && new.is_empty() {

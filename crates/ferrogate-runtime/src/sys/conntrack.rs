@@ -58,7 +58,10 @@ fn v4(d: &[u8]) -> Option<Ipv4Addr> {
 }
 
 fn ips(tuple: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
-    let ip = attrs(tuple, 0).into_iter().find(|(t, _)| *t == CTA_TUPLE_IP)?.1;
+    let ip = attrs(tuple, 0)
+        .into_iter()
+        .find(|(t, _)| *t == CTA_TUPLE_IP)?
+        .1;
     let a = attrs(ip, 0);
     let get = |ty| a.iter().find(|(t, _)| *t == ty).and_then(|(_, d)| v4(d));
     Some((get(CTA_IP_V4_SRC)?, get(CTA_IP_V4_DST)?))
@@ -120,8 +123,14 @@ mod tests {
     fn entries_parse_and_delete_by_their_original_tuple() {
         let p = answer([10, 0, 1, 1], [10, 0, 1, 4]);
         let e = parse(&p).unwrap();
-        assert_eq!(e.orig, (Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 1, 4)));
-        assert_eq!(e.reply, (Ipv4Addr::new(10, 0, 1, 4), Ipv4Addr::new(10, 0, 1, 1)));
+        assert_eq!(
+            e.orig,
+            (Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 1, 4))
+        );
+        assert_eq!(
+            e.reply,
+            (Ipv4Addr::new(10, 0, 1, 4), Ipv4Addr::new(10, 0, 1, 1))
+        );
         assert!(e.involves(Ipv4Addr::new(10, 0, 1, 4)));
         assert!(!e.involves(Ipv4Addr::new(10, 0, 1, 5)));
         let d = delete(&e).finish(9);

@@ -59,6 +59,11 @@ pub struct Netlink {
 
 const RECV_BUF: usize = 64 * 1024;
 
+/// The size of `T` as a socket-address or option length.
+fn socklen<T>() -> libc::socklen_t {
+    libc::socklen_t::try_from(std::mem::size_of::<T>()).unwrap_or(libc::socklen_t::MAX)
+}
+
 impl Netlink {
     /// A `NETLINK_ROUTE` socket in this thread's network namespace, with extended
     /// acknowledgements (the kernel says why) and capped ones (no echo of the request),
@@ -92,7 +97,7 @@ impl Netlink {
                     libc::SOL_NETLINK,
                     opt,
                     (&one as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    socklen::<libc::c_int>(),
                 )
             })?;
         }
@@ -108,7 +113,7 @@ impl Netlink {
                 libc::SOL_SOCKET,
                 libc::SO_RCVTIMEO,
                 (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                socklen::<libc::timeval>(),
             )
         })?;
         // Not bound: the kernel binds on the first send, with a port id of its choosing
@@ -139,7 +144,7 @@ impl Netlink {
         // SAFETY: sockaddr_nl is plain old data; all zeros (port 0, no groups) addresses
         // the kernel.
         let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        sa.nl_family = libc::sa_family_t::try_from(libc::AF_NETLINK).unwrap_or(16);
         loop {
             // SAFETY: `buf` is valid for `buf.len()` bytes and `sa` is a valid sockaddr_nl
             // whose size is passed; the kernel only reads both.
@@ -150,7 +155,7 @@ impl Netlink {
                     buf.len(),
                     0,
                     (&sa as *const libc::sockaddr_nl).cast(),
-                    std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+                    socklen::<libc::sockaddr_nl>(),
                 )
             };
             if r >= 0 {
@@ -166,9 +171,8 @@ impl Netlink {
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             // SAFETY: `buf` is writable for `buf.len()` bytes.
-            let r = unsafe {
-                libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
-            };
+            let r =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if let Ok(n) = usize::try_from(r) {
                 return Ok(n);
             }

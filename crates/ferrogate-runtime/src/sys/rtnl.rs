@@ -164,10 +164,6 @@ impl Msg {
         self.buf[6..8].copy_from_slice(&f.to_ne_bytes());
         self
     }
-    /// The message type.
-    pub fn kind(&self) -> u16 {
-        u16::from_ne_bytes([self.buf[4], self.buf[5]])
-    }
 }
 
 /// `struct ifinfomsg`.
@@ -220,7 +216,10 @@ pub fn new_veth(host: &str, peer: &str, peer_mac: [u8; 6], peer_netns: i32) -> M
     m.raw(&ifinfomsg(AF_UNSPEC, 0, 0, 0));
     m.attr_str(IFLA_IFNAME, peer);
     m.attr(IFLA_ADDRESS, &peer_mac);
-    m.attr_u32(IFLA_NET_NS_FD, u32::try_from(peer_netns).unwrap_or(u32::MAX));
+    m.attr_u32(
+        IFLA_NET_NS_FD,
+        u32::try_from(peer_netns).unwrap_or(u32::MAX),
+    );
     m.end_nest(p);
     m.end_nest(data);
     m.end_nest(info);

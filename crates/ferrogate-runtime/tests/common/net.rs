@@ -85,7 +85,13 @@ pub fn group(id: &str, vpc_id: &str, ingress: Vec<Rule>) -> SecurityGroupRules {
 
 /// A network in `vpc_id` (10.0.0.0/16 unless `vpc_cidr`), subnet 10.0.1.0/24 of it,
 /// address `addr`, MAC derived from the address, groups `groups`.
-pub fn task_net(eni: &str, vpc_id: &str, vpc_cidr: &str, addr: &str, groups: &[&str]) -> TaskNetwork {
+pub fn task_net(
+    eni: &str,
+    vpc_id: &str,
+    vpc_cidr: &str,
+    addr: &str,
+    groups: &[&str],
+) -> TaskNetwork {
     let a = ip(addr);
     let o = a.octets();
     let vpc_cidr = net(vpc_cidr);
@@ -167,7 +173,10 @@ pub async fn stop(agent: &mut Agent, task: &str) -> RuntimeEvent {
 
 /// Link names of this namespace.
 pub fn links() -> Vec<String> {
-    let out = Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split(": ").nth(1))
@@ -177,13 +186,22 @@ pub fn links() -> Vec<String> {
 
 /// IPv4 routes of this namespace's main table, one line each.
 pub fn routes() -> Vec<String> {
-    let out = Command::new("ip").args(["-4", "route", "show"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    let out = Command::new("ip")
+        .args(["-4", "route", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// IPv4 addresses of this namespace, other than loopback ones.
 pub fn addresses() -> Vec<String> {
-    let out = Command::new("ip").args(["-4", "-o", "addr", "show"]).output().unwrap();
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.contains(" lo "))
@@ -193,8 +211,15 @@ pub fn addresses() -> Vec<String> {
 
 /// `nft list ruleset` of this namespace.
 pub fn ruleset() -> String {
-    let out = Command::new("nft").args(["list", "ruleset"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -236,7 +261,9 @@ pub async fn agent() -> (tempfile::TempDir, Agent) {
     let archive = dir.path().join("busybox.tar");
     super::fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let a = ferrogate_runtime::agent::start_agent(config(dir.path())).await.unwrap();
+    let a = ferrogate_runtime::agent::start_agent(config(dir.path()))
+        .await
+        .unwrap();
     (dir, a)
 }
 
@@ -254,7 +281,9 @@ pub fn init_pid(dir: &std::path::Path, task: &str) -> i32 {
     let inst = ferrogate_runtime::cgroup::instance_for(dir);
     let cg = ferrogate_runtime::cgroup::Cgroups::detect(&inst).unwrap();
     let pids = cg.existing_task(task).leaf_pids("init");
-    *pids.first().unwrap_or_else(|| panic!("no init process for {task}"))
+    *pids
+        .first()
+        .unwrap_or_else(|| panic!("no init process for {task}"))
 }
 
 /// Runs `args` in the network namespace of process `pid` (as host root, which a task's
@@ -313,10 +342,20 @@ impl Outside {
             name,
             servers: Vec::new(),
         };
-        ip_cmd(&["link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &o.name]);
+        ip_cmd(&[
+            "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &o.name,
+        ]);
         ip_cmd(&["addr", "add", &format!("{OUTSIDE_HOST}/24"), "dev", "up0"]);
         ip_cmd(&["link", "set", "up0", "up"]);
-        ip_cmd(&["-n", &o.name, "addr", "add", &format!("{OUTSIDE_PEER}/24"), "dev", "eth0"]);
+        ip_cmd(&[
+            "-n",
+            &o.name,
+            "addr",
+            "add",
+            &format!("{OUTSIDE_PEER}/24"),
+            "dev",
+            "eth0",
+        ]);
         ip_cmd(&["-n", &o.name, "link", "set", "eth0", "up"]);
         ip_cmd(&["-n", &o.name, "link", "set", "lo", "up"]);
         o
@@ -325,7 +364,20 @@ impl Outside {
     /// A TCP server on `port` answering every connection with a line.
     pub fn serve(&mut self, port: u16) {
         let c = Command::new("ip")
-            .args(["netns", "exec", &self.name, "busybox", "nc", "-ll", "-p", &port.to_string(), "-e", "busybox", "echo", "outside"])
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "busybox",
+                "nc",
+                "-ll",
+                "-p",
+                &port.to_string(),
+                "-e",
+                "busybox",
+                "echo",
+                "outside",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -340,6 +392,8 @@ impl Drop for Outside {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }

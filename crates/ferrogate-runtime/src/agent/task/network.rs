@@ -54,7 +54,9 @@ impl TaskRun {
         match h.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(network_failure(&e)),
-            Err(e) => Err(fail(format!("ResourceInitializationError: internal error: {e}"))),
+            Err(e) => Err(fail(format!(
+                "ResourceInitializationError: internal error: {e}"
+            ))),
         }
     }
 
