@@ -311,7 +311,12 @@ impl Syscall for LinuxSyscall {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         // LOOP_CTL_GET_FREE and LOOP_CONFIGURE are two calls; another process
-        // can grab the device in between (EBUSY), so retry a few times.
+        // can grab the device in between (EBUSY), so retry a few times. Within this
+        // process the pair is serialised: tasks starting together would otherwise all be
+        // handed the same free device and exhaust their retries colliding (200 at once
+        // did). The lock guards no data, so a poisoned one is as good as any.
+        static ATTACH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _serial = ATTACH.lock().unwrap_or_else(|p| p.into_inner());
         let mut last = io::Error::other("no free loop device");
         for _ in 0..16 {
             let n = sys::loopdev::get_free(ctl.as_fd())?;

@@ -22,9 +22,10 @@ use super::sg::SecurityGroupRules;
 use super::{files, link, TaskNetwork};
 use crate::ids::{SecurityGroupId, TaskId};
 
-/// A task's place in the network, from `reserve` to `release`.
+/// A task's place in the network, from `reserve` to `release`: plain data; dropping it
+/// releases nothing (call [`NetManager::release`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct NetLease {
+pub struct NetLease {
     /// The task.
     pub task_id: TaskId,
     /// The host end of its veth pair.
@@ -59,8 +60,9 @@ struct State {
     tasks: BTreeMap<TaskId, Attached>,
 }
 
-/// Task networking of one agent instance.
-pub(crate) struct NetManager {
+/// Task networking of one agent instance. The agent owns one and drives it for every
+/// task with a network; benchmarks drive one directly.
+pub struct NetManager {
     instance: String,
     nft: Nft,
     state: Mutex<State>,

@@ -42,8 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use addr::{InvalidAddress, Ipv4Net, MacAddr};
 pub use apply::find_nft;
 pub use error::NetworkError;
-pub use manager::NetRecovery;
-pub(crate) use manager::{NetLease, NetManager};
+pub use manager::{NetLease, NetManager, NetRecovery};
 pub use sg::{IcmpMatch, Peer, PortRange, Protocol, Rule, SecurityGroupRules};
 
 use crate::ids::{InterfaceId, SecurityGroupId, SubnetId, VpcId};
@@ -268,6 +267,14 @@ pub(crate) fn interface_alias(instance: &str, interface_id: &InterfaceId) -> Str
 pub fn enter_new_network_namespace() -> std::io::Result<()> {
     crate::sys::mount::unshare(libc::CLONE_NEWNET)?;
     crate::sys::mount::loopback_up()
+}
+
+/// Moves the calling thread into the network namespace open at `path` (a
+/// `/proc/<pid>/ns/net` or a bind-mounted namespace). For tests and benchmarks.
+#[doc(hidden)]
+pub fn enter_network_namespace(path: &std::path::Path) -> std::io::Result<()> {
+    let ns = std::fs::File::open(path)?;
+    crate::sys::process::setns(std::os::fd::AsFd::as_fd(&ns), libc::CLONE_NEWNET)
 }
 
 #[cfg(test)]
