@@ -253,8 +253,14 @@ pub enum NetworkError {
         /// Cause.
         source: std::io::Error,
     },
-    /// The networking worker is gone (the agent is shutting down).
-    #[error("the network manager is shut down")]
+    /// The task holds no reservation (it was released meanwhile).
+    #[error("task {task_id} has no network reservation on this host")]
+    NotReserved {
+        /// The task.
+        task_id: TaskId,
+    },
+    /// The agent is shutting down.
+    #[error("the host agent is shutting down")]
     ShutDown,
 }
 

@@ -230,7 +230,9 @@ impl NetManager {
             .tasks
             .get(&lease.task_id)
             .map(|a| a.net.clone())
-            .ok_or(NetworkError::ShutDown)?;
+            .ok_or_else(|| NetworkError::NotReserved {
+                task_id: lease.task_id.clone(),
+            })?;
         link::check_host_address(net.address)?;
         if net.egress {
             ensure_ip_forward()?;
