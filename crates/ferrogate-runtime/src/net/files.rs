@@ -12,6 +12,31 @@ pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 /// same file when the host's own list holds only a loopback stub).
 pub const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 
+/// The private DNS name EC2 gives `address` in `region`: `ip-10-0-1-4.ec2.internal` in
+/// us-east-1, `ip-10-0-1-4.<region>.compute.internal` elsewhere (the name `DescribeTasks`
+/// shows as `privateDnsName`, and the task's hostname).
+pub fn private_dns_name(address: Ipv4Addr, region: &str) -> String {
+    let o = address.octets();
+    format!(
+        "ip-{}-{}-{}-{}.{}",
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        search_domain(region)
+    )
+}
+
+/// The search domain of EC2's DNS in `region`: `ec2.internal` in us-east-1,
+/// `<region>.compute.internal` elsewhere.
+pub fn search_domain(region: &str) -> String {
+    if region == "us-east-1" {
+        "ec2.internal".to_owned()
+    } else {
+        format!("{region}.compute.internal")
+    }
+}
+
 /// `/etc/hosts` of a task without networking: loopback, and the hostname on 127.0.1.1
 /// as Debian does.
 pub fn loopback_hosts(hostname: &str) -> String {
@@ -163,6 +188,17 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert!(parse_resolvers("nameserver 127.0.0.53\n").is_empty());
+    }
+
+    #[test]
+    fn ec2_names() {
+        let a: Ipv4Addr = "10.0.1.4".parse().unwrap();
+        assert_eq!(private_dns_name(a, "us-east-1"), "ip-10-0-1-4.ec2.internal");
+        assert_eq!(
+            private_dns_name(a, "eu-west-1"),
+            "ip-10-0-1-4.eu-west-1.compute.internal"
+        );
+        assert_eq!(search_domain("eu-west-1"), "eu-west-1.compute.internal");
     }
 
     #[test]

@@ -199,6 +199,13 @@ impl NetManager {
         };
         let host_if = super::host_interface_name(&self.instance, &net.interface_id);
         let mut st = self.lock();
+        if let Some(a) = st.tasks.get(task) {
+            // The agent never runs one task id twice; refuse rather than overwrite.
+            return Err(NetworkError::InterfaceInUse {
+                interface_id: a.net.interface_id.clone(),
+                task_id: task.clone(),
+            });
+        }
         check_conflicts(
             &st.groups,
             st.tasks.iter().map(|(t, a)| (t, &a.net, &a.host_if)),

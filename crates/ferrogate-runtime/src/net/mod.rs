@@ -110,13 +110,14 @@ pub struct TaskNetwork {
     /// reached from outside the host, when something routes the address to it.
     pub egress: bool,
     /// The private DNS name, e.g. `ip-10-0-1-4.ec2.internal` (us-east-1) or
-    /// `ip-10-0-1-4.eu-west-1.compute.internal`: the task's hostname unless the task
-    /// names one, and its `/etc/hosts` entry.
+    /// `ip-10-0-1-4.eu-west-1.compute.internal` ([`files::private_dns_name`]): the task's
+    /// hostname unless the task names one, and its `/etc/hosts` entry.
     pub hostname: String,
     /// Resolvers for `/etc/resolv.conf` (at most 3). Empty: the host's own, from its
     /// `/etc/resolv.conf` without loopback addresses (see [`files::host_resolvers`]).
     pub dns_servers: Vec<Ipv4Addr>,
-    /// The search list (`ec2.internal`, or `<region>.compute.internal`).
+    /// The search list (`ec2.internal`, or `<region>.compute.internal`:
+    /// [`files::search_domain`]).
     pub dns_search: Vec<String>,
 }
 

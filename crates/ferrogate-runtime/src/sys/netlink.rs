@@ -188,6 +188,9 @@ impl Netlink {
     /// kernel: only batch requests that do not depend on each other's success. The first
     /// refusal is returned, naming its request.
     pub fn transact(&mut self, msgs: Vec<Msg>) -> io::Result<()> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
         let first = self.seq.wrapping_add(1);
         let mut buf = Vec::new();
         for m in msgs.iter().cloned() {
