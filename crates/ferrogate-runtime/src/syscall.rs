@@ -188,6 +188,17 @@ pub trait Syscall: Send + Sync {
         contents: &[u8],
         mode: u32,
     ) -> io::Result<()>;
+    /// Like [`Syscall::write_file_in`], but a symlink at `name` is removed first (the
+    /// link itself, inside `dir`), as Docker's bind mounts replace whatever an image has
+    /// at `/etc/hosts` or `/etc/resolv.conf`; anything else that is not a regular file is
+    /// still refused.
+    fn replace_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()>;
     /// Changes the permissions of the resolved object itself.
     fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()>;
     /// Where the resolved object is, as this process sees it (`readlink` of
@@ -550,6 +561,23 @@ impl Syscall for LinuxSyscall {
         f.set_len(0)?;
         f.write_all(contents)
     }
+    fn replace_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        let n = std::ffi::OsStr::new(single_name(name)?);
+        match sys::at::fstatat_nofollow(dir.fd()?, n) {
+            Ok(st) if st.kind() == libc::S_IFLNK => sys::at::unlinkat(dir.fd()?, n, false)?,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // A link put back in between is refused by O_NOFOLLOW.
+        self.write_file_in(dir, name, contents, mode)
+    }
     fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()> {
         target.fd()?;
         // chmod(2) through the magic link acts on exactly the object the
@@ -809,6 +837,22 @@ impl Syscall for RecordingSyscall {
     ) -> io::Result<()> {
         self.rec(
             "write_file_in",
+            format!(
+                "{} {mode:o} {}",
+                p(&dir.path.join(single_name(name)?)),
+                String::from_utf8_lossy(contents)
+            ),
+        )
+    }
+    fn replace_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        self.rec(
+            "replace_file_in",
             format!(
                 "{} {mode:o} {}",
                 p(&dir.path.join(single_name(name)?)),

@@ -1015,3 +1015,46 @@ fn nft_accepts_every_kind_of_rule() {
         assert!(listed.contains("tcp dport 1024-65535"), "{listed}");
     });
 }
+
+#[test]
+fn the_runtime_writes_hosts_and_resolv_conf_over_links_in_the_image() {
+    if !common::require_root("the_runtime_writes_hosts_and_resolv_conf_over_links_in_the_image") {
+        return;
+    }
+    in_netns(|| async {
+        let (dir, mut agent) = agent().await;
+        // systemd-based images link resolv.conf to the resolved stub's file, which a
+        // container does not have.
+        let archive = dir.path().join("linked.tar");
+        common::fixture::docker_save_archive_custom(&archive, "linked:latest", |b| {
+            common::fixture::add_busybox(b);
+            common::fixture::add_dir(b, "etc/", 0o755);
+            common::fixture::add_symlink(
+                b,
+                "etc/resolv.conf",
+                "../run/systemd/resolve/stub-resolv.conf",
+            );
+            common::fixture::add_symlink(b, "etc/hosts", "/nowhere/hosts");
+        });
+        ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
+        set_groups(&agent, vec![group("sg-a", "vpc-a", vec![])]).await;
+        let mut t = idle_task(
+            "linked",
+            task_net("eni-l", "vpc-a", "10.0.0.0/16", "10.0.1.4", &["sg-a"]),
+        );
+        t.containers[0].image = "linked".into();
+        t.containers[0].command = Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "cat /etc/resolv.conf /etc/hosts; test -L /etc/resolv.conf && echo LINK; exec sleep 1000".into(),
+        ]);
+        start_running(&mut agent, t).await;
+        let d = dir.path().to_owned();
+        assert!(eventually(10, || log(&d, "linked").contains("ip-10-0-1-4")).await);
+        let l = log(dir.path(), "linked");
+        assert!(l.contains("nameserver 192.0.2.53\n"), "{l}");
+        assert!(l.contains("10.0.1.4\tip-10-0-1-4.ec2.internal"), "{l}");
+        assert!(!l.contains("LINK"), "{l}");
+        stop(&mut agent, "linked").await;
+    });
+}

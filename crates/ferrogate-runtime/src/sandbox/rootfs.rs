@@ -265,15 +265,16 @@ pub fn setup_rootfs(
     let tmp = sys.mkdir_all_in(&root, "tmp", 0o1777)?;
     sys.chmod_in(&tmp, 0o1777)?;
     let etc = sys.mkdir_all_in(&root, "etc", 0o755)?;
-    sys.write_file_in(
+    // These three are the runtime's, whatever the image has there (a link included).
+    sys.replace_file_in(
         &etc,
         "hostname",
         format!("{}\n", plan.hostname).as_bytes(),
         0o644,
     )?;
-    sys.write_file_in(&etc, "hosts", plan.hosts.as_bytes(), 0o644)?;
+    sys.replace_file_in(&etc, "hosts", plan.hosts.as_bytes(), 0o644)?;
     if let Some(r) = &plan.resolv_conf {
-        sys.write_file_in(&etc, "resolv.conf", r.as_bytes(), 0o644)?;
+        sys.replace_file_in(&etc, "resolv.conf", r.as_bytes(), 0o644)?;
     }
 
     let proc_ = sys.mkdir_all_in(&root, "proc", 0o555)?;
@@ -546,10 +547,10 @@ mod tests {
                 "{:#x}",
                 MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY
             ))));
-        assert!(c.iter().any(|x| x.op == "write_file_in"
+        assert!(c.iter().any(|x| x.op == "replace_file_in"
             && x.args.contains("etc/hosts")
             && x.args.contains("task-1")));
-        assert!(c.iter().any(|x| x.op == "write_file_in"
+        assert!(c.iter().any(|x| x.op == "replace_file_in"
             && x.args.contains("etc/resolv.conf")
             && x.args.contains("nameserver 10.0.0.2")));
         assert!(c
@@ -575,7 +576,7 @@ mod tests {
             );
         }
         // The files are written before anything is mounted below the root.
-        let hosts = index(&c, |x| x.op == "write_file_in");
+        let hosts = index(&c, |x| x.op == "replace_file_in");
         assert!(hosts < proc_);
         // The bind target is checked, re-resolved and checked again.
         let checks = c[..bind + 3]
