@@ -3,6 +3,7 @@
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-runtime cargo build --release -p ferrogate-runtime --bin runtime-bench
 //! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--iops-secs 10] [--data-dir DIR]
+//!     [--net-only | --no-net] [--concurrent 200] [--net-tp-mib 2048] [--net-tp-runs 5]
 //! ```
 //!
 //! Measures, with a local busybox image, for each encrypting volume backend
@@ -12,14 +13,22 @@
 //! - host memory of the per-task process (the sandbox init), RSS and PSS;
 //! - sequential `dd` of `--tp-mib` MiB inside a task;
 //!
+//! then task networking on the default backend (see `runtime-bench/net.rs`): setup alone,
+//! start with and without a network, many networked tasks at once, host → task throughput
+//! against a bare veth (`--no-net` skips it, `--net-only` runs only it);
+//!
 //! and then, for the unencrypted loop device, fscrypt and XTS in the same run
 //! (`runtime-bench/volumes.rs`): provisioning time, sequential write (fsync'd)
 //! and read (after dropping caches), 4 KiB random IOPS, and the XTS backend's
 //! memory per volume.
 //!
-//! The binary is its own sandbox init, as the `ferrogate` binary is.
+//! The binary is its own sandbox init, as the `ferrogate` binary is. It runs in a network
+//! namespace of its own: the interfaces, routes and nftables tables it makes never touch
+//! the host's network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "runtime-bench/net.rs"]
+mod net;
 #[path = "runtime-bench/volumes.rs"]
 mod volumes;
 
@@ -39,6 +48,11 @@ struct Args {
     tp_mib: usize,
     iops_secs: u64,
     data_dir: Option<PathBuf>,
+    net_only: bool,
+    no_net: bool,
+    concurrent: usize,
+    net_tp_mib: usize,
+    net_tp_runs: usize,
 }
 
 fn parse_args() -> Args {
@@ -47,6 +61,11 @@ fn parse_args() -> Args {
         tp_mib: 1024,
         iops_secs: 10,
         data_dir: None,
+        net_only: false,
+        no_net: false,
+        concurrent: 200,
+        net_tp_mib: 2048,
+        net_tp_runs: 5,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -56,6 +75,19 @@ fn parse_args() -> Args {
             "--tp-mib" => a.tp_mib = v[i + 1].parse().unwrap(),
             "--iops-secs" => a.iops_secs = v[i + 1].parse().unwrap(),
             "--data-dir" => a.data_dir = Some(PathBuf::from(&v[i + 1])),
+            "--concurrent" => a.concurrent = v[i + 1].parse().unwrap(),
+            "--net-tp-mib" => a.net_tp_mib = v[i + 1].parse().unwrap(),
+            "--net-tp-runs" => a.net_tp_runs = v[i + 1].parse().unwrap(),
+            "--net-only" => {
+                a.net_only = true;
+                i += 1;
+                continue;
+            }
+            "--no-net" => {
+                a.no_net = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -70,6 +102,8 @@ fn main() {
         std::process::exit(2);
     }
     let args = parse_args();
+    // Before any thread: every thread and process of the benchmark inherits it.
+    ferrogate_runtime::net::enter_new_network_namespace().unwrap();
     let base = args
         .data_dir
         .clone()
@@ -97,22 +131,39 @@ fn main() {
         "runs per size: {}; image: busybox (1 layer); command: `sleep 1000`\n",
         args.runs
     );
+    if args.net_only {
+        rt.block_on(network_run(dir.path(), &args));
+        return;
+    }
     if std::env::var_os("FG_BENCH_ONLY").is_none() {
         for backend in [BackendChoice::Xts, BackendChoice::Fscrypt] {
             rt.block_on(tasks(dir.path(), backend, &args));
+        }
+        if !args.no_net {
+            rt.block_on(network_run(dir.path(), &args));
         }
     }
     volumes::run(dir.path(), args.tp_mib, args.runs, args.iops_secs);
 }
 
-/// Task lifecycle, per-task memory and in-task `dd` on one backend.
-async fn tasks(dir: &Path, backend: BackendChoice, args: &Args) {
+/// An agent on `backend` for the benchmark.
+async fn bench_agent(dir: &Path, backend: BackendChoice) -> Agent {
     let exe = std::env::current_exe().unwrap();
     let mut config = RuntimeConfig::new(dir, exe);
     config.volume_backend = backend;
     // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
     config.capacity.disk_gib = Some(1 << 20);
-    let mut agent = start_agent(config).await.unwrap();
+    // Hundreds of tasks running `sleep` at once: admission would count their
+    // reservations, not what they use.
+    config.capacity.cpu_units = Some(1 << 30);
+    config.capacity.memory_mib = Some(1 << 30);
+    config.capacity.pids = Some(1 << 30);
+    start_agent(config).await.unwrap()
+}
+
+/// Task lifecycle, per-task memory and in-task `dd` on one backend.
+async fn tasks(dir: &Path, backend: BackendChoice, args: &Args) {
+    let mut agent = bench_agent(dir, backend).await;
     println!(
         "### Tasks on the {backend} backend ({:?})\n",
         agent.volume_backend
@@ -151,6 +202,74 @@ async fn tasks(dir: &Path, backend: BackendChoice, args: &Args) {
     let _ = agent.join.await;
 }
 
+/// Task networking, on an agent with the default volume backend.
+async fn network_run(dir: &Path, args: &Args) {
+    let mut agent = bench_agent(dir, BackendChoice::default()).await;
+    println!(
+        "### Task networking (volumes: {:?})\n",
+        agent.volume_backend
+    );
+    cycle(&mut agent, "warm-net", 20).await;
+    network(&mut agent, args, dir).await;
+    agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+    let _ = agent.join.await;
+}
+
+async fn network(agent: &mut Agent, args: &Args, dir: &Path) {
+    let runs = args.runs;
+    tokio::task::spawn_blocking(move || net::setup_alone(runs))
+        .await
+        .unwrap();
+    net::task_cycles(agent, args.runs).await;
+    net::concurrent_tasks(agent, args.concurrent).await;
+    net::throughput(agent, dir, args.net_tp_mib, args.net_tp_runs).await;
+}
+
+async fn set_groups(agent: &Agent, groups: Vec<ferrogate_runtime::net::SecurityGroupRules>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    agent
+        .commands
+        .send(RuntimeCommand::SetSecurityGroups {
+            groups,
+            done: Some(tx),
+        })
+        .await
+        .unwrap();
+    rx.await.unwrap().unwrap();
+}
+
+async fn start_running(agent: &mut Agent, spec: TaskSpec) {
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    loop {
+        match agent.events.recv().await.unwrap().kind {
+            EventKind::StateChanged(TaskState::Running) => return,
+            EventKind::TaskStopped { reason, .. } => panic!("task stopped early: {reason}"),
+            _ => {}
+        }
+    }
+}
+
+async fn stop_task(agent: &mut Agent, id: &str) {
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new(id).unwrap(),
+            reason: "bench".into(),
+        })
+        .await
+        .unwrap();
+    loop {
+        if let EventKind::TaskStopped { teardown, .. } = agent.events.recv().await.unwrap().kind {
+            assert!(teardown.errors.is_empty(), "{teardown:?}");
+            return;
+        }
+    }
+}
+
 fn kernel() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .unwrap_or_default()
@@ -185,15 +304,22 @@ fn spec(id: &str, size: u32) -> TaskSpec {
         containers: vec![c],
         volumes: Vec::new(),
         hostname: None,
+        network: None,
     }
 }
 
 /// (start → running, stop → stopped, start → volume ready)
 async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, Duration) {
+    cycle_spec(agent, spec(id, size)).await
+}
+
+/// [`cycle`] of any task.
+async fn cycle_spec(agent: &mut Agent, spec: TaskSpec) -> (Duration, Duration, Duration) {
+    let id = spec.task_id.clone();
     let t0 = Instant::now();
     agent
         .commands
-        .send(RuntimeCommand::StartTask(Box::new(spec(id, size))))
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
         .await
         .unwrap();
     let mut vol = Duration::ZERO;
@@ -211,7 +337,7 @@ async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, D
     agent
         .commands
         .send(RuntimeCommand::StopTask {
-            task_id: TaskId::new(id).unwrap(),
+            task_id: id,
             reason: "bench".into(),
         })
         .await

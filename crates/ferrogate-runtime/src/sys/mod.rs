@@ -11,12 +11,15 @@
 #![allow(unsafe_code)]
 
 pub mod at;
+pub mod conntrack;
 pub mod fscrypt;
 pub mod fuse;
 pub mod loopdev;
 pub mod mem;
 pub mod mount;
+pub mod netlink;
 pub mod process;
+pub mod rtnl;
 pub mod seccomp;
 pub mod userns;
 pub mod xts;
