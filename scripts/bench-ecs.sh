@@ -103,7 +103,7 @@ for a in arns: ecs.stop_task(cluster="bench", task=a)
 deadline = time.time() + 120
 while time.time() < deadline and any(t["lastStatus"] != "STOPPED" for t in status(arns)): time.sleep(0.5)
 PY
-grep -o 'volume backend.*' "$WORK/ferrogate.log" | head -1
+sed 's/\x1b\[[0-9;]*m//g' "$WORK/ferrogate.log" | grep -o 'volume backend.*' | head -1
 cat "$WORK/tasks.out" | grep -v '^DESCRIBE'
 TASK=$(sed -n 's/^DESCRIBE //p' "$WORK/tasks.out")
 
