@@ -76,11 +76,18 @@ impl Server {
         } else {
             &["--allocatable-disk", "4096"]
         };
+        // `FERROGATE_E2E_VOLUME_BACKEND=xts|fscrypt|auto` runs the whole suite on one volume
+        // backend (restarts keep it); unset, the server's default (`auto`) applies.
+        let backend: Vec<String> = match std::env::var("FERROGATE_E2E_VOLUME_BACKEND") {
+            Ok(b) if !extra.contains(&"--volume-backend") => vec!["--volume-backend".into(), b],
+            _ => Vec::new(),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrogate"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
             .args(disk)
             .args(extra)
+            .args(&backend)
             .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
