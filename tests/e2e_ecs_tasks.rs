@@ -698,39 +698,51 @@ fn service(s: &Server, cluster: &str, name: &str) -> Value {
 }
 
 /// The service's tasks that are RUNNING and meant to run, with their keys.
+///
+/// ListTasks and DescribeTasks are two calls: a replacement can start, run, and have the
+/// task it replaces stopped between them, so that the listed task is described stopping and
+/// the running replacement was not listed. Such a sample is not a snapshot of one moment;
+/// it is taken again (a listed task described with `desiredStatus` STOPPED changed in
+/// between, since ListTasks lists only tasks meant to run).
 fn running_keys(s: &Server, cluster: &str, name: &str) -> Vec<String> {
-    let l = json(&s.aws(&[
-        "ecs",
-        "list-tasks",
-        "--cluster",
-        cluster,
-        "--service-name",
-        name,
-    ]));
-    let arns: Vec<&str> = l["taskArns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    if arns.is_empty() {
-        return Vec::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let l = json(&s.aws(&[
+            "ecs",
+            "list-tasks",
+            "--cluster",
+            cluster,
+            "--service-name",
+            name,
+        ]));
+        let arns: Vec<&str> = l["taskArns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        if arns.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec!["ecs", "describe-tasks", "--cluster", cluster, "--tasks"];
+        args.extend(arns.iter());
+        let d = json(&s.aws(&args));
+        let tasks = d["tasks"].as_array().unwrap();
+        if attempts < 5 && tasks.iter().any(|t| t["desiredStatus"] != "RUNNING") {
+            continue;
+        }
+        return tasks
+            .iter()
+            .filter(|t| t["lastStatus"] == "RUNNING")
+            .map(|t| {
+                t["fargateEphemeralStorage"]["kmsKeyId"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
     }
-    let mut args = vec!["ecs", "describe-tasks", "--cluster", cluster, "--tasks"];
-    args.extend(arns.iter());
-    let d = json(&s.aws(&args));
-    d["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["lastStatus"] == "RUNNING")
-        .map(|t| {
-            t["fargateEphemeralStorage"]["kmsKeyId"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect()
 }
 
 /// Polls until `done` holds for the service, checking `always` on every sample.
