@@ -206,7 +206,7 @@ async fn tasks(dir: &Path, backend: BackendChoice, args: &Args) {
 async fn network_run(dir: &Path, args: &Args) {
     let mut agent = bench_agent(dir, BackendChoice::default()).await;
     println!(
-        "### Task networking (volumes: {:?})\n",
+        "Task networking; the tasks' volumes are on the {:?} backend.\n",
         agent.volume_backend
     );
     cycle(&mut agent, "warm-net", 20).await;
