@@ -8,6 +8,7 @@
 //! - [`support`]: the task-definition members Ferrogate cannot apply, refused at run time.
 //! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
 //! - [`ops`]: the API.
+//! - [`views`]: clusters, task definitions, tasks and services as the API shows them.
 //!
 //! A cluster's `fargateEphemeralStorageKmsKeyId` is checked when it is set, as ECS does,
 //! with `kms:DescribeKey` under the caller's own permissions (key policy and IAM both
@@ -24,6 +25,7 @@ pub mod service;
 pub mod support;
 pub mod task;
 pub mod taskdef;
+pub mod views;
 
 pub use error::EcsError;
-pub use ops::{Ecs, EcsOp};
+pub use ops::Ecs;

@@ -21,9 +21,9 @@
 use ferrogate_store::{Direction, Key as StoreKey, Record, Table, TxRef, WriteTx};
 use ferrogate_types::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::model::{cluster_arn, tables as model_tables, Tag};
+use crate::model::{tables as model_tables, Tag};
 use crate::task::{self, Task};
 use crate::EcsError;
 
@@ -242,68 +242,6 @@ impl Service {
         );
         self.event(now, msg);
         Ok(())
-    }
-
-    /// The service in the API's JSON.
-    pub fn to_json(&self, with_tags: bool) -> Value {
-        let c = &self.deployment_configuration;
-        let deployments: Vec<Value> = self
-            .deployments
-            .iter()
-            .map(|d| {
-                let mut f = json!({});
-                if let Some(k) = &d.fargate_key {
-                    f["kmsKeyId"] = json!(k);
-                }
-                json!({
-                    "id": d.id, "status": d.status, "taskDefinition": d.task_definition,
-                    "desiredCount": if d.status == "PRIMARY" { self.desired } else { 0 },
-                    "pendingCount": d.pending, "runningCount": d.running, "failedTasks": d.failed,
-                    "createdAt": d.created_at.epoch_seconds_f64(), "updatedAt": d.updated_at.epoch_seconds_f64(),
-                    "launchType": "FARGATE", "platformVersion": "1.4.0", "platformFamily": "Linux",
-                    "networkConfiguration": {"awsvpcConfiguration": d.network},
-                    "rolloutState": d.rollout_state, "rolloutStateReason": d.rollout_reason,
-                    "fargateEphemeralStorage": f,
-                })
-            })
-            .collect();
-        let mut v = json!({
-            "serviceArn": self.arn(),
-            "serviceName": self.name,
-            "clusterArn": cluster_arn(&self.region, &self.account, &self.cluster),
-            "loadBalancers": [],
-            "serviceRegistries": [],
-            "status": self.status,
-            "desiredCount": self.desired,
-            "runningCount": self.running,
-            "pendingCount": self.pending,
-            "launchType": "FARGATE",
-            "platformVersion": self.platform_version,
-            "platformFamily": "Linux",
-            "taskDefinition": self.task_definition,
-            "deploymentConfiguration": {
-                "deploymentCircuitBreaker": {"enable": c.circuit_breaker, "rollback": c.rollback},
-                "maximumPercent": c.maximum_percent,
-                "minimumHealthyPercent": c.minimum_healthy_percent,
-            },
-            "deployments": deployments,
-            "events": self.events.iter().map(|e| json!({"id": e.id, "createdAt": e.at.epoch_seconds_f64(), "message": e.message})).collect::<Vec<_>>(),
-            "createdAt": self.created_at.epoch_seconds_f64(),
-            "createdBy": self.created_by,
-            "placementConstraints": [],
-            "placementStrategy": [],
-            "networkConfiguration": {"awsvpcConfiguration": self.network},
-            "schedulingStrategy": "REPLICA",
-            "deploymentController": {"type": "ECS"},
-            "enableECSManagedTags": false,
-            "propagateTags": self.propagate_tags,
-            "enableExecuteCommand": false,
-            "availabilityZoneRebalancing": "DISABLED",
-        });
-        if with_tags {
-            v["tags"] = json!(self.tags);
-        }
-        v
     }
 }
 
@@ -796,6 +734,7 @@ mod tests {
     use crate::model::{keys, Cluster, ClusterConfiguration, ClusterStatus};
     use crate::task::Update;
     use ferrogate_store::{Store, StoreError};
+    use serde_json::json;
 
     const ACCT: &str = "111122223333";
     const REGION: &str = "us-east-1";

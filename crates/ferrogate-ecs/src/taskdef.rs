@@ -476,28 +476,6 @@ fn normalize_containers(
     Ok(out)
 }
 
-/// The API's `taskDefinition` object.
-pub fn to_json(td: &TaskDefinition) -> Value {
-    let mut v = td.body.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert("taskDefinitionArn".into(), json!(td.arn()));
-        m.insert("revision".into(), json!(td.revision));
-        m.insert(
-            "status".into(),
-            json!(if td.active { "ACTIVE" } else { "INACTIVE" }),
-        );
-        m.insert(
-            "registeredAt".into(),
-            json!(td.registered_at.epoch_seconds_f64()),
-        );
-        m.insert("registeredBy".into(), json!(td.registered_by));
-        if let Some(d) = td.deregistered_at {
-            m.insert("deregisteredAt".into(), json!(d.epoch_seconds_f64()));
-        }
-    }
-    v
-}
-
 /// The containers of a stored definition, as the runtime needs them. A container that cannot
 /// be read (a definition stored by an older version with a member of another type) is an
 /// error, never skipped: a task must not run without one of its containers.

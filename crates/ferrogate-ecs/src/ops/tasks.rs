@@ -2,29 +2,35 @@
 //! is wanted and queue it for the launcher (`ferrogate-server`), which drives the KMS calls
 //! and the host runtime and reports back through [`crate::task::Task::apply`].
 
-use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Ctx, Operation, Reply, Resource, Scope, Sent,
+};
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    clusters, max_results, on_resource, on_resources, taskdefs, token, Done, Ecs, Input, Scope,
+    action, cluster_key, clusters, existing, max_results, on, on_each, request_tags, taskdefs,
+    token, Ecs,
 };
 use crate::cluster::{self as c, TagIn};
 use crate::model::{Cluster, TaskDefinition};
 use crate::task::{self, tables, ClientToken, ContainerOverride, Task};
+use crate::views::{Failure, Listing, ListingItems, TaskAnswer, TaskView, TasksAnswer};
 use crate::{taskdef, EcsError};
 
 const RESOURCE: &str = "AWS::ECS::Task";
 
 pub(crate) fn random_hex(bytes: usize) -> Result<String, EcsError> {
     let mut b = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| {
-        EcsError::Internal(ferrogate_store::StoreError::Unavailable(
-            "random number generator failed".into(),
-        ))
-    })?;
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| EcsError::RandomnessUnavailable)?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// The answer of a write, recorded as its `responseElements`.
+fn recorded<T: serde::Serialize>(out: T) -> Reply<T> {
+    let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
+    Reply::new(out).elements(elements)
 }
 
 /// `overrides`.
@@ -261,30 +267,56 @@ impl RunTaskInput {
     }
 }
 
-impl Input for RunTaskInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+impl Operation for RunTaskInput {
+    type Output = TasksAnswer;
+
+    /// On the task definition, with `ecs:cluster`; with tags, `ecs:TagResource` too (with
+    /// `ecs:CreateAction`: the tasks do not exist yet).
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
         let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let td = taskdefs::find(s.tx, s.account(), s.region, &self.task_definition)?
             .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-        Ok(on_resource(
-            td.arn(),
-            vec![("ecs:cluster".into(), vec![cl.arn()])],
-        ))
+        let keys = cluster_key(cl.arn());
+        let run = Check::new(
+            action::<Self>(),
+            existing(td.arn(), &td.tags),
+            request_tags(&self.tags),
+        )
+        .keys(keys.clone());
+        let mut auth = Authorization::of(run);
+        if !self.tags.is_empty() {
+            auth = auth.and(
+                Check::new("ecs:TagResource", Resource::Any, request_tags(&self.tags))
+                    .keys(keys)
+                    .key("ecs:CreateAction", vec!["RunTask".to_owned()]),
+            );
+        }
+        Ok(auth)
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        c::request_tag_keys(&self.tags)
+    fn request_parameters(&self, sent: Sent<'_>) -> Value {
+        sent.json()
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Ecs,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<TasksAnswer>, EcsError> {
+        let this = op.op();
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, self.cluster_ref())?;
+        let cl = clusters::active(tx.read(), account, region, this.cluster_ref())?;
         let canonical = serde_json::to_string(&json!({
-            "taskDefinition": self.task_definition, "cluster": cl.name, "count": self.count,
-            "overrides": self.overrides, "startedBy": self.started_by, "group": self.group,
+            "taskDefinition": this.task_definition, "cluster": cl.name, "count": this.count,
+            "overrides": this.overrides, "startedBy": this.started_by, "group": this.group,
         }))
         .unwrap_or_default();
-        if let Some(t) = &self.client_token {
+        if let Some(t) = &this.client_token {
             let key = task::task_key(account, region, &cl.name, t);
             if let Some(prev) = tables::CLIENT_TOKENS.get(tx.read(), &key)? {
                 if prev.request != canonical {
@@ -301,16 +333,16 @@ impl Input for RunTaskInput {
                             .transpose()
                     })
                     .collect::<Result<Vec<Task>, _>>()?;
-                return Ok(Done::new(json!({
-                    "tasks": tasks.iter().map(|t| t.to_json(false)).collect::<Vec<_>>(),
-                    "failures": [],
-                })));
+                return Ok(recorded(TasksAnswer {
+                    tasks: tasks.iter().map(|t| TaskView::of(t, false)).collect(),
+                    failures: Vec::new(),
+                }));
             }
         }
-        let td = runnable_task_definition(tx.read(), account, region, &self.task_definition)?;
+        let td = runnable_task_definition(tx.read(), account, region, &this.task_definition)?;
         let body = &td.body;
-        let network = network(self.network_configuration.as_ref())?;
-        let overrides = self.overrides.clone().unwrap_or_default();
+        let network = network(this.network_configuration.as_ref())?;
+        let overrides = this.overrides.clone().unwrap_or_default();
         let defs = taskdef::containers(&td)?;
         let unsupported = |what: String| {
             EcsError::UnsupportedFeatureException(format!(
@@ -372,17 +404,17 @@ impl Input for RunTaskInput {
             .or_else(|| body["ephemeralStorage"]["sizeInGiB"].as_i64())
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(20);
-        let tags = c::check_tags(&self.tags)?;
+        let tags = c::check_tags(&this.tags)?;
         let key = fargate_key(&cl);
         let (containers, volumes) = task_containers(&td, &overrides.container_overrides)?;
         let mut tasks = Vec::new();
-        for _ in 0..self.count.unwrap_or(1) {
+        for _ in 0..this.count.unwrap_or(1) {
             let t = Task {
                 cpu: cpu.clone(),
                 memory: memory.clone(),
                 ephemeral_gib,
-                started_by: self.started_by.clone(),
-                group: self
+                started_by: this.started_by.clone(),
+                group: this
                     .group
                     .clone()
                     .unwrap_or_else(|| format!("family:{}", td.family)),
@@ -401,7 +433,7 @@ impl Input for RunTaskInput {
             save_new(&mut tx, &t)?;
             tasks.push(t);
         }
-        if let Some(t) = &self.client_token {
+        if let Some(t) = &this.client_token {
             tables::CLIENT_TOKENS.put(
                 tx.write()?,
                 &task::task_key(account, region, &cl.name, t),
@@ -412,12 +444,12 @@ impl Input for RunTaskInput {
                 },
             )?;
         }
-        let mut done = Done::new(json!({
-            "tasks": tasks.iter().map(|t| t.to_json(false)).collect::<Vec<_>>(),
-            "failures": [],
-        }));
+        let mut done = recorded(TasksAnswer {
+            tasks: tasks.iter().map(|t| TaskView::of(t, false)).collect(),
+            failures: Vec::new(),
+        });
         for t in &tasks {
-            done = done.on(RESOURCE, t.arn());
+            done = done.resource(RESOURCE, t.arn());
         }
         Ok(done)
     }
@@ -569,28 +601,45 @@ fn task_not_found() -> EcsError {
     EcsError::invalid("The referenced task was not found.")
 }
 
-impl Input for StopTaskInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+impl Operation for StopTaskInput {
+    type Output = TaskAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
         let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let t = find_task(s.tx, &cl, &self.task)?.ok_or_else(task_not_found)?;
-        let mut keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-        keys.extend(c::resource_tag_keys(&t.tags));
-        Ok(on_resource(t.arn(), keys))
+        Ok(on::<Self>(
+            existing(t.arn(), &t.tags),
+            cluster_key(cl.arn()),
+        ))
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn request_parameters(&self, sent: Sent<'_>) -> Value {
+        sent.json()
+    }
+
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Ecs,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<TaskAnswer>, EcsError> {
+        let this = op.op();
         let cl = clusters::active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let mut t = find_task(tx.read(), &cl, &self.task)?.ok_or_else(task_not_found)?;
+        let mut t = find_task(tx.read(), &cl, &this.task)?.ok_or_else(task_not_found)?;
         if t.desired != "STOPPED" {
             t.desired = "STOPPED".into();
             t.stop_code = Some("UserInitiated".into());
             t.stopped_reason = Some(
-                self.reason
+                this.reason
                     .clone()
                     .unwrap_or_else(|| "Task stopped by user".into()),
             );
@@ -599,7 +648,10 @@ impl Input for StopTaskInput {
             tables::TASKS.put(w, &t.task_ref().key(), &t)?;
             tables::WORK.put(w, &task::id_key(&t.id), &t.task_ref())?;
         }
-        Ok(Done::new(json!({"task": t.to_json(false)})).on(RESOURCE, t.arn()))
+        Ok(recorded(TaskAnswer {
+            task: TaskView::of(&t, false),
+        })
+        .resource(RESOURCE, t.arn()))
     }
 }
 
@@ -635,39 +687,50 @@ impl DescribeTasksInput {
     }
 }
 
-impl Input for DescribeTasksInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+impl Operation for DescribeTasksInput {
+    type Output = TasksAnswer;
+
+    /// Every task named, as stored (with its tags) when it exists, with `ecs:cluster`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
         let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        let keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-        let arns: Vec<String> = self
-            .tasks
-            .iter()
-            .map(|r| match find_task(s.tx, &cl, r) {
-                Ok(Some(t)) => t.arn(),
-                _ => format!(
+        let mut resources = Vec::new();
+        for r in &self.tasks {
+            resources.push(match find_task(s.tx, &cl, r)? {
+                Some(t) => existing(t.arn(), &t.tags),
+                None => Resource::Named(format!(
                     "arn:aws:ecs:{}:{}:task/{}/{}",
                     cl.region,
                     cl.account,
                     cl.name,
                     r.rsplit('/').next().unwrap_or(r)
-                ),
-            })
-            .collect();
-        Ok(on_resources(arns, keys))
+                )),
+            });
+        }
+        Ok(on_each::<Self>(resources, &cluster_key(cl.arn())))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn request_parameters(&self, sent: Sent<'_>) -> Value {
+        sent.json()
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Ecs,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<TasksAnswer>, EcsError> {
+        let this = op.op();
         let cl = clusters::active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let with_tags = !self.include.is_empty();
+        let with_tags = !this.include.is_empty();
         let (mut tasks, mut failures) = (Vec::new(), Vec::new());
-        for r in &self.tasks {
+        for r in &this.tasks {
             match find_task(tx.read(), &cl, r)? {
-                Some(t) => tasks.push(t.to_json(with_tags)),
+                Some(t) => tasks.push(TaskView::of(&t, with_tags)),
                 None => {
                     let arn = if r.starts_with("arn:") {
                         r.clone()
@@ -677,11 +740,11 @@ impl Input for DescribeTasksInput {
                             cl.region, cl.account, cl.name, r
                         )
                     };
-                    failures.push(json!({"arn": arn, "reason": "MISSING"}));
+                    failures.push(Failure::missing(arn));
                 }
             }
         }
-        Ok(Done::new(json!({"tasks": tasks, "failures": failures})))
+        Ok(Reply::new(TasksAnswer { tasks, failures }))
     }
 }
 
@@ -740,39 +803,49 @@ impl ListTasksInput {
     }
 }
 
-impl Input for ListTasksInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
+impl Operation for ListTasksInput {
+    type Output = Listing;
+
+    /// No resource type in the reference (the listing is the cluster's), with `ecs:cluster`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
         let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        Ok(Access {
-            keys: vec![("ecs:cluster".into(), vec![cl.arn()])],
-            ..Access::default()
-        })
+        Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let limit = max_results(self.max_results, 100)?;
+    fn request_parameters(&self, sent: Sent<'_>) -> Value {
+        sent.json()
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Ecs,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<Listing>, EcsError> {
+        let this = op.op();
+        let limit = max_results(this.max_results, 100)?;
         let cl = clusters::active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let desired = self.desired_status.as_deref().unwrap_or("RUNNING");
+        let desired = this.desired_status.as_deref().unwrap_or("RUNNING");
         let mut ids = Vec::new();
         // Services and container instances do not exist yet: nothing matches them.
         // Container instances do not exist (Fargate): nothing matches one.
-        let impossible = self.container_instance.is_some()
-            || self.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
+        let impossible = this.container_instance.is_some()
+            || this.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
         if !impossible {
             for t in cluster_tasks(tx.read(), &cl)? {
-                let family_ok = self.family.as_deref().is_none_or(|f| {
+                let family_ok = this.family.as_deref().is_none_or(|f| {
                     t.task_definition_arn
                         .rsplit('/')
                         .next()
                         .and_then(|s| s.split(':').next())
                         == Some(f)
                 });
-                let service_ok = self.service_name.as_deref().is_none_or(|s| {
+                let service_ok = this.service_name.as_deref().is_none_or(|s| {
                     let name = s.rsplit('/').next().unwrap_or(s);
                     t.group == format!("service:{name}")
                 });
@@ -784,7 +857,7 @@ impl Input for ListTasksInput {
                     };
                 if family_ok
                     && desired_ok
-                    && self
+                    && this
                         .started_by
                         .as_deref()
                         .is_none_or(|s| t.started_by.as_deref() == Some(s))
@@ -793,9 +866,9 @@ impl Input for ListTasksInput {
                 }
             }
         }
-        let start = match &self.next_token {
+        let start = match &this.next_token {
             Some(tok) => {
-                let after = token::parse(&self.listing(), tok)?;
+                let after = token::parse(&this.listing(), tok)?;
                 ids.iter().position(|i| *i > after).unwrap_or(ids.len())
             }
             None => 0,
@@ -811,13 +884,12 @@ impl Input for ListTasksInput {
                 )
             })
             .collect();
-        let mut body = json!({"taskArns": arns});
-        if more {
-            if let Some(last) = page.last() {
-                body["nextToken"] = json!(token::make(&self.listing(), last));
-            }
-        }
-        Ok(Done::new(body))
+        let next = if more {
+            page.last().map(|last| token::make(&this.listing(), last))
+        } else {
+            None
+        };
+        Ok(Reply::new(Listing::new(ListingItems::TaskArns(arns), next)))
     }
 }
 

@@ -1,24 +1,26 @@
 //! The Organizations operations (awsJson1_1, `AWSOrganizationsV20161128`).
 
+use ferrogate_api::{
+    Authorization, Authorized, Check, Ctx, Empty as EmptyOutput, Operation, Reply, RequestTags,
+    Resource, Scope, Sent, Service,
+};
 use ferrogate_policy::{Policy, PolicyKind};
 use ferrogate_store::{Direction, ReadTx, TxRef, WriteTx};
 use ferrogate_types::{Principal, Timestamp};
-use ferrogate_wire::json;
+use ferrogate_wire::ServiceId;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::model::{
     keys, tables, Attachment, CreateAccountRequest, Member, OrgPolicy, Organization,
 };
 use super::model::{FULL_AWS_ACCESS_ARN, FULL_AWS_ACCESS_DOC, FULL_AWS_ACCESS_ID};
+use super::output::{
+    AccountAnswer, AccountOut, CreateAccountStatusAnswer, ListAnswer, OrganizationAnswer,
+    OrganizationOut, PoliciesAnswer, PolicyAnswer, PolicyOut, PolicySummary, RootAnswer, RootOut,
+};
 use super::OrgError;
-use crate::authz::Action;
 use crate::model::{self as iam, EntityKind};
-use crate::op::{Ctx, OpReply, Operation};
-
-fn secs(t: Timestamp) -> f64 {
-    t.epoch_seconds_f64()
-}
 
 fn random_lower(n: usize) -> String {
     const ALNUM: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -50,44 +52,20 @@ fn managed_org(tx: &dyn ReadTx, caller: &Principal) -> Result<Organization, OrgE
     Ok(org)
 }
 
-fn organization_json(org: &Organization) -> Value {
-    json!({
-        "Id": org.id, "Arn": org.arn(), "FeatureSet": org.feature_set,
-        "MasterAccountArn": org.account_arn(&org.management_account_id),
-        "MasterAccountId": org.management_account_id, "MasterAccountEmail": org.management_email,
-        "AvailablePolicyTypes": [{ "Type": "SERVICE_CONTROL_POLICY", "Status": if org.scp_enabled { "ENABLED" } else { "DISABLED" } }],
-    })
-}
-
-fn account_json(org: &Organization, m: &Member) -> Value {
-    json!({
-        "Id": m.account_id, "Arn": org.account_arn(&m.account_id), "Email": m.email, "Name": m.name,
-        "Status": "ACTIVE", "State": "ACTIVE", "JoinedMethod": m.joined_method, "JoinedTimestamp": secs(m.joined),
-    })
-}
-
-/// The AWS managed FullAWSAccess policy's summary and document.
-fn full_access() -> (Value, String) {
-    (
-        json!({ "Id": FULL_AWS_ACCESS_ID, "Arn": FULL_AWS_ACCESS_ARN, "Name": "FullAWSAccess",
-                "Description": "Allows access to every operation", "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": true }),
-        FULL_AWS_ACCESS_DOC.to_owned(),
-    )
-}
-
-fn customer_summary(org: &Organization, p: &OrgPolicy) -> Value {
-    json!({ "Id": p.id, "Arn": org.policy_arn(&p.id), "Name": p.name, "Description": p.description,
-            "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": false })
-}
-
-fn load_policy(tx: &dyn ReadTx, org: &Organization, id: &str) -> Result<(Value, String), OrgError> {
+fn load_policy(tx: &dyn ReadTx, org: &Organization, id: &str) -> Result<PolicyOut, OrgError> {
     if id == FULL_AWS_ACCESS_ID {
-        return Ok(full_access());
+        return Ok(PolicyOut {
+            policy_summary: PolicySummary::full_access(),
+            content: FULL_AWS_ACCESS_DOC.to_owned(),
+        });
     }
     let p = tables::POLICIES
         .get(tx, &keys::policy(&org.id, id))?
         .ok_or(OrgError::PolicyNotFoundException)?;
-    Ok((customer_summary(org, &p), p.content))
+    Ok(PolicyOut {
+        policy_summary: PolicySummary::customer(org, &p),
+        content: p.content,
+    })
 }
 
 /// Attaches FullAWSAccess to `target` (every root and account has it once SCPs are enabled).
@@ -108,77 +86,94 @@ fn attach_full_access(
     Ok(())
 }
 
-macro_rules! org_ops {
-    ($( $name:ident ( $input:ty ) $ro:literal ),* $(,)?) => {
-        /// The Organizations operations Ferrogate serves.
-        #[derive(Debug, Clone)]
-        pub enum OrgOp { $( #[doc = stringify!($name)] $name($input), )* }
+/// AWS Organizations (awsJson1_1, `AWSOrganizationsV20161128`).
+#[derive(Debug, Default)]
+pub struct Organizations;
 
-        impl OrgOp {
-            /// Decodes `op` from a JSON body.
-            pub fn decode(op: &str, body: &[u8]) -> Result<Self, OrgError> {
-                match op {
-                    $( stringify!($name) => Ok(OrgOp::$name(json::decode(body)?)), )*
-                    _ => Err(OrgError::Wire(ferrogate_wire::WireError::UnknownOperation {
-                        message: format!("Operation {op} is not supported by this endpoint."),
-                    })),
-                }
-            }
-        }
-
-        impl Operation for OrgOp {
-            type Error = OrgError;
-
-            fn name(&self) -> &'static str {
-                match self { $( OrgOp::$name(_) => stringify!($name), )* }
-            }
-
-            fn read_only(&self) -> bool {
-                match self { $( OrgOp::$name(_) => $ro, )* }
-            }
-
-            fn action(&self, _caller: &Principal) -> Action {
-                Action::new(format!("organizations:{}", self.name()), "*")
-            }
-
-            fn request_parameters(&self) -> Value {
-                match self { $( OrgOp::$name(i) => serde_json::to_value(i).unwrap_or(Value::Null), )* }
-            }
-
-            fn changes_authorization(&self) -> bool {
-                !self.read_only()
-            }
-
-            fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, OrgError> {
-                let (body, elements, resources) = match self { $( OrgOp::$name(i) => i.execute(tx, ctx)?, )* };
-                Ok(OpReply { body: json::encode(&body), response_elements: elements, resources })
-            }
-
-            fn access_denied(message: String) -> OrgError {
-                OrgError::AccessDeniedException(message)
-            }
-        }
-    };
+impl Service for Organizations {
+    type Error = OrgError;
+    const ID: ServiceId = ServiceId::Organizations;
+    const TAG_PREFIXES: &'static [&'static str] = &[];
+    const CHANGES_AUTHORIZATION: bool = true;
+    const RECORD_RESOURCES: bool = false;
+    fn access_denied(message: String) -> OrgError {
+        OrgError::AccessDeniedException(message)
+    }
 }
 
-type Out = (Value, Value, Vec<(String, String)>);
+ferrogate_api::operations! {
+    service: Organizations,
+    protocol: json,
+    ops: {
+        CreateOrganization(CreateOrganizationInput) write,
+        DescribeOrganization(Empty) read,
+        ListRoots(ListInput<false>) read,
+        CreateAccount(CreateAccountInput) write,
+        DescribeCreateAccountStatus(DescribeCreateAccountStatusInput) read,
+        DescribeAccount(AccountIdInput) read,
+        ListAccounts(ListInput<true>) read,
+        CreatePolicy(CreatePolicyInput) write,
+        DescribePolicy(PolicyIdInput<false>) read,
+        DeletePolicy(PolicyIdInput<true>) write,
+        ListPolicies(ListPoliciesInput) read,
+        ListPoliciesForTarget(ListPoliciesForTargetInput) read,
+        AttachPolicy(AttachPolicyInput<true>) write,
+        DetachPolicy(AttachPolicyInput<false>) write,
+        EnablePolicyType(EnablePolicyTypeInput) write,
+    }
+}
 
-org_ops! {
-    CreateOrganization(CreateOrganizationInput) false,
-    DescribeOrganization(Empty) true,
-    ListRoots(ListInput<false>) true,
-    CreateAccount(CreateAccountInput) false,
-    DescribeCreateAccountStatus(DescribeCreateAccountStatusInput) true,
-    DescribeAccount(AccountIdInput) true,
-    ListAccounts(ListInput<true>) true,
-    CreatePolicy(CreatePolicyInput) false,
-    DescribePolicy(PolicyIdInput<false>) true,
-    DeletePolicy(PolicyIdInput<true>) false,
-    ListPolicies(ListPoliciesInput) true,
-    ListPoliciesForTarget(ListPoliciesForTargetInput) true,
-    AttachPolicy(AttachPolicyInput<true>) false,
-    DetachPolicy(AttachPolicyInput<false>) false,
-    EnablePolicyType(EnablePolicyTypeInput) false,
+/// The organization the caller belongs to, if any, for authorization.
+fn caller_org(s: &Scope<'_, Organizations>) -> Result<Option<Organization>, OrgError> {
+    match org_of(s.tx, s.account()) {
+        Ok(o) => Ok(Some(o)),
+        Err(OrgError::Internal(e)) => Err(OrgError::Internal(e)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// `action` with no resource type (the reference names none for it).
+fn on_organization(action: &str) -> Authorization {
+    Authorization::of(Check::new(action, Resource::Any, RequestTags::None))
+}
+
+/// The resource a target id names: the root or a member account.
+fn target_resource(org: Option<&Organization>, target: &str) -> Resource {
+    match org {
+        Some(o) if target == o.root_id => Resource::Existing {
+            arn: o.root_arn(),
+            tags: Vec::new(),
+        },
+        Some(o) => Resource::Named(o.account_arn(target)),
+        None => Resource::Any,
+    }
+}
+
+/// The resource a policy id names.
+fn policy_resource(org: Option<&Organization>, id: &str) -> Resource {
+    match org {
+        _ if id == FULL_AWS_ACCESS_ID => Resource::Existing {
+            arn: FULL_AWS_ACCESS_ARN.into(),
+            tags: Vec::new(),
+        },
+        Some(o) => Resource::Named(o.policy_arn(id)),
+        None => Resource::Any,
+    }
+}
+
+/// `organizations:PolicyType` of a request about service control policies.
+fn scp_key(check: Check, policy_type: &str) -> Check {
+    check.key("organizations:PolicyType", vec![policy_type.to_owned()])
+}
+
+fn parameters<T: serde::Serialize>(input: &T) -> Value {
+    serde_json::to_value(input).unwrap_or(Value::Null)
+}
+
+/// A write's answer, recorded as its `responseElements`.
+fn recorded<T: serde::Serialize>(out: T) -> Reply<T> {
+    let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
+    Reply::new(out).elements(elements)
 }
 
 /// No parameters.
@@ -186,13 +181,32 @@ org_ops! {
 pub struct Empty {}
 
 impl Empty {
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl Operation for Empty {
+    type Output = OrganizationAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(on_organization("organizations:DescribeOrganization"))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        _: &Authorized<Self>,
+        _: &Organizations,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<OrganizationAnswer>, OrgError> {
         let org = org_of(tx.read(), ctx.principal.account.as_str())?;
-        Ok((
-            json!({ "Organization": organization_json(&org) }),
-            Value::Null,
-            Vec::new(),
-        ))
+        Ok(Reply::new(OrganizationAnswer {
+            organization: OrganizationOut::of(&org),
+        }))
     }
 }
 
@@ -208,7 +222,7 @@ pub struct ListInput<const ACCOUNTS: bool> {
 }
 
 impl<const ACCOUNTS: bool> ListInput<ACCOUNTS> {
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
         if let Some(m) = self.max_results {
             if !(1..=20).contains(&m) {
                 return Err(OrgError::InvalidInputException(
@@ -221,31 +235,56 @@ impl<const ACCOUNTS: bool> ListInput<ACCOUNTS> {
                 "You specified an invalid value for nextToken.".into(),
             ));
         }
-        // Both are management-account operations in AWS.
-        let org = managed_org(tx.read(), ctx.principal)?;
-        let body = if ACCOUNTS {
-            json!({ "Accounts": accounts(tx.read(), &org)? })
-        } else {
-            json!({ "Roots": [root_json(&org)] })
-        };
-        Ok((body, Value::Null, Vec::new()))
+        Ok(self)
     }
 }
 
-fn root_json(org: &Organization) -> Value {
-    let types = if org.scp_enabled {
-        json!([{ "Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED" }])
-    } else {
-        json!([])
-    };
-    json!({ "Id": org.root_id, "Arn": org.root_arn(), "Name": "Root", "PolicyTypes": types })
+impl<const ACCOUNTS: bool> Operation for ListInput<ACCOUNTS>
+where
+    Self: ferrogate_api::Registered<Service = Organizations>,
+{
+    type Output = ListAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(on_organization(if ACCOUNTS {
+            "organizations:ListAccounts"
+        } else {
+            "organizations:ListRoots"
+        }))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        _: &Authorized<Self>,
+        _: &Organizations,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<ListAnswer>, OrgError> {
+        // Both are management-account operations in AWS.
+        let org = managed_org(tx.read(), ctx.principal)?;
+        let out = if ACCOUNTS {
+            ListAnswer {
+                roots: None,
+                accounts: Some(accounts(tx.read(), &org)?),
+            }
+        } else {
+            ListAnswer {
+                roots: Some(vec![RootOut::of(&org)]),
+                accounts: None,
+            }
+        };
+        Ok(Reply::new(out))
+    }
 }
 
-fn accounts(tx: &dyn ReadTx, org: &Organization) -> Result<Vec<Value>, OrgError> {
+fn accounts(tx: &dyn ReadTx, org: &Organization) -> Result<Vec<AccountOut>, OrgError> {
     let mut out = Vec::new();
     for (_, m) in tables::MEMBERS.scan(tx, &[], None, Direction::Forward, 100_000)? {
         if m.org_id == org.id {
-            out.push(account_json(org, &m));
+            out.push(AccountOut::of(org, &m));
         }
     }
     Ok(out)
@@ -260,14 +299,35 @@ pub struct CreateOrganizationInput {
 }
 
 impl CreateOrganizationInput {
-    fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
-        let account = ctx.principal.account.as_str();
-        let feature_set = self.feature_set.clone().unwrap_or_else(|| "ALL".into());
-        if feature_set != "ALL" && feature_set != "CONSOLIDATED_BILLING" {
-            return Err(OrgError::InvalidInputException(format!(
-                "Invalid FeatureSet: {feature_set}"
-            )));
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        match self.feature_set.as_deref() {
+            None | Some("ALL" | "CONSOLIDATED_BILLING") => Ok(self),
+            Some(other) => Err(OrgError::InvalidInputException(format!(
+                "Invalid FeatureSet: {other}"
+            ))),
         }
+    }
+}
+
+impl Operation for CreateOrganizationInput {
+    type Output = OrganizationAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(on_organization("organizations:CreateOrganization"))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<OrganizationAnswer>, OrgError> {
+        let account = ctx.principal.account.as_str();
+        let feature_set = op.op().feature_set.clone().unwrap_or_else(|| "ALL".into());
         if tables::MEMBERS
             .get(tx.read(), &keys::member(account))?
             .is_some()
@@ -294,12 +354,10 @@ impl CreateOrganizationInput {
         let w = tx.write()?;
         tables::ORGS.put(w, &keys::org(&org.id), &org)?;
         tables::MEMBERS.put(w, &keys::member(account), &member)?;
-        let out = json!({ "Organization": organization_json(&org) });
-        Ok((
-            out.clone(),
-            out,
-            vec![("AWS::Organizations::Organization".into(), org.id)],
-        ))
+        Ok(recorded(OrganizationAnswer {
+            organization: OrganizationOut::of(&org),
+        })
+        .resource("AWS::Organizations::Organization", org.id))
     }
 }
 
@@ -315,14 +373,8 @@ pub struct CreateAccountInput {
     iam_user_access_to_billing: Option<String>,
 }
 
-fn status_json(r: &CreateAccountRequest) -> Value {
-    json!({ "Id": r.id, "AccountName": r.account_name, "State": "SUCCEEDED", "AccountId": r.account_id,
-            "RequestedTimestamp": secs(r.requested), "CompletedTimestamp": secs(r.requested) })
-}
-
 impl CreateAccountInput {
-    fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
-        let org = managed_org(tx.read(), ctx.principal)?;
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
         let valid_email =
             self.email.len() >= 6 && self.email.len() <= 64 && self.email.contains('@');
         if !valid_email || self.account_name.is_empty() || self.account_name.len() > 50 {
@@ -330,7 +382,30 @@ impl CreateAccountInput {
                 "You provided a value that does not match the required pattern.".into(),
             ));
         }
-        let role = self
+        Ok(self)
+    }
+}
+
+impl Operation for CreateAccountInput {
+    type Output = CreateAccountStatusAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(on_organization("organizations:CreateAccount"))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<CreateAccountStatusAnswer>, OrgError> {
+        let this = op.op();
+        let org = managed_org(tx.read(), ctx.principal)?;
+        let role = this
             .role_name
             .clone()
             .unwrap_or_else(|| "OrganizationAccountAccessRole".into());
@@ -341,8 +416,8 @@ impl CreateAccountInput {
         let member = Member {
             account_id: account_id.clone(),
             org_id: org.id.clone(),
-            name: self.account_name.clone(),
-            email: self.email.clone(),
+            name: this.account_name.clone(),
+            email: this.email.clone(),
             joined_method: "CREATED".into(),
             joined: ctx.now,
         };
@@ -353,20 +428,15 @@ impl CreateAccountInput {
         let request = CreateAccountRequest {
             id: format!("car-{}", random_lower(32)),
             org_id: org.id.clone(),
-            account_name: self.account_name.clone(),
+            account_name: this.account_name.clone(),
             account_id: account_id.clone(),
             requested: ctx.now,
         };
         tables::CREATE_REQUESTS.put(w, &keys::request(&request.id), &request)?;
-        let out = json!({ "CreateAccountStatus": status_json(&request) });
-        Ok((
-            out.clone(),
-            out,
-            vec![("AWS::Organizations::Account".into(), account_id)],
-        ))
+        Ok(recorded(CreateAccountStatusAnswer::of(&request))
+            .resource("AWS::Organizations::Account", account_id))
     }
 }
-
 fn new_account_id(tx: &dyn ReadTx) -> Result<String, OrgError> {
     for _ in 0..100 {
         let mut b = [0u8; 12];
@@ -435,17 +505,37 @@ pub struct DescribeCreateAccountStatusInput {
 }
 
 impl DescribeCreateAccountStatusInput {
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl Operation for DescribeCreateAccountStatusInput {
+    type Output = CreateAccountStatusAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(on_organization("organizations:DescribeCreateAccountStatus"))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<CreateAccountStatusAnswer>, OrgError> {
         let org = managed_org(tx.read(), ctx.principal)?;
         let r = tables::CREATE_REQUESTS
-            .get(tx.read(), &keys::request(&self.create_account_request_id))?
+            .get(
+                tx.read(),
+                &keys::request(&op.op().create_account_request_id),
+            )?
             .filter(|r| r.org_id == org.id)
             .ok_or(OrgError::CreateAccountStatusNotFoundException)?;
-        Ok((
-            json!({ "CreateAccountStatus": status_json(&r) }),
-            Value::Null,
-            Vec::new(),
-        ))
+        Ok(Reply::new(CreateAccountStatusAnswer::of(&r)))
     }
 }
 
@@ -457,17 +547,41 @@ pub struct AccountIdInput {
 }
 
 impl AccountIdInput {
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl Operation for AccountIdInput {
+    type Output = AccountAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        let org = caller_org(s)?;
+        Ok(Authorization::of(Check::new(
+            "organizations:DescribeAccount",
+            target_resource(org.as_ref(), &self.account_id),
+            RequestTags::None,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<AccountAnswer>, OrgError> {
         let org = managed_org(tx.read(), ctx.principal)?;
         let m = tables::MEMBERS
-            .get(tx.read(), &keys::member(&self.account_id))?
+            .get(tx.read(), &keys::member(&op.op().account_id))?
             .filter(|m| m.org_id == org.id)
             .ok_or(OrgError::AccountNotFoundException)?;
-        Ok((
-            json!({ "Account": account_json(&org, &m) }),
-            Value::Null,
-            Vec::new(),
-        ))
+        Ok(Reply::new(AccountAnswer {
+            account: AccountOut::of(&org, &m),
+        }))
     }
 }
 
@@ -483,8 +597,7 @@ pub struct CreatePolicyInput {
 }
 
 impl CreatePolicyInput {
-    fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
-        let org = managed_org(tx.read(), ctx.principal)?;
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
         if self.policy_type != "SERVICE_CONTROL_POLICY" {
             return Err(OrgError::InvalidInputException(format!(
                 "Ferrogate supports only SERVICE_CONTROL_POLICY, not {}.",
@@ -504,6 +617,36 @@ impl CreatePolicyInput {
         }
         Policy::parse(&self.content, PolicyKind::ServiceControl)
             .map_err(|e| OrgError::MalformedPolicyDocumentException(e.to_string()))?;
+        Ok(self)
+    }
+}
+
+impl Operation for CreatePolicyInput {
+    type Output = PolicyAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(Authorization::of(scp_key(
+            Check::new(
+                "organizations:CreatePolicy",
+                Resource::Any,
+                RequestTags::None,
+            ),
+            &self.policy_type,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<PolicyAnswer>, OrgError> {
+        let this = op.op();
+        let org = managed_org(tx.read(), ctx.principal)?;
         let existing = tables::POLICIES.scan(
             tx.read(),
             &keys::policies(&org.id),
@@ -511,22 +654,24 @@ impl CreatePolicyInput {
             Direction::Forward,
             10_000,
         )?;
-        if existing.iter().any(|(_, p)| p.name == self.name) || self.name == "FullAWSAccess" {
+        if existing.iter().any(|(_, p)| p.name == this.name) || this.name == "FullAWSAccess" {
             return Err(OrgError::DuplicatePolicyException);
         }
         let p = OrgPolicy {
             id: format!("p-{}", random_lower(8)),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            content: self.content.clone(),
+            name: this.name.clone(),
+            description: this.description.clone(),
+            content: this.content.clone(),
         };
         tables::POLICIES.put(tx.write()?, &keys::policy(&org.id, &p.id), &p)?;
-        let out = json!({ "Policy": { "PolicySummary": customer_summary(&org, &p), "Content": p.content } });
-        Ok((
-            out.clone(),
-            out,
-            vec![("AWS::Organizations::Policy".into(), org.policy_arn(&p.id))],
-        ))
+        let arn = org.policy_arn(&p.id);
+        Ok(recorded(PolicyAnswer {
+            policy: Some(PolicyOut {
+                policy_summary: PolicySummary::customer(&org, &p),
+                content: p.content,
+            }),
+        })
+        .resource("AWS::Organizations::Policy", arn))
     }
 }
 
@@ -538,17 +683,50 @@ pub struct PolicyIdInput<const DELETE: bool> {
 }
 
 impl<const DELETE: bool> PolicyIdInput<DELETE> {
-    fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl<const DELETE: bool> Operation for PolicyIdInput<DELETE>
+where
+    Self: ferrogate_api::Registered<Service = Organizations>,
+{
+    type Output = PolicyAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        let org = caller_org(s)?;
+        let action = if DELETE {
+            "organizations:DeletePolicy"
+        } else {
+            "organizations:DescribePolicy"
+        };
+        Ok(Authorization::of(Check::new(
+            action,
+            policy_resource(org.as_ref(), &self.policy_id),
+            RequestTags::None,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<PolicyAnswer>, OrgError> {
+        let id = &op.op().policy_id;
         let org = managed_org(tx.read(), ctx.principal)?;
-        let (summary, content) = load_policy(tx.read(), &org, &self.policy_id)?;
+        let policy = load_policy(tx.read(), &org, id)?;
         if !DELETE {
-            return Ok((
-                json!({ "Policy": { "PolicySummary": summary, "Content": content } }),
-                Value::Null,
-                Vec::new(),
-            ));
+            return Ok(Reply::new(PolicyAnswer {
+                policy: Some(policy),
+            }));
         }
-        if self.policy_id == FULL_AWS_ACCESS_ID {
+        if id == FULL_AWS_ACCESS_ID {
             return Err(OrgError::AccessDeniedException(
                 "You can't delete an AWS managed policy.".into(),
             ));
@@ -562,17 +740,13 @@ impl<const DELETE: bool> PolicyIdInput<DELETE> {
                 100_000,
             )?
             .into_iter()
-            .any(|(_, a)| a.policy_id == self.policy_id);
+            .any(|(_, a)| &a.policy_id == id);
         if attached {
             return Err(OrgError::PolicyInUseException);
         }
-        tables::POLICIES.delete(tx.write()?, &keys::policy(&org.id, &self.policy_id))?;
-        let arn = summary["Arn"].as_str().unwrap_or_default().to_owned();
-        Ok((
-            json!({}),
-            Value::Null,
-            vec![("AWS::Organizations::Policy".into(), arn)],
-        ))
+        tables::POLICIES.delete(tx.write()?, &keys::policy(&org.id, id))?;
+        Ok(Reply::new(PolicyAnswer { policy: None })
+            .resource("AWS::Organizations::Policy", policy.policy_summary.arn))
     }
 }
 
@@ -588,13 +762,43 @@ pub struct ListPoliciesInput {
 }
 
 impl ListPoliciesInput {
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl Operation for ListPoliciesInput {
+    type Output = PoliciesAnswer;
+
+    fn authorize(&self, _: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        Ok(Authorization::of(scp_key(
+            Check::new(
+                "organizations:ListPolicies",
+                Resource::Any,
+                RequestTags::None,
+            ),
+            &self.filter,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<PoliciesAnswer>, OrgError> {
         // Management account only, as in AWS (delegated administrators are not modelled).
         let org = managed_org(tx.read(), ctx.principal)?;
-        if self.filter != "SERVICE_CONTROL_POLICY" {
-            return Ok((json!({ "Policies": [] }), Value::Null, Vec::new()));
+        if op.op().filter != "SERVICE_CONTROL_POLICY" {
+            return Ok(Reply::new(PoliciesAnswer {
+                policies: Vec::new(),
+            }));
         }
-        let mut list = vec![full_access().0];
+        let mut policies = vec![PolicySummary::full_access()];
         for (_, p) in tables::POLICIES.scan(
             tx.read(),
             &keys::policies(&org.id),
@@ -602,9 +806,9 @@ impl ListPoliciesInput {
             Direction::Forward,
             10_000,
         )? {
-            list.push(customer_summary(&org, &p));
+            policies.push(PolicySummary::customer(&org, &p));
         }
-        Ok((json!({ "Policies": list }), Value::Null, Vec::new()))
+        Ok(Reply::new(PoliciesAnswer { policies }))
     }
 }
 
@@ -617,22 +821,52 @@ pub struct ListPoliciesForTargetInput {
 }
 
 impl ListPoliciesForTargetInput {
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl Operation for ListPoliciesForTargetInput {
+    type Output = PoliciesAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        let org = caller_org(s)?;
+        Ok(Authorization::of(scp_key(
+            Check::new(
+                "organizations:ListPoliciesForTarget",
+                target_resource(org.as_ref(), &self.target_id),
+                RequestTags::None,
+            ),
+            &self.filter,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<PoliciesAnswer>, OrgError> {
+        let this = op.op();
         let org = managed_org(tx.read(), ctx.principal)?;
-        check_target(tx.read(), &org, &self.target_id)?;
-        let mut list = Vec::new();
+        check_target(tx.read(), &org, &this.target_id)?;
+        let mut policies = Vec::new();
         for (_, a) in tables::ATTACHMENTS.scan(
             tx.read(),
-            &keys::target(&org.id, &self.target_id),
+            &keys::target(&org.id, &this.target_id),
             None,
             Direction::Forward,
             1000,
         )? {
-            if let Ok((s, _)) = load_policy(tx.read(), &org, &a.policy_id) {
-                list.push(s);
+            if let Ok(p) = load_policy(tx.read(), &org, &a.policy_id) {
+                policies.push(p.policy_summary);
             }
         }
-        Ok((json!({ "Policies": list }), Value::Null, Vec::new()))
+        Ok(Reply::new(PoliciesAnswer { policies }))
     }
 }
 
@@ -655,22 +889,64 @@ pub struct AttachPolicyInput<const ATTACH: bool> {
 }
 
 impl<const ATTACH: bool> AttachPolicyInput<ATTACH> {
-    fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
+        Ok(self)
+    }
+}
+
+impl<const ATTACH: bool> Operation for AttachPolicyInput<ATTACH>
+where
+    Self: ferrogate_api::Registered<Service = Organizations>,
+{
+    type Output = EmptyOutput;
+
+    /// On the policy and on the target (the reference lists both resource types).
+    fn authorize(&self, s: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        let org = caller_org(s)?;
+        let action = if ATTACH {
+            "organizations:AttachPolicy"
+        } else {
+            "organizations:DetachPolicy"
+        };
+        let on = |r: Resource| {
+            scp_key(
+                Check::new(action, r, RequestTags::None),
+                "SERVICE_CONTROL_POLICY",
+            )
+        };
+        Ok(
+            Authorization::of(on(policy_resource(org.as_ref(), &self.policy_id)))
+                .and(on(target_resource(org.as_ref(), &self.target_id))),
+        )
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<EmptyOutput>, OrgError> {
+        let this = op.op();
         let org = managed_org(tx.read(), ctx.principal)?;
-        let (summary, _) = load_policy(tx.read(), &org, &self.policy_id)?;
-        check_target(tx.read(), &org, &self.target_id)?;
+        let policy_arn = load_policy(tx.read(), &org, &this.policy_id)?
+            .policy_summary
+            .arn;
+        check_target(tx.read(), &org, &this.target_id)?;
         if !org.scp_enabled {
             return Err(OrgError::PolicyTypeNotEnabledException);
         }
-        let key = keys::attachment(&org.id, &self.target_id, &self.policy_id);
+        let key = keys::attachment(&org.id, &this.target_id, &this.policy_id);
         let attached = tables::ATTACHMENTS.get(tx.read(), &key)?.is_some();
-        let policy_arn = summary["Arn"].as_str().unwrap_or_default().to_owned();
         match (ATTACH, attached) {
             (true, true) => return Err(OrgError::DuplicatePolicyAttachmentException),
             (false, false) => return Err(OrgError::PolicyNotAttachedException),
             (true, false) => {
                 let a = Attachment {
-                    policy_id: self.policy_id.clone(),
+                    policy_id: this.policy_id.clone(),
                     policy_arn: policy_arn.clone(),
                 };
                 tables::ATTACHMENTS.put(tx.write()?, &key, &a)?;
@@ -682,7 +958,7 @@ impl<const ATTACH: bool> AttachPolicyInput<ATTACH> {
                 let remaining = tables::ATTACHMENTS
                     .scan(
                         tx.read(),
-                        &keys::target(&org.id, &self.target_id),
+                        &keys::target(&org.id, &this.target_id),
                         None,
                         Direction::Forward,
                         2,
@@ -696,11 +972,7 @@ impl<const ATTACH: bool> AttachPolicyInput<ATTACH> {
                 tables::ATTACHMENTS.delete(tx.write()?, &key)?;
             }
         }
-        Ok((
-            json!({}),
-            Value::Null,
-            vec![("AWS::Organizations::Policy".into(), policy_arn)],
-        ))
+        Ok(Reply::new(EmptyOutput {}).resource("AWS::Organizations::Policy", policy_arn))
     }
 }
 
@@ -713,16 +985,45 @@ pub struct EnablePolicyTypeInput {
 }
 
 impl EnablePolicyTypeInput {
-    fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Out, OrgError> {
-        let mut org = managed_org(tx.read(), ctx.principal)?;
-        if self.root_id != org.root_id {
-            return Err(OrgError::RootNotFoundException);
-        }
+    pub(crate) fn validated(self) -> Result<Self, OrgError> {
         if self.policy_type != "SERVICE_CONTROL_POLICY" {
             return Err(OrgError::InvalidInputException(format!(
                 "Ferrogate supports only SERVICE_CONTROL_POLICY, not {}.",
                 self.policy_type
             )));
+        }
+        Ok(self)
+    }
+}
+
+impl Operation for EnablePolicyTypeInput {
+    type Output = RootAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Organizations>) -> Result<Authorization, OrgError> {
+        let org = caller_org(s)?;
+        Ok(Authorization::of(scp_key(
+            Check::new(
+                "organizations:EnablePolicyType",
+                target_resource(org.as_ref(), &self.root_id),
+                RequestTags::None,
+            ),
+            &self.policy_type,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters(self)
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &Organizations,
+        mut tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<RootAnswer>, OrgError> {
+        let mut org = managed_org(tx.read(), ctx.principal)?;
+        if op.op().root_id != org.root_id {
+            return Err(OrgError::RootNotFoundException);
         }
         if org.scp_enabled {
             return Err(OrgError::PolicyTypeAlreadyEnabledException);
@@ -740,7 +1041,8 @@ impl EnablePolicyTypeInput {
         for a in members {
             attach_full_access(w, &org, &a)?;
         }
-        let out = json!({ "Root": root_json(&org) });
-        Ok((out.clone(), out, Vec::new()))
+        Ok(recorded(RootAnswer {
+            root: RootOut::of(&org),
+        }))
     }
 }

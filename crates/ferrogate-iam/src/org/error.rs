@@ -94,13 +94,30 @@ impl AwsError for OrgError {
 
     fn status(&self, p: Protocol) -> u16 {
         match self {
+            OrgError::AWSOrganizationsNotInUseException
+            | OrgError::AlreadyInOrganizationException
+            | OrgError::AccessDeniedException(_)
+            | OrgError::InvalidInputException(_)
+            | OrgError::ConstraintViolationException(_)
+            | OrgError::PolicyNotFoundException
+            | OrgError::TargetNotFoundException
+            | OrgError::RootNotFoundException
+            | OrgError::AccountNotFoundException
+            | OrgError::CreateAccountStatusNotFoundException
+            | OrgError::DuplicatePolicyException
+            | OrgError::DuplicatePolicyAttachmentException
+            | OrgError::PolicyNotAttachedException
+            | OrgError::PolicyInUseException
+            | OrgError::PolicyTypeNotEnabledException
+            | OrgError::PolicyTypeAlreadyEnabledException
+            | OrgError::MalformedPolicyDocumentException(_) => 400,
             OrgError::Wire(w) => w.status(p),
             OrgError::Internal(_) => 500,
-            _ => 400,
         }
     }
 
+    /// Exactly the failures answered with a 5xx.
     fn is_internal(&self) -> bool {
-        matches!(self, OrgError::Internal(_))
+        self.status(Protocol::Json11) >= 500
     }
 }

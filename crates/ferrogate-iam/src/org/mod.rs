@@ -10,6 +10,7 @@
 pub mod api;
 mod error;
 pub mod model;
+pub mod output;
 
 pub use error::OrgError;
 

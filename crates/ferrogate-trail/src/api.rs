@@ -1,0 +1,159 @@
+//! CloudTrail as a service of the common request path: `LookupEvents`, and the audit log
+//! every call is recorded in ([`TrailLog`]).
+
+use ferrogate_api::audit::{AuditLog, CallRecord, Entry};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Ctx, Operation, Reply, RequestTags, Resource, Scope, Sent,
+    Service,
+};
+use ferrogate_store::{StoreError, TxRef, WriteTx};
+use ferrogate_types::Timestamp;
+use ferrogate_wire::ServiceId;
+use serde_json::{json, Value};
+
+use crate::lookup::{lookup_events, LookupEventsInput, LookupEventsOutput};
+use crate::record::{new_event_id, CallFacts, EventRecord, RecordResource};
+use crate::{LookupResource, PreparedEvent, TrailError};
+
+/// AWS CloudTrail (awsJson1_1).
+#[derive(Debug, Default)]
+pub struct CloudTrail;
+
+impl Service for CloudTrail {
+    type Error = TrailError;
+    const ID: ServiceId = ServiceId::CloudTrail;
+    const TAG_PREFIXES: &'static [&'static str] = &[];
+    const CHANGES_AUTHORIZATION: bool = false;
+    const RECORD_RESOURCES: bool = false;
+    fn access_denied(message: String) -> TrailError {
+        TrailError::AccessDeniedException(message)
+    }
+}
+
+ferrogate_api::operations! {
+    service: CloudTrail,
+    protocol: json,
+    ops: {
+        LookupEvents(LookupEventsInput) read,
+    }
+}
+
+impl LookupEventsInput {
+    pub(crate) fn validated(self) -> Result<Self, TrailError> {
+        Ok(self)
+    }
+}
+
+impl Operation for LookupEventsInput {
+    type Output = LookupEventsOutput;
+
+    /// `cloudtrail:LookupEvents` has no resource type in the reference.
+    fn authorize(&self, _: &Scope<'_, CloudTrail>) -> Result<Authorization, TrailError> {
+        Ok(Authorization::of(Check::new(
+            "cloudtrail:LookupEvents",
+            Resource::Any,
+            RequestTags::None,
+        )))
+    }
+
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({});
+        if let Some(a) = &self.lookup_attributes {
+            v["lookupAttributes"] = json!(a
+                .iter()
+                .map(|a| json!({"attributeKey": a.attribute_key, "attributeValue": a.attribute_value}))
+                .collect::<Vec<_>>());
+        }
+        if let Some(t) = self.start_time.and_then(Timestamp::from_epoch_seconds_f64) {
+            v["startTime"] = json!(t.iso8601());
+        }
+        if let Some(t) = self.end_time.and_then(Timestamp::from_epoch_seconds_f64) {
+            v["endTime"] = json!(t.iso8601());
+        }
+        if let Some(m) = self.max_results {
+            v["maxResults"] = json!(m);
+        }
+        v
+    }
+
+    fn execute(
+        op: &Authorized<Self>,
+        _: &CloudTrail,
+        tx: TxRef<'_>,
+        ctx: Ctx<'_>,
+    ) -> Result<Reply<LookupEventsOutput>, TrailError> {
+        let out = lookup_events(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            op.op(),
+            ctx.now,
+        )?;
+        Ok(Reply::new(out))
+    }
+}
+
+/// The audit log of the request path: each call becomes an `AwsApiCall` record with AWS's
+/// schema, indexed for `LookupEvents`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TrailLog;
+
+impl Entry for PreparedEvent {
+    fn append(&self, tx: &mut dyn WriteTx) -> Result<(), StoreError> {
+        PreparedEvent::append(self, tx)
+    }
+}
+
+impl AuditLog for TrailLog {
+    fn prepare(&self, r: CallRecord<'_>) -> Result<Box<dyn Entry>, StoreError> {
+        let record_resources = r.record_resources.then(|| {
+            r.resources
+                .iter()
+                .map(|(kind, arn)| RecordResource {
+                    arn: arn.clone(),
+                    account_id: ferrogate_types::Arn::parse(arn)
+                        .map(|a| a.account().to_owned())
+                        .unwrap_or_default(),
+                    kind: kind.clone(),
+                })
+                .collect()
+        });
+        let record = EventRecord::api_call(CallFacts {
+            principal: r.principal,
+            time: r.time,
+            event_source: r.event_source,
+            event_name: r.event_name,
+            region: r.region,
+            source_ip: r.source_ip,
+            user_agent: r.user_agent,
+            request_id: r.request_id,
+            event_id: new_event_id(r.time),
+            read_only: r.read_only,
+            request_parameters: r.request_parameters,
+            response_elements: r.response_elements,
+            error: r.error,
+            resources: record_resources,
+        });
+        let record = match r.invoked_by {
+            Some(service) => record.invoked_by(service),
+            None => record,
+        };
+        let lookup = r
+            .resources
+            .iter()
+            .map(|(resource_type, resource_name)| LookupResource {
+                resource_type: resource_type.clone(),
+                resource_name: resource_name.clone(),
+            })
+            .collect();
+        let event = PreparedEvent::new(
+            &record,
+            r.principal.account.as_str(),
+            r.region,
+            Some(r.principal.lookup_username()),
+            lookup,
+            r.time.millis(),
+        )?;
+        Ok(Box::new(event))
+    }
+}
