@@ -20,7 +20,14 @@ trap 'kill $(jobs -p) 2>/dev/null; sleep 3; rm -rf "$WORK"' EXIT
 
 python3 tests/py/mkimage.py "$WORK/busybox.tar" busybox:latest >/dev/null
 "$BIN/ferrogate" images load --data-dir "$WORK/data" "$WORK/busybox.tar" >/dev/null
-"$BIN/ferrogate" serve --listen 127.0.0.1:4720 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
+# Up to MAX tasks of 0.25 vCPU / 512 MiB / 20 GiB at once on a small host: the bench
+# raises the admission limits (which default to the host's real capacity) so that the
+# concurrency test measures the runtime, not the host's size. Each task's pids.max is kept
+# at 128 so that the tasks' process ids fit in this kernel's pid_max.
+"$BIN/ferrogate" serve --listen 127.0.0.1:4720 --data-dir "$WORK/data" \
+  --allocatable-cpu $((256 * (MAX + 10))) --allocatable-memory $((512 * (MAX + 10))) \
+  --allocatable-disk $((20 * (MAX + 10))) --task-pids-max 128 \
+  --allocatable-pids $((128 * (MAX + 10))) > "$WORK/ferrogate.log" 2>&1 &
 MOTO=""
 if command -v moto_server >/dev/null 2>&1; then
   moto_server -p 4721 > "$WORK/moto.log" 2>&1 &

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ferrogate_runtime::agent::capacity::CapacityConfig;
+use ferrogate_runtime::agent::RuntimeConfig;
 use ferrogate_server::{App, Config, DataDir, Listening};
 use ferrogate_types::AccountId;
 
@@ -32,6 +34,8 @@ enum Command {
         /// The account created on first start.
         #[arg(long, default_value = "000000000000")]
         account_id: String,
+        #[command(flatten)]
+        capacity: CapacityArgs,
     },
     /// Print `export` lines for the root user's credentials and the endpoint, for `eval`.
     Credentials {
@@ -44,6 +48,54 @@ enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+}
+
+/// What tasks may reserve on this host (admission control; docs/configuration.md).
+#[derive(clap::Args, Debug, Default)]
+struct CapacityArgs {
+    /// CPU units (1024 per vCPU) all running tasks may reserve [default: every CPU of the host].
+    #[arg(long, value_name = "UNITS")]
+    allocatable_cpu: Option<u64>,
+    /// Memory (MiB) all running tasks may reserve [default: the host's memory minus --reserved-memory].
+    #[arg(long, value_name = "MIB")]
+    allocatable_memory: Option<u64>,
+    /// Memory (MiB) kept for the host [default: 1024 or a tenth of the memory, the larger].
+    #[arg(long, value_name = "MIB")]
+    reserved_memory: Option<u64>,
+    /// Ephemeral storage (GiB) all running tasks may reserve [default: the data directory's free space minus --reserved-disk, checked at each launch].
+    #[arg(long, value_name = "GIB")]
+    allocatable_disk: Option<u64>,
+    /// Disk (GiB) kept free for the host [default: 2].
+    #[arg(long, value_name = "GIB")]
+    reserved_disk: Option<u64>,
+    /// Process ids all running tasks may reserve [default: the kernel's pid_max minus --reserved-pids].
+    #[arg(long, value_name = "N")]
+    allocatable_pids: Option<u64>,
+    /// Process ids kept for the host [default: 4096].
+    #[arg(long, value_name = "N")]
+    reserved_pids: Option<u64>,
+    /// `pids.max` of each task (threads count) [default: 1024].
+    #[arg(long, value_name = "N")]
+    task_pids_max: Option<u32>,
+}
+
+impl CapacityArgs {
+    fn runtime_config(&self, data_dir: PathBuf) -> RuntimeConfig {
+        let mut c = RuntimeConfig::new(data_dir, "/proc/self/exe");
+        c.capacity = CapacityConfig {
+            cpu_units: self.allocatable_cpu,
+            memory_mib: self.allocatable_memory,
+            reserved_memory_mib: self.reserved_memory,
+            disk_gib: self.allocatable_disk,
+            reserved_disk_gib: self.reserved_disk,
+            pids: self.allocatable_pids,
+            reserved_pids: self.reserved_pids,
+        };
+        if let Some(n) = self.task_pids_max {
+            c.pids_max = n;
+        }
+        c
+    }
 }
 
 #[derive(Subcommand)]
@@ -93,13 +145,15 @@ fn main() -> ExitCode {
             listen,
             data_dir,
             account_id,
+            capacity,
         } => {
             init_logging();
-            serve(
-                listen,
-                data_dir.unwrap_or_else(default_data_dir),
-                &account_id,
-            )
+            // Every connection is a descriptor: the server must be able to accept (and
+            // close) connections beyond its caps rather than fail in accept with EMFILE.
+            ferrogate_runtime::host::raise_open_file_limit();
+            let data_dir = data_dir.unwrap_or_else(default_data_dir);
+            let runtime = capacity.runtime_config(data_dir.clone());
+            serve(listen, data_dir, &account_id, runtime)
         }
         Command::Credentials { data_dir } => {
             credentials(&data_dir.unwrap_or_else(default_data_dir))
@@ -203,21 +257,26 @@ fn short_id(id: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
-fn serve(listen: SocketAddr, data_dir: PathBuf, account_id: &str) -> Result<(), String> {
+fn serve(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    account_id: &str,
+    runtime: RuntimeConfig,
+) -> Result<(), String> {
     let account = AccountId::parse(account_id).map_err(|e| e.to_string())?;
     let config = Config {
         listen,
         data_dir,
         account_id: account,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(run(config))
+    rt.block_on(run(config, runtime))
 }
 
-async fn run(config: Config) -> Result<(), String> {
+async fn run(config: Config, runtime: RuntimeConfig) -> Result<(), String> {
     let dir = DataDir::open(&config.data_dir).map_err(|e| e.to_string())?;
     let (app, created) = App::open(&dir, &config.account_id)
         .await
@@ -275,7 +334,11 @@ async fn run(config: Config) -> Result<(), String> {
             }
         }
     });
-    let launcher = ferrogate_server::launcher::start(app.clone(), dir.path().to_owned()).await;
+    let runtime = RuntimeConfig {
+        data_dir: dir.path().to_owned(),
+        ..runtime
+    };
+    let launcher = ferrogate_server::launcher::start(app.clone(), runtime).await;
     ferrogate_server::serve(app, listening, shutdown_signal()).await;
     // Tasks run inside this process's host agent: stop them and record it before exiting.
     launcher.shutdown(std::time::Duration::from_secs(12)).await;

@@ -68,9 +68,18 @@ impl Server {
 
     fn start_in(dir: tempfile::TempDir, extra: &[&str], log_level: &str) -> Self {
         let data = dir.path().join("data");
+        // Task volumes are sparse and the tests write little to them, but admission control
+        // reserves their full size against the free disk, which a fresh CI machine may not
+        // have for a 50 GiB task beside a build: a fixed allowance, unless the test sets one.
+        let disk: &[&str] = if extra.contains(&"--allocatable-disk") {
+            &[]
+        } else {
+            &["--allocatable-disk", "4096"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrogate"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
+            .args(disk)
             .args(extra)
             .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())

@@ -123,8 +123,6 @@ pub struct Task {
     pub tags: Vec<Tag>,
     /// Handed to the host runtime (its encrypted volume exists or is being made).
     pub launched: bool,
-    /// The data key, encrypted under the task's KMS key (base64 `CiphertextBlob`).
-    pub encrypted_data_key: Option<String>,
     /// The grant that lets Fargate decrypt it, retired at teardown.
     pub grant_id: Option<String>,
     /// Whether the grant was retired.
@@ -553,7 +551,6 @@ mod tests {
             network: json!({"subnets": ["subnet-1"]}),
             tags: Vec::new(),
             launched: false,
-            encrypted_data_key: None,
             grant_id: None,
             grant_retired: false,
         }

@@ -19,8 +19,10 @@ use crate::ids::TaskId;
 
 /// CFS period used for the quota (100 ms, the kernel default).
 pub const CFS_PERIOD_US: u64 = 100_000;
-/// Default `pids.max` per task.
-pub const DEFAULT_PIDS_MAX: u32 = 4096;
+/// Default `pids.max` per task (threads count): enough for a database or a JVM with many
+/// threads, and 28 tasks' worth fit in the 32768 process ids of a default kernel with
+/// 4096 kept for the host (admission control reserves each task's `pids.max`).
+pub const DEFAULT_PIDS_MAX: u32 = 1024;
 
 /// Which cgroup version is in use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -624,7 +626,7 @@ mod tests {
             r("memory/ferrogate/inst/t1/memory.limit_in_bytes"),
             (64u64 << 20).to_string()
         );
-        assert_eq!(r("pids/ferrogate/inst/t1/pids.max"), "4096");
+        assert_eq!(r("pids/ferrogate/inst/t1/pids.max"), "1024");
         assert_eq!(r("memory/ferrogate/inst/t1/memory.swappiness"), "0");
         let procs = tc.create_leaf("c-app", Some(32), true).unwrap();
         // devices.allow is written once per rule; a plain file keeps the last.

@@ -51,6 +51,15 @@ pub struct HostError {
     pub detail: String,
 }
 
+/// Raises this process's soft limit on open files to its hard limit (a server accepts
+/// more connections than the usual soft limit of 1024). Failure is logged, not fatal.
+pub fn raise_open_file_limit() {
+    match crate::sys::process::raise_nofile_limit() {
+        Ok(n) => tracing::debug!(limit = n, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
+}
+
 pub(crate) fn missing(requirement: Requirement, detail: impl Into<String>) -> HostError {
     HostError {
         requirement,

@@ -25,6 +25,7 @@ pub mod agent;
 pub mod caps;
 pub mod cgroup;
 pub mod host;
+pub mod idrange;
 pub mod ids;
 pub mod image;
 pub mod layout;

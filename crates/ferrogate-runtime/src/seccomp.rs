@@ -15,6 +15,15 @@
 //! all users, key status): container root could otherwise remove the
 //! volume's key (root's claim is the agent's) or probe it.
 //! Syscalls of another ABI (x32, or a foreign architecture) are killed.
+//! Sockets are an allowlist of families: `AF_UNIX`, `AF_INET`, `AF_INET6`, and
+//! `AF_NETLINK` for `NETLINK_ROUTE` and `NETLINK_SOCK_DIAG` only (what `ip` and `ss`
+//! use); anything else answers `EAFNOSUPPORT` (`EPROTONOSUPPORT` for another netlink
+//! protocol), as if the kernel lacked it, so programs fall back. That keeps out
+//! `AF_VSOCK` (which ignores network namespaces and reaches the hypervisor host),
+//! `NETLINK_KOBJECT_UEVENT` (every device event of the host), `NETLINK_AUDIT`,
+//! `AF_PACKET`, `AF_ALG`, Bluetooth and the rest of the kernel's rarely used socket
+//! code. `socketpair` is `AF_UNIX` only. `personality` takes only the values
+//! Docker's default profile allows (Linux, `PER_LINUX32`, `UNAME26`, and the query).
 
 use crate::sys::seccomp::SockFilter;
 
@@ -34,6 +43,7 @@ const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARG0_LO: u32 = 16;
 const OFF_ARG1_LO: u32 = 24;
+const OFF_ARG2_LO: u32 = 32;
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -143,6 +153,82 @@ fn nr(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// `personality` values allowed (Docker's default profile): `PER_LINUX`, `PER_LINUX32`,
+/// `UNAME26`, `UNAME26 | PER_LINUX32`, and `0xffffffff`, which only queries.
+pub const ALLOWED_PERSONALITIES: [u32; 5] = [0x0, 0x8, 0x0002_0000, 0x0002_0008, 0xffff_ffff];
+
+/// Socket families allowed outright.
+pub const ALLOWED_FAMILIES: [u32; 3] = [
+    libc::AF_UNIX as u32,
+    libc::AF_INET as u32,
+    libc::AF_INET6 as u32,
+];
+
+/// Netlink protocols allowed: `NETLINK_ROUTE` and `NETLINK_SOCK_DIAG`.
+pub const ALLOWED_NETLINK: [u32; 2] = [libc::NETLINK_ROUTE as u32, libc::NETLINK_SOCK_DIAG as u32];
+
+fn errno(e: i32) -> u32 {
+    SECCOMP_RET_ERRNO | u32::try_from(e).unwrap_or(1)
+}
+
+/// `if nr == sys { if arg(off) in values { ALLOW } else { deny } }`; the accumulator
+/// holds the syscall number on entry, and every path inside ends in a return.
+fn allow_values(p: &mut Vec<SockFilter>, sys: i64, off: u32, values: &[u32], deny: u32) {
+    let len = values.len();
+    p.push(jump(
+        BPF_JMP_JEQ_K,
+        nr(sys),
+        0,
+        u8::try_from(len + 3).unwrap_or(u8::MAX),
+    ));
+    p.push(stmt(BPF_LD_W_ABS, off));
+    for (i, v) in values.iter().enumerate() {
+        p.push(jump(
+            BPF_JMP_JEQ_K,
+            *v,
+            u8::try_from(len - i).unwrap_or(u8::MAX),
+            0,
+        ));
+    }
+    p.push(stmt(BPF_RET_K, deny));
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+}
+
+/// `socket(domain, type, protocol)`: the family allowlist, and netlink protocols.
+fn socket_block(p: &mut Vec<SockFilter>) {
+    let fam = ALLOWED_FAMILIES.len();
+    let nl = ALLOWED_NETLINK.len();
+    // Layout after the first two instructions: the family checks, the netlink check,
+    // the protocol load and checks, then EPROTONOSUPPORT, EAFNOSUPPORT, ALLOW.
+    let body = fam + 1 + 1 + nl + 3;
+    p.push(jump(
+        BPF_JMP_JEQ_K,
+        nr(libc::SYS_socket),
+        0,
+        u8::try_from(body + 1).unwrap_or(u8::MAX),
+    ));
+    p.push(stmt(BPF_LD_W_ABS, OFF_ARG0_LO));
+    let jt = |from_end: usize| u8::try_from(from_end).unwrap_or(u8::MAX);
+    for (i, f) in ALLOWED_FAMILIES.iter().enumerate() {
+        // To ALLOW, the last instruction of the block.
+        p.push(jump(BPF_JMP_JEQ_K, *f, jt(body - 1 - i - 1), 0));
+    }
+    // Netlink: go on to the protocol; anything else: EAFNOSUPPORT (second to last).
+    p.push(jump(
+        BPF_JMP_JEQ_K,
+        libc::AF_NETLINK as u32,
+        0,
+        jt(body - 1 - fam - 2),
+    ));
+    p.push(stmt(BPF_LD_W_ABS, OFF_ARG2_LO));
+    for (i, proto) in ALLOWED_NETLINK.iter().enumerate() {
+        p.push(jump(BPF_JMP_JEQ_K, *proto, jt(nl - i + 1), 0));
+    }
+    p.push(stmt(BPF_RET_K, errno(libc::EPROTONOSUPPORT)));
+    p.push(stmt(BPF_RET_K, errno(libc::EAFNOSUPPORT)));
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+}
+
 /// Builds the filter program.
 pub fn build_filter() -> Vec<SockFilter> {
     let eperm = SECCOMP_RET_ERRNO | u32::try_from(libc::EPERM).unwrap_or(1);
@@ -193,6 +279,21 @@ pub fn build_filter() -> Vec<SockFilter> {
     }
     p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
     p.push(stmt(BPF_RET_K, eperm));
+    socket_block(&mut p);
+    allow_values(
+        &mut p,
+        libc::SYS_socketpair,
+        OFF_ARG0_LO,
+        &[libc::AF_UNIX as u32],
+        errno(libc::EAFNOSUPPORT),
+    );
+    allow_values(
+        &mut p,
+        libc::SYS_personality,
+        OFF_ARG0_LO,
+        &ALLOWED_PERSONALITIES,
+        eperm,
+    );
     let denied = denied_syscalls();
     let n = denied.len();
     for (i, (_, sys)) in denied.iter().enumerate() {
@@ -208,12 +309,12 @@ pub fn build_filter() -> Vec<SockFilter> {
 /// Evaluates the program for a syscall (the tests' interpreter).
 #[cfg(test)]
 fn eval(p: &[SockFilter], arch: u32, sysno: u32, arg0: u64) -> u32 {
-    eval_args(p, arch, sysno, [arg0, 0])
+    eval_args(p, arch, sysno, [arg0, 0, 0])
 }
 
-/// [`eval`] with the first two arguments.
+/// [`eval`] with the first three arguments.
 #[cfg(test)]
-fn eval_args(p: &[SockFilter], arch: u32, sysno: u32, args: [u64; 2]) -> u32 {
+fn eval_args(p: &[SockFilter], arch: u32, sysno: u32, args: [u64; 3]) -> u32 {
     let arg0 = args[0];
     let mut acc = 0u32;
     let mut pc = 0usize;
@@ -226,6 +327,7 @@ fn eval_args(p: &[SockFilter], arch: u32, sysno: u32, args: [u64; 2]) -> u32 {
                     OFF_ARCH => arch,
                     OFF_ARG0_LO => (arg0 & 0xffff_ffff) as u32,
                     OFF_ARG1_LO => (args[1] & 0xffff_ffff) as u32,
+                    OFF_ARG2_LO => (args[2] & 0xffff_ffff) as u32,
                     _ => panic!("offset"),
                 };
                 pc += 1;
@@ -319,7 +421,7 @@ mod tests {
     #[test]
     fn fscrypt_key_ioctls_are_denied_other_ioctls_allowed() {
         let p = build_filter();
-        let ioctl = |req: u64| eval_args(&p, AUDIT_ARCH, nr(libc::SYS_ioctl), [3, req]);
+        let ioctl = |req: u64| eval_args(&p, AUDIT_ARCH, nr(libc::SYS_ioctl), [3, req, 0]);
         let want = [
             0xc050_6617u32, // _IOWR('f', 23, 80)
             0xc040_6618,    // _IOWR('f', 24, 64)
@@ -343,9 +445,109 @@ mod tests {
         }
         // Other syscalls do not look at the second argument.
         assert_eq!(
-            eval_args(&p, AUDIT_ARCH, nr(libc::SYS_read), [3, u64::from(want[0])]),
+            eval_args(
+                &p,
+                AUDIT_ARCH,
+                nr(libc::SYS_read),
+                [3, u64::from(want[0]), 0]
+            ),
             SECCOMP_RET_ALLOW
         );
+    }
+
+    #[test]
+    fn sockets_are_an_allowlist_of_families_and_netlink_protocols() {
+        let p = build_filter();
+        let socket = |fam: i32, proto: i32| {
+            eval_args(
+                &p,
+                AUDIT_ARCH,
+                nr(libc::SYS_socket),
+                [
+                    u64::from(fam.unsigned_abs()),
+                    1,
+                    u64::from(proto.unsigned_abs()),
+                ],
+            )
+        };
+        let eafnosupport = SECCOMP_RET_ERRNO | libc::EAFNOSUPPORT as u32;
+        let eprotonosupport = SECCOMP_RET_ERRNO | libc::EPROTONOSUPPORT as u32;
+        for fam in [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6] {
+            assert_eq!(socket(fam, 0), SECCOMP_RET_ALLOW, "{fam}");
+            // The protocol of other families is not looked at.
+            assert_eq!(socket(fam, 99), SECCOMP_RET_ALLOW, "{fam}");
+        }
+        for fam in [
+            libc::AF_VSOCK,
+            libc::AF_PACKET,
+            libc::AF_ALG,
+            libc::AF_BLUETOOTH,
+            libc::AF_KEY,
+            libc::AF_XDP,
+            libc::AF_TIPC,
+            0,
+            255,
+        ] {
+            assert_eq!(socket(fam, 0), eafnosupport, "{fam}");
+        }
+        // The kernel reads the family as an int: upper bits cannot smuggle AF_VSOCK in.
+        assert_eq!(
+            eval_args(
+                &p,
+                AUDIT_ARCH,
+                nr(libc::SYS_socket),
+                [(1u64 << 32) | libc::AF_VSOCK as u64, 1, 0]
+            ),
+            eafnosupport
+        );
+        assert_eq!(
+            socket(libc::AF_NETLINK, libc::NETLINK_ROUTE),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            socket(libc::AF_NETLINK, libc::NETLINK_SOCK_DIAG),
+            SECCOMP_RET_ALLOW
+        );
+        for proto in [
+            libc::NETLINK_KOBJECT_UEVENT,
+            libc::NETLINK_AUDIT,
+            libc::NETLINK_NETFILTER,
+            libc::NETLINK_XFRM,
+            libc::NETLINK_GENERIC,
+            libc::NETLINK_CONNECTOR,
+        ] {
+            assert_eq!(socket(libc::AF_NETLINK, proto), eprotonosupport, "{proto}");
+        }
+        let pair = |fam: i32| {
+            eval(
+                &p,
+                AUDIT_ARCH,
+                nr(libc::SYS_socketpair),
+                u64::from(fam.unsigned_abs()),
+            )
+        };
+        assert_eq!(pair(libc::AF_UNIX), SECCOMP_RET_ALLOW);
+        assert_eq!(pair(libc::AF_INET), eafnosupport);
+        assert_eq!(pair(libc::AF_VSOCK), eafnosupport);
+    }
+
+    #[test]
+    fn personality_takes_only_dockers_values() {
+        for v in ALLOWED_PERSONALITIES {
+            assert_eq!(
+                run(libc::SYS_personality, u64::from(v)),
+                SECCOMP_RET_ALLOW,
+                "{v:#x}"
+            );
+        }
+        for v in [
+            0x0040_0000u64, // ADDR_NO_RANDOMIZE
+            0x0100_0000,    // READ_IMPLIES_EXEC
+            0x0800_0000,    // ADDR_LIMIT_3GB
+            0x0001,
+        ] {
+            assert_eq!(run(libc::SYS_personality, v), EPERM, "{v:#x}");
+        }
     }
 
     #[test]

@@ -193,6 +193,22 @@ pub trait Syscall: Send + Sync {
     /// Where the resolved object is, as this process sees it (`readlink` of
     /// `/proc/self/fd/N`).
     fn real_path(&self, target: &Confined) -> io::Result<PathBuf>;
+
+    /// A detached copy of the mount tree at `source` (which must be a directory, reached
+    /// without following a final symlink), id-mapped through the user namespace `userns`,
+    /// `nosuid,nodev`, read-only if asked: what a task sees of host directories. Its
+    /// [`Confined::proc_path`] reaches it.
+    fn idmapped_tree(
+        &self,
+        source: &Path,
+        userns: BorrowedFd<'_>,
+        read_only: bool,
+    ) -> io::Result<Confined>;
+    /// Attaches the detached tree `tree` at `target`, over what is mounted there.
+    fn attach(&self, tree: &Confined, target: &Path) -> io::Result<()>;
+    /// Sets the filesystem uid and gid and raises the permitted capabilities again (see
+    /// `sys::userns::set_fs_ids`).
+    fn set_fs_ids(&self, uid: u32, gid: u32) -> io::Result<()>;
 }
 
 /// The real system calls.
@@ -539,6 +555,25 @@ impl Syscall for LinuxSyscall {
         target.fd()?;
         fs::read_link(target.proc_path())
     }
+    fn idmapped_tree(
+        &self,
+        source: &Path,
+        userns: BorrowedFd<'_>,
+        read_only: bool,
+    ) -> io::Result<Confined> {
+        let fd = sys::mount::open_tree_clone(source)?;
+        sys::mount::make_tree_idmapped(fd.as_fd(), userns, read_only)?;
+        Ok(Confined {
+            path: source.to_owned(),
+            fd: Some(fd),
+        })
+    }
+    fn attach(&self, tree: &Confined, target: &Path) -> io::Result<()> {
+        sys::mount::move_mount_to(tree.fd()?, target)
+    }
+    fn set_fs_ids(&self, uid: u32, gid: u32) -> io::Result<()> {
+        sys::userns::set_fs_ids(uid, gid)
+    }
 }
 
 /// One recorded call: the operation and its arguments, rendered.
@@ -782,5 +817,23 @@ impl Syscall for RecordingSyscall {
     fn real_path(&self, target: &Confined) -> io::Result<PathBuf> {
         self.rec("real_path", p(&target.path))?;
         Ok(target.path.clone())
+    }
+    fn idmapped_tree(
+        &self,
+        source: &Path,
+        _userns: BorrowedFd<'_>,
+        read_only: bool,
+    ) -> io::Result<Confined> {
+        self.rec("idmapped_tree", format!("{} ro={read_only}", p(source)))?;
+        Ok(Confined {
+            path: source.to_owned(),
+            fd: None,
+        })
+    }
+    fn attach(&self, tree: &Confined, target: &Path) -> io::Result<()> {
+        self.rec("attach", format!("{} -> {}", p(&tree.path), p(target)))
+    }
+    fn set_fs_ids(&self, uid: u32, gid: u32) -> io::Result<()> {
+        self.rec("set_fs_ids", format!("{uid} {gid}"))
     }
 }

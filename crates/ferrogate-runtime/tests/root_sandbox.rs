@@ -369,6 +369,10 @@ async fn kernel_directories_are_masked() {
         "/proc/asound",
         "/sys/firmware",
         "/sys/devices/virtual/powercap",
+        "/sys/block",
+        "/sys/class/block",
+        "/sys/dev/block",
+        "/sys/devices/virtual/block",
     ];
     let present: Vec<&str> = dirs
         .iter()

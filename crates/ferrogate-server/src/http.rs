@@ -1,11 +1,18 @@
 //! The HTTP listener: one catch-all route, bodies capped, graceful shutdown, and limits
-//! against clients that hold resources without sending anything (slowloris): a deadline
-//! for request headers (which also closes idle keep-alive connections), one for the body,
-//! and a cap on open connections.
+//! against clients that hold resources without sending anything (slowloris): a short
+//! deadline for the first byte of a new connection, a deadline for request headers (which
+//! also closes idle keep-alive connections), one for the body, a cap on the connections
+//! one peer address may hold and one on all connections.
+//!
+//! The listener never stops accepting: a connection over a cap is accepted and closed at
+//! once. Waiting instead would leave every later client, including well-behaved ones, in
+//! the kernel's accept queue behind a flood of idle connections from one peer.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,21 +49,66 @@ impl Listening {
 /// What one client may hold.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// A new connection must send its first byte within this long, or it is closed.
+    pub first_byte_timeout: Duration,
     /// A request's headers must arrive within this long of the server starting to wait for
     /// them; an idle keep-alive connection is closed after it too.
     pub header_timeout: Duration,
     /// A request's body must arrive within this long of its headers.
     pub body_timeout: Duration,
-    /// Connections open at once; further clients wait in the kernel's accept queue.
+    /// Connections open at once; a connection beyond it is closed as soon as it is
+    /// accepted.
     pub max_connections: usize,
+    /// Connections one peer address may hold at once; beyond it, likewise.
+    pub max_per_peer: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
+            first_byte_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
-            max_connections: 1024,
+            max_connections: 4096,
+            max_per_peer: 256,
+        }
+    }
+}
+
+/// Open connections per peer address.
+#[derive(Default)]
+struct Peers(Mutex<HashMap<IpAddr, usize>>);
+
+/// One open connection, counted against its peer until dropped.
+struct PeerSlot {
+    peers: Arc<Peers>,
+    ip: IpAddr,
+}
+
+impl Peers {
+    /// Counts a connection from `ip`, unless it already holds `max`.
+    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut m = self.peers.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
         }
     }
 }
@@ -74,49 +126,59 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = std::sync::Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let peers = Arc::new(Peers::default());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(s) => s,
-                Err(_) => break,
+        let (stream, peer) = tokio::select! {
+            conn = listening.listener.accept() => match conn {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             () = &mut shutdown => break,
         };
-        tokio::select! {
-            conn = listening.listener.accept() => {
-                let (stream, peer) = match conn {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and similar: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let body_timeout = limits.body_timeout;
-                let service = hyper::service::service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(app, peer, req, body_timeout).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(limits.header_timeout)
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(crate::heads::Heads::new(stream)), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %peer, "connection ended with an error");
-                    }
-                    drop(slot);
-                });
+        // Over a cap: dropped here, which closes it.
+        let Some(peer_slot) = peers.enter(peer.ip(), limits.max_per_peer.max(1)) else {
+            tracing::debug!(%peer, "connection refused: too many from this peer");
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "connection refused: too many connections");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let body_timeout = limits.body_timeout;
+        let service = hyper::service::service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(app, peer, req, body_timeout).await) }
+        });
+        let watcher = graceful.watcher();
+        let first_byte = limits.first_byte_timeout;
+        let header_timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            // A client that connects and sends nothing holds a connection for
+            // `first_byte_timeout` at most.
+            let mut probe = [0u8; 1];
+            match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
             }
-            () = &mut shutdown => break,
-        }
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(crate::heads::Heads::new(stream)), service);
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop((slot, peer_slot));
+        });
     }
     drop(listening);
     tokio::select! {

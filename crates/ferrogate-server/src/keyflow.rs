@@ -29,10 +29,13 @@ use ferrogate_wire::{ApiError, Protocol};
 
 use crate::App;
 
-/// What the key flow produced.
+/// What the key flow produced. The encrypted data key is not kept: the volume key lives
+/// only in the runtime's memory (and the kernel's keyring) while the task runs, nothing
+/// needs the ciphertext again (teardown retires the grant by its id), and a ciphertext kept
+/// in the store would let anyone with `kms:Decrypt` on the key recover the volume key of a
+/// copy of the volume long after the task stopped.
 pub(crate) struct Keyed {
     pub data_key: DataKey,
-    pub encrypted: Option<String>,
     pub grant_id: Option<String>,
 }
 
@@ -112,7 +115,6 @@ where
         })?;
         return Ok(Keyed {
             data_key,
-            encrypted: None,
             grant_id: None,
         });
     };
@@ -153,7 +155,6 @@ where
     })?;
     Ok(Keyed {
         data_key,
-        encrypted: Some(blob),
         grant_id: Some(grant_id),
     })
 }

@@ -12,7 +12,6 @@
 //! used only at launch.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,11 +57,10 @@ struct State {
     stop_sent: Mutex<HashSet<String>>,
 }
 
-/// Starts the host runtime on `data_dir` (its recovery destroys whatever a previous run left)
-/// and the launcher. When the runtime cannot start (not root, no fscrypt…), the server still
-/// serves and every task fails to start with the reason.
-pub async fn start(app: App, data_dir: PathBuf) -> Launcher {
-    let config = RuntimeConfig::new(data_dir, "/proc/self/exe");
+/// Starts the host runtime with `config` (its recovery destroys whatever a previous run left
+/// on its data directory) and the launcher. When the runtime cannot start (not root, no
+/// fscrypt…), the server still serves and every task fails to start with the reason.
+pub async fn start(app: App, config: RuntimeConfig) -> Launcher {
     let (agent, unavailable) = match start_agent(config).await {
         Ok(a) => (Some(a), None),
         Err(e) => {
@@ -397,7 +395,7 @@ async fn launch(state: &State, t: Task) {
     };
     // Record the launch (with what teardown needs) before the runtime starts anything; a
     // StopTask that came in meanwhile wins.
-    let (encrypted, grant_id) = (keyed.encrypted.clone(), keyed.grant_id.clone());
+    let grant_id = keyed.grant_id.clone();
     let r2 = r.clone();
     let recorded = state
         .app
@@ -411,7 +409,6 @@ async fn launch(state: &State, t: Task) {
                 return Ok(Some(false));
             }
             cur.launched = true;
-            cur.encrypted_data_key = encrypted;
             cur.grant_id = grant_id;
             tables::TASKS.put(tx, &key, &cur)?;
             tables::WORK.delete(tx, &ferrogate_ecs::task::id_key(&cur.id))?;

@@ -97,6 +97,9 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // Checkpoints run on their own thread (`checkpoint`); the writer's own auto-checkpoint
     // is a backstop at 16384 pages (64 MiB of WAL) should that thread fall behind.
     conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+    // Deleted and overwritten content is zeroed where that costs no extra I/O (the pages
+    // being written anyway), so what was deleted does not linger in the file's free space.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
     Ok(())
 }
 
@@ -132,16 +135,43 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// SQLite's WAL file for a database: the database path with `-wal` appended.
-fn wal_path(db: &Path) -> PathBuf {
+/// Creates the database file `0600` if it is missing, and makes an existing one and its
+/// `-wal` and `-shm` files `0600`: SQLite creates the WAL and shared-memory files with the
+/// database file's permissions, and its own default for a new file is `0644`.
+fn owner_only(db: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |e: std::io::Error| StoreError::Engine(format!("{}: {e}", db.display()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(db)
+        .map_err(io)?;
+    for p in [db.to_owned(), wal_path(db), side_path(db, "-shm")] {
+        match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn side_path(db: &Path, suffix: &str) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
-    s.push("-wal");
+    s.push(suffix);
     PathBuf::from(s)
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    side_path(db, "-wal")
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies migrations and starts the
     /// writer thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        owner_only(path)?;
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&mut conn)?;
@@ -396,5 +426,41 @@ mod tests {
             )
             .unwrap();
         assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
+    /// The database and its WAL are readable by their owner only, new or not, and what a
+    /// write deletes does not stay in the file.
+    #[tokio::test]
+    async fn database_files_are_owner_only_and_deleted_values_are_zeroed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        // An existing database from before (SQLite's default mode).
+        drop(Connection::open(&db).unwrap());
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::open(&db).unwrap();
+        let secret = b"secret-value-0123456789-secret-value";
+        store
+            .write(move |tx: &mut dyn WriteTx| tx.put("t", b"k", secret))
+            .await
+            .unwrap();
+        store
+            .write(move |tx: &mut dyn WriteTx| tx.delete("t", b"k"))
+            .await
+            .unwrap();
+        for p in [db.clone(), wal_path(&db)] {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+        drop(store);
+        let c = Connection::open(&db).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        drop(c);
+        let bytes = std::fs::read(&db).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret),
+            "a deleted value is still in the database file"
+        );
     }
 }

@@ -529,7 +529,6 @@ fn new_task(
         network: network.clone(),
         tags: tags.to_vec(),
         launched: false,
-        encrypted_data_key: None,
         grant_id: None,
         grant_retired: false,
     })

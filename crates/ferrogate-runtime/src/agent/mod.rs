@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod capacity;
 pub(crate) mod record;
 pub mod state;
 mod task;
@@ -59,7 +60,17 @@ pub struct RuntimeConfig {
     pub pids_max: u32,
     /// Capacity of the event channel.
     pub event_buffer: usize,
+    /// The pool of host id ranges for task user namespaces.
+    pub id_pool: crate::idrange::IdPool,
+    /// Most bytes of container output one task may leave in its logs; the rest is read
+    /// and dropped.
+    pub output_limit_bytes: u64,
+    /// What tasks may reserve in all (admission control).
+    pub capacity: capacity::CapacityConfig,
 }
+
+/// Default [`RuntimeConfig::output_limit_bytes`]: 1 GiB per task.
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 1 << 30;
 
 impl RuntimeConfig {
     /// Defaults for a data directory and init executable.
@@ -71,6 +82,9 @@ impl RuntimeConfig {
             default_stop_timeout: DEFAULT_STOP_TIMEOUT,
             pids_max: crate::cgroup::DEFAULT_PIDS_MAX,
             event_buffer: 1024,
+            id_pool: crate::idrange::IdPool::default(),
+            output_limit_bytes: DEFAULT_OUTPUT_LIMIT,
+            capacity: capacity::CapacityConfig::default(),
         }
     }
 }
@@ -166,6 +180,11 @@ impl ContainerSpec {
     }
 }
 
+/// Task `cpu` when a task names none: Fargate's smallest size, 0.25 vCPU.
+pub const DEFAULT_TASK_CPU_UNITS: u32 = 256;
+/// Task `memory` when a task names none: Fargate's smallest size, 512 MiB.
+pub const DEFAULT_TASK_MEMORY_MIB: u32 = 512;
+
 /// A task to start.
 #[derive(Debug)]
 pub struct TaskSpec {
@@ -173,9 +192,9 @@ pub struct TaskSpec {
     pub task_id: TaskId,
     /// Its ephemeral volume, with the plaintext data key.
     pub volume: VolumeSpec,
-    /// Task `cpu` units (1024 = 1 vCPU).
+    /// Task `cpu` units (1024 = 1 vCPU); [`DEFAULT_TASK_CPU_UNITS`] when absent.
     pub cpu_units: Option<u32>,
-    /// Task `memory` in MiB.
+    /// Task `memory` in MiB; [`DEFAULT_TASK_MEMORY_MIB`] when absent.
     pub memory_mib: Option<u32>,
     /// Containers, in start order.
     pub containers: Vec<ContainerSpec>,
@@ -369,6 +388,7 @@ pub(crate) struct Ctx {
     pub cgroups: Cgroups,
     pub backend: Arc<dyn VolumeBackend>,
     pub events: mpsc::Sender<RuntimeEvent>,
+    pub ids: crate::idrange::IdAllocator,
     _lock: std::fs::File,
 }
 
@@ -405,6 +425,13 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))??;
     let (layout, cgroups, lock) = ctx_parts;
+    let ids = crate::idrange::IdAllocator::new(config.id_pool.clone()).map_err(|source| {
+        RuntimeError::Io {
+            op: "preparing the id-range locks in",
+            path: config.id_pool.lock_dir.clone(),
+            source,
+        }
+    })?;
     let mut config = config;
     config.data_dir = layout.root().to_owned();
     let (ev_tx, ev_rx) = mpsc::channel(config.event_buffer.max(16));
@@ -415,6 +442,7 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
         cgroups,
         backend,
         events: ev_tx,
+        ids,
         _lock: lock,
     });
     for (task, volume) in &report.lost_volumes {
@@ -526,7 +554,43 @@ fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepar
     Ok(((layout, cgroups, lock), report))
 }
 
+/// Reserves what `spec` needs, or reports the task stopped with what does not fit.
+async fn admit(ctx: &Ctx, ledger: &mut capacity::Ledger, spec: &TaskSpec) -> bool {
+    let req = capacity::Request {
+        cpu_units: u64::from(spec.cpu_units.unwrap_or(DEFAULT_TASK_CPU_UNITS)),
+        memory_mib: u64::from(spec.memory_mib.unwrap_or(DEFAULT_TASK_MEMORY_MIB)),
+        disk_gib: u64::from(spec.volume.size_gib),
+        pids: u64::from(ctx.config.pids_max),
+    };
+    let image = ctx.layout.volume_image(&spec.volume.volume_id);
+    let probe = capacity::HostDisk(ctx.layout.root());
+    match ledger.admit(&spec.task_id, req, image, &probe) {
+        Ok(()) => true,
+        Err(short) => {
+            tracing::info!(task = %spec.task_id, %short, "task refused: the host is full");
+            ctx.emit(
+                &spec.task_id,
+                EventKind::TaskStopped {
+                    stop_code: StopCode::TaskFailedToStart,
+                    reason: format!("ResourceInitializationError: {short}"),
+                    teardown: TeardownReport {
+                        key_removed: true,
+                        unmounted: true,
+                        loop_detached: true,
+                        image_deleted: true,
+                        cgroup_removed: true,
+                        ..TeardownReport::default()
+                    },
+                },
+            )
+            .await;
+            false
+        }
+    }
+}
+
 async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) {
+    let mut ledger = capacity::Ledger::new(capacity::Capacity::resolve(&ctx.config.capacity));
     let mut tasks: HashMap<TaskId, mpsc::Sender<task::TaskCmd>> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TaskId>();
     let mut actors = tokio::task::JoinSet::new();
@@ -537,6 +601,9 @@ async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) 
                     let id = spec.task_id.clone();
                     if tasks.contains_key(&id) {
                         ctx.emit(&id, EventKind::CommandRejected { reason: format!("task {id} is already running") }).await;
+                        continue;
+                    }
+                    if !admit(&ctx, &mut ledger, &spec).await {
                         continue;
                     }
                     let (tx, rx) = mpsc::channel(8);
@@ -558,6 +625,7 @@ async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) 
             },
             Some(id) = done_rx.recv() => {
                 tasks.remove(&id);
+                ledger.release(&id);
             }
         }
     }

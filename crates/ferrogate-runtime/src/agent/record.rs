@@ -21,6 +21,10 @@ pub struct TaskRecord {
     /// Image layer diff id hexes the task uses (the image store will not
     /// delete them while the record exists).
     pub layers: Vec<String>,
+    /// The slot of the host id range the task's user namespace maps onto (see
+    /// `idrange`): recorded so that what a crashed agent left can be matched to it.
+    #[serde(default)]
+    pub id_slot: Option<u32>,
     /// Start time, seconds since the epoch.
     pub started_at: u64,
 }
@@ -64,6 +68,7 @@ pub fn read_all(dir: &Path) -> Vec<TaskRecord> {
                 task_id: stem.to_owned(),
                 volume_id: String::new(),
                 layers: Vec::new(),
+                id_slot: None,
                 started_at: 0,
             });
         out.push(rec);
@@ -86,6 +91,7 @@ mod tests {
             task_id: "t1".into(),
             volume_id: "v1".into(),
             layers: vec!["ab".into()],
+            id_slot: Some(3),
             started_at: 5,
         };
         write(&l, &r).unwrap();

@@ -92,7 +92,10 @@ fn main() {
     );
     rt.block_on(async {
         let exe = std::env::current_exe().unwrap();
-        let mut agent = start_agent(RuntimeConfig::new(dir.path(), exe)).await.unwrap();
+        let mut config = RuntimeConfig::new(dir.path(), exe);
+        // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
+        config.capacity.disk_gib = Some(1 << 20);
+        let mut agent = start_agent(config).await.unwrap();
         // Warm-up (page cache for the image layer and binaries).
         cycle(&mut agent, "warm", 20).await;
         println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");

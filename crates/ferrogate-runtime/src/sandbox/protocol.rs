@@ -25,6 +25,9 @@ pub struct InitConfig {
     pub volume_mount: PathBuf,
     /// Parent of the layer directories.
     pub layers_root: PathBuf,
+    /// The first host id of the task's id range: container root as the host sees it
+    /// (the task's user namespace maps its ids 0..65535 onto `id_base..id_base + 65536`).
+    pub id_base: u32,
     /// Task volume names (directories under `data/volumes/`).
     pub volumes: Vec<String>,
     /// Containers, in start order.
@@ -46,8 +49,6 @@ pub struct ContainerLaunch {
     pub user: Option<String>,
     /// Layer directory names under `layers_root`, bottom first.
     pub layers: Vec<String>,
-    /// stdout+stderr file.
-    pub log_path: PathBuf,
     /// `cgroup.procs` of the container leaf, one per hierarchy.
     pub cgroup_procs: Vec<PathBuf>,
     /// Task volumes bound into the container (`source` relative to the

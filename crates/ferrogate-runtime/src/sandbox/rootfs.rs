@@ -3,6 +3,7 @@
 //! the order is unit-tested with the recording fake.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 use crate::caps;
@@ -26,8 +27,14 @@ pub struct BindMount {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RootfsPlan {
     /// Directory holding the layer directories (overlay lowerdirs are given
-    /// relative to it, keeping the mount option short).
+    /// relative to it, keeping the mount option short): already id-mapped through the
+    /// task's user namespace.
     pub layers_root: PathBuf,
+    /// The task volume's data directory (holding `upper`, `work` and the task volumes):
+    /// replaced, in the container's mount namespace, by an id-mapped copy of itself.
+    pub data_dir: PathBuf,
+    /// The host id of the container's root (uid and gid): what files are created as.
+    pub host_root_id: u32,
     /// Layer directory names, bottom first.
     pub layers: Vec<String>,
     /// Writable layer (on the encrypted volume).
@@ -63,12 +70,19 @@ const MASKED: &[&str] = &[
 ];
 /// Kernel directories hidden behind an empty read-only tmpfs (Docker's
 /// masked directories): hardware and firmware details no task needs.
+/// Also the block devices: the host's loop devices name their backing files
+/// (`loop/backing_file`: the host data directory and every task's volume id), and their
+/// uevents and statistics describe other tasks' storage.
 const MASKED_DIRS: &[&str] = &[
     "proc/acpi",
     "proc/scsi",
     "proc/asound",
     "sys/firmware",
     "sys/devices/virtual/powercap",
+    "sys/block",
+    "sys/class/block",
+    "sys/dev/block",
+    "sys/devices/virtual/block",
 ];
 /// /proc subtrees made read-only.
 const READONLY: &[&str] = &[
@@ -204,16 +218,32 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
 /// Builds the root filesystem and pivots into it. Call in a fresh child of
 /// the sandbox init (single-threaded), before dropping privileges.
 ///
-/// Until `pivot_root` the process root is still the host's `/`, and the
+/// Until `pivot_root` the process root is still the init's, and the
 /// image is untrusted: it may make `tmp`, `etc`, `proc`, ... absolute
 /// symlinks. So no path under the container root is ever resolved by the
 /// kernel against `/`: the root is opened once and everything below it is
 /// resolved with `openat2(RESOLVE_IN_ROOT)`, created with `*at()` calls on
 /// those descriptors and mounted on through `/proc/self/fd/N`.
-pub fn setup_rootfs(sys: &dyn Syscall, plan: &RootfsPlan) -> io::Result<()> {
+///
+/// Ownership: the layers come id-mapped through the task's user namespace `userns`, and
+/// the volume's data directory is replaced by an id-mapped copy here, so files keep their
+/// in-image owners inside the container (uid 0 on disk is the container's root) while, on
+/// the host, they belong to the task's own id range. Everything from the overlay on is
+/// created with the filesystem ids of the container's root as the host sees it
+/// (`host_root_id`; host root has no mapping on those mounts), and overlayfs, which
+/// acts on its layers with its mounter's credentials, is mounted with them.
+pub fn setup_rootfs(
+    sys: &dyn Syscall,
+    plan: &RootfsPlan,
+    userns: BorrowedFd<'_>,
+) -> io::Result<()> {
     check_hostname(&plan.hostname).map_err(invalid)?;
     sys.unshare(libc::CLONE_NEWNS)?;
     sys.mount(None, Path::new("/"), None, MS_REC | MS_PRIVATE, None)?;
+    let data = sys.idmapped_tree(&plan.data_dir, userns, false)?;
+    sys.attach(&data, &plan.data_dir)?;
+    drop(data);
+    sys.set_fs_ids(plan.host_root_id, plan.host_root_id)?;
     // Relative lowerdirs resolve against the cwd at mount time.
     sys.chdir(&plan.layers_root)?;
     sys.mount(
@@ -417,6 +447,8 @@ mod tests {
     fn plan() -> RootfsPlan {
         RootfsPlan {
             layers_root: "/d/images/layers".into(),
+            data_dir: "/v/data".into(),
+            host_root_id: 1 << 30,
             layers: vec!["aaa".into(), "bbb".into()],
             upper: "/v/data/containers/app/upper".into(),
             work: "/v/data/containers/app/work".into(),
@@ -431,6 +463,16 @@ mod tests {
         }
     }
 
+    /// Any open descriptor stands for the user namespace: the fake never uses it.
+    fn userns() -> std::fs::File {
+        std::fs::File::open("/dev/null").unwrap()
+    }
+
+    fn setup(sys: &RecordingSyscall, plan: &RootfsPlan) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        setup_rootfs(sys, plan, userns().as_fd())
+    }
+
     fn index(ops: &[crate::syscall::Call], pred: impl Fn(&crate::syscall::Call) -> bool) -> usize {
         ops.iter().position(pred).expect("call present")
     }
@@ -438,7 +480,7 @@ mod tests {
     #[test]
     fn rootfs_setup_order_and_arguments() {
         let sys = RecordingSyscall::new();
-        setup_rootfs(&sys, &plan()).unwrap();
+        setup(&sys, &plan()).unwrap();
         let c = sys.calls();
         assert_eq!(c[0].op, "unshare");
         assert_eq!(c[0].args, format!("{:#x}", libc::CLONE_NEWNS));
@@ -447,12 +489,26 @@ mod tests {
             c[1].args.contains("-> / ")
                 && c[1].args.contains(&format!("{:#x}", MS_REC | MS_PRIVATE))
         );
-        assert_eq!((c[2].op, c[2].args.as_str()), ("chdir", "/d/images/layers"));
+        // The volume's data is replaced by an id-mapped copy, and everything from here on
+        // is created as the container's root as the host sees it.
+        assert_eq!(
+            (c[2].op, c[2].args.as_str()),
+            ("idmapped_tree", "/v/data ro=false")
+        );
+        assert_eq!(
+            (c[3].op, c[3].args.as_str()),
+            ("attach", "/v/data -> /v/data")
+        );
+        assert_eq!(
+            (c[4].op, c[4].args.clone()),
+            ("set_fs_ids", format!("{} {}", 1u32 << 30, 1u32 << 30))
+        );
+        assert_eq!((c[5].op, c[5].args.as_str()), ("chdir", "/d/images/layers"));
         // Top layer first in lowerdir; upper and work on the volume; nodev.
-        assert!(c[3].args.contains("type=overlay"));
-        assert!(c[3].args.contains("lowerdir=bbb:aaa,upperdir=/v/data/containers/app/upper,workdir=/v/data/containers/app/work"));
-        assert!(c[3].args.contains(&format!("flags={MS_NODEV:#x}")));
-        let overlay = 3;
+        assert!(c[6].args.contains("type=overlay"));
+        assert!(c[6].args.contains("lowerdir=bbb:aaa,upperdir=/v/data/containers/app/upper,workdir=/v/data/containers/app/work"));
+        assert!(c[6].args.contains(&format!("flags={MS_NODEV:#x}")));
+        let overlay = 6;
         let proc_ = index(&c, |x| x.args.contains("type=proc"));
         let pivot = index(&c, |x| x.op == "pivot_root");
         let detach = index(&c, |x| x.op == "umount");
@@ -549,7 +605,7 @@ mod tests {
         let sys = RecordingSyscall::new();
         let mut p = plan();
         p.hostname = "evil\n1.2.3.4 bank".into();
-        assert!(setup_rootfs(&sys, &p).is_err());
+        assert!(setup(&sys, &p).is_err());
         assert!(sys.ops().is_empty());
     }
 
@@ -559,7 +615,7 @@ mod tests {
             let sys = RecordingSyscall::new();
             let mut p = plan();
             p.binds[0].container_path = path.into();
-            assert!(setup_rootfs(&sys, &p).is_err(), "{path}");
+            assert!(setup(&sys, &p).is_err(), "{path}");
             assert!(!sys.ops().contains(&"pivot_root"));
             assert!(!sys
                 .calls()
@@ -573,7 +629,7 @@ mod tests {
         let sys = RecordingSyscall::new();
         let mut p = plan();
         p.binds[0].container_path = "/../../etc".into();
-        assert!(setup_rootfs(&sys, &p).is_err());
+        assert!(setup(&sys, &p).is_err());
         assert!(!sys.ops().contains(&"pivot_root"));
     }
 
@@ -582,7 +638,7 @@ mod tests {
         let sys = RecordingSyscall::new();
         let mut p = plan();
         p.readonly_root = true;
-        setup_rootfs(&sys, &p).unwrap();
+        setup(&sys, &p).unwrap();
         let c = sys.calls();
         assert_eq!(c.last().unwrap().op, "mount");
         assert!(c.last().unwrap().args.starts_with("none -> / "));

@@ -29,13 +29,15 @@ pub struct SpawnedInit {
     pub control: UnixStream,
 }
 
-/// Starts `init_exe __ferrogate-sandbox-init` as PID 1 of new namespaces,
+/// Starts `init_exe __ferrogate-sandbox-init N` as PID 1 of new namespaces,
 /// already inside the cgroups whose `cgroup.procs` files are given, with its
-/// stdout/stderr appended to `log`.
+/// stdout/stderr appended to `log`, its stdin an empty pipe, the control socket as fd 3
+/// and the `inherited` descriptors (N of them) as fds 4, 5, ...
 pub fn spawn_init(
     init_exe: &Path,
     log: &Path,
     cgroup_procs: &[PathBuf],
+    inherited: &[BorrowedFd<'_>],
 ) -> io::Result<SpawnedInit> {
     let program = CString::new(init_exe.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in init path"))?;
@@ -44,9 +46,12 @@ pub fn spawn_init(
     let argv = [
         CString::new("ferrogate-init").map_err(io::Error::other)?,
         CString::new(INIT_ARG).map_err(io::Error::other)?,
+        CString::new(inherited.len().to_string()).map_err(io::Error::other)?,
     ];
     let envp = [CString::new("PATH=/usr/sbin:/usr/bin:/sbin:/bin").map_err(io::Error::other)?];
-    let devnull = File::open("/dev/null")?;
+    // An empty pipe: reads see end of file, and no host file is handed over.
+    let (stdin, stdin_writer) = crate::sys::process::pipe()?;
+    drop(stdin_writer);
     let logf = OpenOptions::new()
         .append(true)
         .create(true)
@@ -68,10 +73,11 @@ pub fn spawn_init(
         program: &program,
         argv: &argv,
         envp: &envp,
-        stdin: devnull.as_fd(),
+        stdin: stdin.as_fd(),
         stdout: logf.as_fd(),
         stderr: logf.as_fd(),
         fd3: init_end.as_fd(),
+        extra: inherited,
         cgroup_procs: &cg_fds,
         namespaces: TASK_NAMESPACES,
     };

@@ -47,8 +47,46 @@ fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     })
 }
 
-/// Resolves `spec` (None or empty: root).
-pub fn resolve_user(spec: Option<&str>, passwd: &str, group: &str) -> Result<Creds, String> {
+/// Why a container `user` does not resolve (Docker's messages).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    /// A user name absent from the image's /etc/passwd.
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoSuchUser(String),
+    /// A group name absent from the image's /etc/group.
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoSuchGroup(String),
+    /// An id the task's user namespace does not map.
+    #[error("{kind} id {id} is outside the ids a task can use (0 to {max})", max = crate::idrange::RANGE_SIZE - 1)]
+    OutOfRange {
+        /// "user" or "group".
+        kind: &'static str,
+        /// The id.
+        id: u32,
+    },
+}
+
+/// Resolves `spec` (None or empty: root). Every id must fall in the task's user
+/// namespace (0 to 65535).
+pub fn resolve_user(spec: Option<&str>, passwd: &str, group: &str) -> Result<Creds, UserError> {
+    let c = resolve_any(spec, passwd, group)?;
+    let max = crate::idrange::RANGE_SIZE;
+    if c.uid >= max {
+        return Err(UserError::OutOfRange {
+            kind: "user",
+            id: c.uid,
+        });
+    }
+    if let Some(g) = c.groups.iter().chain([&c.gid]).find(|g| **g >= max) {
+        return Err(UserError::OutOfRange {
+            kind: "group",
+            id: *g,
+        });
+    }
+    Ok(c)
+}
+
+fn resolve_any(spec: Option<&str>, passwd: &str, group: &str) -> Result<Creds, UserError> {
     let spec = spec.unwrap_or("").trim();
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -60,15 +98,13 @@ pub fn resolve_user(spec: Option<&str>, passwd: &str, group: &str) -> Result<Cre
         Err(_) => Some(
             passwd_entries(passwd)
                 .find(|e| e.name == u)
-                .ok_or_else(|| {
-                    format!("unable to find user {u}: no matching entries in passwd file")
-                })?,
+                .ok_or_else(|| UserError::NoSuchUser(u.to_owned()))?,
         ),
     };
     let uid = match (&ent, u.parse::<u32>()) {
         (Some(e), _) => e.uid,
         (None, Ok(n)) => n,
-        (None, Err(_)) => return Err(format!("unable to find user {u}")),
+        (None, Err(_)) => return Err(UserError::NoSuchUser(u.to_owned())),
     };
     let mut gid = ent.as_ref().map_or(0, |e| e.gid);
     if let Some(g) = g.filter(|g| !g.is_empty()) {
@@ -77,9 +113,7 @@ pub fn resolve_user(spec: Option<&str>, passwd: &str, group: &str) -> Result<Cre
             Err(_) => group_entries(group)
                 .find(|(n, _, _)| *n == g)
                 .map(|(_, id, _)| id)
-                .ok_or_else(|| {
-                    format!("unable to find group {g}: no matching entries in group file")
-                })?,
+                .ok_or_else(|| UserError::NoSuchGroup(g.to_owned()))?,
         };
     }
     let mut groups: Vec<u32> = match &ent {
@@ -128,11 +162,29 @@ mod tests {
         assert_eq!((ug.uid, ug.gid), (1000, 50));
         let ng = resolve_user(Some("nobody:nogroup"), PASSWD, GROUP).unwrap();
         assert_eq!((ng.uid, ng.gid), (65534, 65534));
-        assert!(resolve_user(Some("ghost"), PASSWD, GROUP)
-            .unwrap_err()
-            .contains("unable to find user ghost"));
+        assert_eq!(
+            resolve_user(Some("ghost"), PASSWD, GROUP)
+                .unwrap_err()
+                .to_string(),
+            "unable to find user ghost: no matching entries in passwd file"
+        );
         assert!(resolve_user(Some("app:ghosts"), PASSWD, GROUP).is_err());
         // No passwd file at all (scratch images): numeric users still work.
         assert_eq!(resolve_user(Some("5:6"), "", "").unwrap().groups, [6]);
+        // Ids the task's user namespace cannot map are refused up front.
+        assert_eq!(
+            resolve_user(Some("65536"), PASSWD, GROUP).unwrap_err(),
+            UserError::OutOfRange {
+                kind: "user",
+                id: 65536
+            }
+        );
+        assert_eq!(
+            resolve_user(Some("1:70000"), PASSWD, GROUP)
+                .unwrap_err()
+                .to_string(),
+            "group id 70000 is outside the ids a task can use (0 to 65535)"
+        );
+        assert!(resolve_user(Some("65535:65535"), PASSWD, GROUP).is_ok());
     }
 }

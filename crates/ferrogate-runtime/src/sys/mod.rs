@@ -16,6 +16,7 @@ pub mod loopdev;
 pub mod mount;
 pub mod process;
 pub mod seccomp;
+pub mod userns;
 
 use std::ffi::CString;
 use std::io;
@@ -56,6 +57,33 @@ pub(crate) fn cstr(s: &str) -> io::Result<CString> {
 pub fn geteuid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
+}
+
+/// The device numbers (major, minor) of a character device open as `fd`; `None` for
+/// anything else.
+pub fn fstat_rdev(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<Option<(u32, u32)>> {
+    use std::os::fd::AsRawFd;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is a writable `struct stat`; `fd` is open.
+    cvt(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded and filled `st`.
+    let st = unsafe { st.assume_init() };
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+        return Ok(None);
+    }
+    Ok(Some((libc::major(st.st_rdev), libc::minor(st.st_rdev))))
+}
+
+/// Bytes available to unprivileged users on the file system holding `path`
+/// (`statvfs(2)`: `f_bavail * f_frsize`).
+pub fn statvfs_available(path: &Path) -> io::Result<u64> {
+    let c = cpath(path)?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid C string and `st` a writable `struct statvfs`.
+    cvt(unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: statvfs succeeded and filled `st`.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// `mknod(2)`.

@@ -33,13 +33,16 @@ pub fn mount(
     .map(drop)
 }
 
-/// `open_tree(path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)`: a detached copy
-/// of the mount at `path` (not its submounts), alive while the descriptor is.
+/// `open_tree(path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW)`: a
+/// detached copy of the mount at `path` (not its submounts), alive while the descriptor
+/// is. A final symlink is not followed.
 pub fn open_tree_clone(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
     const OPEN_TREE_CLONE: libc::c_uint = 1;
     let p = cpath(path)?;
     // OPEN_TREE_CLOEXEC is O_CLOEXEC.
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint;
     // SAFETY: `p` is a valid C string; no other pointers.
     let fd =
         cvt_long(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags) })?;
@@ -48,26 +51,23 @@ pub fn open_tree_clone(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
-/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {MOUNT_ATTR_RDONLY})`: makes the
-/// detached (or attached) mount tree `fd` refers to read-only, submounts included.
-pub fn make_tree_readonly(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+/// `struct mount_attr` (linux/mount.h).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+fn mount_setattr(fd: std::os::fd::BorrowedFd<'_>, attr: &MountAttr) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    /// `struct mount_attr` (linux/mount.h).
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
     let empty = c"";
     // SAFETY: `fd` is open, `empty` a valid C string and `attr` a valid `struct mount_attr`
     // whose size is passed; the kernel only reads them.
@@ -77,8 +77,53 @@ pub fn make_tree_readonly(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
             fd.as_raw_fd(),
             empty.as_ptr(),
             libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Makes the detached mount tree `fd` (fresh from `open_tree(OPEN_TREE_CLONE)`, never
+/// attached) an id-mapped mount through the user namespace `userns`: a file owned by `u` on
+/// disk appears owned by whatever host id `u` maps to in that namespace, and files created
+/// through it store the reverse mapping. Also `nosuid,nodev`, and read-only when asked.
+pub fn make_tree_idmapped(
+    fd: std::os::fd::BorrowedFd<'_>,
+    userns: std::os::fd::BorrowedFd<'_>,
+    read_only: bool,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let ns =
+        u64::try_from(userns.as_raw_fd()).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    let ro = if read_only { MOUNT_ATTR_RDONLY } else { 0 };
+    mount_setattr(
+        fd,
+        &MountAttr {
+            attr_set: MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: ns,
+        },
+    )
+}
+
+/// `move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)`: attaches the detached
+/// mount `fd` at `target` (over whatever is mounted there) in this mount namespace.
+pub fn move_mount_to(fd: std::os::fd::BorrowedFd<'_>, target: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    let t = cpath(target)?;
+    let empty = c"";
+    // SAFETY: both strings are valid and NUL-terminated; `fd` is open.
+    cvt_long(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
         )
     })
     .map(drop)
@@ -160,29 +205,34 @@ pub fn loopback_up() -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
-    /// The sandbox init's copy of the layer tree: detached, then read-only, while the
-    /// directory it copies stays writable.
+    /// The sandbox init's copy of the layer tree: detached, id-mapped through a task's user
+    /// namespace and read-only, while the directory it copies stays writable: files owned
+    /// by root on disk are owned by the task's first id through it.
     #[test]
-    fn a_detached_tree_made_read_only_refuses_writes() {
+    fn a_detached_idmapped_tree_is_read_only_and_maps_owners() {
+        use std::os::unix::fs::MetadataExt;
         if !crate::host::is_root() {
             assert_ne!(
                 std::env::var("CI").as_deref(),
                 Ok("true"),
-                "a_detached_tree_made_read_only_refuses_writes needs root; CI=true, so this fails instead of skipping"
+                "a_detached_idmapped_tree_is_read_only_and_maps_owners needs root; CI=true, so this fails instead of skipping"
             );
-            eprintln!("SKIPPED a_detached_tree_made_read_only_refuses_writes: needs root");
+            eprintln!("SKIPPED a_detached_idmapped_tree_is_read_only_and_maps_owners: needs root");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("layer")).unwrap();
+        std::fs::write(dir.path().join("layer/f"), b"x").unwrap();
         let tree = open_tree_clone(dir.path()).unwrap();
         let create = |fd: std::os::fd::BorrowedFd<'_>| {
-            crate::sys::at::openat(fd, "f", libc::O_CREAT | libc::O_WRONLY, 0o600)
+            crate::sys::at::openat(fd, "g", libc::O_CREAT | libc::O_WRONLY, 0o600)
         };
         assert!(create(tree.as_fd()).is_ok(), "writable before");
-        make_tree_readonly(tree.as_fd()).unwrap();
+        let base = 1_600_000_000;
+        let ns = crate::sys::userns::create(base, 65536).unwrap();
+        make_tree_idmapped(tree.as_fd(), ns.as_fd(), true).unwrap();
         let e = create(tree.as_fd()).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
         let layer =
@@ -190,6 +240,11 @@ mod tests {
                 .unwrap();
         let e = create(layer.as_fd()).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
-        std::fs::write(dir.path().join("g"), b"x").unwrap();
+        let through =
+            std::fs::metadata(format!("/proc/self/fd/{}/layer/f", tree.as_raw_fd())).unwrap();
+        assert_eq!((through.uid(), through.gid()), (base, base));
+        let direct = std::fs::metadata(dir.path().join("layer/f")).unwrap();
+        assert_eq!(direct.uid(), 0);
+        std::fs::write(dir.path().join("h"), b"x").unwrap();
     }
 }

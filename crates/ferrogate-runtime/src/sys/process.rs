@@ -44,6 +44,8 @@ pub struct SpawnRequest<'a> {
     pub stderr: BorrowedFd<'a>,
     /// Becomes fd 3 (the control socket).
     pub fd3: BorrowedFd<'a>,
+    /// Become fds 4, 5, ... in order.
+    pub extra: &'a [BorrowedFd<'a>],
     /// `cgroup.procs` files opened for writing; the child writes "0" to each
     /// before exec, so it starts inside its cgroups.
     pub cgroup_procs: &'a [BorrowedFd<'a>],
@@ -65,7 +67,8 @@ struct ChildCtx {
     program: *const libc::c_char,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
-    moves: [(RawFd, RawFd); 4],
+    moves: *const (RawFd, RawFd),
+    n_moves: usize,
     cgroup_fds: *const RawFd,
     n_cgroup: usize,
     errno: AtomicI32,
@@ -122,7 +125,9 @@ extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
             return fail(STEP_CGROUP);
         }
     }
-    for &(src, dst) in &ctx.moves {
+    for i in 0..ctx.n_moves {
+        // SAFETY: `moves` has `n_moves` valid entries (parent-owned).
+        let (src, dst) = unsafe { *ctx.moves.add(i) };
         if src == dst {
             // SAFETY: clears FD_CLOEXEC on an fd we own.
             if unsafe { libc::fcntl(dst, libc::F_SETFD, 0) } == -1 {
@@ -152,28 +157,35 @@ pub fn spawn_in_namespaces(req: &SpawnRequest<'_>) -> io::Result<Spawned> {
     let argv = ptr_array(req.argv);
     let envp = ptr_array(req.envp);
     let cg: Vec<RawFd> = req.cgroup_procs.iter().map(|f| f.as_raw_fd()).collect();
+    // Every source is first duplicated above the highest target, so that no move can
+    // overwrite a source a later move still needs. The copies close when this returns
+    // (close-on-exec in the child: dup2 clears the flag on the targets only).
+    let sources: Vec<BorrowedFd<'_>> = [req.stdin, req.stdout, req.stderr, req.fd3]
+        .into_iter()
+        .chain(req.extra.iter().copied())
+        .collect();
+    let above = RawFd::try_from(sources.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many descriptors"))?;
+    let copies: Vec<OwnedFd> = sources
+        .iter()
+        .map(|fd| dup_above(*fd, above))
+        .collect::<io::Result<_>>()?;
+    let moves: Vec<(RawFd, RawFd)> = copies
+        .iter()
+        .zip(0..)
+        .map(|(c, target)| (c.as_raw_fd(), target))
+        .collect();
     let ctx = ChildCtx {
         program: req.program.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
-        moves: [
-            (req.stdin.as_raw_fd(), 0),
-            (req.stdout.as_raw_fd(), 1),
-            (req.stderr.as_raw_fd(), 2),
-            (req.fd3.as_raw_fd(), 3),
-        ],
+        moves: moves.as_ptr(),
+        n_moves: moves.len(),
         cgroup_fds: cg.as_ptr(),
         n_cgroup: cg.len(),
         errno: AtomicI32::new(0),
         step: AtomicI32::new(0),
     };
-    // fd3 must not be overwritten by an earlier move.
-    if (0..3).contains(&req.fd3.as_raw_fd()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "control fd in 0..3",
-        ));
-    }
     const STACK: usize = 128 * 1024;
     let mut stack = vec![0u8; STACK];
     // SAFETY: offset within the allocation (one past the end is allowed).
@@ -238,6 +250,14 @@ impl AsFdBorrowed for OwnedFd {
     fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
         std::os::fd::AsFd::as_fd(self)
     }
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC, min)`: a close-on-exec copy of `fd` numbered `min` or above.
+pub fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a valid descriptor returns a new one we own.
+    let n = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: `n` is a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
 /// `waitid(P_PIDFD, ..., WEXITED)`. With `nohang`, `Ok(None)` means still running.
@@ -520,6 +540,36 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
         .map(drop)
 }
 
+/// `capget(2)` for this process: (permitted, effective) as 64-bit masks.
+pub fn capget() -> io::Result<(u64, u64)> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut hdr = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: header and a writable 2-element data array as required by version 3.
+    cvt_long(unsafe {
+        libc::syscall(libc::SYS_capget, &mut hdr as *mut Header, data.as_mut_ptr())
+    })?;
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok((
+        join(data[0].permitted, data[1].permitted),
+        join(data[0].effective, data[1].effective),
+    ))
+}
+
 /// `setrlimit(2)`.
 pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
     let lim = libc::rlimit {
@@ -528,6 +578,22 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
     };
     // SAFETY: `lim` is a valid `struct rlimit` the kernel only reads.
     cvt(unsafe { libc::setrlimit(resource as _, &lim) }).map(drop)
+}
+
+/// Raises the soft limit on open files to the hard limit; returns the new limit.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable `struct rlimit`.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: as above; the kernel only reads it.
+        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
 }
 
 /// Writes `value` to `/proc/self/oom_score_adj`.

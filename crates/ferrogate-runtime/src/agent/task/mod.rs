@@ -13,14 +13,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 
+mod health;
+mod output;
 mod teardown;
+
+use health::Health;
 
 use super::record::{self, TaskRecord};
 use super::state::{TaskEvent, TaskState};
-use super::{
-    ContainerExit, ContainerSpec, Ctx, EventKind, HealthCheck, HealthStatus, StopCode, TaskSpec,
-    MAX_STOP_TIMEOUT,
-};
+use super::{ContainerExit, ContainerSpec, Ctx, EventKind, StopCode, TaskSpec, MAX_STOP_TIMEOUT};
 use crate::cgroup::{Limits, TaskCgroup};
 use crate::ids::{ContainerName, TaskId};
 use crate::image::{ImageStore, ResolvedImage};
@@ -90,73 +91,6 @@ struct Container {
     health: Option<Health>,
 }
 
-/// Where a container's health checks are.
-struct Health {
-    check: HealthCheck,
-    /// When the container started (for the start period).
-    started: Instant,
-    /// When the next check runs (if none is running).
-    next: Instant,
-    /// The running check: its exec id, when it started and when it times out.
-    probe: Option<(u64, Instant, Instant)>,
-    /// Consecutive counted failures.
-    failures: u32,
-    /// A check has passed (the start period is over then, as in Docker).
-    passed: bool,
-    /// Last reported status.
-    status: Option<HealthStatus>,
-}
-
-impl Health {
-    fn new(check: HealthCheck, now: Instant) -> Self {
-        let check = HealthCheck {
-            interval: check.interval.max(Duration::from_secs(1)),
-            timeout: check.timeout.max(Duration::from_secs(1)),
-            retries: check.retries.max(1),
-            ..check
-        };
-        Health {
-            next: now + check.interval,
-            started: now,
-            check,
-            probe: None,
-            failures: 0,
-            passed: false,
-            status: None,
-        }
-    }
-
-    /// When this container's checks next need attention.
-    fn due(&self) -> Instant {
-        self.probe.map_or(self.next, |(_, _, deadline)| deadline)
-    }
-
-    /// Records the end of the running check; returns the new status if it changed. A failure
-    /// of a check that started within the start period does not count until a check has
-    /// passed (Docker's and ECS's rule).
-    fn finish(&mut self, ok: bool, now: Instant) -> Option<HealthStatus> {
-        let began = self.probe.take().map_or(now, |(_, began, _)| began);
-        self.next = now + self.check.interval;
-        let new = if ok {
-            self.failures = 0;
-            self.passed = true;
-            HealthStatus::Healthy
-        } else if !self.passed && began < self.started + self.check.start_period {
-            return None;
-        } else {
-            self.failures += 1;
-            if self.failures < self.check.retries {
-                return None;
-            }
-            HealthStatus::Unhealthy
-        };
-        (self.status != Some(new)).then(|| {
-            self.status = Some(new);
-            new
-        })
-    }
-}
-
 struct TaskRun {
     ctx: Arc<Ctx>,
     id: TaskId,
@@ -177,6 +111,10 @@ struct TaskRun {
     deferred: Vec<super::RuntimeEvent>,
     /// The id of the next health check run.
     next_exec: u64,
+    /// The task's range of host ids, held until the task is gone.
+    ids: Option<crate::idrange::IdLease>,
+    /// The readers of the containers' output pipes.
+    output: Option<output::Output>,
 }
 
 type Failure = (StopCode, String);
@@ -223,6 +161,8 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         deferring: false,
         deferred: Vec::new(),
         next_exec: 0,
+        ids: None,
+        output: None,
     };
     t.ctx
         .emit(&t.id, EventKind::StateChanged(TaskState::Provisioning))
@@ -232,8 +172,8 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         size_gib: volume.size_gib,
     };
     let limits = Limits {
-        cpu_units,
-        memory_mib,
+        cpu_units: Some(cpu_units.unwrap_or(super::DEFAULT_TASK_CPU_UNITS)),
+        memory_mib: Some(memory_mib.unwrap_or(super::DEFAULT_TASK_MEMORY_MIB)),
         pids_max: Some(ctx.config.pids_max),
     };
     let hostname = hostname.unwrap_or_else(|| default_hostname(&task_id));
@@ -335,6 +275,15 @@ impl TaskRun {
         .map_err(fail)?
         .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
         let launches = self.launches(&images, &store, &hostname, &volumes)?;
+        let ids = ctx
+            .ids
+            .take()
+            .map_err(|e| fail(format!("ResourceInitializationError: taking a user id range: {e}")))?
+            .ok_or_else(|| {
+                fail("ResourceInitializationError: RESOURCE:USER_NAMESPACE (every host id range for task user namespaces is in use)")
+            })?;
+        let id_slot = ids.slot;
+        self.ids = Some(ids);
         let layers: Vec<String> = images
             .iter()
             .flat_map(|i| i.diff_ids.iter().map(|d| d.hex().to_owned()))
@@ -344,6 +293,7 @@ impl TaskRun {
             task_id: self.id.to_string(),
             volume_id: req.volume_id.to_string(),
             layers,
+            id_slot: Some(id_slot),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -412,17 +362,53 @@ impl TaskRun {
         self.device = Some(dev);
         self.check_stop(rx)?;
 
-        // The sandbox init.
+        // The containers' output pipes, read here; the write ends go to the init.
+        let pipes = output::pipes(launches.len()).map_err(|e| {
+            fail(format!(
+                "ResourceInitializationError: creating output pipes: {e}"
+            ))
+        })?;
+        let (readers, writers): (Vec<_>, Vec<_>) = pipes
+            .into_iter()
+            .zip(&launches)
+            .map(|((rd, wr), l)| {
+                let name = ContainerName::new(l.name.clone()).map_err(|e| fail(e.to_string()));
+                name.map(|n| ((rd, ctx.layout.container_log(&self.id, &n)), wr))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        self.output = Some(
+            output::Output::start(readers, ctx.config.output_limit_bytes).map_err(|e| {
+                fail(format!(
+                    "ResourceInitializationError: container output: {e}"
+                ))
+            })?,
+        );
+
+        // The sandbox init. It inherits the id range's lock (the range stays taken while
+        // it lives) and the output pipes' write ends.
         let init_log = ctx.layout.init_log(&self.id);
         let exe = ctx.config.init_exe.clone();
-        let spawned = blocking(move || spawn_init(&exe, &init_log, &init_procs))
-            .await
-            .map_err(fail)?
-            .map_err(|e| {
-                fail(format!(
-                    "ResourceInitializationError: starting the sandbox: {e}"
-                ))
-            })?;
+        let lock = self
+            .ids
+            .as_ref()
+            .map(|l| l.lock().try_clone_to_owned())
+            .transpose()
+            .map_err(|e| fail(format!("ResourceInitializationError: {e}")))?
+            .ok_or_else(|| fail("internal: no id range"))?;
+        let spawned = blocking(move || {
+            let mut inherited = vec![lock.as_fd()];
+            inherited.extend(writers.iter().map(AsFd::as_fd));
+            spawn_init(&exe, &init_log, &init_procs, &inherited)
+        })
+        .await
+        .map_err(fail)?
+        .map_err(|e| {
+            fail(format!(
+                "ResourceInitializationError: starting the sandbox: {e}"
+            ))
+        })?;
         self.init = Some(connect(spawned).map_err(|e| {
             fail(format!(
                 "ResourceInitializationError: sandbox control channel: {e}"
@@ -440,6 +426,7 @@ impl TaskRun {
             volume_device: device_path,
             volume_mount: self.mount.clone(),
             layers_root: store.layers_root(),
+            id_base: self.ids.as_ref().map_or(0, |l| l.first_id),
             volumes,
             containers: launches,
         };
@@ -612,7 +599,6 @@ impl TaskRun {
                     .filter_map(|d| d.strip_prefix(store.layers_root()).ok())
                     .map(|p| p.display().to_string())
                     .collect(),
-                log_path: self.ctx.layout.container_log(&self.id, &s.name),
                 cgroup_procs: Vec::new(),
                 binds,
                 readonly_root: s.readonly_root_filesystem,
@@ -909,6 +895,12 @@ impl TaskRun {
             self.set_state(TaskEvent::ProcessesGone).await;
         }
         let teardown = self.teardown().await;
+        // Every line the containers wrote is in their logs before the task is reported
+        // stopped; the id range is free once no process of the task is left.
+        if let Some(out) = self.output.take() {
+            out.finish(TEARDOWN_STEP_TIMEOUT).await;
+        }
+        self.ids = None;
         self.flush_events().await;
         self.set_state(TaskEvent::TornDown).await;
         if !teardown.errors.is_empty() {
@@ -1002,71 +994,4 @@ fn connect(s: crate::sandbox::spawn::SpawnedInit) -> std::io::Result<InitConn> {
         msgs,
         exited: None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn health(retries: u32, start_period_s: u64) -> (Health, Instant) {
-        let t0 = Instant::now();
-        let h = Health::new(
-            HealthCheck {
-                argv: vec!["true".into()],
-                interval: Duration::from_secs(5),
-                timeout: Duration::from_secs(2),
-                retries,
-                start_period: Duration::from_secs(start_period_s),
-            },
-            t0,
-        );
-        (h, t0)
-    }
-
-    /// Runs one check that started at `t0 + at_s` and ended 1 s later.
-    fn check(h: &mut Health, t0: Instant, at_s: u64, ok: bool) -> Option<HealthStatus> {
-        let began = t0 + Duration::from_secs(at_s);
-        h.probe = Some((at_s, began, began + h.check.timeout));
-        h.finish(ok, began + Duration::from_secs(1))
-    }
-
-    #[test]
-    fn retries_in_a_row_make_unhealthy_and_a_pass_healthy_reported_on_change() {
-        let (mut h, t0) = health(3, 0);
-        assert_eq!(
-            h.due(),
-            t0 + Duration::from_secs(5),
-            "first check after interval"
-        );
-        assert_eq!(check(&mut h, t0, 5, false), None);
-        assert_eq!(check(&mut h, t0, 11, false), None);
-        assert_eq!(check(&mut h, t0, 17, false), Some(HealthStatus::Unhealthy));
-        assert_eq!(check(&mut h, t0, 23, false), None, "no change, no report");
-        assert_eq!(check(&mut h, t0, 29, true), Some(HealthStatus::Healthy));
-        assert_eq!(check(&mut h, t0, 35, true), None);
-        assert_eq!(check(&mut h, t0, 41, false), None, "failures count afresh");
-        assert_eq!(check(&mut h, t0, 47, true), None);
-        assert!(h.probe.is_none());
-        assert_eq!(
-            h.next,
-            t0 + Duration::from_secs(53),
-            "interval after the end"
-        );
-    }
-
-    #[test]
-    fn the_start_period_forgives_failures_until_a_check_passes() {
-        let (mut h, t0) = health(1, 30);
-        assert_eq!(check(&mut h, t0, 5, false), None);
-        assert_eq!(check(&mut h, t0, 11, false), None);
-        assert_eq!(check(&mut h, t0, 17, true), Some(HealthStatus::Healthy));
-        // Passed once: the start period is over.
-        assert_eq!(check(&mut h, t0, 23, false), Some(HealthStatus::Unhealthy));
-        let (mut h, t0) = health(1, 30);
-        // A check that began within the period does not count even if it ended after it.
-        let began = t0 + Duration::from_secs(29);
-        h.probe = Some((1, began, began + Duration::from_secs(2)));
-        assert_eq!(h.finish(false, t0 + Duration::from_secs(31)), None);
-        assert_eq!(check(&mut h, t0, 36, false), Some(HealthStatus::Unhealthy));
-    }
 }
