@@ -2,12 +2,12 @@
 //! reports changes it. The runtime itself is driven by the server (which owns the agent);
 //! this module knows nothing of it beyond [`Update`].
 
-use ferrogate_store::{Key as StoreKey, Record, Table};
+use ferrogate_store::{Direction, Key as StoreKey, ReadTx, Record, Table, TxRef};
 use ferrogate_types::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::Tag;
+use crate::model::{Cluster, Tag};
 use crate::taskdef::KeyValue;
 
 /// One container of a task: what to run (the task definition's container after overrides)
@@ -509,12 +509,51 @@ pub struct ContainerOverride {
     pub resource_requirements: Option<Vec<Value>>,
 }
 
+/// Every task of a cluster, in id order.
+pub fn cluster_tasks(tx: &dyn ReadTx, cl: &Cluster) -> Result<Vec<Task>, crate::EcsError> {
+    let prefix = cluster_prefix(&cl.account, &cl.region, &cl.name);
+    let mut out = Vec::new();
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let rows = tables::TASKS.scan(tx, &prefix, cursor.as_deref(), Direction::Forward, 512)?;
+        let done = rows.len() < 512;
+        for (k, t) in rows {
+            cursor = Some(k);
+            out.push(t);
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// Deletes every (stopped) task and client token of a cluster being deleted.
+pub fn forget_cluster(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), crate::EcsError> {
+    let prefix = cluster_prefix(&cl.account, &cl.region, &cl.name);
+    loop {
+        let rows = tables::TASKS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
+        let tokens =
+            tables::CLIENT_TOKENS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
+        if rows.is_empty() && tokens.is_empty() {
+            return Ok(());
+        }
+        let w = tx.write()?;
+        for (k, _) in rows {
+            tables::TASKS.delete(w, &k)?;
+        }
+        for (k, _) in tokens {
+            tables::CLIENT_TOKENS.delete(w, &k)?;
+        }
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn task() -> Task {
+    /// A task of `web:1` in cluster `prod`, its container's command and environment overridden.
+    pub(crate) fn task() -> Task {
         Task {
             account: "111122223333".into(),
             region: "us-east-1".into(),
@@ -610,17 +649,6 @@ mod tests {
             !t.apply(&Update::Status("RUNNING".into()), at),
             "nothing changes a stopped task"
         );
-        let v = serde_json::to_value(crate::views::TaskView::of(&t, false)).unwrap();
-        assert_eq!(v["containers"][0]["exitCode"], 143);
-        assert_eq!(
-            v["fargateEphemeralStorage"]["kmsKeyId"],
-            "arn:aws:kms:us-east-1:111122223333:key/k"
-        );
-        assert_eq!(v["ephemeralStorage"]["sizeInGiB"], 20);
-        assert_eq!(
-            v["taskArn"],
-            "arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef0123456789abcdef"
-        );
     }
 
     #[test]
@@ -681,13 +709,5 @@ mod tests {
             .unwrap();
         let ids: Vec<String> = left.into_iter().map(|(_, t)| t.id).collect();
         assert_eq!(ids, vec![format!("{:032x}", 1), format!("{:032x}", 3)]);
-    }
-
-    #[test]
-    fn without_a_customer_key_no_kms_key_id_is_shown() {
-        let mut t = task();
-        t.kms_key_arn = None;
-        let v = serde_json::to_value(crate::views::TaskView::of(&t, false)).unwrap();
-        assert_eq!(v["fargateEphemeralStorage"], json!({"sizeInGiB": 20}));
     }
 }

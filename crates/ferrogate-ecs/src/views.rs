@@ -706,3 +706,44 @@ pub struct TagsAnswer {
     /// The tags.
     pub tags: Vec<Tag>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Update;
+    use ferrogate_types::Timestamp;
+    use serde_json::json;
+
+    #[test]
+    fn a_task_shows_its_exit_codes_storage_and_arn() {
+        let mut t = crate::task::tests::task();
+        let at = Timestamp::from_millis(5_000);
+        t.apply(
+            &Update::ContainerStopped {
+                name: "app".into(),
+                exit_code: Some(143),
+                reason: None,
+            },
+            at,
+        );
+        let v = serde_json::to_value(TaskView::of(&t, false)).unwrap();
+        assert_eq!(v["containers"][0]["exitCode"], 143);
+        assert_eq!(
+            v["fargateEphemeralStorage"]["kmsKeyId"],
+            "arn:aws:kms:us-east-1:111122223333:key/k"
+        );
+        assert_eq!(v["ephemeralStorage"]["sizeInGiB"], 20);
+        assert_eq!(
+            v["taskArn"],
+            "arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef0123456789abcdef"
+        );
+    }
+
+    #[test]
+    fn without_a_customer_key_no_kms_key_id_is_shown() {
+        let mut t = crate::task::tests::task();
+        t.kms_key_arn = None;
+        let v = serde_json::to_value(TaskView::of(&t, false)).unwrap();
+        assert_eq!(v["fargateEphemeralStorage"], json!({"sizeInGiB": 20}));
+    }
+}

@@ -14,11 +14,12 @@ use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{creating, existing, max_results, on, on_each, token, Ecs};
+use super::common::{active, creating, existing, load, max_results, on, on_each, token, Ecs};
 use crate::cluster::{self as c, ConfigurationIn, SettingIn, TagIn, FARGATE_KEY_CONDITION};
 use crate::model::{
     cluster_arn, keys, tables, Cluster, ClusterConfiguration, ClusterStatus, ManagedStorage,
 };
+use crate::task;
 use crate::views::{
     ClusterAnswer, ClusterView, ClustersAnswer, Failure, Include, Listing, ListingItems,
 };
@@ -26,32 +27,9 @@ use crate::EcsError;
 
 const RESOURCE: &str = "AWS::ECS::Cluster";
 
-fn load(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    name: &str,
-) -> Result<Option<Cluster>, EcsError> {
-    Ok(tables::CLUSTERS.get(tx, &keys::named(account, region, name))?)
-}
-
-/// The ACTIVE cluster `reference` names in the caller's partition.
-pub(crate) fn active(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<Cluster, EcsError> {
-    let name = c::resolve(reference, account, region).ok_or(EcsError::ClusterNotFoundException)?;
-    match load(tx, account, region, &name)? {
-        Some(cl) if cl.status == ClusterStatus::Active => Ok(cl),
-        _ => Err(EcsError::ClusterNotFoundException),
-    }
-}
-
 /// The answer of a write operation: the cluster with everything but statistics.
 fn written(tx: &TxRef<'_>, cl: &Cluster) -> Result<Reply<ClusterAnswer>, EcsError> {
-    let counts = super::tasks::counts(tx.read(), cl)?;
+    let counts = counts(tx.read(), cl)?;
     let out = ClusterAnswer {
         cluster: ClusterView::of(cl, Include::ALL, counts),
     };
@@ -508,7 +486,7 @@ impl Operation for DeleteClusterInput {
         {
             return Err(EcsError::ClusterContainsServicesException);
         }
-        if super::tasks::cluster_tasks(tx.read(), &cl)?
+        if task::cluster_tasks(tx.read(), &cl)?
             .iter()
             .any(|t| !t.is_stopped())
         {
@@ -516,7 +494,7 @@ impl Operation for DeleteClusterInput {
         }
         // The cluster's stopped tasks and client tokens go with it: a cluster created later
         // under the same name starts empty.
-        super::tasks::forget_cluster(&mut tx, &cl)?;
+        task::forget_cluster(&mut tx, &cl)?;
         cl.status = ClusterStatus::Inactive;
         save(&mut tx, &cl)?;
         written(&tx, &cl)
@@ -618,7 +596,7 @@ impl Operation for DescribeClustersInput {
             };
             match found {
                 Some(cl) => {
-                    let counts = super::tasks::counts(tx.read(), &cl)?;
+                    let counts = counts(tx.read(), &cl)?;
                     clusters.push(ClusterView::of(&cl, inc, counts));
                 }
                 None => failures.push(Failure::missing(shown_arn(&r, account, ctx.region))),
@@ -718,4 +696,21 @@ impl Operation for ListClustersInput {
             next,
         )))
     }
+}
+
+/// (running tasks, pending tasks, active services) of a cluster.
+pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize, usize), EcsError> {
+    let (mut running, mut pending) = (0, 0);
+    for t in task::cluster_tasks(tx, cl)? {
+        match t.last.as_str() {
+            "RUNNING" => running += 1,
+            "STOPPED" => {}
+            _ => pending += 1,
+        }
+    }
+    let services = crate::service::cluster_services(tx, &cl.account, &cl.region, &cl.name)?
+        .iter()
+        .filter(|s| s.status == "ACTIVE")
+        .count();
+    Ok((running, pending, services))
 }

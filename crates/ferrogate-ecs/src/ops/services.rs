@@ -6,16 +6,15 @@ use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::tasks::{
-    check_platform, fargate_key, network, runnable_task_definition, NetworkConfigurationIn,
-    StrategyIn,
+use super::common::{
+    active, cluster_key, creating, existing, max_results, on, on_each, token, Ecs,
 };
-use super::{
-    cluster_key, clusters, creating, existing, max_results, on, on_each, taskdefs, token, Ecs,
-};
+use super::tasks::{check_platform, network, NetworkConfigurationIn, StrategyIn};
 use crate::cluster::{self as c, TagIn};
+use crate::ids::deployment_id;
+use crate::launch::{fargate_key, runnable_task_definition};
 use crate::model::Cluster;
-use crate::service::{deployment_id, service_key, DeploymentConfiguration, Service, SERVICES};
+use crate::service::{service_key, DeploymentConfiguration, Service, SERVICES};
 use crate::views::{Failure, Listing, ListingItems, ServiceAnswer, ServiceView, ServicesAnswer};
 use crate::EcsError;
 
@@ -272,10 +271,10 @@ impl Operation for CreateServiceInput {
 
     /// On the new service, with `ecs:cluster` and `ecs:task-definition`.
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let td = self.task_definition.as_deref().unwrap_or_default();
         let mut keys = cluster_key(cl.arn());
-        if let Some(td) = taskdefs::find(s.tx, s.account(), s.region, td)? {
+        if let Some(td) = crate::taskdef::find(s.tx, s.account(), s.region, td)? {
             keys.push(("ecs:task-definition".to_owned(), vec![td.arn()]));
         }
         Ok(creating::<Self>(
@@ -301,7 +300,7 @@ impl Operation for CreateServiceInput {
     ) -> Result<Reply<ServiceAnswer>, EcsError> {
         let this = op.op();
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, this.cluster_ref())?;
+        let cl = active(tx.read(), account, region, this.cluster_ref())?;
         if let Some(existing) = find(tx.read(), &cl, &this.service_name)? {
             if existing.status != "INACTIVE" {
                 return Err(EcsError::invalid("Creation of service was not idempotent."));
@@ -404,7 +403,7 @@ fn on_service<O: ferrogate_api::Registered>(
     cluster: &str,
     service: &str,
 ) -> Result<Authorization, EcsError> {
-    let cl = clusters::active(s.tx, s.account(), s.region, cluster)?;
+    let cl = active(s.tx, s.account(), s.region, cluster)?;
     let svc = find(s.tx, &cl, service)?.ok_or(EcsError::ServiceNotFoundException)?;
     Ok(on::<O>(
         existing(svc.arn(), &svc.tags),
@@ -435,7 +434,7 @@ impl Operation for UpdateServiceInput {
     ) -> Result<Reply<ServiceAnswer>, EcsError> {
         let this = op.op();
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, this.cluster_ref())?;
+        let cl = active(tx.read(), account, region, this.cluster_ref())?;
         let mut svc =
             find(tx.read(), &cl, &this.service)?.ok_or(EcsError::ServiceNotFoundException)?;
         if svc.status != "ACTIVE" {
@@ -474,9 +473,9 @@ impl Operation for UpdateServiceInput {
         if redeploy && this.task_definition.is_none() {
             // A forced redeployment of the current definition (which may have been
             // deregistered since: a service keeps running it) must still be launchable.
-            let td = crate::ops::taskdefs::find(tx.read(), account, region, &svc.task_definition)?
+            let td = crate::taskdef::find(tx.read(), account, region, &svc.task_definition)?
                 .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-            crate::ops::tasks::launchable(&td)?;
+            crate::launch::launchable(&td)?;
         }
         if redeploy {
             // The new deployment takes the cluster's key as it is now.
@@ -530,7 +529,7 @@ impl Operation for DeleteServiceInput {
         ctx: Ctx<'_>,
     ) -> Result<Reply<ServiceAnswer>, EcsError> {
         let this = op.op();
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
@@ -589,7 +588,7 @@ impl Operation for DescribeServicesInput {
 
     /// Every service named, as stored (with its tags) when it exists, with `ecs:cluster`.
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let mut resources = Vec::new();
         for r in &self.services {
             resources.push(match find(s.tx, &cl, r)? {
@@ -611,7 +610,7 @@ impl Operation for DescribeServicesInput {
         ctx: Ctx<'_>,
     ) -> Result<Reply<ServicesAnswer>, EcsError> {
         let this = op.op();
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
@@ -670,7 +669,7 @@ impl Operation for ListServicesInput {
 
     /// No resource type in the reference, with `ecs:cluster`.
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
@@ -690,7 +689,7 @@ impl Operation for ListServicesInput {
             None => 10,
             Some(_) => max_results(this.max_results, 100)?,
         };
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,

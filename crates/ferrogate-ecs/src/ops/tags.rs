@@ -8,7 +8,8 @@ use ferrogate_store::{ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{action, clusters, existing, request_tags, taskdefs, Ecs};
+use super::common::{action, active, existing, request_tags, Ecs};
+use super::taskdefs;
 use crate::cluster::{self as c, TagIn};
 use crate::model::{keys, tables, Cluster, Tag, TaskDefinition};
 use crate::views::TagsAnswer;
@@ -57,7 +58,7 @@ fn find(tx: &dyn ReadTx, account: &str, region: &str, arn: &str) -> Result<Tagge
         return Err(EcsError::invalid("The ARN provided is invalid."));
     }
     if arn.contains(":cluster/") {
-        return clusters::active(tx, account, region, arn)
+        return active(tx, account, region, arn)
             .map(Tagged::Cluster)
             .map_err(|_| not_found());
     }

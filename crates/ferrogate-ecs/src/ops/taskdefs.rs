@@ -6,10 +6,10 @@ use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{creating, max_results, on, token, Ecs};
+use super::common::{creating, max_results, on, token, Ecs};
 use crate::cluster as c;
 use crate::model::{keys, tables, Family, TaskDefinition};
-use crate::taskdef;
+use crate::taskdef::{self, find, parse_ref};
 use crate::views::{Listing, ListingItems, TaskDefinitionAnswer, TaskDefinitionView};
 use crate::EcsError;
 
@@ -99,64 +99,6 @@ impl Operation for RegisterInput {
             tags: Some(td.tags.clone()),
         };
         Ok(recorded(out, td.arn()))
-    }
-}
-
-/// What a `taskDefinition` parameter names: a family (its latest ACTIVE revision), a
-/// `family:revision`, or a task definition ARN of the caller's partition.
-fn parse_ref(reference: &str, account: &str, region: &str) -> Option<(String, Option<i64>)> {
-    let rest = if reference.starts_with("arn:") {
-        reference.strip_prefix(&format!("arn:aws:ecs:{region}:{account}:task-definition/"))?
-    } else {
-        reference
-    };
-    let (family, revision) = match rest.split_once(':') {
-        Some((f, r)) => {
-            // Digits without leading zeros: `web:01` is not another name for `web:1`.
-            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) || r.starts_with('0') {
-                return None;
-            }
-            (f, Some(r.parse::<i64>().ok().filter(|r| *r > 0)?))
-        }
-        None => (rest, None),
-    };
-    c::is_name(family).then(|| (family.to_owned(), revision))
-}
-
-/// The task definition `reference` names, if any.
-pub(crate) fn find(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<Option<TaskDefinition>, EcsError> {
-    let Some((family, revision)) = parse_ref(reference, account, region) else {
-        return Ok(None);
-    };
-    if let Some(r) = revision {
-        return Ok(tables::TASK_DEFINITIONS.get(tx, &keys::revision(account, region, &family, r))?);
-    }
-    // The latest ACTIVE revision.
-    let prefix = keys::named(account, region, &family);
-    let mut cursor: Option<Vec<u8>> = None;
-    loop {
-        let rows = tables::TASK_DEFINITIONS.scan(
-            tx,
-            &prefix,
-            cursor.as_deref(),
-            Direction::Reverse,
-            256,
-        )?;
-        let done = rows.len() < 256;
-        for (k, td) in rows {
-            if td.active {
-                return Ok(Some(td));
-            }
-            cursor = Some(k);
-        }
-        if done {
-            return Ok(None);
-        }
     }
 }
 

@@ -5,27 +5,21 @@
 use ferrogate_api::{
     Authorization, Authorized, Check, Ctx, Operation, Reply, Resource, Scope, Sent,
 };
-use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_store::{ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{
-    action, cluster_key, clusters, existing, max_results, on, on_each, request_tags, taskdefs,
-    token, Ecs,
+use super::common::{
+    action, active, cluster_key, existing, max_results, on, on_each, request_tags, token, Ecs,
 };
 use crate::cluster::{self as c, TagIn};
-use crate::model::{Cluster, TaskDefinition};
+use crate::launch::{fargate_key, new_task, runnable_task_definition, save_new, task_containers};
+use crate::model::Cluster;
 use crate::task::{self, tables, ClientToken, ContainerOverride, Task};
 use crate::views::{Failure, Listing, ListingItems, TaskAnswer, TaskView, TasksAnswer};
 use crate::{taskdef, EcsError};
 
 const RESOURCE: &str = "AWS::ECS::Task";
-
-pub(crate) fn random_hex(bytes: usize) -> Result<String, EcsError> {
-    let mut b = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| EcsError::RandomnessUnavailable)?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
 
 /// The answer of a write, recorded as its `responseElements`.
 fn recorded<T: serde::Serialize>(out: T) -> Reply<T> {
@@ -100,66 +94,6 @@ pub(crate) fn check_platform(p: Option<&str>) -> Result<(), EcsError> {
             "The specified platform version {p} does not exist or is not supported: Ferrogate provides 1.4.0 (LATEST)."
         ))),
     }
-}
-
-/// The ACTIVE Fargate-compatible task definition `reference` names.
-pub(crate) fn runnable_task_definition(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<crate::model::TaskDefinition, EcsError> {
-    let td = taskdefs::find(tx, account, region, reference)?
-        .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-    if !td.active {
-        return Err(EcsError::client(format!(
-            "TaskDefinition is inactive: {} cannot run new tasks.",
-            td.arn()
-        )));
-    }
-    let fargate = td.body["compatibilities"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
-    if !fargate {
-        return Err(EcsError::client(
-            "Task definition does not support launch_type FARGATE.",
-        ));
-    }
-    launchable(&td)?;
-    Ok(td)
-}
-
-/// Whether tasks of `td` can run as written: no member Ferrogate cannot apply, and its
-/// containers, mounts and health checks check out (they were checked at registration;
-/// checked again for definitions stored before a check existed). Used by RunTask,
-/// CreateService and UpdateService, and by the service reconciler at every launch.
-pub(crate) fn launchable(td: &TaskDefinition) -> Result<(), EcsError> {
-    if let Some(m) = crate::support::unsupported(&td.body) {
-        return Err(EcsError::UnsupportedFeatureException(m));
-    }
-    task_containers(td, &[]).map(drop)
-}
-
-/// A task's containers (the definition's, with `overrides` applied and mounts resolved) and
-/// its task volumes.
-fn task_containers(
-    td: &TaskDefinition,
-    overrides: &[task::ContainerOverride],
-) -> Result<(Vec<task::TaskContainer>, Vec<String>), EcsError> {
-    let defs = taskdef::containers(td)?;
-    let volumes = crate::mounts::volume_names(td.body["volumes"].as_array().map_or(&[], |v| v))?;
-    let mounts = crate::mounts::resolve(&defs, &volumes)?;
-    let containers = defs
-        .iter()
-        .zip(mounts)
-        .map(|(d, m)| {
-            let ov = overrides
-                .iter()
-                .find(|o| o.name.as_deref() == d.name.as_deref());
-            task::container_from(d, ov, m)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((containers, volumes))
 }
 
 /// `RunTask`.
@@ -273,8 +207,8 @@ impl Operation for RunTaskInput {
     /// On the task definition, with `ecs:cluster`; with tags, `ecs:TagResource` too (with
     /// `ecs:CreateAction`: the tasks do not exist yet).
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        let td = taskdefs::find(s.tx, s.account(), s.region, &self.task_definition)?
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let td = crate::taskdef::find(s.tx, s.account(), s.region, &self.task_definition)?
             .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
         let keys = cluster_key(cl.arn());
         let run = Check::new(
@@ -310,7 +244,7 @@ impl Operation for RunTaskInput {
     ) -> Result<Reply<TasksAnswer>, EcsError> {
         let this = op.op();
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, this.cluster_ref())?;
+        let cl = active(tx.read(), account, region, this.cluster_ref())?;
         let canonical = serde_json::to_string(&json!({
             "taskDefinition": this.task_definition, "cluster": cl.name, "count": this.count,
             "overrides": this.overrides, "startedBy": this.started_by, "group": this.group,
@@ -455,101 +389,6 @@ impl Operation for RunTaskInput {
     }
 }
 
-/// A task of a service's deployment: the task definition as registered (no overrides), the
-/// deployment's key, `startedBy` = the deployment id, `group` = `service:<name>`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn service_task(
-    td: &TaskDefinition,
-    cl: &Cluster,
-    key: Option<String>,
-    deployment_id: &str,
-    service: &str,
-    network: &Value,
-    tags: &[crate::model::Tag],
-    now: ferrogate_types::Timestamp,
-) -> Result<Task, EcsError> {
-    let body = &td.body;
-    let (containers, volumes) = task_containers(td, &[])?;
-    Ok(Task {
-        cpu: body["cpu"].as_str().unwrap_or_default().to_owned(),
-        memory: body["memory"].as_str().unwrap_or_default().to_owned(),
-        ephemeral_gib: body["ephemeralStorage"]["sizeInGiB"]
-            .as_i64()
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(20),
-        started_by: Some(deployment_id.to_owned()),
-        group: format!("service:{service}"),
-        ..new_task(cl, td, containers, volumes, key, network, tags, now)?
-    })
-}
-
-/// A new task of `td` in `cl`, as RunTask and the service scheduler record it: a fresh id
-/// and volume id, PROVISIONING with desired RUNNING, nothing launched yet. Both callers set
-/// `cpu`, `memory`, `ephemeralGib`, `startedBy` and `group` themselves (struct update), and
-/// RunTask its `overrides`.
-#[allow(clippy::too_many_arguments)]
-fn new_task(
-    cl: &Cluster,
-    td: &TaskDefinition,
-    containers: Vec<task::TaskContainer>,
-    volumes: Vec<String>,
-    key: Option<String>,
-    network: &Value,
-    tags: &[crate::model::Tag],
-    now: ferrogate_types::Timestamp,
-) -> Result<Task, EcsError> {
-    Ok(Task {
-        account: cl.account.clone(),
-        region: cl.region.clone(),
-        cluster: cl.name.clone(),
-        id: random_hex(16)?,
-        task_definition_arn: td.arn(),
-        cpu: String::new(),
-        memory: String::new(),
-        containers,
-        volumes,
-        ephemeral_gib: 20,
-        kms_key_arn: key,
-        volume_id: format!("vol-{}", &random_hex(9)?[..17]),
-        desired: "RUNNING".into(),
-        last: "PROVISIONING".into(),
-        version: 1,
-        created_at: now,
-        pull_started_at: None,
-        pull_stopped_at: None,
-        started_at: None,
-        stopping_at: None,
-        execution_stopped_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
-        started_by: None,
-        group: String::new(),
-        overrides: serde_json::json!({}),
-        network: network.clone(),
-        tags: tags.to_vec(),
-        launched: false,
-        grant_id: None,
-        grant_retired: false,
-    })
-}
-
-/// The key a task launched now in `cl` is encrypted under.
-pub(crate) fn fargate_key(cl: &Cluster) -> Option<String> {
-    cl.configuration
-        .managed_storage
-        .as_ref()
-        .and_then(|m| m.fargate_key_arn.clone())
-}
-
-pub(crate) fn save_new(tx: &mut TxRef<'_>, t: &Task) -> Result<(), EcsError> {
-    let w = tx.write()?;
-    tables::TASKS.put(w, &t.task_ref().key(), t)?;
-    tables::LIVE.put(w, &task::id_key(&t.id), &t.task_ref())?;
-    tables::WORK.put(w, &task::id_key(&t.id), &t.task_ref())?;
-    Ok(())
-}
-
 /// The task `reference` (an id or a task ARN) names in cluster `cl`.
 fn find_task(tx: &dyn ReadTx, cl: &Cluster, reference: &str) -> Result<Option<Task>, EcsError> {
     let id = match reference.strip_prefix("arn:") {
@@ -604,7 +443,7 @@ impl Operation for StopTaskInput {
     type Output = TaskAnswer;
 
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let t = find_task(s.tx, &cl, &self.task)?.ok_or_else(task_not_found)?;
         Ok(on::<Self>(
             existing(t.arn(), &t.tags),
@@ -627,7 +466,7 @@ impl Operation for StopTaskInput {
         ctx: Ctx<'_>,
     ) -> Result<Reply<TaskAnswer>, EcsError> {
         let this = op.op();
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
@@ -691,7 +530,7 @@ impl Operation for DescribeTasksInput {
 
     /// Every task named, as stored (with its tags) when it exists, with `ecs:cluster`.
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let mut resources = Vec::new();
         for r in &self.tasks {
             resources.push(match find_task(s.tx, &cl, r)? {
@@ -719,7 +558,7 @@ impl Operation for DescribeTasksInput {
         ctx: Ctx<'_>,
     ) -> Result<Reply<TasksAnswer>, EcsError> {
         let this = op.op();
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
@@ -807,7 +646,7 @@ impl Operation for ListTasksInput {
 
     /// No resource type in the reference (the listing is the cluster's), with `ecs:cluster`.
     fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
@@ -823,7 +662,7 @@ impl Operation for ListTasksInput {
     ) -> Result<Reply<Listing>, EcsError> {
         let this = op.op();
         let limit = max_results(this.max_results, 100)?;
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
@@ -836,7 +675,7 @@ impl Operation for ListTasksInput {
         let impossible = this.container_instance.is_some()
             || this.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
         if !impossible {
-            for t in cluster_tasks(tx.read(), &cl)? {
+            for t in task::cluster_tasks(tx.read(), &cl)? {
                 let family_ok = this.family.as_deref().is_none_or(|f| {
                     t.task_definition_arn
                         .rsplit('/')
@@ -890,59 +729,4 @@ impl Operation for ListTasksInput {
         };
         Ok(Reply::new(Listing::new(ListingItems::TaskArns(arns), next)))
     }
-}
-
-/// Every task of a cluster, in id order.
-pub(crate) fn cluster_tasks(tx: &dyn ReadTx, cl: &Cluster) -> Result<Vec<Task>, EcsError> {
-    let prefix = task::cluster_prefix(&cl.account, &cl.region, &cl.name);
-    let mut out = Vec::new();
-    let mut cursor: Option<Vec<u8>> = None;
-    loop {
-        let rows = tables::TASKS.scan(tx, &prefix, cursor.as_deref(), Direction::Forward, 512)?;
-        let done = rows.len() < 512;
-        for (k, t) in rows {
-            cursor = Some(k);
-            out.push(t);
-        }
-        if done {
-            return Ok(out);
-        }
-    }
-}
-
-/// Deletes every (stopped) task and client token of a cluster being deleted.
-pub(crate) fn forget_cluster(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), EcsError> {
-    let prefix = task::cluster_prefix(&cl.account, &cl.region, &cl.name);
-    loop {
-        let rows = tables::TASKS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
-        let tokens =
-            tables::CLIENT_TOKENS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
-        if rows.is_empty() && tokens.is_empty() {
-            return Ok(());
-        }
-        let w = tx.write()?;
-        for (k, _) in rows {
-            tables::TASKS.delete(w, &k)?;
-        }
-        for (k, _) in tokens {
-            tables::CLIENT_TOKENS.delete(w, &k)?;
-        }
-    }
-}
-
-/// (running tasks, pending tasks, active services) of a cluster.
-pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize, usize), EcsError> {
-    let (mut running, mut pending) = (0, 0);
-    for t in cluster_tasks(tx, cl)? {
-        match t.last.as_str() {
-            "RUNNING" => running += 1,
-            "STOPPED" => {}
-            _ => pending += 1,
-        }
-    }
-    let services = crate::service::cluster_services(tx, &cl.account, &cl.region, &cl.name)?
-        .iter()
-        .filter(|s| s.status == "ACTIVE")
-        .count();
-    Ok((running, pending, services))
 }
