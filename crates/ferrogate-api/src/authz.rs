@@ -298,6 +298,14 @@ pub struct Authorized<O> {
     resources: Vec<String>,
 }
 
+impl<O> std::ops::Deref for Authorized<O> {
+    type Target = O;
+
+    fn deref(&self) -> &O {
+        &self.op
+    }
+}
+
 impl<O> Authorized<O> {
     /// The operation.
     pub fn op(&self) -> &O {

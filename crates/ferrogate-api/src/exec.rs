@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::audit::{AuditLog, CallRecord, Entry};
 use crate::authz::{authorize, Asker, Authorized, Decide, Facts};
-use crate::op::{Ctx, Env, ErrorOf, Operation, Reply, Scope, Service};
+use crate::op::{Ctx, Env, ErrorOf, Exec, Operation, Reply, Scope, Service};
 
 /// What the request path runs on: the store, the root key's sealer, the clock, the policy
 /// engine and the audit log.
@@ -363,7 +363,12 @@ impl Executor {
                 request_id: &call.request_id,
                 sealer: &*self.host.sealer,
             };
-            O::execute(&authorized, service, TxRef::Read(tx), ctx)
+            let x = Exec {
+                service: &**service,
+                tx: TxRef::Read(tx),
+                ctx,
+            };
+            O::execute(&authorized, x)
         });
         let (reply, err) = split::<O>(&call, result, protocol);
         let end = ending::<O>(params, reply.as_ref(), err.as_ref().map(|(a, _)| a));
@@ -402,7 +407,12 @@ impl Executor {
                     request_id: &call.request_id,
                     sealer: &*exec.host.sealer,
                 };
-                O::execute(&authorized, &svc, TxRef::Write(tx), ctx)
+                let x = Exec {
+                    service: &*svc,
+                    tx: TxRef::Write(tx),
+                    ctx,
+                };
+                O::execute(&authorized, x)
             })?;
             let (reply, err) = split::<O>(&call, result, protocol);
             let end = ending::<O>(params, reply.as_ref(), err.as_ref().map(|(a, _)| a));

@@ -40,6 +40,7 @@ pub use client::Client;
 pub use encode::{Answer, Empty, NoResult, XmlOutput};
 pub use exec::{new_request_id, Call, Caller, Executor, Host, Refusal};
 pub use op::{
-    BoxFuture, Ctx, Env, ErrorOf, Operation, Registered, Reply, Scope, Sent, Service, ServiceError,
+    BoxFuture, Ctx, Done, Env, ErrorOf, Exec, Operation, Recorded, Registered, Reply, Scope, Sent,
+    Service, ServiceError,
 };
 pub use table::{Dispatch, Registry, Request, Route};

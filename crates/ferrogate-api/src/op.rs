@@ -182,9 +182,30 @@ impl<S: Service> Env<'_, S> {
     }
 }
 
+/// What CloudTrail records of a request (`requestParameters`; never a secret). The service's
+/// table states how for all its operations (`parameters: sent` or `serialized`), or each
+/// operation implements it (`parameters: own`).
+pub trait Recorded {
+    /// CloudTrail's `requestParameters`.
+    fn request_parameters(&self, sent: Sent<'_>) -> Value;
+}
+
+/// What [`Operation::execute`] runs with.
+pub struct Exec<'a, S> {
+    /// The service's state.
+    pub service: &'a S,
+    /// The snapshot (reads) or the writer's transaction.
+    pub tx: TxRef<'a>,
+    /// The request.
+    pub ctx: Ctx<'a>,
+}
+
+/// What [`Operation::execute`] returns.
+pub type Done<O> = Result<Reply<<O as Operation>::Output>, ErrorOf<O>>;
+
 /// One operation: its typed input (`Self`), its typed output, and everything the common path
 /// needs, authorization first.
-pub trait Operation: Registered + Sized + Send + Sync + 'static {
+pub trait Operation: Registered + Recorded + Sized + Send + Sync + 'static {
     /// The typed answer (serialized by the service's protocol).
     type Output: Send + 'static;
 
@@ -192,9 +213,6 @@ pub trait Operation: Registered + Sized + Send + Sync + 'static {
     /// [`crate::authz`]). Runs on a snapshot before anything else; an error here (no such
     /// key) is answered and recorded like any other.
     fn authorize(&self, s: &Scope<'_, Self::Service>) -> Result<Authorization, ErrorOf<Self>>;
-
-    /// CloudTrail's `requestParameters` (never a secret).
-    fn request_parameters(&self, sent: Sent<'_>) -> Value;
 
     /// Work that must not run inside the operation's transaction, after authorization:
     /// slow computation (RSA key generation) or calls to other services on the caller's
@@ -207,13 +225,9 @@ pub trait Operation: Registered + Sized + Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    /// Runs the operation on a snapshot (reads) or in the writer's transaction.
-    fn execute(
-        op: &Authorized<Self>,
-        service: &Self::Service,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, ErrorOf<Self>>;
+    /// Runs the operation on a snapshot (reads) or in the writer's transaction. Only the
+    /// executor calls it: it alone holds an [`Authorized`] operation.
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Self::Service>) -> Done<Self>;
 
     /// Called once a successful write is durable with its record: the place to wake what acts
     /// on the change (ECS: the task launcher).

@@ -248,13 +248,16 @@ impl Executor {
 ///
 /// For each row the input type is registered (name, read-only, service: an [`Operation`]
 /// without a row does not compile) and the service learns to decode and run it.
+/// `parameters:` says what CloudTrail records as `requestParameters` ([`crate::Recorded`]):
+/// `sent` (the JSON request as sent), `serialized` (the decoded input, serialized) or `own`
+/// (each operation says).
 /// `protocol: json` inputs are decoded with serde and then their inherent
 /// `validated(self) -> Result<Self, Error>`; `protocol: query` inputs with their inherent
 /// `decode(&QueryParams) -> Result<Self, Error>`.
 #[macro_export]
 macro_rules! operations {
-    (service: $svc:ty, protocol: json, ops: { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
-        $( $crate::__register!($svc, $name, $input, $rw); )*
+    (service: $svc:ty, protocol: json, parameters: $params:ident, ops: { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
+        $( $crate::__register!($svc, $name, $input, $rw); $crate::__parameters!($params, $input); )*
 
         impl $crate::Dispatch for $svc {
             fn dispatch<'a>(
@@ -278,8 +281,8 @@ macro_rules! operations {
             }
         }
     };
-    (service: $svc:ty, protocol: query, ops: { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
-        $( $crate::__register!($svc, $name, $input, $rw); )*
+    (service: $svc:ty, protocol: query, parameters: $params:ident, ops: { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
+        $( $crate::__register!($svc, $name, $input, $rw); $crate::__parameters!($params, $input); )*
 
         impl $crate::Dispatch for $svc {
             fn dispatch<'a>(
@@ -322,4 +325,25 @@ macro_rules! __register {
             const READ_ONLY: bool = false;
         }
     };
+}
+
+/// How [`operations!`] records a row's `requestParameters`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __parameters {
+    (sent, $input:ty) => {
+        impl $crate::Recorded for $input {
+            fn request_parameters(&self, sent: $crate::Sent<'_>) -> ::serde_json::Value {
+                sent.json()
+            }
+        }
+    };
+    (serialized, $input:ty) => {
+        impl $crate::Recorded for $input {
+            fn request_parameters(&self, _: $crate::Sent<'_>) -> ::serde_json::Value {
+                ::serde_json::to_value(self).unwrap_or(::serde_json::Value::Null)
+            }
+        }
+    };
+    (own, $input:ty) => {};
 }

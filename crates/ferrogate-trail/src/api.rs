@@ -3,10 +3,10 @@
 
 use ferrogate_api::audit::{AuditLog, CallRecord, Entry};
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Operation, Reply, RequestTags, Resource, Scope, Sent,
-    Service,
+    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent, Service,
 };
-use ferrogate_store::{StoreError, TxRef, WriteTx};
+use ferrogate_store::{StoreError, WriteTx};
 use ferrogate_types::Timestamp;
 use ferrogate_wire::ServiceId;
 use serde_json::{json, Value};
@@ -33,6 +33,7 @@ impl Service for CloudTrail {
 ferrogate_api::operations! {
     service: CloudTrail,
     protocol: json,
+    parameters: own,
     ops: {
         LookupEvents(LookupEventsInput) read,
     }
@@ -56,6 +57,20 @@ impl Operation for LookupEventsInput {
         )))
     }
 
+    fn execute(op: &Authorized<Self>, x: Exec<'_, CloudTrail>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let out = lookup_events(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            op.op(),
+            ctx.now,
+        )?;
+        Ok(Reply::new(out))
+    }
+}
+
+impl Recorded for LookupEventsInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({});
         if let Some(a) = &self.lookup_attributes {
@@ -74,22 +89,6 @@ impl Operation for LookupEventsInput {
             v["maxResults"] = json!(m);
         }
         v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &CloudTrail,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<LookupEventsOutput>, TrailError> {
-        let out = lookup_events(
-            tx.read(),
-            ctx.principal.account.as_str(),
-            ctx.region,
-            op.op(),
-            ctx.now,
-        )?;
-        Ok(Reply::new(out))
     }
 }
 

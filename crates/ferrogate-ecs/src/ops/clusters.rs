@@ -8,7 +8,7 @@
 //! key. The key is stored as the ARN DescribeKey returned.
 
 use ferrogate_api::{
-    Authorization, Authorized, BoxFuture, Ctx, Env, Operation, Reply, Resource, Scope, Sent,
+    Authorization, Authorized, BoxFuture, Done, Env, Exec, Operation, Reply, Resource, Scope,
 };
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
@@ -245,17 +245,8 @@ impl Operation for CreateClusterInput {
         prepare_key(key, env, &mut op.op_mut().checked_key)
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ClusterAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let mut configuration = ClusterConfiguration::default();
         if let Some(conf) = &this.configuration {
@@ -369,17 +360,8 @@ impl Operation for UpdateClusterInput {
         prepare_key(key, env, &mut op.op_mut().checked_key)
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ClusterAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -421,17 +403,8 @@ impl Operation for UpdateClusterSettingsInput {
         Ok(on::<Self>(cluster_resource(s, &self.cluster)?, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ClusterAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -464,21 +437,13 @@ impl Operation for DeleteClusterInput {
         Ok(on::<Self>(cluster_resource(s, &self.cluster)?, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ClusterAnswer>, EcsError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &op.op().cluster,
+            &op.cluster,
         )?;
         if crate::service::cluster_services(tx.read(), &cl.account, &cl.region, &cl.name)?
             .iter()
@@ -575,17 +540,8 @@ impl Operation for DescribeClustersInput {
         Ok(on_each::<Self>(resources, &[]))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ClustersAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let inc = this.include()?;
         let (mut clusters, mut failures) = (Vec::new(), Vec::new());
@@ -634,17 +590,8 @@ impl Operation for ListClustersInput {
         Ok(on::<Self>(Resource::Any, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let limit = max_results(this.max_results, 100)?;
         let after = match &this.next_token {

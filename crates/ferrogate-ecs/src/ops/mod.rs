@@ -20,6 +20,7 @@ pub use common::Ecs;
 ferrogate_api::operations! {
     service: Ecs,
     protocol: json,
+    parameters: sent,
     ops: {
         CreateCluster(clusters::CreateClusterInput) write,
         UpdateCluster(clusters::UpdateClusterInput) write,

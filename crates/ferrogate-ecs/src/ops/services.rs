@@ -1,7 +1,7 @@
 //! Services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
 //! The reconciler that runs their tasks is [`crate::service::reconcile`].
 
-use ferrogate_api::{Authorization, Authorized, Ctx, Operation, Reply, Resource, Scope, Sent};
+use ferrogate_api::{Authorization, Authorized, Done, Exec, Operation, Reply, Resource, Scope};
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::Value;
@@ -284,21 +284,12 @@ impl Operation for CreateServiceInput {
         ))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
     fn after_commit(&self, ecs: &Ecs) {
         ecs.wake();
     }
 
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ServiceAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let cl = active(tx.read(), account, region, this.cluster_ref())?;
         if let Some(existing) = find(tx.read(), &cl, &this.service_name)? {
@@ -418,21 +409,12 @@ impl Operation for UpdateServiceInput {
         on_service::<Self>(s, self.cluster_ref(), &self.service)
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
     fn after_commit(&self, ecs: &Ecs) {
         ecs.wake();
     }
 
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ServiceAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let cl = active(tx.read(), account, region, this.cluster_ref())?;
         let mut svc =
@@ -514,21 +496,12 @@ impl Operation for DeleteServiceInput {
         on_service::<Self>(s, self.cluster_ref(), &self.service)
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
     fn after_commit(&self, ecs: &Ecs) {
         ecs.wake();
     }
 
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ServiceAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -599,17 +572,8 @@ impl Operation for DescribeServicesInput {
         Ok(on_each::<Self>(resources, &cluster_key(cl.arn())))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ServicesAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -673,17 +637,8 @@ impl Operation for ListServicesInput {
         Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         // botocore: "The maximum number of service results … default 10".
         let limit = match this.max_results {
             None => 10,

@@ -1,12 +1,11 @@
 //! TagResource, UntagResource, ListTagsForResource for clusters and task definitions.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Empty, Operation, Reply, RequestTags, Resource, Scope,
-    Sent,
+    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Reply, RequestTags, Resource,
+    Scope,
 };
 use ferrogate_store::{ReadTx, TxRef};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::common::{action, active, existing, request_tags, Ecs};
 use super::taskdefs;
@@ -106,17 +105,8 @@ impl Operation for TagResourceInput {
         )))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut r = find(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -165,17 +155,8 @@ impl Operation for UntagResourceInput {
         )))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut r = find(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -212,21 +193,13 @@ impl Operation for ListTagsInput {
         )))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TagsAnswer>, EcsError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = find(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &op.op().resource_arn,
+            &op.resource_arn,
         )?;
         Ok(Reply::new(TagsAnswer {
             tags: r.tags().to_vec(),

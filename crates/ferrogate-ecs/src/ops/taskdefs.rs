@@ -1,7 +1,7 @@
 //! Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
 //! ListTaskDefinitionFamilies, DeregisterTaskDefinition.
 
-use ferrogate_api::{Authorization, Authorized, Ctx, Operation, Reply, Resource, Scope, Sent};
+use ferrogate_api::{Authorization, Authorized, Done, Exec, Operation, Reply, Resource, Scope};
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
 use serde_json::Value;
@@ -52,17 +52,8 @@ impl Operation for RegisterInput {
         ))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TaskDefinitionAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let family = &this.input.family;
         let fkey = keys::named(account, region, family);
@@ -130,17 +121,8 @@ impl Operation for DescribeInput {
         Ok(on::<Self>(Resource::Any, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TaskDefinitionAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let td = find(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -177,17 +159,8 @@ impl Operation for DeregisterInput {
         Ok(on::<Self>(Resource::Any, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TaskDefinitionAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         match parse_ref(&this.task_definition, account, region) {
             Some((_, Some(_))) => {}
@@ -336,17 +309,8 @@ impl Operation for ListInput {
         Ok(on::<Self>(Resource::Any, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let limit = max_results(this.max_results, 100)?;
         let want_active = this.status.as_deref().unwrap_or("ACTIVE") == "ACTIVE";
         let deleting = this.status.as_deref() == Some("DELETE_IN_PROGRESS");
@@ -421,17 +385,8 @@ impl Operation for ListFamiliesInput {
         Ok(on::<Self>(Resource::Any, Vec::new()))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let limit = max_results(this.max_results, 100)?;
         // Both ACTIVE and INACTIVE families unless asked (botocore).
         let status = this.status.as_deref().unwrap_or("ALL");

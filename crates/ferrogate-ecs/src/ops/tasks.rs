@@ -3,9 +3,9 @@
 //! and the host runtime and reports back through [`crate::task::Task::apply`].
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Operation, Reply, Resource, Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, Operation, Reply, Resource, Scope,
 };
-use ferrogate_store::{ReadTx, TxRef};
+use ferrogate_store::ReadTx;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -228,21 +228,12 @@ impl Operation for RunTaskInput {
         Ok(auth)
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
     fn after_commit(&self, ecs: &Ecs) {
         ecs.wake();
     }
 
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TasksAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let cl = active(tx.read(), account, region, this.cluster_ref())?;
         let canonical = serde_json::to_string(&json!({
@@ -451,21 +442,12 @@ impl Operation for StopTaskInput {
         ))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
     fn after_commit(&self, ecs: &Ecs) {
         ecs.wake();
     }
 
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TaskAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -547,17 +529,8 @@ impl Operation for DescribeTasksInput {
         Ok(on_each::<Self>(resources, &cluster_key(cl.arn())))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<TasksAnswer>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -650,17 +623,8 @@ impl Operation for ListTasksInput {
         Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
-    fn request_parameters(&self, sent: Sent<'_>) -> Value {
-        sent.json()
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Ecs,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing>, EcsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let limit = max_results(this.max_results, 100)?;
         let cl = active(
             tx.read(),

@@ -2,9 +2,10 @@
 //! `Attach/Detach{User,Group,Role}Policy`, `ListAttached{User,Group,Role}Policies`.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, NoResult, Operation, Reply, RequestTags, Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Scope, Sent,
 };
-use ferrogate_store::{Direction, TxRef};
+use ferrogate_store::Direction;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
@@ -67,17 +68,8 @@ where
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ lower_first(kind_of::<K>().param()): self.entity, "policyArn": self.policy_arn })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &this.entity)?;
@@ -136,6 +128,15 @@ where
     }
 }
 
+impl<const K: u8, const ATTACH: bool> Recorded for AttachmentInput<K, ATTACH>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ lower_first(kind_of::<K>().param()): self.entity, "policyArn": self.policy_arn })
+    }
+}
+
 /// `ListAttached{User,Group,Role}Policies`.
 #[derive(Debug, Clone)]
 pub struct ListAttachedInput<const K: u8> {
@@ -178,17 +179,8 @@ where
         )
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ lower_first(kind_of::<K>().param()): self.entity })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing<Attachment>>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &this.entity)?;
@@ -205,5 +197,14 @@ where
             prefix_ok,
         )?;
         Ok(Reply::new(Listing::new("AttachedPolicies", list, next)))
+    }
+}
+
+impl<const K: u8> Recorded for ListAttachedInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ lower_first(kind_of::<K>().param()): self.entity })
     }
 }

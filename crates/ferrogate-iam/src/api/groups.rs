@@ -2,10 +2,9 @@
 //! RemoveUserFromGroup, ListGroupsForUser.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, NoResult, Operation, Reply, RequestTags, Resource,
-    Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Resource, Scope, Sent,
 };
-use ferrogate_store::TxRef;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
@@ -72,21 +71,8 @@ impl Operation for CreateGroupInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "groupName": self.name });
-        if self.path != "/" {
-            v["path"] = json!(self.path);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let key = keys::entity(account, EntityKind::Group, &i.name);
         if tables::GROUPS.get(tx.read(), &key)?.is_some() {
@@ -120,6 +106,16 @@ impl Operation for CreateGroupInput {
     }
 }
 
+impl Recorded for CreateGroupInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "groupName": self.name });
+        if self.path != "/" {
+            v["path"] = json!(self.path);
+        }
+        v
+    }
+}
+
 /// `GetGroup`: the group and its users.
 #[derive(Debug, Clone)]
 pub struct GetGroupInput {
@@ -143,17 +139,8 @@ impl Operation for GetGroupInput {
         on_entity(s, "iam:GetGroup", EntityKind::Group, &self.name)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "groupName": self.name })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<GroupWithUsers>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let g = load_group(tx.read(), account, &i.name)?;
         let (members, next) = paged(
@@ -177,6 +164,12 @@ impl Operation for GetGroupInput {
             },
             users: Listing::new("Users", owned(account, users), next),
         }))
+    }
+}
+
+impl Recorded for GetGroupInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "groupName": self.name })
     }
 }
 
@@ -208,17 +201,8 @@ impl Operation for ListGroupsInput {
         Ok(on_listing(s, "iam:ListGroups", "group"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        Value::Null
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let (groups, next) = paged(
             tx.read(),
@@ -232,6 +216,12 @@ impl Operation for ListGroupsInput {
             owned(account, groups),
             next,
         )))
+    }
+}
+
+impl Recorded for ListGroupsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -256,18 +246,10 @@ impl Operation for DeleteGroupInput {
         on_entity(s, "iam:DeleteGroup", EntityKind::Group, &self.name)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "groupName": self.name })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let g = load_group(tx.read(), account, &op.op().name)?;
+        let g = load_group(tx.read(), account, &op.name)?;
         if any_under(
             tx.read(),
             tables::GROUP_MEMBERS.tree(),
@@ -283,6 +265,12 @@ impl Operation for DeleteGroupInput {
             &keys::entity(account, EntityKind::Group, &g.name),
         )?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::Group", g.name))
+    }
+}
+
+impl Recorded for DeleteGroupInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "groupName": self.name })
     }
 }
 
@@ -321,17 +309,8 @@ where
         on_entity(s, action, EntityKind::Group, &self.group)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "groupName": self.group, "userName": self.user })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let g = load_group(tx.read(), account, &i.group)?;
         let u = load_user(tx.read(), account, &i.user)?;
@@ -375,6 +354,15 @@ where
     }
 }
 
+impl<const ADD: bool> Recorded for MembershipInput<ADD>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "groupName": self.group, "userName": self.user })
+    }
+}
+
 /// `ListGroupsForUser`.
 #[derive(Debug, Clone)]
 pub struct ListGroupsForUserInput {
@@ -401,17 +389,8 @@ impl Operation for ListGroupsForUserInput {
         on_entity(s, "iam:ListGroupsForUser", EntityKind::User, &self.user)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "userName": self.user })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let u = load_entity(tx.read(), account, EntityKind::User, &i.user)?;
         let (list, next) = paged(
@@ -435,5 +414,11 @@ impl Operation for ListGroupsForUserInput {
             owned(account, groups),
             next,
         )))
+    }
+}
+
+impl Recorded for ListGroupsForUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "userName": self.user })
     }
 }

@@ -1,9 +1,11 @@
 //! Inline policies of users, groups and roles: `Put/Get/List/Delete{User,Group,Role}Policy`,
 //! one implementation parameterized by the entity kind.
 
-use ferrogate_api::{Authorization, Authorized, Ctx, NoResult, Operation, Reply, Scope, Sent};
+use ferrogate_api::{
+    Authorization, Authorized, Done, Exec, NoResult, Operation, Recorded, Reply, Scope, Sent,
+};
 use ferrogate_policy::{Policy, PolicyKind};
-use ferrogate_store::{Direction, TxRef};
+use ferrogate_store::Direction;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
@@ -101,19 +103,8 @@ where
         authorize::<K>(s, "Put", "Policy", &self.entity)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = entity_parameters::<K>(&self.entity, Some(&self.policy_name));
-        v["policyDocument"] = json!(self.document);
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &i.entity)?;
@@ -150,6 +141,17 @@ where
     }
 }
 
+impl<const K: u8> Recorded for PutPolicyInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = entity_parameters::<K>(&self.entity, Some(&self.policy_name));
+        v["policyDocument"] = json!(self.document);
+        v
+    }
+}
+
 /// `Get{User,Group,Role}Policy`.
 #[derive(Debug, Clone)]
 pub struct GetPolicyInlineInput<const K: u8> {
@@ -179,17 +181,8 @@ where
         authorize::<K>(s, "Get", "Policy", &self.entity)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<InlinePolicyOutput>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &i.entity)?;
@@ -205,6 +198,15 @@ where
             name: p.name,
             document: p.document,
         }))
+    }
+}
+
+impl<const K: u8> Recorded for GetPolicyInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
     }
 }
 
@@ -234,17 +236,8 @@ where
         authorize::<K>(s, "List", "Policies", &self.entity)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        entity_parameters::<K>(&self.entity, None)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing<Names>>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &i.entity)?;
@@ -257,6 +250,15 @@ where
         )?;
         let names = list.into_iter().map(|p| Names(p.name)).collect();
         Ok(Reply::new(Listing::new("PolicyNames", names, next)))
+    }
+}
+
+impl<const K: u8> Recorded for ListPoliciesInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, None)
     }
 }
 
@@ -289,17 +291,8 @@ where
         authorize::<K>(s, "Delete", "Policy", &self.entity)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
         let entity = load_entity(tx.read(), account, kind, &i.entity)?;
@@ -308,6 +301,15 @@ where
             return Err(no_such_inline(kind.noun(), &i.policy_name));
         }
         Ok(Reply::new(NoResult).resource(kind.resource_type(), entity.name))
+    }
+}
+
+impl<const K: u8> Recorded for DeletePolicyInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
     }
 }
 

@@ -5,10 +5,10 @@
 
 use base64::Engine as _;
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, NoResult, Operation, Reply, RequestTags, Scope, Sent,
-    XmlOutput,
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Scope, Sent, XmlOutput,
 };
-use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_store::{Direction, ReadTx};
 use ferrogate_types::Principal;
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
@@ -174,21 +174,13 @@ impl Operation for CreateAccessKeyInput {
         on_user(s, "iam:CreateAccessKey", self.user_name.as_deref())
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        user_parameters(self.user_name.as_ref())
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NewAccessKey>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
             account,
-            target(op.op().user_name.as_deref(), ctx.principal)?,
+            target(op.user_name.as_deref(), ctx.principal)?,
         )?;
         if keys_of(tx.read(), account, user.as_deref())?.len() >= MAX_KEYS_PER_USER {
             return Err(IamError::LimitExceeded(format!(
@@ -204,6 +196,12 @@ impl Operation for CreateAccessKeyInput {
         Ok(Reply::new(NewAccessKey { key, secret })
             .elements(json!({ "accessKey": elements }))
             .resource("AWS::IAM::AccessKey", id))
+    }
+}
+
+impl Recorded for CreateAccessKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        user_parameters(self.user_name.as_ref())
     }
 }
 
@@ -235,17 +233,8 @@ impl Operation for ListAccessKeysInput {
         on_user(s, "iam:ListAccessKeys", self.user_name.as_deref())
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        user_parameters(self.user_name.as_ref())
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
@@ -272,6 +261,12 @@ impl Operation for ListAccessKeysInput {
             out.trailer.push(("UserName", u));
         }
         Ok(Reply::new(out))
+    }
+}
+
+impl Recorded for ListAccessKeysInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        user_parameters(self.user_name.as_ref())
     }
 }
 
@@ -342,21 +337,8 @@ impl Operation for UpdateAccessKeyInput {
         on_user(s, "iam:UpdateAccessKey", self.user_name.as_deref())
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "accessKeyId": self.access_key_id, "status": self.status.as_str() });
-        if let Some(n) = &self.user_name {
-            v["userName"] = json!(n);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
@@ -367,6 +349,16 @@ impl Operation for UpdateAccessKeyInput {
         key.status = i.status;
         tables::KEYS.put(tx.write()?, &keys::key(&key.access_key_id), &key)?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::AccessKey", key.access_key_id))
+    }
+}
+
+impl Recorded for UpdateAccessKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "accessKeyId": self.access_key_id, "status": self.status.as_str() });
+        if let Some(n) = &self.user_name {
+            v["userName"] = json!(n);
+        }
+        v
     }
 }
 
@@ -401,21 +393,8 @@ impl Operation for DeleteAccessKeyInput {
         on_user(s, "iam:DeleteAccessKey", self.user_name.as_deref())
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "accessKeyId": self.access_key_id });
-        if let Some(n) = &self.user_name {
-            v["userName"] = json!(n);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
@@ -430,5 +409,15 @@ impl Operation for DeleteAccessKeyInput {
             &keys::user_key(account, user.as_deref(), &key.access_key_id),
         )?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::AccessKey", key.access_key_id))
+    }
+}
+
+impl Recorded for DeleteAccessKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "accessKeyId": self.access_key_id });
+        if let Some(n) = &self.user_name {
+            v["userName"] = json!(n);
+        }
+        v
     }
 }

@@ -2,10 +2,10 @@
 //! DeletePolicy.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, NoResult, Operation, Reply, RequestTags, Resource,
-    Scope, Sent, XmlOutput,
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Resource, Scope, Sent, XmlOutput,
 };
-use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_store::{Direction, ReadTx};
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
 
@@ -207,25 +207,8 @@ impl Operation for CreatePolicyInput {
         Ok(auth)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v =
-            json!({ "policyName": self.policy_name, "policyDocument": self.policy_document });
-        if self.path != "/" {
-            v["path"] = json!(self.path);
-        }
-        if let Some(d) = &self.description {
-            v["description"] = json!(d);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let key = keys::policy(account, &this.policy_name);
         if tables::POLICIES.get(tx.read(), &key)?.is_some() {
@@ -267,6 +250,20 @@ impl Operation for CreatePolicyInput {
     }
 }
 
+impl Recorded for CreatePolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v =
+            json!({ "policyName": self.policy_name, "policyDocument": self.policy_document });
+        if self.path != "/" {
+            v["path"] = json!(self.path);
+        }
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
+        }
+        v
+    }
+}
+
 pub(crate) fn policy_arn_input(p: &QueryParams) -> Result<String, IamError> {
     let arn = Params(p).required("PolicyArn")?;
     Checks::new().length(arn, "policyArn", 20, 2048).done()?;
@@ -295,21 +292,9 @@ impl Operation for GetPolicyInput {
         on_policy(s, "iam:GetPolicy", &self.policy_arn)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "policyArn": self.policy_arn })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let p = load_policy(
-            tx.read(),
-            ctx.principal.account.as_str(),
-            &op.op().policy_arn,
-        )?;
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let p = load_policy(tx.read(), ctx.principal.account.as_str(), &op.policy_arn)?;
         Ok(Reply::new(Single {
             element: "Policy",
             item: PolicyView {
@@ -317,6 +302,12 @@ impl Operation for GetPolicyInput {
                 full: true,
             },
         }))
+    }
+}
+
+impl Recorded for GetPolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "policyArn": self.policy_arn })
     }
 }
 
@@ -355,17 +346,8 @@ impl Operation for GetPolicyVersionInput {
         on_policy(s, "iam:GetPolicyVersion", &self.policy_arn)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "policyArn": self.policy_arn, "versionId": self.version_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<PolicyVersionOutput>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let p = load_policy(tx.read(), ctx.principal.account.as_str(), &this.policy_arn)?;
         let v = p
             .versions
@@ -381,6 +363,12 @@ impl Operation for GetPolicyVersionInput {
             default: v.version_id == p.default_version_id,
             version: v.clone(),
         }))
+    }
+}
+
+impl Recorded for GetPolicyVersionInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "policyArn": self.policy_arn, "versionId": self.version_id })
     }
 }
 
@@ -428,17 +416,8 @@ impl Operation for ListPoliciesInput {
         Ok(on_listing(s, "iam:ListPolicies", "policy"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "scope": self.scope, "onlyAttached": self.only_attached, "pathPrefix": self.path_prefix })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         // No policy is used as a permissions boundary yet, so that filter matches nothing.
         let boundary_only = this.usage_filter.as_deref() == Some("PermissionsBoundary");
@@ -491,6 +470,12 @@ impl Operation for ListPoliciesInput {
     }
 }
 
+impl Recorded for ListPoliciesInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "scope": self.scope, "onlyAttached": self.only_attached, "pathPrefix": self.path_prefix })
+    }
+}
+
 /// `DeletePolicy`.
 #[derive(Debug, Clone)]
 pub struct DeletePolicyInput {
@@ -512,17 +497,8 @@ impl Operation for DeletePolicyInput {
         on_policy(s, "iam:DeletePolicy", &self.policy_arn)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "policyArn": self.policy_arn })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let p = load_policy(tx.read(), account, &this.policy_arn)?;
         if p.account != account {
@@ -538,6 +514,12 @@ impl Operation for DeletePolicyInput {
         }
         tables::POLICIES.delete(tx.write()?, &keys::policy(account, &p.name))?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::Policy", this.policy_arn.clone()))
+    }
+}
+
+impl Recorded for DeletePolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "policyArn": self.policy_arn })
     }
 }
 

@@ -78,6 +78,7 @@ impl Service for Sts {
 ferrogate_api::operations! {
     service: Iam,
     protocol: query,
+    parameters: own,
     ops: {
         CreateUser(CreateUserInput) write,
         GetUser(GetUserInput) read,
@@ -137,6 +138,7 @@ ferrogate_api::operations! {
 ferrogate_api::operations! {
     service: Sts,
     protocol: query,
+    parameters: own,
     ops: {
         GetCallerIdentity(GetCallerIdentityInput) read,
         AssumeRole(AssumeRoleInput) write,

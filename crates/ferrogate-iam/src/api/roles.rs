@@ -1,10 +1,11 @@
 //! Roles: CreateRole, GetRole, ListRoles, DeleteRole, UpdateAssumeRolePolicy.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, NoResult, Operation, Reply, Resource, Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply, Resource,
+    Scope, Sent,
 };
 use ferrogate_policy::{Policy, PolicyKind};
-use ferrogate_store::{ReadTx, TxRef};
+use ferrogate_store::ReadTx;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
@@ -149,24 +150,8 @@ impl Operation for CreateRoleInput {
         Ok(auth)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "roleName": self.name, "assumeRolePolicyDocument": self.trust_policy });
-        if self.path != "/" {
-            v["path"] = json!(self.path);
-        }
-        if let Some(d) = &self.description {
-            v["description"] = json!(d);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let key = keys::entity(account, EntityKind::Role, &i.name);
         if tables::ROLES.get(tx.read(), &key)?.is_some() {
@@ -205,6 +190,19 @@ impl Operation for CreateRoleInput {
     }
 }
 
+impl Recorded for CreateRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "roleName": self.name, "assumeRolePolicyDocument": self.trust_policy });
+        if self.path != "/" {
+            v["path"] = json!(self.path);
+        }
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
+        }
+        v
+    }
+}
+
 /// `GetRole`.
 #[derive(Debug, Clone)]
 pub struct GetRoleInput {
@@ -226,18 +224,10 @@ impl Operation for GetRoleInput {
         on_entity(s, "iam:GetRole", EntityKind::Role, &self.name)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "roleName": self.name })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let role = load_role(tx.read(), account, &op.op().name)?;
+        let role = load_role(tx.read(), account, &op.name)?;
         Ok(Reply::new(Single {
             element: "Role",
             item: Owned {
@@ -246,6 +236,12 @@ impl Operation for GetRoleInput {
                 with_tags: true,
             },
         }))
+    }
+}
+
+impl Recorded for GetRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "roleName": self.name })
     }
 }
 
@@ -277,17 +273,8 @@ impl Operation for ListRolesInput {
         Ok(on_listing(s, "iam:ListRoles", "role"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        Value::Null
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let (roles, next) = paged(
             tx.read(),
@@ -301,6 +288,12 @@ impl Operation for ListRolesInput {
             owned(account, roles),
             next,
         )))
+    }
+}
+
+impl Recorded for ListRolesInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -325,24 +318,22 @@ impl Operation for DeleteRoleInput {
         on_entity(s, "iam:DeleteRole", EntityKind::Role, &self.name)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "roleName": self.name })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let role = load_role(tx.read(), account, &op.op().name)?;
+        let role = load_role(tx.read(), account, &op.name)?;
         ensure_no_policies(tx.read(), account, EntityKind::Role, &role.name)?;
         tables::ROLES.delete(
             tx.write()?,
             &keys::entity(account, EntityKind::Role, &role.name),
         )?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::Role", role.name))
+    }
+}
+
+impl Recorded for DeleteRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "roleName": self.name })
     }
 }
 
@@ -379,17 +370,8 @@ impl Operation for UpdateAssumeRolePolicyInput {
         )
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "roleName": self.name, "policyDocument": self.document })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let mut role = load_role(tx.read(), account, &i.name)?;
         check_trust_policy(tx.read(), &i.document)?;
@@ -400,5 +382,11 @@ impl Operation for UpdateAssumeRolePolicyInput {
             &role,
         )?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::Role", role.name))
+    }
+}
+
+impl Recorded for UpdateAssumeRolePolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "roleName": self.name, "policyDocument": self.document })
     }
 }

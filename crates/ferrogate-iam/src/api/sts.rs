@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Operation, Reply, RequestTags, Resource, ResourcePolicy,
-    Scope, Sent, XmlOutput,
+    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, ResourcePolicy, Scope, Sent, XmlOutput,
 };
 use ferrogate_policy::{Policy, PolicyKind, ResourcePolicyKind};
-use ferrogate_store::TxRef;
 use ferrogate_types::{Principal, PrincipalKind};
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
@@ -56,22 +55,20 @@ impl Operation for GetCallerIdentityInput {
         Ok(Authorization::not_required("sts:GetCallerIdentity"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        Value::Null
-    }
-
-    fn execute(
-        _: &Authorized<Self>,
-        _: &Sts,
-        _: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<CallerIdentity>, IamError> {
+    fn execute(_: &Authorized<Self>, x: Exec<'_, Sts>) -> Done<Self> {
+        let Exec { ctx, .. } = x;
         let p = ctx.principal;
         Ok(Reply::new(CallerIdentity {
             arn: p.arn.clone(),
             user_id: p.principal_id.clone(),
             account: p.account.to_string(),
         }))
+    }
+}
+
+impl Recorded for GetCallerIdentityInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -234,27 +231,8 @@ impl Operation for AssumeRoleInput {
         Ok(Authorization::of(check))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "roleArn": self.role_arn, "roleSessionName": self.session_name });
-        if let Some(e) = &self.external_id {
-            v["externalId"] = json!(e);
-        }
-        if let Some(d) = self.duration {
-            v["durationSeconds"] = json!(d);
-        }
-        if let Some(p) = &self.policy {
-            v["policy"] = json!(p);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Sts,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<AssumedRole>, IamError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Sts>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         // Authorization already required the role's trust policy to allow this caller, so
         // the role exists; a role deleted since then is reported like AWS reports a missing
         // role, as a refusal.
@@ -316,6 +294,22 @@ impl Operation for AssumeRoleInput {
         })
         .elements(elements)
         .resource("AWS::IAM::Role", this.role_arn.clone()))
+    }
+}
+
+impl Recorded for AssumeRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "roleArn": self.role_arn, "roleSessionName": self.session_name });
+        if let Some(e) = &self.external_id {
+            v["externalId"] = json!(e);
+        }
+        if let Some(d) = self.duration {
+            v["durationSeconds"] = json!(d);
+        }
+        if let Some(p) = &self.policy {
+            v["policy"] = json!(p);
+        }
+        v
     }
 }
 

@@ -7,7 +7,8 @@
 //! and removing `ENV` removes it.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, NoResult, Operation, Reply, RequestTags, Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Scope, Sent,
 };
 use ferrogate_store::{ReadTx, TxRef};
 use ferrogate_wire::query::QueryParams;
@@ -135,22 +136,8 @@ where
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = parameters::<K>(&self.entity);
-        v["tags"] = json!(self
-            .tags
-            .iter()
-            .map(|t| json!({"key": t.key, "value": t.value}))
-            .collect::<Vec<_>>());
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let i = op.op();
         let name = update_tags(
@@ -174,6 +161,21 @@ where
             },
         )?;
         Ok(Reply::new(NoResult).resource(kind.resource_type(), name))
+    }
+}
+
+impl<const K: u8> Recorded for TagInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = parameters::<K>(&self.entity);
+        v["tags"] = json!(self
+            .tags
+            .iter()
+            .map(|t| json!({"key": t.key, "value": t.value}))
+            .collect::<Vec<_>>());
+        v
     }
 }
 
@@ -224,18 +226,8 @@ where
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = parameters::<K>(&self.entity);
-        v["tagKeys"] = json!(self.keys);
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<NoResult>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let i = op.op();
         let name = update_tags(
@@ -249,6 +241,17 @@ where
             },
         )?;
         Ok(Reply::new(NoResult).resource(kind.resource_type(), name))
+    }
+}
+
+impl<const K: u8> Recorded for UntagInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = parameters::<K>(&self.entity);
+        v["tagKeys"] = json!(self.keys);
+        v
     }
 }
 
@@ -283,17 +286,8 @@ where
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters::<K>(&self.entity)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Listing<Tag>>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let all = load_tags(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -319,6 +313,15 @@ where
             .then(|| page.last().map(|t| t.key.clone()))
             .flatten();
         Ok(Reply::new(Listing::new("Tags", page, next)))
+    }
+}
+
+impl<const K: u8> Recorded for ListTagsInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        parameters::<K>(&self.entity)
     }
 }
 

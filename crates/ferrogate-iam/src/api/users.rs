@@ -1,9 +1,8 @@
 //! CreateUser, GetUser, ListUsers, DeleteUser.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Operation, Reply, Resource, Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, Resource, Scope, Sent,
 };
-use ferrogate_store::TxRef;
 use ferrogate_types::{Principal, PrincipalKind};
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
@@ -119,28 +118,8 @@ impl Operation for CreateUserInput {
         Ok(auth)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "userName": self.user_name });
-        if self.path != "/" {
-            v["path"] = json!(self.path);
-        }
-        if !self.tags.is_empty() {
-            v["tags"] = json!(self
-                .tags
-                .iter()
-                .map(|t| json!({"key": t.key, "value": t.value}))
-                .collect::<Vec<_>>());
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let key = keys::user(account, &i.user_name);
         if tables::USERS.get(tx.read(), &key)?.is_some() {
@@ -175,6 +154,23 @@ impl Operation for CreateUserInput {
     }
 }
 
+impl Recorded for CreateUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "userName": self.user_name });
+        if self.path != "/" {
+            v["path"] = json!(self.path);
+        }
+        if !self.tags.is_empty() {
+            v["tags"] = json!(self
+                .tags
+                .iter()
+                .map(|t| json!({"key": t.key, "value": t.value}))
+                .collect::<Vec<_>>());
+        }
+        v
+    }
+}
+
 /// `GetUser`.
 #[derive(Debug, Clone)]
 pub struct GetUserInput {
@@ -206,18 +202,8 @@ impl Operation for GetUserInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        self.user_name
-            .as_ref()
-            .map_or(Value::Null, |n| json!({ "userName": n }))
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let name = op
             .op()
@@ -264,6 +250,14 @@ impl Operation for GetUserInput {
     }
 }
 
+impl Recorded for GetUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        self.user_name
+            .as_ref()
+            .map_or(Value::Null, |n| json!({ "userName": n }))
+    }
+}
+
 /// `ListUsers`.
 #[derive(Debug, Clone)]
 pub struct ListUsersInput {
@@ -292,6 +286,22 @@ impl Operation for ListUsersInput {
         Ok(super::on_listing(s, "iam:ListUsers", "user"))
     }
 
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let (users, next) = paged(
+            tx.read(),
+            tables::USERS,
+            &keys::users(account),
+            &i.page,
+            |u| u.path.starts_with(&i.path_prefix),
+        )?;
+        let users = super::owned(account, users);
+        Ok(Reply::new(Listing::new("Users", users, next)))
+    }
+}
+
+impl Recorded for ListUsersInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({});
         if self.path_prefix != "/" {
@@ -305,25 +315,6 @@ impl Operation for ListUsersInput {
         } else {
             v
         }
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
-        let i = op.op();
-        let account = ctx.principal.account.as_str();
-        let (users, next) = paged(
-            tx.read(),
-            tables::USERS,
-            &keys::users(account),
-            &i.page,
-            |u| u.path.starts_with(&i.path_prefix),
-        )?;
-        let users = super::owned(account, users);
-        Ok(Reply::new(Listing::new("Users", users, next)))
     }
 }
 
@@ -348,18 +339,10 @@ impl Operation for DeleteUserInput {
         on_entity(s, "iam:DeleteUser", EntityKind::User, &self.user_name)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "userName": self.user_name })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Iam,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let user = load_user(tx.read(), account, &op.op().user_name)?;
+        let user = load_user(tx.read(), account, &op.user_name)?;
         if any_under(
             tx.read(),
             tables::USER_KEYS.tree(),
@@ -381,5 +364,11 @@ impl Operation for DeleteUserInput {
         }
         tables::USERS.delete(tx.write()?, &keys::user(account, &user.name))?;
         Ok(Reply::new(ferrogate_api::NoResult).resource("AWS::IAM::User", user.name))
+    }
+}
+
+impl Recorded for DeleteUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "userName": self.user_name })
     }
 }

@@ -1,11 +1,11 @@
 //! The Organizations operations (awsJson1_1, `AWSOrganizationsV20161128`).
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Empty as EmptyOutput, Operation, Reply, RequestTags,
-    Resource, Scope, Sent, Service,
+    Authorization, Authorized, Check, Done, Empty as EmptyOutput, Exec, Operation, Reply,
+    RequestTags, Resource, Scope, Service,
 };
 use ferrogate_policy::{Policy, PolicyKind};
-use ferrogate_store::{Direction, ReadTx, TxRef, WriteTx};
+use ferrogate_store::{Direction, ReadTx, WriteTx};
 use ferrogate_types::{Principal, Timestamp};
 use ferrogate_wire::ServiceId;
 use serde::Deserialize;
@@ -104,6 +104,7 @@ impl Service for Organizations {
 ferrogate_api::operations! {
     service: Organizations,
     protocol: json,
+    parameters: serialized,
     ops: {
         CreateOrganization(CreateOrganizationInput) write,
         DescribeOrganization(Empty) read,
@@ -166,10 +167,6 @@ fn scp_key(check: Check, policy_type: &str) -> Check {
     check.key("organizations:PolicyType", vec![policy_type.to_owned()])
 }
 
-fn parameters<T: serde::Serialize>(input: &T) -> Value {
-    serde_json::to_value(input).unwrap_or(Value::Null)
-}
-
 /// A write's answer, recorded as its `responseElements`.
 fn recorded<T: serde::Serialize>(out: T) -> Reply<T> {
     let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
@@ -193,16 +190,8 @@ impl Operation for Empty {
         Ok(on_organization("organizations:DescribeOrganization"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        _: &Authorized<Self>,
-        _: &Organizations,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<OrganizationAnswer>, OrgError> {
+    fn execute(_: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let org = org_of(tx.read(), ctx.principal.account.as_str())?;
         Ok(Reply::new(OrganizationAnswer {
             organization: OrganizationOut::of(&org),
@@ -241,7 +230,7 @@ impl<const ACCOUNTS: bool> ListInput<ACCOUNTS> {
 
 impl<const ACCOUNTS: bool> Operation for ListInput<ACCOUNTS>
 where
-    Self: ferrogate_api::Registered<Service = Organizations>,
+    Self: ferrogate_api::Registered<Service = Organizations> + ferrogate_api::Recorded,
 {
     type Output = ListAnswer;
 
@@ -253,16 +242,8 @@ where
         }))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        _: &Authorized<Self>,
-        _: &Organizations,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ListAnswer>, OrgError> {
+    fn execute(_: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         // Both are management-account operations in AWS.
         let org = managed_org(tx.read(), ctx.principal)?;
         let out = if ACCOUNTS {
@@ -316,18 +297,10 @@ impl Operation for CreateOrganizationInput {
         Ok(on_organization("organizations:CreateOrganization"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<OrganizationAnswer>, OrgError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let feature_set = op.op().feature_set.clone().unwrap_or_else(|| "ALL".into());
+        let feature_set = op.feature_set.clone().unwrap_or_else(|| "ALL".into());
         if tables::MEMBERS
             .get(tx.read(), &keys::member(account))?
             .is_some()
@@ -393,17 +366,8 @@ impl Operation for CreateAccountInput {
         Ok(on_organization("organizations:CreateAccount"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<CreateAccountStatusAnswer>, OrgError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let org = managed_org(tx.read(), ctx.principal)?;
         let role = this
             .role_name
@@ -517,22 +481,11 @@ impl Operation for DescribeCreateAccountStatusInput {
         Ok(on_organization("organizations:DescribeCreateAccountStatus"))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<CreateAccountStatusAnswer>, OrgError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let org = managed_org(tx.read(), ctx.principal)?;
         let r = tables::CREATE_REQUESTS
-            .get(
-                tx.read(),
-                &keys::request(&op.op().create_account_request_id),
-            )?
+            .get(tx.read(), &keys::request(&op.create_account_request_id))?
             .filter(|r| r.org_id == org.id)
             .ok_or(OrgError::CreateAccountStatusNotFoundException)?;
         Ok(Reply::new(CreateAccountStatusAnswer::of(&r)))
@@ -564,19 +517,11 @@ impl Operation for AccountIdInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<AccountAnswer>, OrgError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let org = managed_org(tx.read(), ctx.principal)?;
         let m = tables::MEMBERS
-            .get(tx.read(), &keys::member(&op.op().account_id))?
+            .get(tx.read(), &keys::member(&op.account_id))?
             .filter(|m| m.org_id == org.id)
             .ok_or(OrgError::AccountNotFoundException)?;
         Ok(Reply::new(AccountAnswer {
@@ -635,17 +580,8 @@ impl Operation for CreatePolicyInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<PolicyAnswer>, OrgError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let org = managed_org(tx.read(), ctx.principal)?;
         let existing = tables::POLICIES.scan(
             tx.read(),
@@ -690,7 +626,7 @@ impl<const DELETE: bool> PolicyIdInput<DELETE> {
 
 impl<const DELETE: bool> Operation for PolicyIdInput<DELETE>
 where
-    Self: ferrogate_api::Registered<Service = Organizations>,
+    Self: ferrogate_api::Registered<Service = Organizations> + ferrogate_api::Recorded,
 {
     type Output = PolicyAnswer;
 
@@ -708,17 +644,9 @@ where
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<PolicyAnswer>, OrgError> {
-        let id = &op.op().policy_id;
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let id = &op.policy_id;
         let org = managed_org(tx.read(), ctx.principal)?;
         let policy = load_policy(tx.read(), &org, id)?;
         if !DELETE {
@@ -781,19 +709,11 @@ impl Operation for ListPoliciesInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<PoliciesAnswer>, OrgError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         // Management account only, as in AWS (delegated administrators are not modelled).
         let org = managed_org(tx.read(), ctx.principal)?;
-        if op.op().filter != "SERVICE_CONTROL_POLICY" {
+        if op.filter != "SERVICE_CONTROL_POLICY" {
             return Ok(Reply::new(PoliciesAnswer {
                 policies: Vec::new(),
             }));
@@ -841,17 +761,8 @@ impl Operation for ListPoliciesForTargetInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<PoliciesAnswer>, OrgError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let org = managed_org(tx.read(), ctx.principal)?;
         check_target(tx.read(), &org, &this.target_id)?;
         let mut policies = Vec::new();
@@ -896,7 +807,7 @@ impl<const ATTACH: bool> AttachPolicyInput<ATTACH> {
 
 impl<const ATTACH: bool> Operation for AttachPolicyInput<ATTACH>
 where
-    Self: ferrogate_api::Registered<Service = Organizations>,
+    Self: ferrogate_api::Registered<Service = Organizations> + ferrogate_api::Recorded,
 {
     type Output = EmptyOutput;
 
@@ -920,17 +831,8 @@ where
         )
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<EmptyOutput>, OrgError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let org = managed_org(tx.read(), ctx.principal)?;
         let policy_arn = load_policy(tx.read(), &org, &this.policy_id)?
             .policy_summary
@@ -1011,18 +913,10 @@ impl Operation for EnablePolicyTypeInput {
         )))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters(self)
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Organizations,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<RootAnswer>, OrgError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Organizations>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut org = managed_org(tx.read(), ctx.principal)?;
-        if op.op().root_id != org.root_id {
+        if op.root_id != org.root_id {
             return Err(OrgError::RootNotFoundException);
         }
         if org.scp_enabled {

@@ -8,10 +8,10 @@
 //! Developer Guide, "Controlling access to aliases").
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Empty, Operation, Reply, RequestTags, Resource, Scope,
-    Sent,
+    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent,
 };
-use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_store::{Direction, ReadTx};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -152,17 +152,8 @@ where
         Ok(auth)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "aliasName": self.alias_name, "targetKeyId": self.target_key_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let r = i.target(tx.read(), account, region)?;
         if r.account != account || r.region != region {
@@ -195,6 +186,15 @@ where
         };
         tables::ALIASES.put(tx.write()?, &k, &alias)?;
         Ok(Reply::new(Empty {}).resource(KEY, r.arn()))
+    }
+}
+
+impl<const CREATE: bool> Recorded for AliasInput<CREATE>
+where
+    Self: ferrogate_api::Registered<Service = Kms>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "aliasName": self.alias_name, "targetKeyId": self.target_key_id })
     }
 }
 
@@ -233,23 +233,21 @@ impl Operation for DeleteAliasInput {
         Ok(auth)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "aliasName": self.alias_name })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let name = &op.op().alias_name;
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let name = &op.alias_name;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let alias = load_alias(tx.read(), account, region, name)?
             .ok_or_else(|| alias_not_found(region, account, name))?;
         tables::ALIASES.delete(tx.write()?, &keys::alias(account, region, name))?;
         let key = crate::model::key_arn(region, account, &alias.target_key_id);
         Ok(Reply::new(Empty {}).resource(KEY, key))
+    }
+}
+
+impl Recorded for DeleteAliasInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "aliasName": self.alias_name })
     }
 }
 
@@ -293,19 +291,8 @@ impl Operation for ListAliasesInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        self.key_id
-            .as_ref()
-            .map_or(Value::Null, |k| json!({ "keyId": k }))
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let limit = check_limit(i.limit)?;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let only = match &i.key_id {
@@ -338,5 +325,13 @@ impl Operation for ListAliasesInput {
             })
             .collect();
         Ok(Reply::new(Page::new(PageItems::Aliases(list), next)))
+    }
+}
+
+impl Recorded for ListAliasesInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        self.key_id
+            .as_ref()
+            .map_or(Value::Null, |k| json!({ "keyId": k }))
     }
 }

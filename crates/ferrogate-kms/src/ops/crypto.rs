@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Operation, Reply, RequestTags, Resource, Scope, Sent,
+    Authorization, Authorized, Check, Ctx, Done, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent,
 };
 use ferrogate_store::{ReadTx, TxRef};
 use serde::{Deserialize, Serialize};
@@ -163,17 +164,8 @@ impl Operation for EncryptInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": SYMMETRIC_DEFAULT })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<EncryptOutput>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = named(&tx, &ctx, &i.key_id)?;
         let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
@@ -186,6 +178,12 @@ impl Operation for EncryptInput {
             encryption_algorithm: SYMMETRIC_DEFAULT,
         })
         .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for EncryptInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": SYMMETRIC_DEFAULT })
     }
 }
 
@@ -319,21 +317,8 @@ impl Operation for DecryptInput {
         Ok(Authorization::of(check))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": SYMMETRIC_DEFAULT });
-        if let Some(k) = &self.key_id {
-            v["keyId"] = json!(k);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<DecryptOutput>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = i.key(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
         let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
@@ -347,6 +332,16 @@ impl Operation for DecryptInput {
             key_material_id: material_id,
         })
         .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for DecryptInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": SYMMETRIC_DEFAULT });
+        if let Some(k) = &self.key_id {
+            v["keyId"] = json!(k);
+        }
+        v
     }
 }
 
@@ -446,22 +441,8 @@ impl Operation for ReEncryptInput {
         Ok(Authorization::of(from).and(to))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({
-            "destinationKeyId": self.destination_key_id,
-            "sourceEncryptionContext": context_param(&self.source_encryption_context),
-            "destinationEncryptionContext": context_param(&self.destination_encryption_context),
-            "sourceEncryptionAlgorithm": SYMMETRIC_DEFAULT, "destinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
-        })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ReEncryptOutput>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let c = blob("ciphertextBlob", &i.ciphertext_blob, MAX_CIPHERTEXT)?;
         let src = source_key(tx.read(), account, region, &c, i.source_key_id.as_deref())?;
@@ -491,6 +472,17 @@ impl Operation for ReEncryptInput {
             destination_key_material_id: dest_material,
         })
         .resource(KEY, source.arn()))
+    }
+}
+
+impl Recorded for ReEncryptInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({
+            "destinationKeyId": self.destination_key_id,
+            "sourceEncryptionContext": context_param(&self.source_encryption_context),
+            "destinationEncryptionContext": context_param(&self.destination_encryption_context),
+            "sourceEncryptionAlgorithm": SYMMETRIC_DEFAULT, "destinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        })
     }
 }
 
@@ -615,27 +607,8 @@ where
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context) });
-        if let Some(n) = self.number_of_bytes {
-            v["numberOfBytes"] = json!(n);
-        }
-        if let Some(s) = &self.key_spec {
-            v["keySpec"] = json!(s);
-        }
-        if self.dry_run == Some(true) {
-            v["dryRun"] = json!(true);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<DataKeyOutput>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = named(&tx, &ctx, &i.key_id)?;
         let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
@@ -649,6 +622,25 @@ where
             plaintext: PLAINTEXT.then(|| Plaintext(data_key)),
         })
         .resource(KEY, k.arn()))
+    }
+}
+
+impl<const PLAINTEXT: bool> Recorded for DataKeyInput<PLAINTEXT>
+where
+    Self: ferrogate_api::Registered<Service = Kms>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context) });
+        if let Some(n) = self.number_of_bytes {
+            v["numberOfBytes"] = json!(n);
+        }
+        if let Some(s) = &self.key_spec {
+            v["keySpec"] = json!(s);
+        }
+        if self.dry_run == Some(true) {
+            v["dryRun"] = json!(true);
+        }
+        v
     }
 }
 
@@ -698,19 +690,16 @@ impl Operation for GenerateRandomInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "numberOfBytes": self.number_of_bytes })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        _: TxRef<'_>,
-        _: Ctx<'_>,
-    ) -> Result<Reply<RandomOutput>, KmsError> {
-        let n = usize::try_from(op.op().number_of_bytes.unwrap_or(32)).unwrap_or(32);
+    fn execute(op: &Authorized<Self>, _: Exec<'_, Kms>) -> Done<Self> {
+        let n = usize::try_from(op.number_of_bytes.unwrap_or(32)).unwrap_or(32);
         Ok(Reply::new(RandomOutput {
             plaintext: Plaintext(material::random(n)?),
         }))
+    }
+}
+
+impl Recorded for GenerateRandomInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "numberOfBytes": self.number_of_bytes })
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Empty, Operation, Reply, RequestTags, Resource, Scope,
-    Sent,
+    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent,
 };
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::{Deserialize, Serialize};
@@ -275,37 +275,8 @@ impl Operation for CreateGrantInput {
         Ok(Authorization::of(check))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "keyId": self.key_id, "granteePrincipal": self.grantee_principal, "operations": self.operations });
-        if let Some(r) = &self.retiring_principal {
-            v["retiringPrincipal"] = json!(r);
-        }
-        if let Some(c) = &self.constraints {
-            let mut cv = json!({});
-            if let Some(s) = &c.encryption_context_subset {
-                cv["encryptionContextSubset"] = json!(s);
-            }
-            if let Some(e) = &c.encryption_context_equals {
-                cv["encryptionContextEquals"] = json!(e);
-            }
-            v["constraints"] = cv;
-        }
-        if let Some(n) = &self.name {
-            v["name"] = json!(n);
-        }
-        if self.dry_run == Some(true) {
-            v["dryRun"] = json!(true);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<CreateGrantOutput>, KmsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let r = &resolve::resolve(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -387,6 +358,32 @@ impl Operation for CreateGrantInput {
     }
 }
 
+impl Recorded for CreateGrantInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyId": self.key_id, "granteePrincipal": self.grantee_principal, "operations": self.operations });
+        if let Some(r) = &self.retiring_principal {
+            v["retiringPrincipal"] = json!(r);
+        }
+        if let Some(c) = &self.constraints {
+            let mut cv = json!({});
+            if let Some(s) = &c.encryption_context_subset {
+                cv["encryptionContextSubset"] = json!(s);
+            }
+            if let Some(e) = &c.encryption_context_equals {
+                cv["encryptionContextEquals"] = json!(e);
+            }
+            v["constraints"] = cv;
+        }
+        if let Some(n) = &self.name {
+            v["name"] = json!(n);
+        }
+        if self.dry_run == Some(true) {
+            v["dryRun"] = json!(true);
+        }
+        v
+    }
+}
+
 /// `ListGrants`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -427,17 +424,8 @@ impl Operation for ListGrantsInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, KmsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = &resolve::resolve(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -476,6 +464,12 @@ impl Operation for ListGrantsInput {
     }
 }
 
+impl Recorded for ListGrantsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
+    }
+}
+
 /// `ListRetirableGrants`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -505,17 +499,8 @@ impl Operation for ListRetirableGrantsInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "retiringPrincipal": self.retiring_principal })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, KmsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let limit = check_limit(this.limit)?;
         let account = ctx.principal.account.as_str();
         let mut all = Vec::new();
@@ -548,6 +533,12 @@ impl Operation for ListRetirableGrantsInput {
             .map(|(arn, g)| GrantListEntry::of(g, arn))
             .collect();
         Ok(Reply::new(Page::new(PageItems::Grants(grants), next)))
+    }
+}
+
+impl Recorded for ListRetirableGrantsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "retiringPrincipal": self.retiring_principal })
     }
 }
 
@@ -657,6 +648,20 @@ impl Operation for RetireGrantInput {
         ))
     }
 
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let (r, id) = this.target(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
+        usable(tx.read(), &r, ctx.now, Use::Always)?;
+        let g = load_grant(tx.read(), &r, &id)?;
+        dry_run(this.dry_run)?;
+        delete_grant(&mut tx, &r, &g)?;
+        Ok(Reply::new(Empty {})
+            .elements(json!({ "keyId": r.arn() }))
+            .resource(KEY, r.arn()))
+    }
+}
+
+impl Recorded for RetireGrantInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
         // The grant token is not a secret here, but AWS records only the ids.
         let mut v = json!({});
@@ -667,23 +672,6 @@ impl Operation for RetireGrantInput {
             v["grantId"] = json!(g);
         }
         v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let this = op.op();
-        let (r, id) = this.target(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
-        usable(tx.read(), &r, ctx.now, Use::Always)?;
-        let g = load_grant(tx.read(), &r, &id)?;
-        dry_run(this.dry_run)?;
-        delete_grant(&mut tx, &r, &g)?;
-        Ok(Reply::new(Empty {})
-            .elements(json!({ "keyId": r.arn() }))
-            .resource(KEY, r.arn()))
     }
 }
 
@@ -721,17 +709,8 @@ impl Operation for RevokeGrantInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "grantId": self.grant_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let r = &resolve::resolve(
             tx.read(),
             ctx.principal.account.as_str(),
@@ -744,5 +723,11 @@ impl Operation for RevokeGrantInput {
         dry_run(this.dry_run)?;
         delete_grant(&mut tx, r, &g)?;
         Ok(Reply::new(Empty {}).resource(KEY, r.arn()))
+    }
+}
+
+impl Recorded for RevokeGrantInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "grantId": self.grant_id })
     }
 }

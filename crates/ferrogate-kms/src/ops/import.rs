@@ -3,7 +3,8 @@
 
 use base64::Engine as _;
 use ferrogate_api::{
-    Authorization, Authorized, BoxFuture, Ctx, Env, Operation, Reply, Scope, Sent,
+    Authorization, Authorized, BoxFuture, Ctx, Done, Env, Exec, Operation, Recorded, Reply, Scope,
+    Sent,
 };
 use ferrogate_kms_crypto as crypto;
 use ferrogate_store::TxRef;
@@ -147,17 +148,8 @@ impl Operation for GetParametersForImportInput {
         })
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "wrappingAlgorithm": self.wrapping_algorithm, "wrappingKeySpec": self.wrapping_key_spec })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<ImportParametersOutput>, KmsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (r, k) = imported(&tx, &ctx, &this.key_id, Use::Import)?;
         let generated;
         let pair = match &this.prepared {
@@ -193,6 +185,12 @@ impl Operation for GetParametersForImportInput {
             parameters_valid_to: secs(valid_to),
         })
         .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for GetParametersForImportInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "wrappingAlgorithm": self.wrapping_algorithm, "wrappingKeySpec": self.wrapping_key_spec })
     }
 }
 
@@ -278,24 +276,8 @@ impl Operation for ImportKeyMaterialInput {
         Ok(Authorization::of(check))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "keyId": self.key_id, "expirationModel": self.expiration_model() });
-        if let Some(t) = self
-            .valid_to
-            .and_then(ferrogate_types::Timestamp::from_epoch_seconds_f64)
-        {
-            v["validTo"] = json!(t.iso8601());
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<MaterialOutput>, KmsError> {
-        let this = op.op();
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (r, mut k) = imported(&tx, &ctx, &this.key_id, Use::Import)?;
         let arn = k.arn();
         let invalid_token =
@@ -372,6 +354,19 @@ impl Operation for ImportKeyMaterialInput {
     }
 }
 
+impl Recorded for ImportKeyMaterialInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyId": self.key_id, "expirationModel": self.expiration_model() });
+        if let Some(t) = self
+            .valid_to
+            .and_then(ferrogate_types::Timestamp::from_epoch_seconds_f64)
+        {
+            v["validTo"] = json!(t.iso8601());
+        }
+        v
+    }
+}
+
 /// `DeleteImportedKeyMaterial`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -396,17 +391,9 @@ impl Operation for DeleteImportedKeyMaterialInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<MaterialOutput>, KmsError> {
-        let (_, mut k) = imported(&tx, &ctx, &op.op().key_id, Use::DeleteImported)?;
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let (_, mut k) = imported(&tx, &ctx, &op.key_id, Use::DeleteImported)?;
         let id = k.imported_material_id.clone().unwrap_or_default();
         k.materials.clear();
         k.valid_to = None;
@@ -423,6 +410,12 @@ impl Operation for DeleteImportedKeyMaterialInput {
             key_material_id: id,
         })
         .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for DeleteImportedKeyMaterialInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }
 

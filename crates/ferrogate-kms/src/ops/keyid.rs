@@ -2,8 +2,9 @@
 //! CancelKeyDeletion, ListKeyPolicies, ListResourceTags, DisableKeyRotation,
 //! GetKeyRotationStatus, RotateKeyOnDemand.
 
-use ferrogate_api::{Authorization, Authorized, Ctx, Empty, Operation, Reply, Scope, Sent};
-use ferrogate_store::TxRef;
+use ferrogate_api::{
+    Authorization, Authorized, Ctx, Done, Empty, Exec, Operation, Recorded, Reply, Scope, Sent,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -60,21 +61,13 @@ impl Operation for DescribeKeyInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<KeyMetadataAnswer>, KmsError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = crate::resolve::resolve(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &op.op().key_id,
+            &op.key_id,
             Aliases::Accept,
         )?;
         let k = usable(tx.read(), &r, ctx.now, Use::Always)?;
@@ -82,6 +75,12 @@ impl Operation for DescribeKeyInput {
             key_metadata: KeyMetadata::of(&k, ctx.now),
         })
         .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for DescribeKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }
 
@@ -243,21 +242,13 @@ where
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<KeyAnswer>, KmsError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let r = crate::resolve::resolve(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &op.op().key_id,
+            &op.key_id,
             Aliases::Refuse,
         )?;
         let (what, run) = step(OP);
@@ -268,6 +259,15 @@ where
             save(&mut tx, &k)?;
         }
         Ok(Reply::new(out).resource(KEY, k.arn()))
+    }
+}
+
+impl<const OP: u8> Recorded for KeyIdInput<OP>
+where
+    Self: ferrogate_api::Registered<Service = Kms>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }
 

@@ -2,8 +2,8 @@
 //! tags. (Operations that take only a key id are in `keyid`.)
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Empty, Operation, Reply, RequestTags, Resource, Scope,
-    Sent,
+    Authorization, Authorized, Check, Ctx, Done, Empty, Exec, Operation, Recorded, Reply,
+    RequestTags, Resource, Scope, Sent,
 };
 use ferrogate_store::{Direction, TxRef};
 use serde::{Deserialize, Serialize};
@@ -182,25 +182,8 @@ impl Operation for CreateKeyInput {
         Ok(auth)
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
-                            "origin": self.origin.clone().unwrap_or_else(|| "AWS_KMS".into()) });
-        if let Some(d) = &self.description {
-            v["description"] = json!(d);
-        }
-        if let Some(p) = &self.policy {
-            v["policy"] = json!(p);
-        }
-        v
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<KeyMetadataAnswer>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.to_string();
         let external = i.origin.as_deref() == Some("EXTERNAL");
         let mut k = KmsKey {
@@ -252,6 +235,20 @@ impl Operation for CreateKeyInput {
         Ok(Reply::new(out.clone())
             .elements(elements(&out))
             .resource(KEY, arn))
+    }
+}
+
+impl Recorded for CreateKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
+                            "origin": self.origin.clone().unwrap_or_else(|| "AWS_KMS".into()) });
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
+        }
+        if let Some(p) = &self.policy {
+            v["policy"] = json!(p);
+        }
+        v
     }
 }
 
@@ -315,17 +312,8 @@ impl Operation for ListKeysInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        Value::Null
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let limit = check_limit(i.limit)?;
         let prefix = keys::partition(ctx.principal.account.as_str(), ctx.region);
         let all: Vec<KmsKey> = tables::KEYS
@@ -343,6 +331,12 @@ impl Operation for ListKeysInput {
             })
             .collect();
         Ok(Reply::new(Page::new(PageItems::Keys(keys), next)))
+    }
+}
+
+impl Recorded for ListKeysInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -402,21 +396,18 @@ impl Operation for UpdateKeyDescriptionInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "description": self.description })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
         k.description.clone_from(&i.description);
         save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for UpdateKeyDescriptionInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "description": self.description })
     }
 }
 
@@ -463,17 +454,8 @@ impl Operation for ScheduleKeyDeletionInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "pendingWindowInDays": self.pending_window_in_days.unwrap_or(30) })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut k = managed(&tx, &ctx, &i.key_id, Use::Schedule)?;
         let days = i.pending_window_in_days.unwrap_or(30);
         let date = ctx.now.plus_millis(days * 86_400_000);
@@ -490,6 +472,12 @@ impl Operation for ScheduleKeyDeletionInput {
         Ok(Reply::new(out.clone())
             .elements(elements(&out))
             .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for ScheduleKeyDeletionInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "pendingWindowInDays": self.pending_window_in_days.unwrap_or(30) })
     }
 }
 
@@ -537,23 +525,21 @@ impl Operation for GetKeyPolicyInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "policyName": "default" })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<KeyPolicyOutput>, KmsError> {
-        let k = managed(&tx, &ctx, &op.op().key_id, Use::Always)?;
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let k = managed(&tx, &ctx, &op.key_id, Use::Always)?;
         let arn = k.arn();
         Ok(Reply::new(KeyPolicyOutput {
             policy: k.policy,
             policy_name: "default",
         })
         .resource(KEY, arn))
+    }
+}
+
+impl Recorded for GetKeyPolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "policyName": "default" })
     }
 }
 
@@ -592,17 +578,8 @@ impl Operation for PutKeyPolicyInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "policyName": "default", "policy": self.policy })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
         if i.bypass_policy_lockout_safety_check != Some(true) {
             policy::lockout_check(&i.policy, ctx.principal, &k.arn(), &k.account)?;
@@ -610,6 +587,12 @@ impl Operation for PutKeyPolicyInput {
         k.policy.clone_from(&i.policy);
         save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for PutKeyPolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "policyName": "default", "policy": self.policy })
     }
 }
 
@@ -646,17 +629,8 @@ impl Operation for TagResourceInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "tags": self.tags.iter().map(|t| json!({"tagKey": t.tag_key, "tagValue": t.tag_value})).collect::<Vec<_>>() })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
         for t in check_tags(&i.tags)? {
             k.tags.retain(|x| x.key != t.key);
@@ -669,6 +643,12 @@ impl Operation for TagResourceInput {
         }
         save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for TagResourceInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "tags": self.tags.iter().map(|t| json!({"tagKey": t.tag_key, "tagValue": t.tag_value})).collect::<Vec<_>>() })
     }
 }
 
@@ -704,20 +684,17 @@ impl Operation for UntagResourceInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "tagKeys": self.tag_keys })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
         k.tags.retain(|t| !i.tag_keys.contains(&t.key));
         save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for UntagResourceInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "tagKeys": self.tag_keys })
     }
 }

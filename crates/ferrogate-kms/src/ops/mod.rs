@@ -82,6 +82,7 @@ impl Service for Kms {
 ferrogate_api::operations! {
     service: Kms,
     protocol: json,
+    parameters: own,
     ops: {
         CreateKey(keys::CreateKeyInput) write,
         DescribeKey(keyid::DescribeKeyInput) read,

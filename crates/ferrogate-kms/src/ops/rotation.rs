@@ -3,7 +3,9 @@
 //! A rotation adds material and keeps the old versions: ciphertexts name the material they
 //! were made with, so they still decrypt.
 
-use ferrogate_api::{Authorization, Authorized, Ctx, Empty, Operation, Reply, Scope, Sent};
+use ferrogate_api::{
+    Authorization, Authorized, Ctx, Done, Empty, Exec, Operation, Recorded, Reply, Scope, Sent,
+};
 use ferrogate_store::TxRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -103,17 +105,8 @@ impl Operation for EnableKeyRotationInput {
         ))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id, "rotationPeriodInDays": self.rotation_period_in_days.unwrap_or(365) })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Empty>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut k = load(&tx, &ctx, &i.key_id, Use::RefusedWhenDisabled)?;
         if k.origin == Origin::External {
             return Err(KmsError::UnsupportedOperationException(format!(
@@ -131,6 +124,12 @@ impl Operation for EnableKeyRotationInput {
             &k,
         )?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for EnableKeyRotationInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "rotationPeriodInDays": self.rotation_period_in_days.unwrap_or(365) })
     }
 }
 
@@ -173,17 +172,8 @@ impl Operation for ListKeyRotationsInput {
         )?))
     }
 
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn execute(
-        op: &Authorized<Self>,
-        _: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-    ) -> Result<Reply<Self::Output>, KmsError> {
-        let i = op.op();
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let k = load(&tx, &ctx, &i.key_id, Use::Manage)?;
         if k.origin == Origin::External {
             return Err(KmsError::UnsupportedOperationException(format!(
@@ -205,5 +195,11 @@ impl Operation for ListKeyRotationsInput {
             })
             .collect();
         Ok(Reply::new(Page::new(PageItems::Rotations(list), next)).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for ListKeyRotationsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }
