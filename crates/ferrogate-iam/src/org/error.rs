@@ -60,6 +60,9 @@ pub enum OrgError {
     /// A protocol-level problem.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The CSPRNG failed (organization, root, policy and request ids).
+    #[error("the random number generator failed")]
+    RandomnessUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -88,7 +91,7 @@ impl AwsError for OrgError {
             OrgError::PolicyTypeAlreadyEnabledException => "PolicyTypeAlreadyEnabledException",
             OrgError::MalformedPolicyDocumentException(_) => "MalformedPolicyDocumentException",
             OrgError::Wire(w) => w.aws_code(p),
-            OrgError::Internal(_) => "ServiceException",
+            OrgError::RandomnessUnavailable | OrgError::Internal(_) => "ServiceException",
         }
     }
 
@@ -112,7 +115,7 @@ impl AwsError for OrgError {
             | OrgError::PolicyTypeAlreadyEnabledException
             | OrgError::MalformedPolicyDocumentException(_) => 400,
             OrgError::Wire(w) => w.status(p),
-            OrgError::Internal(_) => 500,
+            OrgError::RandomnessUnavailable | OrgError::Internal(_) => 500,
         }
     }
 
