@@ -83,7 +83,7 @@ impl Operation for CreateGroupInput {
         }
         let g = Group {
             name: i.name.clone(),
-            group_id: ids::unique_id("AGPA"),
+            group_id: ids::unique_id("AGPA").ok_or(IamError::RandomnessUnavailable)?,
             path: i.path.clone(),
             create_date: ctx.now,
         };

@@ -85,7 +85,7 @@ pub(crate) fn create_key(
     now: ferrogate_types::Timestamp,
 ) -> Result<(AccessKey, zeroize::Zeroizing<String>), IamError> {
     let secret = ids::secret_access_key().ok_or(IamError::RandomnessUnavailable)?;
-    let id = ids::access_key_id();
+    let id = ids::access_key_id().ok_or(IamError::RandomnessUnavailable)?;
     let sealed = sealer.seal(secret.as_bytes(), id.as_bytes())?;
     let key = AccessKey {
         access_key_id: id.clone(),

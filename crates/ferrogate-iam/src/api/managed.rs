@@ -219,7 +219,7 @@ impl Operation for CreatePolicyInput {
         }
         let policy = ManagedPolicy {
             name: this.policy_name.clone(),
-            policy_id: ids::unique_id("ANPA"),
+            policy_id: ids::unique_id("ANPA").ok_or(IamError::RandomnessUnavailable)?,
             path: this.path.clone(),
             account: account.to_owned(),
             description: this.description.clone(),

@@ -163,7 +163,7 @@ impl Operation for CreateRoleInput {
         check_trust_policy(tx.read(), &i.trust_policy)?;
         let role = Role {
             name: i.name.clone(),
-            role_id: ids::unique_id("AROA"),
+            role_id: ids::unique_id("AROA").ok_or(IamError::RandomnessUnavailable)?,
             path: i.path.clone(),
             trust_policy: i.trust_policy.clone(),
             description: i.description.clone(),

@@ -255,7 +255,8 @@ impl Operation for AssumeRoleInput {
         }
         let secret = ids::secret_access_key().ok_or(IamError::RandomnessUnavailable)?;
         let token = session_token()?;
-        let access_key_id = ids::temporary_access_key_id();
+        let access_key_id =
+            ids::temporary_access_key_id().ok_or(IamError::RandomnessUnavailable)?;
         let expiration = ctx.now.plus_millis(duration * 1000);
         let sealed = ctx
             .sealer

@@ -130,7 +130,7 @@ impl Operation for CreateUserInput {
         }
         let user = User {
             name: i.user_name.clone(),
-            user_id: ids::unique_id("AIDA"),
+            user_id: ids::unique_id("AIDA").ok_or(IamError::RandomnessUnavailable)?,
             path: i.path.clone(),
             create_date: ctx.now,
             tags: i.tags.clone(),

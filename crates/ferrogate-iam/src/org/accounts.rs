@@ -285,7 +285,7 @@ pub(super) fn create_access_role(
     );
     let role = iam::Role {
         name: name.to_owned(),
-        role_id: crate::ids::unique_id("AROA"),
+        role_id: crate::ids::unique_id("AROA").ok_or(OrgError::RandomnessUnavailable)?,
         path: "/".into(),
         trust_policy: trust,
         description: None,
