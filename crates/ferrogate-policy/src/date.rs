@@ -128,8 +128,9 @@ fn split_zone(time: &str) -> Option<(&str, i64)> {
     let sign = if time.as_bytes()[i] == b'-' { -1 } else { 1 };
     let (hh, mm) = match zone.len() {
         2 => (num(zone, 2)?, 0),
-        4 => (num(&zone[..2], 2)?, num(&zone[2..], 2)?),
-        5 if zone.as_bytes()[2] == b':' => (num(&zone[..2], 2)?, num(&zone[3..], 2)?),
+        // `get`, not indexing: the zone may hold multi-byte characters.
+        4 => (num(zone.get(..2)?, 2)?, num(zone.get(2..)?, 2)?),
+        5 if zone.as_bytes()[2] == b':' => (num(zone.get(..2)?, 2)?, num(zone.get(3..)?, 2)?),
         _ => return None,
     };
     if hh > 23 || mm > 59 {
@@ -218,6 +219,19 @@ mod tests {
         assert_eq!(ts("2024-01-01T00:00:00"), base);
         assert_eq!(ts("2024-01-01t00:00:00z"), base);
         assert!(ts("2024-01-01T00:00:00.5Z") > base);
+    }
+
+    /// Found by the `policy` fuzz target (a `DateGreaterThan` value): a four-byte zone
+    /// holding a multi-byte character panicked on a slice.
+    #[test]
+    fn zones_with_multibyte_characters_are_invalid() {
+        for bad in [
+            "2020-01-01T0-m\u{FFFD}",
+            "2020-01-01T00:00+\u{e9}\u{e9}",
+            "2020-01-01T00:00+0\u{20ac}",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use ferrogate_runtime::agent::{EventKind, RuntimeCommand, RuntimeConfig, StopCode};
+use ferrogate_runtime::agent::{EventKind, RuntimeCommand, StopCode};
 use ferrogate_runtime::idrange::{IdPool, RANGE_SIZE};
 
 fn stopped(events: &[ferrogate_runtime::agent::RuntimeEvent]) -> (StopCode, String) {
@@ -118,7 +118,7 @@ async fn container_output_is_a_capped_pipe() {
     let archive = dir.path().join("busybox.tar");
     common::fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let mut cfg = RuntimeConfig::new(dir.path(), common::init_exe());
+    let mut cfg = common::config(dir.path());
     cfg.output_limit_bytes = 64 * 1024;
     let mut agent = ferrogate_runtime::agent::start_agent(cfg).await.unwrap();
     let script = "echo start; \
@@ -186,7 +186,7 @@ async fn each_task_gets_its_own_range() {
     common::fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
     let locks = tempfile::tempdir().unwrap();
-    let mut cfg = RuntimeConfig::new(dir.path(), common::init_exe());
+    let mut cfg = common::config(dir.path());
     cfg.id_pool = IdPool {
         first_id: 1 << 30,
         slots: 2,

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use ferrogate_runtime::agent::{
-    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeConfig, RuntimeEvent, StopCode,
+    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeEvent, StopCode,
 };
 use ferrogate_runtime::{ContainerName, VolumeName};
 
@@ -114,9 +114,7 @@ async fn image_symlinks_cannot_touch_the_host() {
     for a in [&dangling, &inside] {
         ferrogate_runtime::image::load(dir.path(), a, &[]).unwrap();
     }
-    let mut agent = start_agent(RuntimeConfig::new(dir.path(), common::init_exe()))
-        .await
-        .unwrap();
+    let mut agent = start_agent(common::config(dir.path())).await.unwrap();
 
     let spec_for = |id: &str, image: &str, script: &str| {
         let mut spec = common::task(id, &["sh", "-c", script]);
@@ -242,9 +240,7 @@ async fn recovery_leaves_foreign_mounts_alone() {
         assert!(st.success());
     }
     std::fs::write(logs.join("keep"), "x").unwrap();
-    let agent = start_agent(RuntimeConfig::new(dir.path(), common::init_exe()))
-        .await
-        .unwrap();
+    let agent = start_agent(common::config(dir.path())).await.unwrap();
     let mounts = common::mounts_under(dir.path());
     let logs_s = logs.to_string_lossy().into_owned();
     let still = mounts.contains(&logs_s);
@@ -339,9 +335,7 @@ async fn hostile_passwd_files_fail_the_container() {
     for a in [&fifo, &zero] {
         ferrogate_runtime::image::load(dir.path(), a, &[]).unwrap();
     }
-    let mut agent = start_agent(RuntimeConfig::new(dir.path(), common::init_exe()))
-        .await
-        .unwrap();
+    let mut agent = start_agent(common::config(dir.path())).await.unwrap();
     for (id, image) in [("t-fifo", "passwd-fifo"), ("t-zero", "passwd-zero")] {
         let mut spec = common::task(id, &["true"]);
         spec.containers[0].image = image.into();
@@ -426,7 +420,7 @@ async fn data_dir_through_a_symlink_is_recovered() {
         .status()
         .unwrap();
     assert!(st.success());
-    let agent = start_agent(RuntimeConfig::new(&link, common::init_exe())).await;
+    let agent = start_agent(common::config(&link)).await;
     let still = common::mounts_under(dir.path());
     if !still.is_empty() {
         let _ = std::process::Command::new("umount").arg(&left).status();
@@ -451,7 +445,7 @@ async fn teardown_does_not_wait_for_event_delivery() {
     let archive = dir.path().join("busybox.tar");
     common::fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let mut cfg = RuntimeConfig::new(dir.path(), common::init_exe());
+    let mut cfg = common::config(dir.path());
     cfg.event_buffer = 16;
     let mut agent = start_agent(cfg).await.unwrap();
     let mut spec = common::task("t-full", &["sleep", "1000"]);

@@ -421,11 +421,9 @@ async fn agent_kill_9_then_restart_leaves_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let mut agent = ferrogate_runtime::agent::start_agent(
-        ferrogate_runtime::agent::RuntimeConfig::new(dir.path(), common::init_exe()),
-    )
-    .await
-    .unwrap();
+    let mut agent = ferrogate_runtime::agent::start_agent(common::config(dir.path()))
+        .await
+        .unwrap();
     let ev = tokio::time::timeout(Duration::from_secs(10), agent.events.recv())
         .await
         .unwrap()
@@ -622,10 +620,7 @@ async fn stop_during_provisioning_and_single_agent_per_data_dir() {
         return;
     }
     let (dir, mut agent) = common::agent_with_busybox().await;
-    let second = ferrogate_runtime::agent::start_agent(
-        ferrogate_runtime::agent::RuntimeConfig::new(dir.path(), common::init_exe()),
-    )
-    .await;
+    let second = ferrogate_runtime::agent::start_agent(common::config(dir.path())).await;
     assert!(matches!(
         second,
         Err(ferrogate_runtime::agent::RuntimeError::AlreadyRunning(_))

@@ -115,7 +115,8 @@ impl Timestamp {
             return Err(err());
         }
         let num = |r: std::ops::Range<usize>| -> Result<u32, TimestampError> {
-            let part = &s[r];
+            // `get`, not indexing: a multi-byte character may straddle a field boundary.
+            let part = s.get(r).ok_or_else(err)?;
             if part.bytes().all(|c| c.is_ascii_digit()) {
                 part.parse().map_err(|_| err())
             } else {
@@ -305,6 +306,19 @@ mod tests {
             "2015083T1236000Z",
             "20150830X123600Z",
             "2015083aT123600Z",
+        ] {
+            assert!(Timestamp::parse_amz_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by the `sigv4` fuzz target: 16 bytes with `T` and `Z` in place but a
+    /// multi-byte character across a field boundary panicked on a slice.
+    #[test]
+    fn amz_date_with_multibyte_characters_is_an_error() {
+        for bad in [
+            "07541\u{FFFD}T123600Z",
+            "201\u{e9}830T123600Z",
+            "2015083\u{e9}123600Z",
         ] {
             assert!(Timestamp::parse_amz_date(bad).is_err(), "{bad}");
         }

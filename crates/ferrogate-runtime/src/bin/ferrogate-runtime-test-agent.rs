@@ -29,9 +29,14 @@ fn main() {
     rt.block_on(async move {
         // As the `ferrogate` binary should: re-run itself via /proc/self/exe.
         let exe = std::path::PathBuf::from("/proc/self/exe");
-        let mut agent = start_agent(RuntimeConfig::new(&args[1], exe))
-            .await
-            .unwrap();
+        let mut agent = start_agent({
+            let mut c = RuntimeConfig::new(&args[1], exe);
+            // Sparse volumes: a fixed disk allowance, whatever the machine's free disk.
+            c.capacity.disk_gib = Some(1 << 20);
+            c
+        })
+        .await
+        .unwrap();
         let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), args[3].clone());
         c.command = Some(vec![
             "sh".into(),

@@ -2,16 +2,66 @@
 //! as tar) or a directory (an OCI layout). Members are addressed by their
 //! normalized path; names come from untrusted manifests, so `..` and absolute
 //! paths are refused here too.
+//!
+//! # Security
+//!
+//! A directory is read only through a descriptor of it: every member is
+//! opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`, so a
+//! symlink inside the layout may point to another member (the legacy
+//! `docker save` format links identical `layer.tar`s that way), but one that
+//! leads out of it (absolute, or climbing above it) is refused
+//! ([`ImageError::LeavesLayout`]) before anything is read: no byte of a host
+//! file, and so no digest of one, can reach the store or an error message.
+//! Members must be regular files (a FIFO would block the load, a device
+//! could stream forever).
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use super::budget::copy_capped;
 use super::error::ImageError;
+use crate::sys::at;
 
 /// Most we read of a JSON member (manifests, configs, indexes).
 const MAX_JSON: u64 = 16 << 20;
+
+/// Most members an archive may have. `docker save` writes three or four per
+/// layer and an OCI layout one per blob: real archives have dozens.
+const MAX_MEMBERS: usize = 100_000;
+
+/// Most bytes read while indexing a tar archive. Member data is skipped by
+/// seeking, so this bounds headers, long names and PAX records, which the
+/// tar reader keeps in memory.
+const MAX_INDEX_READ: u64 = 64 << 20;
+
+/// The archive file, counting what the indexer reads.
+struct IndexReader {
+    file: File,
+    read: u64,
+}
+
+impl Read for IndexReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        if self.read > MAX_INDEX_READ {
+            return Err(io::Error::other(
+                "more than 64 MiB of tar headers, long names and PAX records",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for IndexReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
 
 /// A tar member: data at an offset, or a link to another member.
 #[derive(Clone, Debug)]
@@ -37,8 +87,17 @@ pub enum Source {
         members: HashMap<String, Member>,
     },
     /// A directory.
-    Dir(PathBuf),
+    Dir {
+        /// As given (for messages).
+        path: PathBuf,
+        /// Every member is opened relative to this.
+        fd: OwnedFd,
+    },
 }
+
+/// How members of a layout directory are resolved: links may stay inside
+/// it, never leave it.
+const RESOLVE_LAYOUT: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
 
 /// Normalizes a member name; `..` may not climb above the archive root.
 pub fn normalize(name: &str) -> Result<String, ImageError> {
@@ -70,16 +129,26 @@ impl Source {
     pub fn open(path: &Path) -> Result<Source, ImageError> {
         let meta = std::fs::metadata(path).map_err(ImageError::io("opening", path))?;
         if meta.is_dir() {
-            return Ok(Source::Dir(path.to_owned()));
+            let fd = at::open(path, libc::O_RDONLY | libc::O_DIRECTORY)
+                .map_err(ImageError::io("opening", path))?;
+            return Ok(Source::Dir {
+                path: path.to_owned(),
+                fd,
+            });
         }
         let file = File::open(path).map_err(ImageError::io("opening", path))?;
-        let mut archive = tar::Archive::new(file);
+        let mut archive = tar::Archive::new(IndexReader { file, read: 0 });
         let mut members = HashMap::new();
         let entries = archive
             .entries_with_seek()
             .map_err(|e| ImageError::InvalidArchive(format!("not a tar archive: {e}")))?;
         for e in entries {
             let e = e.map_err(|e| ImageError::InvalidArchive(format!("reading tar: {e}")))?;
+            if members.len() >= MAX_MEMBERS {
+                return Err(ImageError::InvalidArchive(format!(
+                    "more than {MAX_MEMBERS} members"
+                )));
+            }
             let Ok(p) = e.path() else { continue };
             let Some(name) = p.to_str().map(str::to_owned) else {
                 continue;
@@ -117,24 +186,62 @@ impl Source {
         })
     }
 
-    /// True if the member exists.
-    pub fn has(&self, name: &str) -> bool {
+    /// True if the member exists. A member of a directory that leaves it is
+    /// an error, not an absence.
+    pub fn has(&self, name: &str) -> Result<bool, ImageError> {
+        let Ok(n) = normalize(name) else {
+            return Ok(false);
+        };
         match self {
-            Source::Tar { members, .. } => normalize(name).is_ok_and(|n| members.contains_key(&n)),
-            Source::Dir(root) => normalize(name).is_ok_and(|n| root.join(n).is_file()),
+            Source::Tar { members, .. } => Ok(members.contains_key(&n)),
+            Source::Dir { .. } => match self.open_dir_member(&n) {
+                Ok(_) => Ok(true),
+                Err(ImageError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
         }
+    }
+
+    /// Opens a regular file of a layout directory, without leaving it.
+    fn open_dir_member(&self, n: &str) -> Result<File, ImageError> {
+        let Source::Dir { path, fd } = self else {
+            return Err(ImageError::InvalidArchive(format!(
+                "member {n:?} not found"
+            )));
+        };
+        let shown = path.join(n);
+        // O_NONBLOCK: opening a FIFO must not wait for a writer.
+        let f = match at::openat2_os(
+            fd.as_fd(),
+            OsStr::new(n),
+            libc::O_RDONLY | libc::O_NONBLOCK,
+            0,
+            RESOLVE_LAYOUT,
+        ) {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                return Err(ImageError::LeavesLayout {
+                    member: n.to_owned(),
+                })
+            }
+            Err(e) => return Err(ImageError::io("opening", shown)(e)),
+        };
+        let st = at::stat_fd(f.as_fd()).map_err(ImageError::io("inspecting", &shown))?;
+        if st.kind() != libc::S_IFREG {
+            return Err(ImageError::InvalidArchive(format!(
+                "member {n:?} is not a regular file"
+            )));
+        }
+        Ok(File::from(f))
     }
 
     /// Opens a member for streaming.
     pub fn open_member(&self, name: &str) -> Result<Box<dyn Read + '_>, ImageError> {
         let mut n = normalize(name)?;
         match self {
-            Source::Dir(root) => {
-                let p = root.join(&n);
-                Ok(Box::new(
-                    File::open(&p).map_err(ImageError::io("opening", p))?,
-                ))
-            }
+            Source::Dir { .. } => Ok(Box::new(self.open_dir_member(&n)?)),
             Source::Tar { path, members } => {
                 for _ in 0..8 {
                     match members.get(&n) {
@@ -172,8 +279,13 @@ impl Source {
 }
 
 /// If `path` is gzip-compressed, decompresses it into `tmp_dir` and returns
-/// the new path (the caller deletes it). Otherwise returns `None`.
-pub fn maybe_gunzip(path: &Path, tmp_dir: &Path) -> Result<Option<tempfile::TempPath>, ImageError> {
+/// the new path (the caller deletes it). Otherwise returns `None`. More than
+/// `limit` bytes of output is a budget error: the copy is on the host disk.
+pub fn maybe_gunzip(
+    path: &Path,
+    tmp_dir: &Path,
+    limit: u64,
+) -> Result<Option<tempfile::TempPath>, ImageError> {
     if path.is_dir() {
         return Ok(None);
     }
@@ -189,7 +301,7 @@ pub fn maybe_gunzip(path: &Path, tmp_dir: &Path) -> Result<Option<tempfile::Temp
         .map_err(ImageError::io("seeking", path))?;
     let mut out = tempfile::NamedTempFile::new_in(tmp_dir)
         .map_err(ImageError::io("creating temp file in", tmp_dir))?;
-    io::copy(&mut flate2::read::MultiGzDecoder::new(f), &mut out).map_err(|e| {
+    copy_capped(flate2::read::MultiGzDecoder::new(f), &mut out, limit)?.map_err(|e| {
         ImageError::InvalidArchive(format!("decompressing {}: {e}", path.display()))
     })?;
     Ok(Some(out.into_temp_path()))

@@ -6,6 +6,7 @@
 //! concurrent loads and removals against task starts).
 
 mod archive;
+pub mod budget;
 pub mod digest;
 mod error;
 pub mod layer;
@@ -13,11 +14,13 @@ pub mod reference;
 mod store;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 use std::path::Path;
 
+pub use budget::UnpackBudget;
 pub use digest::Digest;
-pub use error::ImageError;
+pub use error::{Budget, ImageError};
 pub use reference::Reference;
 pub use store::{ImageConfig, ImageStore, ImageSummary, RemoveOutcome, ResolvedImage, StoreLock};
 

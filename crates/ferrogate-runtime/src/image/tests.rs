@@ -300,3 +300,30 @@ fn extra_tag_needs_single_image_and_not_digest() {
     let out = s.load(&a, &["named:v1".into()]).unwrap();
     assert_eq!(out[0].references, ["docker.io/library/named:v1"]);
 }
+
+#[test]
+fn archives_with_too_many_members_are_refused() {
+    let (d, s) = store();
+    let mut b = tar::Builder::new(Vec::new());
+    for i in 0..100_001 {
+        add(&mut b, &format!("m{i}"), b"");
+    }
+    let a = d.path().join("a.tar");
+    std::fs::write(&a, b.into_inner().unwrap()).unwrap();
+    let e = s.load(&a, &[]).unwrap_err();
+    assert!(e.to_string().contains("members"), "{e}");
+}
+
+#[test]
+fn images_and_layers_per_archive_are_bounded() {
+    let (d, s) = store();
+    let l = layer_tar(&[("f", b"1")]);
+    let many: Vec<Vec<u8>> = (0..257).map(|_| l.clone()).collect();
+    let a = d.path().join("a.tar");
+    std::fs::write(&a, docker_archive(&many, &["x:1"])).unwrap();
+    let e = s.load(&a, &[]).unwrap_err();
+    assert!(e.to_string().contains("257 layers"), "{e}");
+    // 256 copies of one layer are fine (and unpacked once).
+    std::fs::write(&a, docker_archive(&many[..256], &["x:1"])).unwrap();
+    s.load(&a, &[]).unwrap();
+}

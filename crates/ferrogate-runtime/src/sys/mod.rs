@@ -94,51 +94,6 @@ pub fn mknod(path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()> {
     cvt(unsafe { libc::mknod(c.as_ptr(), mode, dev) }).map(drop)
 }
 
-/// `lchown(2)`: changes ownership without following a final symlink.
-pub fn lchown(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    let c = cpath(path)?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    cvt(unsafe { libc::lchown(c.as_ptr(), uid, gid) }).map(drop)
-}
-
-/// Sets access and modification time of `path` (not following a final symlink).
-pub fn lutimes(path: &Path, secs: i64) -> io::Result<()> {
-    let c = cpath(path)?;
-    let ts = libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: 0,
-    };
-    let times = [ts, ts];
-    // SAFETY: `c` is a valid C string, `times` is a 2-element array as required.
-    cvt(unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
-    .map(drop)
-}
-
-/// `lsetxattr(2)`.
-pub fn lsetxattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    let c = cpath(path)?;
-    let n = cstr(name)?;
-    // SAFETY: both strings are valid and NUL-terminated; `value` is a valid
-    // buffer of `value.len()` bytes.
-    cvt(unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
-    .map(drop)
-}
-
 #[cfg(test)]
 /// `lgetxattr(2)` into a small buffer (values longer than 256 bytes are an error).
 pub fn lgetxattr(path: &Path, name: &str) -> io::Result<Vec<u8>> {

@@ -70,15 +70,23 @@ pub fn init_exe() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_ferrogate-sandbox-init"))
 }
 
+/// The agent configuration the tests use: the defaults, but a fixed disk allowance. Task
+/// volumes are sparse and tests write little to them, while admission control would hold
+/// back their full size from the free disk of the machine running the tests, which varies
+/// (and shrinks with the build). Admission itself is tested with explicit limits.
+pub fn config(dir: &std::path::Path) -> RuntimeConfig {
+    let mut c = RuntimeConfig::new(dir, init_exe());
+    c.capacity.disk_gib = Some(1 << 20);
+    c
+}
+
 /// Data dir with the busybox image loaded; returns (dir, agent).
 pub async fn agent_with_busybox() -> (tempfile::TempDir, Agent) {
     let dir = data_dir();
     let archive = dir.path().join("busybox.tar");
     fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let agent = start_agent(RuntimeConfig::new(dir.path(), init_exe()))
-        .await
-        .unwrap();
+    let agent = start_agent(config(dir.path())).await.unwrap();
     (dir, agent)
 }
 

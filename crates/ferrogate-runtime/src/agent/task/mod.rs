@@ -2,9 +2,8 @@
 //! the supervisor; blocking steps (mkfs, ioctls, cgroup files) go to the
 //! blocking pool.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,25 +14,21 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 mod health;
 mod output;
+mod provision;
 mod teardown;
 
 use health::Health;
+use provision::{default_hostname, Provision};
 
-use super::record::{self, TaskRecord};
+use super::record;
 use super::state::{TaskEvent, TaskState};
 use super::{ContainerExit, ContainerSpec, Ctx, EventKind, StopCode, TaskSpec, MAX_STOP_TIMEOUT};
 use crate::cgroup::{Limits, TaskCgroup};
 use crate::ids::{ContainerName, TaskId};
-use crate::image::{ImageStore, ResolvedImage};
-use crate::sandbox::command::{merge_argv, merge_env, working_dir};
 use crate::sandbox::init::{exit_code, INIT_VOLUME};
-use crate::sandbox::protocol::{encode, ContainerLaunch, FromInit, InitConfig, ToInit};
-use crate::sandbox::rootfs::BindMount;
-use crate::sandbox::spawn::spawn_init;
-use crate::secret::DataKey;
+use crate::sandbox::protocol::{encode, FromInit, ToInit};
 use crate::sys::process::{wait_pidfd, WaitStatus};
-use crate::syscall::LinuxSyscall;
-use crate::volume::{Seal, VolumeDevice, VolumeRequest, DATA_DIR};
+use crate::volume::{Seal, VolumeDevice, VolumeRequest};
 
 /// Commands from the supervisor to one task.
 pub(crate) enum TaskCmd {
@@ -178,10 +173,14 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
     };
     let hostname = hostname.unwrap_or_else(|| default_hostname(&task_id));
     let vol_names: Vec<String> = volumes.iter().map(|v| v.to_string()).collect();
-    match t
-        .provision(req, volume.data_key, limits, hostname, vol_names, &mut rx)
-        .await
-    {
+    let p = Provision {
+        req,
+        key: volume.data_key,
+        limits,
+        hostname,
+        volumes: vol_names,
+    };
+    match t.provision(p, &mut rx).await {
         Ok(()) => t.run(&mut rx).await,
         Err(f) => {
             t.stop.get_or_insert(f);
@@ -237,374 +236,6 @@ impl TaskRun {
             return Err((code, reason));
         }
         Ok(())
-    }
-
-    async fn provision(
-        &mut self,
-        req: VolumeRequest,
-        key: DataKey,
-        limits: Limits,
-        hostname: String,
-        volumes: Vec<String>,
-        rx: &mut mpsc::Receiver<TaskCmd>,
-    ) -> Result<(), Failure> {
-        let ctx = self.ctx.clone();
-        validate(&self.containers.iter().map(|c| &c.spec).collect::<Vec<_>>())?;
-        crate::sandbox::rootfs::check_hostname(&hostname)
-            .map_err(|e| fail(format!("CannotStartContainerError: {e}")))?;
-        // Images first: nothing is created for a task that cannot run.
-        let store = ImageStore::open(&ctx.layout)
-            .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
-        let refs: Vec<String> = self
-            .containers
-            .iter()
-            .map(|c| c.spec.image.clone())
-            .collect();
-        let st = store.clone();
-        // The shared store lock is held until the task record pinning the
-        // layers is written, so a concurrent `images rm` cannot delete them.
-        let (images, pin) = blocking(move || {
-            let pin = st.read_lock()?;
-            let imgs = refs
-                .iter()
-                .map(|r| st.resolve(r))
-                .collect::<Result<Vec<ResolvedImage>, _>>()?;
-            Ok::<_, crate::image::ImageError>((imgs, pin))
-        })
-        .await
-        .map_err(fail)?
-        .map_err(|e| fail(format!("CannotPullContainerError: {e}")))?;
-        let launches = self.launches(&images, &store, &hostname, &volumes)?;
-        let ids = ctx
-            .ids
-            .take()
-            .map_err(|e| fail(format!("ResourceInitializationError: taking a user id range: {e}")))?
-            .ok_or_else(|| {
-                fail("ResourceInitializationError: RESOURCE:USER_NAMESPACE (every host id range for task user namespaces is in use)")
-            })?;
-        let id_slot = ids.slot;
-        self.ids = Some(ids);
-        let layers: Vec<String> = images
-            .iter()
-            .flat_map(|i| i.diff_ids.iter().map(|d| d.hex().to_owned()))
-            .collect();
-        let rec = TaskRecord {
-            version: 1,
-            task_id: self.id.to_string(),
-            volume_id: req.volume_id.to_string(),
-            layers,
-            id_slot: Some(id_slot),
-            started_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        };
-        let layout = ctx.layout.clone();
-        blocking(move || record::write(&layout, &rec))
-            .await
-            .map_err(fail)?
-            .map_err(|e| {
-                fail(format!(
-                    "ResourceInitializationError: writing task record: {e}"
-                ))
-            })?;
-        drop(pin);
-        self.record_written = true;
-        self.check_stop(rx)?;
-
-        // cgroups.
-        let cg = ctx.cgroups.clone();
-        let id = self.id.clone();
-        let leaves: Vec<(String, Option<u32>)> = self
-            .containers
-            .iter()
-            .map(|c| (c.leaf.clone(), c.spec.memory_mib))
-            .collect();
-        let (tc, init_procs, mut leaf_procs) = blocking(move || {
-            let tc = cg.create_task(&id, &limits)?;
-            let init_procs = tc.create_leaf("init", None, false)?;
-            let mut leaf_procs = HashMap::new();
-            for (leaf, mem) in leaves {
-                leaf_procs.insert(leaf.clone(), tc.create_leaf(&leaf, mem, true)?);
-            }
-            Ok::<_, crate::cgroup::CgroupError>((tc, init_procs, leaf_procs))
-        })
-        .await
-        .map_err(fail)?
-        .map_err(|e| {
-            fail(format!(
-                "ResourceInitializationError: creating cgroups: {e}"
-            ))
-        })?;
-        self.cgroup = Some(tc);
-
-        // The volume: image file, mkfs, loop device.
-        let run_dir = ctx.layout.task_run(&self.id);
-        let mount = self.mount.clone();
-        let logs = ctx.layout.task_logs(&self.id);
-        let backend = ctx.backend.clone();
-        let layout = ctx.layout.clone();
-        let dev = blocking(move || {
-            for d in [&run_dir, &mount, &logs] {
-                std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
-            }
-            backend
-                .create(&LinuxSyscall, &layout, &req)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(fail)?
-        .map_err(|e| {
-            fail(format!(
-                "ResourceInitializationError: failed to provision ephemeral storage: {e}"
-            ))
-        })?;
-        let device_path = dev.loop_dev.path();
-        self.device = Some(dev);
-        self.check_stop(rx)?;
-
-        // The containers' output pipes, read here; the write ends go to the init.
-        let pipes = output::pipes(launches.len()).map_err(|e| {
-            fail(format!(
-                "ResourceInitializationError: creating output pipes: {e}"
-            ))
-        })?;
-        let (readers, writers): (Vec<_>, Vec<_>) = pipes
-            .into_iter()
-            .zip(&launches)
-            .map(|((rd, wr), l)| {
-                let name = ContainerName::new(l.name.clone()).map_err(|e| fail(e.to_string()));
-                name.map(|n| ((rd, ctx.layout.container_log(&self.id, &n)), wr))
-            })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .unzip();
-        self.output = Some(
-            output::Output::start(readers, ctx.config.output_limit_bytes).map_err(|e| {
-                fail(format!(
-                    "ResourceInitializationError: container output: {e}"
-                ))
-            })?,
-        );
-
-        // The sandbox init. It inherits the id range's lock (the range stays taken while
-        // it lives) and the output pipes' write ends.
-        let init_log = ctx.layout.init_log(&self.id);
-        let exe = ctx.config.init_exe.clone();
-        let lock = self
-            .ids
-            .as_ref()
-            .map(|l| l.lock().try_clone_to_owned())
-            .transpose()
-            .map_err(|e| fail(format!("ResourceInitializationError: {e}")))?
-            .ok_or_else(|| fail("internal: no id range"))?;
-        let spawned = blocking(move || {
-            let mut inherited = vec![lock.as_fd()];
-            inherited.extend(writers.iter().map(AsFd::as_fd));
-            spawn_init(&exe, &init_log, &init_procs, &inherited)
-        })
-        .await
-        .map_err(fail)?
-        .map_err(|e| {
-            fail(format!(
-                "ResourceInitializationError: starting the sandbox: {e}"
-            ))
-        })?;
-        self.init = Some(connect(spawned).map_err(|e| {
-            fail(format!(
-                "ResourceInitializationError: sandbox control channel: {e}"
-            ))
-        })?);
-        let mut launches = launches;
-        for l in &mut launches {
-            l.cgroup_procs = leaf_procs
-                .remove(&format!("c-{}", l.name))
-                .unwrap_or_default();
-        }
-        let cfg = InitConfig {
-            task_id: self.id.to_string(),
-            hostname,
-            volume_device: device_path,
-            volume_mount: self.mount.clone(),
-            layers_root: store.layers_root(),
-            id_base: self.ids.as_ref().map_or(0, |l| l.first_id),
-            volumes,
-            containers: launches,
-        };
-        let init = self
-            .init
-            .as_mut()
-            .ok_or_else(|| fail("internal: no init"))?;
-        init.send(&ToInit::Config(Box::new(cfg)))
-            .await
-            .map_err(fail)?;
-        match recv(init, INIT_REPLY_TIMEOUT).await {
-            Some(FromInit::VolumeMounted) => {}
-            Some(FromInit::Fatal { error }) => {
-                return Err(fail(format!("ResourceInitializationError: {error}")))
-            }
-            other => {
-                return Err(fail(format!(
-                    "ResourceInitializationError: sandbox did not mount the volume ({other:?})"
-                )))
-            }
-        }
-
-        // Key into the kernel, key zeroized, policy on data/.
-        let fs_root = init.volume_root();
-        let backend = ctx.backend.clone();
-        let seal = blocking(move || backend.seal(&LinuxSyscall, &fs_root, key))
-            .await
-            .map_err(fail)?
-            .map_err(|e| {
-                fail(format!(
-                    "ResourceInitializationError: failed to encrypt ephemeral storage: {e}"
-                ))
-            })?;
-        self.seal = Some(seal);
-        let volume_id = self
-            .device
-            .as_ref()
-            .map(|d| d.volume_id.clone())
-            .ok_or_else(|| fail("internal: no device"))?;
-        let size_gib = self.size_gib;
-        self.ctx
-            .emit(
-                &self.id,
-                EventKind::VolumeReady {
-                    volume_id,
-                    size_gib,
-                },
-            )
-            .await;
-        self.set_state(TaskEvent::VolumeReady).await;
-        self.check_stop(rx)?;
-
-        // Containers.
-        let init = self
-            .init
-            .as_mut()
-            .ok_or_else(|| fail("internal: no init"))?;
-        init.send(&ToInit::VolumeSealed).await.map_err(fail)?;
-        let mut first_failure = None;
-        for i in 0..self.containers.len() {
-            let init = self
-                .init
-                .as_mut()
-                .ok_or_else(|| fail("internal: no init"))?;
-            match recv(init, INIT_REPLY_TIMEOUT).await {
-                Some(FromInit::ContainerStarted { container, pid }) => {
-                    if let Some(c) = self
-                        .containers
-                        .iter_mut()
-                        .find(|c| c.spec.name.as_str() == container)
-                    {
-                        c.started = true;
-                        c.health = c
-                            .spec
-                            .health_check
-                            .clone()
-                            .map(|h| Health::new(h, Instant::now()));
-                        let name = c.spec.name.clone();
-                        self.ctx
-                            .emit(
-                                &self.id,
-                                EventKind::ContainerStarted {
-                                    container: name,
-                                    pid,
-                                },
-                            )
-                            .await;
-                    }
-                }
-                Some(FromInit::ContainerFailed { container, error }) => {
-                    let reason = format!("CannotStartContainerError: {error}");
-                    if let Some(c) = self
-                        .containers
-                        .iter_mut()
-                        .find(|c| c.spec.name.as_str() == container)
-                    {
-                        c.exited = true;
-                        let name = c.spec.name.clone();
-                        self.ctx
-                            .emit(
-                                &self.id,
-                                EventKind::ContainerFailedToStart {
-                                    container: name,
-                                    reason: reason.clone(),
-                                },
-                            )
-                            .await;
-                    }
-                    first_failure.get_or_insert(reason);
-                }
-                other => {
-                    first_failure.get_or_insert(format!("CannotStartContainerError: sandbox stopped answering ({other:?}) at container {i}"));
-                    break;
-                }
-            }
-        }
-        if let Some(r) = first_failure {
-            self.set_state(TaskEvent::StartFailed).await;
-            return Err(fail(r));
-        }
-        self.set_state(TaskEvent::AllContainersStarted).await;
-        Ok(())
-    }
-
-    fn launches(
-        &self,
-        images: &[ResolvedImage],
-        store: &ImageStore,
-        hostname: &str,
-        volumes: &[String],
-    ) -> Result<Vec<ContainerLaunch>, Failure> {
-        let data = Path::new(INIT_VOLUME).join(DATA_DIR);
-        let mut out = Vec::new();
-        for (c, img) in self.containers.iter().zip(images) {
-            let s = &c.spec;
-            let argv = merge_argv(&img.config, s.entry_point.as_deref(), s.command.as_deref())
-                .map_err(|e| {
-                    fail(format!(
-                        "CannotStartContainerError: container {}: {e}",
-                        s.name
-                    ))
-                })?;
-            let mut binds = Vec::new();
-            for m in &s.mount_points {
-                if !volumes.iter().any(|v| v == m.source_volume.as_str()) {
-                    return Err(fail(format!(
-                        "CannotStartContainerError: container {} mounts unknown volume {}",
-                        s.name, m.source_volume
-                    )));
-                }
-                binds.push(BindMount {
-                    source: data.join("volumes").join(m.source_volume.as_str()),
-                    container_path: m.container_path.clone(),
-                    read_only: m.read_only,
-                });
-            }
-            out.push(ContainerLaunch {
-                name: s.name.to_string(),
-                argv,
-                env: merge_env(&img.config, &s.environment, hostname),
-                cwd: working_dir(&img.config, s.working_directory.as_deref()),
-                user: s
-                    .user
-                    .clone()
-                    .or_else(|| img.config.user.clone())
-                    .filter(|u| !u.is_empty()),
-                layers: img
-                    .layer_dirs
-                    .iter()
-                    .filter_map(|d| d.strip_prefix(store.layers_root()).ok())
-                    .map(|p| p.display().to_string())
-                    .collect(),
-                cgroup_procs: Vec::new(),
-                binds,
-                readonly_root: s.readonly_root_filesystem,
-            });
-        }
-        Ok(out)
     }
 
     /// RUNNING until a stop request or an essential exit.
@@ -917,42 +548,6 @@ impl TaskRun {
             )
             .await;
     }
-}
-
-/// `ip-` and the start of the task id, as an RFC 1123 label.
-fn default_hostname(task_id: &TaskId) -> String {
-    let id: String = task_id
-        .as_str()
-        .chars()
-        .take(12)
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    format!("ip-{}", id.trim_end_matches('-'))
-}
-
-/// ECS-level checks the API normally does; repeated here so the runtime never
-/// starts a task it could not supervise.
-fn validate(containers: &[&ContainerSpec]) -> Result<(), Failure> {
-    if containers.is_empty() {
-        return Err(fail(
-            "CannotStartContainerError: the task has no containers",
-        ));
-    }
-    if !containers.iter().any(|c| c.essential) {
-        return Err(fail(
-            "CannotStartContainerError: the task has no essential container",
-        ));
-    }
-    let mut names = std::collections::HashSet::new();
-    for c in containers {
-        if !names.insert(c.name.as_str()) {
-            return Err(fail(format!(
-                "CannotStartContainerError: duplicate container name {}",
-                c.name
-            )));
-        }
-    }
-    Ok(())
 }
 
 async fn timeout_at<F: std::future::Future>(deadline: Instant, f: F) -> Option<F::Output> {
