@@ -44,3 +44,12 @@ pub use op::{
     Service, ServiceError,
 };
 pub use table::{Dispatch, Registry, Request, Route};
+
+/// What the macros name, so a service crate needs no dependency of its own for them.
+#[doc(hidden)]
+pub mod __macro {
+    pub use ferrogate_wire::json;
+    pub use ferrogate_wire::query::QueryParams;
+    pub use ferrogate_wire::ServiceId;
+    pub use serde_json::{to_value, Value};
+}

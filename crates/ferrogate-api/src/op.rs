@@ -44,6 +44,29 @@ pub trait Service: Send + Sync + 'static {
     fn access_denied(message: String) -> Self::Error;
 }
 
+/// Implements [`Service`] for a service type: its error enum, its [`ServiceId`], the
+/// prefixes of its own resource-tag condition keys, whether its writes change authorization,
+/// whether its records list resources, and its access-denied error. Every item is required.
+///
+/// ```ignore
+/// ferrogate_api::service! { Kms { error: KmsError, id: Kms, tag_prefixes: [], changes_authorization: false, record_resources: true, denied: KmsError::AccessDeniedException } }
+/// ```
+#[macro_export]
+macro_rules! service {
+    ($svc:ty { error: $err:ty, id: $id:ident, tag_prefixes: [$($prefix:literal),*], changes_authorization: $changes:literal, record_resources: $record:literal, denied: $denied:path $(,)? }) => {
+        impl $crate::Service for $svc {
+            type Error = $err;
+            const ID: $crate::__macro::ServiceId = $crate::__macro::ServiceId::$id;
+            const TAG_PREFIXES: &'static [&'static str] = &[$($prefix),*];
+            const CHANGES_AUTHORIZATION: bool = $changes;
+            const RECORD_RESOURCES: bool = $record;
+            fn access_denied(message: String) -> $err {
+                $denied(message)
+            }
+        }
+    };
+}
+
 /// What the service's operation table says of an operation (implemented by
 /// [`crate::operations!`]: an operation without a row in its service's table does not
 /// compile).

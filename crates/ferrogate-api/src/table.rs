@@ -270,7 +270,7 @@ macro_rules! operations {
                     match request.operation {
                         $( stringify!($name) => {
                             let decoded: ::std::result::Result<$input, <$svc as $crate::Service>::Error> =
-                                ::ferrogate_wire::json::decode::<$input>(request.body)
+                                $crate::__macro::json::decode::<$input>(request.body)
                                     .map_err(::std::convert::Into::into)
                                     .and_then(<$input>::validated);
                             exec.serve_json::<$input>(this, call, decoded, request.body).await
@@ -292,7 +292,7 @@ macro_rules! operations {
                 request: $crate::Request<'a>,
             ) -> $crate::BoxFuture<'a, $crate::Answer> {
                 Box::pin(async move {
-                    let empty = ::ferrogate_wire::query::QueryParams::default();
+                    let empty = $crate::__macro::QueryParams::default();
                     let params = request.params.unwrap_or(&empty);
                     match request.operation {
                         $( stringify!($name) => {
@@ -333,15 +333,15 @@ macro_rules! __register {
 macro_rules! __parameters {
     (sent, $input:ty) => {
         impl $crate::Recorded for $input {
-            fn request_parameters(&self, sent: $crate::Sent<'_>) -> ::serde_json::Value {
+            fn request_parameters(&self, sent: $crate::Sent<'_>) -> $crate::__macro::Value {
                 sent.json()
             }
         }
     };
     (serialized, $input:ty) => {
         impl $crate::Recorded for $input {
-            fn request_parameters(&self, _: $crate::Sent<'_>) -> ::serde_json::Value {
-                ::serde_json::to_value(self).unwrap_or(::serde_json::Value::Null)
+            fn request_parameters(&self, _: $crate::Sent<'_>) -> $crate::__macro::Value {
+                $crate::__macro::to_value(self).unwrap_or($crate::__macro::Value::Null)
             }
         }
     };

@@ -4,11 +4,10 @@
 use ferrogate_api::audit::{AuditLog, CallRecord, Entry};
 use ferrogate_api::{
     Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, RequestTags,
-    Resource, Scope, Sent, Service,
+    Resource, Scope, Sent,
 };
 use ferrogate_store::{StoreError, WriteTx};
 use ferrogate_types::Timestamp;
-use ferrogate_wire::ServiceId;
 use serde_json::{json, Value};
 
 use crate::lookup::{lookup_events, LookupEventsInput, LookupEventsOutput};
@@ -19,15 +18,8 @@ use crate::{LookupResource, PreparedEvent, TrailError};
 #[derive(Debug, Default)]
 pub struct CloudTrail;
 
-impl Service for CloudTrail {
-    type Error = TrailError;
-    const ID: ServiceId = ServiceId::CloudTrail;
-    const TAG_PREFIXES: &'static [&'static str] = &[];
-    const CHANGES_AUTHORIZATION: bool = false;
-    const RECORD_RESOURCES: bool = false;
-    fn access_denied(message: String) -> TrailError {
-        TrailError::AccessDeniedException(message)
-    }
+ferrogate_api::service! {
+    CloudTrail { error: TrailError, id: CloudTrail, tag_prefixes: [], changes_authorization: false, record_resources: false, denied: TrailError::AccessDeniedException }
 }
 
 ferrogate_api::operations! {

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use ferrogate_api::{Authorization, Check, Registered, RequestTags, Resource, Service};
+use ferrogate_api::{Authorization, Check, Registered, RequestTags, Resource};
 use ferrogate_store::ReadTx;
-use ferrogate_wire::ServiceId;
 
 use crate::cluster::{self as c, TagIn};
 use crate::model::{keys, tables, Cluster, ClusterStatus};
@@ -45,15 +44,8 @@ impl Ecs {
     }
 }
 
-impl Service for Ecs {
-    type Error = EcsError;
-    const ID: ServiceId = ServiceId::Ecs;
-    const TAG_PREFIXES: &'static [&'static str] = &["ecs"];
-    const CHANGES_AUTHORIZATION: bool = false;
-    const RECORD_RESOURCES: bool = false;
-    fn access_denied(message: String) -> EcsError {
-        EcsError::AccessDeniedException(message)
-    }
+ferrogate_api::service! {
+    Ecs { error: EcsError, id: Ecs, tag_prefixes: ["ecs"], changes_authorization: false, record_resources: false, denied: EcsError::AccessDeniedException }
 }
 
 /// `ecs:<Operation>` of `O`.

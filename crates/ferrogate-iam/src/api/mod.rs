@@ -18,11 +18,10 @@ pub(crate) use keys::{create_key, keys_of};
 pub use managed::parse_policy_arn;
 
 use base64::Engine as _;
-use ferrogate_api::{Authorization, Check, RequestTags, Resource, Scope, Service};
+use ferrogate_api::{Authorization, Check, RequestTags, Resource, Scope};
 use ferrogate_store::ReadTx;
 use ferrogate_types::Timestamp;
 use ferrogate_wire::query::{QueryParams, XmlWriter};
-use ferrogate_wire::ServiceId;
 
 pub use groups::{
     CreateGroupInput, DeleteGroupInput, GetGroupInput, ListGroupsForUserInput, ListGroupsInput,
@@ -52,27 +51,13 @@ pub struct Iam;
 #[derive(Debug, Default)]
 pub struct Sts;
 
-impl Service for Iam {
-    type Error = IamError;
-    const ID: ServiceId = ServiceId::Iam;
-    const TAG_PREFIXES: &'static [&'static str] = &["iam"];
-    const CHANGES_AUTHORIZATION: bool = true;
-    const RECORD_RESOURCES: bool = false;
-    fn access_denied(message: String) -> IamError {
-        IamError::AccessDenied(message)
-    }
+ferrogate_api::service! {
+    Iam { error: IamError, id: Iam, tag_prefixes: ["iam"], changes_authorization: true, record_resources: false, denied: IamError::AccessDenied }
 }
 
-impl Service for Sts {
-    type Error = IamError;
-    const ID: ServiceId = ServiceId::Sts;
-    const TAG_PREFIXES: &'static [&'static str] = &["iam"];
-    // A new session is a new credential: the credential cache must not hide it.
-    const CHANGES_AUTHORIZATION: bool = true;
-    const RECORD_RESOURCES: bool = false;
-    fn access_denied(message: String) -> IamError {
-        IamError::AccessDenied(message)
-    }
+// A new session is a new credential: the credential cache must not hide it.
+ferrogate_api::service! {
+    Sts { error: IamError, id: Sts, tag_prefixes: ["iam"], changes_authorization: true, record_resources: false, denied: IamError::AccessDenied }
 }
 
 ferrogate_api::operations! {

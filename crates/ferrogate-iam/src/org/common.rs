@@ -1,10 +1,9 @@
 //! What the Organizations operations share: the service, the organization a caller belongs
 //! to or manages, and the resources its requests name.
 
-use ferrogate_api::{Authorization, Check, Reply, RequestTags, Resource, Scope, Service};
+use ferrogate_api::{Authorization, Check, Reply, RequestTags, Resource, Scope};
 use ferrogate_store::{ReadTx, WriteTx};
 use ferrogate_types::Principal;
-use ferrogate_wire::ServiceId;
 use serde_json::Value;
 
 use super::model::{keys, tables, Attachment, Organization};
@@ -85,15 +84,8 @@ pub(super) fn attach_full_access(
 #[derive(Debug, Default)]
 pub struct Organizations;
 
-impl Service for Organizations {
-    type Error = OrgError;
-    const ID: ServiceId = ServiceId::Organizations;
-    const TAG_PREFIXES: &'static [&'static str] = &[];
-    const CHANGES_AUTHORIZATION: bool = true;
-    const RECORD_RESOURCES: bool = false;
-    fn access_denied(message: String) -> OrgError {
-        OrgError::AccessDeniedException(message)
-    }
+ferrogate_api::service! {
+    Organizations { error: OrgError, id: Organizations, tag_prefixes: [], changes_authorization: true, record_resources: false, denied: OrgError::AccessDeniedException }
 }
 
 /// The organization the caller belongs to, if any, for authorization.

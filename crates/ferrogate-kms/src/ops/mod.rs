@@ -38,11 +38,10 @@ pub use rotation::{EnableKeyRotationInput, ListKeyRotationsInput};
 
 use std::sync::Arc;
 
-use ferrogate_api::{Check, RequestTags, Resource, ResourcePolicy, Scope, Service};
+use ferrogate_api::{Check, RequestTags, Resource, ResourcePolicy, Scope};
 use ferrogate_policy::ResourcePolicyKind;
 use ferrogate_store::ReadTx;
 use ferrogate_types::Timestamp;
-use ferrogate_wire::ServiceId;
 
 use crate::model::KmsKey;
 use crate::policy::PolicyCache;
@@ -68,15 +67,8 @@ impl Kms {
     }
 }
 
-impl Service for Kms {
-    type Error = KmsError;
-    const ID: ServiceId = ServiceId::Kms;
-    const TAG_PREFIXES: &'static [&'static str] = &[];
-    const CHANGES_AUTHORIZATION: bool = false;
-    const RECORD_RESOURCES: bool = true;
-    fn access_denied(message: String) -> KmsError {
-        KmsError::AccessDeniedException(message)
-    }
+ferrogate_api::service! {
+    Kms { error: KmsError, id: Kms, tag_prefixes: [], changes_authorization: false, record_resources: true, denied: KmsError::AccessDeniedException }
 }
 
 ferrogate_api::operations! {
