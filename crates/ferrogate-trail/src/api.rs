@@ -11,7 +11,7 @@ use ferrogate_types::Timestamp;
 use serde_json::{json, Value};
 
 use crate::lookup::{lookup_events, LookupEventsInput, LookupEventsOutput};
-use crate::record::{new_event_id, CallFacts, EventRecord, RecordResource};
+use crate::record::{new_event_id, EventRecord};
 use crate::{LookupResource, PreparedEvent, TrailError};
 
 /// AWS CloudTrail (awsJson1_1).
@@ -97,39 +97,7 @@ impl Entry for PreparedEvent {
 
 impl AuditLog for TrailLog {
     fn prepare(&self, r: CallRecord<'_>) -> Result<Box<dyn Entry>, StoreError> {
-        let record_resources = r.record_resources.then(|| {
-            r.resources
-                .iter()
-                .map(|(kind, arn)| RecordResource {
-                    arn: arn.clone(),
-                    account_id: ferrogate_types::Arn::parse(arn)
-                        .map(|a| a.account().to_owned())
-                        .unwrap_or_default(),
-                    kind: kind.clone(),
-                })
-                .collect()
-        });
-        let record = EventRecord::api_call(CallFacts {
-            principal: r.principal,
-            time: r.time,
-            event_source: r.event_source,
-            event_name: r.event_name,
-            region: r.region,
-            source_ip: r.source_ip,
-            user_agent: r.user_agent,
-            request_id: r.request_id,
-            event_id: new_event_id(r.time),
-            read_only: r.read_only,
-            request_parameters: r.request_parameters,
-            response_elements: r.response_elements,
-            error: r.error,
-            resources: record_resources,
-        });
-        let record = match r.invoked_by {
-            Some(service) => record.invoked_by(service),
-            None => record,
-        };
-        let lookup = r
+        let lookup: Vec<LookupResource> = r
             .resources
             .iter()
             .map(|(resource_type, resource_name)| LookupResource {
@@ -137,13 +105,15 @@ impl AuditLog for TrailLog {
                 resource_name: resource_name.clone(),
             })
             .collect();
+        let (principal, region, time) = (r.principal, r.region, r.time);
+        let record = EventRecord::api_call(r, new_event_id(time));
         let event = PreparedEvent::new(
             &record,
-            r.principal.account.as_str(),
-            r.region,
-            Some(r.principal.lookup_username()),
+            principal.account.as_str(),
+            region,
+            Some(principal.lookup_username()),
             lookup,
-            r.time.millis(),
+            time.millis(),
         )?;
         Ok(Box::new(event))
     }
