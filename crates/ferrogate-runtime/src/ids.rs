@@ -94,6 +94,25 @@ id_type!(
     VolumeName, "volume name", 255
 );
 
+id_type!(
+    /// An elastic network interface id (`eni-…`): names the task's host interface and
+    /// appears in its records.
+    InterfaceId, "network interface id", 64
+);
+id_type!(
+    /// A VPC id (`vpc-…`).
+    VpcId, "VPC id", 64
+);
+id_type!(
+    /// A subnet id (`subnet-…`).
+    SubnetId, "subnet id", 64
+);
+id_type!(
+    /// A security group id (`sg-…`): also names nftables sets and chains, so the
+    /// alphabet stays letters, digits, '-' and '_'.
+    SecurityGroupId, "security group id", 64
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ pub mod idrange;
 pub mod ids;
 pub mod image;
 pub mod layout;
+pub mod net;
 pub mod recovery;
 pub mod sandbox;
 pub mod seccomp;

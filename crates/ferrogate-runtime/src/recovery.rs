@@ -46,6 +46,8 @@ pub struct RecoveryReport {
     pub cgroups_removed: Vec<String>,
     /// Problems (recovery continues past each).
     pub errors: Vec<String>,
+    /// Host interfaces and nftables tables of tasks' networks.
+    pub network: crate::net::NetRecovery,
 }
 
 /// Runs recovery for one data directory and cgroup instance.

@@ -188,6 +188,17 @@ pub trait Syscall: Send + Sync {
         contents: &[u8],
         mode: u32,
     ) -> io::Result<()>;
+    /// Like [`Syscall::write_file_in`], but a symlink at `name` is removed first (the
+    /// link itself, inside `dir`), as Docker's bind mounts replace whatever an image has
+    /// at `/etc/hosts` or `/etc/resolv.conf`; anything else that is not a regular file is
+    /// still refused.
+    fn replace_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()>;
     /// Changes the permissions of the resolved object itself.
     fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()>;
     /// Where the resolved object is, as this process sees it (`readlink` of
@@ -311,7 +322,12 @@ impl Syscall for LinuxSyscall {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         // LOOP_CTL_GET_FREE and LOOP_CONFIGURE are two calls; another process
-        // can grab the device in between (EBUSY), so retry a few times.
+        // can grab the device in between (EBUSY), so retry a few times. Within this
+        // process the pair is serialised: tasks starting together would otherwise all be
+        // handed the same free device and exhaust their retries colliding (200 at once
+        // did). The lock guards no data, so a poisoned one is as good as any.
+        static ATTACH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _serial = ATTACH.lock().unwrap_or_else(|p| p.into_inner());
         let mut last = io::Error::other("no free loop device");
         for _ in 0..16 {
             let n = sys::loopdev::get_free(ctl.as_fd())?;
@@ -544,6 +560,23 @@ impl Syscall for LinuxSyscall {
         let mut f = fs::File::from(fd);
         f.set_len(0)?;
         f.write_all(contents)
+    }
+    fn replace_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        let n = std::ffi::OsStr::new(single_name(name)?);
+        match sys::at::fstatat_nofollow(dir.fd()?, n) {
+            Ok(st) if st.kind() == libc::S_IFLNK => sys::at::unlinkat(dir.fd()?, n, false)?,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // A link put back in between is refused by O_NOFOLLOW.
+        self.write_file_in(dir, name, contents, mode)
     }
     fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()> {
         target.fd()?;
@@ -804,6 +837,22 @@ impl Syscall for RecordingSyscall {
     ) -> io::Result<()> {
         self.rec(
             "write_file_in",
+            format!(
+                "{} {mode:o} {}",
+                p(&dir.path.join(single_name(name)?)),
+                String::from_utf8_lossy(contents)
+            ),
+        )
+    }
+    fn replace_file_in(
+        &self,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        self.rec(
+            "replace_file_in",
             format!(
                 "{} {mode:o} {}",
                 p(&dir.path.join(single_name(name)?)),

@@ -504,6 +504,9 @@ fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
             .map(|v| VolumeName::new(v.clone()).map_err(|e| bad(&e)))
             .collect::<Result<Vec<_>, String>>()?,
         hostname: None,
+        // Task networking (ENIs in subnets, security groups) is wired when the EC2 service
+        // exists; until then a task has loopback only, as before.
+        network: None,
     })
 }
 

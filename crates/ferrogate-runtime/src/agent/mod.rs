@@ -67,6 +67,8 @@ pub struct RuntimeConfig {
     pub output_limit_bytes: u64,
     /// What tasks may reserve in all (admission control).
     pub capacity: capacity::CapacityConfig,
+    /// nftables' `nft`, needed by tasks with a network (see [`crate::net`]).
+    pub nft: PathBuf,
 }
 
 /// Default [`RuntimeConfig::output_limit_bytes`]: 1 GiB per task.
@@ -85,6 +87,7 @@ impl RuntimeConfig {
             id_pool: crate::idrange::IdPool::default(),
             output_limit_bytes: DEFAULT_OUTPUT_LIMIT,
             capacity: capacity::CapacityConfig::default(),
+            nft: crate::net::find_nft(),
         }
     }
 }
@@ -200,8 +203,11 @@ pub struct TaskSpec {
     pub containers: Vec<ContainerSpec>,
     /// Task-level volume names (bind volumes on the encrypted volume).
     pub volumes: Vec<VolumeName>,
-    /// Hostname (default: derived from the task id).
+    /// Hostname (default: the network's private DNS name, else derived from the task
+    /// id).
     pub hostname: Option<String>,
+    /// The task's network interface (Fargate's `awsvpc`); `None`: loopback only.
+    pub network: Option<crate::net::TaskNetwork>,
 }
 
 /// What ECS sends.
@@ -215,6 +221,17 @@ pub enum RuntimeCommand {
         task_id: TaskId,
         /// `reason` of the StopTask call.
         reason: String,
+    },
+    /// Replace the security groups with this complete set (every group a task of this
+    /// host uses, with all its rules). Stored before the next command is read, so a
+    /// `StartTask` sent after it sees the new groups; applied to running tasks in one
+    /// nftables transaction. `done`, if given, receives the outcome once the kernel
+    /// holds the new rules.
+    SetSecurityGroups {
+        /// Every group.
+        groups: Vec<crate::net::SecurityGroupRules>,
+        /// Told when the rules are in force (or why they are not).
+        done: Option<tokio::sync::oneshot::Sender<Result<(), crate::net::NetworkError>>>,
     },
     /// Stop every task, then end the agent.
     Shutdown,
@@ -264,6 +281,9 @@ pub struct TeardownReport {
     pub image_deleted: bool,
     /// The cgroups are removed.
     pub cgroup_removed: bool,
+    /// The task's network interface, address, route and rules are gone (true for a task
+    /// without a network).
+    pub network_released: bool,
     /// Anything that went wrong.
     pub errors: Vec<String>,
 }
@@ -389,6 +409,7 @@ pub(crate) struct Ctx {
     pub backend: Arc<dyn VolumeBackend>,
     pub events: mpsc::Sender<RuntimeEvent>,
     pub ids: crate::idrange::IdAllocator,
+    pub net: crate::net::NetManager,
     _lock: std::fs::File,
 }
 
@@ -424,7 +445,7 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
     let (ctx_parts, report) = tokio::task::spawn_blocking(move || prepare(&cfg, b.as_ref()))
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))??;
-    let (layout, cgroups, lock) = ctx_parts;
+    let (layout, cgroups, lock, net) = ctx_parts;
     let ids = crate::idrange::IdAllocator::new(config.id_pool.clone()).map_err(|source| {
         RuntimeError::Io {
             op: "preparing the id-range locks in",
@@ -443,6 +464,7 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
         backend,
         events: ev_tx,
         ids,
+        net,
         _lock: lock,
     });
     for (task, volume) in &report.lost_volumes {
@@ -497,11 +519,21 @@ fn lost_teardown(
         loop_detached,
         image_deleted,
         cgroup_removed,
-        errors: report.errors.clone(),
+        // Recovery deleted every interface and table of this instance, or says why not.
+        network_released: report.network.errors.is_empty(),
+        errors: report
+            .errors
+            .iter()
+            .chain(&report.network.errors)
+            .cloned()
+            .collect(),
     }
 }
 
-type Prepared = ((DataLayout, Cgroups, std::fs::File), RecoveryReport);
+type Prepared = (
+    (DataLayout, Cgroups, std::fs::File, crate::net::NetManager),
+    RecoveryReport,
+);
 
 fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepared, RuntimeError> {
     crate::host::check_sandbox_host()?;
@@ -548,10 +580,15 @@ fn prepare(config: &RuntimeConfig, backend: &dyn VolumeBackend) -> Result<Prepar
     if !got {
         return Err(RuntimeError::AlreadyRunning(data_dir));
     }
-    let cgroups = Cgroups::detect(&crate::cgroup::instance_for(&data_dir))?;
+    let instance = crate::cgroup::instance_for(&data_dir);
+    let cgroups = Cgroups::detect(&instance)?;
     cgroups.check_swap(&std::fs::read_to_string("/proc/swaps").unwrap_or_default())?;
-    let report = recover(&layout, &cgroups);
-    Ok(((layout, cgroups, lock), report))
+    let mut report = recover(&layout, &cgroups);
+    // After the tasks' processes are gone: their namespaces, and with them most of
+    // their interfaces, are gone too.
+    let net = crate::net::NetManager::new(&instance, config.nft.clone());
+    report.network = net.recover();
+    Ok(((layout, cgroups, lock, net), report))
 }
 
 /// Reserves what `spec` needs, or reports the task stopped with what does not fit.
@@ -579,6 +616,7 @@ async fn admit(ctx: &Ctx, ledger: &mut capacity::Ledger, spec: &TaskSpec) -> boo
                         loop_detached: true,
                         image_deleted: true,
                         cgroup_removed: true,
+                        network_released: true,
                         ..TeardownReport::default()
                     },
                 },
@@ -621,6 +659,7 @@ async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) 
                     }
                     None => ctx.emit(&task_id, EventKind::CommandRejected { reason: format!("task {task_id} is not running on this agent") }).await,
                 },
+                Some(RuntimeCommand::SetSecurityGroups { groups, done }) => set_groups(&ctx, groups, done),
                 Some(RuntimeCommand::Shutdown) | None => break,
             },
             Some(id) = done_rx.recv() => {
@@ -639,4 +678,31 @@ async fn supervise(ctx: Arc<Ctx>, mut commands: mpsc::Receiver<RuntimeCommand>) 
     }
     while actors.join_next().await.is_some() {}
     ctx.cgroups.remove_instance_dirs();
+    let c = ctx.clone();
+    let _ = tokio::task::spawn_blocking(move || c.net.shutdown()).await;
+}
+
+/// Stores the groups now (the next command sees them) and applies them in the
+/// background, telling `done`.
+fn set_groups(
+    ctx: &Arc<Ctx>,
+    groups: Vec<crate::net::SecurityGroupRules>,
+    done: Option<tokio::sync::oneshot::Sender<Result<(), crate::net::NetworkError>>>,
+) {
+    let stored = ctx.net.set_groups(groups);
+    let c = ctx.clone();
+    tokio::spawn(async move {
+        let res = match stored {
+            Ok(generation) => tokio::task::spawn_blocking(move || c.net.sync(generation))
+                .await
+                .unwrap_or(Err(crate::net::NetworkError::ShutDown)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &res {
+            tracing::error!(error = %e, "applying security groups");
+        }
+        if let Some(d) = done {
+            let _ = d.send(res);
+        }
+    });
 }

@@ -25,6 +25,9 @@ pub struct TaskRecord {
     /// `idrange`): recorded so that what a crashed agent left can be matched to it.
     #[serde(default)]
     pub id_slot: Option<u32>,
+    /// The host end of the task's veth pair, if it has a network.
+    #[serde(default)]
+    pub host_interface: Option<String>,
     /// Start time, seconds since the epoch.
     pub started_at: u64,
 }
@@ -69,6 +72,7 @@ pub fn read_all(dir: &Path) -> Vec<TaskRecord> {
                 volume_id: String::new(),
                 layers: Vec::new(),
                 id_slot: None,
+                host_interface: None,
                 started_at: 0,
             });
         out.push(rec);
@@ -92,6 +96,7 @@ mod tests {
             volume_id: "v1".into(),
             layers: vec!["ab".into()],
             id_slot: Some(3),
+            host_interface: Some("fg0123abcdefghi".into()),
             started_at: 5,
         };
         write(&l, &r).unwrap();

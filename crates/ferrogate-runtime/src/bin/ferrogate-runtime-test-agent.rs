@@ -3,7 +3,9 @@
 //!
 //! Usage: `ferrogate-runtime-test-agent DATA_DIR TASK_ID IMAGE`
 //! Prints `RUNNING` once the task runs, then waits forever. It is also its
-//! own sandbox init, like the `ferrogate` binary.
+//! own sandbox init, like the `ferrogate` binary. With `FERROGATE_TEST_NETWORK` set to
+//! `{"groups": [SecurityGroupRules…], "network": TaskNetwork}` (JSON), it sends the
+//! groups first and starts the task with that network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -43,6 +45,30 @@ fn main() {
             "-c".into(),
             "echo started; exec sleep 1000".into(),
         ]);
+        #[derive(serde::Deserialize)]
+        struct Net {
+            groups: Vec<ferrogate_runtime::net::SecurityGroupRules>,
+            network: ferrogate_runtime::net::TaskNetwork,
+        }
+        let net: Option<Net> = std::env::var("FERROGATE_TEST_NETWORK")
+            .ok()
+            .map(|j| serde_json::from_str(&j).unwrap());
+        let network = match net {
+            Some(n) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                agent
+                    .commands
+                    .send(RuntimeCommand::SetSecurityGroups {
+                        groups: n.groups,
+                        done: Some(tx),
+                    })
+                    .await
+                    .unwrap();
+                rx.await.unwrap().unwrap();
+                Some(n.network)
+            }
+            None => None,
+        };
         let spec = TaskSpec {
             task_id: TaskId::new(args[2].clone()).unwrap(),
             volume: VolumeSpec {
@@ -55,6 +81,7 @@ fn main() {
             containers: vec![c],
             volumes: Vec::new(),
             hostname: None,
+            network,
         };
         agent
             .commands

@@ -3,6 +3,7 @@
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-runtime cargo build --release -p ferrogate-runtime --bin runtime-bench
 //! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--data-dir DIR]
+//!     [--net-only] [--concurrent 200] [--net-tp-mib 2048] [--net-tp-runs 5]
 //! ```
 //!
 //! Measures, with a local busybox image:
@@ -10,10 +11,17 @@
 //!   destroyed and verified) for 20 and 200 GiB volumes, p50/p99;
 //! - host memory of the per-task process (the sandbox init), RSS and PSS;
 //! - sequential write (fsync'd) and read (after dropping caches) on an fscrypt
-//!   volume and on an unencrypted loop volume, same run.
+//!   volume and on an unencrypted loop volume, same run;
+//! - task networking (see `runtime-bench/net.rs`): setup alone, start with and without a
+//!   network, many networked tasks at once, host → task throughput against a bare veth.
 //!
-//! The binary is its own sandbox init, as the `ferrogate` binary is.
+//! The binary is its own sandbox init, as the `ferrogate` binary is. It runs in a network
+//! namespace of its own: the interfaces, routes and nftables tables it makes never touch
+//! the host's network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "runtime-bench/net.rs"]
+mod net;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +42,10 @@ struct Args {
     runs: usize,
     tp_mib: usize,
     data_dir: Option<PathBuf>,
+    net_only: bool,
+    concurrent: usize,
+    net_tp_mib: usize,
+    net_tp_runs: usize,
 }
 
 fn parse_args() -> Args {
@@ -41,6 +53,10 @@ fn parse_args() -> Args {
         runs: 20,
         tp_mib: 1024,
         data_dir: None,
+        net_only: false,
+        concurrent: 200,
+        net_tp_mib: 2048,
+        net_tp_runs: 5,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -49,6 +65,14 @@ fn parse_args() -> Args {
             "--runs" => a.runs = v[i + 1].parse().unwrap(),
             "--tp-mib" => a.tp_mib = v[i + 1].parse().unwrap(),
             "--data-dir" => a.data_dir = Some(PathBuf::from(&v[i + 1])),
+            "--concurrent" => a.concurrent = v[i + 1].parse().unwrap(),
+            "--net-tp-mib" => a.net_tp_mib = v[i + 1].parse().unwrap(),
+            "--net-tp-runs" => a.net_tp_runs = v[i + 1].parse().unwrap(),
+            "--net-only" => {
+                a.net_only = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -63,6 +87,8 @@ fn main() {
         std::process::exit(2);
     }
     let args = parse_args();
+    // Before any thread: every thread and process of the benchmark inherits it.
+    ferrogate_runtime::net::enter_new_network_namespace().unwrap();
     let base = args
         .data_dir
         .clone()
@@ -95,9 +121,20 @@ fn main() {
         let mut config = RuntimeConfig::new(dir.path(), exe);
         // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
         config.capacity.disk_gib = Some(1 << 20);
+        // Hundreds of tasks running `sleep` at once: admission would count their
+        // reservations, not what they use.
+        config.capacity.cpu_units = Some(1 << 30);
+        config.capacity.memory_mib = Some(1 << 30);
+        config.capacity.pids = Some(1 << 30);
         let mut agent = start_agent(config).await.unwrap();
         // Warm-up (page cache for the image layer and binaries).
         cycle(&mut agent, "warm", 20).await;
+        if args.net_only {
+            network(&mut agent, &args, dir.path()).await;
+            agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+            let _ = agent.join.await;
+            return;
+        }
         println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");
         println!("|---|---|---|---|---|---|");
         for size in [20u32, 200] {
@@ -121,10 +158,68 @@ fn main() {
         }
         println!();
         memory(&mut agent, dir.path()).await;
+        network(&mut agent, &args, dir.path()).await;
         agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
         let _ = agent.join.await;
     });
-    throughput(dir.path(), args.tp_mib);
+    if !args.net_only {
+        throughput(dir.path(), args.tp_mib);
+    }
+}
+
+async fn network(agent: &mut Agent, args: &Args, dir: &Path) {
+    let runs = args.runs;
+    tokio::task::spawn_blocking(move || net::setup_alone(runs))
+        .await
+        .unwrap();
+    net::task_cycles(agent, args.runs).await;
+    net::concurrent_tasks(agent, args.concurrent).await;
+    net::throughput(agent, dir, args.net_tp_mib, args.net_tp_runs).await;
+}
+
+async fn set_groups(agent: &Agent, groups: Vec<ferrogate_runtime::net::SecurityGroupRules>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    agent
+        .commands
+        .send(RuntimeCommand::SetSecurityGroups {
+            groups,
+            done: Some(tx),
+        })
+        .await
+        .unwrap();
+    rx.await.unwrap().unwrap();
+}
+
+async fn start_running(agent: &mut Agent, spec: TaskSpec) {
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    loop {
+        match agent.events.recv().await.unwrap().kind {
+            EventKind::StateChanged(TaskState::Running) => return,
+            EventKind::TaskStopped { reason, .. } => panic!("task stopped early: {reason}"),
+            _ => {}
+        }
+    }
+}
+
+async fn stop_task(agent: &mut Agent, id: &str) {
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new(id).unwrap(),
+            reason: "bench".into(),
+        })
+        .await
+        .unwrap();
+    loop {
+        if let EventKind::TaskStopped { teardown, .. } = agent.events.recv().await.unwrap().kind {
+            assert!(teardown.errors.is_empty(), "{teardown:?}");
+            return;
+        }
+    }
 }
 
 fn kernel() -> String {
@@ -161,15 +256,22 @@ fn spec(id: &str, size: u32) -> TaskSpec {
         containers: vec![c],
         volumes: Vec::new(),
         hostname: None,
+        network: None,
     }
 }
 
 /// (start → running, stop → stopped, start → volume ready)
 async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, Duration) {
+    cycle_spec(agent, spec(id, size)).await
+}
+
+/// [`cycle`] of any task.
+async fn cycle_spec(agent: &mut Agent, spec: TaskSpec) -> (Duration, Duration, Duration) {
+    let id = spec.task_id.clone();
     let t0 = Instant::now();
     agent
         .commands
-        .send(RuntimeCommand::StartTask(Box::new(spec(id, size))))
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
         .await
         .unwrap();
     let mut vol = Duration::ZERO;
@@ -187,7 +289,7 @@ async fn cycle(agent: &mut Agent, id: &str, size: u32) -> (Duration, Duration, D
     agent
         .commands
         .send(RuntimeCommand::StopTask {
-            task_id: TaskId::new(id).unwrap(),
+            task_id: id,
             reason: "bench".into(),
         })
         .await

@@ -156,6 +156,8 @@ fn container_child(
         rootfs: cdir.join("rootfs"),
         binds: c.binds.clone(),
         hostname: cfg.hostname.clone(),
+        hosts: cfg.etc_hosts.clone(),
+        resolv_conf: cfg.resolv_conf.clone(),
         readonly_root: c.readonly_root,
     };
     setup_rootfs(&sys, &plan, held.userns.as_fd())

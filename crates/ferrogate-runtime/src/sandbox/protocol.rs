@@ -17,6 +17,11 @@ pub struct InitConfig {
     pub task_id: String,
     /// UTS hostname.
     pub hostname: String,
+    /// Every container's `/etc/hosts`.
+    pub etc_hosts: String,
+    /// Every container's `/etc/resolv.conf`; `None` leaves the image's (a task without
+    /// a network has no resolver to reach).
+    pub resolv_conf: Option<String>,
     /// `/dev/loopN` of the task volume.
     pub volume_device: PathBuf,
     /// The task's mount point on the host: the init mounts its minimal root

@@ -45,8 +45,12 @@ pub struct RootfsPlan {
     pub rootfs: PathBuf,
     /// Task volumes to bind.
     pub binds: Vec<BindMount>,
-    /// Hostname for /etc/hostname and /etc/hosts.
+    /// Hostname for /etc/hostname.
     pub hostname: String,
+    /// `/etc/hosts`.
+    pub hosts: String,
+    /// `/etc/resolv.conf`, if the task has a network (otherwise the image's stays).
+    pub resolv_conf: Option<String>,
     /// `readonlyRootFilesystem`.
     pub readonly_root: bool,
 }
@@ -261,22 +265,17 @@ pub fn setup_rootfs(
     let tmp = sys.mkdir_all_in(&root, "tmp", 0o1777)?;
     sys.chmod_in(&tmp, 0o1777)?;
     let etc = sys.mkdir_all_in(&root, "etc", 0o755)?;
-    sys.write_file_in(
+    // These three are the runtime's, whatever the image has there (a link included).
+    sys.replace_file_in(
         &etc,
         "hostname",
         format!("{}\n", plan.hostname).as_bytes(),
         0o644,
     )?;
-    sys.write_file_in(
-        &etc,
-        "hosts",
-        format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
-            plan.hostname
-        )
-        .as_bytes(),
-        0o644,
-    )?;
+    sys.replace_file_in(&etc, "hosts", plan.hosts.as_bytes(), 0o644)?;
+    if let Some(r) = &plan.resolv_conf {
+        sys.replace_file_in(&etc, "resolv.conf", r.as_bytes(), 0o644)?;
+    }
 
     let proc_ = sys.mkdir_all_in(&root, "proc", 0o555)?;
     sys.mount(
@@ -459,6 +458,8 @@ mod tests {
                 read_only: true,
             }],
             hostname: "task-1".into(),
+            hosts: crate::net::files::loopback_hosts("task-1"),
+            resolv_conf: Some("nameserver 10.0.0.2\n".into()),
             readonly_root: false,
         }
     }
@@ -546,9 +547,12 @@ mod tests {
                 "{:#x}",
                 MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY
             ))));
-        assert!(c.iter().any(|x| x.op == "write_file_in"
+        assert!(c.iter().any(|x| x.op == "replace_file_in"
             && x.args.contains("etc/hosts")
             && x.args.contains("task-1")));
+        assert!(c.iter().any(|x| x.op == "replace_file_in"
+            && x.args.contains("etc/resolv.conf")
+            && x.args.contains("nameserver 10.0.0.2")));
         assert!(c
             .iter()
             .any(|x| x.op == "chmod_in" && x.args == "/v/data/containers/app/rootfs/tmp 1777"));
@@ -572,7 +576,7 @@ mod tests {
             );
         }
         // The files are written before anything is mounted below the root.
-        let hosts = index(&c, |x| x.op == "write_file_in");
+        let hosts = index(&c, |x| x.op == "replace_file_in");
         assert!(hosts < proc_);
         // The bind target is checked, re-resolved and checked again.
         let checks = c[..bind + 3]

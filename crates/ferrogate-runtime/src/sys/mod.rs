@@ -11,10 +11,13 @@
 #![allow(unsafe_code)]
 
 pub mod at;
+pub mod conntrack;
 pub mod fscrypt;
 pub mod loopdev;
 pub mod mount;
+pub mod netlink;
 pub mod process;
+pub mod rtnl;
 pub mod seccomp;
 pub mod userns;
 

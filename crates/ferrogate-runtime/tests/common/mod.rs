@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixture;
+pub mod net;
 
 /// True if the test may run. Not root: prints why and returns false, unless
 /// `CI=true`, where a skip would hide a broken pipeline, so it panics.
@@ -106,6 +107,7 @@ pub fn task(id: &str, argv: &[&str]) -> TaskSpec {
         containers: vec![c],
         volumes: Vec::new(),
         hostname: None,
+        network: None,
     }
 }
 

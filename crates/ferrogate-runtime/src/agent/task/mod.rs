@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 
 mod health;
+mod network;
 mod output;
 mod provision;
 mod teardown;
@@ -110,6 +111,10 @@ struct TaskRun {
     ids: Option<crate::idrange::IdLease>,
     /// The readers of the containers' output pipes.
     output: Option<output::Output>,
+    /// The task's place in the network, from reservation to release.
+    net: Option<crate::net::NetLease>,
+    /// Creating the task's interface, in the background.
+    net_attach: Option<tokio::task::JoinHandle<Result<(), crate::net::NetworkError>>>,
 }
 
 type Failure = (StopCode, String);
@@ -127,6 +132,7 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         containers,
         volumes,
         hostname,
+        network,
     } = spec;
     let mount = ctx.layout.task_mount(&task_id);
     let mut t = TaskRun {
@@ -158,6 +164,8 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         next_exec: 0,
         ids: None,
         output: None,
+        net: None,
+        net_attach: None,
     };
     t.ctx
         .emit(&t.id, EventKind::StateChanged(TaskState::Provisioning))
@@ -171,7 +179,9 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         memory_mib: Some(memory_mib.unwrap_or(super::DEFAULT_TASK_MEMORY_MIB)),
         pids_max: Some(ctx.config.pids_max),
     };
-    let hostname = hostname.unwrap_or_else(|| default_hostname(&task_id));
+    let hostname = hostname
+        .or_else(|| network.as_ref().map(|n| n.hostname.clone()))
+        .unwrap_or_else(|| default_hostname(&task_id));
     let vol_names: Vec<String> = volumes.iter().map(|v| v.to_string()).collect();
     let p = Provision {
         req,
@@ -179,6 +189,7 @@ pub(crate) async fn run_task(ctx: Arc<Ctx>, spec: TaskSpec, mut rx: mpsc::Receiv
         limits,
         hostname,
         volumes: vol_names,
+        network,
     };
     match t.provision(p, &mut rx).await {
         Ok(()) => t.run(&mut rx).await,

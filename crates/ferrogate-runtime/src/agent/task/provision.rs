@@ -33,6 +33,7 @@ pub(super) struct Provision {
     pub(super) limits: Limits,
     pub(super) hostname: String,
     pub(super) volumes: Vec<String>,
+    pub(super) network: Option<crate::net::TaskNetwork>,
 }
 
 /// `cgroup.procs` files: the init's, and each container leaf's.
@@ -47,6 +48,11 @@ impl TaskRun {
         validate(&self.containers.iter().map(|c| &c.spec).collect::<Vec<_>>())?;
         crate::sandbox::rootfs::check_hostname(&p.hostname)
             .map_err(|e| fail(format!("CannotStartContainerError: {e}")))?;
+        // The network is checked against the host's other tasks before anything exists.
+        if let Some(n) = &p.network {
+            self.reserve_network(n)?;
+        }
+        let (etc_hosts, resolv_conf) = self.etc_files(p.network.as_ref(), &p.hostname);
         let (store, mut launches) = self.images_and_record(&p).await?;
         self.check_stop(rx)?;
         let (init_procs, mut leaf_procs) = self.create_cgroups(p.limits).await?;
@@ -62,6 +68,8 @@ impl TaskRun {
         let cfg = InitConfig {
             task_id: self.id.to_string(),
             hostname: p.hostname,
+            etc_hosts,
+            resolv_conf,
             volume_device: device,
             volume_mount: self.mount.clone(),
             layers_root: store.layers_root(),
@@ -70,6 +78,9 @@ impl TaskRun {
             containers: launches,
         };
         self.configure_init(cfg).await?;
+        // PENDING (after the seal) means the task's interface is attached: ECS shows the
+        // ENI ATTACHED from there on.
+        self.finish_attach().await?;
         self.seal_volume(p.key).await?;
         self.check_stop(rx)?;
         self.start_containers().await
@@ -119,6 +130,7 @@ impl TaskRun {
                 .flat_map(|i| i.diff_ids.iter().map(|d| d.hex().to_owned()))
                 .collect(),
             id_slot: Some(ids.slot),
+            host_interface: self.net.as_ref().map(|l| l.host_if.clone()),
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -253,11 +265,15 @@ impl TaskRun {
                 "ResourceInitializationError: starting the sandbox: {e}"
             ))
         })?;
+        let pid = spawned.pid;
         self.init = Some(connect(spawned).map_err(|e| {
             fail(format!(
                 "ResourceInitializationError: sandbox control channel: {e}"
             ))
         })?);
+        // The init's network namespace exists now: its interface is made while the init
+        // mounts the volume.
+        self.start_attach(pid);
         Ok(())
     }
 

@@ -21,6 +21,7 @@ impl TaskRun {
             loop_detached: true,
             image_deleted: true,
             cgroup_removed: true,
+            network_released: true,
             ..TeardownReport::default()
         };
         if let Some(mut init) = self.init.take() {
@@ -78,6 +79,9 @@ impl TaskRun {
                 }
             }
         }
+        // No process of the task is left (or the init is gone): its interface can go,
+        // then its rules.
+        self.release_network(&mut r).await;
         if let Some(dev) = self.device.take() {
             let backend = self.ctx.backend.clone();
             let image = dev.image.clone();
