@@ -1280,3 +1280,66 @@ fn a_deployment_interrupted_by_a_crash_completes_after_restart() {
     );
     s.stop();
 }
+
+/// Fargate's key flow is Fargate's own call as its service principal, not a call made on
+/// anyone's behalf (issue 11): `aws:ViaAWSService` is present and false and there is no
+/// `aws:CalledVia`. A key policy whose Fargate statements require exactly that lets tasks
+/// start; one that requires `aws:ViaAWSService` true stops them before anything is made.
+#[test]
+fn fargate_calls_kms_as_itself_not_via_a_caller() {
+    if !require_root("fargate_calls_kms_as_itself_not_via_a_caller") {
+        return;
+    }
+    let s = Server::start();
+    load_busybox(&s);
+    let key = |via: &str| {
+        let policy = fargate_key_policy("direct")
+            .replace("\"StringEquals\"", &format!("\"Bool\":{{\"aws:ViaAWSService\":\"{via}\"}},\"Null\":{{\"aws:CalledVia\":\"true\"}},\"StringEquals\""));
+        let k = json(&s.aws(&["kms", "create-key", "--policy", &policy]));
+        k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+    };
+    let (direct, via) = (key("false"), key("true"));
+    register(&s, "sleeper", "sleep 1000", &[]);
+    for (cluster, key) in [("direct", &direct), ("via", &via)] {
+        json(&s.aws(&[
+            "ecs",
+            "create-cluster",
+            "--cluster-name",
+            cluster,
+            "--configuration",
+            &format!(
+                r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#
+            ),
+        ]));
+    }
+    let t = run_task(&s, "direct", "sleeper", &[]);
+    let running = wait_for(&s, "direct", &t, "RUNNING");
+    assert_eq!(running["lastStatus"], "RUNNING", "{running}");
+    json(&s.aws(&["ecs", "stop-task", "--cluster", "direct", "--task", &t]));
+
+    let t = run_task(&s, "via", "sleeper", &[]);
+    let stopped = wait_for(&s, "via", &t, "STOPPED");
+    assert_eq!(stopped["lastStatus"], "STOPPED", "{stopped}");
+    let reason = stopped["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ResourceInitializationError") && reason.contains("AccessDenied"),
+        "{stopped}"
+    );
+}
+
+/// The key policy of [`fargate_key`] for `cluster`, as text.
+fn fargate_key_policy(cluster: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Enable IAM policies","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Fargate data keys","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:GenerateDataKeyWithoutPlaintext"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}","via"]}}}},
+          "Resource":"*"}},
+        {{"Sid":"Fargate grants","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:CreateGrant"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}","via"]}},
+                       "ForAllValues:StringEquals":{{"kms:GrantOperations":["Decrypt"]}}}},
+          "Resource":"*"}}]}}"#
+    )
+}
