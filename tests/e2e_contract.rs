@@ -11,7 +11,6 @@ use common::{
     create_key, fails_with, json, put_user_policy, storage_conf, trail_records, user_with_key,
     Server,
 };
-use serde_json::Value;
 
 const ACCOUNT: &str = "000000000000";
 
