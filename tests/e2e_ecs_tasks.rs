@@ -14,7 +14,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{fails_with, fargate_key, json, load_busybox, require_root, Server};
+use common::{fails_with, fargate_key, json, load_busybox, require_root, trail_records, Server};
 use serde_json::Value;
 
 const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678],assignPublicIp=ENABLED}";
@@ -100,21 +100,6 @@ fn volume_images(s: &Server) -> Vec<PathBuf> {
             .collect(),
         Err(_) => Vec::new(),
     }
-}
-
-fn events(s: &Server, name: &str) -> Vec<Value> {
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        &format!("AttributeKey=EventName,AttributeValue={name}"),
-    ]));
-    ev["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
-        .collect()
 }
 
 #[test]
@@ -260,7 +245,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
 
     // CloudTrail: the Fargate service principal created each grant, for Decrypt, with the
     // encryption context subset of the cluster and the volume.
-    let all_grants = events(&s, "CreateGrant");
+    let all_grants = trail_records(&s, "CreateGrant");
     let (dry, grants): (Vec<Value>, Vec<Value>) = all_grants
         .into_iter()
         .partition(|g| g["requestParameters"]["dryRun"] == true);
@@ -291,7 +276,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
             serde_json::json!({"aws:ecs:clusterAccount": "000000000000", "aws:ecs:clusterName": "secure"})
         );
     }
-    let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    let gen = trail_records(&s, "GenerateDataKeyWithoutPlaintext");
     assert!(
         gen.iter()
             .filter(|e| e["errorCode"] == "DisabledException")
@@ -318,12 +303,12 @@ fn the_announcement_scenario_on_the_real_runtime() {
         assert_eq!(subset["aws:ecs:clusterName"], "secure");
         assert!(subset["aws:ebs:id"].as_str().unwrap().starts_with("vol-"));
     }
-    let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    let gen = trail_records(&s, "GenerateDataKeyWithoutPlaintext");
     assert!(
         gen.iter().any(|e| e["errorCode"] == "DisabledException"),
         "{gen:?}"
     );
-    let decrypts = events(&s, "Decrypt");
+    let decrypts = trail_records(&s, "Decrypt");
     assert!(decrypts
         .iter()
         .all(|e| e["userIdentity"]["invokedBy"] == "fargate.amazonaws.com"));
@@ -360,7 +345,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
     assert_eq!(d["stopCode"], "UserInitiated");
     assert_eq!(d["stoppedReason"], "rotating keys");
     assert_eq!(d["containers"][0]["exitCode"], 143);
-    let retired = events(&s, "RetireGrant");
+    let retired = trail_records(&s, "RetireGrant");
     assert!(
         retired
             .iter()
@@ -1300,4 +1285,67 @@ fn a_deployment_interrupted_by_a_crash_completes_after_restart() {
         |_, _| {},
     );
     s.stop();
+}
+
+/// Fargate's key flow is Fargate's own call as its service principal, not a call made on
+/// anyone's behalf (issue 11): `aws:ViaAWSService` is present and false and there is no
+/// `aws:CalledVia`. A key policy whose Fargate statements require exactly that lets tasks
+/// start; one that requires `aws:ViaAWSService` true stops them before anything is made.
+#[test]
+fn fargate_calls_kms_as_itself_not_via_a_caller() {
+    if !require_root("fargate_calls_kms_as_itself_not_via_a_caller") {
+        return;
+    }
+    let s = Server::start();
+    load_busybox(&s);
+    let key = |via: &str| {
+        let policy = fargate_key_policy("direct")
+            .replace("\"StringEquals\"", &format!("\"Bool\":{{\"aws:ViaAWSService\":\"{via}\"}},\"Null\":{{\"aws:CalledVia\":\"true\"}},\"StringEquals\""));
+        let k = json(&s.aws(&["kms", "create-key", "--policy", &policy]));
+        k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+    };
+    let (direct, via) = (key("false"), key("true"));
+    register(&s, "sleeper", "sleep 1000", &[]);
+    for (cluster, key) in [("direct", &direct), ("via", &via)] {
+        json(&s.aws(&[
+            "ecs",
+            "create-cluster",
+            "--cluster-name",
+            cluster,
+            "--configuration",
+            &format!(
+                r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#
+            ),
+        ]));
+    }
+    let t = run_task(&s, "direct", "sleeper", &[]);
+    let running = wait_for(&s, "direct", &t, "RUNNING");
+    assert_eq!(running["lastStatus"], "RUNNING", "{running}");
+    json(&s.aws(&["ecs", "stop-task", "--cluster", "direct", "--task", &t]));
+
+    let t = run_task(&s, "via", "sleeper", &[]);
+    let stopped = wait_for(&s, "via", &t, "STOPPED");
+    assert_eq!(stopped["lastStatus"], "STOPPED", "{stopped}");
+    let reason = stopped["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ResourceInitializationError") && reason.contains("AccessDenied"),
+        "{stopped}"
+    );
+}
+
+/// The key policy of [`fargate_key`] for `cluster`, as text.
+fn fargate_key_policy(cluster: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Enable IAM policies","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Fargate data keys","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:GenerateDataKeyWithoutPlaintext"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}","via"]}}}},
+          "Resource":"*"}},
+        {{"Sid":"Fargate grants","Effect":"Allow","Principal":{{"Service":"fargate.amazonaws.com"}},
+          "Action":["kms:CreateGrant"],
+          "Condition":{{"StringEquals":{{"kms:EncryptionContext:aws:ecs:clusterName":["{cluster}","via"]}},
+                       "ForAllValues:StringEquals":{{"kms:GrantOperations":["Decrypt"]}}}},
+          "Resource":"*"}}]}}"#
+    )
 }

@@ -89,34 +89,6 @@ pub fn check_tags(tags: &[TagIn]) -> Result<Vec<Tag>, EcsError> {
     Ok(out)
 }
 
-/// `aws:RequestTag/<k>` and `aws:TagKeys` for tags a request sets.
-pub fn request_tag_keys(tags: &[TagIn]) -> Vec<(String, Vec<String>)> {
-    let mut keys: Vec<(String, Vec<String>)> = tags
-        .iter()
-        .filter_map(|t| {
-            let k = t.key.as_ref()?;
-            Some((
-                format!("aws:RequestTag/{k}"),
-                vec![t.value.clone().unwrap_or_default()],
-            ))
-        })
-        .collect();
-    let names: Vec<String> = tags.iter().filter_map(|t| t.key.clone()).collect();
-    if !names.is_empty() {
-        keys.push(("aws:TagKeys".into(), names));
-    }
-    keys
-}
-
-/// `aws:ResourceTag/<k>` and `ecs:ResourceTag/<k>` for a resource's tags.
-pub fn resource_tag_keys(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
-    tags.iter()
-        .flat_map(|t| {
-            ["aws", "ecs"].map(|p| (format!("{p}:ResourceTag/{}", t.key), vec![t.value.clone()]))
-        })
-        .collect()
-}
-
 /// `settings[]` member.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SettingIn {
@@ -284,19 +256,20 @@ pub fn key_error(key: &str, e: KmsError) -> EcsError {
     }
 }
 
-/// Checks what KMS says of the key: symmetric encryption, enabled, single-Region.
-pub fn check_key_facts(f: &ferrogate_kms::external::KeyFacts) -> Result<(), EcsError> {
+/// Checks what KMS's DescribeKey says of the key: symmetric encryption, enabled,
+/// single-Region.
+pub fn check_key_facts(f: &ferrogate_kms::ops::output::KeyMetadata) -> Result<(), EcsError> {
     if f.key_spec != "SYMMETRIC_DEFAULT" || f.key_usage != "ENCRYPT_DECRYPT" {
         return Err(EcsError::invalid(format!(
             "The KMS key '{}' must be a symmetric encryption key (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT); it is {} for {}.",
             f.arn, f.key_spec, f.key_usage
         )));
     }
-    if f.state != ferrogate_kms::model::KeyState::Enabled {
+    if f.key_state != ferrogate_kms::model::KeyState::Enabled {
         return Err(EcsError::invalid(format!(
             "The KMS key '{}' must be enabled; its state is {}.",
             f.arn,
-            f.state.as_str()
+            f.key_state.as_str()
         )));
     }
     if f.multi_region {
@@ -369,9 +342,6 @@ mod tests {
         assert!(check_tags(&[t("k", "1"), t("k", "2")]).is_err());
         let many: Vec<TagIn> = (0..51).map(|i| t(&format!("k{i}"), "v")).collect();
         assert!(check_tags(&many).is_err());
-        let keys = request_tag_keys(&[t("team", "x")]);
-        assert!(keys.contains(&("aws:RequestTag/team".into(), vec!["x".into()])));
-        assert!(keys.contains(&("aws:TagKeys".into(), vec!["team".into()])));
     }
 
     #[test]

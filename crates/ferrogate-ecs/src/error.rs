@@ -45,6 +45,9 @@ pub enum EcsError {
     /// A protocol-level problem.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The CSPRNG failed (task ids, deployment ids): logged, answered as `ServerException`.
+    #[error("the random number generator failed")]
+    RandomnessUnavailable,
     /// Storage failure of ours: logged, answered as `ServerException`.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -66,20 +69,32 @@ impl AwsError for EcsError {
             EcsError::AccessDeniedException(_) => "AccessDeniedException",
             EcsError::UnsupportedFeatureException(_) => "UnsupportedFeatureException",
             EcsError::Wire(w) => w.aws_code(p),
-            EcsError::Internal(_) => "ServerException",
+            EcsError::RandomnessUnavailable | EcsError::Internal(_) => "ServerException",
         }
     }
 
     fn status(&self, p: Protocol) -> u16 {
         match self {
+            EcsError::ClientException(_)
+            | EcsError::InvalidParameterException(_)
+            | EcsError::ClusterNotFoundException
+            | EcsError::ClusterContainsServicesException
+            | EcsError::ClusterContainsTasksException
+            | EcsError::NamespaceNotFoundException(_)
+            | EcsError::ServiceNotFoundException
+            | EcsError::ServiceNotActiveException
+            | EcsError::ResourceNotFoundException(_)
+            | EcsError::LimitExceededException(_)
+            | EcsError::AccessDeniedException(_)
+            | EcsError::UnsupportedFeatureException(_) => 400,
             EcsError::Wire(w) => w.status(p),
-            EcsError::Internal(_) => 500,
-            _ => 400,
+            EcsError::RandomnessUnavailable | EcsError::Internal(_) => 500,
         }
     }
 
+    /// Exactly the failures answered with a 5xx.
     fn is_internal(&self) -> bool {
-        matches!(self, EcsError::Internal(_))
+        self.status(Protocol::Json11) >= 500
     }
 }
 

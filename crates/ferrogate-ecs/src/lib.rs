@@ -7,7 +7,10 @@
 //! - [`mounts`]: task volumes, `mountPoints` and `volumesFrom`.
 //! - [`support`]: the task-definition members Ferrogate cannot apply, refused at run time.
 //! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
+//! - `launch`: the checks a task definition passes before its tasks start, and the one
+//!   constructor of a new task (shared by RunTask and the service reconciler).
 //! - [`ops`]: the API.
+//! - [`views`]: clusters, task definitions, tasks and services as the API shows them.
 //!
 //! A cluster's `fargateEphemeralStorageKmsKeyId` is checked when it is set, as ECS does,
 //! with `kms:DescribeKey` under the caller's own permissions (key policy and IAM both
@@ -17,6 +20,8 @@
 pub mod cluster;
 mod error;
 pub mod health;
+mod ids;
+mod launch;
 pub mod model;
 pub mod mounts;
 pub mod ops;
@@ -24,6 +29,7 @@ pub mod service;
 pub mod support;
 pub mod task;
 pub mod taskdef;
+pub mod views;
 
 pub use error::EcsError;
-pub use ops::{Ecs, EcsOp};
+pub use ops::Ecs;

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cluster::is_name;
-use crate::taskdef::ContainerDef;
 use crate::EcsError;
 
 /// One bind of a task volume into a container.
@@ -108,24 +107,34 @@ fn container_path(container: &str, path: &str) -> Result<String, EcsError> {
     Ok(format!("/{}", parts.join("/")))
 }
 
+/// What [`resolve`] needs of a container definition.
+pub trait Mounting {
+    /// `name`.
+    fn name(&self) -> Option<&str>;
+    /// `mountPoints`.
+    fn mount_points(&self) -> &[MountPointIn];
+    /// `volumesFrom`.
+    fn volumes_from(&self) -> &[VolumeFromIn];
+}
+
 /// Each container's mounts, in definition order: its own `mountPoints`, then those it gets
 /// through `volumesFrom`. Unknown volumes or containers, relative or duplicate paths and
 /// `volumesFrom` cycles are refused.
-pub fn resolve(defs: &[ContainerDef], volumes: &[String]) -> Result<Vec<Vec<Mount>>, EcsError> {
+pub fn resolve<D: Mounting>(defs: &[D], volumes: &[String]) -> Result<Vec<Vec<Mount>>, EcsError> {
     #[derive(Clone, Copy, PartialEq)]
     enum Seen {
         No,
         Visiting,
         Done,
     }
-    fn visit(
+    fn visit<D: Mounting>(
         i: usize,
-        defs: &[ContainerDef],
+        defs: &[D],
         volumes: &[String],
         seen: &mut [Seen],
         out: &mut [Vec<Mount>],
     ) -> Result<(), EcsError> {
-        let name = defs[i].name.as_deref().unwrap_or_default();
+        let name = defs[i].name().unwrap_or_default();
         match seen[i] {
             Seen::Done => return Ok(()),
             Seen::Visiting => {
@@ -136,7 +145,7 @@ pub fn resolve(defs: &[ContainerDef], volumes: &[String]) -> Result<Vec<Vec<Moun
             Seen::No => seen[i] = Seen::Visiting,
         }
         let mut mounts = Vec::new();
-        for m in defs[i].mount_points.iter().flatten() {
+        for m in defs[i].mount_points() {
             let volume = m.source_volume.clone().unwrap_or_default();
             if !volumes.contains(&volume) {
                 return Err(client(format!("Unknown volume '{volume}'.")));
@@ -148,11 +157,11 @@ pub fn resolve(defs: &[ContainerDef], volumes: &[String]) -> Result<Vec<Vec<Moun
                 read_only: m.read_only.unwrap_or(false),
             });
         }
-        for vf in defs[i].volumes_from.iter().flatten() {
+        for vf in defs[i].volumes_from() {
             let source = vf.source_container.as_deref().unwrap_or_default();
             let j = defs
                 .iter()
-                .position(|d| d.name.as_deref() == Some(source))
+                .position(|d| d.name() == Some(source))
                 .filter(|j| *j != i)
                 .ok_or_else(|| {
                     client(format!(
@@ -193,7 +202,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn defs(v: Value) -> Vec<ContainerDef> {
+    /// A container definition as far as mounts go.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Def {
+        name: Option<String>,
+        #[serde(default)]
+        mount_points: Vec<MountPointIn>,
+        #[serde(default)]
+        volumes_from: Vec<VolumeFromIn>,
+    }
+
+    impl Mounting for Def {
+        fn name(&self) -> Option<&str> {
+            self.name.as_deref()
+        }
+        fn mount_points(&self) -> &[MountPointIn] {
+            &self.mount_points
+        }
+        fn volumes_from(&self) -> &[VolumeFromIn] {
+            &self.volumes_from
+        }
+    }
+
+    fn defs(v: Value) -> Vec<Def> {
         serde_json::from_value(v).unwrap()
     }
 

@@ -2,12 +2,12 @@
 //! reports changes it. The runtime itself is driven by the server (which owns the agent);
 //! this module knows nothing of it beyond [`Update`].
 
-use ferrogate_store::{Key as StoreKey, Record, Table};
+use ferrogate_store::{Direction, Key as StoreKey, ReadTx, Record, Table, TxRef};
 use ferrogate_types::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::model::{cluster_arn, Tag};
+use crate::model::{Cluster, Tag};
 use crate::taskdef::KeyValue;
 
 /// One container of a task: what to run (the task definition's container after overrides)
@@ -250,134 +250,6 @@ impl Task {
     /// True once STOPPED.
     pub fn is_stopped(&self) -> bool {
         self.last == "STOPPED"
-    }
-
-    /// The task in the API's JSON.
-    pub fn to_json(&self, with_tags: bool) -> Value {
-        let arn = self.arn();
-        let secs = |t: Option<Timestamp>| t.map(Timestamp::epoch_seconds_f64);
-        let containers: Vec<Value> = self
-            .containers
-            .iter()
-            .map(|c| {
-                let mut v = json!({
-                    "containerArn": format!("arn:aws:ecs:{}:{}:container/{}/{}/{}", self.region, self.account, self.cluster, self.id, c.name),
-                    "taskArn": arn,
-                    "name": c.name,
-                    "image": c.image,
-                    "lastStatus": c.last_status,
-                    "networkInterfaces": [],
-                    "healthStatus": c.health(),
-                    "cpu": c.cpu.to_string(),
-                });
-                if let Some(m) = c.memory {
-                    v["memory"] = json!(m.to_string());
-                }
-                if let Some(e) = c.exit_code {
-                    v["exitCode"] = json!(e);
-                }
-                if let Some(r) = &c.reason {
-                    v["reason"] = json!(r);
-                }
-                if let Some(r) = &c.runtime_id {
-                    v["runtimeId"] = json!(r);
-                }
-                v
-            })
-            .collect();
-        let mut fargate = json!({"sizeInGiB": self.ephemeral_gib});
-        if let Some(k) = &self.kms_key_arn {
-            fargate["kmsKeyId"] = json!(k);
-        }
-        let attachment_status = match self.last.as_str() {
-            "PROVISIONING" => "PRECREATED",
-            "STOPPED" => "DELETED",
-            "DEPROVISIONING" => "DETACHING",
-            _ => "ATTACHED",
-        };
-        let mut details = vec![
-            json!({"name": "networkInterfaceId", "value": format!("eni-{}", &self.id[..17.min(self.id.len())])}),
-        ];
-        if let Some(subnet) = self.network["subnets"].get(0) {
-            details.insert(0, json!({"name": "subnetId", "value": subnet}));
-        }
-        details.push(json!({"name": "privateIPv4Address", "value": "127.0.0.1"}));
-        let mut v = json!({
-            "attachments": [{
-                "id": format!("{}-{}-{}-{}-{}", &self.id[0..8], &self.id[8..12], &self.id[12..16], &self.id[16..20], &self.id[20..32]),
-                "type": "ElasticNetworkInterface",
-                "status": attachment_status,
-                "details": details,
-            }],
-            "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
-            "availabilityZone": format!("{}a", self.region),
-            "clusterArn": cluster_arn(&self.region, &self.account, &self.cluster),
-            "containers": containers,
-            "cpu": self.cpu,
-            "memory": self.memory,
-            "createdAt": self.created_at.epoch_seconds_f64(),
-            "desiredStatus": self.desired,
-            "lastStatus": self.last,
-            "enableExecuteCommand": false,
-            "group": self.group,
-            "healthStatus": self.health(),
-            "launchType": "FARGATE",
-            "platformVersion": "1.4.0",
-            "platformFamily": "Linux",
-            "overrides": self.overrides_json(),
-            "taskArn": arn,
-            "taskDefinitionArn": self.task_definition_arn,
-            "version": self.version,
-            "ephemeralStorage": {"sizeInGiB": self.ephemeral_gib},
-            "fargateEphemeralStorage": fargate,
-        });
-        for (name, t) in [
-            ("pullStartedAt", self.pull_started_at),
-            ("pullStoppedAt", self.pull_stopped_at),
-            ("startedAt", self.started_at),
-            ("connectivityAt", self.started_at),
-            ("stoppingAt", self.stopping_at),
-            ("executionStoppedAt", self.execution_stopped_at),
-            ("stoppedAt", self.stopped_at),
-        ] {
-            if let Some(s) = secs(t) {
-                v[name] = json!(s);
-            }
-        }
-        if self.started_at.is_some() {
-            v["connectivity"] = json!(if self.is_stopped() {
-                "DISCONNECTED"
-            } else {
-                "CONNECTED"
-            });
-        }
-        if let Some(c) = &self.stop_code {
-            v["stopCode"] = json!(c);
-        }
-        if let Some(r) = &self.stopped_reason {
-            v["stoppedReason"] = json!(r);
-        }
-        if let Some(s) = &self.started_by {
-            v["startedBy"] = json!(s);
-        }
-        if with_tags {
-            v["tags"] = json!(self.tags);
-        }
-        v
-    }
-
-    fn overrides_json(&self) -> Value {
-        let mut o = match &self.overrides {
-            Value::Object(m) => Value::Object(m.clone()),
-            _ => json!({}),
-        };
-        if o.get("containerOverrides").is_none() {
-            o["containerOverrides"] = json!([]);
-        }
-        if o.get("inferenceAcceleratorOverrides").is_none() {
-            o["inferenceAcceleratorOverrides"] = json!([]);
-        }
-        o
     }
 
     /// Applies what the runtime reported at `at`. Returns true when the task changed.
@@ -637,11 +509,51 @@ pub struct ContainerOverride {
     pub resource_requirements: Option<Vec<Value>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Every task of a cluster, in id order.
+pub fn cluster_tasks(tx: &dyn ReadTx, cl: &Cluster) -> Result<Vec<Task>, crate::EcsError> {
+    let prefix = cluster_prefix(&cl.account, &cl.region, &cl.name);
+    let mut out = Vec::new();
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let rows = tables::TASKS.scan(tx, &prefix, cursor.as_deref(), Direction::Forward, 512)?;
+        let done = rows.len() < 512;
+        for (k, t) in rows {
+            cursor = Some(k);
+            out.push(t);
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
 
-    fn task() -> Task {
+/// Deletes every (stopped) task and client token of a cluster being deleted.
+pub fn forget_cluster(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), crate::EcsError> {
+    let prefix = cluster_prefix(&cl.account, &cl.region, &cl.name);
+    loop {
+        let rows = tables::TASKS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
+        let tokens =
+            tables::CLIENT_TOKENS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
+        if rows.is_empty() && tokens.is_empty() {
+            return Ok(());
+        }
+        let w = tx.write()?;
+        for (k, _) in rows {
+            tables::TASKS.delete(w, &k)?;
+        }
+        for (k, _) in tokens {
+            tables::CLIENT_TOKENS.delete(w, &k)?;
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A task of `web:1` in cluster `prod`, its container's command and environment overridden.
+    pub(crate) fn task() -> Task {
         Task {
             account: "111122223333".into(),
             region: "us-east-1".into(),
@@ -737,17 +649,6 @@ mod tests {
             !t.apply(&Update::Status("RUNNING".into()), at),
             "nothing changes a stopped task"
         );
-        let v = t.to_json(false);
-        assert_eq!(v["containers"][0]["exitCode"], 143);
-        assert_eq!(
-            v["fargateEphemeralStorage"]["kmsKeyId"],
-            "arn:aws:kms:us-east-1:111122223333:key/k"
-        );
-        assert_eq!(v["ephemeralStorage"]["sizeInGiB"], 20);
-        assert_eq!(
-            v["taskArn"],
-            "arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef0123456789abcdef"
-        );
     }
 
     #[test]
@@ -808,13 +709,5 @@ mod tests {
             .unwrap();
         let ids: Vec<String> = left.into_iter().map(|(_, t)| t.id).collect();
         assert_eq!(ids, vec![format!("{:032x}", 1), format!("{:032x}", 3)]);
-    }
-
-    #[test]
-    fn without_a_customer_key_no_kms_key_id_is_shown() {
-        let mut t = task();
-        t.kms_key_arn = None;
-        let v = t.to_json(false);
-        assert_eq!(v["fargateEphemeralStorage"], json!({"sizeInGiB": 20}));
     }
 }

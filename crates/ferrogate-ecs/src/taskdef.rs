@@ -3,11 +3,12 @@
 //! the normalisation ECS applies (`"1 vCPU"` → `"1024"`, `"2 GB"` → `"2048"`, container
 //! defaults), and the API's JSON. Messages follow shared/spec/aws-behaviour.md §2.
 
+use ferrogate_store::{Direction, ReadTx};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::cluster::{is_name, TagIn};
-use crate::model::TaskDefinition;
+use crate::model::{keys, tables, TaskDefinition};
 use crate::EcsError;
 
 /// `RegisterTaskDefinition`'s members.
@@ -141,6 +142,18 @@ pub struct ContainerDef {
     /// `healthCheck`.
     #[serde(default)]
     pub health_check: Option<crate::health::HealthCheckIn>,
+}
+
+impl crate::mounts::Mounting for ContainerDef {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn mount_points(&self) -> &[crate::mounts::MountPointIn] {
+        self.mount_points.as_deref().unwrap_or_default()
+    }
+    fn volumes_from(&self) -> &[crate::mounts::VolumeFromIn] {
+        self.volumes_from.as_deref().unwrap_or_default()
+    }
 }
 
 /// `{name, value}`.
@@ -476,28 +489,6 @@ fn normalize_containers(
     Ok(out)
 }
 
-/// The API's `taskDefinition` object.
-pub fn to_json(td: &TaskDefinition) -> Value {
-    let mut v = td.body.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert("taskDefinitionArn".into(), json!(td.arn()));
-        m.insert("revision".into(), json!(td.revision));
-        m.insert(
-            "status".into(),
-            json!(if td.active { "ACTIVE" } else { "INACTIVE" }),
-        );
-        m.insert(
-            "registeredAt".into(),
-            json!(td.registered_at.epoch_seconds_f64()),
-        );
-        m.insert("registeredBy".into(), json!(td.registered_by));
-        if let Some(d) = td.deregistered_at {
-            m.insert("deregisteredAt".into(), json!(d.epoch_seconds_f64()));
-        }
-    }
-    v
-}
-
 /// The containers of a stored definition, as the runtime needs them. A container that cannot
 /// be read (a definition stored by an older version with a member of another type) is an
 /// error, never skipped: a task must not run without one of its containers.
@@ -518,6 +509,68 @@ pub fn containers(td: &TaskDefinition) -> Result<Vec<ContainerDef>, EcsError> {
             })
         })
         .collect()
+}
+
+/// What a `taskDefinition` parameter names: a family (its latest ACTIVE revision), a
+/// `family:revision`, or a task definition ARN of the caller's partition.
+pub(crate) fn parse_ref(
+    reference: &str,
+    account: &str,
+    region: &str,
+) -> Option<(String, Option<i64>)> {
+    let rest = if reference.starts_with("arn:") {
+        reference.strip_prefix(&format!("arn:aws:ecs:{region}:{account}:task-definition/"))?
+    } else {
+        reference
+    };
+    let (family, revision) = match rest.split_once(':') {
+        Some((f, r)) => {
+            // Digits without leading zeros: `web:01` is not another name for `web:1`.
+            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) || r.starts_with('0') {
+                return None;
+            }
+            (f, Some(r.parse::<i64>().ok().filter(|r| *r > 0)?))
+        }
+        None => (rest, None),
+    };
+    is_name(family).then(|| (family.to_owned(), revision))
+}
+
+/// The task definition `reference` names, if any.
+pub fn find(
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    reference: &str,
+) -> Result<Option<TaskDefinition>, EcsError> {
+    let Some((family, revision)) = parse_ref(reference, account, region) else {
+        return Ok(None);
+    };
+    if let Some(r) = revision {
+        return Ok(tables::TASK_DEFINITIONS.get(tx, &keys::revision(account, region, &family, r))?);
+    }
+    // The latest ACTIVE revision.
+    let prefix = keys::named(account, region, &family);
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let rows = tables::TASK_DEFINITIONS.scan(
+            tx,
+            &prefix,
+            cursor.as_deref(),
+            Direction::Reverse,
+            256,
+        )?;
+        let done = rows.len() < 256;
+        for (k, td) in rows {
+            if td.active {
+                return Ok(Some(td));
+            }
+            cursor = Some(k);
+        }
+        if done {
+            return Ok(None);
+        }
+    }
 }
 
 #[cfg(test)]

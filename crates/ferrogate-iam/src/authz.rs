@@ -1,116 +1,28 @@
-//! Authorization: the only way to obtain an [`Authorized`] request.
+//! The policy engine over the stored identities: IAM's implementation of
+//! [`ferrogate_api::Decide`].
 //!
-//! Handlers of every service take `Authorized<Op>`, whose constructor is private to this
-//! module, so a handler cannot run on a request that was not authorized: authorization is
-//! mandatory by type, not by configuration (see the s3s trap in shared/STYLE.md). There is
-//! no switch that turns it off.
-//!
-//! Decisions are made by `ferrogate_policy::evaluate` over everything that applies to the
-//! caller (shared/spec/aws-behaviour.md §5): the organization's service control policies
-//! for member accounts, the caller's identity policies (user inline and managed policies and
-//! those of its groups, or the role's for a role session), the session policy, and, where the
-//! request names one, the resource's own policy (a role's trust policy for `sts:AssumeRole`;
-//! KMS key policies arrive with KMS). Parsed policies are cached per principal and dropped
-//! after every committed IAM or Organizations change ([`Authorizer::invalidate`]).
+//! Operations state what they need authorized (`ferrogate_api::authz`); this module decides
+//! each question with `ferrogate_policy::evaluate` over everything that applies to the caller
+//! (shared/spec/aws-behaviour.md §5): the organization's service control policies for member
+//! accounts, the caller's identity policies (user inline and managed policies and those of
+//! its groups, or the role's for a role session), the session policy, and the resource's own
+//! policy where the question carries one (a KMS key policy, a role's trust policy). Parsed
+//! policies are cached per principal and dropped after every committed IAM or Organizations
+//! change ([`Authorizer::invalidate`]).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ferrogate_api::{Decide, Denied, Epoch, Question};
 use ferrogate_policy::{
     evaluate, EvaluationInput, NamedPolicy, Policy, PolicyKind, PrincipalInfo, RequestContext,
-    ResourcePolicyKind,
 };
 use ferrogate_store::{Direction, ReadTx};
-use ferrogate_types::{Principal, PrincipalKind, Timestamp};
+use ferrogate_types::{Principal, PrincipalKind};
 
 use crate::model::{keys, tables, EntityKind};
 use crate::org;
-
-/// What a request asks to do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Action {
-    /// `service:Operation`, e.g. `iam:CreateUser`.
-    pub action: String,
-    /// The resource ARN (or `*`).
-    pub resource: String,
-    /// For `sts:AssumeRole`: the role (account, name) whose trust policy must allow.
-    pub trust_of: Option<(String, String)>,
-}
-
-impl Action {
-    /// An action on a resource.
-    pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
-        Self {
-            action: action.into(),
-            resource: resource.into(),
-            trust_of: None,
-        }
-    }
-}
-
-/// Facts about the request that global condition keys are made of.
-#[derive(Debug, Clone)]
-pub struct Facts {
-    /// `aws:CurrentTime`, `aws:EpochTime`.
-    pub now: Timestamp,
-    /// `aws:SourceIp`.
-    pub source_ip: IpAddr,
-    /// `aws:RequestedRegion`.
-    pub region: String,
-    /// `aws:SecureTransport` (false: Ferrogate serves plain HTTP).
-    pub secure_transport: bool,
-}
-
-/// The resource's own policy, for services whose resources carry one (KMS key policies).
-#[derive(Clone, Copy)]
-pub struct ResourceAccess<'a> {
-    /// The name the policy is reported by (the key ARN, …).
-    pub name: &'a str,
-    /// The parsed policy.
-    pub policy: &'a Policy,
-    /// How it takes part: `KeyPolicy` makes it mandatory.
-    pub kind: ResourcePolicyKind,
-    /// The account that owns the resource (decides same- or cross-account evaluation).
-    pub account: &'a str,
-    /// A grant that allows the request, already matched by the service (KMS grants).
-    pub grant: Option<&'a str>,
-}
-
-/// A refusal, with AWS's message naming principal, action, resource and reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denied {
-    /// `User: … is not authorized to perform: … on resource: … because …`.
-    pub message: String,
-}
-
-/// A request that passed authorization.
-#[derive(Debug)]
-pub struct Authorized<T> {
-    op: T,
-    principal: Principal,
-}
-
-impl<T> Authorized<T> {
-    /// The operation.
-    pub fn op(&self) -> &T {
-        &self.op
-    }
-    /// Who is acting.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
-    }
-    /// The operation, to finish preparing it (authorization already holds for it: this
-    /// cannot change what it is, only compute what it needs).
-    pub fn op_mut(&mut self) -> &mut T {
-        &mut self.op
-    }
-    /// Splits into parts.
-    pub fn into_parts(self) -> (T, Principal) {
-        (self.op, self.principal)
-    }
-}
 
 type Named = Vec<(String, Policy)>;
 
@@ -142,10 +54,6 @@ struct Cache {
     principals: HashMap<String, Arc<PrincipalSet>>,
     accounts: HashMap<String, Arc<AccountSet>>,
 }
-
-/// A cache generation, read before a decision's snapshot (see [`Authorizer::epoch`]).
-#[derive(Clone, Copy, Debug)]
-pub struct Epoch(u64);
 
 /// Decides requests.
 #[derive(Clone, Default)]
@@ -183,71 +91,15 @@ impl Authorizer {
         Epoch(self.generation.load(Ordering::SeqCst))
     }
 
-    /// Authorizes `principal` to perform `what` with the service's own condition keys
-    /// (`keys`: name → values), yielding the op wrapped as authorized. `epoch` comes from
-    /// [`Authorizer::epoch`], taken before `tx` was opened.
-    #[allow(clippy::too_many_arguments)]
-    pub fn authorize<T>(
-        &self,
-        epoch: Epoch,
-        tx: &dyn ReadTx,
-        principal: &Principal,
-        facts: &Facts,
-        what: &Action,
-        keys: &[(String, Vec<String>)],
-        op: T,
-    ) -> Result<Authorized<T>, Denied> {
-        // "No permissions are required to perform this operation": AWS never denies it.
-        if what.action.eq_ignore_ascii_case("sts:GetCallerIdentity") {
-            return Ok(Authorized {
-                op,
-                principal: principal.clone(),
-            });
-        }
-        self.decide(epoch, tx, principal, facts, what, keys, None)?;
-        Ok(Authorized {
-            op,
-            principal: principal.clone(),
-        })
-    }
-
-    /// As [`Authorizer::authorize`], for a resource with its own policy (and possibly a
-    /// matching grant): a KMS key and its key policy.
-    #[allow(clippy::too_many_arguments)]
-    pub fn authorize_resource<T>(
-        &self,
-        epoch: Epoch,
-        tx: &dyn ReadTx,
-        principal: &Principal,
-        facts: &Facts,
-        what: &Action,
-        keys: &[(String, Vec<String>)],
-        resource: ResourceAccess<'_>,
-        op: T,
-    ) -> Result<Authorized<T>, Denied> {
-        self.decide(epoch, tx, principal, facts, what, keys, Some(resource))?;
-        Ok(Authorized {
-            op,
-            principal: principal.clone(),
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
-        &self,
-        Epoch(generation): Epoch,
-        tx: &dyn ReadTx,
-        principal: &Principal,
-        facts: &Facts,
-        what: &Action,
-        keys: &[(String, Vec<String>)],
-        resource: Option<ResourceAccess<'_>>,
-    ) -> Result<(), Denied> {
+    /// Decides one question (see [`Decide::decide`]).
+    pub fn decide(&self, epoch: Epoch, tx: &dyn ReadTx, q: &Question<'_>) -> Result<(), Denied> {
+        let Epoch(generation) = epoch;
+        let principal = q.principal;
         let account = self.account_set(tx, principal.account.as_str(), generation)?;
         let set = self.principal_set(tx, principal, generation)?;
         if set.broken || account.broken {
             return Err(Denied {
-                message: generic_denial(principal, what),
+                message: generic_denial(principal, q),
             });
         }
         let mut info = principal_info(principal);
@@ -257,7 +109,8 @@ impl Authorizer {
         if let Some(o) = &account.org_id {
             info = info.with_org(o);
         }
-        let mut ctx = RequestContext::new(info, what.action.as_str())
+        let facts = q.facts;
+        let mut ctx = RequestContext::new(info, q.action)
             .with_time(facts.now.secs())
             .with_source_ip(facts.source_ip)
             .with_secure_transport(facts.secure_transport)
@@ -267,18 +120,12 @@ impl Authorizer {
             // aws:TokenIssueTime is before a date) work.
             ctx = ctx.with("aws:TokenIssueTime", session.creation_date.iso8601());
         }
-        if what.resource != "*" {
-            ctx = ctx.with_resource(what.resource.as_str());
+        if let Some(r) = q.resource {
+            ctx = ctx.with_resource(r);
         }
-        for (k, vs) in keys {
+        for (k, vs) in q.keys {
             ctx = ctx.with_values(k, vs.iter().map(String::as_str));
         }
-        let trust = match &what.trust_of {
-            Some((acct, role)) => Some(load_trust(tx, acct, role).map_err(|()| Denied {
-                message: generic_denial(principal, what),
-            })?),
-            None => None,
-        };
         let identity: Vec<NamedPolicy<'_>> = set
             .identity
             .iter()
@@ -301,22 +148,13 @@ impl Authorizer {
         if let Some(levels) = &scps {
             input = input.with_scps(levels);
         }
-        let trust_name;
-        if let Some((acct, policy)) = &trust {
-            trust_name = format!("arn:aws:iam::{acct}:role-trust-policy");
-            input = input.with_resource_policy(
-                NamedPolicy::new(&trust_name, policy),
-                ResourcePolicyKind::RoleTrust,
-            );
-            input = input.with_resource_account(acct);
-        }
-        if let Some(r) = &resource {
+        if let Some(r) = q.policy {
             input = input
-                .with_resource_policy(NamedPolicy::new(r.name, r.policy), r.kind)
-                .with_resource_account(r.account);
-            if let Some(g) = r.grant {
-                input = input.with_grant(g);
-            }
+                .with_resource_policy(NamedPolicy::new(&r.name, &r.policy), r.kind)
+                .with_resource_account(&r.account);
+        }
+        if let Some(g) = q.grant {
+            input = input.with_grant(g);
         }
         let decision = evaluate(&input);
         if decision.is_allowed() {
@@ -325,7 +163,7 @@ impl Authorizer {
             Err(Denied {
                 message: decision
                     .access_denied_message(&ctx)
-                    .unwrap_or_else(|| generic_denial(principal, what)),
+                    .unwrap_or_else(|| generic_denial(principal, q)),
             })
         }
     }
@@ -415,11 +253,28 @@ fn principal_info(p: &Principal) -> PrincipalInfo {
     }
 }
 
-fn generic_denial(p: &Principal, what: &Action) -> String {
+fn generic_denial(p: &Principal, q: &Question<'_>) -> String {
     format!(
         "User: {} is not authorized to perform: {} on resource: {} because no identity-based policy allows the {} action",
-        p.arn, what.action, what.resource, what.action
+        p.arn,
+        q.action,
+        q.resource.unwrap_or("*"),
+        q.action
     )
+}
+
+impl Decide for Authorizer {
+    fn epoch(&self) -> Epoch {
+        Authorizer::epoch(self)
+    }
+
+    fn decide(&self, epoch: Epoch, tx: &dyn ReadTx, q: &Question<'_>) -> Result<(), Denied> {
+        Authorizer::decide(self, epoch, tx, q)
+    }
+
+    fn invalidate(&self) {
+        Authorizer::invalidate(self);
+    }
 }
 
 fn internal_denial(p: &Principal, e: &ferrogate_store::StoreError) -> Denied {
@@ -595,13 +450,4 @@ fn load_account(tx: &dyn ReadTx, account: &str) -> Result<AccountSet, ferrogate_
         set.scps = Some(parsed);
     }
     Ok(set)
-}
-
-fn load_trust(tx: &dyn ReadTx, account: &str, role: &str) -> Result<(String, Policy), ()> {
-    let r = tables::ROLES
-        .get(tx, &keys::entity(account, EntityKind::Role, role))
-        .map_err(|_| ())?
-        .ok_or(())?;
-    let p = Policy::parse(&r.trust_policy, PolicyKind::RoleTrust).map_err(|_| ())?;
-    Ok((account.to_owned(), p))
 }

@@ -33,6 +33,10 @@ pub enum IamError {
     /// A protocol-level problem (unknown action, missing parameter).
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The CSPRNG failed (new ids, secrets, session tokens): logged, answered as
+    /// `ServiceFailure`.
+    #[error("the random number generator failed")]
+    RandomnessUnavailable,
     /// Storage failed: logged, answered as `ServiceFailure`.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -50,7 +54,7 @@ impl AwsError for IamError {
             IamError::InvalidInput(_) => "InvalidInput",
             IamError::AccessDenied(_) => "AccessDenied",
             IamError::Wire(w) => w.aws_code(p),
-            IamError::Internal(_) => "ServiceFailure",
+            IamError::RandomnessUnavailable | IamError::Internal(_) => "ServiceFailure",
         }
     }
 
@@ -65,12 +69,15 @@ impl AwsError for IamError {
             | IamError::InvalidInput(_) => 400,
             IamError::AccessDenied(_) => 403,
             IamError::Wire(w) => w.status(p),
-            IamError::Internal(_) => 500,
+            IamError::RandomnessUnavailable | IamError::Internal(_) => 500,
         }
     }
 
     fn is_internal(&self) -> bool {
-        matches!(self, IamError::Internal(_))
+        matches!(
+            self,
+            IamError::RandomnessUnavailable | IamError::Internal(_)
+        )
     }
 }
 
@@ -107,6 +114,7 @@ mod tests {
             (IamError::InvalidInput(String::new()), "InvalidInput", 400),
             (IamError::AccessDenied(String::new()), "AccessDenied", 403),
             (IamError::Internal(StoreError::Seal), "ServiceFailure", 500),
+            (IamError::RandomnessUnavailable, "ServiceFailure", 500),
         ];
         for (e, code, status) in cases {
             assert_eq!((e.aws_code(q), e.status(q)), (code, status));

@@ -3,9 +3,9 @@
 //!
 //! - [`credentials`]: the [`ferrogate_wire::sigv4::CredentialLookup`] over the store; access
 //!   key secrets are sealed under the root key at rest.
-//! - [`authz`]: the only constructor of [`authz::Authorized`]; every handler of every service
-//!   requires one.
+//! - [`authz`]: the policy engine over the stored identities ([`ferrogate_api::Decide`]).
 //! - [`api`]: the IAM and STS operations (awsQuery, XML).
+//! - [`org`]: AWS Organizations and its service control policies.
 //! - [`bootstrap`]: the first start: the account and its root access key.
 #![deny(missing_docs)]
 
@@ -16,7 +16,6 @@ pub mod credentials;
 mod error;
 pub mod ids;
 pub mod model;
-pub mod op;
 pub mod org;
 pub mod validate;
 

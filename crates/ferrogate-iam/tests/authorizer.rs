@@ -2,7 +2,8 @@
 //! management accounts, stored policies that no longer parse, service condition keys, and
 //! cache invalidation.
 
-use ferrogate_iam::authz::{Action, Authorizer, Facts};
+use ferrogate_api::{Facts, Question};
+use ferrogate_iam::authz::Authorizer;
 use ferrogate_iam::model::{keys, tables, EntityKind, InlinePolicy, User};
 use ferrogate_iam::org::model::{self as org, Attachment, Member, OrgPolicy, Organization};
 use ferrogate_store::{Store, StoreError, WriteTx};
@@ -50,16 +51,19 @@ fn decide(
     action: &str,
     keys: &[(String, Vec<String>)],
 ) -> Result<(), String> {
-    let what = Action::new(action, "*");
     let epoch = a.epoch();
+    let facts = facts();
+    let q = Question {
+        principal: p,
+        action,
+        resource: None,
+        keys,
+        facts: &facts,
+        policy: None,
+        grant: None,
+    };
     store
-        .read(|tx| {
-            Ok::<_, StoreError>(
-                a.authorize(epoch, tx, p, &facts(), &what, keys, ())
-                    .map(|_| ())
-                    .map_err(|d| d.message),
-            )
-        })
+        .read(|tx| Ok::<_, StoreError>(a.decide(epoch, tx, &q).map_err(|d| d.message)))
         .unwrap()
 }
 

@@ -125,9 +125,19 @@ impl CryptoError {
     /// The HTTP status of [`Self::aws_code`]: 500 for internal failures, 400 otherwise.
     #[must_use]
     pub fn status(&self) -> u16 {
-        match self.aws_code() {
-            "KMSInternalException" => 500,
-            _ => 400,
+        match self {
+            Self::InvalidCiphertext
+            | Self::MalformedCiphertext { .. }
+            | Self::UnwrapFailed
+            | Self::InvalidKeyMaterial { .. }
+            | Self::UnsupportedWrappingAlgorithm { .. }
+            | Self::UnsupportedWrappingKeySpec { .. }
+            | Self::InvalidEncryptionContext { .. }
+            | Self::OutOfRange { .. } => 400,
+            Self::InvalidKeyArn { .. }
+            | Self::InvalidWrappingKey { .. }
+            | Self::Rng
+            | Self::Internal { .. } => 500,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! KMS errors, mapped to AWS's codes in one place. Messages follow AWS's texts
 //! (shared/spec/aws-behaviour.md §4).
 
+use ferrogate_kms_crypto::CryptoError;
 use ferrogate_store::StoreError;
 use ferrogate_wire::{AwsError, Protocol, WireError};
 
@@ -79,9 +80,27 @@ pub enum KmsError {
     /// A protocol-level problem.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// Storage or crypto failure of ours: logged, answered as `KMSInternalException`.
+    /// What the cryptographic core refused or failed at, mapped by its own exhaustive
+    /// `aws_code` (a ciphertext that does not decrypt is the client's; a failed seal is ours,
+    /// logged and answered as `KMSInternalException`). No variant carries secret bytes.
+    #[error("{}", crypto_message(.0))]
+    Crypto(#[from] CryptoError),
+    /// The CSPRNG failed (key ids, material, data keys, random bytes): logged, answered as
+    /// `KMSInternalException`.
+    #[error("the random number generator failed")]
+    RandomnessUnavailable,
+    /// Storage failure of ours: logged, answered as `KMSInternalException`.
     #[error(transparent)]
     Internal(#[from] StoreError),
+}
+
+/// AWS answers `InvalidCiphertextException` without a message; other refusals of the
+/// cryptographic core are described (they name lengths and algorithms, never data).
+fn crypto_message(e: &CryptoError) -> String {
+    match e.aws_code() {
+        "InvalidCiphertextException" => String::new(),
+        _ => e.to_string(),
+    }
 }
 
 impl AwsError for KmsError {
@@ -111,24 +130,58 @@ impl AwsError for KmsError {
             KmsError::DryRunOperationException => "DryRunOperationException",
             KmsError::AccessDeniedException(_) => "AccessDeniedException",
             KmsError::Wire(w) => w.aws_code(p),
-            KmsError::Internal(_) => "KMSInternalException",
+            KmsError::Crypto(c) => c.aws_code(),
+            KmsError::RandomnessUnavailable | KmsError::Internal(_) => "KMSInternalException",
         }
     }
 
     fn status(&self, p: Protocol) -> u16 {
         match self {
+            KmsError::NotFoundException(_)
+            | KmsError::DisabledException(_)
+            | KmsError::KMSInvalidStateException(_)
+            | KmsError::InvalidCiphertextException(_)
+            | KmsError::IncorrectKeyException(_)
+            | KmsError::IncorrectKeyMaterialException(_)
+            | KmsError::ExpiredImportTokenException(_)
+            | KmsError::InvalidImportTokenException(_)
+            | KmsError::ValidationException(_)
+            | KmsError::InvalidArnException(_)
+            | KmsError::InvalidAliasNameException(_)
+            | KmsError::AlreadyExistsException(_)
+            | KmsError::LimitExceededException(_)
+            | KmsError::InvalidGrantTokenException(_)
+            | KmsError::InvalidGrantIdException(_)
+            | KmsError::InvalidMarkerException(_)
+            | KmsError::InvalidKeyUsageException(_)
+            | KmsError::UnsupportedOperationException(_)
+            | KmsError::MalformedPolicyDocumentException(_)
+            | KmsError::TagException(_)
+            | KmsError::ConflictException(_)
+            | KmsError::DryRunOperationException
+            | KmsError::AccessDeniedException(_) => 400,
             KmsError::Wire(w) => w.status(p),
-            KmsError::Internal(_) => 500,
-            _ => 400,
+            KmsError::Crypto(c) => c.status(),
+            KmsError::RandomnessUnavailable | KmsError::Internal(_) => 500,
         }
     }
 
+    /// Exactly the failures answered with a 5xx (the exhaustive mapping above decides).
     fn is_internal(&self) -> bool {
-        matches!(self, KmsError::Internal(_))
+        self.status(Protocol::Json11) >= 500
     }
 }
 
 impl KmsError {
+    /// A stored record of ours that cannot be used (sealed material that is not base64, a
+    /// stored wrapping algorithm that no longer parses).
+    pub(crate) fn corrupt(what: &str) -> Self {
+        KmsError::Internal(StoreError::Corrupt {
+            tree: "kms",
+            reason: what.to_owned(),
+        })
+    }
+
     /// `Key '<arn>' does not exist`.
     pub fn no_such_key(arn: &str) -> Self {
         KmsError::NotFoundException(format!("Key '{arn}' does not exist"))

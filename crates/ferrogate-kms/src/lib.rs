@@ -7,7 +7,6 @@
 //! - [`resolve`]: key ids, key ARNs, alias names and alias ARNs.
 //! - [`grant`]: grant matching and constraints.
 //! - [`ops`]: the API (awsJson1_1, `TrentService`).
-//! - [`external`]: what another service may learn of a key its caller names (ECS).
 //! - [`material`]: sealing key material and the cryptography (`ferrogate-kms-crypto`).
 //!
 //! # Security
@@ -18,7 +17,6 @@
 #![deny(missing_docs)]
 
 mod error;
-pub mod external;
 pub mod grant;
 pub mod maintenance;
 pub mod material;
@@ -29,4 +27,4 @@ pub mod resolve;
 pub mod state;
 
 pub use error::KmsError;
-pub use ops::{Kms, KmsOp};
+pub use ops::Kms;

@@ -4,7 +4,7 @@
 //! due deletion as deleted and expired material as pending import; this makes it durable
 //! and frees the material.)
 
-use ferrogate_iam::op::Ctx;
+use ferrogate_api::Ctx;
 use ferrogate_store::{Direction, WriteTx};
 use ferrogate_types::Timestamp;
 

@@ -18,10 +18,6 @@ use crate::KmsError;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn internal(what: &str) -> KmsError {
-    KmsError::Internal(ferrogate_store::StoreError::Unavailable(what.to_owned()))
-}
-
 fn aad(key_arn: &str, material_id: &str) -> Vec<u8> {
     let mut a = Vec::with_capacity(key_arn.len() + 1 + material_id.len());
     a.extend_from_slice(key_arn.as_bytes());
@@ -53,7 +49,7 @@ pub fn seal(
 
 /// Generates and seals new material.
 pub fn generate(sealer: &dyn Sealer, key_arn: &str, now: Timestamp) -> Result<Material, KmsError> {
-    let m = crypto::KeyMaterial::generate().map_err(|_| internal("no randomness"))?;
+    let m = crypto::KeyMaterial::generate()?;
     seal(sealer, key_arn, &m, now)
 }
 
@@ -65,13 +61,15 @@ pub fn open(
 ) -> Result<crypto::KeyMaterial, KmsError> {
     let sealed = B64
         .decode(&m.sealed)
-        .map_err(|_| internal("sealed material is not base64"))?;
+        .map_err(|_| KmsError::corrupt("sealed material is not base64"))?;
     let bytes = sealer.open(&sealed, &aad(key_arn, &m.id)).map_err(|e| {
         tracing::error!(key = key_arn, error = %e, "key material does not unseal");
-        internal("key material does not unseal")
+        KmsError::Internal(e)
     })?;
+    // Stored material of the wrong length is our corruption, not the client's
+    // IncorrectKeyMaterialException.
     crypto::KeyMaterial::from_bytes(&bytes)
-        .map_err(|_| internal("sealed material has the wrong length"))
+        .map_err(|_| KmsError::corrupt("sealed material has the wrong length"))
 }
 
 /// Checks an encryption context against KMS's limits.
@@ -99,9 +97,8 @@ pub fn encrypt(
         .ok_or_else(|| KmsError::KMSInvalidStateException(format!("{arn} is pending import.")))?;
     let m = open(sealer, &arn, current)?;
     let id = crypto::MaterialId::from_hex(&current.id)
-        .ok_or_else(|| internal("stored material id is not hex"))?;
-    let blob = crypto::encrypt(&m, &arn, &id, plaintext, &context(ctx)?)
-        .map_err(|_| internal("encryption failed"))?;
+        .ok_or_else(|| KmsError::corrupt("stored material id is not hex"))?;
+    let blob = crypto::encrypt(&m, &arn, &id, plaintext, &context(ctx)?)?;
     Ok((blob, current.id.clone()))
 }
 
@@ -113,27 +110,26 @@ pub fn decrypt(
     ctx: &[(String, String)],
 ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
     let arn = key.arn();
-    let header = crypto::parse_blob(blob)
-        .map_err(|_| KmsError::InvalidCiphertextException(String::new()))?;
+    let header = crypto::parse_blob(blob)?;
     let version = key
         .materials
         .iter()
         .find(|m| m.id == header.material_id.to_hex())
         .ok_or_else(|| KmsError::InvalidCiphertextException(String::new()))?;
     let m = open(sealer, &arn, version)?;
-    let plaintext = crypto::decrypt(&m, blob, &context(ctx)?)
-        .map_err(|_| KmsError::InvalidCiphertextException(String::new()))?;
+    let plaintext = crypto::decrypt(&m, blob, &context(ctx)?)?;
     Ok((plaintext, version.id.clone()))
 }
 
 /// The key ARN a ciphertext names.
 pub fn blob_key_arn(blob: &[u8]) -> Result<String, KmsError> {
-    crypto::parse_blob(blob)
-        .map(|h| h.key_arn)
-        .map_err(|_| KmsError::InvalidCiphertextException(String::new()))
+    Ok(crypto::parse_blob(blob)?.key_arn)
 }
 
 /// `n` random bytes from the CSPRNG.
 pub fn random(n: usize) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    crypto::generate_random(n).map_err(|_| internal("no randomness"))
+    crypto::generate_random(n).map_err(|e| match e {
+        crypto::CryptoError::Rng => KmsError::RandomnessUnavailable,
+        other => KmsError::Crypto(other),
+    })
 }

@@ -411,7 +411,9 @@ fn combine(
         .resource_account
         .or_else(|| arn::account_of(res.text))
         .unwrap_or(&p.account);
-    if resource_account != p.account {
+    // `aws` owns AWS managed resources (`arn:aws:iam::aws:policy/…`, Organizations'
+    // `FullAWSAccess`): every account uses them under its own identity policies.
+    if resource_account != p.account && resource_account != "aws" {
         return match rp_allow {
             None => implicit(rp_type),
             Some(hit) => match side.decide() {

@@ -15,6 +15,9 @@ use std::process::Command;
 use crate::secret::DataKey;
 use crate::sys;
 
+mod recording;
+pub use recording::{Call, RecordingSyscall};
+
 /// A loop device bound to a backing file. The open descriptor keeps it
 /// referenced; with autoclear it detaches once nothing else holds it.
 #[derive(Debug)]
@@ -607,6 +610,3 @@ impl Syscall for LinuxSyscall {
         sys::userns::set_fs_ids(uid, gid)
     }
 }
-
-mod recording;
-pub use recording::{Call, RecordingSyscall};

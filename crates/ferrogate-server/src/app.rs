@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ferrogate_api::{Executor, Host, Registry};
 use ferrogate_iam::authz::Authorizer;
 use ferrogate_iam::bootstrap::{ensure_account, recover_root_credentials, RootCredentials};
 use ferrogate_iam::credentials::IamCredentials;
@@ -19,9 +20,12 @@ pub struct App {
     pub(crate) sealer: Arc<dyn Sealer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) credentials: IamCredentials,
-    pub(crate) authorizer: Authorizer,
     pub(crate) kms: Arc<ferrogate_kms::Kms>,
     pub(crate) ecs: Arc<ferrogate_ecs::Ecs>,
+    /// Runs every operation of every service (clients' and services' own calls).
+    pub(crate) exec: Executor,
+    /// The services requests are routed to.
+    pub(crate) registry: Arc<Registry>,
     account: AccountId,
 }
 
@@ -101,11 +105,32 @@ impl App {
             })?;
         }
         let kms = ferrogate_kms::Kms::new();
+        let ecs = ferrogate_ecs::Ecs::new(kms.clone());
+        let credentials = IamCredentials::new(store.clone(), sealer.clone());
+        let authorizer = Authorizer::new();
+        let dropped = credentials.clone();
+        let exec = Executor::new(Host {
+            store: store.clone(),
+            sealer: sealer.clone(),
+            clock: clock.clone(),
+            decider: Arc::new(authorizer),
+            audit: Arc::new(ferrogate_trail::api::TrailLog),
+            invalidate: Arc::new(move || dropped.invalidate()),
+        });
+        // Every service Ferrogate serves: one line each.
+        let registry = Registry::new()
+            .with(Arc::new(ferrogate_iam::api::Iam))
+            .with(Arc::new(ferrogate_iam::api::Sts))
+            .with(Arc::new(ferrogate_iam::org::api::Organizations))
+            .with(kms.clone())
+            .with(ecs.clone())
+            .with(Arc::new(ferrogate_trail::api::CloudTrail));
         let app = Self {
-            credentials: IamCredentials::new(store.clone(), sealer.clone()),
-            authorizer: Authorizer::new(),
-            ecs: ferrogate_ecs::Ecs::new(kms.clone()),
+            credentials,
+            ecs,
             kms,
+            exec,
+            registry: Arc::new(registry),
             account: account.clone(),
             store,
             sealer,
@@ -125,7 +150,7 @@ impl App {
             ferrogate_types::Principal::service(self.account.clone(), "kms.amazonaws.com");
         self.store
             .write(move |tx| {
-                let ctx = ferrogate_iam::op::Ctx {
+                let ctx = ferrogate_api::Ctx {
                     principal: &principal,
                     now,
                     region: "",

@@ -173,7 +173,7 @@ pub async fn serve_with(
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(crate::heads::Heads::new(stream)), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
@@ -228,20 +228,21 @@ async fn handle(
         );
         return r;
     };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (n.as_str().to_owned(), v.to_owned()))
-        })
+    let (text, binary): (Vec<_>, Vec<_>) =
+        parts.headers.iter().partition(|(_, v)| v.to_str().is_ok());
+    let headers: Vec<(String, String)> = text
+        .into_iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let raw = RawRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
         headers,
+        binary_headers: binary
+            .into_iter()
+            .map(|(n, _)| n.as_str().to_owned())
+            .collect(),
         body,
         peer: peer.ip(),
     };

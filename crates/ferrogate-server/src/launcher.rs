@@ -1,18 +1,9 @@
 //! The task launcher: turns what RunTask and StopTask recorded into work for the host
 //! runtime (shared/DESIGN.md §4), and what the runtime reports back into task state.
 //!
-//! Per task with a customer managed key, as the service principal `fargate.amazonaws.com`
-//! and through the same path as any client's request (key policy and grants evaluated,
-//! each call a CloudTrail event with an `AWSService` identity):
-//! 0. a pre-flight: `GenerateDataKeyWithoutPlaintext` and `CreateGrant` with `DryRun` and
-//!    the cluster's context (account, cluster name), each answering
-//!    `DryRunOperationException` when the real call would be allowed;
-//! 1. `GenerateDataKeyWithoutPlaintext`, 64 bytes, encryption context
-//!    `aws:ecs:clusterAccount`, `aws:ecs:clusterName`, `aws:ebs:id`;
-//! 2. `CreateGrant` for `fargate.<region>.amazonaws.com` to `Decrypt` under that context
-//!    (subset), retirable by `ec2.<region>.amazonaws.com`;
-//! 3. `Decrypt` under the grant; the plaintext goes to the runtime and nowhere else;
-//! 4. at teardown, `RetireGrant` as the retiring principal.
+//! Per task with a customer managed key, the data key comes from KMS through Fargate's key
+//! flow (`crate::keyflow`): typed KMS calls as the service principal, each authorized and
+//! recorded like a client's request.
 //!
 //! A failure of any step stops the task with `TaskFailedToStart` and a
 //! `ResourceInitializationError: …` reason naming the KMS error. Tasks of clusters without a
@@ -24,7 +15,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use ferrogate_ecs::task::{tables, Task, TaskRef, Update};
 use ferrogate_runtime::agent::state::TaskState;
 use ferrogate_runtime::agent::{
@@ -34,11 +24,9 @@ use ferrogate_runtime::agent::{
 use ferrogate_runtime::volume::VolumeSpec;
 use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId, VolumeName};
 use ferrogate_store::{Direction, StoreError};
-use ferrogate_types::{AccountId, Principal};
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::dispatch::{service_kms_call, ServiceCallError};
+use crate::keyflow::{key_flow, retire};
 use crate::App;
 
 /// The running launcher.
@@ -353,158 +341,6 @@ async fn drop_work(state: &State, id: &str) -> Result<(), StoreError> {
         .await
 }
 
-fn fargate(account: &str) -> Principal {
-    Principal::service(account_id(account), "fargate.amazonaws.com")
-}
-
-fn account_id(account: &str) -> AccountId {
-    AccountId::parse(account)
-        .unwrap_or_else(|_| AccountId::parse("000000000000").expect("a valid account id"))
-}
-
-fn context_json(t: &Task) -> Value {
-    Value::Object(
-        t.encryption_context()
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    )
-}
-
-/// What the key flow produced. The encrypted data key is not kept: the volume key lives
-/// only in the runtime's memory (and the kernel's keyring) while the task runs, nothing
-/// needs the ciphertext again (teardown retires the grant by its id), and a ciphertext kept
-/// in the store would let anyone with `kms:Decrypt` on the key recover the volume key of a
-/// copy of the volume long after the task stopped.
-struct Keyed {
-    data_key: DataKey,
-    grant_id: Option<String>,
-}
-
-/// Fargate's pre-flight (shared/spec/aws-behaviour.md §4.1 rows 1–2): a `DryRun` of
-/// `GenerateDataKeyWithoutPlaintext` and of `CreateGrant` with the cluster's encryption
-/// context (account and cluster name, no volume yet). Each is authorized and recorded like
-/// the real call and answers `DryRunOperationException` when it would have succeeded; any
-/// other answer (access denied, a disabled key) stops the launch before a data key or a
-/// grant exists. A dry run that claims success is not trusted either (fail closed); Ferrogate's
-/// KMS never answers a DryRun with success, so no grant can come of one.
-async fn preflight(
-    state: &State,
-    t: &Task,
-    key: &str,
-) -> Result<(), (&'static str, ServiceCallError)> {
-    const GEN: &str = "GenerateDataKeyWithoutPlaintext";
-    const GRANT: &str = "CreateGrant";
-    let ctx = json!({"aws:ecs:clusterAccount": t.account, "aws:ecs:clusterName": t.cluster});
-    let gen = json!({"KeyId": key, "NumberOfBytes": 64, "EncryptionContext": ctx, "DryRun": true});
-    let grant = json!({
-        "KeyId": key,
-        "GranteePrincipal": format!("fargate.{}.amazonaws.com", t.region),
-        "Operations": ["Decrypt"],
-        "Constraints": {"EncryptionContextSubset": ctx},
-        "DryRun": true,
-    });
-    // The two are independent: made together, their audit records share one group commit.
-    let (gen, grant) = tokio::join!(
-        service_kms_call(&state.app, fargate(&t.account), &t.region, GEN, &gen),
-        service_kms_call(&state.app, fargate(&t.account), &t.region, GRANT, &grant),
-    );
-    for (op, r) in [(GEN, gen), (GRANT, grant)] {
-        match r {
-            Err(e) if e.code.ends_with("DryRunOperationException") => {}
-            Err(e) => return Err((op, e)),
-            Ok(_) => {
-                return Err((
-                    op,
-                    ServiceCallError {
-                        code: "InternalFailure".into(),
-                        message: "the DryRun call did not answer DryRunOperationException".into(),
-                    },
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn key_flow(state: &State, t: &Task) -> Result<Keyed, String> {
-    let Some(key) = &t.kms_key_arn else {
-        let data_key = DataKey::generate().map_err(|_| {
-            "ResourceInitializationError: the random number generator failed".to_owned()
-        })?;
-        return Ok(Keyed {
-            data_key,
-            grant_id: None,
-        });
-    };
-    let ctx = context_json(t);
-    let fail = |step: &str, e: &dyn std::fmt::Display| {
-        format!("ResourceInitializationError: failed to create the task's encrypted ephemeral storage: KMS {step} on {key} failed: {e}")
-    };
-    preflight(state, t, key)
-        .await
-        .map_err(|(op, e)| fail(&format!("{op} (DryRun)"), &e))?;
-    let gen = service_kms_call(
-        &state.app,
-        fargate(&t.account),
-        &t.region,
-        "GenerateDataKeyWithoutPlaintext",
-        &json!({"KeyId": key, "NumberOfBytes": 64, "EncryptionContext": ctx}),
-    )
-    .await
-    .map_err(|e| fail("GenerateDataKeyWithoutPlaintext", &e))?;
-    let blob = gen["CiphertextBlob"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let grant = service_kms_call(
-        &state.app,
-        fargate(&t.account),
-        &t.region,
-        "CreateGrant",
-        &json!({
-            "KeyId": key,
-            "GranteePrincipal": format!("fargate.{}.amazonaws.com", t.region),
-            "RetiringPrincipal": format!("ec2.{}.amazonaws.com", t.region),
-            "Operations": ["Decrypt"],
-            "Constraints": {"EncryptionContextSubset": ctx},
-        }),
-    )
-    .await
-    .map_err(|e| fail("CreateGrant", &e))?;
-    let grant_id = grant["GrantId"].as_str().unwrap_or_default().to_owned();
-    // Recorded at once, so that a failure or a crash from here on retires it (`finish`,
-    // or the next launch attempt) instead of leaving a grant behind.
-    record_grant(state, t, Some(grant_id.clone()))
-        .await
-        .map_err(|e| fail("CreateGrant", &e))?;
-    let decrypted = service_kms_call(
-        &state.app,
-        fargate(&t.account),
-        &t.region,
-        "Decrypt",
-        &json!({"KeyId": key, "CiphertextBlob": blob, "EncryptionContext": ctx}),
-    )
-    .await;
-    let mut decrypted = decrypted.map_err(|e| fail("Decrypt", &e))?;
-    let mut plaintext = match decrypted.get_mut("Plaintext").map(Value::take) {
-        Some(Value::String(s)) => s,
-        _ => String::new(),
-    };
-    let bytes = base64::engine::general_purpose::STANDARD.decode(plaintext.as_bytes());
-    zeroize::Zeroize::zeroize(&mut plaintext);
-    let data_key = bytes
-        .ok()
-        .and_then(|b| DataKey::from_vec(b).ok())
-        .ok_or_else(|| {
-            "ResourceInitializationError: KMS returned a data key that is not 64 bytes".to_owned()
-        });
-    Ok(Keyed {
-        data_key: data_key?,
-        grant_id: Some(grant_id),
-    })
-}
-
 async fn launch(state: &State, t: Task) {
     let r = t.task_ref();
     let failed = |reason: String| Update::Stopped {
@@ -525,7 +361,7 @@ async fn launch(state: &State, t: Task) {
     // retired before a new one is made.
     if let (Some(key), Some(grant), false) = (&t.kms_key_arn, &t.grant_id, t.launched) {
         if !t.grant_retired {
-            if !retire(state, &t, key, grant).await {
+            if !retire(&state.app, &t, key, grant).await {
                 return; // retried on the next pass
             }
             if let Err(e) = record_grant(state, &t, None).await {
@@ -534,7 +370,13 @@ async fn launch(state: &State, t: Task) {
             }
         }
     }
-    let keyed = match key_flow(state, &t).await {
+    let task = &t;
+    let recorded_grant = |grant: String| async move {
+        record_grant(state, task, Some(grant))
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let keyed = match key_flow(&state.app, &t, recorded_grant).await {
         Ok(k) => k,
         Err(reason) => {
             if let Err(e) = finish(state, &r, failed(reason)).await {
@@ -686,40 +528,11 @@ async fn record_grant(state: &State, t: &Task, grant: Option<String>) -> Result<
         .await
 }
 
-/// Retires a task's grant as the retiring principal; true when the grant is gone (retired
-/// now, or already gone with its key).
-async fn retire(state: &State, t: &Task, key: &str, grant_id: &str) -> bool {
-    let ec2 = Principal::service(account_id(&t.account), "ec2.amazonaws.com");
-    match service_kms_call(
-        &state.app,
-        ec2,
-        &t.region,
-        "RetireGrant",
-        &json!({"KeyId": key, "GrantId": grant_id}),
-    )
-    .await
-    {
-        Ok(_) => true,
-        Err(e)
-            if matches!(
-                e.code.as_str(),
-                "NotFoundException" | "InvalidGrantIdException"
-            ) =>
-        {
-            true
-        }
-        Err(e) => {
-            tracing::error!(task = %t.id, error = %e, "retiring the task's grant failed; it stays recorded on the task");
-            false
-        }
-    }
-}
-
 async fn retire_grant(state: &State, t: &Task) {
     let (Some(key), Some(grant)) = (&t.kms_key_arn, &t.grant_id) else {
         return;
     };
-    if t.grant_retired || !retire(state, t, key, grant).await {
+    if t.grant_retired || !retire(&state.app, t, key, grant).await {
         return;
     }
     let r = t.task_ref();

@@ -1,13 +1,16 @@
-//! The Ferrogate server: configuration, the data directory, the composition root ([`App`])
-//! and the HTTP listener. Every request takes one path (shared/DESIGN.md §2), implemented
-//! in [`dispatch`]: authenticate (SigV4) → route → decode once → authorize → handle in a
-//! store transaction → audit in that same transaction → encode.
+//! The Ferrogate server: configuration, the data directory, the composition root ([`App`],
+//! where every service is registered) and the HTTP listener. Every request takes one path:
+//! [`dispatch`] authenticates (SigV4) and routes; the service's operation table
+//! (`ferrogate_api`) decodes once, authorizes, handles in a store transaction, audits in
+//! that same transaction and encodes.
 #![deny(missing_docs)]
 
 mod app;
 mod datadir;
 pub mod dispatch;
+mod heads;
 mod http;
+mod keyflow;
 pub mod launcher;
 
 pub use app::App;

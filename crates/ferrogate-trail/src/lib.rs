@@ -6,10 +6,13 @@
 //!   state change they describe (so a committed change always has its record), indexed by
 //!   the eight `LookupEvents` attributes.
 //! - [`lookup`]: `LookupEvents`, newest first, with AWS's validation and errors.
-//! - [`Recorder`]: the handle services use for events they initiate themselves (Fargate's
-//!   use of a customer's KMS key), which go through the same log.
+//! - [`Recorder`]: the handle for events services initiate on their own (KMS rotating a
+//!   key), which go through the same log.
+//! - [`api`]: `LookupEvents` as an operation, and [`api::TrailLog`], the audit log the
+//!   request path records every call in.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod error;
 pub mod log;
 pub mod lookup;

@@ -1,6 +1,7 @@
 //! One CloudTrail event record, with the fields, names and order of AWS's schema
 //! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
 
+use ferrogate_api::audit::CallRecord;
 use ferrogate_types::{Principal, PrincipalKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -175,39 +176,6 @@ pub struct EventRecord {
     pub event_category: String,
 }
 
-/// What a caller knows about a finished call, from which a record is built.
-#[derive(Debug, Clone)]
-pub struct CallFacts<'a> {
-    /// Who called.
-    pub principal: &'a Principal,
-    /// When.
-    pub time: Timestamp,
-    /// `iam.amazonaws.com`…
-    pub event_source: &'a str,
-    /// The operation.
-    pub event_name: &'a str,
-    /// The region.
-    pub region: &'a str,
-    /// Caller IP.
-    pub source_ip: &'a str,
-    /// Caller user agent.
-    pub user_agent: &'a str,
-    /// Request id.
-    pub request_id: &'a str,
-    /// Event id.
-    pub event_id: String,
-    /// Read-only operation?
-    pub read_only: bool,
-    /// Logged request parameters.
-    pub request_parameters: Value,
-    /// Logged response elements (ignored for failed calls).
-    pub response_elements: Value,
-    /// `(code, message)` for a failed call.
-    pub error: Option<(&'a str, &'a str)>,
-    /// Record `resources`.
-    pub resources: Option<Vec<RecordResource>>,
-}
-
 fn capped(v: Value) -> Value {
     match serde_json::to_vec(&v) {
         Ok(b) if b.len() <= MAX_ELEMENTS => v,
@@ -227,11 +195,23 @@ fn cap_message(m: &str) -> String {
 }
 
 impl EventRecord {
-    /// Builds the record of an API call.
-    pub fn api_call(f: CallFacts<'_>) -> Self {
+    /// Builds the record of an API call, with event id `event_id`.
+    pub fn api_call(f: CallRecord<'_>, event_id: String) -> Self {
         let failed = f.error.is_some();
+        let resources = f.record_resources.then(|| {
+            f.resources
+                .iter()
+                .map(|(kind, arn)| RecordResource {
+                    arn: arn.clone(),
+                    account_id: ferrogate_types::Arn::parse(arn)
+                        .map(|a| a.account().to_owned())
+                        .unwrap_or_default(),
+                    kind: kind.clone(),
+                })
+                .collect()
+        });
         let service_call = matches!(f.principal.kind, PrincipalKind::Service { .. });
-        Self {
+        let record = Self {
             event_version: EVENT_VERSION.to_owned(),
             user_identity: UserIdentity::of(f.principal),
             event_time: f.time.iso8601(),
@@ -250,16 +230,20 @@ impl EventRecord {
             },
             additional_event_data: None,
             request_id: f.request_id.to_owned(),
-            event_id: f.event_id,
+            event_id,
             read_only: f.read_only,
-            resources: f.resources,
+            resources,
             event_type: "AwsApiCall".to_owned(),
             management_event: true,
             recipient_account_id: f.principal.account.to_string(),
             shared_event_id: None,
             event_category: "Management".to_owned(),
         }
-        .with_service_identity(service_call)
+        .with_service_identity(service_call);
+        match f.invoked_by {
+            Some(service) => record.invoked_by(service),
+            None => record,
+        }
     }
 
     /// Marks a call a service made with the caller's own credentials (a forward access
@@ -373,8 +357,8 @@ mod tests {
     use super::*;
     use ferrogate_types::AccountId;
 
-    fn facts<'a>(p: &'a Principal) -> CallFacts<'a> {
-        CallFacts {
+    fn facts<'a>(p: &'a Principal) -> CallRecord<'a> {
+        CallRecord {
             principal: p,
             time: Timestamp::from_secs(1_440_938_160),
             event_source: "iam.amazonaws.com",
@@ -383,12 +367,13 @@ mod tests {
             source_ip: "127.0.0.1",
             user_agent: "aws-cli/1.45",
             request_id: "rid",
-            event_id: new_event_id(Timestamp::from_secs(1_440_938_160)),
             read_only: false,
             request_parameters: serde_json::json!({"userName": "bob"}),
             response_elements: serde_json::json!({"user": {"userName": "bob"}}),
             error: None,
-            resources: None,
+            resources: &[],
+            record_resources: false,
+            invoked_by: None,
         }
     }
 
@@ -398,7 +383,7 @@ mod tests {
             AccountId::parse("123456789012").unwrap(),
             Some("AKIAROOT".into()),
         );
-        let r = EventRecord::api_call(facts(&p));
+        let r = EventRecord::api_call(facts(&p), new_event_id(Timestamp::from_secs(1_440_938_160)));
         let json = serde_json::to_string(&r).unwrap();
         let order = [
             "eventVersion",
@@ -443,7 +428,7 @@ mod tests {
         let mut f = facts(&p);
         let long = "x".repeat(5000);
         f.error = Some(("AccessDenied", &long));
-        let r = EventRecord::api_call(f);
+        let r = EventRecord::api_call(f, new_event_id(Timestamp::from_secs(1_440_938_160)));
         assert_eq!(r.response_elements, Value::Null);
         assert_eq!(
             r.error_message.as_ref().map(String::len),
@@ -451,7 +436,11 @@ mod tests {
         );
         let mut f = facts(&p);
         f.read_only = true;
-        assert_eq!(EventRecord::api_call(f).response_elements, Value::Null);
+        assert_eq!(
+            EventRecord::api_call(f, new_event_id(Timestamp::from_secs(1_440_938_160)))
+                .response_elements,
+            Value::Null
+        );
     }
 
     #[test]
@@ -460,7 +449,7 @@ mod tests {
             AccountId::parse("123456789012").unwrap(),
             "fargate.amazonaws.com",
         );
-        let r = EventRecord::api_call(facts(&p));
+        let r = EventRecord::api_call(facts(&p), new_event_id(Timestamp::from_secs(1_440_938_160)));
         assert_eq!(r.user_identity.kind, "AWSService");
         assert_eq!(
             r.user_identity.invoked_by.as_deref(),
@@ -492,6 +481,10 @@ mod tests {
         let p = Principal::root(AccountId::parse("123456789012").unwrap(), None);
         let mut f = facts(&p);
         f.request_parameters = serde_json::json!({"policyDocument": "x".repeat(MAX_ELEMENTS + 1)});
-        assert_eq!(EventRecord::api_call(f).request_parameters, Value::Null);
+        assert_eq!(
+            EventRecord::api_call(f, new_event_id(Timestamp::from_secs(1_440_938_160)))
+                .request_parameters,
+            Value::Null
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! LookupEvents over a real store: partitioning, order, paging and filters.
 
 use base64::Engine as _;
+use ferrogate_api::audit::CallRecord;
 use ferrogate_store::Store;
 use ferrogate_trail::lookup::{lookup_events, LookupAttribute, LookupEventsInput};
-use ferrogate_trail::record::{new_event_id, CallFacts, EventRecord};
+use ferrogate_trail::record::{new_event_id, EventRecord};
 use ferrogate_trail::{LookupResource, PreparedEvent, TrailError};
 use ferrogate_types::{AccountId, Principal, Timestamp};
 
@@ -14,22 +15,26 @@ async fn append(store: &Store, account: &str, region: &str, name: &str, at_ms: i
         AccountId::parse(account).unwrap(),
         Some(format!("AKIA{account}")),
     );
-    let rec = EventRecord::api_call(CallFacts {
-        principal: &p,
-        time: Timestamp::from_millis(at_ms),
-        event_source: "iam.amazonaws.com",
-        event_name: name,
-        region,
-        source_ip: "127.0.0.1",
-        user_agent: "test",
-        request_id: "r",
-        event_id: new_event_id(Timestamp::from_millis(at_ms)),
-        read_only: name.starts_with("Get"),
-        request_parameters: serde_json::Value::Null,
-        response_elements: serde_json::Value::Null,
-        error: None,
-        resources: None,
-    });
+    let rec = EventRecord::api_call(
+        CallRecord {
+            principal: &p,
+            time: Timestamp::from_millis(at_ms),
+            event_source: "iam.amazonaws.com",
+            event_name: name,
+            region,
+            source_ip: "127.0.0.1",
+            user_agent: "test",
+            request_id: "r",
+            read_only: name.starts_with("Get"),
+            request_parameters: serde_json::Value::Null,
+            response_elements: serde_json::Value::Null,
+            error: None,
+            resources: &[],
+            record_resources: false,
+            invoked_by: None,
+        },
+        new_event_id(Timestamp::from_millis(at_ms)),
+    );
     let res = vec![LookupResource {
         resource_type: "AWS::IAM::User".into(),
         resource_name: user.into(),

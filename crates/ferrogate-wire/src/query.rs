@@ -83,8 +83,14 @@ pub fn escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '\r' => out.push_str("&#xD;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
-                let _ = write!(out, "&#x{:X};", c as u32);
+            // XML 1.0 has no way to carry these, not even as character references (a parser
+            // refuses `&#x0;`): they are written as Java's `\uXXXX` escapes, so that a value
+            // echoed in an error message still leaves a document every client can read.
+            c if ((c as u32) < 0x20 && c != '\n' && c != '\t')
+                || c == '\u{FFFE}'
+                || c == '\u{FFFF}' =>
+            {
+                let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
         }
@@ -141,6 +147,12 @@ impl XmlWriter {
     /// A text element.
     pub fn leaf(&mut self, tag: &str, text: &str) -> &mut Self {
         let _ = writeln!(self.buf, "<{tag}>{}</{tag}>", escape(text));
+        self
+    }
+
+    /// Text inside the element last opened.
+    pub fn text(&mut self, text: &str) -> &mut Self {
+        self.buf.push_str(&escape(text));
         self
     }
 
@@ -220,7 +232,9 @@ mod tests {
     #[test]
     fn xml_escapes() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=\"x\"&gt;&amp;'");
-        assert_eq!(escape("a\u{1}b"), "a&#x1;b");
+        // No character reference can carry a control character in XML 1.0.
+        assert_eq!(escape("a\u{1}b\u{0}"), "a\\u0001b\\u0000");
+        assert_eq!(escape("a\rb\tc\n"), "a&#xD;b\tc\n");
     }
 
     #[test]

@@ -1,136 +1,42 @@
 //! Clusters: CreateCluster, UpdateCluster, UpdateClusterSettings, DescribeClusters,
 //! ListClusters, DeleteCluster.
+//!
+//! A cluster's Fargate key is checked as ECS checks it: after `ecs:CreateCluster` or
+//! `ecs:UpdateCluster` is authorized, ECS calls `kms:DescribeKey` on the caller's behalf (a
+//! forward access session: the caller's permissions, recorded with `invokedBy:
+//! ecs.amazonaws.com`), and refuses a key that is not a symmetric, enabled, single-Region
+//! key. The key is stored as the ARN DescribeKey returned.
 
-use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_api::{
+    Authorization, Authorized, BoxFuture, Done, Env, Exec, Operation, Reply, Resource, Scope,
+};
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{max_results, on_resource, on_resources, token, Done, Ecs, Input, Scope};
+use super::common::{active, creating, existing, load, max_results, on, on_each, token, Ecs};
 use crate::cluster::{self as c, ConfigurationIn, SettingIn, TagIn, FARGATE_KEY_CONDITION};
 use crate::model::{
     cluster_arn, keys, tables, Cluster, ClusterConfiguration, ClusterStatus, ManagedStorage,
+};
+use crate::task;
+use crate::views::{
+    ClusterAnswer, ClusterView, ClustersAnswer, Failure, Include, Listing, ListingItems,
 };
 use crate::EcsError;
 
 const RESOURCE: &str = "AWS::ECS::Cluster";
 
-/// Which optional parts of a cluster DescribeClusters shows.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Include {
-    configurations: bool,
-    settings: bool,
-    statistics: bool,
-    tags: bool,
-    attachments: bool,
-    /// `statistics: []` (the write operations' answers).
-    empty_statistics: bool,
-}
-
-impl Include {
-    /// What CreateCluster, UpdateCluster and DeleteCluster answer with (AWS's examples:
-    /// `configuration`, `settings`, `tags`, and an empty `statistics`).
-    const ALL: Include = Include {
-        configurations: true,
-        settings: true,
-        statistics: false,
-        tags: true,
-        attachments: false,
-        empty_statistics: true,
-    };
-}
-
-/// A cluster in the API's JSON.
-pub(crate) fn cluster_json(
-    cl: &Cluster,
-    inc: Include,
-    (running, pending, services): (usize, usize, usize),
-) -> Value {
-    let mut v = json!({
-        "clusterArn": cl.arn(),
-        "clusterName": cl.name,
-        "status": cl.status.as_str(),
-        "registeredContainerInstancesCount": 0,
-        "runningTasksCount": running,
-        "pendingTasksCount": pending,
-        "activeServicesCount": services,
-        "capacityProviders": cl.capacity_providers,
-        "defaultCapacityProviderStrategy": cl.default_strategy,
-    });
-    if inc.configurations {
-        let mut conf = serde_json::Map::new();
-        if let Some(e) = &cl.configuration.execute_command {
-            conf.insert("executeCommandConfiguration".into(), e.clone());
-        }
-        if let Some(m) = &cl.configuration.managed_storage {
-            let mut ms = serde_json::Map::new();
-            if let Some(k) = &m.ebs_kms_key_id {
-                ms.insert("kmsKeyId".into(), json!(k));
-            }
-            if let Some(k) = &m.fargate_key_arn {
-                ms.insert("fargateEphemeralStorageKmsKeyId".into(), json!(k));
-            }
-            conf.insert("managedStorageConfiguration".into(), Value::Object(ms));
-        }
-        if !conf.is_empty() {
-            v["configuration"] = Value::Object(conf);
-        }
-    }
-    if inc.settings {
-        v["settings"] = cl
-            .settings
-            .iter()
-            .map(|(n, val)| json!({"name": n, "value": val}))
-            .collect();
-    }
-    if inc.empty_statistics {
-        v["statistics"] = json!([]);
-    }
-    if inc.statistics {
-        v["statistics"] = json!([
-            {"name": "runningFargateTasksCount", "value": running.to_string()},
-            {"name": "pendingFargateTasksCount", "value": pending.to_string()},
-        ]);
-    }
-    if inc.tags {
-        v["tags"] = json!(cl.tags);
-    }
-    if inc.attachments {
-        v["attachments"] = json!([]);
-    }
-    v
-}
-
-fn load(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    name: &str,
-) -> Result<Option<Cluster>, EcsError> {
-    Ok(tables::CLUSTERS.get(tx, &keys::named(account, region, name))?)
-}
-
-/// The ACTIVE cluster `reference` names in the caller's partition.
-pub(crate) fn active(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<Cluster, EcsError> {
-    let name = c::resolve(reference, account, region).ok_or(EcsError::ClusterNotFoundException)?;
-    match load(tx, account, region, &name)? {
-        Some(cl) if cl.status == ClusterStatus::Active => Ok(cl),
-        _ => Err(EcsError::ClusterNotFoundException),
-    }
-}
-
 /// The answer of a write operation: the cluster with everything but statistics.
-fn written(tx: &TxRef<'_>, cl: &Cluster) -> Result<Done, EcsError> {
-    let counts = super::tasks::counts(tx.read(), cl)?;
-    Ok(
-        Done::new(json!({"cluster": cluster_json(cl, Include::ALL, counts)}))
-            .on(RESOURCE, cl.arn()),
-    )
+fn written(tx: &TxRef<'_>, cl: &Cluster) -> Result<Reply<ClusterAnswer>, EcsError> {
+    let counts = counts(tx.read(), cl)?;
+    let out = ClusterAnswer {
+        cluster: ClusterView::of(cl, Include::ALL, counts),
+    };
+    let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
+    Ok(Reply::new(out)
+        .elements(elements)
+        .resource(RESOURCE, cl.arn()))
 }
 
 fn save(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), EcsError> {
@@ -142,39 +48,42 @@ fn save(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), EcsError> {
     Ok(())
 }
 
-/// The access of a request that may set a Fargate key: `kms:DescribeKey` on it, as the
-/// caller, joins the authorization.
-fn with_key_check(
-    s: &Scope<'_>,
-    mut access: Access,
-    conf: Option<&ConfigurationIn>,
-) -> Result<Access, EcsError> {
-    if let Some(k) = conf.and_then(ConfigurationIn::fargate_key) {
-        let via = format!("ecs.{}.amazonaws.com", s.region);
-        let d = ferrogate_kms::external::describe_access(
-            &s.ecs.kms,
-            s.tx,
-            s.principal,
-            s.region,
-            s.now,
-            k,
-            &via,
-        )
-        .map_err(|e| c::key_error(k, e))?;
-        access.also.push(d);
-    }
-    Ok(access)
+/// ECS's check of a cluster's Fargate key: `kms:DescribeKey` on the caller's behalf; the
+/// key ARN when the key is usable.
+async fn check_key(env: &Env<'_, Ecs>, key: &str) -> Result<String, EcsError> {
+    let describe =
+        ferrogate_kms::ops::DescribeKeyInput::new(key).map_err(|e| c::key_error(key, e))?;
+    let described = env
+        .on_behalf()
+        .call(&env.service.kms, describe)
+        .await
+        .map_err(|e| c::key_error(key, e))?;
+    c::check_key_facts(&described.key_metadata)?;
+    Ok(described.key_metadata.arn)
+}
+
+/// The prepare step of CreateCluster and UpdateCluster: the key, checked.
+fn prepare_key<'a>(
+    key: Option<String>,
+    env: Env<'a, Ecs>,
+    into: &'a mut Option<String>,
+) -> BoxFuture<'a, Result<(), EcsError>> {
+    Box::pin(async move {
+        if let Some(k) = key {
+            *into = Some(check_key(&env, &k).await?);
+        }
+        Ok(())
+    })
 }
 
 /// Applies a checked `configuration` to `into`. `executeCommandConfiguration` replaces the
 /// stored one. `managedStorageConfiguration` merges by field: a key given replaces that key
 /// and a key not mentioned stays, so an update of the EBS key never drops the Fargate key;
 /// an empty `managedStorageConfiguration` (`{}`) removes both keys. The Fargate key is
-/// re-read from KMS in this transaction and stored as its ARN.
+/// the one DescribeKey returned, stored as its ARN.
 fn apply_configuration(
-    tx: &dyn ReadTx,
-    ctx: &Ctx<'_>,
     conf: &ConfigurationIn,
+    checked_key: Option<&String>,
     into: &mut ClusterConfiguration,
 ) -> Result<(), EcsError> {
     if conf.execute_command_configuration.is_some() {
@@ -183,14 +92,10 @@ fn apply_configuration(
     if let Some(m) = &conf.managed_storage_configuration {
         let fargate = match m.fargate_ephemeral_storage_kms_key_id.as_deref() {
             None => None,
-            Some(k) => {
-                let r = ferrogate_kms::external::resolve_key(tx, ctx.principal, ctx.region, k)
-                    .map_err(|e| c::key_error(k, e))?;
-                let facts = ferrogate_kms::external::facts(tx, &r, ctx.now)
-                    .map_err(|e| c::key_error(k, e))?;
-                c::check_key_facts(&facts)?;
-                Some(facts.arn)
-            }
+            // Checked by the prepare step (a request that sets a key never runs without it).
+            Some(k) => Some(checked_key.cloned().ok_or_else(|| {
+                EcsError::invalid(format!("The KMS key '{k}' could not be checked."))
+            })?),
         };
         let empty = m.fargate_ephemeral_storage_kms_key_id.is_none() && m.kms_key_id.is_none();
         let old = into.managed_storage.take().unwrap_or_default();
@@ -207,12 +112,12 @@ fn apply_configuration(
     Ok(())
 }
 
-fn condition_keys_of(conf: Option<&ConfigurationIn>, tags: &[TagIn]) -> Vec<(String, Vec<String>)> {
-    let mut keys = c::request_tag_keys(tags);
-    if let Some(k) = conf.and_then(ConfigurationIn::fargate_key) {
-        keys.push((FARGATE_KEY_CONDITION.to_owned(), vec![k.to_owned()]));
-    }
-    keys
+/// `ecs:fargate-ephemeral-storage-kms-key` when the request sets the key.
+fn key_condition(conf: Option<&ConfigurationIn>) -> Vec<(String, Vec<String>)> {
+    conf.and_then(ConfigurationIn::fargate_key)
+        .map(|k| (FARGATE_KEY_CONDITION.to_owned(), vec![k.to_owned()]))
+        .into_iter()
+        .collect()
 }
 
 /// `capacityProviders` and `defaultCapacityProviderStrategy`: Ferrogate's only capacity
@@ -284,6 +189,9 @@ pub struct CreateClusterInput {
     default_capacity_provider_strategy: Vec<StrategyItem>,
     #[serde(default)]
     service_connect_defaults: Option<Value>,
+    /// The key ARN DescribeKey returned (set by the prepare step).
+    #[serde(skip)]
+    checked_key: Option<String>,
 }
 
 impl CreateClusterInput {
@@ -314,43 +222,50 @@ impl CreateClusterInput {
     }
 }
 
-impl Input for CreateClusterInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let arn = cluster_arn(s.region, s.account(), self.name());
-        with_key_check(s, on_resource(arn, Vec::new()), self.configuration.as_ref())
-    }
+impl Operation for CreateClusterInput {
+    type Output = ClusterAnswer;
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut keys = condition_keys_of(self.configuration.as_ref(), &self.tags);
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let arn = cluster_arn(s.region, s.account(), self.name());
+        let mut keys = key_condition(self.configuration.as_ref());
         if !self.capacity_providers.is_empty() {
             keys.push((
                 "ecs:capacity-provider".into(),
                 self.capacity_providers.clone(),
             ));
         }
-        keys
+        Ok(creating::<Self>(Resource::New(arn), &self.tags, keys))
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn prepare<'a>(
+        op: &'a mut Authorized<Self>,
+        env: Env<'a, Ecs>,
+    ) -> BoxFuture<'a, Result<(), EcsError>> {
+        let key = op.op().key().map(str::to_owned);
+        prepare_key(key, env, &mut op.op_mut().checked_key)
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let mut configuration = ClusterConfiguration::default();
-        if let Some(conf) = &self.configuration {
-            apply_configuration(tx.read(), &ctx, conf, &mut configuration)?;
+        if let Some(conf) = &this.configuration {
+            apply_configuration(conf, this.checked_key.as_ref(), &mut configuration)?;
         }
         let cl = Cluster {
             account: account.to_owned(),
             region: ctx.region.to_owned(),
-            name: self.name().to_owned(),
+            name: this.name().to_owned(),
             status: ClusterStatus::Active,
             configuration,
-            settings: c::check_settings(&self.settings)?,
-            capacity_providers: self.capacity_providers.clone(),
-            default_strategy: self
+            settings: c::check_settings(&this.settings)?,
+            capacity_providers: this.capacity_providers.clone(),
+            default_strategy: this
                 .default_capacity_provider_strategy
                 .iter()
                 .filter_map(|s| serde_json::to_value(s).ok())
                 .collect(),
-            tags: c::check_tags(&self.tags)?,
+            tags: c::check_tags(&this.tags)?,
             created: ctx.now,
         };
         if let Some(existing) = load(tx.read(), account, ctx.region, &cl.name)? {
@@ -369,11 +284,7 @@ impl Input for CreateClusterInput {
                         cl.name
                     )));
                 }
-                let counts = super::tasks::counts(tx.read(), &existing)?;
-                return Ok(Done::new(
-                    json!({"cluster": cluster_json(&existing, Include::ALL, counts)}),
-                )
-                .on(RESOURCE, existing.arn()));
+                return written(&tx, &existing);
             }
         }
         save(&mut tx, &cl)?;
@@ -392,6 +303,9 @@ pub struct UpdateClusterInput {
     configuration: Option<ConfigurationIn>,
     #[serde(default)]
     service_connect_defaults: Option<Value>,
+    /// The key ARN DescribeKey returned (set by the prepare step).
+    #[serde(skip)]
+    checked_key: Option<String>,
 }
 
 impl UpdateClusterInput {
@@ -414,9 +328,10 @@ impl UpdateClusterInput {
     }
 }
 
-fn existing_access(s: &Scope<'_>, reference: &str) -> Result<Access, EcsError> {
+/// The ACTIVE cluster a request names, as a resource.
+fn cluster_resource(s: &Scope<'_, Ecs>, reference: &str) -> Result<Resource, EcsError> {
     let cl = active(s.tx, s.account(), s.region, reference)?;
-    Ok(on_resource(cl.arn(), c::resource_tag_keys(&cl.tags)))
+    Ok(existing(cl.arn(), &cl.tags))
 }
 
 fn merge_settings(cl: &mut Cluster, settings: &[SettingIn]) -> Result<(), EcsError> {
@@ -427,29 +342,38 @@ fn merge_settings(cl: &mut Cluster, settings: &[SettingIn]) -> Result<(), EcsErr
     Ok(())
 }
 
-impl Input for UpdateClusterInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let access = existing_access(s, &self.cluster)?;
-        with_key_check(s, access, self.configuration.as_ref())
+impl Operation for UpdateClusterInput {
+    type Output = ClusterAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(
+            cluster_resource(s, &self.cluster)?,
+            key_condition(self.configuration.as_ref()),
+        ))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        condition_keys_of(self.configuration.as_ref(), &[])
+    fn prepare<'a>(
+        op: &'a mut Authorized<Self>,
+        env: Env<'a, Ecs>,
+    ) -> BoxFuture<'a, Result<(), EcsError>> {
+        let key = op.op().key().map(str::to_owned);
+        prepare_key(key, env, &mut op.op_mut().checked_key)
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.cluster,
+            &this.cluster,
         )?;
-        if let Some(s) = &self.settings {
+        if let Some(s) = &this.settings {
             merge_settings(&mut cl, s)?;
         }
-        if let Some(conf) = &self.configuration {
+        if let Some(conf) = &this.configuration {
             let mut configuration = cl.configuration.clone();
-            apply_configuration(tx.read(), &ctx, conf, &mut configuration)?;
+            apply_configuration(conf, this.checked_key.as_ref(), &mut configuration)?;
             cl.configuration = configuration;
         }
         save(&mut tx, &cl)?;
@@ -472,19 +396,22 @@ impl UpdateClusterSettingsInput {
     }
 }
 
-impl Input for UpdateClusterSettingsInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        existing_access(s, &self.cluster)
+impl Operation for UpdateClusterSettingsInput {
+    type Output = ClusterAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(cluster_resource(s, &self.cluster)?, Vec::new()))
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.cluster,
+            &this.cluster,
         )?;
-        merge_settings(&mut cl, &self.settings)?;
+        merge_settings(&mut cl, &this.settings)?;
         save(&mut tx, &cl)?;
         written(&tx, &cl)
     }
@@ -503,17 +430,20 @@ impl DeleteClusterInput {
     }
 }
 
-impl Input for DeleteClusterInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        existing_access(s, &self.cluster)
+impl Operation for DeleteClusterInput {
+    type Output = ClusterAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(cluster_resource(s, &self.cluster)?, Vec::new()))
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.cluster,
+            &op.cluster,
         )?;
         if crate::service::cluster_services(tx.read(), &cl.account, &cl.region, &cl.name)?
             .iter()
@@ -521,7 +451,7 @@ impl Input for DeleteClusterInput {
         {
             return Err(EcsError::ClusterContainsServicesException);
         }
-        if super::tasks::cluster_tasks(tx.read(), &cl)?
+        if task::cluster_tasks(tx.read(), &cl)?
             .iter()
             .any(|t| !t.is_stopped())
         {
@@ -529,7 +459,7 @@ impl Input for DeleteClusterInput {
         }
         // The cluster's stopped tasks and client tokens go with it: a cluster created later
         // under the same name starts empty.
-        super::tasks::forget_cluster(&mut tx, &cl)?;
+        task::forget_cluster(&mut tx, &cl)?;
         cl.status = ClusterStatus::Inactive;
         save(&mut tx, &cl)?;
         written(&tx, &cl)
@@ -591,39 +521,44 @@ fn shown_arn(reference: &str, account: &str, region: &str) -> String {
     }
 }
 
-impl Input for DescribeClustersInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        // Every cluster named is authorized (the first as the request's resource, the
-        // others as further authorizations of the same action).
-        let arns = self
-            .references()
-            .iter()
-            .map(|r| shown_arn(r, s.account(), s.region))
-            .collect();
-        Ok(on_resources(arns, Vec::new()))
+impl Operation for DescribeClustersInput {
+    type Output = ClustersAnswer;
+
+    /// Every cluster named is authorized, as stored (with its tags) when it exists.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let mut resources = Vec::new();
+        for r in self.references() {
+            let found = match c::resolve(&r, s.account(), s.region) {
+                Some(name) => load(s.tx, s.account(), s.region, &name)?,
+                None => None,
+            };
+            resources.push(match found {
+                Some(cl) => existing(cl.arn(), &cl.tags),
+                None => Resource::Named(shown_arn(&r, s.account(), s.region)),
+            });
+        }
+        Ok(on_each::<Self>(resources, &[]))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let inc = self.include()?;
+        let inc = this.include()?;
         let (mut clusters, mut failures) = (Vec::new(), Vec::new());
-        for r in self.references() {
+        for r in this.references() {
             let found = match c::resolve(&r, account, ctx.region) {
                 Some(name) => load(tx.read(), account, ctx.region, &name)?,
                 None => None,
             };
             match found {
                 Some(cl) => {
-                    let counts = super::tasks::counts(tx.read(), &cl)?;
-                    clusters.push(cluster_json(&cl, inc, counts));
+                    let counts = counts(tx.read(), &cl)?;
+                    clusters.push(ClusterView::of(&cl, inc, counts));
                 }
-                None => failures
-                    .push(json!({"arn": shown_arn(&r, account, ctx.region), "reason": "MISSING"})),
+                None => failures.push(Failure::missing(shown_arn(&r, account, ctx.region))),
             }
         }
-        Ok(Done::new(
-            json!({"clusters": clusters, "failures": failures}),
-        ))
+        Ok(Reply::new(ClustersAnswer { clusters, failures }))
     }
 }
 
@@ -647,11 +582,19 @@ impl ListClustersInput {
     }
 }
 
-impl Input for ListClustersInput {
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+impl Operation for ListClustersInput {
+    type Output = Listing;
+
+    /// `ecs:ListClusters` has no resource type.
+    fn authorize(&self, _: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(Resource::Any, Vec::new()))
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let limit = max_results(self.max_results, 100)?;
-        let after = match &self.next_token {
+        let limit = max_results(this.max_results, 100)?;
+        let after = match &this.next_token {
             Some(t) => Some(keys::named(
                 account,
                 ctx.region,
@@ -690,12 +633,31 @@ impl Input for ListClustersInput {
                 break;
             }
         }
-        let mut body = json!({"clusterArns": arns});
-        if more {
-            if let Some(n) = last_name {
-                body["nextToken"] = json!(token::make("clusters", &n));
-            }
-        }
-        Ok(Done::new(body))
+        let next = if more {
+            last_name.map(|n| token::make("clusters", &n))
+        } else {
+            None
+        };
+        Ok(Reply::new(Listing::new(
+            ListingItems::ClusterArns(arns),
+            next,
+        )))
     }
+}
+
+/// (running tasks, pending tasks, active services) of a cluster.
+pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize, usize), EcsError> {
+    let (mut running, mut pending) = (0, 0);
+    for t in task::cluster_tasks(tx, cl)? {
+        match t.last.as_str() {
+            "RUNNING" => running += 1,
+            "STOPPED" => {}
+            _ => pending += 1,
+        }
+    }
+    let services = crate::service::cluster_services(tx, &cl.account, &cl.region, &cl.name)?
+        .iter()
+        .filter(|s| s.status == "ACTIVE")
+        .count();
+    Ok((running, pending, services))
 }

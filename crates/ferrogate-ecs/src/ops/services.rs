@@ -1,22 +1,33 @@
 //! Services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
 //! The reconciler that runs their tasks is [`crate::service::reconcile`].
 
-use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_api::{Authorization, Authorized, Done, Exec, Operation, Reply, Resource, Scope};
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::tasks::{
-    check_platform, fargate_key, network, runnable_task_definition, NetworkConfigurationIn,
-    StrategyIn,
+use super::common::{
+    active, cluster_key, creating, existing, max_results, on, on_each, token, Ecs,
 };
-use super::{
-    clusters, max_results, on_resource, on_resources, taskdefs, token, Done, Ecs, Input, Scope,
-};
+use super::tasks::{check_platform, network, NetworkConfigurationIn, StrategyIn};
 use crate::cluster::{self as c, TagIn};
+use crate::ids::deployment_id;
+use crate::launch::{fargate_key, runnable_task_definition};
 use crate::model::Cluster;
-use crate::service::{deployment_id, service_key, DeploymentConfiguration, Service, SERVICES};
+use crate::service::{service_key, DeploymentConfiguration, Service, SERVICES};
+use crate::views::{Failure, Listing, ListingItems, ServiceAnswer, ServiceView, ServicesAnswer};
 use crate::EcsError;
+
+/// A service write's answer, recorded as its `responseElements`.
+fn answer(svc: &Service) -> Reply<ServiceAnswer> {
+    let out = ServiceAnswer {
+        service: ServiceView::of(svc, false),
+    };
+    let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
+    Reply::new(out)
+        .elements(elements)
+        .resource(RESOURCE, svc.arn())
+}
 
 const RESOURCE: &str = "AWS::ECS::Service";
 
@@ -255,25 +266,33 @@ impl CreateServiceInput {
     }
 }
 
-impl Input for CreateServiceInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+impl Operation for CreateServiceInput {
+    type Output = ServiceAnswer;
+
+    /// On the new service, with `ecs:cluster` and `ecs:task-definition`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let td = self.task_definition.as_deref().unwrap_or_default();
-        let mut keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-        if let Some(td) = taskdefs::find(s.tx, s.account(), s.region, td)? {
+        let mut keys = cluster_key(cl.arn());
+        if let Some(td) = crate::taskdef::find(s.tx, s.account(), s.region, td)? {
             keys.push(("ecs:task-definition".to_owned(), vec![td.arn()]));
         }
-        Ok(on_resource(service_arn(&cl, &self.service_name), keys))
+        Ok(creating::<Self>(
+            Resource::New(service_arn(&cl, &self.service_name)),
+            &self.tags,
+            keys,
+        ))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        c::request_tag_keys(&self.tags)
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, self.cluster_ref())?;
-        if let Some(existing) = find(tx.read(), &cl, &self.service_name)? {
+        let cl = active(tx.read(), account, region, this.cluster_ref())?;
+        if let Some(existing) = find(tx.read(), &cl, &this.service_name)? {
             if existing.status != "INACTIVE" {
                 return Err(EcsError::invalid("Creation of service was not idempotent."));
             }
@@ -282,31 +301,31 @@ impl Input for CreateServiceInput {
             tx.read(),
             account,
             region,
-            self.task_definition.as_deref().unwrap_or_default(),
+            this.task_definition.as_deref().unwrap_or_default(),
         )?;
         let mut conf = DeploymentConfiguration::default();
-        if let Some(d) = &self.deployment_configuration {
+        if let Some(d) = &this.deployment_configuration {
             d.apply(&mut conf);
         }
         let mut svc = Service {
             account: account.to_owned(),
             region: region.to_owned(),
             cluster: cl.name.clone(),
-            name: self.service_name.clone(),
+            name: this.service_name.clone(),
             status: "ACTIVE".into(),
-            desired: self.desired_count.unwrap_or(0),
+            desired: this.desired_count.unwrap_or(0),
             running: 0,
             pending: 0,
             task_definition: td.arn(),
-            network: network(self.network_configuration.as_ref())?,
+            network: network(this.network_configuration.as_ref())?,
             deployment_configuration: conf,
             deployments: Vec::new(),
             events: Vec::new(),
             created_at: ctx.now,
             created_by: ctx.principal.arn.clone(),
-            tags: c::check_tags(&self.tags)?,
-            propagate_tags: self.propagate_tags.clone().unwrap_or_else(|| "NONE".into()),
-            platform_version: self
+            tags: c::check_tags(&this.tags)?,
+            propagate_tags: this.propagate_tags.clone().unwrap_or_else(|| "NONE".into()),
+            platform_version: this
                 .platform_version
                 .clone()
                 .unwrap_or_else(|| "LATEST".into()),
@@ -315,7 +334,7 @@ impl Input for CreateServiceInput {
         };
         svc.deploy(deployment_id()?, fargate_key(&cl), ctx.now);
         save(&mut tx, &svc)?;
-        Ok(Done::new(json!({"service": svc.to_json(false)})).on(RESOURCE, svc.arn()))
+        Ok(answer(&svc))
     }
 }
 
@@ -369,70 +388,83 @@ impl UpdateServiceInput {
     }
 }
 
-fn existing_access(s: &Scope<'_>, cluster: &str, service: &str) -> Result<Access, EcsError> {
-    let cl = clusters::active(s.tx, s.account(), s.region, cluster)?;
+/// `O`'s action on the existing service, with `ecs:cluster`.
+fn on_service<O: ferrogate_api::Registered>(
+    s: &Scope<'_, Ecs>,
+    cluster: &str,
+    service: &str,
+) -> Result<Authorization, EcsError> {
+    let cl = active(s.tx, s.account(), s.region, cluster)?;
     let svc = find(s.tx, &cl, service)?.ok_or(EcsError::ServiceNotFoundException)?;
-    let mut keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-    keys.extend(c::resource_tag_keys(&svc.tags));
-    Ok(on_resource(svc.arn(), keys))
+    Ok(on::<O>(
+        existing(svc.arn(), &svc.tags),
+        cluster_key(cl.arn()),
+    ))
 }
 
-impl Input for UpdateServiceInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        existing_access(s, self.cluster_ref(), &self.service)
+impl Operation for UpdateServiceInput {
+    type Output = ServiceAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        on_service::<Self>(s, self.cluster_ref(), &self.service)
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, self.cluster_ref())?;
+        let cl = active(tx.read(), account, region, this.cluster_ref())?;
         let mut svc =
-            find(tx.read(), &cl, &self.service)?.ok_or(EcsError::ServiceNotFoundException)?;
+            find(tx.read(), &cl, &this.service)?.ok_or(EcsError::ServiceNotFoundException)?;
         if svc.status != "ACTIVE" {
             return Err(EcsError::ServiceNotActiveException);
         }
-        let mut redeploy = self.force_new_deployment == Some(true);
-        if let Some(n) = self.desired_count {
+        let mut redeploy = this.force_new_deployment == Some(true);
+        if let Some(n) = this.desired_count {
             if n != svc.desired {
                 svc.desired = n;
                 svc.steady = false;
             }
         }
-        if let Some(d) = &self.deployment_configuration {
+        if let Some(d) = &this.deployment_configuration {
             d.apply(&mut svc.deployment_configuration);
         }
-        if let Some(td) = &self.task_definition {
+        if let Some(td) = &this.task_definition {
             let td = runnable_task_definition(tx.read(), account, region, td)?;
             if td.arn() != svc.task_definition {
                 svc.task_definition = td.arn();
                 redeploy = true;
             }
         }
-        if self.network_configuration.is_some() {
-            let n = network(self.network_configuration.as_ref())?;
+        if this.network_configuration.is_some() {
+            let n = network(this.network_configuration.as_ref())?;
             if n != svc.network {
                 svc.network = n;
                 redeploy = true;
             }
         }
-        if let Some(p) = &self.platform_version {
+        if let Some(p) = &this.platform_version {
             if *p != svc.platform_version {
                 svc.platform_version.clone_from(p);
                 redeploy = true;
             }
         }
-        if redeploy && self.task_definition.is_none() {
+        if redeploy && this.task_definition.is_none() {
             // A forced redeployment of the current definition (which may have been
             // deregistered since: a service keeps running it) must still be launchable.
-            let td = crate::ops::taskdefs::find(tx.read(), account, region, &svc.task_definition)?
+            let td = crate::taskdef::find(tx.read(), account, region, &svc.task_definition)?
                 .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-            crate::ops::tasks::launchable(&td)?;
+            crate::launch::launchable(&td)?;
         }
         if redeploy {
             // The new deployment takes the cluster's key as it is now.
             svc.deploy(deployment_id()?, fargate_key(&cl), ctx.now);
         }
         save(&mut tx, &svc)?;
-        Ok(Done::new(json!({"service": svc.to_json(false)})).on(RESOURCE, svc.arn()))
+        Ok(answer(&svc))
     }
 }
 
@@ -457,24 +489,31 @@ impl DeleteServiceInput {
     }
 }
 
-impl Input for DeleteServiceInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        existing_access(s, self.cluster_ref(), &self.service)
+impl Operation for DeleteServiceInput {
+    type Output = ServiceAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        on_service::<Self>(s, self.cluster_ref(), &self.service)
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let cl = clusters::active(
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
         let mut svc =
-            find(tx.read(), &cl, &self.service)?.ok_or(EcsError::ServiceNotFoundException)?;
+            find(tx.read(), &cl, &this.service)?.ok_or(EcsError::ServiceNotFoundException)?;
         if svc.status != "ACTIVE" {
             return Err(EcsError::ServiceNotActiveException);
         }
-        if svc.desired > 0 && self.force != Some(true) {
+        if svc.desired > 0 && this.force != Some(true) {
             return Err(EcsError::invalid(
                 "The service cannot be stopped while it is scaled above 0.",
             ));
@@ -482,7 +521,7 @@ impl Input for DeleteServiceInput {
         svc.status = "DRAINING".into();
         svc.desired = 0;
         save(&mut tx, &svc)?;
-        Ok(Done::new(json!({"service": svc.to_json(false)})).on(RESOURCE, svc.arn()))
+        Ok(answer(&svc))
     }
 }
 
@@ -517,45 +556,45 @@ impl DescribeServicesInput {
     }
 }
 
-impl Input for DescribeServicesInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        let keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-        let arns: Vec<String> = self
-            .services
-            .iter()
-            .map(|r| match find(s.tx, &cl, r) {
-                Ok(Some(svc)) => svc.arn(),
-                _ => service_arn(&cl, r.rsplit('/').next().unwrap_or(r)),
-            })
-            .collect();
-        Ok(on_resources(arns, keys))
+impl Operation for DescribeServicesInput {
+    type Output = ServicesAnswer;
+
+    /// Every service named, as stored (with its tags) when it exists, with `ecs:cluster`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let mut resources = Vec::new();
+        for r in &self.services {
+            resources.push(match find(s.tx, &cl, r)? {
+                Some(svc) => existing(svc.arn(), &svc.tags),
+                None => Resource::Named(service_arn(&cl, r.rsplit('/').next().unwrap_or(r))),
+            });
+        }
+        Ok(on_each::<Self>(resources, &cluster_key(cl.arn())))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let cl = clusters::active(
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
         let (mut services, mut failures) = (Vec::new(), Vec::new());
-        for r in &self.services {
+        for r in &this.services {
             match find(tx.read(), &cl, r)? {
-                Some(svc) => services.push(svc.to_json(!self.include.is_empty())),
+                Some(svc) => services.push(ServiceView::of(&svc, !this.include.is_empty())),
                 None => {
                     let arn = if r.starts_with("arn:") {
                         r.clone()
                     } else {
                         service_arn(&cl, r)
                     };
-                    failures.push(json!({"arn": arn, "reason": "MISSING"}));
+                    failures.push(Failure::missing(arn));
                 }
             }
         }
-        Ok(Done::new(
-            json!({"services": services, "failures": failures}),
-        ))
+        Ok(Reply::new(ServicesAnswer { services, failures }))
     }
 }
 
@@ -589,33 +628,34 @@ impl ListServicesInput {
     }
 }
 
-impl Input for ListServicesInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        Ok(Access {
-            keys: vec![("ecs:cluster".into(), vec![cl.arn()])],
-            ..Access::default()
-        })
+impl Operation for ListServicesInput {
+    type Output = Listing;
+
+    /// No resource type in the reference, with `ecs:cluster`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         // botocore: "The maximum number of service results … default 10".
-        let limit = match self.max_results {
+        let limit = match this.max_results {
             None => 10,
-            Some(_) => max_results(self.max_results, 100)?,
+            Some(_) => max_results(this.max_results, 100)?,
         };
-        let cl = clusters::active(
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let after = match &self.next_token {
+        let after = match &this.next_token {
             Some(t) => Some(token::parse("services", t)?),
             None => None,
         };
-        let none = self.launch_type.as_deref().is_some_and(|l| l != "FARGATE")
-            || self
+        let none = this.launch_type.as_deref().is_some_and(|l| l != "FARGATE")
+            || this
                 .scheduling_strategy
                 .as_deref()
                 .is_some_and(|s| s != "REPLICA");
@@ -633,13 +673,15 @@ impl Input for ListServicesInput {
                 .collect()
         };
         let page: Vec<&String> = names.iter().take(limit).collect();
-        let mut body =
-            json!({"serviceArns": page.iter().map(|n| service_arn(&cl, n)).collect::<Vec<_>>()});
-        if names.len() > page.len() {
-            if let Some(last) = page.last() {
-                body["nextToken"] = json!(token::make("services", last));
-            }
-        }
-        Ok(Done::new(body))
+        let next = if names.len() > page.len() {
+            page.last().map(|last| token::make("services", last))
+        } else {
+            None
+        };
+        let arns = page.iter().map(|n| service_arn(&cl, n)).collect();
+        Ok(Reply::new(Listing::new(
+            ListingItems::ServiceArns(arns),
+            next,
+        )))
     }
 }

@@ -1,13 +1,17 @@
 //! TagResource, UntagResource, ListTagsForResource for clusters and task definitions.
 
-use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Reply, RequestTags, Resource,
+    Scope,
+};
 use ferrogate_store::{ReadTx, TxRef};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{clusters, on_resource, taskdefs, Done, Ecs, Input, Scope};
+use super::common::{action, active, existing, request_tags, Ecs};
+use super::taskdefs;
 use crate::cluster::{self as c, TagIn};
 use crate::model::{keys, tables, Cluster, Tag, TaskDefinition};
+use crate::views::TagsAnswer;
 use crate::EcsError;
 
 /// A taggable resource.
@@ -53,7 +57,7 @@ fn find(tx: &dyn ReadTx, account: &str, region: &str, arn: &str) -> Result<Tagge
         return Err(EcsError::invalid("The ARN provided is invalid."));
     }
     if arn.contains(":cluster/") {
-        return clusters::active(tx, account, region, arn)
+        return active(tx, account, region, arn)
             .map(Tagged::Cluster)
             .map_err(|_| not_found());
     }
@@ -65,14 +69,14 @@ fn find(tx: &dyn ReadTx, account: &str, region: &str, arn: &str) -> Result<Tagge
     Err(not_found())
 }
 
-/// Authorizes on the resource's own ARN, never on the ARN as the request spelled it.
-fn access_of(s: &Scope<'_>, arn: &str) -> Result<Access, EcsError> {
+/// The resource as stored: its own ARN (never the ARN as the request spelled it) and tags.
+fn resource_of(s: &Scope<'_, Ecs>, arn: &str) -> Result<Resource, EcsError> {
     let r = find(s.tx, s.account(), s.region, arn)?;
     let canonical = match &r {
         Tagged::Cluster(c) => c.arn(),
         Tagged::TaskDefinition(t) => t.arn(),
     };
-    Ok(on_resource(canonical, c::resource_tag_keys(r.tags())))
+    Ok(existing(canonical, r.tags()))
 }
 
 /// `TagResource`.
@@ -90,23 +94,26 @@ impl TagResourceInput {
     }
 }
 
-impl Input for TagResourceInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        access_of(s, &self.resource_arn)
+impl Operation for TagResourceInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(Authorization::of(Check::new(
+            action::<Self>(),
+            resource_of(s, &self.resource_arn)?,
+            request_tags(&self.tags),
+        )))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        c::request_tag_keys(&self.tags)
-    }
-
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut r = find(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.resource_arn,
+            &this.resource_arn,
         )?;
-        for t in c::check_tags(&self.tags)? {
+        for t in c::check_tags(&this.tags)? {
             let tags = r.tags_mut();
             match tags.iter_mut().find(|o| o.key == t.key) {
                 Some(o) => o.value = t.value,
@@ -119,7 +126,7 @@ impl Input for TagResourceInput {
             ));
         }
         r.save(&mut tx)?;
-        Ok(Done::new(json!({})))
+        Ok(Reply::new(Empty {}))
     }
 }
 
@@ -137,29 +144,28 @@ impl UntagResourceInput {
     }
 }
 
-impl Input for UntagResourceInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        access_of(s, &self.resource_arn)
+impl Operation for UntagResourceInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(Authorization::of(Check::new(
+            action::<Self>(),
+            resource_of(s, &self.resource_arn)?,
+            RequestTags::Remove(self.tag_keys.clone()),
+        )))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        if self.tag_keys.is_empty() {
-            Vec::new()
-        } else {
-            vec![("aws:TagKeys".into(), self.tag_keys.clone())]
-        }
-    }
-
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let mut r = find(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.resource_arn,
+            &this.resource_arn,
         )?;
-        r.tags_mut().retain(|t| !self.tag_keys.contains(&t.key));
+        r.tags_mut().retain(|t| !this.tag_keys.contains(&t.key));
         r.save(&mut tx)?;
-        Ok(Done::new(json!({})))
+        Ok(Reply::new(Empty {}))
     }
 }
 
@@ -176,18 +182,27 @@ impl ListTagsInput {
     }
 }
 
-impl Input for ListTagsInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        access_of(s, &self.resource_arn)
+impl Operation for ListTagsInput {
+    type Output = TagsAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(Authorization::of(Check::new(
+            action::<Self>(),
+            resource_of(s, &self.resource_arn)?,
+            RequestTags::None,
+        )))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let r = find(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.resource_arn,
+            &op.resource_arn,
         )?;
-        Ok(Done::new(json!({"tags": r.tags()})))
+        Ok(Reply::new(TagsAnswer {
+            tags: r.tags().to_vec(),
+        }))
     }
 }

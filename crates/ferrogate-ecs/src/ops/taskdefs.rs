@@ -1,16 +1,23 @@
 //! Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
 //! ListTaskDefinitionFamilies, DeregisterTaskDefinition.
 
-use ferrogate_iam::op::Ctx;
+use ferrogate_api::{Authorization, Authorized, Done, Exec, Operation, Reply, Resource, Scope};
 use ferrogate_store::{Direction, ReadTx, TxRef};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{max_results, token, Done, Ecs, Input};
+use super::common::{creating, max_results, on, token, Ecs};
 use crate::cluster as c;
 use crate::model::{keys, tables, Family, TaskDefinition};
-use crate::taskdef;
+use crate::taskdef::{self, find, parse_ref};
+use crate::views::{Listing, ListingItems, TaskDefinitionAnswer, TaskDefinitionView};
 use crate::EcsError;
+
+/// The answer of a write, recorded as its `responseElements`.
+fn recorded(out: TaskDefinitionAnswer, arn: String) -> Reply<TaskDefinitionAnswer> {
+    let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
+    Reply::new(out).elements(elements).resource(RESOURCE, arn)
+}
 
 const RESOURCE: &str = "AWS::ECS::TaskDefinition";
 
@@ -32,14 +39,23 @@ impl RegisterInput {
     }
 }
 
-impl Input for RegisterInput {
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        c::request_tag_keys(&self.input.tags)
+impl Operation for RegisterInput {
+    type Output = TaskDefinitionAnswer;
+
+    /// No resource type in the reference (the revision does not exist yet); tags as request
+    /// tags, and `ecs:TagResource` with them.
+    fn authorize(&self, _: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(creating::<Self>(
+            Resource::Any,
+            &self.input.tags,
+            Vec::new(),
+        ))
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let family = &self.input.family;
+        let family = &this.input.family;
         let fkey = keys::named(account, region, family);
         let latest = tables::FAMILIES
             .get(tx.read(), &fkey)?
@@ -50,11 +66,11 @@ impl Input for RegisterInput {
             family: family.clone(),
             revision: latest + 1,
             active: true,
-            body: self.body.clone(),
+            body: this.body.clone(),
             registered_at: ctx.now,
             registered_by: ctx.principal.arn.clone(),
             deregistered_at: None,
-            tags: c::check_tags(&self.input.tags)?,
+            tags: c::check_tags(&this.input.tags)?,
         };
         let w = tx.write()?;
         tables::FAMILIES.put(
@@ -69,66 +85,11 @@ impl Input for RegisterInput {
             &keys::revision(account, region, family, td.revision),
             &td,
         )?;
-        let body = json!({"taskDefinition": taskdef::to_json(&td), "tags": td.tags});
-        Ok(Done::new(body).on(RESOURCE, td.arn()))
-    }
-}
-
-/// What a `taskDefinition` parameter names: a family (its latest ACTIVE revision), a
-/// `family:revision`, or a task definition ARN of the caller's partition.
-fn parse_ref(reference: &str, account: &str, region: &str) -> Option<(String, Option<i64>)> {
-    let rest = if reference.starts_with("arn:") {
-        reference.strip_prefix(&format!("arn:aws:ecs:{region}:{account}:task-definition/"))?
-    } else {
-        reference
-    };
-    let (family, revision) = match rest.split_once(':') {
-        Some((f, r)) => {
-            // Digits without leading zeros: `web:01` is not another name for `web:1`.
-            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) || r.starts_with('0') {
-                return None;
-            }
-            (f, Some(r.parse::<i64>().ok().filter(|r| *r > 0)?))
-        }
-        None => (rest, None),
-    };
-    c::is_name(family).then(|| (family.to_owned(), revision))
-}
-
-/// The task definition `reference` names, if any.
-pub(crate) fn find(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<Option<TaskDefinition>, EcsError> {
-    let Some((family, revision)) = parse_ref(reference, account, region) else {
-        return Ok(None);
-    };
-    if let Some(r) = revision {
-        return Ok(tables::TASK_DEFINITIONS.get(tx, &keys::revision(account, region, &family, r))?);
-    }
-    // The latest ACTIVE revision.
-    let prefix = keys::named(account, region, &family);
-    let mut cursor: Option<Vec<u8>> = None;
-    loop {
-        let rows = tables::TASK_DEFINITIONS.scan(
-            tx,
-            &prefix,
-            cursor.as_deref(),
-            Direction::Reverse,
-            256,
-        )?;
-        let done = rows.len() < 256;
-        for (k, td) in rows {
-            if td.active {
-                return Ok(Some(td));
-            }
-            cursor = Some(k);
-        }
-        if done {
-            return Ok(None);
-        }
+        let out = TaskDefinitionAnswer {
+            task_definition: TaskDefinitionView::of(&td),
+            tags: Some(td.tags.clone()),
+        };
+        Ok(recorded(out, td.arn()))
     }
 }
 
@@ -152,20 +113,28 @@ impl DescribeInput {
     }
 }
 
-impl Input for DescribeInput {
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+impl Operation for DescribeInput {
+    type Output = TaskDefinitionAnswer;
+
+    /// No resource type in the reference.
+    fn authorize(&self, _: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(Resource::Any, Vec::new()))
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let td = find(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            &self.task_definition,
+            &this.task_definition,
         )?
         .ok_or_else(|| EcsError::client("Unable to describe task definition."))?;
-        let mut body = json!({"taskDefinition": taskdef::to_json(&td)});
-        if !self.include.is_empty() {
-            body["tags"] = json!(td.tags);
-        }
-        Ok(Done::new(body).on(RESOURCE, td.arn()))
+        let out = TaskDefinitionAnswer {
+            task_definition: TaskDefinitionView::of(&td),
+            tags: (!this.include.is_empty()).then(|| td.tags.clone()),
+        };
+        Ok(Reply::new(out).resource(RESOURCE, td.arn()))
     }
 }
 
@@ -182,10 +151,18 @@ impl DeregisterInput {
     }
 }
 
-impl Input for DeregisterInput {
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+impl Operation for DeregisterInput {
+    type Output = TaskDefinitionAnswer;
+
+    /// No resource type in the reference.
+    fn authorize(&self, _: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(Resource::Any, Vec::new()))
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        match parse_ref(&self.task_definition, account, region) {
+        match parse_ref(&this.task_definition, account, region) {
             Some((_, Some(_))) => {}
             Some((_, None)) => {
                 return Err(EcsError::client(
@@ -194,7 +171,7 @@ impl Input for DeregisterInput {
             }
             None => return Err(EcsError::client("The specified task definition does not exist.")),
         }
-        let mut td = find(tx.read(), account, region, &self.task_definition)?
+        let mut td = find(tx.read(), account, region, &this.task_definition)?
             .ok_or_else(|| EcsError::client("The specified task definition does not exist."))?;
         if td.active {
             td.active = false;
@@ -205,7 +182,11 @@ impl Input for DeregisterInput {
                 &td,
             )?;
         }
-        Ok(Done::new(json!({"taskDefinition": taskdef::to_json(&td)})).on(RESOURCE, td.arn()))
+        let out = TaskDefinitionAnswer {
+            task_definition: TaskDefinitionView::of(&td),
+            tags: None,
+        };
+        Ok(recorded(out, td.arn()))
     }
 }
 
@@ -320,33 +301,40 @@ impl ListInput {
     }
 }
 
-impl Input for ListInput {
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let limit = max_results(self.max_results, 100)?;
-        let want_active = self.status.as_deref().unwrap_or("ACTIVE") == "ACTIVE";
-        let deleting = self.status.as_deref() == Some("DELETE_IN_PROGRESS");
+impl Operation for ListInput {
+    type Output = Listing;
+
+    /// No resource type in the reference.
+    fn authorize(&self, _: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(Resource::Any, Vec::new()))
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let limit = max_results(this.max_results, 100)?;
+        let want_active = this.status.as_deref().unwrap_or("ACTIVE") == "ACTIVE";
+        let deleting = this.status.as_deref() == Some("DELETE_IN_PROGRESS");
         let mut items: Vec<TaskDefinition> =
             all(tx.read(), ctx.principal.account.as_str(), ctx.region)?
                 .into_iter()
                 .filter(|td| !deleting && td.active == want_active)
                 // `familyPrefix` is, despite its name, the full family name (botocore).
-                .filter(|td| self.family_prefix.as_deref().is_none_or(|f| td.family == f))
+                .filter(|td| this.family_prefix.as_deref().is_none_or(|f| td.family == f))
                 .collect();
-        if self.sort.as_deref() == Some("DESC") {
+        if this.sort.as_deref() == Some("DESC") {
             items.reverse();
         }
-        let after = match &self.next_token {
-            Some(t) => Some(token::parse(&self.listing(), t)?),
+        let after = match &this.next_token {
+            Some(t) => Some(token::parse(&this.listing(), t)?),
             None => None,
         };
-        let descending = self.sort.as_deref() == Some("DESC");
+        let descending = this.sort.as_deref() == Some("DESC");
         let (page, next) = page(items, sort_key, after.as_deref(), limit, descending);
-        let mut body =
-            json!({"taskDefinitionArns": page.iter().map(TaskDefinition::arn).collect::<Vec<_>>()});
-        if let Some(n) = next {
-            body["nextToken"] = json!(token::make(&self.listing(), &n));
-        }
-        Ok(Done::new(body))
+        let next = next.map(|n| token::make(&this.listing(), &n));
+        Ok(Reply::new(Listing::new(
+            ListingItems::TaskDefinitionArns(page.iter().map(TaskDefinition::arn).collect()),
+            next,
+        )))
     }
 }
 
@@ -389,11 +377,19 @@ impl ListFamiliesInput {
     }
 }
 
-impl Input for ListFamiliesInput {
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let limit = max_results(self.max_results, 100)?;
+impl Operation for ListFamiliesInput {
+    type Output = Listing;
+
+    /// No resource type in the reference.
+    fn authorize(&self, _: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        Ok(on::<Self>(Resource::Any, Vec::new()))
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let limit = max_results(this.max_results, 100)?;
         // Both ACTIVE and INACTIVE families unless asked (botocore).
-        let status = self.status.as_deref().unwrap_or("ALL");
+        let status = this.status.as_deref().unwrap_or("ALL");
         let mut families: Vec<(String, bool)> = Vec::new();
         for td in all(tx.read(), ctx.principal.account.as_str(), ctx.region)? {
             match families.last_mut() {
@@ -410,21 +406,18 @@ impl Input for ListFamiliesInput {
             })
             .map(|(f, _)| f)
             .filter(|f| {
-                self.family_prefix
+                this.family_prefix
                     .as_deref()
                     .is_none_or(|p| f.starts_with(p))
             })
             .collect();
-        let after = match &self.next_token {
-            Some(t) => Some(token::parse(&self.listing(), t)?),
+        let after = match &this.next_token {
+            Some(t) => Some(token::parse(&this.listing(), t)?),
             None => None,
         };
         let (page, next) = page(items, String::clone, after.as_deref(), limit, false);
-        let mut body = json!({"families": page});
-        if let Some(n) = next {
-            body["nextToken"] = json!(token::make(&self.listing(), &n));
-        }
-        Ok(Done::new(body))
+        let next = next.map(|n| token::make(&this.listing(), &n));
+        Ok(Reply::new(Listing::new(ListingItems::Families(page), next)))
     }
 }
 

@@ -2,29 +2,29 @@
 //! is wanted and queue it for the launcher (`ferrogate-server`), which drives the KMS calls
 //! and the host runtime and reports back through [`crate::task::Task::apply`].
 
-use ferrogate_iam::op::{Access, Ctx};
-use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, Operation, Reply, Resource, Scope,
+};
+use ferrogate_store::ReadTx;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{
-    clusters, max_results, on_resource, on_resources, taskdefs, token, Done, Ecs, Input, Scope,
+use super::common::{
+    action, active, cluster_key, existing, max_results, on, on_each, request_tags, token, Ecs,
 };
 use crate::cluster::{self as c, TagIn};
-use crate::model::{Cluster, TaskDefinition};
+use crate::launch::{fargate_key, new_task, runnable_task_definition, save_new, task_containers};
+use crate::model::Cluster;
 use crate::task::{self, tables, ClientToken, ContainerOverride, Task};
+use crate::views::{Failure, Listing, ListingItems, TaskAnswer, TaskView, TasksAnswer};
 use crate::{taskdef, EcsError};
 
 const RESOURCE: &str = "AWS::ECS::Task";
 
-pub(crate) fn random_hex(bytes: usize) -> Result<String, EcsError> {
-    let mut b = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| {
-        EcsError::Internal(ferrogate_store::StoreError::Unavailable(
-            "random number generator failed".into(),
-        ))
-    })?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+/// The answer of a write, recorded as its `responseElements`.
+fn recorded<T: serde::Serialize>(out: T) -> Reply<T> {
+    let elements = serde_json::to_value(&out).unwrap_or(Value::Null);
+    Reply::new(out).elements(elements)
 }
 
 /// `overrides`.
@@ -94,66 +94,6 @@ pub(crate) fn check_platform(p: Option<&str>) -> Result<(), EcsError> {
             "The specified platform version {p} does not exist or is not supported: Ferrogate provides 1.4.0 (LATEST)."
         ))),
     }
-}
-
-/// The ACTIVE Fargate-compatible task definition `reference` names.
-pub(crate) fn runnable_task_definition(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    reference: &str,
-) -> Result<crate::model::TaskDefinition, EcsError> {
-    let td = taskdefs::find(tx, account, region, reference)?
-        .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-    if !td.active {
-        return Err(EcsError::client(format!(
-            "TaskDefinition is inactive: {} cannot run new tasks.",
-            td.arn()
-        )));
-    }
-    let fargate = td.body["compatibilities"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
-    if !fargate {
-        return Err(EcsError::client(
-            "Task definition does not support launch_type FARGATE.",
-        ));
-    }
-    launchable(&td)?;
-    Ok(td)
-}
-
-/// Whether tasks of `td` can run as written: no member Ferrogate cannot apply, and its
-/// containers, mounts and health checks check out (they were checked at registration;
-/// checked again for definitions stored before a check existed). Used by RunTask,
-/// CreateService and UpdateService, and by the service reconciler at every launch.
-pub(crate) fn launchable(td: &TaskDefinition) -> Result<(), EcsError> {
-    if let Some(m) = crate::support::unsupported(&td.body) {
-        return Err(EcsError::UnsupportedFeatureException(m));
-    }
-    task_containers(td, &[]).map(drop)
-}
-
-/// A task's containers (the definition's, with `overrides` applied and mounts resolved) and
-/// its task volumes.
-fn task_containers(
-    td: &TaskDefinition,
-    overrides: &[task::ContainerOverride],
-) -> Result<(Vec<task::TaskContainer>, Vec<String>), EcsError> {
-    let defs = taskdef::containers(td)?;
-    let volumes = crate::mounts::volume_names(td.body["volumes"].as_array().map_or(&[], |v| v))?;
-    let mounts = crate::mounts::resolve(&defs, &volumes)?;
-    let containers = defs
-        .iter()
-        .zip(mounts)
-        .map(|(d, m)| {
-            let ov = overrides
-                .iter()
-                .find(|o| o.name.as_deref() == d.name.as_deref());
-            task::container_from(d, ov, m)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((containers, volumes))
 }
 
 /// `RunTask`.
@@ -261,30 +201,47 @@ impl RunTaskInput {
     }
 }
 
-impl Input for RunTaskInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        let td = taskdefs::find(s.tx, s.account(), s.region, &self.task_definition)?
+impl Operation for RunTaskInput {
+    type Output = TasksAnswer;
+
+    /// On the task definition, with `ecs:cluster`; with tags, `ecs:TagResource` too (with
+    /// `ecs:CreateAction`: the tasks do not exist yet).
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let td = crate::taskdef::find(s.tx, s.account(), s.region, &self.task_definition)?
             .ok_or_else(|| EcsError::client("TaskDefinition not found."))?;
-        Ok(on_resource(
-            td.arn(),
-            vec![("ecs:cluster".into(), vec![cl.arn()])],
-        ))
+        let keys = cluster_key(cl.arn());
+        let run = Check::new(
+            action::<Self>(),
+            existing(td.arn(), &td.tags),
+            request_tags(&self.tags),
+        )
+        .keys(keys.clone());
+        let mut auth = Authorization::of(run);
+        if !self.tags.is_empty() {
+            auth = auth.and(
+                Check::new("ecs:TagResource", Resource::Any, request_tags(&self.tags))
+                    .keys(keys)
+                    .key("ecs:CreateAction", vec!["RunTask".to_owned()]),
+            );
+        }
+        Ok(auth)
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        c::request_tag_keys(&self.tags)
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
-        let cl = clusters::active(tx.read(), account, region, self.cluster_ref())?;
+        let cl = active(tx.read(), account, region, this.cluster_ref())?;
         let canonical = serde_json::to_string(&json!({
-            "taskDefinition": self.task_definition, "cluster": cl.name, "count": self.count,
-            "overrides": self.overrides, "startedBy": self.started_by, "group": self.group,
+            "taskDefinition": this.task_definition, "cluster": cl.name, "count": this.count,
+            "overrides": this.overrides, "startedBy": this.started_by, "group": this.group,
         }))
         .unwrap_or_default();
-        if let Some(t) = &self.client_token {
+        if let Some(t) = &this.client_token {
             let key = task::task_key(account, region, &cl.name, t);
             if let Some(prev) = tables::CLIENT_TOKENS.get(tx.read(), &key)? {
                 if prev.request != canonical {
@@ -301,16 +258,16 @@ impl Input for RunTaskInput {
                             .transpose()
                     })
                     .collect::<Result<Vec<Task>, _>>()?;
-                return Ok(Done::new(json!({
-                    "tasks": tasks.iter().map(|t| t.to_json(false)).collect::<Vec<_>>(),
-                    "failures": [],
-                })));
+                return Ok(recorded(TasksAnswer {
+                    tasks: tasks.iter().map(|t| TaskView::of(t, false)).collect(),
+                    failures: Vec::new(),
+                }));
             }
         }
-        let td = runnable_task_definition(tx.read(), account, region, &self.task_definition)?;
+        let td = runnable_task_definition(tx.read(), account, region, &this.task_definition)?;
         let body = &td.body;
-        let network = network(self.network_configuration.as_ref())?;
-        let overrides = self.overrides.clone().unwrap_or_default();
+        let network = network(this.network_configuration.as_ref())?;
+        let overrides = this.overrides.clone().unwrap_or_default();
         let defs = taskdef::containers(&td)?;
         let unsupported = |what: String| {
             EcsError::UnsupportedFeatureException(format!(
@@ -372,17 +329,17 @@ impl Input for RunTaskInput {
             .or_else(|| body["ephemeralStorage"]["sizeInGiB"].as_i64())
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(20);
-        let tags = c::check_tags(&self.tags)?;
+        let tags = c::check_tags(&this.tags)?;
         let key = fargate_key(&cl);
         let (containers, volumes) = task_containers(&td, &overrides.container_overrides)?;
         let mut tasks = Vec::new();
-        for _ in 0..self.count.unwrap_or(1) {
+        for _ in 0..this.count.unwrap_or(1) {
             let t = Task {
                 cpu: cpu.clone(),
                 memory: memory.clone(),
                 ephemeral_gib,
-                started_by: self.started_by.clone(),
-                group: self
+                started_by: this.started_by.clone(),
+                group: this
                     .group
                     .clone()
                     .unwrap_or_else(|| format!("family:{}", td.family)),
@@ -401,7 +358,7 @@ impl Input for RunTaskInput {
             save_new(&mut tx, &t)?;
             tasks.push(t);
         }
-        if let Some(t) = &self.client_token {
+        if let Some(t) = &this.client_token {
             tables::CLIENT_TOKENS.put(
                 tx.write()?,
                 &task::task_key(account, region, &cl.name, t),
@@ -412,110 +369,15 @@ impl Input for RunTaskInput {
                 },
             )?;
         }
-        let mut done = Done::new(json!({
-            "tasks": tasks.iter().map(|t| t.to_json(false)).collect::<Vec<_>>(),
-            "failures": [],
-        }));
+        let mut done = recorded(TasksAnswer {
+            tasks: tasks.iter().map(|t| TaskView::of(t, false)).collect(),
+            failures: Vec::new(),
+        });
         for t in &tasks {
-            done = done.on(RESOURCE, t.arn());
+            done = done.resource(RESOURCE, t.arn());
         }
         Ok(done)
     }
-}
-
-/// A task of a service's deployment: the task definition as registered (no overrides), the
-/// deployment's key, `startedBy` = the deployment id, `group` = `service:<name>`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn service_task(
-    td: &TaskDefinition,
-    cl: &Cluster,
-    key: Option<String>,
-    deployment_id: &str,
-    service: &str,
-    network: &Value,
-    tags: &[crate::model::Tag],
-    now: ferrogate_types::Timestamp,
-) -> Result<Task, EcsError> {
-    let body = &td.body;
-    let (containers, volumes) = task_containers(td, &[])?;
-    Ok(Task {
-        cpu: body["cpu"].as_str().unwrap_or_default().to_owned(),
-        memory: body["memory"].as_str().unwrap_or_default().to_owned(),
-        ephemeral_gib: body["ephemeralStorage"]["sizeInGiB"]
-            .as_i64()
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(20),
-        started_by: Some(deployment_id.to_owned()),
-        group: format!("service:{service}"),
-        ..new_task(cl, td, containers, volumes, key, network, tags, now)?
-    })
-}
-
-/// A new task of `td` in `cl`, as RunTask and the service scheduler record it: a fresh id
-/// and volume id, PROVISIONING with desired RUNNING, nothing launched yet. Both callers set
-/// `cpu`, `memory`, `ephemeralGib`, `startedBy` and `group` themselves (struct update), and
-/// RunTask its `overrides`.
-#[allow(clippy::too_many_arguments)]
-fn new_task(
-    cl: &Cluster,
-    td: &TaskDefinition,
-    containers: Vec<task::TaskContainer>,
-    volumes: Vec<String>,
-    key: Option<String>,
-    network: &Value,
-    tags: &[crate::model::Tag],
-    now: ferrogate_types::Timestamp,
-) -> Result<Task, EcsError> {
-    Ok(Task {
-        account: cl.account.clone(),
-        region: cl.region.clone(),
-        cluster: cl.name.clone(),
-        id: random_hex(16)?,
-        task_definition_arn: td.arn(),
-        cpu: String::new(),
-        memory: String::new(),
-        containers,
-        volumes,
-        ephemeral_gib: 20,
-        kms_key_arn: key,
-        volume_id: format!("vol-{}", &random_hex(9)?[..17]),
-        desired: "RUNNING".into(),
-        last: "PROVISIONING".into(),
-        version: 1,
-        created_at: now,
-        pull_started_at: None,
-        pull_stopped_at: None,
-        started_at: None,
-        stopping_at: None,
-        execution_stopped_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
-        started_by: None,
-        group: String::new(),
-        overrides: serde_json::json!({}),
-        network: network.clone(),
-        tags: tags.to_vec(),
-        launched: false,
-        grant_id: None,
-        grant_retired: false,
-    })
-}
-
-/// The key a task launched now in `cl` is encrypted under.
-pub(crate) fn fargate_key(cl: &Cluster) -> Option<String> {
-    cl.configuration
-        .managed_storage
-        .as_ref()
-        .and_then(|m| m.fargate_key_arn.clone())
-}
-
-pub(crate) fn save_new(tx: &mut TxRef<'_>, t: &Task) -> Result<(), EcsError> {
-    let w = tx.write()?;
-    tables::TASKS.put(w, &t.task_ref().key(), t)?;
-    tables::LIVE.put(w, &task::id_key(&t.id), &t.task_ref())?;
-    tables::WORK.put(w, &task::id_key(&t.id), &t.task_ref())?;
-    Ok(())
 }
 
 /// The task `reference` (an id or a task ARN) names in cluster `cl`.
@@ -568,28 +430,36 @@ fn task_not_found() -> EcsError {
     EcsError::invalid("The referenced task was not found.")
 }
 
-impl Input for StopTaskInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
+impl Operation for StopTaskInput {
+    type Output = TaskAnswer;
+
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
         let t = find_task(s.tx, &cl, &self.task)?.ok_or_else(task_not_found)?;
-        let mut keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-        keys.extend(c::resource_tag_keys(&t.tags));
-        Ok(on_resource(t.arn(), keys))
+        Ok(on::<Self>(
+            existing(t.arn(), &t.tags),
+            cluster_key(cl.arn()),
+        ))
     }
 
-    fn run(&self, _ecs: &Ecs, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let cl = clusters::active(
+    fn after_commit(&self, ecs: &Ecs) {
+        ecs.wake();
+    }
+
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let mut t = find_task(tx.read(), &cl, &self.task)?.ok_or_else(task_not_found)?;
+        let mut t = find_task(tx.read(), &cl, &this.task)?.ok_or_else(task_not_found)?;
         if t.desired != "STOPPED" {
             t.desired = "STOPPED".into();
             t.stop_code = Some("UserInitiated".into());
             t.stopped_reason = Some(
-                self.reason
+                this.reason
                     .clone()
                     .unwrap_or_else(|| "Task stopped by user".into()),
             );
@@ -598,7 +468,10 @@ impl Input for StopTaskInput {
             tables::TASKS.put(w, &t.task_ref().key(), &t)?;
             tables::WORK.put(w, &task::id_key(&t.id), &t.task_ref())?;
         }
-        Ok(Done::new(json!({"task": t.to_json(false)})).on(RESOURCE, t.arn()))
+        Ok(recorded(TaskAnswer {
+            task: TaskView::of(&t, false),
+        })
+        .resource(RESOURCE, t.arn()))
     }
 }
 
@@ -634,39 +507,41 @@ impl DescribeTasksInput {
     }
 }
 
-impl Input for DescribeTasksInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        let keys = vec![("ecs:cluster".to_owned(), vec![cl.arn()])];
-        let arns: Vec<String> = self
-            .tasks
-            .iter()
-            .map(|r| match find_task(s.tx, &cl, r) {
-                Ok(Some(t)) => t.arn(),
-                _ => format!(
+impl Operation for DescribeTasksInput {
+    type Output = TasksAnswer;
+
+    /// Every task named, as stored (with its tags) when it exists, with `ecs:cluster`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        let mut resources = Vec::new();
+        for r in &self.tasks {
+            resources.push(match find_task(s.tx, &cl, r)? {
+                Some(t) => existing(t.arn(), &t.tags),
+                None => Resource::Named(format!(
                     "arn:aws:ecs:{}:{}:task/{}/{}",
                     cl.region,
                     cl.account,
                     cl.name,
                     r.rsplit('/').next().unwrap_or(r)
-                ),
-            })
-            .collect();
-        Ok(on_resources(arns, keys))
+                )),
+            });
+        }
+        Ok(on_each::<Self>(resources, &cluster_key(cl.arn())))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let cl = clusters::active(
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let with_tags = !self.include.is_empty();
+        let with_tags = !this.include.is_empty();
         let (mut tasks, mut failures) = (Vec::new(), Vec::new());
-        for r in &self.tasks {
+        for r in &this.tasks {
             match find_task(tx.read(), &cl, r)? {
-                Some(t) => tasks.push(t.to_json(with_tags)),
+                Some(t) => tasks.push(TaskView::of(&t, with_tags)),
                 None => {
                     let arn = if r.starts_with("arn:") {
                         r.clone()
@@ -676,11 +551,11 @@ impl Input for DescribeTasksInput {
                             cl.region, cl.account, cl.name, r
                         )
                     };
-                    failures.push(json!({"arn": arn, "reason": "MISSING"}));
+                    failures.push(Failure::missing(arn));
                 }
             }
         }
-        Ok(Done::new(json!({"tasks": tasks, "failures": failures})))
+        Ok(Reply::new(TasksAnswer { tasks, failures }))
     }
 }
 
@@ -739,39 +614,40 @@ impl ListTasksInput {
     }
 }
 
-impl Input for ListTasksInput {
-    fn access(&self, s: &Scope<'_>) -> Result<Access, EcsError> {
-        let cl = clusters::active(s.tx, s.account(), s.region, self.cluster_ref())?;
-        Ok(Access {
-            keys: vec![("ecs:cluster".into(), vec![cl.arn()])],
-            ..Access::default()
-        })
+impl Operation for ListTasksInput {
+    type Output = Listing;
+
+    /// No resource type in the reference (the listing is the cluster's), with `ecs:cluster`.
+    fn authorize(&self, s: &Scope<'_, Ecs>) -> Result<Authorization, EcsError> {
+        let cl = active(s.tx, s.account(), s.region, self.cluster_ref())?;
+        Ok(on::<Self>(Resource::Any, cluster_key(cl.arn())))
     }
 
-    fn run(&self, _ecs: &Ecs, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Done, EcsError> {
-        let limit = max_results(self.max_results, 100)?;
-        let cl = clusters::active(
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Ecs>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let limit = max_results(this.max_results, 100)?;
+        let cl = active(
             tx.read(),
             ctx.principal.account.as_str(),
             ctx.region,
-            self.cluster_ref(),
+            this.cluster_ref(),
         )?;
-        let desired = self.desired_status.as_deref().unwrap_or("RUNNING");
+        let desired = this.desired_status.as_deref().unwrap_or("RUNNING");
         let mut ids = Vec::new();
         // Services and container instances do not exist yet: nothing matches them.
         // Container instances do not exist (Fargate): nothing matches one.
-        let impossible = self.container_instance.is_some()
-            || self.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
+        let impossible = this.container_instance.is_some()
+            || this.launch_type.as_deref().is_some_and(|l| l != "FARGATE");
         if !impossible {
-            for t in cluster_tasks(tx.read(), &cl)? {
-                let family_ok = self.family.as_deref().is_none_or(|f| {
+            for t in task::cluster_tasks(tx.read(), &cl)? {
+                let family_ok = this.family.as_deref().is_none_or(|f| {
                     t.task_definition_arn
                         .rsplit('/')
                         .next()
                         .and_then(|s| s.split(':').next())
                         == Some(f)
                 });
-                let service_ok = self.service_name.as_deref().is_none_or(|s| {
+                let service_ok = this.service_name.as_deref().is_none_or(|s| {
                     let name = s.rsplit('/').next().unwrap_or(s);
                     t.group == format!("service:{name}")
                 });
@@ -783,7 +659,7 @@ impl Input for ListTasksInput {
                     };
                 if family_ok
                     && desired_ok
-                    && self
+                    && this
                         .started_by
                         .as_deref()
                         .is_none_or(|s| t.started_by.as_deref() == Some(s))
@@ -792,9 +668,9 @@ impl Input for ListTasksInput {
                 }
             }
         }
-        let start = match &self.next_token {
+        let start = match &this.next_token {
             Some(tok) => {
-                let after = token::parse(&self.listing(), tok)?;
+                let after = token::parse(&this.listing(), tok)?;
                 ids.iter().position(|i| *i > after).unwrap_or(ids.len())
             }
             None => 0,
@@ -810,67 +686,11 @@ impl Input for ListTasksInput {
                 )
             })
             .collect();
-        let mut body = json!({"taskArns": arns});
-        if more {
-            if let Some(last) = page.last() {
-                body["nextToken"] = json!(token::make(&self.listing(), last));
-            }
-        }
-        Ok(Done::new(body))
+        let next = if more {
+            page.last().map(|last| token::make(&this.listing(), last))
+        } else {
+            None
+        };
+        Ok(Reply::new(Listing::new(ListingItems::TaskArns(arns), next)))
     }
-}
-
-/// Every task of a cluster, in id order.
-pub(crate) fn cluster_tasks(tx: &dyn ReadTx, cl: &Cluster) -> Result<Vec<Task>, EcsError> {
-    let prefix = task::cluster_prefix(&cl.account, &cl.region, &cl.name);
-    let mut out = Vec::new();
-    let mut cursor: Option<Vec<u8>> = None;
-    loop {
-        let rows = tables::TASKS.scan(tx, &prefix, cursor.as_deref(), Direction::Forward, 512)?;
-        let done = rows.len() < 512;
-        for (k, t) in rows {
-            cursor = Some(k);
-            out.push(t);
-        }
-        if done {
-            return Ok(out);
-        }
-    }
-}
-
-/// Deletes every (stopped) task and client token of a cluster being deleted.
-pub(crate) fn forget_cluster(tx: &mut TxRef<'_>, cl: &Cluster) -> Result<(), EcsError> {
-    let prefix = task::cluster_prefix(&cl.account, &cl.region, &cl.name);
-    loop {
-        let rows = tables::TASKS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
-        let tokens =
-            tables::CLIENT_TOKENS.scan(tx.read(), &prefix, None, Direction::Forward, 512)?;
-        if rows.is_empty() && tokens.is_empty() {
-            return Ok(());
-        }
-        let w = tx.write()?;
-        for (k, _) in rows {
-            tables::TASKS.delete(w, &k)?;
-        }
-        for (k, _) in tokens {
-            tables::CLIENT_TOKENS.delete(w, &k)?;
-        }
-    }
-}
-
-/// (running tasks, pending tasks, active services) of a cluster.
-pub(crate) fn counts(tx: &dyn ReadTx, cl: &Cluster) -> Result<(usize, usize, usize), EcsError> {
-    let (mut running, mut pending) = (0, 0);
-    for t in cluster_tasks(tx, cl)? {
-        match t.last.as_str() {
-            "RUNNING" => running += 1,
-            "STOPPED" => {}
-            _ => pending += 1,
-        }
-    }
-    let services = crate::service::cluster_services(tx, &cl.account, &cl.region, &cl.name)?
-        .iter()
-        .filter(|s| s.status == "ACTIVE")
-        .count();
-    Ok((running, pending, services))
 }

@@ -1,20 +1,21 @@
 //! Managed policies attached to users, groups and roles:
 //! `Attach/Detach{User,Group,Role}Policy`, `ListAttached{User,Group,Role}Policies`.
 
-use ferrogate_store::{Direction, TxRef};
-use ferrogate_types::Principal;
-use ferrogate_wire::query::{QueryParams, XmlWriter};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Scope, Sent,
+};
+use ferrogate_store::Direction;
+use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{entity_arn, kind_of, load_entity};
+use super::entity::{kind_of, load_entity};
 use super::managed::{load_policy, parse_policy_arn, policy_arn_input};
-use super::{lower_first, paged, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
-use crate::model::{keys, tables, Attachment, EntityKind};
+use super::output::Listing;
+use super::{entity_resource, lower_first, on_entity, paged, Iam, Page, Params};
+use crate::model::{keys, tables, Attachment};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// Managed policies attached to one user, group or role (IAM's default quota).
 pub const MAX_ATTACHED: usize = 10;
 
@@ -26,15 +27,6 @@ pub struct AttachmentInput<const K: u8, const ATTACH: bool> {
 }
 
 impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
-    /// `iam:PolicyARN`, which guardrail policies use to forbid attaching powerful policies.
-    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        vec![("iam:PolicyARN".into(), vec![self.policy_arn.clone()])]
-    }
-
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((kind_of::<K>(), &self.entity))
-    }
     fn op_name() -> String {
         format!(
             "{}{}Policy",
@@ -54,30 +46,40 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
             policy_arn: policy_arn_input(p)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: format!("iam:{}", Self::op_name()),
-            resource: entity_arn(caller.account.as_str(), kind_of::<K>(), "/", &self.entity),
-            trust_of: None,
-        }
+impl<const K: u8, const ATTACH: bool> Operation for AttachmentInput<K, ATTACH>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = NoResult;
+
+    /// On the stored entity, with `iam:PolicyARN` (which guardrail policies use to forbid
+    /// attaching powerful policies).
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let resource = entity_resource(s.tx, s.account(), kind_of::<K>(), &self.entity)?;
+        Ok(Authorization::of(
+            Check::new(
+                format!("iam:{}", Self::op_name()),
+                resource,
+                RequestTags::None,
+            )
+            .key("iam:PolicyARN", vec![self.policy_arn.clone()]),
+        ))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ lower_first(kind_of::<K>().param()): self.entity, "policyArn": self.policy_arn })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
-        let entity = load_entity(tx.read(), account, kind, &self.entity)?;
-        let key = keys::attachment(account, kind, &entity.name, &self.policy_arn);
+        let entity = load_entity(tx.read(), account, kind, &this.entity)?;
+        let key = keys::attachment(account, kind, &entity.name, &this.policy_arn);
         let attached = tables::ATTACHED.get(tx.read(), &key)?.is_some();
         if ATTACH && !attached {
-            let mut policy = load_policy(tx.read(), account, &self.policy_arn).map_err(|_| {
+            let mut policy = load_policy(tx.read(), account, &this.policy_arn).map_err(|_| {
                 IamError::NoSuchEntity(format!(
                     "Policy {} does not exist or is not attachable.",
-                    self.policy_arn
+                    this.policy_arn
                 ))
             })?;
             let prefix = keys::children(account, kind, &entity.name);
@@ -100,7 +102,7 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
             let w = tx.write()?;
             let record = Attachment {
                 policy_name: policy.name.clone(),
-                policy_arn: self.policy_arn.clone(),
+                policy_arn: this.policy_arn.clone(),
             };
             tables::ATTACHED.put(w, &key, &record)?;
             policy.attachment_count += 1;
@@ -109,10 +111,10 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
             if !attached {
                 return Err(IamError::NoSuchEntity(format!(
                     "Policy {} was not found.",
-                    self.policy_arn
+                    this.policy_arn
                 )));
             }
-            let policy = load_policy(tx.read(), account, &self.policy_arn).ok();
+            let policy = load_policy(tx.read(), account, &this.policy_arn).ok();
             let w = tx.write()?;
             tables::ATTACHED.delete(w, &key)?;
             if let Some(mut p) = policy {
@@ -120,14 +122,18 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
                 tables::POLICIES.put(w, &keys::policy(&p.account, &p.name), &p)?;
             }
         }
-        Ok(Reply {
-            body: XmlWriter::response_without_result(&Self::op_name(), NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![
-                (kind.resource_type().into(), entity.name),
-                ("AWS::IAM::Policy".into(), self.policy_arn.clone()),
-            ],
-        })
+        Ok(Reply::new(NoResult)
+            .resource(kind.resource_type(), entity.name)
+            .resource("AWS::IAM::Policy", this.policy_arn.clone()))
+    }
+}
+
+impl<const K: u8, const ATTACH: bool> Recorded for AttachmentInput<K, ATTACH>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ lower_first(kind_of::<K>().param()): self.entity, "policyArn": self.policy_arn })
     }
 }
 
@@ -140,10 +146,6 @@ pub struct ListAttachedInput<const K: u8> {
 }
 
 impl<const K: u8> ListAttachedInput<K> {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((kind_of::<K>(), &self.entity))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let kind = kind_of::<K>();
         let q = Params(p);
@@ -159,50 +161,50 @@ impl<const K: u8> ListAttachedInput<K> {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
+impl<const K: u8> Operation for ListAttachedInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = Listing<Attachment>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
         let kind = kind_of::<K>();
-        Action {
-            action: format!("iam:ListAttached{}Policies", kind.title()),
-            resource: entity_arn(caller.account.as_str(), kind, "/", &self.entity),
-            trust_of: None,
-        }
+        on_entity(
+            s,
+            &format!("iam:ListAttached{}Policies", kind.title()),
+            kind,
+            &self.entity,
+        )
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ lower_first(kind_of::<K>().param()): self.entity })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
-        let entity = load_entity(tx.read(), account, kind, &self.entity)?;
+        let entity = load_entity(tx.read(), account, kind, &this.entity)?;
         let prefix_ok = |a: &Attachment| {
             parse_policy_arn(&a.policy_arn)
-                .map(|(_, path, _)| path.starts_with(&self.path_prefix))
+                .map(|(_, path, _)| path.starts_with(&this.path_prefix))
                 .unwrap_or(false)
         };
         let (list, next) = paged(
             tx.read(),
             tables::ATTACHED,
             &keys::children(account, kind, &entity.name),
-            &self.page,
+            &this.page,
             prefix_ok,
         )?;
-        let mut w = XmlWriter::response(&format!("ListAttached{}Policies", kind.title()), NS);
-        w.open("AttachedPolicies");
-        for a in &list {
-            w.open("member")
-                .leaf("PolicyName", &a.policy_name)
-                .leaf("PolicyArn", &a.policy_arn)
-                .close("member");
-        }
-        w.close("AttachedPolicies");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(Listing::new("AttachedPolicies", list, next)))
+    }
+}
+
+impl<const K: u8> Recorded for ListAttachedInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ lower_first(kind_of::<K>().param()): self.entity })
     }
 }

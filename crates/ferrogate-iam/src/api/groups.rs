@@ -1,27 +1,24 @@
 //! Groups: CreateGroup, GetGroup, ListGroups, DeleteGroup, AddUserToGroup,
 //! RemoveUserFromGroup, ListGroupsForUser.
 
-use ferrogate_store::TxRef;
-use ferrogate_types::Principal;
-use ferrogate_wire::query::{QueryParams, XmlWriter};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Resource, Scope, Sent,
+};
+use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
 use super::entity::{any_under, ensure_no_policies, entity_arn, load_entity};
-use super::users::{load_user, user_arn};
-use super::{paged, trail_date, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
+use super::output::{GroupWithUsers, Listing, Owned, Single};
+use super::users::load_user;
+use super::{on_entity, on_listing, owned, paged, trail_date, Iam, Page, Params};
 use crate::ids;
-use crate::model::{keys, tables, EntityKind, Group, Membership};
+use crate::model::{keys, tables, EntityKind, Group, Membership, User};
 use crate::validate::Checks;
 use crate::IamError;
 
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// IAM's quota of groups per user.
 pub const MAX_GROUPS_PER_USER: usize = 10;
-
-fn group_arn(caller: &Principal, name: &str) -> String {
-    entity_arn(caller.account.as_str(), EntityKind::Group, "/", name)
-}
 
 fn load_group(
     tx: &dyn ferrogate_store::ReadTx,
@@ -31,14 +28,6 @@ fn load_group(
     tables::GROUPS
         .get(tx, &keys::entity(account, EntityKind::Group, name))?
         .ok_or_else(|| super::entity::no_such_entity(EntityKind::Group, name))
-}
-
-fn write_group(w: &mut XmlWriter, account: &str, g: &Group) {
-    w.leaf("Path", &g.path)
-        .leaf("GroupName", &g.name)
-        .leaf("GroupId", &g.group_id)
-        .leaf("Arn", &g.arn(account));
-    w.leaf("CreateDate", &g.create_date.iso8601());
 }
 
 fn group_name(p: &QueryParams) -> Result<String, IamError> {
@@ -68,56 +57,62 @@ impl CreateGroupInput {
             path: path.into(),
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:CreateGroup".into(),
-            resource: entity_arn(
-                caller.account.as_str(),
-                EntityKind::Group,
-                &self.path,
-                &self.name,
-            ),
-            trust_of: None,
-        }
+impl Operation for CreateGroupInput {
+    type Output = Single<Owned<Group>>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let arn = entity_arn(s.account(), EntityKind::Group, &self.path, &self.name);
+        Ok(Authorization::of(Check::new(
+            "iam:CreateGroup",
+            Resource::New(arn),
+            RequestTags::None,
+        )))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let key = keys::entity(account, EntityKind::Group, &i.name);
+        if tables::GROUPS.get(tx.read(), &key)?.is_some() {
+            return Err(IamError::EntityAlreadyExists(format!(
+                "Group with name {} already exists.",
+                i.name
+            )));
+        }
+        let g = Group {
+            name: i.name.clone(),
+            group_id: ids::unique_id("AGPA").ok_or(IamError::RandomnessUnavailable)?,
+            path: i.path.clone(),
+            create_date: ctx.now,
+        };
+        tables::GROUPS.put(tx.write()?, &key, &g)?;
+        let elements = json!({ "group": {
+            "path": g.path, "groupName": g.name, "groupId": g.group_id, "arn": g.arn(account),
+            "createDate": trail_date(g.create_date),
+        }});
+        let name = g.name.clone();
+        Ok(Reply::new(Single {
+            element: "Group",
+            item: Owned {
+                account: account.to_owned(),
+                item: g,
+                with_tags: false,
+            },
+        })
+        .elements(elements)
+        .resource("AWS::IAM::Group", name))
+    }
+}
+
+impl Recorded for CreateGroupInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({ "groupName": self.name });
         if self.path != "/" {
             v["path"] = json!(self.path);
         }
         v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let account = ctx.principal.account.as_str();
-        let key = keys::entity(account, EntityKind::Group, &self.name);
-        if tables::GROUPS.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "Group with name {} already exists.",
-                self.name
-            )));
-        }
-        let g = Group {
-            name: self.name.clone(),
-            group_id: ids::unique_id("AGPA"),
-            path: self.path.clone(),
-            create_date: ctx.now,
-        };
-        tables::GROUPS.put(tx.write()?, &key, &g)?;
-        let mut w = XmlWriter::response("CreateGroup", NS);
-        w.open("Group");
-        write_group(&mut w, account, &g);
-        w.close("Group");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: json!({ "group": {
-                "path": g.path, "groupName": g.name, "groupId": g.group_id, "arn": g.arn(account),
-                "createDate": trail_date(g.create_date),
-            }}),
-            resources: vec![("AWS::IAM::Group".into(), g.name)],
-        })
     }
 }
 
@@ -129,62 +124,52 @@ pub struct GetGroupInput {
 }
 
 impl GetGroupInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::Group, &self.name))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: group_name(p)?,
             page: Page::decode(&Params(p))?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:GetGroup".into(),
-            resource: group_arn(caller, &self.name),
-            trust_of: None,
-        }
+impl Operation for GetGroupInput {
+    type Output = GroupWithUsers;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(s, "iam:GetGroup", EntityKind::Group, &self.name)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "groupName": self.name })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let g = load_group(tx.read(), account, &self.name)?;
+        let g = load_group(tx.read(), account, &i.name)?;
         let (members, next) = paged(
             tx.read(),
             tables::GROUP_MEMBERS,
             &keys::memberships(account, &g.name),
-            &self.page,
+            &i.page,
             |_| true,
         )?;
-        let mut w = XmlWriter::response("GetGroup", NS);
-        w.open("Group");
-        write_group(&mut w, account, &g);
-        w.close("Group");
-        w.open("Users");
+        let mut users: Vec<User> = Vec::with_capacity(members.len());
         for m in &members {
             if let Some(u) = tables::USERS.get(tx.read(), &keys::user(account, &m.user_name))? {
-                w.open("member");
-                w.leaf("Path", &u.path)
-                    .leaf("UserName", &u.name)
-                    .leaf("UserId", &u.user_id)
-                    .leaf("Arn", &u.arn(account));
-                w.leaf("CreateDate", &u.create_date.iso8601());
-                w.close("member");
+                users.push(u);
             }
         }
-        w.close("Users");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(GroupWithUsers {
+            group: Owned {
+                account: account.to_owned(),
+                item: g,
+                with_tags: false,
+            },
+            users: Listing::new("Users", owned(account, users), next),
+        }))
+    }
+}
+
+impl Recorded for GetGroupInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "groupName": self.name })
     }
 }
 
@@ -207,42 +192,36 @@ impl ListGroupsInput {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:ListGroups".into(),
-            resource: format!("arn:aws:iam::{}:group/", caller.account),
-            trust_of: None,
-        }
+impl Operation for ListGroupsInput {
+    type Output = Listing<Owned<Group>>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        Ok(on_listing(s, "iam:ListGroups", "group"))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        Value::Null
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let (groups, next) = paged(
             tx.read(),
             tables::GROUPS,
             &keys::entities(account),
-            &self.page,
-            |g| g.path.starts_with(&self.path_prefix),
+            &i.page,
+            |g| g.path.starts_with(&i.path_prefix),
         )?;
-        let mut w = XmlWriter::response("ListGroups", NS);
-        w.open("Groups");
-        for g in &groups {
-            w.open("member");
-            write_group(&mut w, account, g);
-            w.close("member");
-        }
-        w.close("Groups");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(Listing::new(
+            "Groups",
+            owned(account, groups),
+            next,
+        )))
+    }
+}
+
+impl Recorded for ListGroupsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -253,31 +232,24 @@ pub struct DeleteGroupInput {
 }
 
 impl DeleteGroupInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::Group, &self.name))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: group_name(p)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:DeleteGroup".into(),
-            resource: group_arn(caller, &self.name),
-            trust_of: None,
-        }
+impl Operation for DeleteGroupInput {
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(s, "iam:DeleteGroup", EntityKind::Group, &self.name)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "groupName": self.name })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let g = load_group(tx.read(), account, &self.name)?;
+        let g = load_group(tx.read(), account, &op.name)?;
         if any_under(
             tx.read(),
             tables::GROUP_MEMBERS.tree(),
@@ -292,11 +264,13 @@ impl DeleteGroupInput {
             tx.write()?,
             &keys::entity(account, EntityKind::Group, &g.name),
         )?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result("DeleteGroup", NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::Group".into(), g.name)],
-        })
+        Ok(Reply::new(NoResult).resource("AWS::IAM::Group", g.name))
+    }
+}
+
+impl Recorded for DeleteGroupInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "groupName": self.name })
     }
 }
 
@@ -308,10 +282,6 @@ pub struct MembershipInput<const ADD: bool> {
 }
 
 impl<const ADD: bool> MembershipInput<ADD> {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::Group, &self.group))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let group = group_name(p)?;
         let user = Params(p).required("UserName")?;
@@ -321,31 +291,29 @@ impl<const ADD: bool> MembershipInput<ADD> {
             user: user.into(),
         })
     }
+}
 
-    fn name() -> &'static str {
-        if ADD {
-            "AddUserToGroup"
+impl<const ADD: bool> Operation for MembershipInput<ADD>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = NoResult;
+
+    /// On the group only (the reference lists `group*` as the one resource type).
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let action = if ADD {
+            "iam:AddUserToGroup"
         } else {
-            "RemoveUserFromGroup"
-        }
+            "iam:RemoveUserFromGroup"
+        };
+        on_entity(s, action, EntityKind::Group, &self.group)
     }
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: format!("iam:{}", Self::name()),
-            resource: group_arn(caller, &self.group),
-            trust_of: None,
-        }
-    }
-
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "groupName": self.group, "userName": self.user })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let g = load_group(tx.read(), account, &self.group)?;
-        let u = load_user(tx.read(), account, &self.user)?;
+        let g = load_group(tx.read(), account, &i.group)?;
+        let u = load_user(tx.read(), account, &i.user)?;
         let by_group = keys::membership(account, &g.name, &u.name);
         let by_user = keys::membership(account, &u.name, &g.name);
         if ADD && tables::USER_GROUPS.get(tx.read(), &by_user)?.is_none() {
@@ -380,14 +348,18 @@ impl<const ADD: bool> MembershipInput<ADD> {
         } else {
             tables::USER_GROUPS.delete(w, &by_user)?;
         }
-        Ok(Reply {
-            body: XmlWriter::response_without_result(Self::name(), NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![
-                ("AWS::IAM::Group".into(), g.name),
-                ("AWS::IAM::User".into(), u.name),
-            ],
-        })
+        Ok(Reply::new(NoResult)
+            .resource("AWS::IAM::Group", g.name)
+            .resource("AWS::IAM::User", u.name))
+    }
+}
+
+impl<const ADD: bool> Recorded for MembershipInput<ADD>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "groupName": self.group, "userName": self.user })
     }
 }
 
@@ -399,10 +371,6 @@ pub struct ListGroupsForUserInput {
 }
 
 impl ListGroupsForUserInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::User, &self.user))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user = q.required("UserName")?;
@@ -412,47 +380,45 @@ impl ListGroupsForUserInput {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:ListGroupsForUser".into(),
-            resource: user_arn(caller.account.as_str(), "/", &self.user),
-            trust_of: None,
-        }
+impl Operation for ListGroupsForUserInput {
+    type Output = Listing<Owned<Group>>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(s, "iam:ListGroupsForUser", EntityKind::User, &self.user)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "userName": self.user })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let u = load_entity(tx.read(), account, EntityKind::User, &self.user)?;
+        let u = load_entity(tx.read(), account, EntityKind::User, &i.user)?;
         let (list, next) = paged(
             tx.read(),
             tables::USER_GROUPS,
             &keys::memberships(account, &u.name),
-            &self.page,
+            &i.page,
             |_| true,
         )?;
-        let mut w = XmlWriter::response("ListGroupsForUser", NS);
-        w.open("Groups");
+        let mut groups = Vec::with_capacity(list.len());
         for m in &list {
             if let Some(g) = tables::GROUPS.get(
                 tx.read(),
                 &keys::entity(account, EntityKind::Group, &m.group_name),
             )? {
-                w.open("member");
-                write_group(&mut w, account, &g);
-                w.close("member");
+                groups.push(g);
             }
         }
-        w.close("Groups");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(Listing::new(
+            "Groups",
+            owned(account, groups),
+            next,
+        )))
+    }
+}
+
+impl Recorded for ListGroupsForUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "userName": self.user })
     }
 }

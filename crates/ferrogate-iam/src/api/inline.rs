@@ -1,20 +1,20 @@
 //! Inline policies of users, groups and roles: `Put/Get/List/Delete{User,Group,Role}Policy`,
 //! one implementation parameterized by the entity kind.
 
+use ferrogate_api::{
+    Authorization, Authorized, Done, Exec, NoResult, Operation, Recorded, Reply, Scope, Sent,
+};
 use ferrogate_policy::{Policy, PolicyKind};
-use ferrogate_store::{Direction, TxRef};
-use ferrogate_types::Principal;
-use ferrogate_wire::query::{QueryParams, XmlWriter};
+use ferrogate_store::Direction;
+use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{entity_arn, kind_of, load_entity};
-use super::{encode_document, lower_first, paged, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
-use crate::model::{keys, tables, EntityKind, InlinePolicy};
+use super::entity::{kind_of, load_entity};
+use super::output::{InlinePolicyOutput, Listing, Names};
+use super::{lower_first, on_entity, paged, Iam, Page, Params};
+use crate::model::{keys, tables, InlinePolicy};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 /// Non-blank characters, the unit of IAM's policy size quotas.
 pub(crate) fn significant_len(doc: &str) -> usize {
@@ -43,13 +43,20 @@ fn entity_param<const K: u8>(p: &QueryParams) -> Result<String, IamError> {
     Ok(name.to_owned())
 }
 
-fn action<const K: u8>(op: &str, caller: &Principal, entity: &str) -> Action {
+/// `iam:<verb><Kind>Policy` (or `…Policies`) on the stored entity.
+fn authorize<const K: u8>(
+    s: &Scope<'_, Iam>,
+    verb: &str,
+    suffix: &str,
+    entity: &str,
+) -> Result<Authorization, IamError> {
     let kind = kind_of::<K>();
-    Action {
-        action: format!("iam:{op}{}Policy", kind.title()),
-        resource: entity_arn(caller.account.as_str(), kind, "/", entity),
-        trust_of: None,
-    }
+    on_entity(
+        s,
+        &format!("iam:{verb}{}{suffix}", kind.title()),
+        kind,
+        entity,
+    )
 }
 
 fn entity_parameters<const K: u8>(entity: &str, policy: Option<&str>) -> Value {
@@ -69,10 +76,6 @@ pub struct PutPolicyInput<const K: u8> {
 }
 
 impl<const K: u8> PutPolicyInput<K> {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((kind_of::<K>(), &self.entity))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let entity = entity_param::<K>(p)?;
         let q = Params(p);
@@ -88,21 +91,23 @@ impl<const K: u8> PutPolicyInput<K> {
             document: document.into(),
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        action::<K>("Put", caller, &self.entity)
+impl<const K: u8> Operation for PutPolicyInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        authorize::<K>(s, "Put", "Policy", &self.entity)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        let mut v = entity_parameters::<K>(&self.entity, Some(&self.policy_name));
-        v["policyDocument"] = json!(self.document);
-        v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
-        let entity = load_entity(tx.read(), account, kind, &self.entity)?;
+        let entity = load_entity(tx.read(), account, kind, &i.entity)?;
         let others: usize = tables::INLINE
             .scan(
                 tx.read(),
@@ -112,11 +117,11 @@ impl<const K: u8> PutPolicyInput<K> {
                 1000,
             )?
             .into_iter()
-            .filter(|(_, p)| !p.name.eq_ignore_ascii_case(&self.policy_name))
+            .filter(|(_, p)| !p.name.eq_ignore_ascii_case(&i.policy_name))
             .map(|(_, p)| significant_len(&p.document))
             .sum();
         let quota = kind.inline_quota();
-        if others + significant_len(&self.document) > quota {
+        if others + significant_len(&i.document) > quota {
             return Err(IamError::LimitExceeded(format!(
                 "Maximum policy size of {quota} bytes exceeded for {} {}",
                 kind.noun(),
@@ -124,20 +129,26 @@ impl<const K: u8> PutPolicyInput<K> {
             )));
         }
         let record = InlinePolicy {
-            name: self.policy_name.clone(),
-            document: self.document.clone(),
+            name: i.policy_name.clone(),
+            document: i.document.clone(),
         };
         tables::INLINE.put(
             tx.write()?,
-            &keys::inline(account, kind, &entity.name, &self.policy_name),
+            &keys::inline(account, kind, &entity.name, &i.policy_name),
             &record,
         )?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result(&format!("Put{}Policy", kind.title()), NS)
-                .finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![(kind.resource_type().into(), entity.name)],
-        })
+        Ok(Reply::new(NoResult).resource(kind.resource_type(), entity.name))
+    }
+}
+
+impl<const K: u8> Recorded for PutPolicyInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = entity_parameters::<K>(&self.entity, Some(&self.policy_name));
+        v["policyDocument"] = json!(self.document);
+        v
     }
 }
 
@@ -149,10 +160,6 @@ pub struct GetPolicyInlineInput<const K: u8> {
 }
 
 impl<const K: u8> GetPolicyInlineInput<K> {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((kind_of::<K>(), &self.entity))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let entity = entity_param::<K>(p)?;
         let policy_name = Params(p).required("PolicyName")?;
@@ -162,34 +169,44 @@ impl<const K: u8> GetPolicyInlineInput<K> {
             policy_name: policy_name.into(),
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        action::<K>("Get", caller, &self.entity)
+impl<const K: u8> Operation for GetPolicyInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = InlinePolicyOutput;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        authorize::<K>(s, "Get", "Policy", &self.entity)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
-        let entity = load_entity(tx.read(), account, kind, &self.entity)?;
+        let entity = load_entity(tx.read(), account, kind, &i.entity)?;
         let p = tables::INLINE
             .get(
                 tx.read(),
-                &keys::inline(account, kind, &entity.name, &self.policy_name),
+                &keys::inline(account, kind, &entity.name, &i.policy_name),
             )?
-            .ok_or_else(|| no_such_inline(kind.noun(), &self.policy_name))?;
-        let mut w = XmlWriter::response(&format!("Get{}Policy", kind.title()), NS);
-        w.leaf(kind.param(), &entity.name)
-            .leaf("PolicyName", &p.name)
-            .leaf("PolicyDocument", &encode_document(&p.document));
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+            .ok_or_else(|| no_such_inline(kind.noun(), &i.policy_name))?;
+        Ok(Reply::new(InlinePolicyOutput {
+            entity_element: kind.param(),
+            entity: entity.name,
+            name: p.name,
+            document: p.document,
+        }))
+    }
+}
+
+impl<const K: u8> Recorded for GetPolicyInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
     }
 }
 
@@ -201,53 +218,47 @@ pub struct ListPoliciesInlineInput<const K: u8> {
 }
 
 impl<const K: u8> ListPoliciesInlineInput<K> {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((kind_of::<K>(), &self.entity))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             entity: entity_param::<K>(p)?,
             page: Page::decode(&Params(p))?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        let kind = kind_of::<K>();
-        Action {
-            action: format!("iam:List{}Policies", kind.title()),
-            resource: entity_arn(caller.account.as_str(), kind, "/", &self.entity),
-            trust_of: None,
-        }
+impl<const K: u8> Operation for ListPoliciesInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = Listing<Names>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        authorize::<K>(s, "List", "Policies", &self.entity)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        entity_parameters::<K>(&self.entity, None)
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
-        let entity = load_entity(tx.read(), account, kind, &self.entity)?;
+        let entity = load_entity(tx.read(), account, kind, &i.entity)?;
         let (list, next) = paged(
             tx.read(),
             tables::INLINE,
             &keys::children(account, kind, &entity.name),
-            &self.page,
+            &i.page,
             |_| true,
         )?;
-        let mut w = XmlWriter::response(&format!("List{}Policies", kind.title()), NS);
-        w.open("PolicyNames");
-        for p in &list {
-            w.leaf("member", &p.name);
-        }
-        w.close("PolicyNames");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        let names = list.into_iter().map(|p| Names(p.name)).collect();
+        Ok(Reply::new(Listing::new("PolicyNames", names, next)))
+    }
+}
+
+impl<const K: u8> Recorded for ListPoliciesInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, None)
     }
 }
 
@@ -259,40 +270,46 @@ pub struct DeletePolicyInlineInput<const K: u8> {
 }
 
 impl<const K: u8> DeletePolicyInlineInput<K> {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((kind_of::<K>(), &self.entity))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let g = GetPolicyInlineInput::<K>::decode(p)?;
+        let entity = entity_param::<K>(p)?;
+        let policy_name = Params(p).required("PolicyName")?;
+        Checks::new().name(policy_name, "policyName", 128).done()?;
         Ok(Self {
-            entity: g.entity,
-            policy_name: g.policy_name,
+            entity,
+            policy_name: policy_name.into(),
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        action::<K>("Delete", caller, &self.entity)
+impl<const K: u8> Operation for DeletePolicyInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        authorize::<K>(s, "Delete", "Policy", &self.entity)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let kind = kind_of::<K>();
         let account = ctx.principal.account.as_str();
-        let entity = load_entity(tx.read(), account, kind, &self.entity)?;
-        let key = keys::inline(account, kind, &entity.name, &self.policy_name);
+        let entity = load_entity(tx.read(), account, kind, &i.entity)?;
+        let key = keys::inline(account, kind, &entity.name, &i.policy_name);
         if !tables::INLINE.delete(tx.write()?, &key)? {
-            return Err(no_such_inline(kind.noun(), &self.policy_name));
+            return Err(no_such_inline(kind.noun(), &i.policy_name));
         }
-        Ok(Reply {
-            body: XmlWriter::response_without_result(&format!("Delete{}Policy", kind.title()), NS)
-                .finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![(kind.resource_type().into(), entity.name)],
-        })
+        Ok(Reply::new(NoResult).resource(kind.resource_type(), entity.name))
+    }
+}
+
+impl<const K: u8> Recorded for DeletePolicyInlineInput<K>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
     }
 }
 

@@ -4,20 +4,22 @@
 //! own keys when the caller is root.
 
 use base64::Engine as _;
-use ferrogate_store::{Direction, ReadTx, TxRef};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Scope, Sent, XmlOutput,
+};
+use ferrogate_store::{Direction, ReadTx};
 use ferrogate_types::Principal;
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
 
-use super::users::{caller_user_name, load_user, user_arn};
-use super::{trail_date, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
+use super::output::Listing;
+use super::users::{caller_user_name, load_user};
+use super::{trail_date, user_or_caller, Iam, Page, Params};
 use crate::ids;
-use crate::model::{keys, tables, AccessKey, EntityKind, KeyRef, KeyStatus};
+use crate::model::{keys, tables, AccessKey, KeyRef, KeyStatus};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// IAM's quota of access keys per user (and for the root user).
 pub const MAX_KEYS_PER_USER: usize = 2;
 
@@ -33,13 +35,6 @@ fn target(explicit: Option<&str>, caller: &Principal) -> Result<Option<String>, 
                     "Must specify userName when calling with non-User credentials".into(),
                 )
             }),
-    }
-}
-
-fn target_arn(explicit: Option<&str>, caller: &Principal) -> String {
-    match explicit {
-        Some(n) => user_arn(caller.account.as_str(), "/", n),
-        None => caller.arn.clone(),
     }
 }
 
@@ -89,12 +84,8 @@ pub(crate) fn create_key(
     user: Option<&str>,
     now: ferrogate_types::Timestamp,
 ) -> Result<(AccessKey, zeroize::Zeroizing<String>), IamError> {
-    let secret = ids::secret_access_key().ok_or_else(|| {
-        IamError::Internal(ferrogate_store::StoreError::Unavailable(
-            "no randomness".into(),
-        ))
-    })?;
-    let id = ids::access_key_id();
+    let secret = ids::secret_access_key().ok_or(IamError::RandomnessUnavailable)?;
+    let id = ids::access_key_id().ok_or(IamError::RandomnessUnavailable)?;
     let sealed = sealer.seal(secret.as_bytes(), id.as_bytes())?;
     let key = AccessKey {
         access_key_id: id.clone(),
@@ -113,6 +104,23 @@ pub(crate) fn create_key(
     Ok((key, secret))
 }
 
+/// `action` on the user an access-key operation names (or the caller's own user).
+fn on_user(
+    s: &Scope<'_, Iam>,
+    action: &str,
+    user: Option<&str>,
+) -> Result<Authorization, IamError> {
+    Ok(Authorization::of(Check::new(
+        action,
+        user_or_caller(s, user)?,
+        RequestTags::None,
+    )))
+}
+
+fn user_parameters(user: Option<&String>) -> Value {
+    user.map_or(Value::Null, |n| json!({ "userName": n }))
+}
+
 /// `CreateAccessKey`.
 #[derive(Debug, Clone)]
 pub struct CreateAccessKeyInput {
@@ -120,10 +128,6 @@ pub struct CreateAccessKeyInput {
 }
 
 impl CreateAccessKeyInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        self.user_name.as_deref().map(|n| (EntityKind::User, n))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let user_name = Params(p).optional("UserName").map(str::to_owned);
         if let Some(n) = &user_name {
@@ -131,27 +135,52 @@ impl CreateAccessKeyInput {
         }
         Ok(Self { user_name })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:CreateAccessKey".into(),
-            resource: target_arn(self.user_name.as_deref(), caller),
-            trust_of: None,
-        }
+/// A new access key with its secret: the one and only place a secret leaves the server is
+/// its owner's answer. It is never part of the audit record (AWS omits it too), and
+/// `Debug` does not show it.
+pub struct NewAccessKey {
+    key: AccessKey,
+    secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for NewAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccessKey")
+            .field("access_key_id", &self.key.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XmlOutput for NewAccessKey {
+    const HAS_RESULT: bool = true;
+    fn write(&self, w: &mut XmlWriter) {
+        let key = &self.key;
+        w.open("AccessKey");
+        w.leaf_opt("UserName", key.user_name.as_deref());
+        w.leaf("AccessKeyId", &key.access_key_id)
+            .leaf("Status", key.status.as_str());
+        w.leaf("SecretAccessKey", &self.secret);
+        w.leaf("CreateDate", &key.create_date.iso8601());
+        w.close("AccessKey");
+    }
+}
+
+impl Operation for CreateAccessKeyInput {
+    type Output = NewAccessKey;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_user(s, "iam:CreateAccessKey", self.user_name.as_deref())
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        self.user_name
-            .as_ref()
-            .map_or(Value::Null, |n| json!({ "userName": n }))
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
             account,
-            target(self.user_name.as_deref(), ctx.principal)?,
+            target(op.user_name.as_deref(), ctx.principal)?,
         )?;
         if keys_of(tx.read(), account, user.as_deref())?.len() >= MAX_KEYS_PER_USER {
             return Err(IamError::LimitExceeded(format!(
@@ -159,25 +188,20 @@ impl CreateAccessKeyInput {
             )));
         }
         let (key, secret) = create_key(tx.write()?, ctx.sealer, account, user.as_deref(), ctx.now)?;
-        let mut w = XmlWriter::response("CreateAccessKey", NS);
-        w.open("AccessKey");
-        w.leaf_opt("UserName", key.user_name.as_deref());
-        w.leaf("AccessKeyId", &key.access_key_id)
-            .leaf("Status", key.status.as_str());
-        // The one and only place a secret leaves the server: its owner's response. It is
-        // never part of the audit record (AWS omits it too).
-        w.leaf("SecretAccessKey", &secret);
-        w.leaf("CreateDate", &key.create_date.iso8601());
-        w.close("AccessKey");
         let mut elements = json!({ "accessKeyId": key.access_key_id, "status": "Active", "createDate": trail_date(key.create_date) });
         if let Some(u) = &key.user_name {
             elements["userName"] = json!(u);
         }
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: json!({ "accessKey": elements }),
-            resources: vec![("AWS::IAM::AccessKey".into(), key.access_key_id.clone())],
-        })
+        let id = key.access_key_id.clone();
+        Ok(Reply::new(NewAccessKey { key, secret })
+            .elements(json!({ "accessKey": elements }))
+            .resource("AWS::IAM::AccessKey", id))
+    }
+}
+
+impl Recorded for CreateAccessKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        user_parameters(self.user_name.as_ref())
     }
 }
 
@@ -189,10 +213,6 @@ pub struct ListAccessKeysInput {
 }
 
 impl ListAccessKeysInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        self.user_name.as_deref().map(|n| (EntityKind::User, n))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.optional("UserName").map(str::to_owned);
@@ -204,60 +224,49 @@ impl ListAccessKeysInput {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:ListAccessKeys".into(),
-            resource: target_arn(self.user_name.as_deref(), caller),
-            trust_of: None,
-        }
+impl Operation for ListAccessKeysInput {
+    type Output = Listing<AccessKey>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_user(s, "iam:ListAccessKeys", self.user_name.as_deref())
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        self.user_name
-            .as_ref()
-            .map_or(Value::Null, |n| json!({ "userName": n }))
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
             account,
-            target(self.user_name.as_deref(), ctx.principal)?,
+            target(i.user_name.as_deref(), ctx.principal)?,
         )?;
         let all = keys_of(tx.read(), account, user.as_deref())?;
         // At most two keys per user: paging is trivial but honoured.
-        let start = match &self.page.marker {
+        let start = match &i.page.marker {
             None => 0,
             Some(m) => all
                 .iter()
                 .position(|k| &k.access_key_id == m)
-                .map(|i| i + 1)
+                .map(|n| n + 1)
                 .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
         };
-        let page: Vec<&AccessKey> = all.iter().skip(start).take(self.page.max_items).collect();
-        let next = (start + page.len() < all.len())
+        let total = all.len();
+        let page: Vec<AccessKey> = all.into_iter().skip(start).take(i.page.max_items).collect();
+        let next = (start + page.len() < total)
             .then(|| page.last().map(|k| k.access_key_id.clone()))
             .flatten();
-        let mut w = XmlWriter::response("ListAccessKeys", NS);
-        w.open("AccessKeyMetadata");
-        for k in &page {
-            w.open("member");
-            w.leaf_opt("UserName", k.user_name.as_deref());
-            w.leaf("AccessKeyId", &k.access_key_id)
-                .leaf("Status", k.status.as_str());
-            w.leaf("CreateDate", &k.create_date.iso8601());
-            w.close("member");
+        let mut out = Listing::new("AccessKeyMetadata", page, next);
+        if let Some(u) = user {
+            out.trailer.push(("UserName", u));
         }
-        w.close("AccessKeyMetadata");
-        write_truncation(&mut w, next.as_deref());
-        w.leaf_opt("UserName", user.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(out))
+    }
+}
+
+impl Recorded for ListAccessKeysInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        user_parameters(self.user_name.as_ref())
     }
 }
 
@@ -289,10 +298,6 @@ pub struct UpdateAccessKeyInput {
 }
 
 impl UpdateAccessKeyInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        self.user_name.as_deref().map(|n| (EntityKind::User, n))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.optional("UserName").map(str::to_owned);
@@ -323,38 +328,37 @@ impl UpdateAccessKeyInput {
             status,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:UpdateAccessKey".into(),
-            resource: target_arn(self.user_name.as_deref(), caller),
-            trust_of: None,
-        }
+impl Operation for UpdateAccessKeyInput {
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_user(s, "iam:UpdateAccessKey", self.user_name.as_deref())
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let user = resolve(
+            tx.read(),
+            account,
+            target(i.user_name.as_deref(), ctx.principal)?,
+        )?;
+        let mut key = owned_key(tx.read(), account, user.as_deref(), &i.access_key_id)?;
+        key.status = i.status;
+        tables::KEYS.put(tx.write()?, &keys::key(&key.access_key_id), &key)?;
+        Ok(Reply::new(NoResult).resource("AWS::IAM::AccessKey", key.access_key_id))
+    }
+}
+
+impl Recorded for UpdateAccessKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({ "accessKeyId": self.access_key_id, "status": self.status.as_str() });
         if let Some(n) = &self.user_name {
             v["userName"] = json!(n);
         }
         v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let account = ctx.principal.account.as_str();
-        let user = resolve(
-            tx.read(),
-            account,
-            target(self.user_name.as_deref(), ctx.principal)?,
-        )?;
-        let mut key = owned_key(tx.read(), account, user.as_deref(), &self.access_key_id)?;
-        key.status = self.status;
-        tables::KEYS.put(tx.write()?, &keys::key(&key.access_key_id), &key)?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result("UpdateAccessKey", NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::AccessKey".into(), key.access_key_id)],
-        })
     }
 }
 
@@ -366,10 +370,6 @@ pub struct DeleteAccessKeyInput {
 }
 
 impl DeleteAccessKeyInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        self.user_name.as_deref().map(|n| (EntityKind::User, n))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.optional("UserName").map(str::to_owned);
@@ -384,41 +384,40 @@ impl DeleteAccessKeyInput {
             access_key_id,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:DeleteAccessKey".into(),
-            resource: target_arn(self.user_name.as_deref(), caller),
-            trust_of: None,
-        }
+impl Operation for DeleteAccessKeyInput {
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_user(s, "iam:DeleteAccessKey", self.user_name.as_deref())
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        let mut v = json!({ "accessKeyId": self.access_key_id });
-        if let Some(n) = &self.user_name {
-            v["userName"] = json!(n);
-        }
-        v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let user = resolve(
             tx.read(),
             account,
-            target(self.user_name.as_deref(), ctx.principal)?,
+            target(i.user_name.as_deref(), ctx.principal)?,
         )?;
-        let key = owned_key(tx.read(), account, user.as_deref(), &self.access_key_id)?;
+        let key = owned_key(tx.read(), account, user.as_deref(), &i.access_key_id)?;
         let w = tx.write()?;
         tables::KEYS.delete(w, &keys::key(&key.access_key_id))?;
         tables::USER_KEYS.delete(
             w,
             &keys::user_key(account, user.as_deref(), &key.access_key_id),
         )?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result("DeleteAccessKey", NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::AccessKey".into(), key.access_key_id)],
-        })
+        Ok(Reply::new(NoResult).resource("AWS::IAM::AccessKey", key.access_key_id))
+    }
+}
+
+impl Recorded for DeleteAccessKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "accessKeyId": self.access_key_id });
+        if let Some(n) = &self.user_name {
+            v["userName"] = json!(n);
+        }
+        v
     }
 }

@@ -1,21 +1,22 @@
 //! Customer managed policies: CreatePolicy, GetPolicy, GetPolicyVersion, ListPolicies,
 //! DeletePolicy.
 
-use ferrogate_store::{Direction, ReadTx, TxRef};
-use ferrogate_types::Principal;
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
+    RequestTags, Resource, Scope, Sent, XmlOutput,
+};
+use ferrogate_store::{Direction, ReadTx};
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
 
 use super::inline::{check_identity_document, significant_len};
+use super::output::{Listing, Single, XmlItem};
 use super::users::decode_tags;
-use super::{encode_document, trail_date, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
+use super::{encode_document, on_listing, request_tags, trail_date, Iam, Page, Params};
 use crate::ids;
 use crate::model::{keys, tables, ManagedPolicy, PolicyVersion, Tag};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// Size of a managed policy document, whitespace not counted.
 pub const MAX_MANAGED_POLICY_CHARS: usize = 6144;
 
@@ -58,6 +59,59 @@ pub(crate) fn load_policy(
         Some(p) if p.path == path && p.name == name => Ok(p),
         _ => Err(no_such_policy(arn)),
     }
+}
+
+/// A managed policy as answers show it: in full (`GetPolicy`), or as a list member.
+#[derive(Debug, Clone)]
+pub struct PolicyView {
+    policy: ManagedPolicy,
+    full: bool,
+}
+
+impl XmlItem for PolicyView {
+    fn write_item(&self, w: &mut XmlWriter) {
+        write_policy(w, &self.policy, self.full);
+    }
+}
+
+/// `GetPolicyVersion`.
+#[derive(Debug, Clone)]
+pub struct PolicyVersionOutput {
+    version: PolicyVersion,
+    default: bool,
+}
+
+impl XmlOutput for PolicyVersionOutput {
+    const HAS_RESULT: bool = true;
+    fn write(&self, w: &mut XmlWriter) {
+        let v = &self.version;
+        w.open("PolicyVersion");
+        w.leaf("Document", &encode_document(&v.document))
+            .leaf("VersionId", &v.version_id);
+        w.leaf(
+            "IsDefaultVersion",
+            if self.default { "true" } else { "false" },
+        );
+        w.leaf("CreateDate", &v.create_date.iso8601());
+        w.close("PolicyVersion");
+    }
+}
+
+/// `action` on the managed policy `arn`: as stored (with its tags) when it exists.
+fn on_policy(s: &Scope<'_, Iam>, action: &str, arn: &str) -> Result<Authorization, IamError> {
+    let resource = match load_policy(s.tx, s.account(), arn) {
+        Ok(p) => Resource::Existing {
+            arn: p.arn(),
+            tags: p.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        },
+        Err(IamError::Internal(e)) => return Err(IamError::Internal(e)),
+        Err(_) => Resource::Named(arn.to_owned()),
+    };
+    Ok(Authorization::of(Check::new(
+        action,
+        resource,
+        RequestTags::None,
+    )))
 }
 
 fn write_policy(w: &mut XmlWriter, p: &ManagedPolicy, full: bool) {
@@ -125,19 +179,79 @@ impl CreatePolicyInput {
             tags,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:CreatePolicy".into(),
-            resource: format!(
-                "arn:aws:iam::{}:policy{}{}",
-                caller.account, self.path, self.policy_name
-            ),
-            trust_of: None,
+impl Operation for CreatePolicyInput {
+    type Output = Single<PolicyView>;
+
+    /// `iam:CreatePolicy` on the new policy; with tags, `iam:TagPolicy` too.
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let arn = format!(
+            "arn:aws:iam::{}:policy{}{}",
+            s.account(),
+            self.path,
+            self.policy_name
+        );
+        let mut auth = Authorization::of(Check::new(
+            "iam:CreatePolicy",
+            Resource::New(arn.clone()),
+            request_tags(&self.tags),
+        ));
+        if !self.tags.is_empty() {
+            auth = auth.and(Check::new(
+                "iam:TagPolicy",
+                Resource::New(arn),
+                request_tags(&self.tags),
+            ));
         }
+        Ok(auth)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let key = keys::policy(account, &this.policy_name);
+        if tables::POLICIES.get(tx.read(), &key)?.is_some() {
+            return Err(IamError::EntityAlreadyExists(format!(
+                "A policy called {} already exists. Duplicate names are not allowed.",
+                this.policy_name
+            )));
+        }
+        let policy = ManagedPolicy {
+            name: this.policy_name.clone(),
+            policy_id: ids::unique_id("ANPA").ok_or(IamError::RandomnessUnavailable)?,
+            path: this.path.clone(),
+            account: account.to_owned(),
+            description: this.description.clone(),
+            default_version_id: "v1".into(),
+            versions: vec![PolicyVersion {
+                version_id: "v1".into(),
+                document: this.policy_document.clone(),
+                create_date: ctx.now,
+            }],
+            attachment_count: 0,
+            create_date: ctx.now,
+            update_date: ctx.now,
+            tags: this.tags.clone(),
+        };
+        tables::POLICIES.put(tx.write()?, &key, &policy)?;
+        let elements = json!({ "policy": {
+                "policyName": policy.name, "policyId": policy.policy_id, "arn": policy.arn(), "path": policy.path,
+                "defaultVersionId": "v1", "attachmentCount": 0, "permissionsBoundaryUsageCount": 0, "isAttachable": true,
+                "createDate": trail_date(policy.create_date), "updateDate": trail_date(policy.update_date),
+        }});
+        let arn = policy.arn();
+        Ok(Reply::new(Single {
+            element: "Policy",
+            item: PolicyView { policy, full: true },
+        })
+        .elements(elements)
+        .resource("AWS::IAM::Policy", arn))
+    }
+}
+
+impl Recorded for CreatePolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v =
             json!({ "policyName": self.policy_name, "policyDocument": self.policy_document });
         if self.path != "/" {
@@ -147,48 +261,6 @@ impl CreatePolicyInput {
             v["description"] = json!(d);
         }
         v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let account = ctx.principal.account.as_str();
-        let key = keys::policy(account, &self.policy_name);
-        if tables::POLICIES.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "A policy called {} already exists. Duplicate names are not allowed.",
-                self.policy_name
-            )));
-        }
-        let policy = ManagedPolicy {
-            name: self.policy_name.clone(),
-            policy_id: ids::unique_id("ANPA"),
-            path: self.path.clone(),
-            account: account.to_owned(),
-            description: self.description.clone(),
-            default_version_id: "v1".into(),
-            versions: vec![PolicyVersion {
-                version_id: "v1".into(),
-                document: self.policy_document.clone(),
-                create_date: ctx.now,
-            }],
-            attachment_count: 0,
-            create_date: ctx.now,
-            update_date: ctx.now,
-            tags: self.tags.clone(),
-        };
-        tables::POLICIES.put(tx.write()?, &key, &policy)?;
-        let mut w = XmlWriter::response("CreatePolicy", NS);
-        w.open("Policy");
-        write_policy(&mut w, &policy, true);
-        w.close("Policy");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: json!({ "policy": {
-                "policyName": policy.name, "policyId": policy.policy_id, "arn": policy.arn(), "path": policy.path,
-                "defaultVersionId": "v1", "attachmentCount": 0, "permissionsBoundaryUsageCount": 0, "isAttachable": true,
-                "createDate": trail_date(policy.create_date), "updateDate": trail_date(policy.update_date),
-            }}),
-            resources: vec![("AWS::IAM::Policy".into(), policy.arn())],
-        })
     }
 }
 
@@ -211,30 +283,31 @@ impl GetPolicyInput {
             policy_arn: policy_arn_input(p)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action {
-            action: "iam:GetPolicy".into(),
-            resource: self.policy_arn.clone(),
-            trust_of: None,
-        }
+impl Operation for GetPolicyInput {
+    type Output = Single<PolicyView>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_policy(s, "iam:GetPolicy", &self.policy_arn)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let p = load_policy(tx.read(), ctx.principal.account.as_str(), &op.policy_arn)?;
+        Ok(Reply::new(Single {
+            element: "Policy",
+            item: PolicyView {
+                policy: p,
+                full: true,
+            },
+        }))
+    }
+}
+
+impl Recorded for GetPolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         json!({ "policyArn": self.policy_arn })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let p = load_policy(tx.read(), ctx.principal.account.as_str(), &self.policy_arn)?;
-        let mut w = XmlWriter::response("GetPolicy", NS);
-        w.open("Policy");
-        write_policy(&mut w, &p, true);
-        w.close("Policy");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
     }
 }
 
@@ -264,50 +337,38 @@ impl GetPolicyVersionInput {
             version_id: version_id.into(),
         })
     }
+}
 
-    pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action {
-            action: "iam:GetPolicyVersion".into(),
-            resource: self.policy_arn.clone(),
-            trust_of: None,
-        }
+impl Operation for GetPolicyVersionInput {
+    type Output = PolicyVersionOutput;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_policy(s, "iam:GetPolicyVersion", &self.policy_arn)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "policyArn": self.policy_arn, "versionId": self.version_id })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let p = load_policy(tx.read(), ctx.principal.account.as_str(), &self.policy_arn)?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let p = load_policy(tx.read(), ctx.principal.account.as_str(), &this.policy_arn)?;
         let v = p
             .versions
             .iter()
-            .find(|v| v.version_id == self.version_id)
+            .find(|v| v.version_id == this.version_id)
             .ok_or_else(|| {
                 IamError::NoSuchEntity(format!(
                     "Policy {} version {} does not exist or is not attachable.",
-                    self.policy_arn, self.version_id
+                    this.policy_arn, this.version_id
                 ))
             })?;
-        let mut w = XmlWriter::response("GetPolicyVersion", NS);
-        w.open("PolicyVersion");
-        w.leaf("Document", &encode_document(&v.document))
-            .leaf("VersionId", &v.version_id);
-        w.leaf(
-            "IsDefaultVersion",
-            if v.version_id == p.default_version_id {
-                "true"
-            } else {
-                "false"
-            },
-        );
-        w.leaf("CreateDate", &v.create_date.iso8601());
-        w.close("PolicyVersion");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(PolicyVersionOutput {
+            default: v.version_id == p.default_version_id,
+            version: v.clone(),
+        }))
+    }
+}
+
+impl Recorded for GetPolicyVersionInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "policyArn": self.policy_arn, "versionId": self.version_id })
     }
 }
 
@@ -346,24 +407,21 @@ impl ListPoliciesInput {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:ListPolicies".into(),
-            resource: format!("arn:aws:iam::{}:policy/", caller.account),
-            trust_of: None,
-        }
+impl Operation for ListPoliciesInput {
+    type Output = Listing<PolicyView>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        Ok(on_listing(s, "iam:ListPolicies", "policy"))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "scope": self.scope, "onlyAttached": self.only_attached, "pathPrefix": self.path_prefix })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         // No policy is used as a permissions boundary yet, so that filter matches nothing.
-        let boundary_only = self.usage_filter.as_deref() == Some("PermissionsBoundary");
-        let owners: &[&str] = match self.scope.as_str() {
+        let boundary_only = this.usage_filter.as_deref() == Some("PermissionsBoundary");
+        let owners: &[&str] = match this.scope.as_str() {
             "AWS" => &["aws"],
             "Local" => &[account],
             _ => &[account, "aws"],
@@ -377,15 +435,15 @@ impl ListPoliciesInput {
                 Direction::Forward,
                 100_000,
             )? {
-                let keep = p.path.starts_with(&self.path_prefix)
-                    && (!self.only_attached || p.attachment_count > 0)
+                let keep = p.path.starts_with(&this.path_prefix)
+                    && (!this.only_attached || p.attachment_count > 0)
                     && !boundary_only;
                 if keep {
                     all.push(p);
                 }
             }
         }
-        let start = match &self.page.marker {
+        let start = match &this.page.marker {
             None => 0,
             Some(m) => all
                 .iter()
@@ -393,26 +451,28 @@ impl ListPoliciesInput {
                 .map(|i| i + 1)
                 .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
         };
-        let page: Vec<&ManagedPolicy> = all.iter().skip(start).take(self.page.max_items).collect();
-        let next = if start + page.len() < all.len() {
-            page.last().map(|p| p.arn())
+        let total = all.len();
+        let page: Vec<PolicyView> = all
+            .into_iter()
+            .skip(start)
+            .take(this.page.max_items)
+            .map(|policy| PolicyView {
+                policy,
+                full: false,
+            })
+            .collect();
+        let next = if start + page.len() < total {
+            page.last().map(|p| p.policy.arn())
         } else {
             None
         };
-        let mut w = XmlWriter::response("ListPolicies", NS);
-        w.open("Policies");
-        for p in page {
-            w.open("member");
-            write_policy(&mut w, p, false);
-            w.close("member");
-        }
-        w.close("Policies");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(Listing::new("Policies", page, next)))
+    }
+}
+
+impl Recorded for ListPoliciesInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "scope": self.scope, "onlyAttached": self.only_attached, "pathPrefix": self.path_prefix })
     }
 }
 
@@ -428,26 +488,23 @@ impl DeletePolicyInput {
             policy_arn: policy_arn_input(p)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action {
-            action: "iam:DeletePolicy".into(),
-            resource: self.policy_arn.clone(),
-            trust_of: None,
-        }
+impl Operation for DeletePolicyInput {
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_policy(s, "iam:DeletePolicy", &self.policy_arn)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "policyArn": self.policy_arn })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let p = load_policy(tx.read(), account, &self.policy_arn)?;
+        let p = load_policy(tx.read(), account, &this.policy_arn)?;
         if p.account != account {
             return Err(IamError::AccessDenied(format!(
                 "User: {} is not authorized to perform: iam:DeletePolicy on resource: policy {} because no identity-based policy allows the iam:DeletePolicy action",
-                ctx.principal.arn, self.policy_arn
+                ctx.principal.arn, this.policy_arn
             )));
         }
         if p.attachment_count > 0 {
@@ -456,11 +513,13 @@ impl DeletePolicyInput {
             ));
         }
         tables::POLICIES.delete(tx.write()?, &keys::policy(account, &p.name))?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result("DeletePolicy", NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::Policy".into(), self.policy_arn.clone())],
-        })
+        Ok(Reply::new(NoResult).resource("AWS::IAM::Policy", this.policy_arn.clone()))
+    }
+}
+
+impl Recorded for DeletePolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "policyArn": self.policy_arn })
     }
 }
 

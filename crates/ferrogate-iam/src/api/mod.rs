@@ -1,6 +1,6 @@
-//! IAM and STS operations: decoded once from the query parameters into typed inputs, each
-//! declaring its action, resource and audit fields, executed on a store transaction and
-//! answered in XML.
+//! IAM and STS operations (awsQuery): each input decoded once from the query parameters,
+//! authorized on what it touches (the stored entity's ARN and tags, the request's tags),
+//! executed on a store transaction, and answered with a typed output written as XML.
 
 mod attached;
 pub mod entity;
@@ -8,19 +8,20 @@ mod groups;
 mod inline;
 mod keys;
 mod managed;
+pub mod output;
 mod roles;
 mod sts;
+mod tags;
 mod users;
 
 pub(crate) use keys::{create_key, keys_of};
 pub use managed::parse_policy_arn;
 
 use base64::Engine as _;
-use ferrogate_store::{ReadTx, TxRef};
-use ferrogate_types::{Principal, Timestamp};
+use ferrogate_api::{Authorization, Check, RequestTags, Resource, Scope};
+use ferrogate_store::ReadTx;
+use ferrogate_types::Timestamp;
 use ferrogate_wire::query::{QueryParams, XmlWriter};
-use ferrogate_wire::{ServiceId, WireError};
-use serde_json::Value;
 
 pub use groups::{
     CreateGroupInput, DeleteGroupInput, GetGroupInput, ListGroupsForUserInput, ListGroupsInput,
@@ -33,140 +34,111 @@ pub use roles::{
     CreateRoleInput, DeleteRoleInput, GetRoleInput, ListRolesInput, UpdateAssumeRolePolicyInput,
 };
 pub use sts::*;
+pub use tags::*;
 pub use users::*;
 
-use crate::authz::Action;
-use crate::model::{keys as model_keys, tables};
+pub use ferrogate_api::Ctx;
+
+use crate::model::{keys as model_keys, tables, EntityKind};
 use crate::validate::Checks;
 use crate::IamError;
 
-pub use crate::op::Ctx;
+/// IAM (awsQuery, `2010-05-08`). Its state is the store's.
+#[derive(Debug, Default)]
+pub struct Iam;
 
-/// A handler's answer: the XML document, what CloudTrail logs as `responseElements`, and
-/// the resources `LookupEvents` reports. `Debug` leaves the body out (a new access key's
-/// secret travels in it).
-pub struct Reply {
-    /// The whole XML response.
-    pub body: String,
-    /// `responseElements` (null for reads).
-    pub response_elements: Value,
-    /// `(ResourceType, ResourceName)` pairs for the lookup index.
-    pub resources: Vec<(String, String)>,
+/// STS (awsQuery, `2011-06-15`).
+#[derive(Debug, Default)]
+pub struct Sts;
+
+ferrogate_api::service! {
+    Iam { error: IamError, id: Iam, tag_prefixes: ["iam"], changes_authorization: true, record_resources: false, denied: IamError::AccessDenied }
 }
 
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reply")
-            .field("body_len", &self.body.len())
-            .field("resources", &self.resources)
-            .finish_non_exhaustive()
+// A new session is a new credential: the credential cache must not hide it.
+ferrogate_api::service! {
+    Sts { error: IamError, id: Sts, tag_prefixes: ["iam"], changes_authorization: true, record_resources: false, denied: IamError::AccessDenied }
+}
+
+ferrogate_api::operations! {
+    service: Iam,
+    protocol: query,
+    parameters: own,
+    ops: {
+        CreateUser(CreateUserInput) write,
+        GetUser(GetUserInput) read,
+        ListUsers(ListUsersInput) read,
+        DeleteUser(DeleteUserInput) write,
+        TagUser(TagUserInput) write,
+        UntagUser(UntagUserInput) write,
+        ListUserTags(ListUserTagsInput) read,
+        CreateAccessKey(CreateAccessKeyInput) write,
+        ListAccessKeys(ListAccessKeysInput) read,
+        UpdateAccessKey(UpdateAccessKeyInput) write,
+        DeleteAccessKey(DeleteAccessKeyInput) write,
+        PutUserPolicy(PutUserPolicyInput) write,
+        GetUserPolicy(GetUserPolicyInput) read,
+        ListUserPolicies(ListUserPoliciesInput) read,
+        DeleteUserPolicy(DeleteUserPolicyInput) write,
+        AttachUserPolicy(AttachUserPolicyInput) write,
+        DetachUserPolicy(DetachUserPolicyInput) write,
+        ListAttachedUserPolicies(ListAttachedUserPoliciesInput) read,
+        CreateGroup(CreateGroupInput) write,
+        GetGroup(GetGroupInput) read,
+        ListGroups(ListGroupsInput) read,
+        DeleteGroup(DeleteGroupInput) write,
+        AddUserToGroup(AddUserToGroupInput) write,
+        RemoveUserFromGroup(RemoveUserFromGroupInput) write,
+        ListGroupsForUser(ListGroupsForUserInput) read,
+        PutGroupPolicy(PutGroupPolicyInput) write,
+        GetGroupPolicy(GetGroupPolicyInput) read,
+        ListGroupPolicies(ListGroupPoliciesInput) read,
+        DeleteGroupPolicy(DeleteGroupPolicyInput) write,
+        AttachGroupPolicy(AttachGroupPolicyInput) write,
+        DetachGroupPolicy(DetachGroupPolicyInput) write,
+        ListAttachedGroupPolicies(ListAttachedGroupPoliciesInput) read,
+        CreateRole(CreateRoleInput) write,
+        GetRole(GetRoleInput) read,
+        ListRoles(ListRolesInput) read,
+        DeleteRole(DeleteRoleInput) write,
+        UpdateAssumeRolePolicy(UpdateAssumeRolePolicyInput) write,
+        TagRole(TagRoleInput) write,
+        UntagRole(UntagRoleInput) write,
+        ListRoleTags(ListRoleTagsInput) read,
+        PutRolePolicy(PutRolePolicyInput) write,
+        GetRolePolicy(GetRolePolicyInput) read,
+        ListRolePolicies(ListRolePoliciesInput) read,
+        DeleteRolePolicy(DeleteRolePolicyInput) write,
+        AttachRolePolicy(AttachRolePolicyInput) write,
+        DetachRolePolicy(DetachRolePolicyInput) write,
+        ListAttachedRolePolicies(ListAttachedRolePoliciesInput) read,
+        CreatePolicy(CreatePolicyInput) write,
+        GetPolicy(GetPolicyInput) read,
+        GetPolicyVersion(GetPolicyVersionInput) read,
+        ListPolicies(ListPoliciesInput) read,
+        DeletePolicy(DeletePolicyInput) write,
     }
 }
 
-macro_rules! ops {
-    ($( $name:ident ( $input:ident ) $svc:ident $ro:literal ),* $(,)?) => {
-        /// Every IAM and STS operation Ferrogate serves.
-        #[derive(Debug, Clone)]
-        pub enum IamOp { $( #[doc = stringify!($name)] $name($input), )* }
-
-        impl IamOp {
-            /// Decodes `Action` of `service` from the parameters.
-            pub fn decode(service: ServiceId, action: &str, p: &QueryParams) -> Result<Self, IamError> {
-                match (service, action) {
-                    $( (ServiceId::$svc, stringify!($name)) => Ok(IamOp::$name($input::decode(p)?)), )*
-                    _ => Err(IamError::Wire(WireError::InvalidAction {
-                        action: action.to_owned(),
-                        version: service.api_version().to_owned(),
-                    })),
-                }
-            }
-
-            /// The operation's name.
-            pub fn name(&self) -> &'static str {
-                match self { $( IamOp::$name(_) => stringify!($name), )* }
-            }
-
-            /// The service it belongs to.
-            pub fn service(&self) -> ServiceId {
-                match self { $( IamOp::$name(_) => ServiceId::$svc, )* }
-            }
-
-            /// True when it only reads.
-            pub fn read_only(&self) -> bool {
-                match self { $( IamOp::$name(_) => $ro, )* }
-            }
-
-            /// The action and resource authorization checks.
-            pub fn action(&self, caller: &Principal) -> Action {
-                match self { $( IamOp::$name(i) => i.action(caller), )* }
-            }
-
-            /// `requestParameters` as CloudTrail logs them (never a secret).
-            pub fn request_parameters(&self) -> Value {
-                match self { $( IamOp::$name(i) => i.request_parameters(), )* }
-            }
-
-            /// Runs the operation.
-            pub fn run(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-                match self { $( IamOp::$name(i) => i.execute(tx, ctx), )* }
-            }
-        }
-    };
-}
-
-impl IamOp {
-    /// The existing user, group or role the request names, for authorization against its
-    /// stored ARN (with its path and spelling) and tags.
-    fn target(&self) -> Option<(crate::model::EntityKind, &str)> {
-        match self {
-            IamOp::GetUser(i) => i.target(),
-            IamOp::DeleteUser(i) => i.target(),
-            IamOp::CreateAccessKey(i) => i.target(),
-            IamOp::ListAccessKeys(i) => i.target(),
-            IamOp::UpdateAccessKey(i) => i.target(),
-            IamOp::DeleteAccessKey(i) => i.target(),
-            IamOp::PutUserPolicy(i) => i.target(),
-            IamOp::GetUserPolicy(i) => i.target(),
-            IamOp::ListUserPolicies(i) => i.target(),
-            IamOp::DeleteUserPolicy(i) => i.target(),
-            IamOp::AttachUserPolicy(i) => i.target(),
-            IamOp::DetachUserPolicy(i) => i.target(),
-            IamOp::ListAttachedUserPolicies(i) => i.target(),
-            IamOp::GetGroup(i) => i.target(),
-            IamOp::DeleteGroup(i) => i.target(),
-            IamOp::AddUserToGroup(i) => i.target(),
-            IamOp::RemoveUserFromGroup(i) => i.target(),
-            IamOp::ListGroupsForUser(i) => i.target(),
-            IamOp::PutGroupPolicy(i) => i.target(),
-            IamOp::GetGroupPolicy(i) => i.target(),
-            IamOp::ListGroupPolicies(i) => i.target(),
-            IamOp::DeleteGroupPolicy(i) => i.target(),
-            IamOp::AttachGroupPolicy(i) => i.target(),
-            IamOp::DetachGroupPolicy(i) => i.target(),
-            IamOp::ListAttachedGroupPolicies(i) => i.target(),
-            IamOp::GetRole(i) => i.target(),
-            IamOp::DeleteRole(i) => i.target(),
-            IamOp::UpdateAssumeRolePolicy(i) => i.target(),
-            IamOp::PutRolePolicy(i) => i.target(),
-            IamOp::GetRolePolicy(i) => i.target(),
-            IamOp::ListRolePolicies(i) => i.target(),
-            IamOp::DeleteRolePolicy(i) => i.target(),
-            IamOp::AttachRolePolicy(i) => i.target(),
-            IamOp::DetachRolePolicy(i) => i.target(),
-            IamOp::ListAttachedRolePolicies(i) => i.target(),
-            _ => None,
-        }
+ferrogate_api::operations! {
+    service: Sts,
+    protocol: query,
+    parameters: own,
+    ops: {
+        GetCallerIdentity(GetCallerIdentityInput) read,
+        AssumeRole(AssumeRoleInput) write,
     }
 }
 
-/// The stored ARN and the tag condition keys of an existing user, group or role.
-fn entity_access(
+/// The stored user, group or role `name` of the caller's account as a resource: its ARN
+/// (path and spelling as stored) and its tags; one that does not exist is the ARN the
+/// request spells (the operation then answers `NoSuchEntity`).
+pub(crate) fn entity_resource(
     tx: &dyn ReadTx,
     account: &str,
-    kind: crate::model::EntityKind,
+    kind: EntityKind,
     name: &str,
-) -> Result<crate::op::Access, IamError> {
-    use crate::model::EntityKind;
+) -> Result<Resource, IamError> {
     let key = model_keys::entity(account, kind, name);
     let found = match kind {
         EntityKind::User => tables::USERS
@@ -179,146 +151,70 @@ fn entity_access(
             .get(tx, &key)?
             .map(|r| (r.arn(account), r.tags)),
     };
-    // An entity that does not exist is authorized on the ARN the request spells; the handler
-    // then answers NoSuchEntity.
-    let Some((arn, tags)) = found else {
-        return Ok(crate::op::Access::default());
-    };
-    Ok(crate::op::Access {
-        resource: Some(arn),
-        keys: resource_tag_keys(&tags),
-        ..Default::default()
+    Ok(match found {
+        Some((arn, tags)) => Resource::Existing {
+            arn,
+            tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        },
+        None => Resource::Named(entity::entity_arn(account, kind, "/", name)),
     })
 }
 
-/// `aws:ResourceTag/<k>` and `iam:ResourceTag/<k>` for a user's or role's tags.
-pub(crate) fn resource_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)> {
-    tags.iter()
-        .flat_map(|t| {
-            [
-                (format!("aws:ResourceTag/{}", t.key), vec![t.value.clone()]),
-                (format!("iam:ResourceTag/{}", t.key), vec![t.value.clone()]),
-            ]
+/// `action` on the stored user, group or role `name` (see [`entity_resource`]).
+pub(crate) fn on_entity<S>(
+    s: &Scope<'_, S>,
+    action: &str,
+    kind: EntityKind,
+    name: &str,
+) -> Result<Authorization, IamError> {
+    let resource = entity_resource(s.tx, s.account(), kind, name)?;
+    Ok(Authorization::of(Check::new(
+        action,
+        resource,
+        RequestTags::None,
+    )))
+}
+
+/// The user an operation names, or the caller's own user (or the root user's ARN) when it
+/// names none.
+pub(crate) fn user_or_caller<S>(
+    s: &Scope<'_, S>,
+    name: Option<&str>,
+) -> Result<Resource, IamError> {
+    match name.or_else(|| users::caller_user_name(s.principal)) {
+        Some(n) => entity_resource(s.tx, s.account(), EntityKind::User, n),
+        None => Ok(Resource::Named(s.principal.arn.clone())),
+    }
+}
+
+/// `action` of a listing, on the kind's ARN prefix (`arn:aws:iam::<acct>:user/`).
+pub(crate) fn on_listing<S>(s: &Scope<'_, S>, action: &str, noun: &str) -> Authorization {
+    Authorization::of(Check::new(
+        action,
+        Resource::Named(format!("arn:aws:iam::{}:{noun}/", s.account())),
+        RequestTags::None,
+    ))
+}
+
+/// Stored entities with their account, as list members show them (without tags).
+pub(crate) fn owned<T>(account: &str, items: Vec<T>) -> Vec<output::Owned<T>> {
+    items
+        .into_iter()
+        .map(|item| output::Owned {
+            account: account.to_owned(),
+            item,
+            with_tags: false,
         })
         .collect()
 }
 
-impl crate::op::Operation for IamOp {
-    type Error = IamError;
-
-    fn access(
-        &self,
-        tx: &dyn ReadTx,
-        principal: &Principal,
-        _region: &str,
-        _now: Timestamp,
-    ) -> Result<crate::op::Access, IamError> {
-        if let IamOp::AssumeRole(i) = self {
-            return i.access(tx, principal);
-        }
-        match self.target() {
-            Some((kind, name)) => entity_access(tx, principal.account.as_str(), kind, name),
-            None => Ok(crate::op::Access::default()),
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        IamOp::name(self)
-    }
-
-    fn read_only(&self) -> bool {
-        IamOp::read_only(self)
-    }
-
-    fn action(&self, caller: &Principal) -> Action {
-        IamOp::action(self, caller)
-    }
-
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        match self {
-            IamOp::CreateUser(i) => i.condition_keys(),
-            IamOp::CreateRole(i) => i.condition_keys(),
-            IamOp::AttachUserPolicy(i) => i.condition_keys(),
-            IamOp::DetachUserPolicy(i) => i.condition_keys(),
-            IamOp::AttachGroupPolicy(i) => i.condition_keys(),
-            IamOp::DetachGroupPolicy(i) => i.condition_keys(),
-            IamOp::AttachRolePolicy(i) => i.condition_keys(),
-            IamOp::DetachRolePolicy(i) => i.condition_keys(),
-            IamOp::AssumeRole(i) => i.condition_keys(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn request_parameters(&self) -> Value {
-        IamOp::request_parameters(self)
-    }
-
-    fn changes_authorization(&self) -> bool {
-        !IamOp::read_only(self)
-    }
-
-    fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<crate::op::OpReply, IamError> {
-        self.run(tx, ctx).map(|r| crate::op::OpReply {
-            body: r.body.into_bytes(),
-            response_elements: r.response_elements,
-            resources: r.resources,
-        })
-    }
-
-    fn access_denied(message: String) -> IamError {
-        IamError::AccessDenied(message)
-    }
-}
-
-ops! {
-    CreateUser(CreateUserInput) Iam false,
-    GetUser(GetUserInput) Iam true,
-    ListUsers(ListUsersInput) Iam true,
-    DeleteUser(DeleteUserInput) Iam false,
-    CreateAccessKey(CreateAccessKeyInput) Iam false,
-    ListAccessKeys(ListAccessKeysInput) Iam true,
-    UpdateAccessKey(UpdateAccessKeyInput) Iam false,
-    DeleteAccessKey(DeleteAccessKeyInput) Iam false,
-    PutUserPolicy(PutUserPolicyInput) Iam false,
-    GetUserPolicy(GetUserPolicyInput) Iam true,
-    ListUserPolicies(ListUserPoliciesInput) Iam true,
-    DeleteUserPolicy(DeleteUserPolicyInput) Iam false,
-    AttachUserPolicy(AttachUserPolicyInput) Iam false,
-    DetachUserPolicy(DetachUserPolicyInput) Iam false,
-    ListAttachedUserPolicies(ListAttachedUserPoliciesInput) Iam true,
-    CreateGroup(CreateGroupInput) Iam false,
-    GetGroup(GetGroupInput) Iam true,
-    ListGroups(ListGroupsInput) Iam true,
-    DeleteGroup(DeleteGroupInput) Iam false,
-    AddUserToGroup(AddUserToGroupInput) Iam false,
-    RemoveUserFromGroup(RemoveUserFromGroupInput) Iam false,
-    ListGroupsForUser(ListGroupsForUserInput) Iam true,
-    PutGroupPolicy(PutGroupPolicyInput) Iam false,
-    GetGroupPolicy(GetGroupPolicyInput) Iam true,
-    ListGroupPolicies(ListGroupPoliciesInput) Iam true,
-    DeleteGroupPolicy(DeleteGroupPolicyInput) Iam false,
-    AttachGroupPolicy(AttachGroupPolicyInput) Iam false,
-    DetachGroupPolicy(DetachGroupPolicyInput) Iam false,
-    ListAttachedGroupPolicies(ListAttachedGroupPoliciesInput) Iam true,
-    CreateRole(CreateRoleInput) Iam false,
-    GetRole(GetRoleInput) Iam true,
-    ListRoles(ListRolesInput) Iam true,
-    DeleteRole(DeleteRoleInput) Iam false,
-    UpdateAssumeRolePolicy(UpdateAssumeRolePolicyInput) Iam false,
-    PutRolePolicy(PutRolePolicyInput) Iam false,
-    GetRolePolicy(GetRolePolicyInput) Iam true,
-    ListRolePolicies(ListRolePoliciesInput) Iam true,
-    DeleteRolePolicy(DeleteRolePolicyInput) Iam false,
-    AttachRolePolicy(AttachRolePolicyInput) Iam false,
-    DetachRolePolicy(DetachRolePolicyInput) Iam false,
-    ListAttachedRolePolicies(ListAttachedRolePoliciesInput) Iam true,
-    CreatePolicy(CreatePolicyInput) Iam false,
-    GetPolicy(GetPolicyInput) Iam true,
-    GetPolicyVersion(GetPolicyVersionInput) Iam true,
-    ListPolicies(ListPoliciesInput) Iam true,
-    DeletePolicy(DeletePolicyInput) Iam false,
-    GetCallerIdentity(GetCallerIdentityInput) Sts true,
-    AssumeRole(AssumeRoleInput) Sts false,
+/// The request's tags as condition keys.
+pub(crate) fn request_tags(tags: &[crate::model::Tag]) -> RequestTags {
+    RequestTags::Set(
+        tags.iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+    )
 }
 
 /// `PutUserPolicy`.
@@ -504,22 +400,6 @@ pub(crate) fn paged<R: ferrogate_store::Record>(
             return Ok((out, None));
         }
     }
-}
-
-/// The `aws:RequestTag/*` and `aws:TagKeys` condition keys of a request that carries tags.
-pub(crate) fn tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)> {
-    if tags.is_empty() {
-        return Vec::new();
-    }
-    let mut out: Vec<(String, Vec<String>)> = tags
-        .iter()
-        .map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]))
-        .collect();
-    out.push((
-        "aws:TagKeys".into(),
-        tags.iter().map(|t| t.key.clone()).collect(),
-    ));
-    out
 }
 
 /// `MMM d, yyyy h:mm:ss a`: how CloudTrail prints dates inside IAM `responseElements`.

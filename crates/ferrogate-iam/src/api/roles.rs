@@ -1,21 +1,25 @@
 //! Roles: CreateRole, GetRole, ListRoles, DeleteRole, UpdateAssumeRolePolicy.
 
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply, Resource,
+    Scope, Sent,
+};
 use ferrogate_policy::{Policy, PolicyKind};
-use ferrogate_store::{ReadTx, TxRef};
-use ferrogate_types::Principal;
-use ferrogate_wire::query::{QueryParams, XmlWriter};
+use ferrogate_store::ReadTx;
+use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
 use super::entity::{ensure_no_policies, entity_arn, no_such_entity};
+use super::output::{Listing, Owned, Single};
 use super::users::decode_tags;
-use super::{encode_document, paged, trail_date, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
+use super::{
+    encode_document, on_entity, on_listing, owned, paged, request_tags, trail_date, Iam, Page,
+    Params,
+};
 use crate::ids;
 use crate::model::{keys, tables, EntityKind, Role, Tag};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 pub(crate) fn load_role(tx: &dyn ReadTx, account: &str, name: &str) -> Result<Role, IamError> {
     tables::ROLES
@@ -71,30 +75,6 @@ fn principal_exists(tx: &dyn ReadTx, p: &str) -> Result<bool, IamError> {
     Ok(false)
 }
 
-fn write_role(w: &mut XmlWriter, account: &str, r: &Role, full: bool) {
-    w.leaf("Path", &r.path)
-        .leaf("RoleName", &r.name)
-        .leaf("RoleId", &r.role_id)
-        .leaf("Arn", &r.arn(account));
-    w.leaf("CreateDate", &r.create_date.iso8601());
-    w.leaf(
-        "AssumeRolePolicyDocument",
-        &encode_document(&r.trust_policy),
-    );
-    w.leaf_opt("Description", r.description.as_deref());
-    w.leaf("MaxSessionDuration", &r.max_session_duration.to_string());
-    if full && !r.tags.is_empty() {
-        w.open("Tags");
-        for t in &r.tags {
-            w.open("member")
-                .leaf("Key", &t.key)
-                .leaf("Value", &t.value)
-                .close("member");
-        }
-        w.close("Tags");
-    }
-}
-
 fn role_name(p: &QueryParams) -> Result<String, IamError> {
     let name = Params(p).required("RoleName")?;
     Checks::new().name(name, "roleName", 64).done()?;
@@ -113,11 +93,6 @@ pub struct CreateRoleInput {
 }
 
 impl CreateRoleInput {
-    /// `aws:RequestTag/<key>` and `aws:TagKeys` from the request's tags.
-    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        crate::api::tag_keys(&self.tags)
-    }
-
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let name = q.required("RoleName")?;
@@ -142,6 +117,7 @@ impl CreateRoleInput {
                 "Permissions boundaries are not supported by Ferrogate yet.".into(),
             ));
         }
+        super::tags::check_unique(&tags)?;
         Ok(Self {
             name: name.into(),
             path: path.into(),
@@ -151,21 +127,71 @@ impl CreateRoleInput {
             tags,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:CreateRole".into(),
-            resource: entity_arn(
-                caller.account.as_str(),
-                EntityKind::Role,
-                &self.path,
-                &self.name,
-            ),
-            trust_of: None,
+impl Operation for CreateRoleInput {
+    type Output = Single<Owned<Role>>;
+
+    /// `iam:CreateRole` on the new role; with tags, `iam:TagRole` too.
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let arn = entity_arn(s.account(), EntityKind::Role, &self.path, &self.name);
+        let mut auth = Authorization::of(Check::new(
+            "iam:CreateRole",
+            Resource::New(arn.clone()),
+            request_tags(&self.tags),
+        ));
+        if !self.tags.is_empty() {
+            auth = auth.and(Check::new(
+                "iam:TagRole",
+                Resource::New(arn),
+                request_tags(&self.tags),
+            ));
         }
+        Ok(auth)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let key = keys::entity(account, EntityKind::Role, &i.name);
+        if tables::ROLES.get(tx.read(), &key)?.is_some() {
+            return Err(IamError::EntityAlreadyExists(format!(
+                "Role with name {} already exists.",
+                i.name
+            )));
+        }
+        check_trust_policy(tx.read(), &i.trust_policy)?;
+        let role = Role {
+            name: i.name.clone(),
+            role_id: ids::unique_id("AROA").ok_or(IamError::RandomnessUnavailable)?,
+            path: i.path.clone(),
+            trust_policy: i.trust_policy.clone(),
+            description: i.description.clone(),
+            max_session_duration: i.max_session_duration,
+            create_date: ctx.now,
+            tags: i.tags.clone(),
+        };
+        tables::ROLES.put(tx.write()?, &key, &role)?;
+        let elements = json!({ "role": {
+            "path": role.path, "roleName": role.name, "roleId": role.role_id, "arn": role.arn(account),
+            "createDate": trail_date(role.create_date), "assumeRolePolicyDocument": encode_document(&role.trust_policy),
+        }});
+        let name = role.name.clone();
+        Ok(Reply::new(Single {
+            element: "Role",
+            item: Owned {
+                account: account.to_owned(),
+                item: role,
+                with_tags: true,
+            },
+        })
+        .elements(elements)
+        .resource("AWS::IAM::Role", name))
+    }
+}
+
+impl Recorded for CreateRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({ "roleName": self.name, "assumeRolePolicyDocument": self.trust_policy });
         if self.path != "/" {
             v["path"] = json!(self.path);
@@ -174,41 +200,6 @@ impl CreateRoleInput {
             v["description"] = json!(d);
         }
         v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let account = ctx.principal.account.as_str();
-        let key = keys::entity(account, EntityKind::Role, &self.name);
-        if tables::ROLES.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "Role with name {} already exists.",
-                self.name
-            )));
-        }
-        check_trust_policy(tx.read(), &self.trust_policy)?;
-        let role = Role {
-            name: self.name.clone(),
-            role_id: ids::unique_id("AROA"),
-            path: self.path.clone(),
-            trust_policy: self.trust_policy.clone(),
-            description: self.description.clone(),
-            max_session_duration: self.max_session_duration,
-            create_date: ctx.now,
-            tags: self.tags.clone(),
-        };
-        tables::ROLES.put(tx.write()?, &key, &role)?;
-        let mut w = XmlWriter::response("CreateRole", NS);
-        w.open("Role");
-        write_role(&mut w, account, &role, true);
-        w.close("Role");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: json!({ "role": {
-                "path": role.path, "roleName": role.name, "roleId": role.role_id, "arn": role.arn(account),
-                "createDate": trail_date(role.create_date), "assumeRolePolicyDocument": encode_document(&role.trust_policy),
-            }}),
-            resources: vec![("AWS::IAM::Role".into(), role.name)],
-        })
     }
 }
 
@@ -219,40 +210,38 @@ pub struct GetRoleInput {
 }
 
 impl GetRoleInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::Role, &self.name))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: role_name(p)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:GetRole".into(),
-            resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name),
-            trust_of: None,
-        }
+impl Operation for GetRoleInput {
+    type Output = Single<Owned<Role>>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(s, "iam:GetRole", EntityKind::Role, &self.name)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "roleName": self.name })
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let role = load_role(tx.read(), account, &self.name)?;
-        let mut w = XmlWriter::response("GetRole", NS);
-        w.open("Role");
-        write_role(&mut w, account, &role, true);
-        w.close("Role");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        let role = load_role(tx.read(), account, &op.name)?;
+        Ok(Reply::new(Single {
+            element: "Role",
+            item: Owned {
+                account: account.to_owned(),
+                item: role,
+                with_tags: true,
+            },
+        }))
+    }
+}
+
+impl Recorded for GetRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "roleName": self.name })
     }
 }
 
@@ -275,42 +264,36 @@ impl ListRolesInput {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:ListRoles".into(),
-            resource: format!("arn:aws:iam::{}:role/", caller.account),
-            trust_of: None,
-        }
+impl Operation for ListRolesInput {
+    type Output = Listing<Owned<Role>>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        Ok(on_listing(s, "iam:ListRoles", "role"))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        Value::Null
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
         let (roles, next) = paged(
             tx.read(),
             tables::ROLES,
             &keys::entities(account),
-            &self.page,
-            |r| r.path.starts_with(&self.path_prefix),
+            &i.page,
+            |r| r.path.starts_with(&i.path_prefix),
         )?;
-        let mut w = XmlWriter::response("ListRoles", NS);
-        w.open("Roles");
-        for r in &roles {
-            w.open("member");
-            write_role(&mut w, account, r, false);
-            w.close("member");
-        }
-        w.close("Roles");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(Listing::new(
+            "Roles",
+            owned(account, roles),
+            next,
+        )))
+    }
+}
+
+impl Recorded for ListRolesInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -321,41 +304,36 @@ pub struct DeleteRoleInput {
 }
 
 impl DeleteRoleInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::Role, &self.name))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         Ok(Self {
             name: role_name(p)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:DeleteRole".into(),
-            resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name),
-            trust_of: None,
-        }
+impl Operation for DeleteRoleInput {
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(s, "iam:DeleteRole", EntityKind::Role, &self.name)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "roleName": self.name })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let role = load_role(tx.read(), account, &self.name)?;
+        let role = load_role(tx.read(), account, &op.name)?;
         ensure_no_policies(tx.read(), account, EntityKind::Role, &role.name)?;
         tables::ROLES.delete(
             tx.write()?,
             &keys::entity(account, EntityKind::Role, &role.name),
         )?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result("DeleteRole", NS).finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::Role".into(), role.name)],
-        })
+        Ok(Reply::new(NoResult).resource("AWS::IAM::Role", role.name))
+    }
+}
+
+impl Recorded for DeleteRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "roleName": self.name })
     }
 }
 
@@ -367,10 +345,6 @@ pub struct UpdateAssumeRolePolicyInput {
 }
 
 impl UpdateAssumeRolePolicyInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::Role, &self.name))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let name = role_name(p)?;
         let doc = Params(p).required("PolicyDocument")?;
@@ -382,34 +356,37 @@ impl UpdateAssumeRolePolicyInput {
             document: doc.into(),
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:UpdateAssumeRolePolicy".into(),
-            resource: entity_arn(caller.account.as_str(), EntityKind::Role, "/", &self.name),
-            trust_of: None,
-        }
+impl Operation for UpdateAssumeRolePolicyInput {
+    type Output = NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(
+            s,
+            "iam:UpdateAssumeRolePolicy",
+            EntityKind::Role,
+            &self.name,
+        )
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "roleName": self.name, "policyDocument": self.document })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let mut role = load_role(tx.read(), account, &self.name)?;
-        check_trust_policy(tx.read(), &self.document)?;
-        role.trust_policy = self.document.clone();
+        let mut role = load_role(tx.read(), account, &i.name)?;
+        check_trust_policy(tx.read(), &i.document)?;
+        role.trust_policy = i.document.clone();
         tables::ROLES.put(
             tx.write()?,
             &keys::entity(account, EntityKind::Role, &role.name),
             &role,
         )?;
-        Ok(Reply {
-            body: XmlWriter::response_without_result("UpdateAssumeRolePolicy", NS)
-                .finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::Role".into(), role.name)],
-        })
+        Ok(Reply::new(NoResult).resource("AWS::IAM::Role", role.name))
+    }
+}
+
+impl Recorded for UpdateAssumeRolePolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "roleName": self.name, "policyDocument": self.document })
     }
 }

@@ -1,21 +1,24 @@
-//! STS `GetCallerIdentity`.
+//! STS: `GetCallerIdentity` and `AssumeRole`.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
-use ferrogate_store::TxRef;
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, ResourcePolicy, Scope, Sent, XmlOutput,
+};
+use ferrogate_policy::{Policy, PolicyKind, ResourcePolicyKind};
 use ferrogate_types::{Principal, PrincipalKind};
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 use serde_json::{json, Value};
 
 use super::inline::check_identity_document;
 use super::roles::load_role;
-use super::{trail_date, Ctx, Params, Reply};
-use crate::authz::Action;
+use super::{trail_date, Params, Sts};
 use crate::ids;
 use crate::model::{keys, tables, Session};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// `GetCallerIdentity`: no parameters; never denied.
 #[derive(Debug, Clone)]
@@ -25,30 +28,47 @@ impl GetCallerIdentityInput {
     pub(crate) fn decode(_: &QueryParams) -> Result<Self, IamError> {
         Ok(Self)
     }
+}
 
-    pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action {
-            action: "sts:GetCallerIdentity".into(),
-            resource: "*".into(),
-            trust_of: None,
-        }
+/// `GetCallerIdentity`'s answer.
+#[derive(Debug, Clone)]
+pub struct CallerIdentity {
+    arn: String,
+    user_id: String,
+    account: String,
+}
+
+impl XmlOutput for CallerIdentity {
+    const HAS_RESULT: bool = true;
+    fn write(&self, w: &mut XmlWriter) {
+        w.leaf("Arn", &self.arn)
+            .leaf("UserId", &self.user_id)
+            .leaf("Account", &self.account);
+    }
+}
+
+impl Operation for GetCallerIdentityInput {
+    type Output = CallerIdentity;
+
+    /// "No permissions are required to perform this operation" (STS API Reference).
+    fn authorize(&self, _: &Scope<'_, Sts>) -> Result<Authorization, IamError> {
+        Ok(Authorization::not_required("sts:GetCallerIdentity"))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        Value::Null
-    }
-
-    pub(crate) fn execute(&self, _tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(_: &Authorized<Self>, x: Exec<'_, Sts>) -> Done<Self> {
+        let Exec { ctx, .. } = x;
         let p = ctx.principal;
-        let mut w = XmlWriter::response("GetCallerIdentity", NS);
-        w.leaf("Arn", &p.arn)
-            .leaf("UserId", &p.principal_id)
-            .leaf("Account", p.account.as_str());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
+        Ok(Reply::new(CallerIdentity {
+            arn: p.arn.clone(),
+            user_id: p.principal_id.clone(),
+            account: p.account.to_string(),
+        }))
+    }
+}
+
+impl Recorded for GetCallerIdentityInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -123,60 +143,163 @@ impl AssumeRoleInput {
         })
     }
 
-    /// `sts:ExternalId` and `sts:RoleSessionName`, which trust policies commonly require.
-    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut k = vec![(
-            "sts:RoleSessionName".to_owned(),
-            vec![self.session_name.clone()],
-        )];
-        if let Some(e) = &self.external_id {
-            k.push(("sts:ExternalId".into(), vec![e.clone()]));
-        }
-        k
-    }
-
-    /// The role must be exactly the one the ARN names (path and spelling included): the
-    /// decision is made on its stored ARN, and a near miss is refused as AWS refuses it.
-    pub(crate) fn access(
-        &self,
-        tx: &dyn ferrogate_store::ReadTx,
-        caller: &Principal,
-    ) -> Result<crate::op::Access, IamError> {
-        let key = keys::entity(
-            &self.role_account,
-            crate::model::EntityKind::Role,
-            &self.role_name,
-        );
-        let Some(role) = tables::ROLES.get(tx, &key)? else {
-            return Err(IamError::AccessDenied(self.denied(caller)));
-        };
-        let arn = role.arn(&self.role_account);
-        if arn != self.role_arn {
-            return Err(IamError::AccessDenied(self.denied(caller)));
-        }
-        Ok(crate::op::Access {
-            resource: Some(arn),
-            keys: super::resource_tag_keys(&role.tags),
-            ..Default::default()
-        })
-    }
-
     fn denied(&self, caller: &Principal) -> String {
         format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
             caller.arn, self.role_arn
         )
     }
+}
 
-    pub(crate) fn action(&self, _caller: &Principal) -> Action {
-        Action {
-            action: "sts:AssumeRole".into(),
-            resource: self.role_arn.clone(),
-            trust_of: Some((self.role_account.clone(), self.role_name.clone())),
+/// `AssumeRole`'s answer: the session's credentials. `Debug` shows neither the secret nor the
+/// session token.
+pub struct AssumedRole {
+    access_key_id: String,
+    secret: zeroize::Zeroizing<String>,
+    token: zeroize::Zeroizing<String>,
+    expiration: ferrogate_types::Timestamp,
+    assumed_id: String,
+    assumed_arn: String,
+}
+
+impl std::fmt::Debug for AssumedRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumedRole")
+            .field("access_key_id", &self.access_key_id)
+            .field("assumed_arn", &self.assumed_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XmlOutput for AssumedRole {
+    const HAS_RESULT: bool = true;
+    fn write(&self, w: &mut XmlWriter) {
+        w.open("Credentials");
+        w.leaf("AccessKeyId", &self.access_key_id)
+            .leaf("SecretAccessKey", &self.secret)
+            .leaf("SessionToken", &self.token);
+        w.leaf("Expiration", &self.expiration.iso8601());
+        w.close("Credentials");
+        w.open("AssumedRoleUser")
+            .leaf("AssumedRoleId", &self.assumed_id)
+            .leaf("Arn", &self.assumed_arn)
+            .close("AssumedRoleUser");
+    }
+}
+
+impl Operation for AssumeRoleInput {
+    type Output = AssumedRole;
+
+    /// `sts:AssumeRole` on the role exactly as the ARN names it (path and spelling included:
+    /// a near miss is refused as AWS refuses it), decided with the role's trust policy as its
+    /// resource policy, `sts:RoleSessionName` and `sts:ExternalId`.
+    fn authorize(&self, s: &Scope<'_, Sts>) -> Result<Authorization, IamError> {
+        let key = keys::entity(
+            &self.role_account,
+            crate::model::EntityKind::Role,
+            &self.role_name,
+        );
+        let Some(role) = tables::ROLES.get(s.tx, &key)? else {
+            return Err(IamError::AccessDenied(self.denied(s.principal)));
+        };
+        let arn = role.arn(&self.role_account);
+        if arn != self.role_arn {
+            return Err(IamError::AccessDenied(self.denied(s.principal)));
         }
+        let trust = Policy::parse(&role.trust_policy, PolicyKind::RoleTrust).map_err(|e| {
+            tracing::error!(role = %arn, error = %e, "a stored trust policy does not parse; refusing");
+            IamError::AccessDenied(self.denied(s.principal))
+        })?;
+        let mut check = Check::new(
+            "sts:AssumeRole",
+            Resource::Existing {
+                arn,
+                tags: role.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            },
+            RequestTags::None,
+        )
+        .key("sts:RoleSessionName", vec![self.session_name.clone()])
+        .policy(ResourcePolicy {
+            name: format!("arn:aws:iam::{}:role-trust-policy", self.role_account),
+            policy: Arc::new(trust),
+            kind: ResourcePolicyKind::RoleTrust,
+            account: self.role_account.clone(),
+        });
+        if let Some(e) = &self.external_id {
+            check = check.key("sts:ExternalId", vec![e.clone()]);
+        }
+        Ok(Authorization::of(check))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Sts>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        // Authorization already required the role's trust policy to allow this caller, so
+        // the role exists; a role deleted since then is reported like AWS reports a missing
+        // role, as a refusal.
+        let role = load_role(tx.read(), &this.role_account, &this.role_name)
+            .ok()
+            .filter(|r| r.arn(&this.role_account) == this.role_arn)
+            .ok_or_else(|| IamError::AccessDenied(this.denied(ctx.principal)))?;
+        let chained = matches!(ctx.principal.kind, PrincipalKind::AssumedRole { .. });
+        let max = if chained {
+            CHAINED_MAX
+        } else {
+            i64::from(role.max_session_duration)
+        };
+        let duration = this.duration.unwrap_or(3600.min(max));
+        if duration > max {
+            return Err(IamError::ValidationError(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                    .into(),
+            ));
+        }
+        let secret = ids::secret_access_key().ok_or(IamError::RandomnessUnavailable)?;
+        let token = session_token()?;
+        let access_key_id =
+            ids::temporary_access_key_id().ok_or(IamError::RandomnessUnavailable)?;
+        let expiration = ctx.now.plus_millis(duration * 1000);
+        let sealed = ctx
+            .sealer
+            .seal(secret.as_bytes(), access_key_id.as_bytes())?;
+        let session = Session {
+            access_key_id: access_key_id.clone(),
+            account: this.role_account.clone(),
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.role_id.clone(),
+            session_name: this.session_name.clone(),
+            sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
+            token_sha256: token_hash(&token),
+            created: ctx.now,
+            expiration,
+            policy: this.policy.clone(),
+        };
+        tables::SESSIONS.put(tx.write()?, &keys::key(&access_key_id), &session)?;
+        let assumed_id = format!("{}:{}", role.role_id, this.session_name);
+        let assumed_arn = format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            this.role_account, role.name, this.session_name
+        );
+        // Neither the secret nor the session token is ever recorded.
+        let elements = json!({
+            "credentials": { "accessKeyId": access_key_id, "expiration": trail_date(expiration) },
+            "assumedRoleUser": { "assumedRoleId": assumed_id, "arn": assumed_arn },
+        });
+        Ok(Reply::new(AssumedRole {
+            access_key_id,
+            secret,
+            token,
+            expiration,
+            assumed_id,
+            assumed_arn,
+        })
+        .elements(elements)
+        .resource("AWS::IAM::Role", this.role_arn.clone()))
+    }
+}
+
+impl Recorded for AssumeRoleInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({ "roleArn": self.role_arn, "roleSessionName": self.session_name });
         if let Some(e) = &self.external_id {
             v["externalId"] = json!(e);
@@ -188,79 +311,6 @@ impl AssumeRoleInput {
             v["policy"] = json!(p);
         }
         v
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        // Authorization already required the role's trust policy to allow this caller, so
-        // the role exists; a role deleted since then is reported like AWS reports a missing
-        // role, as a refusal.
-        let role = load_role(tx.read(), &self.role_account, &self.role_name)
-            .ok()
-            .filter(|r| r.arn(&self.role_account) == self.role_arn)
-            .ok_or_else(|| IamError::AccessDenied(self.denied(ctx.principal)))?;
-        let chained = matches!(ctx.principal.kind, PrincipalKind::AssumedRole { .. });
-        let max = if chained {
-            CHAINED_MAX
-        } else {
-            i64::from(role.max_session_duration)
-        };
-        let duration = self.duration.unwrap_or(3600.min(max));
-        if duration > max {
-            return Err(IamError::ValidationError(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-                    .into(),
-            ));
-        }
-        let secret = ids::secret_access_key().ok_or_else(|| {
-            IamError::Internal(ferrogate_store::StoreError::Unavailable(
-                "no randomness".into(),
-            ))
-        })?;
-        let token = session_token()?;
-        let access_key_id = ids::temporary_access_key_id();
-        let expiration = ctx.now.plus_millis(duration * 1000);
-        let sealed = ctx
-            .sealer
-            .seal(secret.as_bytes(), access_key_id.as_bytes())?;
-        let session = Session {
-            access_key_id: access_key_id.clone(),
-            account: self.role_account.clone(),
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.role_id.clone(),
-            session_name: self.session_name.clone(),
-            sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
-            token_sha256: token_hash(&token),
-            created: ctx.now,
-            expiration,
-            policy: self.policy.clone(),
-        };
-        tables::SESSIONS.put(tx.write()?, &keys::key(&access_key_id), &session)?;
-        let assumed_id = format!("{}:{}", role.role_id, self.session_name);
-        let assumed_arn = format!(
-            "arn:aws:sts::{}:assumed-role/{}/{}",
-            self.role_account, role.name, self.session_name
-        );
-        let mut w = XmlWriter::response("AssumeRole", NS);
-        w.open("Credentials");
-        w.leaf("AccessKeyId", &access_key_id)
-            .leaf("SecretAccessKey", &secret)
-            .leaf("SessionToken", &token);
-        w.leaf("Expiration", &expiration.iso8601());
-        w.close("Credentials");
-        w.open("AssumedRoleUser")
-            .leaf("AssumedRoleId", &assumed_id)
-            .leaf("Arn", &assumed_arn)
-            .close("AssumedRoleUser");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            // Neither the secret nor the session token is ever recorded.
-            response_elements: json!({
-                "credentials": { "accessKeyId": access_key_id, "expiration": trail_date(expiration) },
-                "assumedRoleUser": { "assumedRoleId": assumed_id, "arn": assumed_arn },
-            }),
-            resources: vec![("AWS::IAM::Role".into(), self.role_arn.clone())],
-        })
     }
 }
 
@@ -277,11 +327,7 @@ pub(crate) fn parse_role_arn(arn: &str) -> Option<(String, String)> {
 /// A session token: 96 random bytes, base64. Only its SHA-256 is stored.
 fn session_token() -> Result<zeroize::Zeroizing<String>, IamError> {
     let mut b = zeroize::Zeroizing::new([0u8; 96]);
-    aws_lc_rs::rand::fill(b.as_mut()).map_err(|_| {
-        IamError::Internal(ferrogate_store::StoreError::Unavailable(
-            "no randomness".into(),
-        ))
-    })?;
+    aws_lc_rs::rand::fill(b.as_mut()).map_err(|_| IamError::RandomnessUnavailable)?;
     Ok(zeroize::Zeroizing::new(
         base64::engine::general_purpose::STANDARD.encode(b.as_ref()),
     ))

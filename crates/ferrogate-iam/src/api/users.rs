@@ -1,19 +1,19 @@
 //! CreateUser, GetUser, ListUsers, DeleteUser.
 
-use ferrogate_store::TxRef;
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, Resource, Scope, Sent,
+};
 use ferrogate_types::{Principal, PrincipalKind};
-use ferrogate_wire::query::{QueryParams, XmlWriter};
+use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
 use super::entity::{any_under, ensure_no_policies};
-use super::{paged, trail_date, write_truncation, Ctx, Page, Params, Reply};
-use crate::authz::Action;
+use super::output::{Listing, Owned, RootUser, Single, UserOrRoot};
+use super::{on_entity, paged, request_tags, trail_date, user_or_caller, Iam, Page, Params};
 use crate::ids;
 use crate::model::{keys, tables, EntityKind, Tag, User};
 use crate::validate::Checks;
 use crate::IamError;
-
-const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 pub(crate) fn user_arn(account: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:user{path}{name}")
@@ -40,24 +40,6 @@ pub(crate) fn caller_user_name(caller: &Principal) -> Option<&str> {
     match &caller.kind {
         PrincipalKind::IamUser { user_name } => Some(user_name),
         _ => None,
-    }
-}
-
-fn write_user(w: &mut XmlWriter, account: &str, u: &User, with_tags: bool) {
-    w.leaf("Path", &u.path);
-    w.leaf("UserName", &u.name)
-        .leaf("UserId", &u.user_id)
-        .leaf("Arn", &u.arn(account));
-    w.leaf("CreateDate", &u.create_date.iso8601());
-    if with_tags && !u.tags.is_empty() {
-        w.open("Tags");
-        for t in &u.tags {
-            w.open("member")
-                .leaf("Key", &t.key)
-                .leaf("Value", &t.value)
-                .close("member");
-        }
-        w.close("Tags");
     }
 }
 
@@ -89,11 +71,6 @@ pub struct CreateUserInput {
 }
 
 impl CreateUserInput {
-    /// `aws:RequestTag/<key>` and `aws:TagKeys` from the request's tags.
-    pub(crate) fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        crate::api::tag_keys(&self.tags)
-    }
-
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let user_name = q.required("UserName")?.to_owned();
@@ -109,28 +86,76 @@ impl CreateUserInput {
                 "Permissions boundaries are not supported by Ferrogate yet.".into(),
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        if !tags.iter().all(|t| seen.insert(t.key.to_lowercase())) {
-            return Err(IamError::InvalidInput(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
-            ));
-        }
+        super::tags::check_unique(&tags)?;
         Ok(Self {
             user_name,
             path,
             tags,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:CreateUser".into(),
-            resource: user_arn(caller.account.as_str(), &self.path, &self.user_name),
-            trust_of: None,
+impl Operation for CreateUserInput {
+    type Output = Single<Owned<User>>;
+
+    /// `iam:CreateUser` on the new user; with tags, `iam:TagUser` on it too (the SAR lists
+    /// it as a dependent action: tagging on create is authorized as tagging).
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let arn = user_arn(s.account(), &self.path, &self.user_name);
+        let create = Check::new(
+            "iam:CreateUser",
+            Resource::New(arn.clone()),
+            request_tags(&self.tags),
+        );
+        let mut auth = Authorization::of(create);
+        if !self.tags.is_empty() {
+            auth = auth.and(Check::new(
+                "iam:TagUser",
+                Resource::New(arn),
+                request_tags(&self.tags),
+            ));
         }
+        Ok(auth)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let key = keys::user(account, &i.user_name);
+        if tables::USERS.get(tx.read(), &key)?.is_some() {
+            return Err(IamError::EntityAlreadyExists(format!(
+                "User with name {} already exists.",
+                i.user_name
+            )));
+        }
+        let user = User {
+            name: i.user_name.clone(),
+            user_id: ids::unique_id("AIDA").ok_or(IamError::RandomnessUnavailable)?,
+            path: i.path.clone(),
+            create_date: ctx.now,
+            tags: i.tags.clone(),
+        };
+        tables::USERS.put(tx.write()?, &key, &user)?;
+        let elements = json!({ "user": {
+            "path": user.path, "userName": user.name, "userId": user.user_id,
+            "arn": user.arn(account), "createDate": trail_date(user.create_date),
+        }});
+        let name = user.name.clone();
+        Ok(Reply::new(Single {
+            element: "User",
+            item: Owned {
+                account: account.to_owned(),
+                item: user,
+                with_tags: true,
+            },
+        })
+        .elements(elements)
+        .resource("AWS::IAM::User", name))
+    }
+}
+
+impl Recorded for CreateUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({ "userName": self.user_name });
         if self.path != "/" {
             v["path"] = json!(self.path);
@@ -144,37 +169,6 @@ impl CreateUserInput {
         }
         v
     }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let account = ctx.principal.account.as_str();
-        let key = keys::user(account, &self.user_name);
-        if tables::USERS.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "User with name {} already exists.",
-                self.user_name
-            )));
-        }
-        let user = User {
-            name: self.user_name.clone(),
-            user_id: ids::unique_id("AIDA"),
-            path: self.path.clone(),
-            create_date: ctx.now,
-            tags: self.tags.clone(),
-        };
-        tables::USERS.put(tx.write()?, &key, &user)?;
-        let mut w = XmlWriter::response("CreateUser", NS);
-        w.open("User");
-        write_user(&mut w, account, &user, true);
-        w.close("User");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: json!({ "user": {
-                "path": user.path, "userName": user.name, "userId": user.user_id,
-                "arn": user.arn(account), "createDate": trail_date(user.create_date),
-            }}),
-            resources: vec![("AWS::IAM::User".into(), user.name.clone())],
-        })
-    }
 }
 
 /// `GetUser`.
@@ -184,10 +178,6 @@ pub struct GetUserInput {
 }
 
 impl GetUserInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        self.user_name.as_deref().map(|n| (EntityKind::User, n))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let user_name = Params(p).optional("UserName").map(str::to_owned);
         if let Some(n) = &user_name {
@@ -195,48 +185,53 @@ impl GetUserInput {
         }
         Ok(Self { user_name })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        let resource = match (&self.user_name, &caller.kind) {
-            (Some(n), _) => user_arn(caller.account.as_str(), "/", n),
-            (None, _) => caller.arn.clone(),
+impl Operation for GetUserInput {
+    type Output = Single<UserOrRoot>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        let resource = match &self.user_name {
+            Some(n) => super::entity_resource(s.tx, s.account(), EntityKind::User, n)?,
+            None => user_or_caller(s, None)?,
         };
-        Action {
-            action: "iam:GetUser".into(),
+        Ok(Authorization::of(Check::new(
+            "iam:GetUser",
             resource,
-            trust_of: None,
-        }
+            ferrogate_api::RequestTags::None,
+        )))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        self.user_name
-            .as_ref()
-            .map_or(Value::Null, |n| json!({ "userName": n }))
-    }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let mut w = XmlWriter::response("GetUser", NS);
-        w.open("User");
-        let name = self
+        let name = op
+            .op()
             .user_name
             .as_deref()
             .or_else(|| caller_user_name(ctx.principal));
-        let resources = match name {
+        let (item, resource) = match name {
             Some(n) => {
                 let u = load_user(tx.read(), account, n)?;
-                write_user(&mut w, account, &u, true);
-                vec![("AWS::IAM::User".to_owned(), u.name)]
+                let name = u.name.clone();
+                let item = UserOrRoot::User(Owned {
+                    account: account.to_owned(),
+                    item: u,
+                    with_tags: true,
+                });
+                (item, Some(name))
             }
             None if ctx.principal.is_root() => {
                 // The root user has no name or path; IAM answers with its id and ARN.
                 let created = crate::model::tables::ACCOUNTS
                     .get(tx.read(), &keys::account(account))?
                     .map_or(ctx.now, |a| a.created);
-                w.leaf("UserId", account)
-                    .leaf("Arn", &ctx.principal.arn)
-                    .leaf("CreateDate", &created.iso8601());
-                Vec::new()
+                let root = RootUser {
+                    account: account.to_owned(),
+                    arn: ctx.principal.arn.clone(),
+                    created,
+                };
+                (UserOrRoot::Root(root), None)
             }
             None => {
                 return Err(IamError::ValidationError(
@@ -244,12 +239,22 @@ impl GetUserInput {
                 ))
             }
         };
-        w.close("User");
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources,
+        let reply = Reply::new(Single {
+            element: "User",
+            item,
+        });
+        Ok(match resource {
+            Some(n) => reply.resource("AWS::IAM::User", n),
+            None => reply,
         })
+    }
+}
+
+impl Recorded for GetUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        self.user_name
+            .as_ref()
+            .map_or(Value::Null, |n| json!({ "userName": n }))
     }
 }
 
@@ -272,16 +277,32 @@ impl ListUsersInput {
             page: Page::decode(&q)?,
         })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:ListUsers".into(),
-            resource: format!("arn:aws:iam::{}:user/", caller.account),
-            trust_of: None,
-        }
+impl Operation for ListUsersInput {
+    type Output = Listing<Owned<User>>;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        Ok(super::on_listing(s, "iam:ListUsers", "user"))
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let account = ctx.principal.account.as_str();
+        let (users, next) = paged(
+            tx.read(),
+            tables::USERS,
+            &keys::users(account),
+            &i.page,
+            |u| u.path.starts_with(&i.path_prefix),
+        )?;
+        let users = super::owned(account, users);
+        Ok(Reply::new(Listing::new("Users", users, next)))
+    }
+}
+
+impl Recorded for ListUsersInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({});
         if self.path_prefix != "/" {
             v["pathPrefix"] = json!(self.path_prefix);
@@ -295,31 +316,6 @@ impl ListUsersInput {
             v
         }
     }
-
-    pub(crate) fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
-        let account = ctx.principal.account.as_str();
-        let (users, next) = paged(
-            tx.read(),
-            tables::USERS,
-            &keys::users(account),
-            &self.page,
-            |u| u.path.starts_with(&self.path_prefix),
-        )?;
-        let mut w = XmlWriter::response("ListUsers", NS);
-        w.open("Users");
-        for u in &users {
-            w.open("member");
-            write_user(&mut w, account, u, false);
-            w.close("member");
-        }
-        w.close("Users");
-        write_truncation(&mut w, next.as_deref());
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: Vec::new(),
-        })
-    }
 }
 
 /// `DeleteUser`.
@@ -329,31 +325,24 @@ pub struct DeleteUserInput {
 }
 
 impl DeleteUserInput {
-    /// The existing user, group or role the request addresses, if it names one.
-    pub(crate) fn target(&self) -> Option<(EntityKind, &str)> {
-        Some((EntityKind::User, &self.user_name))
-    }
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let user_name = Params(p).required("UserName")?.to_owned();
         Checks::new().name(&user_name, "userName", 128).done()?;
         Ok(Self { user_name })
     }
+}
 
-    pub(crate) fn action(&self, caller: &Principal) -> Action {
-        Action {
-            action: "iam:DeleteUser".into(),
-            resource: user_arn(caller.account.as_str(), "/", &self.user_name),
-            trust_of: None,
-        }
+impl Operation for DeleteUserInput {
+    type Output = ferrogate_api::NoResult;
+
+    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
+        on_entity(s, "iam:DeleteUser", EntityKind::User, &self.user_name)
     }
 
-    pub(crate) fn request_parameters(&self) -> Value {
-        json!({ "userName": self.user_name })
-    }
-
-    pub(crate) fn execute(&self, mut tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<Reply, IamError> {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let user = load_user(tx.read(), account, &self.user_name)?;
+        let user = load_user(tx.read(), account, &op.user_name)?;
         if any_under(
             tx.read(),
             tables::USER_KEYS.tree(),
@@ -374,11 +363,12 @@ impl DeleteUserInput {
             ));
         }
         tables::USERS.delete(tx.write()?, &keys::user(account, &user.name))?;
-        let w = XmlWriter::response_without_result("DeleteUser", NS);
-        Ok(Reply {
-            body: w.finish(ctx.request_id),
-            response_elements: Value::Null,
-            resources: vec![("AWS::IAM::User".into(), user.name)],
-        })
+        Ok(Reply::new(ferrogate_api::NoResult).resource("AWS::IAM::User", user.name))
+    }
+}
+
+impl Recorded for DeleteUserInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "userName": self.user_name })
     }
 }

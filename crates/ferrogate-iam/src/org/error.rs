@@ -60,6 +60,9 @@ pub enum OrgError {
     /// A protocol-level problem.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The CSPRNG failed (organization, root, policy and request ids).
+    #[error("the random number generator failed")]
+    RandomnessUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -88,19 +91,36 @@ impl AwsError for OrgError {
             OrgError::PolicyTypeAlreadyEnabledException => "PolicyTypeAlreadyEnabledException",
             OrgError::MalformedPolicyDocumentException(_) => "MalformedPolicyDocumentException",
             OrgError::Wire(w) => w.aws_code(p),
-            OrgError::Internal(_) => "ServiceException",
+            OrgError::RandomnessUnavailable | OrgError::Internal(_) => "ServiceException",
         }
     }
 
     fn status(&self, p: Protocol) -> u16 {
         match self {
+            OrgError::AWSOrganizationsNotInUseException
+            | OrgError::AlreadyInOrganizationException
+            | OrgError::AccessDeniedException(_)
+            | OrgError::InvalidInputException(_)
+            | OrgError::ConstraintViolationException(_)
+            | OrgError::PolicyNotFoundException
+            | OrgError::TargetNotFoundException
+            | OrgError::RootNotFoundException
+            | OrgError::AccountNotFoundException
+            | OrgError::CreateAccountStatusNotFoundException
+            | OrgError::DuplicatePolicyException
+            | OrgError::DuplicatePolicyAttachmentException
+            | OrgError::PolicyNotAttachedException
+            | OrgError::PolicyInUseException
+            | OrgError::PolicyTypeNotEnabledException
+            | OrgError::PolicyTypeAlreadyEnabledException
+            | OrgError::MalformedPolicyDocumentException(_) => 400,
             OrgError::Wire(w) => w.status(p),
-            OrgError::Internal(_) => 500,
-            _ => 400,
+            OrgError::RandomnessUnavailable | OrgError::Internal(_) => 500,
         }
     }
 
+    /// Exactly the failures answered with a 5xx.
     fn is_internal(&self) -> bool {
-        matches!(self, OrgError::Internal(_))
+        self.status(Protocol::Json11) >= 500
     }
 }

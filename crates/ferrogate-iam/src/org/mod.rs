@@ -7,9 +7,13 @@
 //! (root, then the account) once the `SERVICE_CONTROL_POLICY` type is enabled; nothing for
 //! the management account, which SCPs never restrict.
 
+mod accounts;
 pub mod api;
+mod common;
 mod error;
 pub mod model;
+pub mod output;
+mod policies;
 
 pub use error::OrgError;
 

@@ -1,19 +1,62 @@
 //! Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
 //! GenerateDataKeyWithoutPlaintext, GenerateRandom. None of them changes state, so they
 //! run on a read snapshot; none of their audit records holds a plaintext or a ciphertext.
+//!
+//! Each is authorized with `kms:EncryptionAlgorithm` (`SYMMETRIC_DEFAULT`, also when the
+//! request leaves the algorithm out: KMS condition keys "work even when the parameter
+//! doesn't appear in the request"), the encryption context keys, and `kms:RequestAlias`
+//! when the key is named by an alias.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Ctx, Done, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent,
+};
 use ferrogate_store::{ReadTx, TxRef};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{dry_run, usable, Done, Input, Kms};
+use super::output::{Blob, Plaintext};
+use super::{
+    caller_keys, dry_run, key_check, on_named_key, request_alias, usable, KeyUse, Kms, KEY,
+};
 use crate::resolve::{self, Aliases, KeyRef};
 use crate::state::Use;
 use crate::{material, KmsError};
+
+/// The only algorithm of symmetric keys.
+const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+
+/// `kms:EncryptionAlgorithm` on a check.
+fn with_algorithm(check: Check) -> Check {
+    check.key(
+        "kms:EncryptionAlgorithm",
+        vec![SYMMETRIC_DEFAULT.to_owned()],
+    )
+}
+
+/// The check of a cryptographic operation on the key `name` names.
+fn on_crypto_key(
+    s: &Scope<'_, Kms>,
+    name: &str,
+    action: &str,
+    grant_operation: &str,
+    context: &[(String, String)],
+) -> Result<Check, KmsError> {
+    let use_ = KeyUse {
+        action,
+        grant_operation: Some(grant_operation),
+        context,
+    };
+    Ok(with_algorithm(on_named_key(
+        s,
+        name,
+        Aliases::Accept,
+        &use_,
+    )?))
+}
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -99,36 +142,60 @@ impl EncryptInput {
     }
 }
 
-impl Input for EncryptInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Accept))
+/// `Encrypt`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EncryptOutput {
+    ciphertext_blob: Blob,
+    key_id: String,
+    encryption_algorithm: &'static str,
+}
+
+impl Operation for EncryptInput {
+    type Output = EncryptOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(on_crypto_key(
+            s,
+            &self.key_id,
+            "kms:Encrypt",
+            "Encrypt",
+            &pairs(&self.encryption_context),
+        )?))
     }
-    fn grant_operation(&self) -> Option<&'static str> {
-        Some("Encrypt")
+
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let r = named(&tx, &ctx, &i.key_id)?;
+        let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
+        dry_run(i.dry_run)?;
+        let plaintext = zeroize::Zeroizing::new(blob("plaintext", &i.plaintext.0, MAX_PLAINTEXT)?);
+        let (ciphertext, _) =
+            material::encrypt(ctx.sealer, &k, &plaintext, &pairs(&i.encryption_context))?;
+        Ok(Reply::new(EncryptOutput {
+            ciphertext_blob: Blob(ciphertext),
+            key_id: k.arn(),
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+        .resource(KEY, k.arn()))
     }
-    fn context(&self) -> Vec<(String, String)> {
-        pairs(&self.encryption_context)
+}
+
+impl Recorded for EncryptInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": SYMMETRIC_DEFAULT })
     }
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": "SYMMETRIC_DEFAULT" })
-    }
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let k = usable(tx.read(), r, ctx.now, Use::Crypto)?;
-        dry_run(self.dry_run)?;
-        let plaintext =
-            zeroize::Zeroizing::new(blob("plaintext", &self.plaintext.0, MAX_PLAINTEXT)?);
-        let (ciphertext, _) = material::encrypt(ctx.sealer, &k, &plaintext, &self.context())?;
-        Ok(Done::body(
-            json!({ "CiphertextBlob": B64.encode(ciphertext), "KeyId": k.arn(), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" }),
-        ))
-    }
+}
+
+/// The key a request names (aliases accepted), resolved in the handler's transaction.
+fn named(tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str) -> Result<KeyRef, KmsError> {
+    resolve::resolve(
+        tx.read(),
+        ctx.principal.account.as_str(),
+        ctx.region,
+        name,
+        Aliases::Accept,
+    )
 }
 
 /// `Decrypt`: the key is the one the ciphertext names; `KeyId`, when given, must be it.
@@ -151,6 +218,27 @@ pub struct DecryptInput {
 }
 
 impl DecryptInput {
+    /// Decrypts `ciphertext_blob` (base64) under `key_id` with `context`.
+    ///
+    /// # Errors
+    /// `ValidationException` for a blob KMS would refuse.
+    pub fn new(
+        ciphertext_blob: &str,
+        key_id: &str,
+        context: BTreeMap<String, String>,
+    ) -> Result<Self, KmsError> {
+        Self {
+            ciphertext_blob: ciphertext_blob.to_owned(),
+            encryption_context: Some(context),
+            grant_tokens: Vec::new(),
+            key_id: Some(key_id.to_owned()),
+            encryption_algorithm: None,
+            recipient: None,
+            dry_run: None,
+        }
+        .validated()
+    }
+
     pub(crate) fn validated(self) -> Result<Self, KmsError> {
         blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
         check_algorithm(self.encryption_algorithm.as_deref())?;
@@ -186,44 +274,74 @@ fn source_key(
     Ok(from_blob)
 }
 
-impl Input for DecryptInput {
-    fn key_ref(
-        &self,
-        tx: &dyn ReadTx,
-        account: &str,
-        region: &str,
-    ) -> Result<Option<KeyRef>, KmsError> {
+impl DecryptInput {
+    fn key(&self, tx: &dyn ReadTx, account: &str, region: &str) -> Result<KeyRef, KmsError> {
         let c = blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
-        source_key(tx, account, region, &c, self.key_id.as_deref()).map(Some)
+        source_key(tx, account, region, &c, self.key_id.as_deref())
     }
-    fn grant_operation(&self) -> Option<&'static str> {
-        Some("Decrypt")
+}
+
+/// `Decrypt`'s answer. `Debug` does not show the plaintext.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DecryptOutput {
+    key_id: String,
+    plaintext: Plaintext,
+    encryption_algorithm: &'static str,
+    key_material_id: String,
+}
+
+impl DecryptOutput {
+    /// The plaintext.
+    pub fn plaintext(&self) -> &[u8] {
+        self.plaintext.expose()
     }
-    fn context(&self) -> Vec<(String, String)> {
-        pairs(&self.encryption_context)
+}
+
+impl Operation for DecryptInput {
+    type Output = DecryptOutput;
+
+    /// On the key the ciphertext names (checked against `KeyId`, which may be an alias).
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let r = self.key(s.tx, s.account(), s.region)?;
+        let context = pairs(&self.encryption_context);
+        let use_ = KeyUse {
+            action: "kms:Decrypt",
+            grant_operation: Some("Decrypt"),
+            context: &context,
+        };
+        let mut check = with_algorithm(key_check(s, &r, &use_, RequestTags::None)?);
+        if let Some((k, v)) = self.key_id.as_deref().and_then(request_alias) {
+            check = check.key(k, v);
+        }
+        Ok(Authorization::of(check))
     }
-    fn request_parameters(&self) -> Value {
-        let mut v = json!({ "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": "SYMMETRIC_DEFAULT" });
+
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let r = i.key(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
+        let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
+        dry_run(i.dry_run)?;
+        let c = blob("ciphertextBlob", &i.ciphertext_blob, MAX_CIPHERTEXT)?;
+        let (plaintext, material_id) =
+            material::decrypt(ctx.sealer, &k, &c, &pairs(&i.encryption_context))?;
+        Ok(Reply::new(DecryptOutput {
+            key_id: k.arn(),
+            plaintext: Plaintext(plaintext),
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+            key_material_id: material_id,
+        })
+        .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for DecryptInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "encryptionContext": context_param(&self.encryption_context), "encryptionAlgorithm": SYMMETRIC_DEFAULT });
         if let Some(k) = &self.key_id {
             v["keyId"] = json!(k);
         }
         v
-    }
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::InvalidCiphertextException(String::new()))?;
-        let k = usable(tx.read(), r, ctx.now, Use::Crypto)?;
-        dry_run(self.dry_run)?;
-        let c = blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
-        let (plaintext, material_id) = material::decrypt(ctx.sealer, &k, &c, &self.context())?;
-        Ok(Done::body(
-            json!({ "KeyId": k.arn(), "Plaintext": B64.encode(&*plaintext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "KeyMaterialId": material_id }),
-        ))
     }
 }
 
@@ -260,7 +378,7 @@ impl ReEncryptInput {
         Ok(self)
     }
 
-    /// The destination key, authorized separately (see [`super::Input::more_access`]).
+    /// The destination key.
     pub(crate) fn destination(
         &self,
         tx: &dyn ReadTx,
@@ -277,82 +395,94 @@ impl ReEncryptInput {
     }
 }
 
-impl Input for ReEncryptInput {
-    fn key_ref(
-        &self,
-        tx: &dyn ReadTx,
-        account: &str,
-        region: &str,
-    ) -> Result<Option<KeyRef>, KmsError> {
+/// `ReEncrypt`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReEncryptOutput {
+    ciphertext_blob: Blob,
+    source_key_id: String,
+    key_id: String,
+    source_encryption_algorithm: &'static str,
+    destination_encryption_algorithm: &'static str,
+    source_key_material_id: String,
+    destination_key_material_id: String,
+}
+
+impl Operation for ReEncryptInput {
+    type Output = ReEncryptOutput;
+
+    /// `kms:ReEncryptFrom` on the source key and `kms:ReEncryptTo` on the destination key.
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
         let c = blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
-        source_key(tx, account, region, &c, self.source_key_id.as_deref()).map(Some)
-    }
-    fn action_name(&self) -> Option<&'static str> {
-        Some("kms:ReEncryptFrom")
-    }
-    fn grant_operation(&self) -> Option<&'static str> {
-        Some("ReEncryptFrom")
-    }
-    fn context(&self) -> Vec<(String, String)> {
-        pairs(&self.source_encryption_context)
-    }
-    fn more_access(
-        &self,
-        kms: &Kms,
-        tx: &dyn ReadTx,
-        principal: &ferrogate_types::Principal,
-        region: &str,
-        now: ferrogate_types::Timestamp,
-    ) -> Result<Vec<Access>, KmsError> {
-        let dest = self.destination(tx, principal.account.as_str(), region)?;
-        let ctx = pairs(&self.destination_encryption_context);
-        let mut access = super::key_access(
-            kms,
-            tx,
-            principal,
-            region,
-            now,
-            &dest,
-            Some("ReEncryptTo"),
-            &ctx,
+        let source = source_key(
+            s.tx,
+            s.account(),
+            s.region,
+            &c,
+            self.source_key_id.as_deref(),
         )?;
-        access.action = Some("kms:ReEncryptTo".into());
-        Ok(vec![access])
+        let source_context = pairs(&self.source_encryption_context);
+        let from = KeyUse {
+            action: "kms:ReEncryptFrom",
+            grant_operation: Some("ReEncryptFrom"),
+            context: &source_context,
+        };
+        let mut from = with_algorithm(key_check(s, &source, &from, RequestTags::None)?);
+        if let Some((k, v)) = self.source_key_id.as_deref().and_then(request_alias) {
+            from = from.key(k, v);
+        }
+        let to = on_crypto_key(
+            s,
+            &self.destination_key_id,
+            "kms:ReEncryptTo",
+            "ReEncryptTo",
+            &pairs(&self.destination_encryption_context),
+        )?;
+        Ok(Authorization::of(from).and(to))
     }
-    fn request_parameters(&self) -> Value {
-        json!({
-            "destinationKeyId": self.destination_key_id,
-            "sourceEncryptionContext": context_param(&self.source_encryption_context),
-            "destinationEncryptionContext": context_param(&self.destination_encryption_context),
-            "sourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "destinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        })
-    }
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let src = key.ok_or_else(|| KmsError::InvalidCiphertextException(String::new()))?;
-        let source = usable(tx.read(), src, ctx.now, Use::Crypto)?;
-        let dest_ref = self.destination(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
+
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let (account, region) = (ctx.principal.account.as_str(), ctx.region);
+        let c = blob("ciphertextBlob", &i.ciphertext_blob, MAX_CIPHERTEXT)?;
+        let src = source_key(tx.read(), account, region, &c, i.source_key_id.as_deref())?;
+        let source = usable(tx.read(), &src, ctx.now, Use::Crypto)?;
+        let dest_ref = i.destination(tx.read(), account, region)?;
         let dest = usable(tx.read(), &dest_ref, ctx.now, Use::Crypto)?;
-        dry_run(self.dry_run)?;
-        let c = blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
-        let (plaintext, source_material) =
-            material::decrypt(ctx.sealer, &source, &c, &self.context())?;
+        dry_run(i.dry_run)?;
+        let (plaintext, source_material) = material::decrypt(
+            ctx.sealer,
+            &source,
+            &c,
+            &pairs(&i.source_encryption_context),
+        )?;
         let (out, dest_material) = material::encrypt(
             ctx.sealer,
             &dest,
             &plaintext,
-            &pairs(&self.destination_encryption_context),
+            &pairs(&i.destination_encryption_context),
         )?;
-        Ok(Done::body(json!({
-            "CiphertextBlob": B64.encode(out), "SourceKeyId": source.arn(), "KeyId": dest.arn(),
-            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-            "SourceKeyMaterialId": source_material, "DestinationKeyMaterialId": dest_material,
-        })))
+        Ok(Reply::new(ReEncryptOutput {
+            ciphertext_blob: Blob(out),
+            source_key_id: source.arn(),
+            key_id: dest.arn(),
+            source_encryption_algorithm: SYMMETRIC_DEFAULT,
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+            source_key_material_id: source_material,
+            destination_key_material_id: dest_material,
+        })
+        .resource(KEY, source.arn()))
+    }
+}
+
+impl Recorded for ReEncryptInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({
+            "destinationKeyId": self.destination_key_id,
+            "sourceEncryptionContext": context_param(&self.source_encryption_context),
+            "destinationEncryptionContext": context_param(&self.destination_encryption_context),
+            "sourceEncryptionAlgorithm": SYMMETRIC_DEFAULT, "destinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        })
     }
 }
 
@@ -376,6 +506,34 @@ pub struct DataKeyInput<const PLAINTEXT: bool> {
 }
 
 impl<const PLAINTEXT: bool> DataKeyInput<PLAINTEXT> {
+    /// A data key of `number_of_bytes` under `key_id`, bound to `context`.
+    ///
+    /// # Errors
+    /// `ValidationException` for a length or context KMS would refuse.
+    pub fn new(
+        key_id: &str,
+        number_of_bytes: i64,
+        context: BTreeMap<String, String>,
+    ) -> Result<Self, KmsError> {
+        Self {
+            key_id: key_id.to_owned(),
+            encryption_context: Some(context),
+            number_of_bytes: Some(number_of_bytes),
+            key_spec: None,
+            grant_tokens: Vec::new(),
+            recipient: None,
+            dry_run: None,
+        }
+        .validated()
+    }
+
+    /// The same request with `DryRun` (a check that it would be allowed).
+    #[must_use]
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = Some(true);
+        self
+    }
+
     pub(crate) fn validated(self) -> Result<Self, KmsError> {
         self.length()?;
         material::check_context(&pairs(&self.encryption_context))?;
@@ -406,21 +564,72 @@ impl<const PLAINTEXT: bool> DataKeyInput<PLAINTEXT> {
     }
 }
 
-impl<const PLAINTEXT: bool> Input for DataKeyInput<PLAINTEXT> {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Accept))
+/// `GenerateDataKey`'s and `GenerateDataKeyWithoutPlaintext`'s answer. `Debug` does not
+/// show the plaintext.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataKeyOutput {
+    ciphertext_blob: Blob,
+    key_id: String,
+    key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext: Option<Plaintext>,
+}
+
+impl DataKeyOutput {
+    /// The encrypted data key.
+    pub fn ciphertext(&self) -> &Blob {
+        &self.ciphertext_blob
     }
-    fn grant_operation(&self) -> Option<&'static str> {
-        Some(if PLAINTEXT {
-            "GenerateDataKey"
+}
+
+impl<const PLAINTEXT: bool> Operation for DataKeyInput<PLAINTEXT>
+where
+    Self: ferrogate_api::Registered<Service = Kms>,
+{
+    type Output = DataKeyOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let (action, grant) = if PLAINTEXT {
+            ("kms:GenerateDataKey", "GenerateDataKey")
         } else {
-            "GenerateDataKeyWithoutPlaintext"
+            (
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "GenerateDataKeyWithoutPlaintext",
+            )
+        };
+        Ok(Authorization::of(on_crypto_key(
+            s,
+            &self.key_id,
+            action,
+            grant,
+            &pairs(&self.encryption_context),
+        )?))
+    }
+
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let r = named(&tx, &ctx, &i.key_id)?;
+        let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
+        dry_run(i.dry_run)?;
+        let data_key = material::random(i.length()?)?;
+        let (ciphertext, material_id) =
+            material::encrypt(ctx.sealer, &k, &data_key, &pairs(&i.encryption_context))?;
+        Ok(Reply::new(DataKeyOutput {
+            ciphertext_blob: Blob(ciphertext),
+            key_id: k.arn(),
+            key_material_id: material_id,
+            plaintext: PLAINTEXT.then(|| Plaintext(data_key)),
         })
+        .resource(KEY, k.arn()))
     }
-    fn context(&self) -> Vec<(String, String)> {
-        pairs(&self.encryption_context)
-    }
-    fn request_parameters(&self) -> Value {
+}
+
+impl<const PLAINTEXT: bool> Recorded for DataKeyInput<PLAINTEXT>
+where
+    Self: ferrogate_api::Registered<Service = Kms>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         let mut v = json!({ "keyId": self.key_id, "encryptionContext": context_param(&self.encryption_context) });
         if let Some(n) = self.number_of_bytes {
             v["numberOfBytes"] = json!(n);
@@ -432,25 +641,6 @@ impl<const PLAINTEXT: bool> Input for DataKeyInput<PLAINTEXT> {
             v["dryRun"] = json!(true);
         }
         v
-    }
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let k = usable(tx.read(), r, ctx.now, Use::Crypto)?;
-        dry_run(self.dry_run)?;
-        let data_key = material::random(self.length()?)?;
-        let (ciphertext, material_id) =
-            material::encrypt(ctx.sealer, &k, &data_key, &self.context())?;
-        let mut body = json!({ "CiphertextBlob": B64.encode(ciphertext), "KeyId": k.arn(), "KeyMaterialId": material_id });
-        if PLAINTEXT {
-            body["Plaintext"] = json!(B64.encode(&*data_key));
-        }
-        Ok(Done::body(body))
     }
 }
 
@@ -483,19 +673,33 @@ impl GenerateRandomInput {
     }
 }
 
-impl Input for GenerateRandomInput {
-    fn request_parameters(&self) -> Value {
-        json!({ "numberOfBytes": self.number_of_bytes })
+/// `GenerateRandom`'s answer. `Debug` does not show the bytes.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RandomOutput {
+    plaintext: Plaintext,
+}
+
+impl Operation for GenerateRandomInput {
+    type Output = RandomOutput;
+
+    /// `kms:GenerateRandom` has no resource type.
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            Check::new("kms:GenerateRandom", Resource::Any, RequestTags::None).keys(caller_keys(s)),
+        ))
     }
-    fn run(
-        &self,
-        _kms: &Kms,
-        _tx: TxRef<'_>,
-        _ctx: Ctx<'_>,
-        _key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let n = usize::try_from(self.number_of_bytes.unwrap_or(32)).unwrap_or(32);
-        let bytes = material::random(n)?;
-        Ok(Done::body(json!({ "Plaintext": B64.encode(&*bytes) })))
+
+    fn execute(op: &Authorized<Self>, _: Exec<'_, Kms>) -> Done<Self> {
+        let n = usize::try_from(op.number_of_bytes.unwrap_or(32)).unwrap_or(32);
+        Ok(Reply::new(RandomOutput {
+            plaintext: Plaintext(material::random(n)?),
+        }))
+    }
+}
+
+impl Recorded for GenerateRandomInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "numberOfBytes": self.number_of_bytes })
     }
 }

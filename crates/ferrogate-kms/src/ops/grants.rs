@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use ferrogate_iam::op::{Access, Ctx};
+use ferrogate_api::{
+    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent,
+};
 use ferrogate_store::{Direction, ReadTx, TxRef};
-use ferrogate_types::{Principal, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys::{check_limit, page, secs};
-use super::{dry_run, key_access, usable, Done, Input, Kms};
+use super::keys::{check_limit, page};
+use super::output::{secs, Page, PageItems};
+use super::{caller_keys, dry_run, key_check, usable, KeyUse, Kms, KEY};
 use crate::grant::{self, GRANT_OPERATIONS};
 use crate::model::{keys, tables, Constraints, Grant, GrantRef};
 use crate::resolve::{self, Aliases, KeyRef};
@@ -49,37 +52,74 @@ impl ConstraintsIn {
     }
 }
 
-fn constraints_json(c: &Constraints) -> Value {
-    let map = |p: &Vec<(String, String)>| {
-        p.iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-            .collect::<serde_json::Map<_, _>>()
-    };
-    let mut v = json!({});
-    if let Some(s) = &c.subset {
-        v["EncryptionContextSubset"] = Value::Object(map(s));
-    }
-    if let Some(e) = &c.equals {
-        v["EncryptionContextEquals"] = Value::Object(map(e));
-    }
-    v
+/// `GrantConstraints` in answers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConstraintsOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_context_subset: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_context_equals: Option<BTreeMap<String, String>>,
 }
 
-fn grant_json(g: &Grant, key_arn: &str) -> Value {
-    let mut v = json!({
-        "KeyId": key_arn, "GrantId": g.grant_id, "CreationDate": secs(g.creation_date), "GranteePrincipal": g.grantee,
-        "IssuingAccount": format!("arn:aws:iam::{}:root", g.issuing_account), "Operations": g.operations,
-    });
-    if let Some(n) = &g.name {
-        v["Name"] = json!(n);
+/// `GrantListEntry`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantListEntry {
+    key_id: String,
+    grant_id: String,
+    creation_date: f64,
+    grantee_principal: String,
+    issuing_account: String,
+    operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retiring_principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraints: Option<ConstraintsOut>,
+}
+
+impl GrantListEntry {
+    fn of(g: &Grant, key_arn: &str) -> Self {
+        let map =
+            |p: &Option<Vec<(String, String)>>| p.as_ref().map(|p| p.iter().cloned().collect());
+        let c = &g.constraints;
+        Self {
+            key_id: key_arn.to_owned(),
+            grant_id: g.grant_id.clone(),
+            creation_date: secs(g.creation_date),
+            grantee_principal: g.grantee.clone(),
+            issuing_account: format!("arn:aws:iam::{}:root", g.issuing_account),
+            operations: g.operations.clone(),
+            name: g.name.clone(),
+            retiring_principal: g.retiring.clone(),
+            constraints: (c.subset.is_some() || c.equals.is_some()).then(|| ConstraintsOut {
+                encryption_context_subset: map(&c.subset),
+                encryption_context_equals: map(&c.equals),
+            }),
+        }
     }
-    if let Some(r) = &g.retiring {
-        v["RetiringPrincipal"] = json!(r);
+}
+
+/// `CreateGrant`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateGrantOutput {
+    grant_token: String,
+    grant_id: String,
+}
+
+impl CreateGrantOutput {
+    /// The new grant's id.
+    pub fn grant_id(&self) -> &str {
+        &self.grant_id
     }
-    if g.constraints.subset.is_some() || g.constraints.equals.is_some() {
-        v["Constraints"] = constraints_json(&g.constraints);
-    }
-    v
+}
+
+/// The key a grant operation names (key id or key ARN).
+fn grant_key(s: &Scope<'_, Kms>, name: &str) -> Result<KeyRef, KmsError> {
+    resolve::resolve(s.tx, s.account(), s.region, name, Aliases::Refuse)
 }
 
 /// `CreateGrant`.
@@ -102,6 +142,41 @@ pub struct CreateGrantInput {
 }
 
 impl CreateGrantInput {
+    /// A grant on `key_id` for `grantee` of `operations`, retirable by `retiring`, constrained
+    /// to contexts that include `subset`.
+    ///
+    /// # Errors
+    /// `ValidationException` for a grant KMS would refuse.
+    pub fn new(
+        key_id: &str,
+        grantee: &str,
+        operations: &[&str],
+        retiring: Option<&str>,
+        subset: BTreeMap<String, String>,
+    ) -> Result<Self, KmsError> {
+        Self {
+            key_id: key_id.to_owned(),
+            grantee_principal: grantee.to_owned(),
+            retiring_principal: retiring.map(str::to_owned),
+            operations: operations.iter().map(|o| (*o).to_owned()).collect(),
+            constraints: Some(ConstraintsIn {
+                encryption_context_subset: Some(subset),
+                encryption_context_equals: None,
+            }),
+            grant_tokens: Vec::new(),
+            name: None,
+            dry_run: None,
+        }
+        .validated()
+    }
+
+    /// The same request with `DryRun`.
+    #[must_use]
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = Some(true);
+        self
+    }
+
     pub(crate) fn validated(self) -> Result<Self, KmsError> {
         let v = |m: String| Err(KmsError::ValidationException(m));
         if !principal_pattern_ok(&self.grantee_principal) {
@@ -146,39 +221,6 @@ impl CreateGrantInput {
         Ok(self)
     }
 
-    /// The key policy decides, and a grant that includes `CreateGrant` may allow a new grant
-    /// no wider than itself.
-    fn create_access(
-        &self,
-        kms: &Kms,
-        tx: &dyn ReadTx,
-        p: &Principal,
-        region: &str,
-        now: Timestamp,
-    ) -> Result<Access, KmsError> {
-        let r = resolve::resolve(
-            tx,
-            p.account.as_str(),
-            region,
-            &self.key_id,
-            Aliases::Refuse,
-        )?;
-        let mut access = key_access(kms, tx, p, region, now, &r, None, &self.context())?;
-        let child = self.model_constraints();
-        let prefix = keys::key(&r.account, &r.region, &r.key_id);
-        access.grant = tables::GRANTS
-            .scan(tx, &prefix, None, Direction::Forward, MAX_GRANTS_PER_KEY)?
-            .into_iter()
-            .map(|(_, g)| g)
-            .find(|g| {
-                g.operations.iter().any(|o| o == "CreateGrant")
-                    && grant::names(&g.grantee, p, region)
-                    && grant::within(g, &self.operations, &child)
-            })
-            .map(|g| g.grant_id);
-        Ok(access)
-    }
-
     fn model_constraints(&self) -> Constraints {
         self.constraints
             .as_ref()
@@ -187,79 +229,64 @@ impl CreateGrantInput {
     }
 }
 
-impl Input for CreateGrantInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
-    }
-
+impl CreateGrantInput {
+    /// For CreateGrant, `kms:EncryptionContext:*` are the grant's constraints (KMS Developer
+    /// Guide, "kms:EncryptionContext:context-key").
     fn context(&self) -> Vec<(String, String)> {
-        // For CreateGrant, kms:EncryptionContext:* are the grant's constraints (KMS
-        // Developer Guide, "kms:EncryptionContext:context-key").
         let c = self.model_constraints();
         c.subset.into_iter().chain(c.equals).flatten().collect()
     }
+}
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut k = vec![
-            ("kms:GrantOperations".into(), self.operations.clone()),
-            (
-                "kms:GranteePrincipal".into(),
-                vec![self.grantee_principal.clone()],
-            ),
-            ("kms:GrantIsForAWSResource".into(), vec!["false".into()]),
-        ];
-        if let Some(r) = &self.retiring_principal {
-            k.push(("kms:RetiringPrincipal".into(), vec![r.clone()]));
+impl Operation for CreateGrantInput {
+    type Output = CreateGrantOutput;
+
+    /// The key policy decides, and a grant that includes `CreateGrant` may allow a new grant
+    /// no wider than itself; with the grant's operations, grantee and retiring principal as
+    /// condition keys.
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let r = grant_key(s, &self.key_id)?;
+        let context = self.context();
+        let use_ = KeyUse {
+            action: "kms:CreateGrant",
+            grant_operation: None,
+            context: &context,
+        };
+        let child = self.model_constraints();
+        let prefix = keys::key(&r.account, &r.region, &r.key_id);
+        let parent = tables::GRANTS
+            .scan(s.tx, &prefix, None, Direction::Forward, MAX_GRANTS_PER_KEY)?
+            .into_iter()
+            .map(|(_, g)| g)
+            .find(|g| {
+                g.operations.iter().any(|o| o == "CreateGrant")
+                    && grant::names(&g.grantee, s.principal, s.region)
+                    && grant::within(g, &self.operations, &child)
+            })
+            .map(|g| g.grant_id);
+        let mut check = key_check(s, &r, &use_, RequestTags::None)?
+            .grant(parent)
+            .key("kms:GrantOperations", self.operations.clone())
+            .key("kms:GranteePrincipal", vec![self.grantee_principal.clone()])
+            .key("kms:GrantIsForAWSResource", vec!["false".into()]);
+        if let Some(rp) = &self.retiring_principal {
+            check = check.key("kms:RetiringPrincipal", vec![rp.clone()]);
         }
-        k
+        Ok(Authorization::of(check))
     }
 
-    fn custom_access(
-        &self,
-        kms: &Kms,
-        tx: &dyn ReadTx,
-        p: &Principal,
-        region: &str,
-        now: Timestamp,
-    ) -> Option<Result<Access, KmsError>> {
-        Some(self.create_access(kms, tx, p, region, now))
-    }
-
-    fn request_parameters(&self) -> Value {
-        let mut v = json!({ "keyId": self.key_id, "granteePrincipal": self.grantee_principal, "operations": self.operations });
-        if let Some(r) = &self.retiring_principal {
-            v["retiringPrincipal"] = json!(r);
-        }
-        if let Some(c) = &self.constraints {
-            let mut cv = json!({});
-            if let Some(s) = &c.encryption_context_subset {
-                cv["encryptionContextSubset"] = json!(s);
-            }
-            if let Some(e) = &c.encryption_context_equals {
-                cv["encryptionContextEquals"] = json!(e);
-            }
-            v["constraints"] = cv;
-        }
-        if let Some(n) = &self.name {
-            v["name"] = json!(n);
-        }
-        if self.dry_run == Some(true) {
-            v["dryRun"] = json!(true);
-        }
-        v
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let r = &resolve::resolve(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            &this.key_id,
+            Aliases::Refuse,
+        )?;
         let k = usable(tx.read(), r, ctx.now, Use::RefusedWhenDisabled)?;
-        dry_run(self.dry_run)?;
-        let constraints = self.model_constraints();
+        dry_run(this.dry_run)?;
+        let constraints = this.model_constraints();
         let prefix = keys::key(&r.account, &r.region, &r.key_id);
         let existing = tables::GRANTS.scan(
             tx.read(),
@@ -271,16 +298,18 @@ impl Input for CreateGrantInput {
         // A named grant with the same parameters is the same grant (CreateGrant is
         // idempotent by Name).
         if let Some((_, g)) = existing.iter().find(|(_, g)| {
-            self.name.is_some()
-                && g.name == self.name
-                && g.grantee == self.grantee_principal
-                && g.retiring == self.retiring_principal
-                && g.operations == self.operations
+            this.name.is_some()
+                && g.name == this.name
+                && g.grantee == this.grantee_principal
+                && g.retiring == this.retiring_principal
+                && g.operations == this.operations
                 && g.constraints == constraints
         }) {
-            return Ok(Done::body(
-                json!({ "GrantToken": grant::token(&k.arn(), &g.grant_id), "GrantId": g.grant_id }),
-            ));
+            return Ok(Reply::new(CreateGrantOutput {
+                grant_token: grant::token(&k.arn(), &g.grant_id),
+                grant_id: g.grant_id.clone(),
+            })
+            .resource(KEY, k.arn()));
         }
         if existing.len() >= MAX_GRANTS_PER_KEY {
             return Err(KmsError::LimitExceededException(format!(
@@ -289,14 +318,14 @@ impl Input for CreateGrantInput {
             )));
         }
         let mut id = [0u8; 32];
-        let _ = aws_lc_rs::rand::fill(&mut id);
+        aws_lc_rs::rand::fill(&mut id).map_err(|_| KmsError::RandomnessUnavailable)?;
         let g = Grant {
             grant_id: id.iter().map(|b| format!("{b:02x}")).collect(),
             key_id: r.key_id.clone(),
-            name: self.name.clone(),
-            grantee: self.grantee_principal.clone(),
-            retiring: self.retiring_principal.clone(),
-            operations: self.operations.clone(),
+            name: this.name.clone(),
+            grantee: this.grantee_principal.clone(),
+            retiring: this.retiring_principal.clone(),
+            operations: this.operations.clone(),
             constraints,
             issuing_account: ctx.principal.account.to_string(),
             creation_date: ctx.now,
@@ -320,12 +349,38 @@ impl Input for CreateGrantInput {
                 &index,
             )?;
         }
-        let body =
-            json!({ "GrantToken": grant::token(&k.arn(), &g.grant_id), "GrantId": g.grant_id });
-        Ok(Done {
-            elements: json!({ "grantId": g.grant_id, "keyId": k.arn() }),
-            body,
+        Ok(Reply::new(CreateGrantOutput {
+            grant_token: grant::token(&k.arn(), &g.grant_id),
+            grant_id: g.grant_id.clone(),
         })
+        .elements(json!({ "grantId": g.grant_id, "keyId": k.arn() }))
+        .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for CreateGrantInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyId": self.key_id, "granteePrincipal": self.grantee_principal, "operations": self.operations });
+        if let Some(r) = &self.retiring_principal {
+            v["retiringPrincipal"] = json!(r);
+        }
+        if let Some(c) = &self.constraints {
+            let mut cv = json!({});
+            if let Some(s) = &c.encryption_context_subset {
+                cv["encryptionContextSubset"] = json!(s);
+            }
+            if let Some(e) = &c.encryption_context_equals {
+                cv["encryptionContextEquals"] = json!(e);
+            }
+            v["constraints"] = cv;
+        }
+        if let Some(n) = &self.name {
+            v["name"] = json!(n);
+        }
+        if self.dry_run == Some(true) {
+            v["dryRun"] = json!(true);
+        }
+        v
     }
 }
 
@@ -351,25 +406,35 @@ impl ListGrantsInput {
     }
 }
 
-impl Input for ListGrantsInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for ListGrantsInput {
+    type Output = Page<GrantListEntry>;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let r = grant_key(s, &self.key_id)?;
+        let use_ = KeyUse {
+            action: "kms:ListGrants",
+            grant_operation: None,
+            context: &[],
+        };
+        Ok(Authorization::of(key_check(
+            s,
+            &r,
+            &use_,
+            RequestTags::None,
+        )?))
     }
 
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let r = &resolve::resolve(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            &this.key_id,
+            Aliases::Refuse,
+        )?;
         let k = usable(tx.read(), r, ctx.now, Use::Always)?;
-        let limit = check_limit(self.limit)?;
+        let limit = check_limit(this.limit)?;
         let all: Vec<Grant> = tables::GRANTS
             .scan(
                 tx.read(),
@@ -380,25 +445,28 @@ impl Input for ListGrantsInput {
             )?
             .into_iter()
             .map(|(_, g)| g)
-            .filter(|g| self.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
+            .filter(|g| this.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
             .filter(|g| {
-                self.grantee_principal
+                this.grantee_principal
                     .as_ref()
                     .is_none_or(|p| &g.grantee == p)
             })
             .collect();
-        if let (Some(id), true) = (&self.grant_id, all.is_empty()) {
+        if let (Some(id), true) = (&this.grant_id, all.is_empty()) {
             return Err(KmsError::InvalidGrantIdException(format!(
                 "Grant ID {id} is not valid."
             )));
         }
-        let (page, next) = page(all, self.marker.as_deref(), limit, |g| g.grant_id.clone())?;
+        let (page, next) = page(all, this.marker.as_deref(), limit, |g| g.grant_id.clone())?;
         let arn = k.arn();
-        let mut body = json!({ "Grants": page.iter().map(|g| grant_json(g, &arn)).collect::<Vec<_>>(), "Truncated": next.is_some() });
-        if let Some(n) = next {
-            body["NextMarker"] = json!(n);
-        }
-        Ok(Done::body(body))
+        let grants = page.iter().map(|g| GrantListEntry::of(g, &arn)).collect();
+        Ok(Reply::new(Page::new(PageItems::Grants(grants), next)).resource(KEY, arn))
+    }
+}
+
+impl Recorded for ListGrantsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }
 
@@ -420,24 +488,25 @@ impl ListRetirableGrantsInput {
     }
 }
 
-impl Input for ListRetirableGrantsInput {
-    fn request_parameters(&self) -> Value {
-        json!({ "retiringPrincipal": self.retiring_principal })
+impl Operation for ListRetirableGrantsInput {
+    type Output = Page<GrantListEntry>;
+
+    /// `kms:ListRetirableGrants` has no resource type.
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            Check::new("kms:ListRetirableGrants", Resource::Any, RequestTags::None)
+                .keys(caller_keys(s)),
+        ))
     }
 
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        _key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let limit = check_limit(self.limit)?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let limit = check_limit(this.limit)?;
         let account = ctx.principal.account.as_str();
         let mut all = Vec::new();
         for (_, gr) in tables::RETIRABLE.scan(
             tx.read(),
-            &keys::retirable_by(&self.retiring_principal),
+            &keys::retirable_by(&this.retiring_principal),
             None,
             Direction::Forward,
             100_000,
@@ -456,14 +525,20 @@ impl Input for ListRetirableGrantsInput {
                 ));
             }
         }
-        let (page, next) = page(all, self.marker.as_deref(), limit, |(_, g)| {
+        let (page, next) = page(all, this.marker.as_deref(), limit, |(_, g)| {
             g.grant_id.clone()
         })?;
-        let mut body = json!({ "Grants": page.iter().map(|(arn, g)| grant_json(g, arn)).collect::<Vec<_>>(), "Truncated": next.is_some() });
-        if let Some(n) = next {
-            body["NextMarker"] = json!(n);
-        }
-        Ok(Done::body(body))
+        let grants = page
+            .iter()
+            .map(|(arn, g)| GrantListEntry::of(g, arn))
+            .collect();
+        Ok(Reply::new(Page::new(PageItems::Grants(grants), next)))
+    }
+}
+
+impl Recorded for ListRetirableGrantsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "retiringPrincipal": self.retiring_principal })
     }
 }
 
@@ -503,6 +578,20 @@ pub struct RetireGrantInput {
 }
 
 impl RetireGrantInput {
+    /// Retires the grant `grant_id` of `key_id`.
+    ///
+    /// # Errors
+    /// `ValidationException` when either is missing.
+    pub fn by_id(key_id: &str, grant_id: &str) -> Result<Self, KmsError> {
+        Self {
+            grant_token: None,
+            key_id: Some(key_id.to_owned()),
+            grant_id: Some(grant_id.to_owned()),
+            dry_run: None,
+        }
+        .validated()
+    }
+
     pub(crate) fn validated(self) -> Result<Self, KmsError> {
         match (&self.grant_token, &self.key_id, &self.grant_id) {
             (Some(t), _, _) => {
@@ -533,28 +622,47 @@ impl RetireGrantInput {
     }
 }
 
-impl Input for RetireGrantInput {
-    fn key_ref(
-        &self,
-        tx: &dyn ReadTx,
-        account: &str,
-        region: &str,
-    ) -> Result<Option<KeyRef>, KmsError> {
-        self.target(tx, account, region).map(|(r, _)| Some(r))
+impl Operation for RetireGrantInput {
+    type Output = Empty;
+
+    /// Who may retire a grant without key-policy permission: its retiring principal, or its
+    /// grantee when the grant includes `RetireGrant` (KMS Developer Guide, "Retiring and
+    /// revoking grants"): such a grant allows the request.
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let (r, id) = self.target(s.tx, s.account(), s.region)?;
+        let use_ = KeyUse {
+            action: "kms:RetireGrant",
+            grant_operation: None,
+            context: &[],
+        };
+        let g = load_grant(s.tx, &r, &id)?;
+        let retiring = g
+            .retiring
+            .as_deref()
+            .is_some_and(|rp| grant::names(rp, s.principal, s.region));
+        let grantee = g.operations.iter().any(|o| o == "RetireGrant")
+            && grant::names(&g.grantee, s.principal, s.region);
+        let allowing = (retiring || grantee).then_some(g.grant_id);
+        Ok(Authorization::of(
+            key_check(s, &r, &use_, RequestTags::None)?.grant(allowing),
+        ))
     }
 
-    fn custom_access(
-        &self,
-        kms: &Kms,
-        tx: &dyn ReadTx,
-        p: &Principal,
-        region: &str,
-        now: Timestamp,
-    ) -> Option<Result<Access, KmsError>> {
-        Some(retire_access(kms, self, tx, p, region, now))
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let (r, id) = this.target(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
+        usable(tx.read(), &r, ctx.now, Use::Always)?;
+        let g = load_grant(tx.read(), &r, &id)?;
+        dry_run(this.dry_run)?;
+        delete_grant(&mut tx, &r, &g)?;
+        Ok(Reply::new(Empty {})
+            .elements(json!({ "keyId": r.arn() }))
+            .resource(KEY, r.arn()))
     }
+}
 
-    fn request_parameters(&self) -> Value {
+impl Recorded for RetireGrantInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         // The grant token is not a secret here, but AWS records only the ids.
         let mut v = json!({});
         if let Some(k) = &self.key_id {
@@ -565,50 +673,6 @@ impl Input for RetireGrantInput {
         }
         v
     }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        _key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let (r, id) = self.target(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
-        usable(tx.read(), &r, ctx.now, Use::Always)?;
-        let g = load_grant(tx.read(), &r, &id)?;
-        dry_run(self.dry_run)?;
-        delete_grant(&mut tx, &r, &g)?;
-        Ok(Done {
-            body: json!({}),
-            elements: json!({ "keyId": r.arn() }),
-        })
-    }
-}
-
-/// Who may retire a grant without key-policy permission: its retiring principal, or its
-/// grantee when the grant includes `RetireGrant` (KMS Developer Guide, "Retiring and
-/// revoking grants"). Used by `KmsOp::access` for RetireGrant.
-pub(crate) fn retire_access(
-    kms: &Kms,
-    input: &RetireGrantInput,
-    tx: &dyn ReadTx,
-    principal: &Principal,
-    region: &str,
-    now: Timestamp,
-) -> Result<Access, KmsError> {
-    let (r, id) = input.target(tx, principal.account.as_str(), region)?;
-    let mut access = key_access(kms, tx, principal, region, now, &r, None, &[])?;
-    let g = load_grant(tx, &r, &id)?;
-    let retiring = g
-        .retiring
-        .as_deref()
-        .is_some_and(|rp| grant::names(rp, principal, region));
-    let grantee = g.operations.iter().any(|o| o == "RetireGrant")
-        && grant::names(&g.grantee, principal, region);
-    if retiring || grantee {
-        access.grant = Some(g.grant_id);
-    }
-    Ok(access)
 }
 
 /// `RevokeGrant`.
@@ -627,27 +691,43 @@ impl RevokeGrantInput {
     }
 }
 
-impl Input for RevokeGrantInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for RevokeGrantInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let r = grant_key(s, &self.key_id)?;
+        let use_ = KeyUse {
+            action: "kms:RevokeGrant",
+            grant_operation: None,
+            context: &[],
+        };
+        Ok(Authorization::of(key_check(
+            s,
+            &r,
+            &use_,
+            RequestTags::None,
+        )?))
     }
 
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "grantId": self.grant_id })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let r = &resolve::resolve(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            &this.key_id,
+            Aliases::Refuse,
+        )?;
         usable(tx.read(), r, ctx.now, Use::Always)?;
-        let g = load_grant(tx.read(), r, &self.grant_id)?;
-        dry_run(self.dry_run)?;
+        let g = load_grant(tx.read(), r, &this.grant_id)?;
+        dry_run(this.dry_run)?;
         delete_grant(&mut tx, r, &g)?;
-        Ok(Done::body(json!({})))
+        Ok(Reply::new(Empty {}).resource(KEY, r.arn()))
+    }
+}
+
+impl Recorded for RevokeGrantInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "grantId": self.grant_id })
     }
 }

@@ -2,18 +2,53 @@
 //! DeleteImportedKeyMaterial (KMS Developer Guide, "Importing key material").
 
 use base64::Engine as _;
-use ferrogate_iam::op::Ctx;
+use ferrogate_api::{
+    Authorization, Authorized, BoxFuture, Ctx, Done, Env, Exec, Operation, Recorded, Reply, Scope,
+    Sent,
+};
 use ferrogate_kms_crypto as crypto;
 use ferrogate_store::TxRef;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys::secs;
-use super::{usable, Done, Input, Kms};
-use crate::model::{keys, tables, ImportParams, KeyState};
-use crate::resolve::{Aliases, KeyRef};
+use super::output::{secs, Blob};
+use super::{on_named_key, usable, KeyUse, Kms, KEY};
+use crate::model::{keys, tables, ImportParams, KeyState, KmsKey};
+use crate::resolve::{self, Aliases};
 use crate::state::Use;
 use crate::{material, KmsError};
+
+/// The check of an import operation on the key it names.
+fn on_key(s: &Scope<'_, Kms>, action: &str, name: &str) -> Result<ferrogate_api::Check, KmsError> {
+    on_named_key(
+        s,
+        name,
+        Aliases::Refuse,
+        &KeyUse {
+            action,
+            grant_operation: None,
+            context: &[],
+        },
+    )
+}
+
+/// The key an import operation names, loaded and gated on its state.
+fn imported(
+    tx: &TxRef<'_>,
+    ctx: &Ctx<'_>,
+    name: &str,
+    what: Use,
+) -> Result<(resolve::KeyRef, KmsKey), KmsError> {
+    let r = resolve::resolve(
+        tx.read(),
+        ctx.principal.account.as_str(),
+        ctx.region,
+        name,
+        Aliases::Refuse,
+    )?;
+    let k = usable(tx.read(), &r, ctx.now, what)?;
+    Ok((r, k))
+}
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// Import tokens and wrapping keys are valid for 24 hours.
@@ -55,14 +90,9 @@ impl std::fmt::Debug for WrappingDer {
 fn generate_wrapping(spec: &str) -> Result<WrappingDer, KmsError> {
     let spec = crypto::WrappingKeySpec::from_aws_name(spec)
         .map_err(|e| KmsError::ValidationException(e.to_string()))?;
-    let pair = crypto::WrappingKeyPair::generate(spec)
-        .map_err(|_| internal("cannot generate the wrapping key"))?;
-    let public = pair
-        .public_key_der()
-        .map_err(|_| internal("cannot export the wrapping key"))?;
-    let private = pair
-        .to_pkcs8_der()
-        .map_err(|_| internal("cannot export the wrapping key"))?;
+    let pair = crypto::WrappingKeyPair::generate(spec)?;
+    let public = pair.public_key_der()?;
+    let private = pair.to_pkcs8_der()?;
     Ok(WrappingDer {
         public: public.to_vec(),
         private: zeroize::Zeroizing::new(private.to_vec()),
@@ -77,63 +107,68 @@ impl GetParametersForImportInput {
             .map_err(|e| KmsError::ValidationException(e.to_string()))?;
         Ok(self)
     }
-
-    /// Generates the wrapping key pair (slow; run off the writer, see `Operation::prepare`).
-    pub(crate) fn prepare(&mut self) {
-        // A failure here is retried (and reported) inside the operation.
-        self.prepared = generate_wrapping(&self.wrapping_key_spec).ok();
-    }
 }
 
-impl Input for GetParametersForImportInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+/// `GetParametersForImport`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportParametersOutput {
+    key_id: String,
+    import_token: Blob,
+    public_key: Blob,
+    parameters_valid_to: f64,
+}
+
+impl Operation for GetParametersForImportInput {
+    type Output = ImportParametersOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            on_key(s, "kms:GetParametersForImport", &self.key_id)?
+                .key(
+                    "kms:WrappingAlgorithm",
+                    vec![self.wrapping_algorithm.clone()],
+                )
+                .key("kms:WrappingKeySpec", vec![self.wrapping_key_spec.clone()]),
+        ))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        vec![
-            (
-                "kms:WrappingAlgorithm".into(),
-                vec![self.wrapping_algorithm.clone()],
-            ),
-            (
-                "kms:WrappingKeySpec".into(),
-                vec![self.wrapping_key_spec.clone()],
-            ),
-        ]
+    /// Generates the wrapping key pair off the writer and the async workers (RSA key
+    /// generation takes 50–600 ms).
+    fn prepare<'a>(
+        op: &'a mut Authorized<Self>,
+        _: Env<'a, Kms>,
+    ) -> BoxFuture<'a, Result<(), KmsError>> {
+        Box::pin(async move {
+            let spec = op.op().wrapping_key_spec.clone();
+            let generated = tokio::task::spawn_blocking(move || generate_wrapping(&spec)).await;
+            // A failure here is retried (and reported) inside the operation.
+            op.op_mut().prepared = generated.ok().and_then(Result::ok);
+            Ok(())
+        })
     }
 
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "wrappingAlgorithm": self.wrapping_algorithm, "wrappingKeySpec": self.wrapping_key_spec })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let k = usable(tx.read(), r, ctx.now, Use::Import)?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let (r, k) = imported(&tx, &ctx, &this.key_id, Use::Import)?;
         let generated;
-        let pair = match &self.prepared {
+        let pair = match &this.prepared {
             Some(p) => p,
             None => {
-                generated = generate_wrapping(&self.wrapping_key_spec)?;
+                generated = generate_wrapping(&this.wrapping_key_spec)?;
                 &generated
             }
         };
         let (public, private) = (&pair.public, &pair.private);
         let mut id = [0u8; 24];
-        let _ = aws_lc_rs::rand::fill(&mut id);
+        aws_lc_rs::rand::fill(&mut id).map_err(|_| KmsError::RandomnessUnavailable)?;
         let token_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
         let sealed = ctx.sealer.seal(private, &seal_aad(&k.arn(), &token_id))?;
         let valid_to = ctx.now.plus_millis(PARAMETERS_VALID_MS);
         let params = ImportParams {
             token_id: token_id.clone(),
             sealed_private_key: B64.encode(sealed),
-            wrapping_algorithm: self.wrapping_algorithm.clone(),
+            wrapping_algorithm: this.wrapping_algorithm.clone(),
             valid_to,
         };
         tables::IMPORTS.put(
@@ -143,15 +178,20 @@ impl Input for GetParametersForImportInput {
         )?;
         // The token names the parameter set; it carries no secret.
         let token = format!("ferrogate-import-v1:{}:{token_id}", k.arn());
-        Ok(Done::body(json!({
-            "KeyId": k.arn(), "ImportToken": B64.encode(token), "PublicKey": B64.encode(public),
-            "ParametersValidTo": secs(valid_to),
-        })))
+        Ok(Reply::new(ImportParametersOutput {
+            key_id: k.arn(),
+            import_token: Blob(token.into_bytes()),
+            public_key: Blob(public.clone()),
+            parameters_valid_to: secs(valid_to),
+        })
+        .resource(KEY, k.arn()))
     }
 }
 
-fn internal(what: &str) -> KmsError {
-    KmsError::Internal(ferrogate_store::StoreError::Unavailable(what.to_owned()))
+impl Recorded for GetParametersForImportInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "wrappingAlgorithm": self.wrapping_algorithm, "wrappingKeySpec": self.wrapping_key_spec })
+    }
 }
 
 /// `ImportKeyMaterial`.
@@ -211,50 +251,39 @@ impl ImportKeyMaterialInput {
     }
 }
 
-impl Input for ImportKeyMaterialInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
-    }
+/// `ImportKeyMaterial`'s and `DeleteImportedKeyMaterial`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MaterialOutput {
+    key_id: String,
+    key_material_id: String,
+}
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut k = vec![(
-            "kms:ExpirationModel".into(),
+impl Operation for ImportKeyMaterialInput {
+    type Output = MaterialOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let mut check = on_key(s, "kms:ImportKeyMaterial", &self.key_id)?.key(
+            "kms:ExpirationModel",
             vec![self.expiration_model().to_owned()],
-        )];
+        );
         if let Some(v) = self
             .valid_to
             .and_then(ferrogate_types::Timestamp::from_epoch_seconds_f64)
         {
-            k.push(("kms:ValidTo".into(), vec![v.secs().to_string()]));
+            check = check.key("kms:ValidTo", vec![v.secs().to_string()]);
         }
-        k
+        Ok(Authorization::of(check))
     }
 
-    fn request_parameters(&self) -> Value {
-        let mut v = json!({ "keyId": self.key_id, "expirationModel": self.expiration_model() });
-        if let Some(t) = self
-            .valid_to
-            .and_then(ferrogate_types::Timestamp::from_epoch_seconds_f64)
-        {
-            v["validTo"] = json!(t.iso8601());
-        }
-        v
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::Import)?;
+    fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let (r, mut k) = imported(&tx, &ctx, &this.key_id, Use::Import)?;
         let arn = k.arn();
         let invalid_token =
             || KmsError::InvalidImportTokenException("Import token is invalid or expired.".into());
         let token = B64
-            .decode(&self.import_token)
+            .decode(&this.import_token)
             .map_err(|_| invalid_token())?;
         let token = String::from_utf8(token).map_err(|_| invalid_token())?;
         let token_id = token
@@ -272,7 +301,7 @@ impl Input for ImportKeyMaterialInput {
                 "The import token has expired.".into(),
             ));
         }
-        let valid_to = match self.valid_to {
+        let valid_to = match this.valid_to {
             None => None,
             Some(s) => {
                 let t = ferrogate_types::Timestamp::from_epoch_seconds_f64(s)
@@ -287,18 +316,15 @@ impl Input for ImportKeyMaterialInput {
         };
         let sealed = B64
             .decode(&params.sealed_private_key)
-            .map_err(|_| internal("sealed wrapping key is not base64"))?;
+            .map_err(|_| KmsError::corrupt("sealed wrapping key is not base64"))?;
         let private = ctx.sealer.open(&sealed, &seal_aad(&arn, &token_id))?;
-        let pair = crypto::WrappingKeyPair::from_pkcs8_der(&private)
-            .map_err(|_| internal("wrapping key does not load"))?;
+        let pair = crypto::WrappingKeyPair::from_pkcs8_der(&private)?;
         let algorithm = crypto::WrappingAlgorithm::from_aws_name(&params.wrapping_algorithm)
-            .map_err(|_| internal("stored wrapping algorithm"))?;
+            .map_err(|_| KmsError::corrupt("stored wrapping algorithm"))?;
         let wrapped = B64
-            .decode(&self.encrypted_key_material)
+            .decode(&this.encrypted_key_material)
             .map_err(|_| KmsError::InvalidCiphertextException(String::new()))?;
-        let m = pair
-            .unwrap_key_material(algorithm, &wrapped)
-            .map_err(|_| KmsError::InvalidCiphertextException(String::new()))?;
+        let m = pair.unwrap_key_material(algorithm, &wrapped)?;
         let sealed_material = material::seal(ctx.sealer, &arn, &m, ctx.now)?;
         match &k.imported_material_id {
             Some(id) if *id != sealed_material.id => {
@@ -311,7 +337,7 @@ impl Input for ImportKeyMaterialInput {
         k.imported_material_id = Some(sealed_material.id.clone());
         k.materials = vec![sealed_material];
         k.valid_to = valid_to;
-        k.expiration_model = Some(self.expiration_model().to_owned());
+        k.expiration_model = Some(this.expiration_model().to_owned());
         if k.state == KeyState::PendingImport {
             k.state = KeyState::Enabled;
         }
@@ -320,7 +346,24 @@ impl Input for ImportKeyMaterialInput {
         tables::KEYS.put(w, &keys::key(&k.account, &k.region, &k.key_id), &k)?;
         // Import parameters are single-use.
         tables::IMPORTS.delete(w, &keys::key(&r.account, &r.region, &r.key_id))?;
-        Ok(Done::body(json!({ "KeyId": arn, "KeyMaterialId": id })))
+        Ok(Reply::new(MaterialOutput {
+            key_id: arn.clone(),
+            key_material_id: id,
+        })
+        .resource(KEY, arn))
+    }
+}
+
+impl Recorded for ImportKeyMaterialInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyId": self.key_id, "expirationModel": self.expiration_model() });
+        if let Some(t) = self
+            .valid_to
+            .and_then(ferrogate_types::Timestamp::from_epoch_seconds_f64)
+        {
+            v["validTo"] = json!(t.iso8601());
+        }
+        v
     }
 }
 
@@ -337,24 +380,20 @@ impl DeleteImportedKeyMaterialInput {
     }
 }
 
-impl Input for DeleteImportedKeyMaterialInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for DeleteImportedKeyMaterialInput {
+    type Output = MaterialOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(on_key(
+            s,
+            "kms:DeleteImportedKeyMaterial",
+            &self.key_id,
+        )?))
     }
 
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::DeleteImported)?;
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let (_, mut k) = imported(&tx, &ctx, &op.key_id, Use::DeleteImported)?;
         let id = k.imported_material_id.clone().unwrap_or_default();
         k.materials.clear();
         k.valid_to = None;
@@ -366,7 +405,17 @@ impl Input for DeleteImportedKeyMaterialInput {
             &keys::key(&k.account, &k.region, &k.key_id),
             &k,
         )?;
-        Ok(Done::body(json!({ "KeyId": k.arn(), "KeyMaterialId": id })))
+        Ok(Reply::new(MaterialOutput {
+            key_id: k.arn(),
+            key_material_id: id,
+        })
+        .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for DeleteImportedKeyMaterialInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }
 
@@ -374,13 +423,13 @@ impl Input for DeleteImportedKeyMaterialInput {
 mod tests {
     use super::*;
 
-    /// The wrapping key is generated by `prepare` (off the writer), and never printed.
+    /// The wrapping key pair is generated off the writer, and never printed.
     #[test]
     fn prepare_generates_the_wrapping_key_pair() {
         let body = br#"{"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","WrappingAlgorithm":"RSAES_OAEP_SHA_256","WrappingKeySpec":"RSA_2048"}"#;
         let mut i: GetParametersForImportInput = serde_json::from_slice(body).unwrap();
         assert!(i.prepared.is_none());
-        i.prepare();
+        i.prepared = Some(generate_wrapping(&i.wrapping_key_spec).unwrap());
         let p = i.prepared.as_ref().expect("prepared");
         assert!(p.public.len() > 256 && p.private.len() > 1000);
         assert!(!format!("{i:?}").contains(&format!("{:?}", &p.private[..8])));

@@ -1,76 +1,24 @@
-//! Keys: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, EnableKey, DisableKey,
-//! ScheduleKeyDeletion, CancelKeyDeletion, key policies, tags, and the rotation switches
-//! that take only a key id.
+//! Keys: CreateKey, ListKeys, UpdateKeyDescription, ScheduleKeyDeletion, key policies and
+//! tags. (Operations that take only a key id are in `keyid`.)
 
+use ferrogate_api::{
+    Authorization, Authorized, Check, Ctx, Done, Empty, Exec, Operation, Recorded, Reply,
+    RequestTags, Resource, Scope, Sent,
+};
 use ferrogate_store::{Direction, TxRef};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{usable, Done, Input, Kms};
+use super::output::{
+    elements, secs, KeyListEntry, KeyMetadata, KeyMetadataAnswer, Page, PageItems,
+};
+use super::{key_check, on_named_key, resolve_named, usable, KeyUse, Kms, KEY};
 use crate::model::{keys, tables, KeyState, KmsKey, Origin, Tag};
-use crate::resolve::{Aliases, KeyRef};
+use crate::resolve::Aliases;
 use crate::state::Use;
 use crate::{material, policy, KmsError};
-use ferrogate_iam::op::Ctx;
 
-/// Epoch seconds, as the JSON protocols write timestamps.
-pub(crate) fn secs(t: ferrogate_types::Timestamp) -> f64 {
-    t.epoch_seconds_f64()
-}
-
-/// `KeyMetadata` at `now`.
-pub(crate) fn metadata(k: &KmsKey, now: ferrogate_types::Timestamp) -> Value {
-    let st = crate::state::effective(k, now).unwrap_or(KeyState::PendingDeletion);
-    let mut m = json!({
-        "AWSAccountId": k.account, "KeyId": k.key_id, "Arn": k.arn(), "CreationDate": secs(k.creation_date),
-        "Enabled": st == KeyState::Enabled, "Description": k.description, "KeyUsage": k.key_usage,
-        "KeyState": st.as_str(), "Origin": k.origin.as_str(), "KeyManager": "CUSTOMER",
-        "CustomerMasterKeySpec": k.key_spec, "KeySpec": k.key_spec, "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-        "MultiRegion": false,
-    });
-    if let Some(d) = k.deletion_date {
-        m["DeletionDate"] = json!(secs(d));
-        m["PendingDeletionWindowInDays"] = json!(k.pending_window_days);
-    }
-    if k.origin == Origin::External {
-        m["ExpirationModel"] = json!(k
-            .expiration_model
-            .clone()
-            .unwrap_or_else(|| "KEY_MATERIAL_EXPIRES".into()));
-        if let Some(v) = k.valid_to {
-            m["ValidTo"] = json!(secs(v));
-        }
-    }
-    if let Some(cur) = k.current() {
-        if st != KeyState::PendingImport {
-            m["CurrentKeyMaterialId"] = json!(cur.id);
-        }
-    }
-    m
-}
-
-/// The same object with CloudTrail's camelCase member names (`aWSAccountId` included, as
-/// CloudTrail writes it).
-pub(crate) fn camel(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    let mut c = k.chars();
-                    let name = c
-                        .next()
-                        .map(|f| f.to_lowercase().chain(c).collect())
-                        .unwrap_or_default();
-                    (name, camel(v))
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(camel).collect()),
-        other => other.clone(),
-    }
-}
-
-fn save(tx: &mut TxRef<'_>, k: &KmsKey) -> Result<(), KmsError> {
+pub(crate) fn save(tx: &mut TxRef<'_>, k: &KmsKey) -> Result<(), KmsError> {
     tables::KEYS.put(tx.write()?, &keys::key(&k.account, &k.region, &k.key_id), k)?;
     Ok(())
 }
@@ -113,10 +61,18 @@ pub(crate) fn check_tags(tags: &[TagIn]) -> Result<Vec<Tag>, KmsError> {
     Ok(out)
 }
 
-fn new_key_id() -> String {
+fn request_tags(tags: &[TagIn]) -> RequestTags {
+    RequestTags::Set(
+        tags.iter()
+            .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+            .collect(),
+    )
+}
+
+fn new_key_id() -> Result<String, KmsError> {
     let mut b = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    ferrogate_types::RequestId::from_random(b).to_string()
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| KmsError::RandomnessUnavailable)?;
+    Ok(ferrogate_types::RequestId::from_random(b).to_string())
 }
 
 /// `CreateKey`.
@@ -194,70 +150,47 @@ impl CreateKeyInput {
     }
 }
 
-impl Input for CreateKeyInput {
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut out: Vec<(String, Vec<String>)> = self
-            .tags
-            .iter()
-            .map(|t| {
-                (
-                    format!("aws:RequestTag/{}", t.tag_key),
-                    vec![t.tag_value.clone()],
-                )
-            })
-            .collect();
+impl Operation for CreateKeyInput {
+    type Output = KeyMetadataAnswer;
+
+    /// `kms:CreateKey` (no resource type: there is no key yet) with the key's properties as
+    /// condition keys; with `Tags`, `kms:TagResource` too, as AWS requires ("To tag a KMS key
+    /// when you create it, you need kms:TagResource permission in an IAM policy").
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let create = Check::new("kms:CreateKey", Resource::Any, request_tags(&self.tags))
+            .keys(super::caller_keys(s))
+            .key(
+                "kms:KeyOrigin",
+                vec![self.origin.clone().unwrap_or_else(|| "AWS_KMS".into())],
+            )
+            .key("kms:KeySpec", vec!["SYMMETRIC_DEFAULT".into()])
+            .key("kms:KeyUsage", vec!["ENCRYPT_DECRYPT".into()])
+            .key(
+                "kms:BypassPolicyLockoutSafetyCheck",
+                vec![self
+                    .bypass_policy_lockout_safety_check
+                    .unwrap_or(false)
+                    .to_string()],
+            );
+        let mut auth = Authorization::of(create);
         if !self.tags.is_empty() {
-            out.push((
-                "aws:TagKeys".into(),
-                self.tags.iter().map(|t| t.tag_key.clone()).collect(),
-            ));
+            auth = auth.and(
+                Check::new("kms:TagResource", Resource::Any, request_tags(&self.tags))
+                    .keys(super::caller_keys(s)),
+            );
         }
-        out.push((
-            "kms:KeyOrigin".into(),
-            vec![self.origin.clone().unwrap_or_else(|| "AWS_KMS".into())],
-        ));
-        out.push(("kms:KeySpec".into(), vec!["SYMMETRIC_DEFAULT".into()]));
-        out.push(("kms:KeyUsage".into(), vec!["ENCRYPT_DECRYPT".into()]));
-        out.push((
-            "kms:BypassPolicyLockoutSafetyCheck".into(),
-            vec![self
-                .bypass_policy_lockout_safety_check
-                .unwrap_or(false)
-                .to_string()],
-        ));
-        out
+        Ok(auth)
     }
 
-    fn created_key(&self, body: &Value) -> Option<String> {
-        body["KeyMetadata"]["Arn"].as_str().map(str::to_owned)
-    }
-
-    fn request_parameters(&self) -> Value {
-        let mut v = json!({ "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
-                            "origin": self.origin.clone().unwrap_or_else(|| "AWS_KMS".into()) });
-        if let Some(d) = &self.description {
-            v["description"] = json!(d);
-        }
-        if let Some(p) = &self.policy {
-            v["policy"] = json!(p);
-        }
-        v
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        _key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.to_string();
-        let external = self.origin.as_deref() == Some("EXTERNAL");
+        let external = i.origin.as_deref() == Some("EXTERNAL");
         let mut k = KmsKey {
-            key_id: new_key_id(),
+            key_id: new_key_id()?,
             account: account.clone(),
             region: ctx.region.to_owned(),
-            description: self.description.clone().unwrap_or_default(),
+            description: i.description.clone().unwrap_or_default(),
             key_usage: "ENCRYPT_DECRYPT".into(),
             key_spec: "SYMMETRIC_DEFAULT".into(),
             origin: if external {
@@ -273,7 +206,7 @@ impl Input for CreateKeyInput {
             creation_date: ctx.now,
             deletion_date: None,
             pending_window_days: None,
-            policy: self
+            policy: i
                 .policy
                 .clone()
                 .unwrap_or_else(|| policy::default_policy(&account)),
@@ -285,9 +218,9 @@ impl Input for CreateKeyInput {
             valid_to: None,
             expiration_model: None,
             imported_material_id: None,
-            tags: check_tags(&self.tags)?,
+            tags: check_tags(&i.tags)?,
         };
-        if self.bypass_policy_lockout_safety_check != Some(true) {
+        if i.bypass_policy_lockout_safety_check != Some(true) {
             policy::lockout_check(&k.policy, ctx.principal, &k.arn(), &k.account)?;
         }
         if !external {
@@ -295,157 +228,28 @@ impl Input for CreateKeyInput {
                 .push(material::generate(ctx.sealer, &k.arn(), ctx.now)?);
         }
         save(&mut tx, &k)?;
-        let m = metadata(&k, ctx.now);
-        Ok(Done {
-            elements: json!({ "keyMetadata": camel(&m) }),
-            body: json!({ "KeyMetadata": m }),
-        })
-    }
-}
-
-/// Operations that take only `KeyId`.
-pub const DESCRIBE: u8 = 0;
-/// `EnableKey`.
-pub const ENABLE: u8 = 1;
-/// `DisableKey`.
-pub const DISABLE: u8 = 2;
-/// `CancelKeyDeletion`.
-pub const CANCEL: u8 = 3;
-/// `ListKeyPolicies`.
-pub const LIST_POLICIES: u8 = 4;
-/// `ListResourceTags`.
-pub const LIST_TAGS: u8 = 5;
-/// `DisableKeyRotation`.
-pub const DISABLE_ROTATION: u8 = 6;
-/// `GetKeyRotationStatus`.
-pub const ROTATION_STATUS: u8 = 7;
-/// `RotateKeyOnDemand`.
-pub const ROTATE: u8 = 8;
-
-/// An operation whose input is `KeyId` (plus paging or grant tokens it may ignore).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct KeyIdInput<const OP: u8> {
-    key_id: String,
-    #[serde(default)]
-    grant_tokens: Vec<String>,
-}
-
-impl<const OP: u8> KeyIdInput<OP> {
-    pub(crate) fn validated(self) -> Result<Self, KmsError> {
-        crate::grant::check_tokens(&self.grant_tokens)?;
-        Ok(self)
-    }
-}
-
-impl<const OP: u8> Input for KeyIdInput<OP> {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        let aliases = if OP == DESCRIBE {
-            Aliases::Accept
-        } else {
-            Aliases::Refuse
+        let out = KeyMetadataAnswer {
+            key_metadata: KeyMetadata::of(&k, ctx.now),
         };
-        Some((&self.key_id, aliases))
+        let arn = k.arn();
+        Ok(Reply::new(out.clone())
+            .elements(elements(&out))
+            .resource(KEY, arn))
     }
+}
 
-    fn grant_operation(&self) -> Option<&'static str> {
-        (OP == DESCRIBE).then_some("DescribeKey")
-    }
-
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let now = ctx.now;
-        let (what, done): (Use, Step) = match OP {
-            DESCRIBE => (Use::Always, |k, c| {
-                Ok(Done::body(json!({ "KeyMetadata": metadata(k, c.now) })))
-            }),
-            ENABLE => (Use::Toggle, |k, _| {
-                k.state = KeyState::Enabled;
-                Ok(Done::body(json!({})))
-            }),
-            DISABLE => (Use::Toggle, |k, _| {
-                k.state = KeyState::Disabled;
-                Ok(Done::body(json!({})))
-            }),
-            CANCEL => (Use::Cancel, |k, _| {
-                // CancelKeyDeletion leaves the key disabled (KMS API reference).
-                k.state = if k.origin == Origin::External && k.materials.is_empty() {
-                    KeyState::PendingImport
-                } else {
-                    KeyState::Disabled
-                };
-                k.deletion_date = None;
-                k.pending_window_days = None;
-                Ok(Done::body(json!({ "KeyId": k.arn() })))
-            }),
-            LIST_POLICIES => (Use::Always, |_, _| {
-                Ok(Done::body(
-                    json!({ "PolicyNames": ["default"], "Truncated": false }),
-                ))
-            }),
-            LIST_TAGS => (Use::Always, |k, _| {
-                let tags: Vec<Value> = k
-                    .tags
-                    .iter()
-                    .map(|t| json!({ "TagKey": t.key, "TagValue": t.value }))
-                    .collect();
-                Ok(Done::body(json!({ "Tags": tags, "Truncated": false })))
-            }),
-            DISABLE_ROTATION => (Use::RefusedWhenDisabled, |k, _| {
-                unsupported_rotation(k)?;
-                k.rotation_enabled = false;
-                k.next_rotation = None;
-                Ok(Done::body(json!({})))
-            }),
-            ROTATION_STATUS => (Use::Manage, |k, _| {
-                unsupported_rotation(k)?;
-                let mut v = json!({ "KeyRotationEnabled": k.rotation_enabled, "KeyId": k.arn() });
-                if k.rotation_enabled {
-                    v["RotationPeriodInDays"] = json!(k.rotation_period_days);
-                    if let Some(n) = k.next_rotation {
-                        v["NextRotationDate"] = json!(secs(n));
-                    }
-                }
-                Ok(Done::body(v))
-            }),
-            _ => (Use::RefusedWhenDisabled, |k, c| {
-                unsupported_rotation(k)?;
-                super::rotation::rotate(k, c, "ON_DEMAND")?;
-                Ok(Done::body(json!({ "KeyId": k.arn() })))
-            }),
-        };
-        let mut k = usable(tx.read(), r, now, what)?;
-        let before = k.clone();
-        let out = done(&mut k, &ctx)?;
-        if k != before {
-            save(&mut tx, &k)?;
+impl Recorded for CreateKeyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        let mut v = json!({ "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
+                            "origin": self.origin.clone().unwrap_or_else(|| "AWS_KMS".into()) });
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
         }
-        Ok(out)
+        if let Some(p) = &self.policy {
+            v["policy"] = json!(p);
+        }
+        v
     }
-}
-
-/// What a key-id-only operation does to the loaded key.
-type Step = fn(&mut KmsKey, &Ctx<'_>) -> Result<Done, KmsError>;
-
-/// Rotation needs KMS-generated material.
-fn unsupported_rotation(k: &KmsKey) -> Result<(), KmsError> {
-    if k.origin == Origin::External {
-        return Err(KmsError::UnsupportedOperationException(format!(
-            "{} origin is EXTERNAL which is not valid for this operation.",
-            k.arn()
-        )));
-    }
-    Ok(())
 }
 
 /// `ListKeys`.
@@ -498,19 +302,19 @@ pub(crate) fn page<T>(
     Ok((page, next))
 }
 
-impl Input for ListKeysInput {
-    fn request_parameters(&self) -> Value {
-        Value::Null
+impl Operation for ListKeysInput {
+    type Output = Page<KeyListEntry>;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            Check::new("kms:ListKeys", Resource::Any, RequestTags::None)
+                .keys(super::caller_keys(s)),
+        ))
     }
 
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        _key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let limit = check_limit(self.limit)?;
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let limit = check_limit(i.limit)?;
         let prefix = keys::partition(ctx.principal.account.as_str(), ctx.region);
         let all: Vec<KmsKey> = tables::KEYS
             .scan(tx.read(), &prefix, None, Direction::Forward, 100_000)?
@@ -518,16 +322,21 @@ impl Input for ListKeysInput {
             .map(|(_, k)| k)
             .filter(|k| crate::state::effective(k, ctx.now).is_some())
             .collect();
-        let (page, next) = page(all, self.marker.as_deref(), limit, |k| k.key_id.clone())?;
-        let keys: Vec<Value> = page
+        let (page, next) = page(all, i.marker.as_deref(), limit, |k| k.key_id.clone())?;
+        let keys = page
             .iter()
-            .map(|k| json!({ "KeyId": k.key_id, "KeyArn": k.arn() }))
+            .map(|k| KeyListEntry {
+                key_id: k.key_id.clone(),
+                key_arn: k.arn(),
+            })
             .collect();
-        let mut body = json!({ "Keys": keys, "Truncated": next.is_some() });
-        if let Some(n) = next {
-            body["NextMarker"] = json!(n);
-        }
-        Ok(Done::body(body))
+        Ok(Reply::new(Page::new(PageItems::Keys(keys), next)))
+    }
+}
+
+impl Recorded for ListKeysInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        Value::Null
     }
 }
 
@@ -550,27 +359,55 @@ impl UpdateKeyDescriptionInput {
     }
 }
 
-impl Input for UpdateKeyDescriptionInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+/// `action` on the key `name` names (key id or ARN: management operations take no alias).
+fn on_key(s: &Scope<'_, Kms>, action: &str, name: &str) -> Result<Check, KmsError> {
+    on_named_key(
+        s,
+        name,
+        Aliases::Refuse,
+        &KeyUse {
+            action,
+            grant_operation: None,
+            context: &[],
+        },
+    )
+}
+
+/// The key a management operation names, loaded and gated on its state.
+fn managed(tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str, what: Use) -> Result<KmsKey, KmsError> {
+    let r = crate::resolve::resolve(
+        tx.read(),
+        ctx.principal.account.as_str(),
+        ctx.region,
+        name,
+        Aliases::Refuse,
+    )?;
+    usable(tx.read(), &r, ctx.now, what)
+}
+
+impl Operation for UpdateKeyDescriptionInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(on_key(
+            s,
+            "kms:UpdateKeyDescription",
+            &self.key_id,
+        )?))
     }
 
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "description": self.description })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::Manage)?;
-        k.description.clone_from(&self.description);
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        k.description.clone_from(&i.description);
         save(&mut tx, &k)?;
-        Ok(Done::body(json!({})))
+        Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for UpdateKeyDescriptionInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "description": self.description })
     }
 }
 
@@ -595,42 +432,52 @@ impl ScheduleKeyDeletionInput {
     }
 }
 
-impl Input for ScheduleKeyDeletionInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+/// `ScheduleKeyDeletion`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleKeyDeletionOutput {
+    key_id: String,
+    deletion_date: f64,
+    key_state: KeyState,
+    pending_window_in_days: i64,
+}
+
+impl Operation for ScheduleKeyDeletionInput {
+    type Output = ScheduleKeyDeletionOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            on_key(s, "kms:ScheduleKeyDeletion", &self.key_id)?.key(
+                "kms:ScheduleKeyDeletionPendingWindowInDays",
+                vec![self.pending_window_in_days.unwrap_or(30).to_string()],
+            ),
+        ))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        vec![(
-            "kms:ScheduleKeyDeletionPendingWindowInDays".into(),
-            vec![self.pending_window_in_days.unwrap_or(30).to_string()],
-        )]
-    }
-
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "pendingWindowInDays": self.pending_window_in_days.unwrap_or(30) })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::Schedule)?;
-        let days = self.pending_window_in_days.unwrap_or(30);
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let mut k = managed(&tx, &ctx, &i.key_id, Use::Schedule)?;
+        let days = i.pending_window_in_days.unwrap_or(30);
         let date = ctx.now.plus_millis(days * 86_400_000);
         k.state = KeyState::PendingDeletion;
         k.deletion_date = Some(date);
         k.pending_window_days = u32::try_from(days).ok();
         save(&mut tx, &k)?;
-        let body = json!({ "KeyId": k.arn(), "DeletionDate": secs(date), "KeyState": "PendingDeletion", "PendingWindowInDays": days });
-        Ok(Done {
-            elements: camel(&body),
-            body,
-        })
+        let out = ScheduleKeyDeletionOutput {
+            key_id: k.arn(),
+            deletion_date: secs(date),
+            key_state: KeyState::PendingDeletion,
+            pending_window_in_days: days,
+        };
+        Ok(Reply::new(out.clone())
+            .elements(elements(&out))
+            .resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for ScheduleKeyDeletionInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "pendingWindowInDays": self.pending_window_in_days.unwrap_or(30) })
     }
 }
 
@@ -659,27 +506,40 @@ impl GetKeyPolicyInput {
     }
 }
 
-impl Input for GetKeyPolicyInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+/// `GetKeyPolicy`'s answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyPolicyOutput {
+    policy: String,
+    policy_name: &'static str,
+}
+
+impl Operation for GetKeyPolicyInput {
+    type Output = KeyPolicyOutput;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(on_key(
+            s,
+            "kms:GetKeyPolicy",
+            &self.key_id,
+        )?))
     }
 
-    fn request_parameters(&self) -> Value {
+    fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let k = managed(&tx, &ctx, &op.key_id, Use::Always)?;
+        let arn = k.arn();
+        Ok(Reply::new(KeyPolicyOutput {
+            policy: k.policy,
+            policy_name: "default",
+        })
+        .resource(KEY, arn))
+    }
+}
+
+impl Recorded for GetKeyPolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
         json!({ "keyId": self.key_id, "policyName": "default" })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let k = usable(tx.read(), r, ctx.now, Use::Always)?;
-        Ok(Done::body(
-            json!({ "Policy": k.policy, "PolicyName": "default" }),
-        ))
     }
 }
 
@@ -703,40 +563,36 @@ impl PutKeyPolicyInput {
     }
 }
 
-impl Input for PutKeyPolicyInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for PutKeyPolicyInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            on_key(s, "kms:PutKeyPolicy", &self.key_id)?.key(
+                "kms:BypassPolicyLockoutSafetyCheck",
+                vec![self
+                    .bypass_policy_lockout_safety_check
+                    .unwrap_or(false)
+                    .to_string()],
+            ),
+        ))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        vec![(
-            "kms:BypassPolicyLockoutSafetyCheck".into(),
-            vec![self
-                .bypass_policy_lockout_safety_check
-                .unwrap_or(false)
-                .to_string()],
-        )]
-    }
-
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "policyName": "default", "policy": self.policy })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::Manage)?;
-        if self.bypass_policy_lockout_safety_check != Some(true) {
-            policy::lockout_check(&self.policy, ctx.principal, &k.arn(), &k.account)?;
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        if i.bypass_policy_lockout_safety_check != Some(true) {
+            policy::lockout_check(&i.policy, ctx.principal, &k.arn(), &k.account)?;
         }
-        k.policy.clone_from(&self.policy);
+        k.policy.clone_from(&i.policy);
         save(&mut tx, &k)?;
-        Ok(Done::body(json!({})))
+        Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for PutKeyPolicyInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "policyName": "default", "policy": self.policy })
     }
 }
 
@@ -755,43 +611,28 @@ impl TagResourceInput {
     }
 }
 
-impl Input for TagResourceInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for TagResourceInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let r = resolve_named(s, &self.key_id, Aliases::Refuse)?;
+        let use_ = KeyUse {
+            action: "kms:TagResource",
+            grant_operation: None,
+            context: &[],
+        };
+        Ok(Authorization::of(key_check(
+            s,
+            &r,
+            &use_,
+            request_tags(&self.tags),
+        )?))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        let mut out: Vec<(String, Vec<String>)> = self
-            .tags
-            .iter()
-            .map(|t| {
-                (
-                    format!("aws:RequestTag/{}", t.tag_key),
-                    vec![t.tag_value.clone()],
-                )
-            })
-            .collect();
-        out.push((
-            "aws:TagKeys".into(),
-            self.tags.iter().map(|t| t.tag_key.clone()).collect(),
-        ));
-        out
-    }
-
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "tags": self.tags.iter().map(|t| json!({"tagKey": t.tag_key, "tagValue": t.tag_value})).collect::<Vec<_>>() })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::Manage)?;
-        for t in check_tags(&self.tags)? {
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        for t in check_tags(&i.tags)? {
             k.tags.retain(|x| x.key != t.key);
             k.tags.push(t);
         }
@@ -801,7 +642,13 @@ impl Input for TagResourceInput {
             ));
         }
         save(&mut tx, &k)?;
-        Ok(Done::body(json!({})))
+        Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for TagResourceInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "tags": self.tags.iter().map(|t| json!({"tagKey": t.tag_key, "tagValue": t.tag_value})).collect::<Vec<_>>() })
     }
 }
 
@@ -819,30 +666,35 @@ impl UntagResourceInput {
     }
 }
 
-impl Input for UntagResourceInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for UntagResourceInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        let r = resolve_named(s, &self.key_id, Aliases::Refuse)?;
+        let use_ = KeyUse {
+            action: "kms:UntagResource",
+            grant_operation: None,
+            context: &[],
+        };
+        Ok(Authorization::of(key_check(
+            s,
+            &r,
+            &use_,
+            RequestTags::Remove(self.tag_keys.clone()),
+        )?))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        vec![("aws:TagKeys".into(), self.tag_keys.clone())]
-    }
-
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "tagKeys": self.tag_keys })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::Manage)?;
-        k.tags.retain(|t| !self.tag_keys.contains(&t.key));
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        k.tags.retain(|t| !i.tag_keys.contains(&t.key));
         save(&mut tx, &k)?;
-        Ok(Done::body(json!({})))
+        Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for UntagResourceInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "tagKeys": self.tag_keys })
     }
 }

@@ -1,29 +1,47 @@
 //! The KMS operations (awsJson1_1, `TrentService`).
 //!
-//! Every operation that names a key goes the same way: the key is resolved and loaded
-//! before authorization ([`Operation::access`]), so that its key policy (mandatory, as in
-//! AWS) and any grant that applies take part in the decision; the handler then reloads the
-//! key in its transaction, gates the operation on the key's state ([`crate::state`]) and
-//! runs.
+//! Every operation that names a key is authorized on the key as stored: its ARN, its tags
+//! (`aws:ResourceTag/*`), its key policy (mandatory, as in AWS), any grant that applies, and
+//! KMS's condition keys ([`key_check`]). Operations on aliases are authorized on the alias
+//! *and* on every key they affect (KMS Developer Guide, "Controlling access to aliases").
+//! The handler then reloads the key in its transaction, gates the operation on the key's
+//! state ([`crate::state`]) and runs.
 
 mod aliases;
 mod crypto;
 mod grants;
 mod import;
+mod keyid;
 mod keys;
+pub mod output;
 mod rotation;
 
+pub use aliases::{AliasInput, DeleteAliasInput, ListAliasesInput};
+pub use crypto::{
+    DataKeyInput, DataKeyOutput, DecryptInput, DecryptOutput, EncryptInput, GenerateRandomInput,
+    ReEncryptInput,
+};
+pub use grants::{
+    CreateGrantInput, CreateGrantOutput, ListGrantsInput, ListRetirableGrantsInput,
+    RetireGrantInput, RevokeGrantInput,
+};
+pub use import::{
+    DeleteImportedKeyMaterialInput, GetParametersForImportInput, ImportKeyMaterialInput,
+};
+pub use keyid::{DescribeKeyInput, KeyIdInput};
+pub use keys::{
+    CreateKeyInput, GetKeyPolicyInput, ListKeysInput, PutKeyPolicyInput, ScheduleKeyDeletionInput,
+    TagResourceInput, UntagResourceInput, UpdateKeyDescriptionInput,
+};
 pub(crate) use rotation::rotate;
+pub use rotation::{EnableKeyRotationInput, ListKeyRotationsInput};
 
 use std::sync::Arc;
 
-use ferrogate_iam::authz::Action;
-use ferrogate_iam::op::{Access, Ctx, OpReply, Operation};
+use ferrogate_api::{Check, RequestTags, Resource, ResourcePolicy, Scope};
 use ferrogate_policy::ResourcePolicyKind;
-use ferrogate_store::{ReadTx, TxRef};
-use ferrogate_types::{Principal, Timestamp};
-use ferrogate_wire::json;
-use serde_json::Value;
+use ferrogate_store::ReadTx;
+use ferrogate_types::Timestamp;
 
 use crate::model::KmsKey;
 use crate::policy::PolicyCache;
@@ -36,6 +54,12 @@ pub struct Kms {
     pub(crate) policies: PolicyCache,
 }
 
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms").finish_non_exhaustive()
+    }
+}
+
 impl Kms {
     /// A service with empty caches.
     pub fn new() -> Arc<Self> {
@@ -43,116 +67,57 @@ impl Kms {
     }
 }
 
-/// What an operation's input provides to the common path.
-pub(crate) trait Input: Send + Sync {
-    /// The key the request names (and whether alias names are accepted).
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        None
-    }
-    /// Resolves the key; Decrypt overrides this to read it from the ciphertext.
-    fn key_ref(
-        &self,
-        tx: &dyn ReadTx,
-        account: &str,
-        region: &str,
-    ) -> Result<Option<KeyRef>, KmsError> {
-        match self.key_param() {
-            None => Ok(None),
-            Some((name, aliases)) => resolve::resolve(tx, account, region, name, aliases).map(Some),
-        }
-    }
-    /// The IAM action, when it is not `kms:<operation>` (ReEncrypt: `kms:ReEncryptFrom`).
-    fn action_name(&self) -> Option<&'static str> {
-        None
-    }
-    /// Further authorizations the request needs (ReEncrypt's destination key).
-    fn more_access(
-        &self,
-        kms: &Kms,
-        tx: &dyn ReadTx,
-        principal: &Principal,
-        region: &str,
-        now: Timestamp,
-    ) -> Result<Vec<Access>, KmsError> {
-        let _ = (kms, tx, principal, region, now);
-        Ok(Vec::new())
-    }
-    /// Replaces the common access lookup (RetireGrant, CreateGrant, whose grant paths have
-    /// rules of their own).
-    fn custom_access(
-        &self,
-        kms: &Kms,
-        tx: &dyn ReadTx,
-        principal: &Principal,
-        region: &str,
-        now: Timestamp,
-    ) -> Option<Result<Access, KmsError>> {
-        let _ = (kms, tx, principal, region, now);
-        None
-    }
-    /// The grant operation that may allow this request.
-    fn grant_operation(&self) -> Option<&'static str> {
-        None
-    }
-    /// The encryption context grants and `kms:EncryptionContext:*` see.
-    fn context(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-    /// Other condition keys of the request.
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        Vec::new()
-    }
-    /// The key a request created (CreateKey), for the record's `resources` when the request
-    /// named no key.
-    fn created_key(&self, body: &Value) -> Option<String> {
-        let _ = body;
-        None
-    }
-    /// CloudTrail's `requestParameters`.
-    fn request_parameters(&self) -> Value;
-    /// Runs it. `key` is the resolved key for operations that name one.
-    fn run(
-        &self,
-        kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError>;
+ferrogate_api::service! {
+    Kms { error: KmsError, id: Kms, tag_prefixes: [], changes_authorization: false, record_resources: true, denied: KmsError::AccessDeniedException }
 }
 
-/// A handler's result: the response body and what CloudTrail records.
-pub(crate) struct Done {
-    pub body: Value,
-    pub elements: Value,
-}
-
-impl Done {
-    pub(crate) fn body(body: Value) -> Self {
-        Self {
-            body,
-            elements: Value::Null,
-        }
+ferrogate_api::operations! {
+    service: Kms,
+    protocol: json,
+    parameters: own,
+    ops: {
+        CreateKey(keys::CreateKeyInput) write,
+        DescribeKey(keyid::DescribeKeyInput) read,
+        ListKeys(keys::ListKeysInput) read,
+        UpdateKeyDescription(keys::UpdateKeyDescriptionInput) write,
+        EnableKey(keyid::KeyIdInput<{ keyid::ENABLE }>) write,
+        DisableKey(keyid::KeyIdInput<{ keyid::DISABLE }>) write,
+        ScheduleKeyDeletion(keys::ScheduleKeyDeletionInput) write,
+        CancelKeyDeletion(keyid::KeyIdInput<{ keyid::CANCEL }>) write,
+        GetKeyPolicy(keys::GetKeyPolicyInput) read,
+        PutKeyPolicy(keys::PutKeyPolicyInput) write,
+        ListKeyPolicies(keyid::KeyIdInput<{ keyid::LIST_POLICIES }>) read,
+        TagResource(keys::TagResourceInput) write,
+        UntagResource(keys::UntagResourceInput) write,
+        ListResourceTags(keyid::KeyIdInput<{ keyid::LIST_TAGS }>) read,
+        CreateAlias(aliases::AliasInput<true>) write,
+        UpdateAlias(aliases::AliasInput<false>) write,
+        DeleteAlias(aliases::DeleteAliasInput) write,
+        ListAliases(aliases::ListAliasesInput) read,
+        Encrypt(crypto::EncryptInput) read,
+        Decrypt(crypto::DecryptInput) read,
+        ReEncrypt(crypto::ReEncryptInput) read,
+        GenerateDataKey(crypto::DataKeyInput<true>) read,
+        GenerateDataKeyWithoutPlaintext(crypto::DataKeyInput<false>) read,
+        GenerateRandom(crypto::GenerateRandomInput) read,
+        EnableKeyRotation(rotation::EnableKeyRotationInput) write,
+        DisableKeyRotation(keyid::KeyIdInput<{ keyid::DISABLE_ROTATION }>) write,
+        GetKeyRotationStatus(keyid::KeyIdInput<{ keyid::ROTATION_STATUS }>) read,
+        RotateKeyOnDemand(keyid::KeyIdInput<{ keyid::ROTATE }>) write,
+        ListKeyRotations(rotation::ListKeyRotationsInput) read,
+        GetParametersForImport(import::GetParametersForImportInput) write,
+        ImportKeyMaterial(import::ImportKeyMaterialInput) write,
+        DeleteImportedKeyMaterial(import::DeleteImportedKeyMaterialInput) write,
+        CreateGrant(grants::CreateGrantInput) write,
+        ListGrants(grants::ListGrantsInput) read,
+        ListRetirableGrants(grants::ListRetirableGrantsInput) read,
+        RetireGrant(grants::RetireGrantInput) write,
+        RevokeGrant(grants::RevokeGrantInput) write,
     }
 }
 
-/// Encodes an answer; when it carries a `Plaintext` (Decrypt, GenerateDataKey, GenerateRandom),
-/// into a buffer sized so that it never reallocates (a reallocation would leave a copy of the
-/// plaintext in freed memory), and wipes the plaintext string afterwards.
-fn encode_wiping_plaintext(body: &mut Value) -> Vec<u8> {
-    let Some(Value::String(p)) = body.get_mut("Plaintext") else {
-        return json::encode(body);
-    };
-    // The rest of the body (key ARN, ciphertext blob of at most ~1.5 KiB, names) is small.
-    let mut out = Vec::with_capacity(2 * p.len() + 8192);
-    if serde_json::to_writer(&mut out, &*body).is_err() {
-        out.clear();
-        out.extend_from_slice(b"{}");
-    }
-    if let Some(Value::String(p)) = body.get_mut("Plaintext") {
-        zeroize::Zeroize::zeroize(p);
-    }
-    out
-}
+/// The resource type CloudTrail records keys under.
+pub(crate) const KEY: &str = "AWS::KMS::Key";
 
 /// Loads the key `r` for a handler and gates `what` on its state at `now`.
 pub(crate) fn usable(
@@ -192,223 +157,118 @@ pub(crate) fn context_keys(pairs: &[(String, String)]) -> Vec<(String, Vec<Strin
     out
 }
 
-macro_rules! kms_ops {
-    ($( $name:ident ( $input:ty ) $ro:literal ),* $(,)?) => {
-        #[derive(Debug, Clone)]
-        enum Request { $( $name($input), )* }
-
-        /// One KMS request.
-        #[derive(Clone)]
-        pub struct KmsOp {
-            request: Request,
-            kms: Arc<Kms>,
-        }
-
-        impl std::fmt::Debug for KmsOp {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl KmsOp {
-            /// Decodes operation `op` from a JSON body.
-            pub fn decode(kms: &Arc<Kms>, op: &str, body: &[u8]) -> Result<Self, KmsError> {
-                let request = match op {
-                    $( stringify!($name) => Request::$name(json::decode::<$input>(body)?.validated()?), )*
-                    _ => return Err(KmsError::Wire(ferrogate_wire::WireError::UnknownOperation {
-                        message: format!("Operation {op} is not supported by this endpoint."),
-                    })),
-                };
-                Ok(Self { request, kms: kms.clone() })
-            }
-
-            fn input(&self) -> &dyn Input {
-                match &self.request { $( Request::$name(i) => i, )* }
-            }
-        }
-
-        impl Operation for KmsOp {
-            type Error = KmsError;
-
-            fn name(&self) -> &'static str {
-                match &self.request { $( Request::$name(_) => stringify!($name), )* }
-            }
-
-            fn read_only(&self) -> bool {
-                match &self.request { $( Request::$name(_) => $ro, )* }
-            }
-
-            fn action(&self, _caller: &Principal) -> Action {
-                Action::new(format!("kms:{}", self.name()), "*")
-            }
-
-            fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-                self.input().condition_keys()
-            }
-
-            fn access(&self, tx: &dyn ReadTx, principal: &Principal, region: &str, now: Timestamp) -> Result<Access, KmsError> {
-                access(&self.kms, self.input(), tx, principal, region, now)
-            }
-
-            fn request_parameters(&self) -> Value {
-                self.input().request_parameters()
-            }
-
-            fn record_resources(&self) -> bool {
-                true
-            }
-
-            fn needs_prepare(&self) -> bool {
-                matches!(self.request, Request::GetParametersForImport(_))
-            }
-
-            fn prepare(&mut self) {
-                if let Request::GetParametersForImport(i) = &mut self.request {
-                    i.prepare();
-                }
-            }
-
-            fn execute(&self, tx: TxRef<'_>, ctx: Ctx<'_>) -> Result<OpReply, KmsError> {
-                let input = self.input();
-                let key = input.key_ref(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
-                let mut done = input.run(&self.kms, tx, ctx, key.as_ref())?;
-                let resources = key.map(|k| k.arn()).or_else(|| input.created_key(&done.body))
-                    .map(|arn| vec![("AWS::KMS::Key".to_owned(), arn)]).unwrap_or_default();
-                let body = encode_wiping_plaintext(&mut done.body);
-                Ok(OpReply { body, response_elements: done.elements, resources })
-            }
-
-            fn access_denied(message: String) -> KmsError {
-                KmsError::AccessDeniedException(message)
-            }
-        }
-    };
-}
-
-kms_ops! {
-    CreateKey(keys::CreateKeyInput) false,
-    DescribeKey(keys::KeyIdInput<{ keys::DESCRIBE }>) true,
-    ListKeys(keys::ListKeysInput) true,
-    UpdateKeyDescription(keys::UpdateKeyDescriptionInput) false,
-    EnableKey(keys::KeyIdInput<{ keys::ENABLE }>) false,
-    DisableKey(keys::KeyIdInput<{ keys::DISABLE }>) false,
-    ScheduleKeyDeletion(keys::ScheduleKeyDeletionInput) false,
-    CancelKeyDeletion(keys::KeyIdInput<{ keys::CANCEL }>) false,
-    GetKeyPolicy(keys::GetKeyPolicyInput) true,
-    PutKeyPolicy(keys::PutKeyPolicyInput) false,
-    ListKeyPolicies(keys::KeyIdInput<{ keys::LIST_POLICIES }>) true,
-    TagResource(keys::TagResourceInput) false,
-    UntagResource(keys::UntagResourceInput) false,
-    ListResourceTags(keys::KeyIdInput<{ keys::LIST_TAGS }>) true,
-    CreateAlias(aliases::AliasInput<true>) false,
-    UpdateAlias(aliases::AliasInput<false>) false,
-    DeleteAlias(aliases::DeleteAliasInput) false,
-    ListAliases(aliases::ListAliasesInput) true,
-    Encrypt(crypto::EncryptInput) true,
-    Decrypt(crypto::DecryptInput) true,
-    ReEncrypt(crypto::ReEncryptInput) true,
-    GenerateDataKey(crypto::DataKeyInput<true>) true,
-    GenerateDataKeyWithoutPlaintext(crypto::DataKeyInput<false>) true,
-    GenerateRandom(crypto::GenerateRandomInput) true,
-    EnableKeyRotation(rotation::EnableKeyRotationInput) false,
-    DisableKeyRotation(keys::KeyIdInput<{ keys::DISABLE_ROTATION }>) false,
-    GetKeyRotationStatus(keys::KeyIdInput<{ keys::ROTATION_STATUS }>) true,
-    RotateKeyOnDemand(keys::KeyIdInput<{ keys::ROTATE }>) false,
-    ListKeyRotations(rotation::ListKeyRotationsInput) true,
-    GetParametersForImport(import::GetParametersForImportInput) false,
-    ImportKeyMaterial(import::ImportKeyMaterialInput) false,
-    DeleteImportedKeyMaterial(import::DeleteImportedKeyMaterialInput) false,
-    CreateGrant(grants::CreateGrantInput) false,
-    ListGrants(grants::ListGrantsInput) true,
-    ListRetirableGrants(grants::ListRetirableGrantsInput) true,
-    RetireGrant(grants::RetireGrantInput) false,
-    RevokeGrant(grants::RevokeGrantInput) false,
-}
-
-fn access(
-    kms: &Kms,
-    input: &dyn Input,
-    tx: &dyn ReadTx,
-    principal: &Principal,
-    region: &str,
-    now: Timestamp,
-) -> Result<Access, KmsError> {
-    if let Some(custom) = input.custom_access(kms, tx, principal, region, now) {
-        return custom;
+/// `kms:CallerAccount`, and `kms:ViaService` for a call a service made with the caller's
+/// credentials (`ecs.<region>.amazonaws.com`).
+pub(crate) fn caller_keys(s: &Scope<'_, Kms>) -> Vec<(String, Vec<String>)> {
+    let mut keys = vec![(
+        "kms:CallerAccount".to_owned(),
+        vec![s.principal.account.to_string()],
+    )];
+    if let Some(via) = s.called_via.last() {
+        let name = via.strip_suffix(".amazonaws.com").unwrap_or(via);
+        keys.push((
+            "kms:ViaService".to_owned(),
+            vec![format!("{name}.{}.amazonaws.com", s.region)],
+        ));
     }
-    let Some(r) = input.key_ref(tx, principal.account.as_str(), region)? else {
-        let keys = vec![(
-            "kms:CallerAccount".to_owned(),
-            vec![principal.account.to_string()],
-        )];
-        return Ok(Access {
-            keys,
-            ..Access::default()
-        });
-    };
-    let mut access = key_access(
-        kms,
-        tx,
-        principal,
-        region,
-        now,
-        &r,
-        input.grant_operation(),
-        &input.context(),
-    )?;
-    access.action = input.action_name().map(str::to_owned);
-    access.also = input.more_access(kms, tx, principal, region, now)?;
-    Ok(access)
+    keys
 }
 
-/// The authorization facts of one key: its ARN, its (mandatory) key policy, a grant that
-/// allows `grant_operation` with `context`, and the KMS condition keys.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn key_access(
-    kms: &Kms,
-    tx: &dyn ReadTx,
-    principal: &Principal,
-    region: &str,
-    now: Timestamp,
+/// `kms:RequestAlias` when the request names the key by an alias (`alias/…` or an alias ARN):
+/// the alias name (KMS Developer Guide, "kms:RequestAlias").
+pub(crate) fn request_alias(name: &str) -> Option<(String, Vec<String>)> {
+    let alias = if name.starts_with("alias/") {
+        Some(name)
+    } else {
+        name.strip_prefix("arn:")
+            .and_then(|_| name.find(":alias/"))
+            .map(|i| &name[i + 1..])
+    };
+    alias.map(|a| ("kms:RequestAlias".to_owned(), vec![a.to_owned()]))
+}
+
+/// How one key takes part in a request's authorization.
+pub(crate) struct KeyUse<'a> {
+    /// The IAM action.
+    pub action: &'a str,
+    /// The grant operation that may allow it.
+    pub grant_operation: Option<&'a str>,
+    /// The encryption context grants and `kms:EncryptionContext:*` see.
+    pub context: &'a [(String, String)],
+}
+
+/// The check of `use_` on the key `r`: the key's ARN and tags, its (mandatory) key policy, a
+/// grant that allows the operation with `context`, and KMS's condition keys.
+pub(crate) fn key_check(
+    s: &Scope<'_, Kms>,
     r: &KeyRef,
-    grant_operation: Option<&str>,
-    context: &[(String, String)],
-) -> Result<Access, KmsError> {
-    let key = resolve::load(tx, r)?;
-    if state::effective(&key, now).is_none() {
+    use_: &KeyUse<'_>,
+    request_tags: RequestTags,
+) -> Result<Check, KmsError> {
+    let key = resolve::load(s.tx, r)?;
+    if state::effective(&key, s.now).is_none() {
         return Err(KmsError::no_such_key(&key.arn()));
     }
     let arn = key.arn();
-    let policy = kms.policies.get(&arn, &key.policy).map_err(|e| {
+    let policy = s.service.policies.get(&arn, &key.policy).map_err(|e| {
         tracing::error!(key = %arn, error = %e, "a stored key policy does not parse; refusing");
-        KmsError::Internal(ferrogate_store::StoreError::Corrupt {
-            tree: "kms.keys",
-            reason: "key policy".into(),
-        })
+        KmsError::corrupt("key policy")
     })?;
-    let grant = match grant_operation {
+    let grant = match use_.grant_operation {
         Some(op) => crate::grant::find(
-            tx, &r.account, &r.region, &r.key_id, principal, region, op, context,
+            s.tx,
+            &r.account,
+            &r.region,
+            &r.key_id,
+            s.principal,
+            s.region,
+            op,
+            use_.context,
         )?
         .map(|g| g.grant_id),
         None => None,
     };
-    let mut keys = vec![(
-        "kms:CallerAccount".to_owned(),
-        vec![principal.account.to_string()],
-    )];
-    keys.extend(context_keys(context));
-    Ok(Access {
-        resource: Some(arn.clone()),
-        policy: Some((
-            arn,
-            policy,
-            ResourcePolicyKind::KeyPolicy,
-            key.account.clone(),
-        )),
-        grant,
-        keys,
-        ..Access::default()
+    let tags = key.tags.into_iter().map(|t| (t.key, t.value)).collect();
+    Ok(Check::new(
+        use_.action,
+        Resource::Existing {
+            arn: arn.clone(),
+            tags,
+        },
+        request_tags,
+    )
+    .keys(caller_keys(s))
+    .keys(context_keys(use_.context))
+    .policy(ResourcePolicy {
+        name: arn,
+        policy,
+        kind: ResourcePolicyKind::KeyPolicy,
+        account: key.account,
+    })
+    .grant(grant))
+}
+
+/// Resolves `name` for the caller (`kms:RequestAlias` is added when it is an alias).
+pub(crate) fn resolve_named(
+    s: &Scope<'_, Kms>,
+    name: &str,
+    aliases: Aliases,
+) -> Result<KeyRef, KmsError> {
+    resolve::resolve(s.tx, s.account(), s.region, name, aliases)
+}
+
+/// The one check of an operation on the key the request names.
+pub(crate) fn on_named_key(
+    s: &Scope<'_, Kms>,
+    name: &str,
+    aliases: Aliases,
+    use_: &KeyUse<'_>,
+) -> Result<Check, KmsError> {
+    let r = resolve_named(s, name, aliases)?;
+    let check = key_check(s, &r, use_, RequestTags::None)?;
+    Ok(match request_alias(name) {
+        Some((k, v)) => check.key(k, v),
+        None => check,
     })
 }
 
@@ -417,19 +277,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn answers_with_a_plaintext_are_encoded_once_and_the_plaintext_is_wiped() {
-        let mut body = serde_json::json!({"KeyId": "k", "Plaintext": "c2VjcmV0"});
-        let out = encode_wiping_plaintext(&mut body);
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["Plaintext"], "c2VjcmV0");
+    fn request_alias_is_the_alias_name() {
         assert_eq!(
-            body["Plaintext"], "",
-            "the plaintext left in the value is wiped"
+            request_alias("alias/finance"),
+            Some(("kms:RequestAlias".into(), vec!["alias/finance".into()]))
         );
-        let mut plain = serde_json::json!({"KeyId": "k"});
         assert_eq!(
-            encode_wiping_plaintext(&mut plain),
-            br#"{"KeyId":"k"}"#.to_vec()
+            request_alias("arn:aws:kms:us-east-1:111122223333:alias/finance"),
+            Some(("kms:RequestAlias".into(), vec!["alias/finance".into()]))
         );
+        assert_eq!(
+            request_alias(
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            ),
+            None
+        );
+        assert_eq!(request_alias("1234abcd-12ab-34cd-56ef-1234567890ab"), None);
     }
 }

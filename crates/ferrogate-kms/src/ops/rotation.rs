@@ -3,17 +3,44 @@
 //! A rotation adds material and keeps the old versions: ciphertexts name the material they
 //! were made with, so they still decrypt.
 
-use ferrogate_iam::op::Ctx;
+use ferrogate_api::{
+    Authorization, Authorized, Ctx, Done, Empty, Exec, Operation, Recorded, Reply, Scope, Sent,
+};
 use ferrogate_store::TxRef;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys::{check_limit, page, secs};
-use super::{usable, Done, Input, Kms};
+use super::keys::{check_limit, page};
+use super::output::{secs, Page, PageItems};
+use super::{on_named_key, usable, KeyUse, Kms, KEY};
 use crate::model::{keys, tables, KmsKey, Origin, Rotation};
-use crate::resolve::{Aliases, KeyRef};
+use crate::resolve::{self, Aliases};
 use crate::state::Use;
 use crate::{material, KmsError};
+
+fn on_key(s: &Scope<'_, Kms>, action: &str, name: &str) -> Result<ferrogate_api::Check, KmsError> {
+    on_named_key(
+        s,
+        name,
+        Aliases::Refuse,
+        &KeyUse {
+            action,
+            grant_operation: None,
+            context: &[],
+        },
+    )
+}
+
+fn load(tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str, what: Use) -> Result<KmsKey, KmsError> {
+    let r = resolve::resolve(
+        tx.read(),
+        ctx.principal.account.as_str(),
+        ctx.region,
+        name,
+        Aliases::Refuse,
+    )?;
+    usable(tx.read(), &r, ctx.now, what)
+}
 
 /// On-demand rotations allowed per key (KMS quota).
 pub const MAX_ON_DEMAND: usize = 25;
@@ -66,38 +93,28 @@ impl EnableKeyRotationInput {
     }
 }
 
-impl Input for EnableKeyRotationInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+impl Operation for EnableKeyRotationInput {
+    type Output = Empty;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(
+            on_key(s, "kms:EnableKeyRotation", &self.key_id)?.key(
+                "kms:RotationPeriodInDays",
+                vec![self.rotation_period_in_days.unwrap_or(365).to_string()],
+            ),
+        ))
     }
 
-    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
-        vec![(
-            "kms:RotationPeriodInDays".into(),
-            vec![self.rotation_period_in_days.unwrap_or(365).to_string()],
-        )]
-    }
-
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id, "rotationPeriodInDays": self.rotation_period_in_days.unwrap_or(365) })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        mut tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let mut k = usable(tx.read(), r, ctx.now, Use::RefusedWhenDisabled)?;
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { mut tx, ctx, .. } = x;
+        let mut k = load(&tx, &ctx, &i.key_id, Use::RefusedWhenDisabled)?;
         if k.origin == Origin::External {
             return Err(KmsError::UnsupportedOperationException(format!(
                 "{} origin is EXTERNAL which is not valid for this operation.",
                 k.arn()
             )));
         }
-        let days = u32::try_from(self.rotation_period_in_days.unwrap_or(365)).unwrap_or(365);
+        let days = u32::try_from(i.rotation_period_in_days.unwrap_or(365)).unwrap_or(365);
         k.rotation_enabled = true;
         k.rotation_period_days = days;
         k.next_rotation = Some(ctx.now.plus_millis(i64::from(days) * DAY_MS));
@@ -106,7 +123,13 @@ impl Input for EnableKeyRotationInput {
             &keys::key(&k.account, &k.region, &k.key_id),
             &k,
         )?;
-        Ok(Done::body(json!({})))
+        Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for EnableKeyRotationInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id, "rotationPeriodInDays": self.rotation_period_in_days.unwrap_or(365) })
     }
 }
 
@@ -128,42 +151,55 @@ impl ListKeyRotationsInput {
     }
 }
 
-impl Input for ListKeyRotationsInput {
-    fn key_param(&self) -> Option<(&str, Aliases)> {
-        Some((&self.key_id, Aliases::Refuse))
+/// `RotationsListEntry`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationEntry {
+    key_id: String,
+    rotation_date: f64,
+    rotation_type: String,
+    key_material_id: String,
+}
+
+impl Operation for ListKeyRotationsInput {
+    type Output = Page<RotationEntry>;
+
+    fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
+        Ok(Authorization::of(on_key(
+            s,
+            "kms:ListKeyRotations",
+            &self.key_id,
+        )?))
     }
 
-    fn request_parameters(&self) -> Value {
-        json!({ "keyId": self.key_id })
-    }
-
-    fn run(
-        &self,
-        _kms: &Kms,
-        tx: TxRef<'_>,
-        ctx: Ctx<'_>,
-        key: Option<&KeyRef>,
-    ) -> Result<Done, KmsError> {
-        let r = key.ok_or_else(|| KmsError::invalid_key_id(&self.key_id))?;
-        let k = usable(tx.read(), r, ctx.now, Use::Manage)?;
+    fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
+        let Exec { tx, ctx, .. } = x;
+        let k = load(&tx, &ctx, &i.key_id, Use::Manage)?;
         if k.origin == Origin::External {
             return Err(KmsError::UnsupportedOperationException(format!(
                 "{} origin is EXTERNAL which is not valid for this operation.",
                 k.arn()
             )));
         }
-        let limit = check_limit(self.limit)?;
-        let (page, next) = page(k.rotations.clone(), self.marker.as_deref(), limit, |r| {
+        let limit = check_limit(i.limit)?;
+        let (page, next) = page(k.rotations.clone(), i.marker.as_deref(), limit, |r| {
             r.material_id.clone()
         })?;
-        let list: Vec<Value> = page
-            .iter()
-            .map(|r| json!({ "KeyId": k.arn(), "RotationDate": secs(r.date), "RotationType": r.kind, "KeyMaterialId": r.material_id }))
+        let list = page
+            .into_iter()
+            .map(|r| RotationEntry {
+                key_id: k.arn(),
+                rotation_date: secs(r.date),
+                rotation_type: r.kind,
+                key_material_id: r.material_id,
+            })
             .collect();
-        let mut body = json!({ "Rotations": list, "Truncated": next.is_some() });
-        if let Some(n) = next {
-            body["NextMarker"] = json!(n);
-        }
-        Ok(Done::body(body))
+        Ok(Reply::new(Page::new(PageItems::Rotations(list), next)).resource(KEY, k.arn()))
+    }
+}
+
+impl Recorded for ListKeyRotationsInput {
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        json!({ "keyId": self.key_id })
     }
 }

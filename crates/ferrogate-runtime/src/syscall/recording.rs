@@ -1,5 +1,4 @@
-//! [`RecordingSyscall`]: the fake behind the unit tests of every privileged
-//! sequence (volume provisioning, sandbox setup).
+//! [`RecordingSyscall`]: the fake behind the unit tests of provisioning and sandbox setup.
 
 use std::io;
 use std::os::fd::BorrowedFd;
