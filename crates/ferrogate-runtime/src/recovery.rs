@@ -45,6 +45,8 @@ pub struct RecoveryReport {
     pub keys_removed: usize,
     /// Loop devices detached.
     pub loops_detached: Vec<String>,
+    /// FUSE connections of dead XTS servers aborted.
+    pub fuse_aborted: usize,
     /// Volume images deleted.
     pub images_deleted: Vec<PathBuf>,
     /// Task cgroups removed.
@@ -64,6 +66,26 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
         .iter()
         .map(|t| (t.task_id.clone(), t.volume_id.clone()))
         .collect();
+
+    // A dead agent's XTS connections may be alive: a thread of it blocked in a FUSE request
+    // to its own (killed) workers, e.g. the loop device's fsync or the flush of a FUSE file
+    // closed while it exits, keeps the process's descriptors, `/dev/fuse` included, open, so
+    // nobody ever answers; it and every task process waiting on the loop device hang in D
+    // state. Aborting the connection fails those requests. No server of ours is alive (the
+    // data directory is locked), so every such connection is dead.
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let conns = xts_connections(&mountinfo, layout);
+    if !conns.is_empty() {
+        crate::volume::xts::server::ensure_fusectl();
+    }
+    for c in conns {
+        match fs::write(format!("/sys/fs/fuse/connections/{c}/abort"), b"1") {
+            Ok(()) => r.fuse_aborted += 1,
+            // Gone meanwhile: its last descriptor closed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => r.errors.push(format!("aborting FUSE connection {c}: {e}")),
+        }
+    }
 
     let tasks = cgroups.task_ids();
     for t in &tasks {
@@ -191,6 +213,27 @@ pub fn xts_mounts(mountinfo: &str, layout: &DataLayout) -> Vec<PathBuf> {
         .collect();
     v.dedup();
     v
+}
+
+/// The FUSE connections (fusectl names: the mount's device number, `major << 20 | minor`)
+/// of the XTS mounts [`xts_mounts`] finds.
+pub fn xts_connections(mountinfo: &str, layout: &DataLayout) -> Vec<u64> {
+    let dir = layout.xts();
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let mut f = left.split(' ');
+            let dev = f.nth(2)?;
+            let point = PathBuf::from(unescape_mountinfo(f.nth(1)?));
+            let fstype = right.split(' ').next()?;
+            if fstype != FUSE_FSTYPE || point.parent() != Some(dir.as_path()) {
+                return None;
+            }
+            let (major, minor) = dev.split_once(':')?;
+            Some((major.parse::<u64>().ok()? << 20) | minor.parse::<u64>().ok()?)
+        })
+        .collect()
 }
 
 /// What is left of one volume on the host: (a loop device bound to its image
@@ -386,6 +429,10 @@ mod tests {
             xts_mounts(mi, &layout),
             [PathBuf::from("/var/lib/fg/xts/vol-3")]
         );
+        assert_eq!(xts_connections(mi, &layout), [46]);
+        let other_major =
+            "50 22 3:7 / /var/lib/fg/xts/vol-9 rw - fuse.ferrogate-xts xts:vol-9 rw\n";
+        assert_eq!(xts_connections(other_major, &layout), [(3 << 20) | 7]);
     }
 
     #[test]

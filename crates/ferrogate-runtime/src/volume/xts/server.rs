@@ -167,7 +167,7 @@ fn open_backing(path: &Path, direct: bool) -> io::Result<(File, bool)> {
 /// not there (systemd normally does; minimal hosts may not): it is how a
 /// connection whose mount had to be detached lazily is aborted. Once per
 /// process; failure only weakens that last resort.
-fn ensure_fusectl() {
+pub(crate) fn ensure_fusectl() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let dir = Path::new("/sys/fs/fuse/connections");
