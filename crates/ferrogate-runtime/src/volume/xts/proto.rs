@@ -39,6 +39,10 @@ pub mod init_flags {
 
 /// `FOPEN_DIRECT_IO`: no page cache for the file.
 pub const FOPEN_DIRECT_IO: u32 = 1 << 0;
+/// `FOPEN_NOFLUSH`: closing the file sends no FLUSH (Linux 5.16). Durability comes from
+/// FSYNC (the loop device's flushes); a FLUSH sent while the agent itself exits would wait
+/// for workers that are already gone.
+pub const FOPEN_NOFLUSH: u32 = 1 << 5;
 /// `FOPEN_PARALLEL_DIRECT_WRITES`: direct writes are not serialised by the inode lock.
 pub const FOPEN_PARALLEL_DIRECT_WRITES: u32 = 1 << 6;
 /// `FATTR_SIZE` in a SETATTR's `valid`.

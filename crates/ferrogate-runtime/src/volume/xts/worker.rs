@@ -148,7 +148,11 @@ impl Worker {
                 proto::DISK_INO => {
                     let mut r = Reply::new(u, 0);
                     r.u64(0)
-                        .u32(proto::FOPEN_DIRECT_IO | proto::FOPEN_PARALLEL_DIRECT_WRITES)
+                        .u32(
+                            proto::FOPEN_DIRECT_IO
+                                | proto::FOPEN_PARALLEL_DIRECT_WRITES
+                                | proto::FOPEN_NOFLUSH,
+                        )
                         .u32(0);
                     self.send(r.bytes())
                 }
