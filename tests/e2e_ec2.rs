@@ -420,3 +420,176 @@ fn ec2_errors_have_ec2s_shape() {
         "{body}"
     );
 }
+
+/// Where the machine's Terraform finds the AWS provider (a filesystem mirror).
+const TF_MIRROR: &str = "/opt/tf-plugins";
+
+fn terraform(dir: &std::path::Path, s: &Server, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", dir.join("tf.rc"))
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("AWS_ACCESS_KEY_ID", &s.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &s.secret_access_key)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("run terraform")
+}
+
+fn ok(out: &std::process::Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "terraform failed:\n{text}");
+    text
+}
+
+#[test]
+fn terraform_applies_vpc_subnet_group_and_rule_and_replans_with_no_diff() {
+    let provider = std::path::Path::new(TF_MIRROR).join("registry.terraform.io/hashicorp/aws");
+    let have_terraform = std::process::Command::new("terraform")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_terraform || !provider.is_dir() {
+        eprintln!("skipped: terraform or the AWS provider mirror ({TF_MIRROR}) is not installed");
+        return;
+    }
+    let version = std::fs::read_dir(&provider)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .next()
+        .expect("a provider version");
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tf.rc"),
+        format!(
+            r#"provider_installation {{
+  filesystem_mirror {{
+    path    = "{TF_MIRROR}"
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }}
+  direct {{
+    exclude = ["registry.terraform.io/hashicorp/aws"]
+  }}
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let endpoint = &s.endpoint;
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            r#"terraform {{
+  required_providers {{
+    aws = {{ source = "hashicorp/aws", version = "{version}" }}
+  }}
+}}
+provider "aws" {{
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {{
+    ec2 = "{endpoint}"
+    sts = "{endpoint}"
+  }}
+}}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.50.0.0/16"
+  tags       = {{ Name = "tf" }}
+}}
+resource "aws_subnet" "a" {{
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.50.1.0/24"
+  availability_zone = "us-east-1a"
+}}
+resource "aws_security_group" "web" {{
+  name        = "web"
+  description = "web"
+  vpc_id      = aws_vpc.main.id
+}}
+resource "aws_vpc_security_group_ingress_rule" "http" {{
+  security_group_id = aws_security_group.web.id
+  cidr_ipv4         = "10.0.0.0/8"
+  from_port         = 80
+  to_port           = 80
+  ip_protocol       = "tcp"
+  tags              = {{ Name = "http" }}
+}}
+output "rule" {{
+  value = aws_vpc_security_group_ingress_rule.http.id
+}}
+"#
+        ),
+    )
+    .unwrap();
+    ok(&terraform(
+        dir.path(),
+        &s,
+        &["init", "-input=false", "-no-color"],
+    ));
+    ok(&terraform(
+        dir.path(),
+        &s,
+        &["apply", "-auto-approve", "-input=false", "-no-color"],
+    ));
+    // Exit code 0: nothing to change (2 would be a diff).
+    let plan = terraform(
+        dir.path(),
+        &s,
+        &["plan", "-detailed-exitcode", "-input=false", "-no-color"],
+    );
+    let text = ok(&plan);
+    assert!(text.contains("No changes."), "{text}");
+    let rule = ok(&terraform(dir.path(), &s, &["output", "-raw", "rule"]));
+    let rules = json(&s.aws(&[
+        "ec2",
+        "describe-security-group-rules",
+        "--security-group-rule-ids",
+        rule.trim(),
+    ]));
+    let r = &rules["SecurityGroupRules"][0];
+    assert_eq!(
+        (
+            r["CidrIpv4"].as_str(),
+            r["FromPort"].as_i64(),
+            r["Tags"][0]["Value"].as_str()
+        ),
+        (Some("10.0.0.0/8"), Some(80), Some("http")),
+        "{rules}"
+    );
+    // The group has no egress: Terraform revoked AWS's default rule, as declared.
+    let g = json(&s.aws(&[
+        "ec2",
+        "describe-security-groups",
+        "--filters",
+        "Name=group-name,Values=web",
+    ]));
+    assert_eq!(
+        g["SecurityGroups"][0]["IpPermissionsEgress"],
+        serde_json::json!([]),
+        "{g}"
+    );
+    ok(&terraform(
+        dir.path(),
+        &s,
+        &["destroy", "-auto-approve", "-input=false", "-no-color"],
+    ));
+    let left = json(&s.aws(&[
+        "ec2",
+        "describe-vpcs",
+        "--filters",
+        "Name=tag:Name,Values=tf",
+    ]));
+    assert_eq!(left["Vpcs"], serde_json::json!([]), "{left}");
+}

@@ -44,6 +44,21 @@ assert ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["ma*"]}])["Vpc
 assert code(ec2.describe_vpcs, VpcIds=["vpc-00000000000000000"]) == ("InvalidVpcID.NotFound", "The vpc ID 'vpc-00000000000000000' does not exist")
 assert code(ec2.describe_vpcs, Filters=[{"Name": "nonsense", "Values": ["x"]}])[0] == "InvalidParameterValue"
 
+# Attributes, the main route table and the default network ACL made with the VPC.
+assert ec2.describe_vpc_attribute(VpcId=vid, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"] is True
+assert ec2.describe_vpc_attribute(VpcId=vid, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"] is False
+ec2.modify_vpc_attribute(VpcId=vid, EnableDnsHostnames={"Value": True})
+assert ec2.describe_vpc_attribute(VpcId=vid, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"] is True
+assert code(ec2.modify_vpc_attribute, VpcId=vid, EnableDnsSupport={"Value": False})[0] == "InvalidParameterValue"
+assert ec2.describe_vpc_attribute(VpcId=vid, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"] is True
+rt = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]}, {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+assert len(rt) == 1 and rt[0]["Routes"][0] == {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}, rt
+acl = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vid]}, {"Name": "default", "Values": ["true"]}])["NetworkAcls"]
+assert len(acl) == 1 and len(acl[0]["Entries"]) == 4, acl
+# No task runs: no network interfaces.
+assert ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vid]}])["NetworkInterfaces"] == []
+assert code(ec2.describe_network_interfaces, NetworkInterfaceIds=["eni-00000000000000000"])[0] == "InvalidNetworkInterfaceID.NotFound"
+
 # Subnets: inside the VPC, /16 to /28, no overlap, a zone of the region.
 sub = ec2.create_subnet(VpcId=vid, CidrBlock="10.0.1.0/24", AvailabilityZone=zones[1])["Subnet"]
 assert sub["AvailableIpAddressCount"] == 251 and sub["AvailabilityZone"] == zones[1], sub

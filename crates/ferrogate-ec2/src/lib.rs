@@ -24,10 +24,12 @@ use std::sync::{Arc, Mutex};
 use ferrogate_api::{Call, Executor};
 
 pub use error::Ec2Error;
+pub use ops::attrs::{DescribeVpcAttributeInput, DescribeVpcPartsInput, ModifyVpcAttributeInput};
 pub use ops::group::{
     CreateSecurityGroupInput, DeleteSecurityGroupInput, DescribeSecurityGroupsInput,
 };
 pub use ops::info::{DescribeAccountAttributesInput, DescribeAvailabilityZonesInput};
+pub use ops::interfaces::DescribeNetworkInterfacesInput;
 pub use ops::rules::{AuthorizeInput, DescribeSecurityGroupRulesInput, RevokeInput};
 pub use ops::subnet::{CreateSubnetInput, DeleteSubnetInput, DescribeSubnetsInput};
 pub use ops::tags::{CreateTagsInput, DeleteTagsInput, DescribeTagsInput};
@@ -91,6 +93,10 @@ ferrogate_api::operations! {
         CreateVpc(CreateVpcInput) write,
         DescribeVpcs(DescribeVpcsInput) read,
         DeleteVpc(DeleteVpcInput) write,
+        DescribeVpcAttribute(DescribeVpcAttributeInput) read,
+        ModifyVpcAttribute(ModifyVpcAttributeInput) write,
+        DescribeRouteTables(DescribeVpcPartsInput<true>) read,
+        DescribeNetworkAcls(DescribeVpcPartsInput<false>) read,
         CreateSubnet(CreateSubnetInput) write,
         DescribeSubnets(DescribeSubnetsInput) read,
         DeleteSubnet(DeleteSubnetInput) write,
@@ -102,6 +108,7 @@ ferrogate_api::operations! {
         RevokeSecurityGroupIngress(RevokeInput<false>) write,
         RevokeSecurityGroupEgress(RevokeInput<true>) write,
         DescribeSecurityGroupRules(DescribeSecurityGroupRulesInput) read,
+        DescribeNetworkInterfaces(DescribeNetworkInterfacesInput) read,
         CreateTags(CreateTagsInput) write,
         DeleteTags(DeleteTagsInput) write,
         DescribeTags(DescribeTagsInput) read,

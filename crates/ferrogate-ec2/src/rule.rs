@@ -217,6 +217,22 @@ fn description(p: &Ec2Params<'_>, name: &str) -> Result<Option<String>, Ec2Error
 /// send. A group peer names an `sg-` id and its owner as given (empty when not: see
 /// [`owned`]). IPv6 ranges and prefix lists are refused.
 pub fn permissions(p: &Ec2Params<'_>) -> Result<Vec<Permission>, Ec2Error> {
+    Ok(read_permissions(p, false)?.0)
+}
+
+/// The permissions of a revocation, and how many of its peers are IPv6 ranges or prefix
+/// lists: no rule here has such a peer, so those match nothing (Terraform revokes AWS's
+/// default IPv6 egress rule of every new group and expects `InvalidPermission.NotFound`
+/// when there is none).
+pub fn revoked_permissions(p: &Ec2Params<'_>) -> Result<(Vec<Permission>, usize), Ec2Error> {
+    read_permissions(p, true)
+}
+
+fn read_permissions(
+    p: &Ec2Params<'_>,
+    revoking: bool,
+) -> Result<(Vec<Permission>, usize), Ec2Error> {
+    let mut foreign = 0;
     let mut out = Vec::new();
     if let Some(proto) = p.get("IpProtocol") {
         let traffic = Traffic::parse(
@@ -238,14 +254,26 @@ pub fn permissions(p: &Ec2Params<'_>) -> Result<Vec<Permission>, Ec2Error> {
             params::int(p, &format!("{perm}.FromPort"))?,
             params::int(p, &format!("{perm}.ToPort"))?,
         )?;
-        for unsupported in ["Ipv6Ranges", "PrefixListIds"] {
-            if !p.structs(&format!("{perm}.{unsupported}")).is_empty() {
+        let before = out.len() + foreign;
+        for (unsupported, member) in [
+            ("Ipv6Ranges", "CidrIpv6"),
+            ("PrefixListIds", "PrefixListId"),
+        ] {
+            let entries = p.structs(&format!("{perm}.{unsupported}"));
+            if entries.is_empty() {
+                continue;
+            }
+            if !revoking {
                 return Err(Ec2Error::UnsupportedOperation(format!(
                     "{unsupported} are not supported by this endpoint: rules take IPv4 ranges and security groups."
                 )));
             }
+            for e in entries {
+                params::required(p, &format!("{e}.{member}"))?;
+                let _ = p.get(&format!("{e}.Description"));
+                foreign += 1;
+            }
         }
-        let before = out.len();
         for r in p.structs(&format!("{perm}.IpRanges")) {
             let cidr = params::required(p, &format!("{r}.CidrIp"))?;
             out.push(Permission {
@@ -269,16 +297,16 @@ pub fn permissions(p: &Ec2Params<'_>) -> Result<Vec<Permission>, Ec2Error> {
                 description: description(p, &format!("{g}.Description"))?,
             });
         }
-        if out.len() == before {
+        if out.len() + foreign == before {
             return Err(Ec2Error::MissingParameter(
                 "IpPermissions.IpRanges or IpPermissions.Groups".into(),
             ));
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && foreign == 0 {
         return Err(Ec2Error::MissingParameter("IpPermissions".into()));
     }
-    Ok(out)
+    Ok((out, foreign))
 }
 
 /// The permissions with each group peer's owner set to `account`; a peer owned by another
@@ -369,6 +397,22 @@ mod tests {
         assert_eq!(c, "UnsupportedOperation");
         let (c, _) = code("IpPermissions.1.IpProtocol=-1");
         assert_eq!(c, "MissingParameter");
+    }
+
+    #[test]
+    fn ipv6_peers_are_refused_when_added_and_match_nothing_when_revoked() {
+        let q = QueryParams::parse(&[
+            b"IpPermissions.1.IpProtocol=-1&IpPermissions.1.Ipv6Ranges.1.CidrIpv6=::/0".as_slice(),
+        ]);
+        let p = Ec2Params::new(&q);
+        assert!(matches!(
+            permissions(&p),
+            Err(Ec2Error::UnsupportedOperation(_))
+        ));
+        let p = Ec2Params::new(&q);
+        let (perms, foreign) = revoked_permissions(&p).unwrap();
+        assert!(perms.is_empty() && foreign == 1);
+        assert!(p.finish().is_ok());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The operations, one file per resource, and what they share: finding a resource by id and
 //! naming it for authorization.
 
+pub mod attrs;
 pub mod group;
 pub mod info;
+pub mod interfaces;
 pub mod rules;
 pub mod subnet;
 pub mod tags;

@@ -15,7 +15,9 @@ use super::{find_group, group_resource, new_arn, resolve_group, GroupRef};
 use crate::ids::{is_id, new_id};
 use crate::model::{all, key, tables, SecurityGroup, Tag};
 use crate::params::{self, Filter, Page};
-use crate::rule::{owned, permissions, GroupRule, Peer, Permission, MAX_RULES};
+use crate::rule::{
+    owned, permissions, revoked_permissions, GroupRule, Peer, Permission, MAX_RULES,
+};
 use crate::views::{self, RuleView};
 use crate::{Ec2, Ec2Error};
 
@@ -168,8 +170,10 @@ impl<const EGRESS: bool> RevokeInput<EGRESS> {
         if let Some(bad) = security_group_rule_ids.iter().find(|r| !is_id("sgr", r)) {
             return Err(Ec2Error::InvalidSecurityGroupRuleIdMalformed(bad.clone()));
         }
+        // IPv6 ranges and prefix lists match no rule here: they only make the revocation
+        // find nothing (`InvalidPermission.NotFound` when nothing else matches).
         let ip_permissions = if security_group_rule_ids.is_empty() {
-            permissions(p)?
+            revoked_permissions(p)?.0
         } else {
             Vec::new()
         };
