@@ -194,11 +194,7 @@ pub fn check_tag(t: &Tag) -> Result<(), Ec2Error> {
 
 /// The tags of `TagSpecification.N` for a resource of `kind` (`vpc`, `subnet`, …); a
 /// specification for another resource type is refused.
-pub fn tag_specifications(
-    p: &Ec2Params<'_>,
-    kind: &str,
-    operation: &str,
-) -> Result<Vec<Tag>, Ec2Error> {
+pub fn tag_specifications(p: &Ec2Params<'_>, kind: &str) -> Result<Vec<Tag>, Ec2Error> {
     let mut out: Vec<Tag> = Vec::new();
     for s in p.structs("TagSpecification") {
         let rt = p.get(&format!("{s}.ResourceType")).unwrap_or_default();
@@ -216,7 +212,6 @@ pub fn tag_specifications(
     if out.len() > MAX_TAGS {
         return Err(Ec2Error::TagLimitExceeded);
     }
-    let _ = operation;
     Ok(out)
 }
 
@@ -309,7 +304,7 @@ mod tests {
             b"TagSpecification.1.ResourceType=vpc&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=a",
         ]);
         let p = Ec2Params::new(&q);
-        let t = tag_specifications(&p, "vpc", "CreateVpc").unwrap();
+        let t = tag_specifications(&p, "vpc").unwrap();
         assert_eq!(
             t,
             vec![Tag {
@@ -317,7 +312,7 @@ mod tests {
                 value: "a".into()
             }]
         );
-        let e = tag_specifications(&p, "subnet", "CreateSubnet").unwrap_err();
+        let e = tag_specifications(&p, "subnet").unwrap_err();
         assert_eq!(
             e.to_string(),
             "'vpc' is not a valid taggable resource type for this operation."

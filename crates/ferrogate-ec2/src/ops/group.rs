@@ -67,7 +67,7 @@ impl CreateSecurityGroupInput {
             group_name,
             group_description,
             vpc_id: p.get("VpcId").map(str::to_owned),
-            tags: params::tag_specifications(p, "security-group", "CreateSecurityGroup")?,
+            tags: params::tag_specifications(p, "security-group")?,
             dry_run: params::dry_run(p)?,
         })
     }

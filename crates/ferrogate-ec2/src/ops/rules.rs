@@ -61,7 +61,7 @@ impl<const EGRESS: bool> AuthorizeInput<EGRESS> {
         Ok(Self {
             group,
             ip_permissions,
-            tags: params::tag_specifications(p, "security-group-rule", "AuthorizeSecurityGroup")?,
+            tags: params::tag_specifications(p, "security-group-rule")?,
             dry_run: params::dry_run(p)?,
         })
     }

@@ -58,7 +58,7 @@ impl CreateSubnetInput {
             cidr_block,
             availability_zone,
             availability_zone_id,
-            tags: params::tag_specifications(p, "subnet", "CreateSubnet")?,
+            tags: params::tag_specifications(p, "subnet")?,
             dry_run: params::dry_run(p)?,
         })
     }

@@ -66,7 +66,7 @@ impl CreateVpcInput {
         }
         Ok(Self {
             cidr_block,
-            tags: params::tag_specifications(p, "vpc", "CreateVpc")?,
+            tags: params::tag_specifications(p, "vpc")?,
             dry_run: params::dry_run(p)?,
         })
     }
