@@ -7,38 +7,21 @@
 
 mod common;
 
-use common::{fails_with, json, Server};
-use serde_json::Value;
+use common::{
+    create_key, fails_with, json, put_user_policy, storage_conf, trail_records, user_with_key,
+    Server,
+};
 
 const ACCOUNT: &str = "000000000000";
 
-fn user_with_key(s: &Server, name: &str) -> (String, String) {
-    json(&s.aws(&["iam", "create-user", "--user-name", name]));
-    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
-    let field = |f: &str| k["AccessKey"][f].as_str().unwrap().to_owned();
-    (field("AccessKeyId"), field("SecretAccessKey"))
-}
-
 fn allow(s: &Server, user: &str, statements: &str) {
     let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
-        user,
-        "--policy-name",
-        "p",
-        "--policy-document",
-        &doc,
-    ]));
+    put_user_policy(s, user, "p", &doc);
 }
 
 /// A key with the default key policy (the account decides through IAM), as its ARN.
 fn key(s: &Server, extra: &[&str]) -> String {
-    let mut args = vec!["kms", "create-key"];
-    args.extend_from_slice(extra);
-    let k = json(&s.aws(&args));
-    k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+    create_key(s, extra).1
 }
 
 fn alias_arn(name: &str) -> String {
@@ -299,10 +282,6 @@ fn encryption_algorithm_and_request_alias_are_condition_keys() {
     );
 }
 
-fn storage_conf(key: &str) -> String {
-    format!(r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#)
-}
-
 #[test]
 fn via_aws_service_and_called_via_follow_forward_access_sessions() {
     let s = Server::start();
@@ -484,18 +463,7 @@ fn user_and_role_tags_are_managed_and_become_principal_tags() {
     assert!(role["Role"].get("Tags").is_none(), "{role}");
 
     // The tag operations are recorded.
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventName,AttributeValue=TagUser",
-    ]));
-    let records: Vec<Value> = ev["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
-        .collect();
+    let records = trail_records(&s, "TagUser");
     assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0]["requestParameters"]["userName"], "alice");
 }

@@ -5,23 +5,14 @@
 
 mod common;
 
-use common::{fails_with, json, Server};
+use common::{
+    create_key, fails_with, json, put_user_policy, storage_conf, trail_records, user_with_key,
+    Server,
+};
 use serde_json::Value;
 
 fn doc(statements: &str) -> String {
     format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
-}
-
-fn create_key(s: &Server) -> (String, String) {
-    let k = json(&s.aws(&["kms", "create-key"]));
-    (
-        k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned(),
-        k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn storage_conf(key: &str) -> String {
-    format!(r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#)
 }
 
 fn cluster_key(c: &Value) -> Option<&str> {
@@ -31,8 +22,8 @@ fn cluster_key(c: &Value) -> Option<&str> {
 #[test]
 fn clusters_take_a_customer_managed_key_as_aws_does() {
     let s = Server::start();
-    let (key_id, key_arn) = create_key(&s);
-    let (_, key2_arn) = create_key(&s);
+    let (key_id, key_arn) = create_key(&s, &[]);
+    let (_, key2_arn) = create_key(&s, &[]);
 
     // The announcement's command: the key given by id comes back as its ARN.
     let created = json(&s.aws(&[
@@ -230,26 +221,14 @@ fn clusters_take_a_customer_managed_key_as_aws_does() {
     );
 }
 
-fn user_with_key(s: &Server, name: &str) -> (String, String) {
-    json(&s.aws(&["iam", "create-user", "--user-name", name]));
-    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
-    (
-        k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-        k["AccessKey"]["SecretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
-}
-
 /// The seed's two policies (shared/spec/aws-behaviour.md §5): allow cluster changes only
 /// with the approved key, deny them when no key is given. As identity policies of a user,
 /// and as an SCP on a member account.
 #[test]
 fn the_kms_key_condition_gates_clusters_in_identity_policies_and_scps() {
     let s = Server::start();
-    let (_, approved) = create_key(&s);
-    let (_, other) = create_key(&s);
+    let (_, approved) = create_key(&s, &[]);
+    let (_, other) = create_key(&s, &[]);
     let (k, sk) = user_with_key(&s, "operator");
     let allow = doc(&format!(
         r#"{{"Effect":"Allow","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*",
@@ -257,16 +236,7 @@ fn the_kms_key_condition_gates_clusters_in_identity_policies_and_scps() {
            {{"Effect":"Deny","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*",
              "Condition":{{"Null":{{"ecs:fargate-ephemeral-storage-kms-key":"true"}}}}}}"#
     ));
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
-        "operator",
-        "--policy-name",
-        "clusters",
-        "--policy-document",
-        &allow,
-    ]));
+    put_user_policy(&s, "operator", "clusters", &allow);
 
     // Allowed ecs:CreateCluster with the key, but not kms:DescribeKey on it: ECS checks the
     // key as the caller, so the request is refused, naming the KMS action.
@@ -286,16 +256,12 @@ fn the_kms_key_condition_gates_clusters_in_identity_policies_and_scps() {
         "AccessDeniedException",
     );
     assert!(e.contains("kms:DescribeKey"), "{e}");
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
+    put_user_policy(
+        &s,
         "operator",
-        "--policy-name",
         "describe-keys",
-        "--policy-document",
         &doc(r#"{"Effect":"Allow","Action":"kms:DescribeKey","Resource":"*"}"#),
-    ]));
+    );
 
     let c = json(&s.aws_as(
         &k,
@@ -663,16 +629,7 @@ fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
            {"Effect":"Deny","Action":"ecs:TagResource","Resource":"arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"},
            {"Effect":"Deny","Action":["ecs:UpdateCluster","ecs:UpdateClusterSettings"],"Resource":"*","Condition":{"StringEquals":{"ecs:ResourceTag/env":"prod"}}}"#,
     );
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
-        "dev",
-        "--policy-name",
-        "p",
-        "--policy-document",
-        &policy,
-    ]));
+    put_user_policy(&s, "dev", "p", &policy);
     json(&s.aws(&[
         "ecs",
         "register-task-definition",
@@ -802,7 +759,7 @@ fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
     );
 
     // Keys merge by field: an EBS key update keeps the Fargate key; `{}` removes both.
-    let (_, key) = create_key(&s);
+    let (_, key) = create_key(&s, &[]);
     json(&s.aws(&[
         "ecs",
         "update-cluster",
@@ -855,16 +812,12 @@ fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
 fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
     let s = Server::start();
     let (k, sk) = user_with_key(&s, "ops");
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
+    put_user_policy(
+        &s,
         "ops",
-        "--policy-name",
         "p",
-        "--policy-document",
         &doc(r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#),
-    ]));
+    );
     // A key whose policy names only root: IAM policies do not count for it.
     let closed = json(&s.aws(&[
         "kms", "create-key", "--bypass-policy-lockout-safety-check", "--policy",
@@ -887,7 +840,7 @@ fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
         "AccessDeniedException",
     );
     assert!(e.contains("kms:DescribeKey"), "{e}");
-    let (_, open) = create_key(&s);
+    let (_, open) = create_key(&s, &[]);
     json(&s.aws_as(
         &k,
         &sk,
@@ -901,18 +854,7 @@ fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
         ],
     ));
 
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventName,AttributeValue=DescribeKey",
-    ]));
-    let records: Vec<Value> = ev["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
-        .collect();
+    let records = trail_records(&s, "DescribeKey");
     assert_eq!(records.len(), 2, "{records:?}");
     for r in &records {
         assert_eq!(r["userIdentity"]["type"], "IAMUser");

@@ -14,7 +14,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{fails_with, fargate_key, json, load_busybox, require_root, Server};
+use common::{fails_with, fargate_key, json, load_busybox, require_root, trail_records, Server};
 use serde_json::Value;
 
 const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678],assignPublicIp=ENABLED}";
@@ -100,21 +100,6 @@ fn volume_images(s: &Server) -> Vec<PathBuf> {
             .collect(),
         Err(_) => Vec::new(),
     }
-}
-
-fn events(s: &Server, name: &str) -> Vec<Value> {
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        &format!("AttributeKey=EventName,AttributeValue={name}"),
-    ]));
-    ev["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
-        .collect()
 }
 
 #[test]
@@ -251,7 +236,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
 
     // CloudTrail: the Fargate service principal created each grant, for Decrypt, with the
     // encryption context subset of the cluster and the volume.
-    let all_grants = events(&s, "CreateGrant");
+    let all_grants = trail_records(&s, "CreateGrant");
     let (dry, grants): (Vec<Value>, Vec<Value>) = all_grants
         .into_iter()
         .partition(|g| g["requestParameters"]["dryRun"] == true);
@@ -282,7 +267,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
             serde_json::json!({"aws:ecs:clusterAccount": "000000000000", "aws:ecs:clusterName": "secure"})
         );
     }
-    let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    let gen = trail_records(&s, "GenerateDataKeyWithoutPlaintext");
     assert!(
         gen.iter()
             .filter(|e| e["errorCode"] == "DisabledException")
@@ -309,12 +294,12 @@ fn the_announcement_scenario_on_the_real_runtime() {
         assert_eq!(subset["aws:ecs:clusterName"], "secure");
         assert!(subset["aws:ebs:id"].as_str().unwrap().starts_with("vol-"));
     }
-    let gen = events(&s, "GenerateDataKeyWithoutPlaintext");
+    let gen = trail_records(&s, "GenerateDataKeyWithoutPlaintext");
     assert!(
         gen.iter().any(|e| e["errorCode"] == "DisabledException"),
         "{gen:?}"
     );
-    let decrypts = events(&s, "Decrypt");
+    let decrypts = trail_records(&s, "Decrypt");
     assert!(decrypts
         .iter()
         .all(|e| e["userIdentity"]["invokedBy"] == "fargate.amazonaws.com"));
@@ -351,7 +336,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
     assert_eq!(d["stopCode"], "UserInitiated");
     assert_eq!(d["stoppedReason"], "rotating keys");
     assert_eq!(d["containers"][0]["exitCode"], 143);
-    let retired = events(&s, "RetireGrant");
+    let retired = trail_records(&s, "RetireGrant");
     assert!(
         retired
             .iter()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails_with, json, Server};
+use common::{fails_with, json, put_user_policy, user_with_key, Server};
 use serde_json::Value;
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -23,16 +23,6 @@ fn raw(s: &Server, key: &str, secret: &str, args: &[&str]) -> Value {
     json(&out)
 }
 
-fn create_user_with_key(s: &Server, name: &str) -> (String, String) {
-    json(&s.aws(&["iam", "create-user", "--user-name", name]));
-    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
-    let key = &k["AccessKey"];
-    (
-        key["AccessKeyId"].as_str().unwrap().to_owned(),
-        key["SecretAccessKey"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[test]
 fn root_and_users_with_the_cli() {
     let s = Server::start();
@@ -41,7 +31,7 @@ fn root_and_users_with_the_cli() {
     assert_eq!(me["Arn"], "arn:aws:iam::000000000000:root");
     assert_eq!(me["UserId"], "000000000000");
 
-    let (key, secret) = create_user_with_key(&s, "alice");
+    let (key, secret) = user_with_key(&s, "alice");
     assert!(key.starts_with("AKIA") && key.len() == 20, "{key}");
     assert_eq!(secret.len(), 40);
 
@@ -457,16 +447,7 @@ fn policies_round_trip() {
     let s = Server::start();
     json(&s.aws(&["iam", "create-user", "--user-name", "carol"]));
     let doc = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]}"#;
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
-        "carol",
-        "--policy-name",
-        "read-self",
-        "--policy-document",
-        doc,
-    ]));
+    put_user_policy(&s, "carol", "read-self", doc);
     let got = json(&s.aws(&[
         "iam",
         "get-user-policy",
@@ -614,7 +595,7 @@ fn lookup_events_with_boto3() {
 #[test]
 fn state_and_events_survive_restart_and_kill9() {
     let s = Server::start();
-    let (key, secret) = create_user_with_key(&s, "dave");
+    let (key, secret) = user_with_key(&s, "dave");
     let s = s.restart();
     assert_eq!(
         json(&s.aws(&["iam", "get-user", "--user-name", "dave"]))["User"]["UserName"],
@@ -649,7 +630,7 @@ fn state_and_events_survive_restart_and_kill9() {
 fn secrets_are_never_stored_or_logged_in_clear() {
     // The most verbose log there is, and a plaintext that passes through KMS.
     let s = Server::start_logging("trace");
-    let (_, secret) = create_user_with_key(&s, "frank");
+    let (_, secret) = user_with_key(&s, "frank");
     let key = json(&s.aws(&["kms", "create-key"]));
     let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
     let plaintext = "top-secret-plaintext-7f3a9c";
@@ -746,7 +727,7 @@ fn a_revocation_holds_when_its_client_hangs_up() {
     .enumerate()
     {
         let name = format!("quitter{round}");
-        let (key, secret) = create_user_with_key(&s, &name);
+        let (key, secret) = user_with_key(&s, &name);
         // Warm the credentials cache with the key.
         json(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]));
         let body =

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{fails_with, json, Server};
+use common::{create_key, fails_with, json, put_user_policy, Server};
 use serde_json::Value;
 
 // --- small helpers --------------------------------------------------------------------------
@@ -100,16 +100,6 @@ fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no string {field} in {v}"))
 }
 
-fn create_key(s: &Server, extra: &[&str]) -> (String, String) {
-    let mut args = vec!["kms", "create-key"];
-    args.extend_from_slice(extra);
-    let k = json(&s.aws(&args));
-    (
-        str_of(&k["KeyMetadata"], "KeyId").to_owned(),
-        str_of(&k["KeyMetadata"], "Arn").to_owned(),
-    )
-}
-
 fn key_state(s: &Server, key: &str) -> String {
     let d = json(&s.aws(&["kms", "describe-key", "--key-id", key]));
     str_of(&d["KeyMetadata"], "KeyState").to_owned()
@@ -142,16 +132,9 @@ fn decrypt(s: &Server, ct: &Path) -> Output {
 }
 
 fn user_with_key(s: &Server, name: &str) -> (String, String, String) {
-    let u = json(&s.aws(&["iam", "create-user", "--user-name", name]));
-    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
-    (
-        k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-        k["AccessKey"]["SecretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        str_of(&u["User"], "Arn").to_owned(),
-    )
+    let (id, secret) = common::user_with_key(s, name);
+    let u = json(&s.aws(&["iam", "get-user", "--user-name", name]));
+    (id, secret, str_of(&u["User"], "Arn").to_owned())
 }
 
 fn python_ok(out: &Output) {
@@ -440,16 +423,12 @@ fn iam_policies_count_only_where_the_key_policy_delegates_to_the_account() {
     let s = Server::start();
     let acct = s.account.clone();
     let (ak, asec, _) = user_with_key(&s, "alice");
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
+    put_user_policy(
+        &s,
         "alice",
-        "--policy-name",
         "kms-all",
-        "--policy-document",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
-    ]));
+    );
     let (kk, ksec, karn_user) = user_with_key(&s, "keyadmin");
     let dir = scratch(&s, "authz");
     let pt = dir.join("pt");

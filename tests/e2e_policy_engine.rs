@@ -3,20 +3,8 @@
 
 mod common;
 
-use common::{fails_with, json, Server};
+use common::{fails_with, json, put_user_policy, user_with_key, Server};
 use serde_json::Value;
-
-fn user_with_key(s: &Server, name: &str) -> (String, String) {
-    json(&s.aws(&["iam", "create-user", "--user-name", name]));
-    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
-    (
-        k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-        k["AccessKey"]["SecretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
-}
 
 fn doc(statements: &str) -> String {
     format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
@@ -30,16 +18,7 @@ fn a_user_allowed_only_get_user_can_do_that_and_nothing_else() {
     let p = doc(
         r#"{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::000000000000:user/reader"}"#,
     );
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
-        "reader",
-        "--policy-name",
-        "self",
-        "--policy-document",
-        &p,
-    ]));
+    put_user_policy(&s, "reader", "self", &p);
     assert_eq!(
         json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "reader"]))["User"]["UserName"],
         "reader"
@@ -440,19 +419,6 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
     );
 }
 
-fn put_user_policy(s: &Server, user: &str, policy: &str) {
-    json(&s.aws(&[
-        "iam",
-        "put-user-policy",
-        "--user-name",
-        user,
-        "--policy-name",
-        "p",
-        "--policy-document",
-        policy,
-    ]));
-}
-
 /// Authorization uses the stored entity's ARN (with its path) and its tags, not a name-only
 /// ARN rebuilt from the request.
 #[test]
@@ -480,6 +446,7 @@ fn iam_actions_are_authorized_on_the_stored_arn_with_its_path_and_tags() {
     put_user_policy(
         &s,
         "admin",
+        "p",
         &doc(
             r#"{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:GetUser"],"Resource":"arn:aws:iam::000000000000:user/team/*"},
                {"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}}"#,
@@ -534,6 +501,7 @@ fn iam_policy_arn_condition_limits_attachments() {
     put_user_policy(
         &s,
         "delegate",
+        "p",
         &doc(&format!(
             r#"{{"Effect":"Allow","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{{"ArnEquals":{{"iam:PolicyARN":"{ro_arn}"}}}}}}"#
         )),
@@ -595,6 +563,7 @@ fn assume_role_is_strict_and_sessions_die_with_their_role() {
     put_user_policy(
         &s,
         "caller",
+        "p",
         &doc(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#),
     );
     let trust = doc(

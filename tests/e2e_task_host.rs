@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{fargate_key, json, load_busybox, require_root, Server};
+use common::{fargate_key, json, load_busybox, require_root, trail_records, Server};
 use serde_json::Value;
 
 const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],assignPublicIp=ENABLED}";
@@ -150,18 +150,7 @@ fn no_copy_of_a_task_data_key_can_be_decrypted_from_the_data_directory() {
     let t = run(&s, "shred", "sleeper");
     assert_eq!(settle(&s, "shred", &t)["lastStatus"], "RUNNING");
     // The encryption context of the task's data key, as CloudTrail recorded it.
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventName,AttributeValue=GenerateDataKeyWithoutPlaintext",
-    ]));
-    let events: Vec<Value> = ev["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
-        .collect();
+    let events = trail_records(&s, "GenerateDataKeyWithoutPlaintext");
     let real = events
         .iter()
         .find(|e| e["errorCode"].is_null())

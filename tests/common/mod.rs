@@ -383,3 +383,57 @@ pub fn fargate_key(s: &Server, cluster: &str) -> String {
     let k = json(&s.aws(&["kms", "create-key", "--policy", &policy]));
     k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
 }
+
+// --- IAM, KMS and CloudTrail helpers ---------------------------------------------------------
+
+/// Creates IAM user `name` with an access key; returns (access key id, secret access key).
+pub fn user_with_key(s: &Server, name: &str) -> (String, String) {
+    json(&s.aws(&["iam", "create-user", "--user-name", name]));
+    let k = json(&s.aws(&["iam", "create-access-key", "--user-name", name]));
+    let field = |f: &str| k["AccessKey"][f].as_str().unwrap().to_owned();
+    (field("AccessKeyId"), field("SecretAccessKey"))
+}
+
+/// Puts the inline policy `name` (a whole JSON document) on `user`, replacing one of that name.
+pub fn put_user_policy(s: &Server, user: &str, name: &str, document: &str) {
+    json(&s.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        user,
+        "--policy-name",
+        name,
+        "--policy-document",
+        document,
+    ]));
+}
+
+/// `kms create-key` with `extra` arguments; returns (key id, key ARN).
+pub fn create_key(s: &Server, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["kms", "create-key"];
+    args.extend_from_slice(extra);
+    let k = json(&s.aws(&args));
+    let field = |f: &str| k["KeyMetadata"][f].as_str().unwrap().to_owned();
+    (field("KeyId"), field("Arn"))
+}
+
+/// A cluster configuration whose managed storage is encrypted under `key`.
+pub fn storage_conf(key: &str) -> String {
+    format!(r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#)
+}
+
+/// The CloudTrail records of every event named `name`, newest first (LookupEvents).
+pub fn trail_records(s: &Server, name: &str) -> Vec<serde_json::Value> {
+    let ev = json(&s.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        &format!("AttributeKey=EventName,AttributeValue={name}"),
+    ]));
+    ev["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .collect()
+}
