@@ -2,9 +2,10 @@
 //! can be read but not yet changed: its main route table (`DescribeRouteTables`, one local
 //! route) and its default network ACL (`DescribeNetworkAcls`, AWS's allow-all entries).
 
+use super::{describing, not_dry_run};
 use ferrogate_api::{
     Authorization, Authorized, Check, Done, Ec2Output, Ec2Return, Exec, Operation, Reply,
-    RequestTags, Resource, Scope,
+    RequestTags, Scope,
 };
 use ferrogate_wire::ec2::{Ec2Params, Ec2Writer};
 use serde::Serialize;
@@ -112,9 +113,7 @@ impl Operation for DescribeVpcAttributeInput {
             x.ctx.region,
             &op.vpc_id,
         )?;
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         Ok(Reply::new(AttributeOutput(
             v.id.clone(),
             op.attribute,
@@ -330,17 +329,11 @@ where
         } else {
             "ec2:DescribeNetworkAcls"
         };
-        Ok(Authorization::of(Check::new(
-            action,
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing(action)
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let tx = x.tx.read();
         let vpcs = all(tables::VPCS, tx, account, region)?;

@@ -1,8 +1,8 @@
 //! `CreateSecurityGroup`, `DescribeSecurityGroups`, `DeleteSecurityGroup`.
 
+use super::{describing, not_dry_run};
 use ferrogate_api::{
-    Authorization, Authorized, Check, Done, Ec2Output, Exec, Operation, Reply, RequestTags,
-    Resource, Scope,
+    Authorization, Authorized, Check, Done, Ec2Output, Exec, Operation, Reply, RequestTags, Scope,
 };
 use ferrogate_wire::ec2::{Ec2Params, Ec2Writer};
 use serde::Serialize;
@@ -144,9 +144,7 @@ impl Operation for CreateSecurityGroupInput {
         if groups.len() >= MAX_GROUPS {
             return Err(Ec2Error::SecurityGroupLimitExceeded);
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let g = SecurityGroup {
             account: account.to_owned(),
             region: region.to_owned(),
@@ -210,17 +208,11 @@ impl Operation for DescribeSecurityGroupsInput {
     type Output = GroupsOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeSecurityGroups",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeSecurityGroups")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let tx = x.tx.read();
         let groups = all(tables::GROUPS, tx, account, region)?;
@@ -317,9 +309,7 @@ impl Operation for DeleteSecurityGroupInput {
                 g.id
             )));
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         tables::GROUPS.delete(tx.write()?, &key(account, region, &g.id))?;
         Ok(Reply::new(DeletedGroup(g.id.clone()))
             .elements(json!({"_return": true, "groupId": g.id}))

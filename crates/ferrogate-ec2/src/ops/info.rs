@@ -1,10 +1,8 @@
 //! `DescribeAvailabilityZones` and `DescribeAccountAttributes`: facts of the region and the
 //! account, no resources.
 
-use ferrogate_api::{
-    Authorization, Authorized, Check, Done, Ec2Output, Exec, Operation, Reply, RequestTags,
-    Resource, Scope,
-};
+use super::{describing, not_dry_run};
+use ferrogate_api::{Authorization, Authorized, Done, Ec2Output, Exec, Operation, Reply, Scope};
 use ferrogate_wire::ec2::{Ec2Params, Ec2Writer};
 use serde::Serialize;
 
@@ -82,17 +80,11 @@ impl Operation for DescribeAvailabilityZonesInput {
     type Output = ZonesOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeAvailabilityZones",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeAvailabilityZones")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let region = x.ctx.region;
         let all = zones(region);
         for n in &op.zone_names {
@@ -166,17 +158,11 @@ impl Operation for DescribeAccountAttributesInput {
     type Output = AttributesOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeAccountAttributes",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeAccountAttributes")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         for n in &op.attribute_names {
             if !ATTRIBUTES.contains(&n.as_str()) {
                 return Err(Ec2Error::invalid(format!(

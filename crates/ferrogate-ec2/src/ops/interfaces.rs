@@ -1,10 +1,8 @@
 //! `DescribeNetworkInterfaces`: the elastic network interfaces of tasks (made and deleted by
 //! ECS; none exist until a task with `awsvpc` networking runs).
 
-use ferrogate_api::{
-    Authorization, Authorized, Check, Done, Ec2Output, Exec, Operation, Reply, RequestTags,
-    Resource, Scope,
-};
+use super::{describing, not_dry_run};
+use ferrogate_api::{Authorization, Authorized, Done, Ec2Output, Exec, Operation, Reply, Scope};
 use ferrogate_wire::ec2::{Ec2Params, Ec2Writer};
 use serde::Serialize;
 
@@ -129,17 +127,11 @@ impl Operation for DescribeNetworkInterfacesInput {
     type Output = InterfacesOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeNetworkInterfaces",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeNetworkInterfaces")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let tx = x.tx.read();
         let all_interfaces = all(tables::INTERFACES, tx, account, region)?;

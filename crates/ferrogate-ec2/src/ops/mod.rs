@@ -10,12 +10,30 @@ pub mod subnet;
 pub mod tags;
 pub mod vpc;
 
-use ferrogate_api::Resource;
+use ferrogate_api::{Authorization, Check, RequestTags, Resource};
 use ferrogate_store::{Direction, ReadTx};
 
 use crate::model::{arn, key, subnet_addresses, tables, SecurityGroup, Subnet, Vpc};
 use crate::params::pairs;
 use crate::Ec2Error;
+
+/// What a Describe action is authorized on: no resource type (`*`), as on AWS.
+pub fn describing(action: &str) -> Result<Authorization, Ec2Error> {
+    Ok(Authorization::of(Check::new(
+        action,
+        Resource::Any,
+        RequestTags::None,
+    )))
+}
+
+/// `DryRun=true`: authorized, then answered `DryRunOperation` without running.
+pub fn not_dry_run(dry_run: bool) -> Result<(), Ec2Error> {
+    if dry_run {
+        Err(Ec2Error::DryRunOperation)
+    } else {
+        Ok(())
+    }
+}
 
 /// `arn:aws:ec2:<region>:<account>:<kind>/*`: a resource the request creates (its id is
 /// made when it runs, as EC2 authorizes it).

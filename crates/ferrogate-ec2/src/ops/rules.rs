@@ -1,9 +1,10 @@
 //! `AuthorizeSecurityGroupIngress`/`Egress`, `RevokeSecurityGroupIngress`/`Egress`,
 //! `DescribeSecurityGroupRules`. One implementation for both directions.
 
+use super::{describing, not_dry_run};
 use ferrogate_api::{
     Authorization, Authorized, Check, Done, Ec2Output, Exec, Operation, Registered, Reply,
-    RequestTags, Resource, Scope,
+    RequestTags, Scope,
 };
 use ferrogate_wire::ec2::{Ec2Params, Ec2Writer};
 use serde::Serialize;
@@ -134,9 +135,7 @@ where
         if g.rules(EGRESS).len() + added.len() > MAX_RULES {
             return Err(Ec2Error::RulesPerSecurityGroupLimitExceeded);
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         g.rules_mut(EGRESS).extend(added.iter().cloned());
         tables::GROUPS.put(tx.write()?, &key(account, region, &g.id), &g)?;
         let ids: Vec<&str> = added.iter().map(|r| r.id.as_str()).collect();
@@ -271,9 +270,7 @@ where
                 .cloned()
                 .collect();
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         g.rules_mut(EGRESS)
             .retain(|r| !gone.iter().any(|x| x.id == r.id));
         tables::GROUPS.put(tx.write()?, &key(account, region, &g.id), &g)?;
@@ -333,17 +330,11 @@ impl Operation for DescribeSecurityGroupRulesInput {
     type Output = RulesOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeSecurityGroupRules",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeSecurityGroupRules")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let groups = all(tables::GROUPS, x.tx.read(), account, region)?;
         let mut out = Vec::new();

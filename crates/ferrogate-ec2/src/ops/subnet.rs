@@ -1,5 +1,6 @@
 //! `CreateSubnet`, `DescribeSubnets`, `DeleteSubnet`.
 
+use super::{describing, not_dry_run};
 use ferrogate_api::{
     Authorization, Authorized, Check, Done, Ec2Output, Ec2Return, Exec, Operation, Reply,
     RequestTags, Resource, Scope,
@@ -138,9 +139,7 @@ impl Operation for CreateSubnetInput {
                 v.id
             )));
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let mut s = new_subnet(&v, c, zone, false)?;
         s.tags.clone_from(&op.tags);
         tables::SUBNETS.put(tx.write()?, &key(account, region, &s.id), &s)?;
@@ -191,17 +190,11 @@ impl Operation for DescribeSubnetsInput {
     type Output = SubnetsOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeSubnets",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeSubnets")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let tx = x.tx.read();
         let subnets = all(tables::SUBNETS, tx, account, region)?;
@@ -270,9 +263,7 @@ impl Operation for DeleteSubnetInput {
                 s.id
             )));
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         tables::SUBNETS.delete(tx.write()?, &key(account, region, &s.id))?;
         Ok(Reply::new(Ec2Return)
             .elements(json!({"return": true}))

@@ -1,6 +1,7 @@
 //! `CreateTags`, `DeleteTags`, `DescribeTags`: tags of VPCs, subnets, security groups, their
 //! rules and network interfaces, found by the prefix of their id.
 
+use super::{describing, not_dry_run};
 use ferrogate_api::{
     Authorization, Authorized, Check, Done, Ec2Output, Ec2Return, Exec, Operation, Reply,
     RequestTags, Resource, Scope,
@@ -216,9 +217,7 @@ impl Operation for CreateTagsInput {
             }
             targets.push(t);
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let w = tx.write()?;
         for t in &targets {
             t.store(w)?;
@@ -307,9 +306,7 @@ impl Operation for DeleteTagsInput {
             }
             targets.push(t);
         }
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let w = tx.write()?;
         for t in &targets {
             t.store(w)?;
@@ -380,17 +377,11 @@ impl Operation for DescribeTagsInput {
     type Output = TagsOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeTags",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeTags")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let tx = x.tx.read();
         let mut rows = Vec::new();

@@ -1,5 +1,6 @@
 //! `CreateVpc`, `DescribeVpcs`, `DeleteVpc`.
 
+use super::{describing, not_dry_run};
 use ferrogate_api::{
     Authorization, Authorized, Check, Done, Ec2Output, Ec2Return, Exec, Operation, Reply,
     RequestTags, Resource, Scope,
@@ -101,9 +102,7 @@ impl Operation for CreateVpcInput {
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         if all(tables::VPCS, tx.read(), account, region)?.len() >= MAX_VPCS {
@@ -158,17 +157,11 @@ impl Operation for DescribeVpcsInput {
     type Output = VpcsOutput;
 
     fn authorize(&self, _: &Scope<'_, Ec2>) -> Result<Authorization, Ec2Error> {
-        Ok(Authorization::of(Check::new(
-            "ec2:DescribeVpcs",
-            Resource::Any,
-            RequestTags::None,
-        )))
+        describing("ec2:DescribeVpcs")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let (account, region) = (x.ctx.principal.account.as_str(), x.ctx.region);
         let vpcs = all(tables::VPCS, x.tx.read(), account, region)?;
         if let Some(probe) = vpcs.first() {
@@ -221,9 +214,7 @@ impl Operation for DeleteVpcInput {
         let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let v = vpc(tx.read(), account, region, &op.vpc_id)?;
-        if op.dry_run {
-            return Err(Ec2Error::DryRunOperation);
-        }
+        not_dry_run(op.dry_run)?;
         let r = tx.read();
         let in_use = all(tables::SUBNETS, r, account, region)?
             .iter()
