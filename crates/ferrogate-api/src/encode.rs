@@ -1,6 +1,7 @@
 //! Typed outputs on the wire: awsJson1_1 bodies, awsQuery XML documents, and the errors of
 //! both protocols. Every 4xx and 5xx carries its protocol's own error body.
 
+use ferrogate_wire::ec2::{self, Ec2Writer};
 use ferrogate_wire::query::XmlWriter;
 use ferrogate_wire::{json, query, ApiError, Protocol};
 use serde::Serialize;
@@ -30,6 +31,7 @@ pub fn ok(protocol: Protocol, body: Vec<u8>, request_id: &str) -> Answer {
     let ct = match protocol {
         Protocol::Json11 => json::CONTENT_TYPE,
         Protocol::Query => query::XML_CONTENT_TYPE,
+        Protocol::Ec2 => ec2::XML_CONTENT_TYPE,
     };
     Answer {
         status: 200,
@@ -42,7 +44,7 @@ pub fn ok(protocol: Protocol, body: Vec<u8>, request_id: &str) -> Answer {
 }
 
 /// An error in `protocol`'s shape: `{"__type","message"}` with `x-amzn-ErrorType` for
-/// awsJson1_1, `<ErrorResponse>` in `xmlns` for awsQuery.
+/// awsJson1_1, `<ErrorResponse>` in `xmlns` for awsQuery, `<Response><Errors>` for EC2.
 pub fn error(e: &ApiError, protocol: Protocol, xmlns: &str, request_id: &str) -> Answer {
     let mut headers = vec![("x-amzn-RequestId", request_id.to_owned())];
     let body = match protocol {
@@ -54,6 +56,10 @@ pub fn error(e: &ApiError, protocol: Protocol, xmlns: &str, request_id: &str) ->
         Protocol::Query => {
             headers.push(("content-type", query::XML_CONTENT_TYPE.to_owned()));
             query::error_body(e, xmlns, request_id).into_bytes()
+        }
+        Protocol::Ec2 => {
+            headers.push(("content-type", ec2::XML_CONTENT_TYPE.to_owned()));
+            ec2::error_body(e, request_id).into_bytes()
         }
     };
     Answer {
@@ -130,6 +136,35 @@ pub fn xml_body<T: XmlOutput>(
     w.finish(request_id).into_bytes()
 }
 
+/// An EC2 output: the members of `<{Operation}Response>` after `<requestId>`.
+pub trait Ec2Output {
+    /// Writes the members.
+    fn write(&self, w: &mut Ec2Writer);
+}
+
+/// The whole document of an EC2 answer.
+pub fn ec2_body<T: Ec2Output>(
+    operation: &str,
+    xmlns: &str,
+    output: &T,
+    request_id: &str,
+) -> Vec<u8> {
+    let mut w = Ec2Writer::response(operation, xmlns, request_id);
+    output.write(&mut w);
+    w.finish().into_bytes()
+}
+
+/// The output of an EC2 operation that answers `<return>true</return>` (DeleteVpc,
+/// CreateTags, …).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ec2Return;
+
+impl Ec2Output for Ec2Return {
+    fn write(&self, w: &mut Ec2Writer) {
+        w.flag("return", true);
+    }
+}
+
 /// The output of a JSON operation that answers `{}`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Empty {}
@@ -172,5 +207,13 @@ mod tests {
         let body = String::from_utf8(q.body).unwrap();
         assert!(body.contains("<Code>ValidationError</Code>"), "{body}");
         assert!(body.contains("bad &lt;thing&gt;"), "{body}");
+        let e2 = error(&e, Protocol::Ec2, "", "rid");
+        assert_eq!(e2.status, 400);
+        let body = String::from_utf8(e2.body).unwrap();
+        assert!(body.contains("<Response><Errors><Error><Code>ValidationError</Code><Message>bad &lt;thing&gt;</Message></Error></Errors><RequestID>rid</RequestID></Response>"), "{body}");
+        assert!(e2
+            .headers
+            .iter()
+            .any(|(k, v)| *k == "content-type" && v.starts_with("text/xml")));
     }
 }

@@ -37,7 +37,7 @@ pub use authz::{
     Resource, ResourcePolicy,
 };
 pub use client::Client;
-pub use encode::{Answer, Empty, NoResult, XmlOutput};
+pub use encode::{Answer, Ec2Output, Ec2Return, Empty, NoResult, XmlOutput};
 pub use exec::{new_request_id, Call, Caller, Executor, Host, Refusal};
 pub use op::{
     BoxFuture, Ctx, Done, Env, ErrorOf, Exec, Operation, Recorded, Registered, Reply, Scope, Sent,
@@ -48,6 +48,7 @@ pub use table::{Dispatch, Registry, Request, Route};
 /// What the macros name, so a service crate needs no dependency of its own for them.
 #[doc(hidden)]
 pub mod __macro {
+    pub use ferrogate_wire::ec2::Ec2Params;
     pub use ferrogate_wire::json;
     pub use ferrogate_wire::query::QueryParams;
     pub use ferrogate_wire::ServiceId;

@@ -8,7 +8,7 @@ use ferrogate_wire::query::QueryParams;
 use ferrogate_wire::{ApiError, Protocol, ServiceId, WireError};
 use serde::Serialize;
 
-use crate::encode::{self, Answer, XmlOutput};
+use crate::encode::{self, Answer, Ec2Output, XmlOutput};
 use crate::exec::{Call, Executor, Refusal};
 use crate::op::{BoxFuture, ErrorOf, Operation, Sent, Service};
 
@@ -133,7 +133,7 @@ impl Registry {
                 };
                 service.serve(exec, call, request).await
             }
-            Protocol::Query => {
+            Protocol::Query | Protocol::Ec2 => {
                 let params = QueryParams::from_request(body, url_query);
                 let action = params.get("Action").unwrap_or("").to_owned();
                 let version = params.get("Version");
@@ -142,7 +142,7 @@ impl Registry {
                         action: action.clone(),
                         version: version.unwrap_or("").to_owned(),
                     };
-                    let e = ApiError::from_error(&e, Protocol::Query);
+                    let e = ApiError::from_error(&e, id.protocol());
                     let source = id.event_source();
                     return fail(exec.refuse_unhandled(&call, source, &action, e).await);
                 }
@@ -165,7 +165,7 @@ impl Executor {
             Protocol::Json11 => WireError::UnknownOperation {
                 message: format!("Operation {operation} is not supported by this endpoint."),
             },
-            Protocol::Query => WireError::InvalidAction {
+            Protocol::Query | Protocol::Ec2 => WireError::InvalidAction {
                 action: operation.to_owned(),
                 version: S::ID.api_version().to_owned(),
             },
@@ -244,6 +244,26 @@ impl Executor {
     }
 }
 
+impl Executor {
+    /// Runs a decoded EC2 request and answers it in EC2's XML.
+    pub async fn serve_ec2<O>(
+        &self,
+        service: &Arc<O::Service>,
+        call: Call,
+        decoded: Result<O, ErrorOf<O>>,
+    ) -> Answer
+    where
+        O: Operation,
+        O::Output: Ec2Output,
+    {
+        let ns = <O::Service as Service>::ID.xml_namespace();
+        self.serve_with(service, call, decoded, Sent(None), |o, rid| {
+            encode::ec2_body(O::NAME, ns, o, rid)
+        })
+        .await
+    }
+}
+
 /// Declares a service's operations: one row per operation, `Name(InputType) read|write`.
 ///
 /// For each row the input type is registered (name, read-only, service: an [`Operation`]
@@ -253,7 +273,11 @@ impl Executor {
 /// (each operation says).
 /// `protocol: json` inputs are decoded with serde and then their inherent
 /// `validated(self) -> Result<Self, Error>`; `protocol: query` inputs with their inherent
-/// `decode(&QueryParams) -> Result<Self, Error>`.
+/// `decode(&QueryParams) -> Result<Self, Error>`; `protocol: ec2` inputs with their inherent
+/// `decode(&Ec2Params) -> Result<Self, Error>`, after which any parameter the input did not
+/// read refuses the request (`UnknownParameter`); an ec2 table names a `before` function
+/// (`async fn(&Arc<Svc>, &Executor, &Call) -> Result<(), Error>`) run before each request is
+/// decoded (EC2: the account's default VPC in the region).
 #[macro_export]
 macro_rules! operations {
     (service: $svc:ty, protocol: json, parameters: $params:ident, ops: { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
@@ -281,6 +305,9 @@ macro_rules! operations {
             }
         }
     };
+    (service: $svc:ty, protocol: ec2, parameters: $params:ident, before: $before:path, ops: $ops:tt) => {
+        $crate::__ec2_operations!($svc, $params, $before, $ops);
+    };
     (service: $svc:ty, protocol: query, parameters: $params:ident, ops: { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
         $( $crate::__register!($svc, $name, $input, $rw); $crate::__parameters!($params, $input); )*
 
@@ -298,6 +325,44 @@ macro_rules! operations {
                         $( stringify!($name) => {
                             let decoded = <$input>::decode(params);
                             exec.serve_query::<$input>(this, call, decoded).await
+                        } )*
+                        other => exec.unknown_operation::<$svc>(call, other).await,
+                    }
+                })
+            }
+        }
+    };
+}
+
+/// The `protocol: ec2` arm of [`operations!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ec2_operations {
+    ($svc:ty, $params:ident, $before:path, { $( $name:ident ( $input:ty ) $rw:ident ),* $(,)? }) => {
+        $( $crate::__register!($svc, $name, $input, $rw); $crate::__parameters!($params, $input); )*
+
+        impl $crate::Dispatch for $svc {
+            fn dispatch<'a>(
+                this: &'a ::std::sync::Arc<Self>,
+                exec: &'a $crate::Executor,
+                call: $crate::Call,
+                request: $crate::Request<'a>,
+            ) -> $crate::BoxFuture<'a, $crate::Answer> {
+                Box::pin(async move {
+                    let empty = $crate::__macro::QueryParams::default();
+                    let params = $crate::__macro::Ec2Params::new(request.params.unwrap_or(&empty));
+                    // What every account and region has before its first request (EC2's
+                    // default VPC), made before the request is decoded or authorized.
+                    let ready: ::std::result::Result<(), <$svc as $crate::Service>::Error> =
+                        $before(this, exec, &call).await;
+                    match request.operation {
+                        $( stringify!($name) => {
+                            let decoded: ::std::result::Result<$input, <$svc as $crate::Service>::Error> =
+                                ready.and_then(|()| <$input>::decode(&params)).and_then(|op| {
+                                    params.finish().map_err(|e| -> <$svc as $crate::Service>::Error { e.into() })?;
+                                    Ok(op)
+                                });
+                            exec.serve_ec2::<$input>(this, call, decoded).await
                         } )*
                         other => exec.unknown_operation::<$svc>(call, other).await,
                     }

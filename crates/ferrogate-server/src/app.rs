@@ -124,7 +124,8 @@ impl App {
             .with(Arc::new(ferrogate_iam::org::api::Organizations))
             .with(kms.clone())
             .with(ecs.clone())
-            .with(Arc::new(ferrogate_trail::api::CloudTrail));
+            .with(Arc::new(ferrogate_trail::api::CloudTrail))
+            .with(Arc::new(ferrogate_ec2::Ec2::new()));
         let app = Self {
             credentials,
             ecs,

@@ -95,9 +95,15 @@ fn route(req: &RawRequest, scope_service: Option<&str>) -> Route {
     }
     let service = scope_service
         .and_then(ServiceId::from_signing_name)
-        .filter(|s| s.protocol() == Protocol::Query);
+        .filter(|s| s.protocol().is_form());
+    let protocol = match service {
+        Some(s) => s.protocol(),
+        // Unauthenticated: EC2 forms name EC2's API version.
+        None if mentions(req, ServiceId::Ec2.api_version()) => Protocol::Ec2,
+        None => Protocol::Query,
+    };
     Route {
-        protocol: Protocol::Query,
+        protocol,
         service,
         target: None,
         xmlns: xmlns(service, req),
@@ -116,16 +122,19 @@ fn xmlns(service: Option<ServiceId>, req: &RawRequest) -> &'static str {
     match service {
         Some(s) => s.xml_namespace(),
         // Unauthenticated query requests: guess from the API version.
-        None if req.query.contains("2011-06-15")
-            || req
-                .body
-                .as_deref()
-                .is_some_and(|b| b.windows(10).any(|w| w == b"2011-06-15")) =>
-        {
-            ServiceId::Sts.xml_namespace()
-        }
+        None if mentions(req, ServiceId::Sts.api_version()) => ServiceId::Sts.xml_namespace(),
         None => ServiceId::Iam.xml_namespace(),
     }
+}
+
+/// Whether the URL query or the body contains `version` (an API version date).
+fn mentions(req: &RawRequest, version: &str) -> bool {
+    let v = version.as_bytes();
+    req.query.contains(version)
+        || req
+            .body
+            .as_deref()
+            .is_some_and(|b| b.windows(v.len()).any(|w| w == v))
 }
 
 /// Handles one request.

@@ -10,6 +10,12 @@ pub trait AwsError: std::error::Error {
     fn aws_code(&self, protocol: Protocol) -> &'static str;
     /// The HTTP status.
     fn status(&self, protocol: Protocol) -> u16;
+    /// The message, which may differ by protocol (EC2 words authentication failures and
+    /// unknown actions its own way). By default the error's `Display`.
+    fn aws_message(&self, protocol: Protocol) -> String {
+        let _ = protocol;
+        self.to_string()
+    }
     /// True for failures of ours (storage, bugs): the client sees only a generic message
     /// and the details go to the log with the request id.
     fn is_internal(&self) -> bool {
@@ -61,6 +67,9 @@ impl From<crate::sigv4::LookupError> for AuthError {
 
 impl AwsError for AuthError {
     fn aws_code(&self, p: Protocol) -> &'static str {
+        if p == Protocol::Ec2 {
+            return self.ec2_code();
+        }
         let json = p == Protocol::Json11;
         match self {
             AuthError::MissingAuthenticationToken if json => "MissingAuthenticationTokenException",
@@ -84,6 +93,9 @@ impl AwsError for AuthError {
     }
 
     fn status(&self, p: Protocol) -> u16 {
+        if p == Protocol::Ec2 {
+            return self.ec2_status();
+        }
         let json = p == Protocol::Json11;
         match self {
             AuthError::MissingAuthenticationToken => {
@@ -112,8 +124,55 @@ impl AwsError for AuthError {
         }
     }
 
+    fn aws_message(&self, p: Protocol) -> String {
+        match self {
+            // EC2 says the same of an unknown key and a wrong signature.
+            AuthError::UnrecognizedClient
+            | AuthError::InvalidToken
+            | AuthError::SignatureMismatch(_)
+                if p == Protocol::Ec2 =>
+            {
+                "AWS was not able to validate the provided access credentials".to_owned()
+            }
+            AuthError::MissingAuthenticationToken if p == Protocol::Ec2 => {
+                "The request must contain either a valid (registered) AWS access key ID or X.509 certificate.".to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
+
     fn is_internal(&self) -> bool {
         matches!(self, AuthError::Unavailable)
+    }
+}
+
+impl AuthError {
+    /// EC2's codes ("Error codes for the Amazon EC2 API", common client errors): one
+    /// `AuthFailure` for credentials that cannot be validated, `RequestExpired` for a request
+    /// or a session outside its validity.
+    fn ec2_code(&self) -> &'static str {
+        match self {
+            AuthError::MissingAuthenticationToken => "MissingAuthenticationToken",
+            AuthError::IncompleteSignature(_) => "IncompleteSignature",
+            AuthError::UnrecognizedClient
+            | AuthError::InvalidToken
+            | AuthError::SignatureMismatch(_) => "AuthFailure",
+            AuthError::ExpiredToken | AuthError::SignatureExpired(_) => "RequestExpired",
+            AuthError::Unavailable => "InternalError",
+        }
+    }
+
+    fn ec2_status(&self) -> u16 {
+        match self {
+            AuthError::MissingAuthenticationToken
+            | AuthError::UnrecognizedClient
+            | AuthError::InvalidToken
+            | AuthError::SignatureMismatch(_) => 401,
+            AuthError::IncompleteSignature(_)
+            | AuthError::ExpiredToken
+            | AuthError::SignatureExpired(_) => 400,
+            AuthError::Unavailable => 500,
+        }
     }
 }
 
@@ -149,6 +208,10 @@ pub enum WireError {
     /// A required request parameter is missing or malformed (protocol level).
     #[error("{0}")]
     MissingParameter(String),
+    /// EC2: a parameter the operation does not take (refused, never ignored: a parameter
+    /// Ferrogate does not know could change what the request means).
+    #[error("The parameter {0} is not recognized")]
+    UnknownParameter(String),
 }
 
 impl AwsError for WireError {
@@ -158,12 +221,27 @@ impl AwsError for WireError {
             WireError::UnknownOperation { .. } if json => "UnknownOperationException",
             WireError::UnknownOperation { .. } => "InvalidAction",
             WireError::InvalidAction { .. } => "InvalidAction",
+            // EC2 has no serialization error of its own; a form that cannot be read is
+            // `MalformedQueryString` there.
+            WireError::Serialization(_) if p == Protocol::Ec2 => "MalformedQueryString",
             WireError::Serialization(_) => "SerializationException",
             WireError::RequestEntityTooLarge { .. } => "RequestEntityTooLarge",
             WireError::UnknownService(_) if json => "UnknownOperationException",
             WireError::UnknownService(_) => "InvalidAction",
             WireError::MissingParameter(_) if json => "ValidationException",
             WireError::MissingParameter(_) => "MissingParameter",
+            WireError::UnknownParameter(_) if json => "ValidationException",
+            WireError::UnknownParameter(_) => "UnknownParameter",
+        }
+    }
+
+    fn aws_message(&self, p: Protocol) -> String {
+        match self {
+            // EC2's wording ("Error codes for the Amazon EC2 API": InvalidAction).
+            WireError::InvalidAction { action, .. } if p == Protocol::Ec2 => {
+                format!("The action {action} is not valid for this web service.")
+            }
+            _ => self.to_string(),
         }
     }
 
@@ -174,7 +252,8 @@ impl AwsError for WireError {
             | WireError::InvalidAction { .. }
             | WireError::Serialization(_)
             | WireError::UnknownService(_)
-            | WireError::MissingParameter(_) => 400,
+            | WireError::MissingParameter(_)
+            | WireError::UnknownParameter(_) => 400,
         }
     }
 }
@@ -205,7 +284,7 @@ impl ApiError {
             message: if internal {
                 INTERNAL_MESSAGE.to_owned()
             } else {
-                e.to_string()
+                e.aws_message(protocol)
             },
             internal,
         }

@@ -5,10 +5,12 @@
 //! - [`protocol`]: which service, protocol and operation a request addresses.
 //! - [`json`]: awsJson1_1 decoding, encoding and the `{"__type","message"}` error shape.
 //! - [`query`]: awsQuery form parameters and XML documents, `<ErrorResponse>`.
+//! - [`ec2`]: EC2's query dialect: `Name.N` lists, `<requestId>` answers, `<Response><Errors>`.
 //! - [`error`]: the [`AwsError`] trait every crate's error implements, and [`ApiError`],
 //!   the one wire form of an error.
 #![deny(missing_docs)]
 
+pub mod ec2;
 pub mod error;
 pub mod json;
 pub mod protocol;

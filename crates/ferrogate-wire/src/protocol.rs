@@ -1,12 +1,24 @@
 //! Which service and protocol a request speaks, and which operation it calls.
 
-/// The two wire protocols Ferrogate speaks.
+/// The wire protocols Ferrogate speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// `POST /`, `Content-Type: application/x-amz-json-1.1`, `X-Amz-Target: <prefix>.<Op>`.
     Json11,
     /// `Action=<Op>&Version=<date>` form parameters, XML answers (IAM, STS).
     Query,
+    /// EC2's own query dialect (botocore `protocol: ec2`): the same `Action`/`Version` form,
+    /// lists as `Name.N` (no `.member.`), answers as `<OpResponse><requestId>` with
+    /// camelCase members and `<item>` list entries, errors as
+    /// `<Response><Errors><Error>` (see [`crate::ec2`]).
+    Ec2,
+}
+
+impl Protocol {
+    /// True for the protocols whose requests are `Action=…&Version=…` forms.
+    pub fn is_form(self) -> bool {
+        matches!(self, Protocol::Query | Protocol::Ec2)
+    }
 }
 
 /// The services Ferrogate serves.
@@ -24,16 +36,19 @@ pub enum ServiceId {
     CloudTrail,
     /// AWS Organizations (awsJson1_1).
     Organizations,
+    /// Amazon EC2: VPCs, subnets, security groups, network interfaces (ec2, `2016-11-15`).
+    Ec2,
 }
 
 /// Every service, for tables and tests.
-pub const ALL_SERVICES: [ServiceId; 6] = [
+pub const ALL_SERVICES: [ServiceId; 7] = [
     ServiceId::Iam,
     ServiceId::Sts,
     ServiceId::Kms,
     ServiceId::Ecs,
     ServiceId::CloudTrail,
     ServiceId::Organizations,
+    ServiceId::Ec2,
 ];
 
 impl ServiceId {
@@ -46,6 +61,7 @@ impl ServiceId {
             ServiceId::Ecs => "ecs",
             ServiceId::CloudTrail => "cloudtrail",
             ServiceId::Organizations => "organizations",
+            ServiceId::Ec2 => "ec2",
         }
     }
 
@@ -53,6 +69,7 @@ impl ServiceId {
     pub fn protocol(self) -> Protocol {
         match self {
             ServiceId::Iam | ServiceId::Sts => Protocol::Query,
+            ServiceId::Ec2 => Protocol::Ec2,
             ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => {
                 Protocol::Json11
             }
@@ -66,7 +83,7 @@ impl ServiceId {
             ServiceId::Ecs => Some("AmazonEC2ContainerServiceV20141113"),
             ServiceId::CloudTrail => Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"),
             ServiceId::Organizations => Some("AWSOrganizationsV20161128"),
-            ServiceId::Iam | ServiceId::Sts => None,
+            ServiceId::Iam | ServiceId::Sts | ServiceId::Ec2 => None,
         }
     }
 
@@ -79,6 +96,7 @@ impl ServiceId {
             ServiceId::Ecs => "2014-11-13",
             ServiceId::CloudTrail => "2013-11-01",
             ServiceId::Organizations => "2016-11-28",
+            ServiceId::Ec2 => "2016-11-15",
         }
     }
 
@@ -87,7 +105,11 @@ impl ServiceId {
         match self {
             ServiceId::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
             ServiceId::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
-            _ => "",
+            // botocore's `xmlNamespace` lacks the final slash; EC2's answers carry it.
+            ServiceId::Ec2 => "http://ec2.amazonaws.com/doc/2016-11-15/",
+            ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => {
+                ""
+            }
         }
     }
 
@@ -100,6 +122,7 @@ impl ServiceId {
             ServiceId::Ecs => "ecs.amazonaws.com",
             ServiceId::CloudTrail => "cloudtrail.amazonaws.com",
             ServiceId::Organizations => "organizations.amazonaws.com",
+            ServiceId::Ec2 => "ec2.amazonaws.com",
         }
     }
 
@@ -169,5 +192,10 @@ mod tests {
         }
         assert_eq!(ServiceId::Iam.protocol(), Protocol::Query);
         assert_eq!(ServiceId::Sts.protocol(), Protocol::Query);
+        assert_eq!(ServiceId::Ec2.protocol(), Protocol::Ec2);
+        assert_eq!(ServiceId::Ec2.api_version(), "2016-11-15");
+        assert!(
+            Protocol::Ec2.is_form() && Protocol::Query.is_form() && !Protocol::Json11.is_form()
+        );
     }
 }

@@ -43,6 +43,11 @@ impl QueryParams {
         self.map.get(name).map(String::as_str)
     }
 
+    /// Every parameter name.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.map.keys()
+    }
+
     /// The values of a list parameter `<name>.member.N` (N from 1, stopping at the first gap).
     pub fn members(&self, name: &str) -> Vec<&str> {
         (1..)
