@@ -7,13 +7,13 @@
 #   3. DescribeTasks throughput against Ferrogate and, in the same run, moto.
 #
 #   scripts/bench-ecs.sh [runs] [max-tasks] [seconds]    # needs: pip install 'moto[server]'
-#   VOLUME_BACKEND=xts|fscrypt|auto (default auto) picks the task volumes' encryption.
+#   VOLUME_BACKEND=xts|fscrypt|auto (default fscrypt, as the server) picks the task volumes' encryption.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 MAX=${2:-200}
 SECS=${3:-10}
-VOLUME_BACKEND=${VOLUME_BACKEND:-auto}
+VOLUME_BACKEND=${VOLUME_BACKEND:-fscrypt}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
 cargo build --release -q -p ferrogate -p ferrogate-bench
 BIN="$CARGO_TARGET_DIR/release"

@@ -169,8 +169,8 @@ fn the_announcement_scenario_on_the_real_runtime() {
 
     // The marker is on the volume but never in clear in its backing file. The scan reads
     // the volume (it has data). With fscrypt it finds what ext4 keeps in clear (the root
-    // directory's `lost+found`); the default XTS backend (a FUSE server of the agent, when
-    // the host has FUSE) hides even that.
+    // directory's `lost+found`); the XTS backend (`--volume-backend xts`, a FUSE server of
+    // the agent) hides even that.
     std::thread::sleep(Duration::from_millis(500));
     let images = volume_images(&s);
     assert_eq!(images.len(), 1, "{images:?}");

@@ -77,7 +77,7 @@ impl Server {
             &["--allocatable-disk", "4096"]
         };
         // `FERROGATE_E2E_VOLUME_BACKEND=xts|fscrypt|auto` runs the whole suite on one volume
-        // backend (restarts keep it); unset, the server's default (`auto`) applies.
+        // backend (restarts keep it); unset, the server's default (`fscrypt`) applies.
         let backend: Vec<String> = match std::env::var("FERROGATE_E2E_VOLUME_BACKEND") {
             Ok(b) if !extra.contains(&"--volume-backend") => vec!["--volume-backend".into(), b],
             _ => Vec::new(),

@@ -226,7 +226,7 @@ fn backend_choice_parses_and_never_means_plaintext() {
     assert_eq!("auto".parse::<BackendChoice>(), Ok(BackendChoice::Auto));
     assert!("plaintext".parse::<BackendChoice>().is_err());
     assert!("none".parse::<BackendChoice>().is_err());
-    assert_eq!(BackendChoice::default(), BackendChoice::Auto);
+    assert_eq!(BackendChoice::default(), BackendChoice::Fscrypt);
     let chosen = crate::volume::select_backend(BackendChoice::Auto, Path::new("/nonexistent"));
     // Without mkfs the XTS check fails, so auto falls back to fscrypt, never
     // to the plaintext control.
