@@ -7,11 +7,13 @@
 #   3. DescribeTasks throughput against Ferrogate and, in the same run, moto.
 #
 #   scripts/bench-ecs.sh [runs] [max-tasks] [seconds]    # needs: pip install 'moto[server]'
+#   VOLUME_BACKEND=xts|fscrypt|auto (default fscrypt, as the server) picks the task volumes' encryption.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 MAX=${2:-200}
 SECS=${3:-10}
+VOLUME_BACKEND=${VOLUME_BACKEND:-fscrypt}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
 cargo build --release -q -p ferrogate -p ferrogate-bench
 BIN="$CARGO_TARGET_DIR/release"
@@ -27,7 +29,7 @@ python3 tests/py/mkimage.py "$WORK/busybox.tar" busybox:latest >/dev/null
 "$BIN/ferrogate" serve --listen 127.0.0.1:4720 --data-dir "$WORK/data" \
   --allocatable-cpu $((256 * (MAX + 10))) --allocatable-memory $((512 * (MAX + 10))) \
   --allocatable-disk $((20 * (MAX + 10))) --task-pids-max 128 \
-  --allocatable-pids $((128 * (MAX + 10))) > "$WORK/ferrogate.log" 2>&1 &
+  --allocatable-pids $((128 * (MAX + 10))) --volume-backend "$VOLUME_BACKEND" > "$WORK/ferrogate.log" 2>&1 &
 MOTO=""
 if command -v moto_server >/dev/null 2>&1; then
   moto_server -p 4721 > "$WORK/moto.log" 2>&1 &
@@ -101,6 +103,7 @@ for a in arns: ecs.stop_task(cluster="bench", task=a)
 deadline = time.time() + 120
 while time.time() < deadline and any(t["lastStatus"] != "STOPPED" for t in status(arns)): time.sleep(0.5)
 PY
+sed 's/\x1b\[[0-9;]*m//g' "$WORK/ferrogate.log" | grep -o 'volume backend.*' | head -1
 cat "$WORK/tasks.out" | grep -v '^DESCRIBE'
 TASK=$(sed -n 's/^DESCRIBE //p' "$WORK/tasks.out")
 

@@ -77,6 +77,9 @@ struct CapacityArgs {
     /// `pids.max` of each task (threads count) [default: 1024].
     #[arg(long, value_name = "N")]
     task_pids_max: Option<u32>,
+    /// How task volumes are encrypted: `fscrypt` (the default), `xts` (the whole volume, AES-256-XTS through FUSE; a kill -9 of the server can hang, see docs/runtime.md), or `auto` (xts where FUSE is available, else fscrypt).
+    #[arg(long, value_name = "BACKEND", default_value = "fscrypt")]
+    volume_backend: ferrogate_runtime::volume::BackendChoice,
 }
 
 impl CapacityArgs {
@@ -94,6 +97,7 @@ impl CapacityArgs {
         if let Some(n) = self.task_pids_max {
             c.pids_max = n;
         }
+        c.volume_backend = self.volume_backend;
         c
     }
 }

@@ -1,7 +1,9 @@
 """What an attacker with a copy of the data directory and full KMS rights could decrypt:
 every base64 run long enough to be a KMS ciphertext blob, in every file of the data
-directory but the image store and the volume images (sparse, encrypted by the volume key
-itself, and scanned by the volume tests), is tried with kms:Decrypt under the given
+directory but the image store, the volume images (sparse, encrypted by the volume key
+itself, and scanned by the volume tests) and `xts/` (the XTS backend's FUSE mounts: the
+live plaintext view of a running task's volume, not stored data; reading it would pull the
+whole 20 GiB device through the decryption), is tried with kms:Decrypt under the given
 encryption context, as the account's root user.
 
 usage: shred_scan.py DATA_DIR CONTEXT_JSON
@@ -24,7 +26,7 @@ def main():
     pattern = re.compile(rb"[A-Za-z0-9+/]{80,}={0,2}")
     candidates, files = set(), 0
     for root, dirs, names in os.walk(data_dir):
-        if os.path.relpath(root, data_dir).split(os.sep)[0] in ("images", "volumes"):
+        if os.path.relpath(root, data_dir).split(os.sep)[0] in ("images", "volumes", "xts"):
             continue
         for n in names:
             path = os.path.join(root, n)

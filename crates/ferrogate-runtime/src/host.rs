@@ -1,6 +1,7 @@
 //! What the host must provide, checked up front with errors that name the
-//! missing piece. There is no degraded mode: without fscrypt there is no
-//! volume, never a plaintext one.
+//! missing piece. There is no degraded mode: without FUSE the XTS backend is
+//! unavailable and the default falls back to fscrypt; without fscrypt either
+//! there is no volume, never a plaintext one.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,8 @@ pub enum Requirement {
     LoopControl,
     /// ext4 with encryption support (CONFIG_FS_ENCRYPTION).
     Ext4Encryption,
+    /// FUSE (`/dev/fuse`, CONFIG_FUSE_FS), for the XTS volume backend.
+    Fuse,
     /// e2fsprogs' `mkfs.ext4`.
     MkfsExt4,
     /// overlayfs (CONFIG_OVERLAY_FS).
@@ -31,6 +34,7 @@ impl std::fmt::Display for Requirement {
             Requirement::Root => "root privileges",
             Requirement::LoopControl => "loop devices (/dev/loop-control)",
             Requirement::Ext4Encryption => "ext4 encryption (fscrypt)",
+            Requirement::Fuse => "FUSE (/dev/fuse)",
             Requirement::MkfsExt4 => "mkfs.ext4 (e2fsprogs)",
             Requirement::Overlayfs => "overlayfs",
             Requirement::Cgroups => "cgroup cpu, memory and pids controllers",
@@ -82,6 +86,25 @@ pub fn check_fscrypt_host(mkfs: &Path) -> Result<(), HostError> {
         ));
     }
     Ok(())
+}
+
+/// Requirements of the XTS volume backend: loop devices, `mkfs.ext4` and a
+/// FUSE device this process can open.
+pub fn check_xts_host(mkfs: &Path) -> Result<(), HostError> {
+    check_loop_host(mkfs)?;
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !fs
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some("fuse"))
+    {
+        return Err(missing(
+            Requirement::Fuse,
+            "fuse is not in /proc/filesystems (kernel built without CONFIG_FUSE_FS)",
+        ));
+    }
+    crate::sys::fuse::open_dev()
+        .map(drop)
+        .map_err(|e| missing(Requirement::Fuse, format!("opening /dev/fuse: {e}")))
 }
 
 /// Requirements shared by every ext4-on-loop volume.

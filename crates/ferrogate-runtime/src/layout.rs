@@ -4,6 +4,8 @@
 //! <data_dir>/                 0700
 //!   images/                   image store (see `image`)
 //!   volumes/<volume_id>.img   sparse backing files of live task volumes
+//!   xts/<volume_id>/disk      plaintext view of an XTS volume (FUSE mount of
+//!                             the agent's own server, in the agent's namespace)
 //!   run/<task_id>/vol         mount point of a task volume (mounted only
 //!                             inside the task's own mount namespace)
 //!   runtime/agent.lock        held by the running agent
@@ -43,6 +45,14 @@ impl DataLayout {
     /// Backing file of one volume.
     pub fn volume_image(&self, id: &VolumeId) -> PathBuf {
         self.volumes().join(format!("{id}.img"))
+    }
+    /// Mount points of the XTS volumes' FUSE servers.
+    pub fn xts(&self) -> PathBuf {
+        self.root.join("xts")
+    }
+    /// Mount point of one XTS volume's server.
+    pub fn xts_mount(&self, id: &VolumeId) -> PathBuf {
+        self.xts().join(id.as_str())
     }
     /// Per-task runtime directories.
     pub fn run(&self) -> PathBuf {
@@ -95,6 +105,7 @@ impl DataLayout {
             self.root.clone(),
             self.images(),
             self.volumes(),
+            self.xts(),
             self.run(),
             self.runtime(),
             self.task_records(),

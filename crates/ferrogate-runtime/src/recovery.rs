@@ -9,10 +9,14 @@
 //!    (standalone volumes, leftovers; see [`ferrogate_mounts`]) get their
 //!    fscrypt key removed (identifier read from the policy on `data/`) and
 //!    are unmounted, deepest first; other mounts are left alone;
-//! 3. loop devices backed by files in `volumes/` are detached;
-//! 4. every image file in `volumes/` is deleted;
-//! 5. the cgroups are removed;
-//! 6. task records are turned into the list of lost tasks and deleted.
+//! 3. loop devices backed by files in `volumes/`, or by the plaintext file
+//!    of an XTS volume (`xts/<volume>/disk`), are detached;
+//! 4. the XTS volumes' FUSE mounts (`fuse.ferrogate-xts` on `xts/<volume>`)
+//!    are unmounted: their server died with the previous agent, so they only
+//!    answer `ENOTCONN`, and the key died with it;
+//! 5. every image file in `volumes/` is deleted;
+//! 6. the cgroups are removed;
+//! 7. task records are turned into the list of lost tasks and deleted.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,6 +27,7 @@ use crate::cgroup::Cgroups;
 use crate::layout::DataLayout;
 use crate::syscall::{LinuxSyscall, LoopDevice, Syscall};
 use crate::volume::inspect::encryption_policy;
+use crate::volume::xts::FUSE_FSTYPE;
 use crate::volume::DATA_DIR;
 
 /// What recovery found and did.
@@ -40,6 +45,8 @@ pub struct RecoveryReport {
     pub keys_removed: usize,
     /// Loop devices detached.
     pub loops_detached: Vec<String>,
+    /// FUSE connections of dead XTS servers aborted.
+    pub fuse_aborted: usize,
     /// Volume images deleted.
     pub images_deleted: Vec<PathBuf>,
     /// Task cgroups removed.
@@ -60,6 +67,26 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
         .map(|t| (t.task_id.clone(), t.volume_id.clone()))
         .collect();
 
+    // A dead agent's XTS connections may be alive: a thread of it blocked in a FUSE request
+    // to its own (killed) workers, e.g. the loop device's fsync or the flush of a FUSE file
+    // closed while it exits, keeps the process's descriptors, `/dev/fuse` included, open, so
+    // nobody ever answers; it and every task process waiting on the loop device hang in D
+    // state. Aborting the connection fails those requests. No server of ours is alive (the
+    // data directory is locked), so every such connection is dead.
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let conns = xts_connections(&mountinfo, layout);
+    if !conns.is_empty() {
+        crate::volume::xts::server::ensure_fusectl();
+    }
+    for c in conns {
+        match fs::write(format!("/sys/fs/fuse/connections/{c}/abort"), b"1") {
+            Ok(()) => r.fuse_aborted += 1,
+            // Gone meanwhile: its last descriptor closed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => r.errors.push(format!("aborting FUSE connection {c}: {e}")),
+        }
+    }
+
     let tasks = cgroups.task_ids();
     for t in &tasks {
         r.killed_processes += cgroups.existing_task(t).kill_all();
@@ -67,7 +94,7 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
 
     let sys = LinuxSyscall;
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let our_loops = loops_backed_under(&layout.volumes());
+    let our_loops = volume_loops(layout);
     for m in ferrogate_mounts(&mountinfo, layout, &our_loops) {
         if let Ok(Some(p)) = encryption_policy(&m.join(DATA_DIR)) {
             if sys.fscrypt_remove_key(&m, &p.master_key_identifier).is_ok() {
@@ -83,13 +110,26 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
         }
     }
 
-    for (number, backing) in loops_backed_under(&layout.volumes()) {
+    for (number, backing) in volume_loops(layout) {
         let dev = LoopDevice { number, fd: None };
         match sys.loop_detach(&dev) {
             Ok(()) => r
                 .loops_detached
                 .push(format!("/dev/loop{number} ({})", backing.display())),
             Err(e) => r.errors.push(format!("detaching /dev/loop{number}: {e}")),
+        }
+    }
+
+    for m in xts_mounts(&mountinfo, layout) {
+        match unmount_dead_fuse(&sys, &m) {
+            Ok(()) => r.unmounted.push(m),
+            Err(e) => r.errors.push(format!("unmounting {}: {e}", m.display())),
+        }
+    }
+    if let Ok(rd) = fs::read_dir(layout.xts()) {
+        for e in rd.flatten() {
+            // Only empty mount points live here; never recurse.
+            let _ = fs::remove_dir(e.path());
         }
     }
 
@@ -136,6 +176,80 @@ pub fn recover(layout: &DataLayout, cgroups: &Cgroups) -> RecoveryReport {
     r
 }
 
+/// Loop devices bound to a volume image or to an XTS volume's plaintext file.
+fn volume_loops(layout: &DataLayout) -> Vec<(u32, PathBuf)> {
+    let mut v = loops_backed_under(&layout.volumes());
+    v.extend(loops_backed_under(&layout.xts()));
+    v
+}
+
+/// Unmounts an XTS volume's FUSE mount whose server is gone. A loop device
+/// that was just detached lets go of the file asynchronously (autoclear), so
+/// `EBUSY` is retried for a while before the mount is detached lazily.
+fn unmount_dead_fuse(sys: &LinuxSyscall, m: &Path) -> std::io::Result<()> {
+    for _ in 0..200 {
+        match sys.umount(m, 0) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+    sys.umount(m, libc::MNT_DETACH)
+}
+
+/// FUSE mounts of XTS volume servers (`fuse.ferrogate-xts` on
+/// `<data>/xts/<volume>`) in `mountinfo`.
+pub fn xts_mounts(mountinfo: &str, layout: &DataLayout) -> Vec<PathBuf> {
+    let dir = layout.xts();
+    let mut v: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let point = PathBuf::from(unescape_mountinfo(left.split(' ').nth(4)?));
+            let fstype = right.split(' ').next()?;
+            (fstype == FUSE_FSTYPE && point.parent() == Some(dir.as_path())).then_some(point)
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+/// The FUSE connections (fusectl names: the mount's device number, `major << 20 | minor`)
+/// of the XTS mounts [`xts_mounts`] finds.
+pub fn xts_connections(mountinfo: &str, layout: &DataLayout) -> Vec<u64> {
+    let dir = layout.xts();
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let mut f = left.split(' ');
+            let dev = f.nth(2)?;
+            let point = PathBuf::from(unescape_mountinfo(f.nth(1)?));
+            let fstype = right.split(' ').next()?;
+            if fstype != FUSE_FSTYPE || point.parent() != Some(dir.as_path()) {
+                return None;
+            }
+            let (major, minor) = dev.split_once(':')?;
+            Some((major.parse::<u64>().ok()? << 20) | minor.parse::<u64>().ok()?)
+        })
+        .collect()
+}
+
+/// What is left of one volume on the host: (a loop device bound to its image
+/// or plaintext file, its XTS server's mount).
+pub fn volume_leftovers(layout: &DataLayout, volume: &str) -> (bool, bool) {
+    let image = layout.volumes().join(format!("{volume}.img"));
+    let mount = layout.xts().join(volume);
+    let file = mount.join("disk");
+    let loop_attached = volume_loops(layout)
+        .iter()
+        .any(|(_, p)| *p == image || *p == file);
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounted = xts_mounts(&mi, layout).contains(&mount);
+    (loop_attached, mounted)
+}
+
 /// Mount points under `root` in this mount namespace, deepest first.
 pub fn mounts_under(root: &Path) -> Vec<PathBuf> {
     let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -163,10 +277,13 @@ pub fn ferrogate_mounts(
     loops: &[(u32, PathBuf)],
 ) -> Vec<PathBuf> {
     let volumes = layout.volumes();
+    let xts = layout.xts();
     let our_devices: Vec<String> = loops
         .iter()
         .filter(|(_, b)| {
-            b.parent() == Some(volumes.as_path()) && b.extension().is_some_and(|e| e == "img")
+            (b.parent() == Some(volumes.as_path()) && b.extension().is_some_and(|e| e == "img"))
+                || (b.parent().and_then(Path::parent) == Some(xts.as_path())
+                    && b.file_name().is_some_and(|n| n == "disk"))
         })
         .map(|(n, _)| format!("/dev/loop{n}"))
         .collect();
@@ -265,6 +382,9 @@ mod tests {
 39 22 0:45 / /var/lib/fg/run/x/y/vol rw - tmpfs x rw
 40 22 7:7 / /mnt/elsewhere rw - ext4 /dev/loop7 rw
 41 22 7:8 / /var/lib/fg/notimg rw - ext4 /dev/loop8 rw
+42 22 7:9 / /var/lib/fg/run/standalone-x rw - ext4 /dev/loop9 rw
+43 22 7:10 / /var/lib/fg/viaxts rw - ext4 /dev/loop10 rw
+44 22 0:46 / /var/lib/fg/xts/vol-3 rw,nosuid - fuse.ferrogate-xts xts:vol-3 rw
 ";
         let loops = vec![
             (3, PathBuf::from("/var/lib/fg/volumes/vol-1.img")),
@@ -272,13 +392,16 @@ mod tests {
             (5, PathBuf::from("/var/lib/fg/volumes/vol-5.img")),
             (7, PathBuf::from("/var/lib/fg/volumes/vol-7.img")),
             (8, PathBuf::from("/var/lib/fg/volumes/sub/vol-8.img")),
+            (10, PathBuf::from("/var/lib/fg/xts/vol-3/disk")),
         ];
         let got = ferrogate_mounts(mi, &layout, &loops);
         let want: Vec<PathBuf> = [
             "/var/lib/fg/run/t 1/vol",
             "/var/lib/fg/run/t-1/vol",
             "/var/lib/fg/run/standalone-vol-2",
+            "/var/lib/fg/run/standalone-x",
             "/var/lib/fg/elsewhere",
+            "/var/lib/fg/viaxts",
         ]
         .iter()
         .map(PathBuf::from)
@@ -291,6 +414,25 @@ mod tests {
         // Deepest first.
         let depth: Vec<usize> = got.iter().map(|p| p.components().count()).collect();
         assert!(depth.windows(2).all(|w| w[0] >= w[1]), "{got:?}");
+    }
+
+    #[test]
+    fn xts_fuse_mounts_are_found_by_type_and_place() {
+        let layout = DataLayout::new("/var/lib/fg");
+        let mi = "\
+44 22 0:46 / /var/lib/fg/xts/vol-3 rw,nosuid - fuse.ferrogate-xts xts:vol-3 rw
+45 22 0:47 / /var/lib/fg/xts/vol-4 rw - fuse.sshfs x rw
+46 22 0:48 / /var/lib/fg/elsewhere/vol-5 rw - fuse.ferrogate-xts xts:vol-5 rw
+47 22 0:49 / /var/lib/fg/xts/a/b rw - fuse.ferrogate-xts xts:b rw
+";
+        assert_eq!(
+            xts_mounts(mi, &layout),
+            [PathBuf::from("/var/lib/fg/xts/vol-3")]
+        );
+        assert_eq!(xts_connections(mi, &layout), [46]);
+        let other_major =
+            "50 22 3:7 / /var/lib/fg/xts/vol-9 rw - fuse.ferrogate-xts xts:vol-9 rw\n";
+        assert_eq!(xts_connections(other_major, &layout), [(3 << 20) | 7]);
     }
 
     #[test]

@@ -219,8 +219,7 @@ async fn inheritable_capabilities_are_empty() {
 /// `volumes/*.img`); an operator's mount elsewhere under the data
 /// directory (here a tmpfs on `logs/`) survives an agent start untouched,
 /// never lazily detached.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_leaves_foreign_mounts_alone() {
+async fn recovery_leaves_foreign_mounts_alone(backend: common::Backend) {
     if !common::require_root("recovery_leaves_foreign_mounts_alone") {
         return;
     }
@@ -240,7 +239,9 @@ async fn recovery_leaves_foreign_mounts_alone() {
         assert!(st.success());
     }
     std::fs::write(logs.join("keep"), "x").unwrap();
-    let agent = start_agent(common::config(dir.path())).await.unwrap();
+    let agent = start_agent(common::config_on(dir.path(), backend))
+        .await
+        .unwrap();
     let mounts = common::mounts_under(dir.path());
     let logs_s = logs.to_string_lossy().into_owned();
     let still = mounts.contains(&logs_s);
@@ -262,6 +263,7 @@ async fn recovery_leaves_foreign_mounts_alone() {
     );
     assert!(agent.recovery.errors.is_empty(), "{:?}", agent.recovery);
 }
+crate::per_backend_async!(recovery_leaves_foreign_mounts_alone);
 
 /// The task's mount namespace holds only what the task needs: the init
 /// (PID 1) sits in a minimal root (a tmpfs with the volume and a procfs),
@@ -397,8 +399,7 @@ async fn kernel_directories_are_masked() {
 
 /// A data directory given through a symlink is canonicalised, so recovery
 /// still finds what a previous agent left mounted there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_dir_through_a_symlink_is_recovered() {
+async fn data_dir_through_a_symlink_is_recovered(backend: common::Backend) {
     if !common::require_root("data_dir_through_a_symlink_is_recovered") {
         return;
     }
@@ -420,7 +421,7 @@ async fn data_dir_through_a_symlink_is_recovered() {
         .status()
         .unwrap();
     assert!(st.success());
-    let agent = start_agent(common::config(&link)).await;
+    let agent = start_agent(common::config_on(&link, backend)).await;
     let still = common::mounts_under(dir.path());
     if !still.is_empty() {
         let _ = std::process::Command::new("umount").arg(&left).status();
@@ -429,13 +430,13 @@ async fn data_dir_through_a_symlink_is_recovered() {
     assert!(still.is_empty(), "left mounted: {still:?}");
     assert_eq!(agent.recovery.unmounted, [left], "{:?}", agent.recovery);
 }
+crate::per_backend_async!(data_dir_through_a_symlink_is_recovered);
 
 /// A consumer that stops reading events must not keep a stopped task's key
 /// in the kernel: with the event channel full, StopTask still tears the
 /// task down (key removed, volume gone); the events arrive, in order, once
 /// the consumer reads again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn teardown_does_not_wait_for_event_delivery() {
+async fn teardown_does_not_wait_for_event_delivery(backend: common::Backend) {
     if !common::require_root("teardown_does_not_wait_for_event_delivery") {
         return;
     }
@@ -445,7 +446,7 @@ async fn teardown_does_not_wait_for_event_delivery() {
     let archive = dir.path().join("busybox.tar");
     common::fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let mut cfg = common::config(dir.path());
+    let mut cfg = common::config_on(dir.path(), backend);
     cfg.event_buffer = 16;
     let mut agent = start_agent(cfg).await.unwrap();
     let mut spec = common::task("t-full", &["sleep", "1000"]);
@@ -537,3 +538,4 @@ async fn teardown_does_not_wait_for_event_delivery() {
     }
     common::assert_clean(dir.path());
 }
+crate::per_backend_async!(teardown_does_not_wait_for_event_delivery);

@@ -1,4 +1,5 @@
-//! Real tasks: namespaces, overlay on an fscrypt volume, cgroups (root only).
+//! Real tasks: namespaces, overlay on an encrypted volume, cgroups (root only).
+//! Tests about volumes (scans, teardown, recovery) run on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -17,12 +18,11 @@ fn exit_of(
         .unwrap_or_else(|| panic!("no ContainerExited in {events:#?}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn echo_hi_exit_3() {
+async fn echo_hi_exit_3(backend: common::Backend) {
     if !common::require_root("echo_hi_exit_3") {
         return;
     }
-    let (dir, mut agent) = common::agent_with_busybox().await;
+    let (dir, mut agent) = common::agent_with_busybox_on(backend).await;
     let events = common::run_to_stop(
         &mut agent,
         common::task("t-echo", &["sh", "-c", "echo hi; exit 3"]),
@@ -78,6 +78,7 @@ async fn echo_hi_exit_3() {
     assert_eq!(log, "hi\n");
     common::assert_clean(dir.path());
 }
+crate::per_backend_async!(echo_hi_exit_3);
 
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
@@ -116,17 +117,18 @@ fn stopped(
     }
 }
 
-/// The marker test: contents and names written by the task (in /tmp, the
-/// writable layer, and a task volume) never appear in clear in the backing
-/// image, while the task runs or after it stopped (scanned through an fd held
-/// open past deletion, so every block the filesystem ever wrote is covered).
-/// A plaintext control volume written the same way proves the scan works.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn marker_never_in_clear_on_the_volume() {
+/// The marker test: contents, file names and directory names written by the
+/// task (in /tmp, the writable layer, and a task volume) never appear in clear
+/// in the backing image, while the task runs or after it stopped (scanned
+/// through an fd held open past deletion, so every block the filesystem ever
+/// wrote is covered). A plaintext control volume written the same way proves
+/// the scan works. On XTS the filesystem's own metadata (`lost+found`) is not
+/// in clear either; on fscrypt it is, as documented.
+async fn marker_never_in_clear_on_the_volume(backend: common::Backend) {
     if !common::require_root("marker_never_in_clear_on_the_volume") {
         return;
     }
-    let (dir, mut agent) = common::agent_with_busybox().await;
+    let (dir, mut agent) = common::agent_with_busybox_on(backend).await;
     let marker = format!(
         "FGMARK{}x{}",
         std::process::id(),
@@ -136,8 +138,13 @@ async fn marker_never_in_clear_on_the_volume() {
             .as_nanos()
     );
     let script = format!(
-        "M={marker}; for i in $(seq 1 200); do echo $M; done > /tmp/$M-tmp; echo $M > /$M-root; echo $M > /scratch/$M-vol; mkdir /tmp/$M-dir; sync; echo ready; exec sleep 1000"
+        "M={marker}; for i in $(seq 1 200); do echo $M; done > /tmp/$M-tmp; echo $M > /$M-root; echo $M > /scratch/$M-vol; mkdir /tmp/$M-dir /scratch/$M-voldir; touch /scratch/$M-voldir/$M-nested; sync; echo ready; exec sleep 1000"
     );
+    // Names on their own: none of these strings is in any file's contents.
+    let names: Vec<String> = ["-tmp", "-root", "-vol", "-dir", "-voldir", "-nested"]
+        .iter()
+        .map(|s| format!("{marker}{s}"))
+        .collect();
     let mut spec = common::task("t-marker", &["sh", "-c", &script]);
     spec.volumes = vec![VolumeName::new("scratch").unwrap()];
     spec.containers[0].mount_points = vec![MountPoint {
@@ -163,6 +170,15 @@ async fn marker_never_in_clear_on_the_volume() {
         running.hits, 0,
         "marker in clear while running: {running:?}"
     );
+    for n in &names {
+        let r = scan_allocated(std::path::Path::new(&fd_path), n.as_bytes()).unwrap();
+        assert_eq!(r.hits, 0, "name {n} in clear while running: {r:?}");
+    }
+    let meta = scan_allocated(std::path::Path::new(&fd_path), b"lost+found").unwrap();
+    match backend {
+        common::Backend::Xts => assert_eq!(meta.hits, 0, "XTS hides metadata: {meta:?}"),
+        common::Backend::Fscrypt => assert!(meta.hits > 0, "fscrypt leaves it: {meta:?}"),
+    }
 
     agent
         .commands
@@ -207,14 +223,23 @@ async fn marker_never_in_clear_on_the_volume() {
         format!("{marker}\n").repeat(200),
     )
     .unwrap();
+    std::fs::create_dir(ctl.data_dir().join(format!("{marker}-dir"))).unwrap();
     std::process::Command::new("sync").status().unwrap();
     let c = scan_allocated(ctl.image_path().unwrap(), marker.as_bytes()).unwrap();
     assert!(
         c.hits >= 200,
         "the scan must find the marker on the control volume: {c:?}"
     );
+    for n in [&names[0], &names[3]] {
+        let c = scan_allocated(ctl.image_path().unwrap(), n.as_bytes()).unwrap();
+        assert!(
+            c.hits >= 1,
+            "the scan must find the name {n} on the control volume: {c:?}"
+        );
+    }
     ctl.destroy().unwrap();
 }
+crate::per_backend_async!(marker_never_in_clear_on_the_volume);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_limit_kills_with_oom_event() {
@@ -395,8 +420,7 @@ async fn oci_layout_image_runs_and_missing_image_fails_to_start() {
 
 /// kill -9 of the agent mid-task; a new agent on the same data directory
 /// destroys everything and reports the task as stopped.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_kill_9_then_restart_leaves_nothing() {
+async fn agent_kill_9_then_restart_leaves_nothing(backend: common::Backend) {
     if !common::require_root("agent_kill_9_then_restart_leaves_nothing") {
         return;
     }
@@ -406,6 +430,10 @@ async fn agent_kill_9_then_restart_leaves_nothing() {
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrogate-runtime-test-agent"))
         .args([dir.path().to_str().unwrap(), "t-crash", "busybox"])
+        .env(
+            "FERROGATE_TEST_VOLUME_BACKEND",
+            backend.choice().to_string(),
+        )
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -417,11 +445,20 @@ async fn agent_kill_9_then_restart_leaves_nothing() {
     assert!(img.exists());
     assert_eq!(common::loops_backed_under(dir.path()).len(), 1);
     assert!(dir.path().join("runtime/tasks/t-crash.json").exists());
+    let xts_mount = dir.path().join("xts/vol-t-crash");
+    assert_eq!(xts_mount.exists(), backend == common::Backend::Xts);
     // SIGKILL: no destructor, no teardown.
     child.kill().unwrap();
     child.wait().unwrap();
+    if backend == common::Backend::Xts {
+        // The server (threads of the dead agent) and its key are gone: what
+        // is left answers ENOTCONN, and the image is ciphertext nobody can
+        // decrypt any more.
+        let e = std::fs::metadata(xts_mount.join("disk")).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN), "{e}");
+    }
 
-    let mut agent = ferrogate_runtime::agent::start_agent(common::config(dir.path()))
+    let mut agent = ferrogate_runtime::agent::start_agent(common::config_on(dir.path(), backend))
         .await
         .unwrap();
     let ev = tokio::time::timeout(Duration::from_secs(10), agent.events.recv())
@@ -458,12 +495,17 @@ async fn agent_kill_9_then_restart_leaves_nothing() {
         "{r:?}"
     );
     assert_eq!(r.cgroups_removed, ["t-crash"]);
+    if backend == common::Backend::Xts {
+        assert!(r.unmounted.contains(&xts_mount), "{r:?}");
+        assert!(!xts_mount.exists());
+    }
     common::assert_clean(dir.path());
     // The data directory is usable again.
     let events = common::run_to_stop(&mut agent, common::task("t-after", &["true"]), 60).await;
     assert_eq!(exit_of(&events).exit_code, 0);
     common::assert_clean(dir.path());
 }
+crate::per_backend_async!(agent_kill_9_then_restart_leaves_nothing);
 
 fn ns_line(log: &str, kind: &str) -> String {
     log.lines()
@@ -614,13 +656,13 @@ async fn invalid_task_specs_fail_to_start_cleanly() {
 /// A stop sent right after the start (normally caught while the task is
 /// still provisioning) wins, and whatever was already created is destroyed. A second agent on the same data
 /// directory is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_during_provisioning_and_single_agent_per_data_dir() {
+async fn stop_during_provisioning_and_single_agent_per_data_dir(backend: common::Backend) {
     if !common::require_root("stop_during_provisioning_and_single_agent_per_data_dir") {
         return;
     }
-    let (dir, mut agent) = common::agent_with_busybox().await;
-    let second = ferrogate_runtime::agent::start_agent(common::config(dir.path())).await;
+    let (dir, mut agent) = common::agent_with_busybox_on(backend).await;
+    let second =
+        ferrogate_runtime::agent::start_agent(common::config_on(dir.path(), backend)).await;
     assert!(matches!(
         second,
         Err(ferrogate_runtime::agent::RuntimeError::AlreadyRunning(_))
@@ -666,16 +708,16 @@ async fn stop_during_provisioning_and_single_agent_per_data_dir() {
     agent.join.await.unwrap();
     common::assert_clean(dir.path());
 }
+crate::per_backend_async!(stop_during_provisioning_and_single_agent_per_data_dir);
 
 /// Task volumes are shared between containers (read-write or read-only as
 /// mounted), a read-only root refuses writes, and a container-level memory
 /// limit applies to that container alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn volumes_readonly_root_and_container_memory() {
+async fn volumes_readonly_root_and_container_memory(backend: common::Backend) {
     if !common::require_root("volumes_readonly_root_and_container_memory") {
         return;
     }
-    let (dir, mut agent) = common::agent_with_busybox().await;
+    let (dir, mut agent) = common::agent_with_busybox_on(backend).await;
     let mut spec = common::task(
         "t-vols",
         &["sh", "-c", "echo shared-data > /shared/f; touch /rootfile 2>&1; while [ ! -e /shared/helper.pid ]; do sleep 0.1; done; while kill -0 $(cat /shared/helper.pid) 2>/dev/null; do sleep 0.1; done; echo writer-done"],
@@ -732,6 +774,7 @@ async fn volumes_readonly_root_and_container_memory() {
     assert!(teardown.errors.is_empty(), "{teardown:?}");
     common::assert_clean(dir.path());
 }
+crate::per_backend_async!(volumes_readonly_root_and_container_memory);
 
 /// Health checks run inside the container: they see its root filesystem (a file its main
 /// process made in the container's /tmp) and its environment; failures in a row make it

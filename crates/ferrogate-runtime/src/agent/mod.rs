@@ -34,15 +34,15 @@ use crate::host::HostError;
 use crate::ids::{ContainerName, TaskId, VolumeId, VolumeName};
 use crate::layout::DataLayout;
 use crate::recovery::{recover, RecoveryReport};
-use crate::volume::{FscryptVolume, VolumeBackend, VolumeError, VolumeSpec};
+use crate::volume::{BackendChoice, VolumeBackend, VolumeError, VolumeKind, VolumeSpec};
 
 /// ECS default `stopTimeout`.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// ECS maximum `stopTimeout`.
 pub const MAX_STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Agent configuration. There is deliberately no volume-backend setting:
-/// the agent always encrypts (fscrypt).
+/// Agent configuration. The volume backend setting has no plaintext choice:
+/// the agent always encrypts.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
     /// Data directory (see [`DataLayout`]). Created if missing, then
@@ -54,6 +54,9 @@ pub struct RuntimeConfig {
     pub init_exe: PathBuf,
     /// e2fsprogs' `mkfs.ext4`.
     pub mkfs_ext4: PathBuf,
+    /// How task volumes are encrypted: fscrypt by default ([`BackendChoice::Fscrypt`]),
+    /// full-volume AES-256-XTS (FUSE) when asked for (`Xts`, or `Auto` on a host with FUSE).
+    pub volume_backend: BackendChoice,
     /// `stopTimeout` when a container has none.
     pub default_stop_timeout: Duration,
     /// `pids.max` per task.
@@ -81,6 +84,7 @@ impl RuntimeConfig {
             data_dir: data_dir.into(),
             init_exe: init_exe.into(),
             mkfs_ext4: crate::host::find_mkfs_ext4(),
+            volume_backend: BackendChoice::Fscrypt,
             default_stop_timeout: DEFAULT_STOP_TIMEOUT,
             pids_max: crate::cgroup::DEFAULT_PIDS_MAX,
             event_buffer: 1024,
@@ -268,8 +272,9 @@ pub struct ContainerExit {
 /// What teardown achieved. Every field is checked, not assumed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TeardownReport {
-    /// `FS_IOC_REMOVE_ENCRYPTION_KEY` succeeded (or the filesystem, and
-    /// with it the key, was already gone).
+    /// The volume key is gone: `FS_IOC_REMOVE_ENCRYPTION_KEY` succeeded (or
+    /// the filesystem, and with it the key, was already gone), or the XTS
+    /// server's key schedules were freed.
     pub key_removed: bool,
     /// The kernel reported files still in use at key removal.
     pub files_busy: bool,
@@ -396,6 +401,8 @@ pub struct Agent {
     pub events: mpsc::Receiver<RuntimeEvent>,
     /// What start-up recovery found and destroyed.
     pub recovery: RecoveryReport,
+    /// The volume backend in use (what [`RuntimeConfig::volume_backend`] resolved to).
+    pub volume_backend: VolumeKind,
     /// Ends after `Shutdown` (or when every command sender is dropped) once
     /// all tasks are stopped.
     pub join: JoinHandle<()>,
@@ -439,7 +446,8 @@ impl Ctx {
 /// agent left behind (reporting its tasks as stopped), and starts the
 /// supervisor. Must be called inside a tokio runtime.
 pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
-    let backend: Arc<dyn VolumeBackend> = Arc::new(FscryptVolume::new(config.mkfs_ext4.clone()));
+    let backend = crate::volume::select_backend(config.volume_backend, &config.mkfs_ext4);
+    tracing::info!(backend = ?backend.kind(), setting = %config.volume_backend, "volume backend");
     let cfg = config.clone();
     let b = backend.clone();
     let (ctx_parts, report) = tokio::task::spawn_blocking(move || prepare(&cfg, b.as_ref()))
@@ -481,11 +489,13 @@ pub async fn start_agent(config: RuntimeConfig) -> Result<Agent, RuntimeError> {
             .await;
         }
     }
+    let volume_backend = ctx.backend.kind();
     let join = tokio::spawn(supervise(ctx, cmd_rx));
     Ok(Agent {
         commands: cmd_tx,
         events: ev_rx,
         recovery: report,
+        volume_backend,
         join,
     })
 }
@@ -501,18 +511,19 @@ fn lost_teardown(
         .ok()
         .map(|v| ctx.layout.volume_image(&v));
     let image_deleted = image.as_ref().is_none_or(|p| !p.exists());
-    let loop_detached = crate::recovery::loops_backed_under(&ctx.layout.volumes())
-        .iter()
-        .all(|(_, p)| Some(p) != image.as_ref());
+    let (loop_attached, block_mounted) = crate::recovery::volume_leftovers(&ctx.layout, volume);
+    let loop_detached = !loop_attached;
     let cgroup_removed = ctx.cgroups.existing_task(task.as_str()).is_gone();
     let run = ctx.layout.task_run(task);
     let unmounted = cgroup_removed
+        && !block_mounted
         && !crate::recovery::mounts_under(ctx.layout.root())
             .iter()
             .any(|m| m.starts_with(&run));
     TeardownReport {
         // No process of the task is left, so its mount namespace, the volume
-        // mount and the filesystem's keyring are gone.
+        // mount and the filesystem's keyring are gone; an XTS key died with
+        // the previous agent's process.
         key_removed: unmounted,
         files_busy: false,
         unmounted,

@@ -3,7 +3,8 @@
 //!
 //! Usage: `ferrogate-runtime-test-agent DATA_DIR TASK_ID IMAGE`
 //! Prints `RUNNING` once the task runs, then waits forever. It is also its
-//! own sandbox init, like the `ferrogate` binary. With `FERROGATE_TEST_NETWORK` set to
+//! own sandbox init, like the `ferrogate` binary. `FERROGATE_TEST_VOLUME_BACKEND`
+//! (`xts`, `fscrypt`) picks the volume backend. With `FERROGATE_TEST_NETWORK` set to
 //! `{"groups": [SecurityGroupRules…], "network": TaskNetwork}` (JSON), it sends the
 //! groups first and starts the task with that network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -35,6 +36,9 @@ fn main() {
             let mut c = RuntimeConfig::new(&args[1], exe);
             // Sparse volumes: a fixed disk allowance, whatever the machine's free disk.
             c.capacity.disk_gib = Some(1 << 20);
+            if let Ok(b) = std::env::var("FERROGATE_TEST_VOLUME_BACKEND") {
+                c.volume_backend = b.parse().unwrap();
+            }
             c
         })
         .await

@@ -2,18 +2,25 @@
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-runtime cargo build --release -p ferrogate-runtime --bin runtime-bench
-//! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--data-dir DIR]
-//!     [--net-only] [--concurrent 200] [--net-tp-mib 2048] [--net-tp-runs 5]
+//! sudo /work/target-runtime/release/runtime-bench [--runs 20] [--tp-mib 1024] [--iops-secs 10] [--data-dir DIR]
+//!     [--net-only | --no-net] [--concurrent 200] [--net-tp-mib 2048] [--net-tp-runs 5]
 //! ```
 //!
-//! Measures, with a local busybox image:
+//! Measures, with a local busybox image, for each encrypting volume backend
+//! (XTS, fscrypt):
 //! - StartTask → TaskRunning and StopTask → TaskStopped (everything
 //!   destroyed and verified) for 20 and 200 GiB volumes, p50/p99;
 //! - host memory of the per-task process (the sandbox init), RSS and PSS;
-//! - sequential write (fsync'd) and read (after dropping caches) on an fscrypt
-//!   volume and on an unencrypted loop volume, same run;
-//! - task networking (see `runtime-bench/net.rs`): setup alone, start with and without a
-//!   network, many networked tasks at once, host → task throughput against a bare veth.
+//! - sequential `dd` of `--tp-mib` MiB inside a task;
+//!
+//! then task networking on the default backend (see `runtime-bench/net.rs`): setup alone,
+//! start with and without a network, many networked tasks at once, host → task throughput
+//! against a bare veth (`--no-net` skips it, `--net-only` runs only it);
+//!
+//! and then, for the unencrypted loop device, fscrypt and XTS in the same run
+//! (`runtime-bench/volumes.rs`): provisioning time, sequential write (fsync'd)
+//! and read (after dropping caches), 4 KiB random IOPS, and the XTS backend's
+//! memory per volume.
 //!
 //! The binary is its own sandbox init, as the `ferrogate` binary is. It runs in a network
 //! namespace of its own: the interfaces, routes and nftables tables it makes never touch
@@ -22,8 +29,9 @@
 
 #[path = "runtime-bench/net.rs"]
 mod net;
+#[path = "runtime-bench/volumes.rs"]
+mod volumes;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -32,17 +40,16 @@ use ferrogate_runtime::agent::{
     TaskState,
 };
 use ferrogate_runtime::image::Digest;
-use ferrogate_runtime::volume::inspect::drop_caches;
-use ferrogate_runtime::volume::{
-    FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec,
-};
-use ferrogate_runtime::{ContainerName, DataKey, DataLayout, TaskId, VolumeId};
+use ferrogate_runtime::volume::{BackendChoice, VolumeSpec};
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
 
 struct Args {
     runs: usize,
     tp_mib: usize,
+    iops_secs: u64,
     data_dir: Option<PathBuf>,
     net_only: bool,
+    no_net: bool,
     concurrent: usize,
     net_tp_mib: usize,
     net_tp_runs: usize,
@@ -52,8 +59,10 @@ fn parse_args() -> Args {
     let mut a = Args {
         runs: 20,
         tp_mib: 1024,
+        iops_secs: 10,
         data_dir: None,
         net_only: false,
+        no_net: false,
         concurrent: 200,
         net_tp_mib: 2048,
         net_tp_runs: 5,
@@ -64,12 +73,18 @@ fn parse_args() -> Args {
         match v[i].as_str() {
             "--runs" => a.runs = v[i + 1].parse().unwrap(),
             "--tp-mib" => a.tp_mib = v[i + 1].parse().unwrap(),
+            "--iops-secs" => a.iops_secs = v[i + 1].parse().unwrap(),
             "--data-dir" => a.data_dir = Some(PathBuf::from(&v[i + 1])),
             "--concurrent" => a.concurrent = v[i + 1].parse().unwrap(),
             "--net-tp-mib" => a.net_tp_mib = v[i + 1].parse().unwrap(),
             "--net-tp-runs" => a.net_tp_runs = v[i + 1].parse().unwrap(),
             "--net-only" => {
                 a.net_only = true;
+                i += 1;
+                continue;
+            }
+            "--no-net" => {
+                a.no_net = true;
                 i += 1;
                 continue;
             }
@@ -116,55 +131,88 @@ fn main() {
         "runs per size: {}; image: busybox (1 layer); command: `sleep 1000`\n",
         args.runs
     );
-    rt.block_on(async {
-        let exe = std::env::current_exe().unwrap();
-        let mut config = RuntimeConfig::new(dir.path(), exe);
-        // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
-        config.capacity.disk_gib = Some(1 << 20);
-        // Hundreds of tasks running `sleep` at once: admission would count their
-        // reservations, not what they use.
-        config.capacity.cpu_units = Some(1 << 30);
-        config.capacity.memory_mib = Some(1 << 30);
-        config.capacity.pids = Some(1 << 30);
-        let mut agent = start_agent(config).await.unwrap();
-        // Warm-up (page cache for the image layer and binaries).
-        cycle(&mut agent, "warm", 20).await;
-        if args.net_only {
-            network(&mut agent, &args, dir.path()).await;
-            agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
-            let _ = agent.join.await;
-            return;
-        }
-        println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");
-        println!("|---|---|---|---|---|---|");
-        for size in [20u32, 200] {
-            let mut up = Vec::new();
-            let mut down = Vec::new();
-            let mut vol = Vec::new();
-            for i in 0..args.runs {
-                let (u, d, v) = cycle(&mut agent, &format!("b{size}-{i}"), size).await;
-                up.push(u);
-                down.push(d);
-                vol.push(v);
-            }
-            println!(
-                "| {size} GiB | {} | {} | {} | {} | {} |",
-                ms(pct(&mut up, 50)),
-                ms(pct(&mut up, 99)),
-                ms(pct(&mut down, 50)),
-                ms(pct(&mut down, 99)),
-                ms(pct(&mut vol, 50))
-            );
-        }
-        println!();
-        memory(&mut agent, dir.path()).await;
-        network(&mut agent, &args, dir.path()).await;
-        agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
-        let _ = agent.join.await;
-    });
-    if !args.net_only {
-        throughput(dir.path(), args.tp_mib);
+    if args.net_only {
+        rt.block_on(network_run(dir.path(), &args));
+        return;
     }
+    if std::env::var_os("FG_BENCH_ONLY").is_none() {
+        for backend in [BackendChoice::Xts, BackendChoice::Fscrypt] {
+            rt.block_on(tasks(dir.path(), backend, &args));
+        }
+        if !args.no_net {
+            rt.block_on(network_run(dir.path(), &args));
+        }
+    }
+    volumes::run(dir.path(), args.tp_mib, args.runs, args.iops_secs);
+}
+
+/// An agent on `backend` for the benchmark.
+async fn bench_agent(dir: &Path, backend: BackendChoice) -> Agent {
+    let exe = std::env::current_exe().unwrap();
+    let mut config = RuntimeConfig::new(dir, exe);
+    config.volume_backend = backend;
+    // 200 GiB volumes are sparse: measure their provisioning whatever the free disk.
+    config.capacity.disk_gib = Some(1 << 20);
+    // Hundreds of tasks running `sleep` at once: admission would count their
+    // reservations, not what they use.
+    config.capacity.cpu_units = Some(1 << 30);
+    config.capacity.memory_mib = Some(1 << 30);
+    config.capacity.pids = Some(1 << 30);
+    start_agent(config).await.unwrap()
+}
+
+/// Task lifecycle, per-task memory and in-task `dd` on one backend.
+async fn tasks(dir: &Path, backend: BackendChoice, args: &Args) {
+    let mut agent = bench_agent(dir, backend).await;
+    println!(
+        "### Tasks on the {backend} backend ({:?})\n",
+        agent.volume_backend
+    );
+    // Warm-up (page cache for the image layer and binaries).
+    cycle(&mut agent, "warm", 20).await;
+    println!("| volume | start → RUNNING p50 | p99 | StopTask → STOPPED (destroyed) p50 | p99 | provision → volume ready p50 |");
+    println!("|---|---|---|---|---|---|");
+    for size in [20u32, 200] {
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        let mut vol = Vec::new();
+        for i in 0..args.runs {
+            let (u, d, v) = cycle(&mut agent, &format!("b{size}-{i}"), size).await;
+            up.push(u);
+            down.push(d);
+            vol.push(v);
+        }
+        println!(
+            "| {size} GiB | {} | {} | {} | {} | {} |",
+            ms(pct(&mut up, 50)),
+            ms(pct(&mut up, 99)),
+            ms(pct(&mut down, 50)),
+            ms(pct(&mut down, 99)),
+            ms(pct(&mut vol, 50))
+        );
+    }
+    println!();
+    memory(&mut agent, dir).await;
+    let (w, r) = volumes::in_task(&mut agent, dir, args.tp_mib, |id| spec(id, 20)).await;
+    println!(
+        "Inside a task (busybox `dd bs=1M count={}`, `conv=fsync`; read after `drop_caches`): write {w:.0} MB/s, read {r:.0} MB/s\n",
+        args.tp_mib
+    );
+    agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+    let _ = agent.join.await;
+}
+
+/// Task networking, on an agent with the default volume backend.
+async fn network_run(dir: &Path, args: &Args) {
+    let mut agent = bench_agent(dir, BackendChoice::default()).await;
+    println!(
+        "Task networking; the tasks' volumes are on the {:?} backend.\n",
+        agent.volume_backend
+    );
+    cycle(&mut agent, "warm-net", 20).await;
+    network(&mut agent, args, dir).await;
+    agent.commands.send(RuntimeCommand::Shutdown).await.unwrap();
+    let _ = agent.join.await;
 }
 
 async fn network(agent: &mut Agent, args: &Args, dir: &Path) {
@@ -353,66 +401,6 @@ async fn memory(agent: &mut Agent, data_dir: &Path) {
         if let EventKind::TaskStopped { .. } = agent.events.recv().await.unwrap().kind {
             break;
         }
-    }
-}
-
-fn throughput(data_dir: &Path, mib: usize) {
-    let layout = DataLayout::new(data_dir);
-    layout.ensure().unwrap();
-    let mkfs = ferrogate_runtime::host::find_mkfs_ext4();
-    println!(
-        "### Sequential throughput, {mib} MiB, 1 MiB writes + fsync, read after drop_caches\n"
-    );
-    println!("| volume | write | read |\n|---|---|---|");
-    let backends: Vec<(&str, Box<dyn VolumeBackend>)> = vec![
-        (
-            "ext4 on loop, unencrypted (control)",
-            Box::new(PlaintextControlVolume::new(mkfs.clone())),
-        ),
-        (
-            "ext4 on loop + fscrypt (AES-256-XTS)",
-            Box::new(FscryptVolume::new(mkfs)),
-        ),
-    ];
-    for (name, b) in backends {
-        let v = MountedVolume::provision(
-            b,
-            &layout,
-            VolumeSpec {
-                volume_id: VolumeId::new(format!("tp-{}", name.len())).unwrap(),
-                size_gib: 20,
-                data_key: DataKey::generate().unwrap(),
-            },
-        )
-        .unwrap();
-        let f = v.data_dir().join("big");
-        let buf = vec![0x5au8; 1 << 20];
-        let t = Instant::now();
-        let mut w = std::fs::File::create(&f).unwrap();
-        for _ in 0..mib {
-            w.write_all(&buf).unwrap();
-        }
-        w.sync_all().unwrap();
-        drop(w);
-        let wt = t.elapsed();
-        drop_caches().unwrap();
-        let t = Instant::now();
-        let mut r = std::fs::File::open(&f).unwrap();
-        let mut rb = vec![0u8; 1 << 20];
-        let mut total = 0usize;
-        loop {
-            let n = r.read(&mut rb).unwrap();
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        let rt = t.elapsed();
-        drop(r);
-        assert_eq!(total, mib << 20);
-        let mbps = |d: Duration| (mib as f64) * 1.048_576 / d.as_secs_f64();
-        println!("| {name} | {:.0} MB/s | {:.0} MB/s |", mbps(wt), mbps(rt));
-        v.destroy().unwrap();
     }
 }
 

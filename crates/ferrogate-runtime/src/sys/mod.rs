@@ -13,13 +13,16 @@
 pub mod at;
 pub mod conntrack;
 pub mod fscrypt;
+pub mod fuse;
 pub mod loopdev;
+pub mod mem;
 pub mod mount;
 pub mod netlink;
 pub mod process;
 pub mod rtnl;
 pub mod seccomp;
 pub mod userns;
+pub mod xts;
 
 use std::ffi::CString;
 use std::io;

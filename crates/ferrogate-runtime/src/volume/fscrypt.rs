@@ -45,6 +45,7 @@ impl VolumeBackend for FscryptVolume {
         sys: &dyn Syscall,
         layout: &DataLayout,
         req: &VolumeRequest,
+        _key: &DataKey,
     ) -> Result<VolumeDevice, VolumeError> {
         create_ext4_loop(sys, layout, req, &self.mkfs, true, self.direct_io)
     }

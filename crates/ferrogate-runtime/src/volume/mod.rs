@@ -1,40 +1,58 @@
 //! Ephemeral task volumes.
 //!
 //! A volume is a sparse image file of `sizeInGiB` under `volumes/`, with ext4
-//! on it, attached to a loop device. The [`VolumeBackend`] decides how the
-//! `data/` directory at the root of that filesystem is protected:
+//! on a loop device. The [`VolumeBackend`] decides how it is protected:
 //!
-//! - [`FscryptVolume`] (the only backend the agent uses): the 64-byte data key
-//!   is added to the filesystem (`FS_IOC_ADD_ENCRYPTION_KEY`) and `data/` gets
-//!   an fscrypt v2 policy (AES-256-XTS contents, AES-256-CTS names). The policy
-//!   cannot go on the filesystem root (EPERM), hence the subdirectory.
+//! - [`XtsVolume`] (the default where FUSE is available): the **whole**
+//!   filesystem image is AES-256-XTS encrypted, 4 KiB sectors, tweak = sector
+//!   number, key derived from the data key with HKDF-SHA-512. A FUSE server
+//!   made of threads of the agent process serves the plaintext as one file,
+//!   `xts/<volume_id>/disk`; the loop device sits on that file and the image
+//!   under `volumes/` holds only ciphertext. Metadata (names, sizes, the tree,
+//!   timestamps, xattrs, the superblock) is hidden too. The key lives only in
+//!   that server ([`BlockCrypt`]) and dies at [`VolumeBackend::destroy`].
+//! - [`FscryptVolume`]: the 64-byte data key is added to the filesystem
+//!   (`FS_IOC_ADD_ENCRYPTION_KEY`) and `data/` gets an fscrypt v2 policy
+//!   (AES-256-XTS contents, AES-256-CTS names). The policy cannot go on the
+//!   filesystem root (EPERM), hence the subdirectory. Metadata stays in clear.
 //! - [`PlaintextControlVolume`]: the same, with no encryption. It exists as the
 //!   positive control of the plaintext-scan test and for the throughput
 //!   benchmark; the agent's configuration cannot select it.
 //!
 //! Lifecycle, in this order (each step is a trait method so the order is
 //! tested with the recording `Syscall` fake):
-//! 1. [`VolumeBackend::create`]: image file, mkfs, loop device.
+//! 1. [`VolumeBackend::create`]: image file, (XTS: key derived, server
+//!    started), loop device, mkfs.
 //! 2. mount (by the sandbox init, inside the task's mount namespace; or by
 //!    [`MountedVolume`] in the caller's namespace).
-//! 3. [`VolumeBackend::seal`]: key into the kernel, key zeroized, policy set.
+//! 3. [`VolumeBackend::seal`]: `data/` created; fscrypt: key into the kernel,
+//!    policy set. The data key is consumed (zeroized) here.
 //! 4. ... task runs ...
-//! 5. [`VolumeBackend::shred`]: `FS_IOC_REMOVE_ENCRYPTION_KEY`; busy files are
-//!    reported, not ignored.
+//! 5. [`VolumeBackend::shred`]: fscrypt: `FS_IOC_REMOVE_ENCRYPTION_KEY`; busy
+//!    files are reported, not ignored. XTS: nothing yet (the unmount still
+//!    writes through the key).
 //! 6. unmount.
-//! 7. [`VolumeBackend::destroy`]: loop detach, image deleted.
+//! 7. [`VolumeBackend::destroy`]: loop detach; XTS: key schedules freed,
+//!    FUSE unmounted, workers joined; image deleted.
+//!
+//! A dm-crypt backend (hosts whose kernel has `CONFIG_DM_CRYPT`) fits the same
+//! shape: `create` would set up a mapping over the loop device and hold it as
+//! the [`BlockCrypt`]; see docs/configuration.md.
 
 mod fscrypt;
 pub mod inspect;
 mod plaintext;
 mod standalone;
+pub mod xts;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use fscrypt::FscryptVolume;
 pub use plaintext::PlaintextControlVolume;
 pub use standalone::MountedVolume;
+pub use xts::XtsVolume;
 
 use crate::host::HostError;
 use crate::ids::VolumeId;
@@ -57,13 +75,78 @@ pub const VOLUME_MOUNT_FLAGS: u64 = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_
 /// so the background zeroing thread would only burn I/O.
 pub const VOLUME_MOUNT_DATA: &str = "noinit_itable";
 
-/// Which protection a backend gives `data/`.
+/// Which protection a backend gives the volume.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VolumeKind {
-    /// fscrypt v2, AES-256-XTS / AES-256-CTS.
+    /// The whole filesystem image AES-256-XTS encrypted (FUSE block layer).
+    Xts,
+    /// fscrypt v2 on `data/`, AES-256-XTS / AES-256-CTS.
     Fscrypt,
     /// No encryption. Test control only.
     PlaintextControl,
+}
+
+/// Which backend the agent uses (`RuntimeConfig::volume_backend`, server
+/// option `--volume-backend`). There is no plaintext choice.
+///
+/// The default is fscrypt while the XTS server runs inside the agent's own process: an agent
+/// killed while one of its threads waits on its own FUSE workers (loop-device setup) can hang
+/// until its connections are aborted (docs/runtime.md, "Volume backends"). Fail closed on
+/// availability too: the proven backend stays the default until that is fixed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// [`XtsVolume`] if the host has FUSE, else [`FscryptVolume`].
+    Auto,
+    /// [`XtsVolume`]; the agent refuses to start without FUSE.
+    Xts,
+    /// [`FscryptVolume`].
+    #[default]
+    Fscrypt,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "xts" => Ok(BackendChoice::Xts),
+            "fscrypt" => Ok(BackendChoice::Fscrypt),
+            other => Err(format!(
+                "unknown volume backend {other:?} (expected auto, xts or fscrypt)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Xts => "xts",
+            BackendChoice::Fscrypt => "fscrypt",
+        })
+    }
+}
+
+/// The backend for `choice`: `Auto` takes XTS when the host passes its
+/// check (root, loop devices, `mkfs.ext4`, FUSE), fscrypt otherwise; never a
+/// plaintext one. An explicit choice is returned as is and checked by the
+/// agent at start (`VolumeBackend::check_host`).
+pub fn select_backend(choice: BackendChoice, mkfs: &Path) -> Arc<dyn VolumeBackend> {
+    let xts = || Arc::new(XtsVolume::new(mkfs.to_owned())) as Arc<dyn VolumeBackend>;
+    let fscrypt = || Arc::new(FscryptVolume::new(mkfs.to_owned())) as Arc<dyn VolumeBackend>;
+    match choice {
+        BackendChoice::Xts => xts(),
+        BackendChoice::Fscrypt => fscrypt(),
+        BackendChoice::Auto => {
+            let x = xts();
+            if x.check_host().is_ok() {
+                x
+            } else {
+                fscrypt()
+            }
+        }
+    }
 }
 
 /// What ECS asks for: a volume id (bound into the KMS encryption context),
@@ -92,10 +175,66 @@ pub struct VolumeRequest {
 pub struct VolumeDevice {
     /// The volume id.
     pub volume_id: VolumeId,
-    /// Backing image file.
+    /// Backing image file (ciphertext for XTS).
     pub image: PathBuf,
     /// The loop device.
     pub loop_dev: LoopDevice,
+    /// The file the loop device is bound to: the image itself, or the
+    /// plaintext view served by the block layer.
+    pub loop_file: PathBuf,
+    /// The block-encryption layer between the loop device and the image, if
+    /// the backend has one. It holds the volume key until `destroy`.
+    pub block: Option<Box<dyn BlockCrypt>>,
+}
+
+/// A block-encryption layer under a volume's filesystem (the XTS FUSE server
+/// today; a dm-crypt mapping would be another). It holds the key.
+pub trait BlockCrypt: Send + std::fmt::Debug {
+    /// The plaintext block file the loop device is attached to.
+    fn device_file(&self) -> &Path;
+    /// Destroys the key, then stops serving. Idempotent. The key is destroyed
+    /// whatever else fails (`key_destroyed` says so).
+    fn shutdown(&mut self) -> BlockShutdown;
+    /// Counters so far.
+    fn stats(&self) -> BlockStats;
+}
+
+/// What [`BlockCrypt::shutdown`] achieved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockShutdown {
+    /// No copy of the key is left in the layer.
+    pub key_destroyed: bool,
+    /// Unmounted cleanly (false: detached lazily, or failed, see `error`).
+    pub unmounted: bool,
+    /// Every worker thread has exited.
+    pub workers_stopped: bool,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// Counters of a block layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockStats {
+    /// READ requests served.
+    pub reads: u64,
+    /// WRITE requests served.
+    pub writes: u64,
+    /// Plaintext bytes read.
+    pub bytes_read: u64,
+    /// Plaintext bytes written.
+    pub bytes_written: u64,
+    /// FSYNC/FLUSH requests, each an `fdatasync` of the image.
+    pub syncs: u64,
+    /// Requests answered with an I/O error.
+    pub io_errors: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Workers that could mark themselves `PR_SET_IO_FLUSHER`.
+    pub io_flushers: u64,
+    /// Bytes of request buffers.
+    pub buffer_bytes: u64,
+    /// Of which locked in memory.
+    pub locked_bytes: u64,
 }
 
 /// What sealing produced (kept to shred later).
@@ -158,6 +297,25 @@ pub enum VolumeError {
         /// Cause.
         source: io::Error,
     },
+    /// Starting the XTS server (or another block layer) failed.
+    #[error("starting the volume's encryption layer at {path}: {source}")]
+    BlockLayer {
+        /// Its mount point.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Stopping the block layer did not go cleanly (the key is destroyed
+    /// regardless; this is about the mount and the threads).
+    #[error("stopping the volume's encryption layer: {0}")]
+    BlockShutdown(String),
+    /// A block layer could not destroy its key (the only error `destroy`
+    /// reports about the key itself).
+    #[error("the volume's encryption layer still holds its key")]
+    KeyNotDestroyed,
+    /// Deriving the volume's XTS key failed.
+    #[error(transparent)]
+    KeyDerivation(#[from] xts::KdfError),
     /// `FS_IOC_ADD_ENCRYPTION_KEY` failed.
     #[error("adding the fscrypt key: {0}")]
     AddKey(io::Error),
@@ -202,12 +360,15 @@ pub trait VolumeBackend: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> VolumeKind;
     /// Checks the host up front; the error names what is missing.
     fn check_host(&self) -> Result<(), VolumeError>;
-    /// Creates the image, formats it and attaches a loop device.
+    /// Creates the image, attaches a loop device and formats it. A block
+    /// layer (XTS) derives its key from `key` here; fscrypt ignores it until
+    /// `seal`.
     fn create(
         &self,
         sys: &dyn Syscall,
         layout: &DataLayout,
         req: &VolumeRequest,
+        key: &DataKey,
     ) -> Result<VolumeDevice, VolumeError>;
     /// With the filesystem mounted at `fs_root`: creates and protects
     /// `data/`. Consumes (and so zeroizes) the key.
@@ -219,7 +380,8 @@ pub trait VolumeBackend: Send + Sync + std::fmt::Debug {
         fs_root: &Path,
         seal: &Seal,
     ) -> Result<ShredReport, VolumeError>;
-    /// After unmount: detaches the loop device and deletes the image.
+    /// After unmount: detaches the loop device, destroys a block layer's key
+    /// (always, even if a later step fails) and deletes the image.
     fn destroy(&self, sys: &dyn Syscall, dev: VolumeDevice) -> Result<(), VolumeError>;
 }
 
@@ -232,9 +394,7 @@ pub(crate) fn create_ext4_loop(
     encrypt: bool,
     direct_io: bool,
 ) -> Result<VolumeDevice, VolumeError> {
-    if !(MIN_SIZE_GIB..=MAX_SIZE_GIB).contains(&req.size_gib) {
-        return Err(VolumeError::InvalidSize(req.size_gib));
-    }
+    check_size(req)?;
     let image = layout.volume_image(&req.volume_id);
     let size = u64::from(req.size_gib) << 30;
     sys.create_sparse_file(&image, size)
@@ -260,9 +420,20 @@ pub(crate) fn create_ext4_loop(
     })?;
     Ok(VolumeDevice {
         volume_id: req.volume_id.clone(),
+        loop_file: image.clone(),
         image,
         loop_dev,
+        block: None,
     })
+}
+
+/// Refuses sizes outside Fargate's 20..=200 GiB before anything is touched.
+pub(crate) fn check_size(req: &VolumeRequest) -> Result<(), VolumeError> {
+    if (MIN_SIZE_GIB..=MAX_SIZE_GIB).contains(&req.size_gib) {
+        Ok(())
+    } else {
+        Err(VolumeError::InvalidSize(req.size_gib))
+    }
 }
 
 /// Shared by both backends: detach, then delete.
@@ -308,6 +479,10 @@ mod tests {
     use super::*;
     use crate::syscall::RecordingSyscall;
 
+    fn key() -> DataKey {
+        DataKey::from_slice(&[9; 64]).unwrap()
+    }
+
     fn req(size: u32) -> VolumeRequest {
         VolumeRequest {
             volume_id: VolumeId::new("vol-1").unwrap(),
@@ -320,7 +495,7 @@ mod tests {
         let sys = RecordingSyscall::new();
         let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
         let layout = DataLayout::new("/d");
-        let dev = b.create(&sys, &layout, &req(20)).unwrap();
+        let dev = b.create(&sys, &layout, &req(20), &key()).unwrap();
         mount_volume_fs(&sys, &dev.loop_dev.path(), Path::new("/m")).unwrap();
         let seal = b
             .seal(
@@ -367,12 +542,14 @@ mod tests {
         let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
         for s in [0, 19, 201] {
             assert!(matches!(
-                b.create(&sys, &DataLayout::new("/d"), &req(s)),
+                b.create(&sys, &DataLayout::new("/d"), &req(s), &key()),
                 Err(VolumeError::InvalidSize(_))
             ));
         }
         assert!(sys.ops().is_empty());
-        assert!(b.create(&sys, &DataLayout::new("/d"), &req(200)).is_ok());
+        assert!(b
+            .create(&sys, &DataLayout::new("/d"), &req(200), &key())
+            .is_ok());
     }
 
     #[test]
@@ -381,7 +558,7 @@ mod tests {
         sys.fail_on("mkfs_ext4", libc::EIO);
         let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
         assert!(matches!(
-            b.create(&sys, &DataLayout::new("/d"), &req(20)),
+            b.create(&sys, &DataLayout::new("/d"), &req(20), &key()),
             Err(VolumeError::Mkfs { .. })
         ));
         assert_eq!(
@@ -419,7 +596,9 @@ mod tests {
     fn plaintext_control_never_touches_keys() {
         let sys = RecordingSyscall::new();
         let b = PlaintextControlVolume::new("/sbin/mkfs.ext4".into());
-        let dev = b.create(&sys, &DataLayout::new("/d"), &req(20)).unwrap();
+        let dev = b
+            .create(&sys, &DataLayout::new("/d"), &req(20), &key())
+            .unwrap();
         let seal = b
             .seal(
                 &sys,
@@ -439,7 +618,9 @@ mod tests {
         let sys = RecordingSyscall::new();
         sys.fail_on("loop_detach", libc::EBUSY);
         let b = FscryptVolume::new("/sbin/mkfs.ext4".into());
-        let dev = b.create(&sys, &DataLayout::new("/d"), &req(20)).unwrap();
+        let dev = b
+            .create(&sys, &DataLayout::new("/d"), &req(20), &key())
+            .unwrap();
         assert!(matches!(
             b.destroy(&sys, dev),
             Err(VolumeError::LoopDetach { .. })

@@ -39,6 +39,7 @@ impl VolumeBackend for PlaintextControlVolume {
         sys: &dyn Syscall,
         layout: &DataLayout,
         req: &VolumeRequest,
+        _key: &DataKey,
     ) -> Result<VolumeDevice, VolumeError> {
         create_ext4_loop(sys, layout, req, &self.mkfs, false, true)
     }

@@ -43,7 +43,7 @@ impl MountedVolume {
                 target: mount_point.clone(),
                 source,
             })?;
-        let dev = backend.create(&sys, layout, &req)?;
+        let dev = backend.create(&sys, layout, &req, &spec.data_key)?;
         let mut v = MountedVolume {
             backend,
             dev: Some(dev),
@@ -80,6 +80,25 @@ impl MountedVolume {
     /// `/dev/loopN`.
     pub fn loop_device(&self) -> PathBuf {
         self.device_path()
+    }
+
+    /// The file the loop device is bound to (the image, or the XTS server's
+    /// plaintext view of it).
+    pub fn loop_file(&self) -> Option<&Path> {
+        self.dev.as_ref().map(|d| d.loop_file.as_path())
+    }
+
+    /// Counters of the block-encryption layer, if the backend has one.
+    pub fn block_stats(&self) -> Option<super::BlockStats> {
+        self.dev
+            .as_ref()
+            .and_then(|d| d.block.as_ref())
+            .map(|b| b.stats())
+    }
+
+    /// Where the filesystem is mounted.
+    pub fn mount_point(&self) -> &Path {
+        &self.mount_point
     }
 
     /// Removes the key, unmounts, detaches, deletes.

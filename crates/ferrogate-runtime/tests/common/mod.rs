@@ -59,6 +59,81 @@ pub fn mounts_under(dir: &std::path::Path) -> Vec<String> {
 
 use std::time::Duration;
 
+use ferrogate_runtime::volume::{
+    BackendChoice, FscryptVolume, VolumeBackend, VolumeKind, XtsVolume,
+};
+
+/// The two encrypting volume backends; every volume test runs against both
+/// (see [`per_backend!`] and [`per_backend_async!`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Full-volume AES-256-XTS through the agent's FUSE server.
+    Xts,
+    /// fscrypt v2 on `data/`.
+    Fscrypt,
+}
+
+impl Backend {
+    /// The agent setting that selects it.
+    pub fn choice(self) -> BackendChoice {
+        match self {
+            Backend::Xts => BackendChoice::Xts,
+            Backend::Fscrypt => BackendChoice::Fscrypt,
+        }
+    }
+    /// What the agent reports once it runs it.
+    pub fn kind(self) -> VolumeKind {
+        match self {
+            Backend::Xts => VolumeKind::Xts,
+            Backend::Fscrypt => VolumeKind::Fscrypt,
+        }
+    }
+    /// A standalone backend (for `MountedVolume`).
+    pub fn volume(self) -> Box<dyn VolumeBackend> {
+        let mkfs = ferrogate_runtime::host::find_mkfs_ext4();
+        match self {
+            Backend::Xts => Box::new(XtsVolume::new(mkfs)),
+            Backend::Fscrypt => Box::new(FscryptVolume::new(mkfs)),
+        }
+    }
+}
+
+/// `per_backend!(name)`: tests `name::xts` and `name::fscrypt`, each calling
+/// `fn name(backend: common::Backend)`.
+#[macro_export]
+macro_rules! per_backend {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn xts() {
+                super::$name($crate::common::Backend::Xts)
+            }
+            #[test]
+            fn fscrypt() {
+                super::$name($crate::common::Backend::Fscrypt)
+            }
+        }
+    };
+}
+
+/// `per_backend_async!(name)`: the same for `async fn name(backend)` on a
+/// two-thread tokio runtime.
+#[macro_export]
+macro_rules! per_backend_async {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn xts() {
+                super::$name($crate::common::Backend::Xts).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fscrypt() {
+                super::$name($crate::common::Backend::Fscrypt).await
+            }
+        }
+    };
+}
+
 use ferrogate_runtime::agent::{
     start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, RuntimeEvent,
     TaskSpec,
@@ -81,14 +156,35 @@ pub fn config(dir: &std::path::Path) -> RuntimeConfig {
     c
 }
 
+/// [`config`] with an explicit volume backend.
+pub fn config_on(dir: &std::path::Path, backend: Backend) -> RuntimeConfig {
+    let mut c = config(dir);
+    c.volume_backend = backend.choice();
+    c
+}
+
 /// Data dir with the busybox image loaded; returns (dir, agent).
 pub async fn agent_with_busybox() -> (tempfile::TempDir, Agent) {
+    let dir = busybox_dir();
+    let agent = start_agent(config(dir.path())).await.unwrap();
+    (dir, agent)
+}
+
+/// The same, on the given volume backend (checked).
+pub async fn agent_with_busybox_on(backend: Backend) -> (tempfile::TempDir, Agent) {
+    let dir = busybox_dir();
+    let agent = start_agent(config_on(dir.path(), backend)).await.unwrap();
+    assert_eq!(agent.volume_backend, backend.kind());
+    (dir, agent)
+}
+
+/// A data directory with the busybox image loaded.
+pub fn busybox_dir() -> tempfile::TempDir {
     let dir = data_dir();
     let archive = dir.path().join("busybox.tar");
     fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
-    let agent = start_agent(config(dir.path())).await.unwrap();
-    (dir, agent)
+    dir
 }
 
 /// A one-container task running `argv` in busybox.
@@ -164,6 +260,10 @@ pub fn assert_clean(dir: &std::path::Path) {
         .map(|e| e.path())
         .collect();
     assert!(vols.is_empty(), "volume images left: {vols:?}");
+    let xts: Vec<_> = std::fs::read_dir(dir.join("xts"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(xts.is_empty(), "XTS mount points left: {xts:?}");
     let inst = ferrogate_runtime::cgroup::instance_for(dir);
     for ctrl in ["cpu", "memory", "pids"] {
         let p = std::path::Path::new("/sys/fs/cgroup")

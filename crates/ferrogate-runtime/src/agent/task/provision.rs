@@ -56,7 +56,7 @@ impl TaskRun {
         let (store, mut launches) = self.images_and_record(&p).await?;
         self.check_stop(rx)?;
         let (init_procs, mut leaf_procs) = self.create_cgroups(p.limits).await?;
-        let device = self.create_volume(p.req).await?;
+        let (device, key) = self.create_volume(p.req, p.key).await?;
         self.check_stop(rx)?;
         let writers = self.start_output(&launches)?;
         self.start_init(init_procs, writers).await?;
@@ -81,7 +81,7 @@ impl TaskRun {
         // PENDING (after the seal) means the task's interface is attached: ECS shows the
         // ENI ATTACHED from there on.
         self.finish_attach().await?;
-        self.seal_volume(p.key).await?;
+        self.seal_volume(key).await?;
         self.check_stop(rx)?;
         self.start_containers().await
     }
@@ -179,8 +179,13 @@ impl TaskRun {
         Ok((init_procs, leaf_procs))
     }
 
-    /// The volume: image file, mkfs, loop device. Returns the device.
-    async fn create_volume(&mut self, req: VolumeRequest) -> Result<PathBuf, Failure> {
+    /// The volume: image file, loop device, mkfs (XTS: its server, keyed from
+    /// the data key). Returns the device, and the key for the seal.
+    async fn create_volume(
+        &mut self,
+        req: VolumeRequest,
+        key: DataKey,
+    ) -> Result<(PathBuf, DataKey), Failure> {
         let ctx = self.ctx.clone();
         let run_dir = ctx.layout.task_run(&self.id);
         let mount = self.mount.clone();
@@ -192,7 +197,8 @@ impl TaskRun {
                 std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
             }
             backend
-                .create(&LinuxSyscall, &layout, &req)
+                .create(&LinuxSyscall, &layout, &req, &key)
+                .map(|dev| (dev, key))
                 .map_err(|e| e.to_string())
         })
         .await
@@ -202,9 +208,10 @@ impl TaskRun {
                 "ResourceInitializationError: failed to provision ephemeral storage: {e}"
             ))
         })?;
+        let (dev, key) = dev;
         let path = dev.loop_dev.path();
         self.device = Some(dev);
-        Ok(path)
+        Ok((path, key))
     }
 
     /// The containers' output pipes: read here, their write ends returned for the init.

@@ -11,12 +11,15 @@ use crate::agent::TeardownReport;
 use crate::sandbox::protocol::{FromInit, ToInit};
 use crate::sys::process::pidfd_signal;
 use crate::syscall::LinuxSyscall;
+use crate::volume::VolumeError;
 
 impl TaskRun {
     /// DEPROVISIONING: key, unmount, init, loop, image, cgroups, records.
     pub(super) async fn teardown(&mut self) -> TeardownReport {
+        // A block layer (XTS) holds the key until the device is destroyed.
+        let block_key = self.device.as_ref().is_some_and(|d| d.block.is_some());
         let mut r = TeardownReport {
-            key_removed: self.seal.is_none(),
+            key_removed: self.seal.is_none() && !block_key,
             unmounted: true,
             loop_detached: true,
             image_deleted: true,
@@ -32,7 +35,7 @@ impl TaskRun {
                     let backend = self.ctx.backend.clone();
                     match blocking(move || backend.shred(&LinuxSyscall, &fs_root, &seal)).await {
                         Ok(Ok(s)) => {
-                            r.key_removed = true;
+                            r.key_removed = !block_key;
                             r.files_busy = s.files_busy;
                             if s.files_busy {
                                 r.errors
@@ -45,7 +48,7 @@ impl TaskRun {
                 } else {
                     // The init's mount namespace died with it, and with the
                     // last reference the superblock and its keyring.
-                    r.key_removed = true;
+                    r.key_removed = !block_key;
                 }
             }
             if alive {
@@ -84,16 +87,22 @@ impl TaskRun {
         self.release_network(&mut r).await;
         if let Some(dev) = self.device.take() {
             let backend = self.ctx.backend.clone();
-            let image = dev.image.clone();
+            let image = dev.loop_file.clone();
             let number = dev.loop_dev.number;
+            let dev_image = dev.image.clone();
             let res = blocking(move || {
                 let res = backend.destroy(&LinuxSyscall, dev);
+                let key_kept = matches!(res, Err(VolumeError::KeyNotDestroyed));
                 let detached = wait_loop_released(number, &image);
-                (res.map_err(|e| e.to_string()), detached, !image.exists())
+                let deleted = !dev_image.exists();
+                (res.map_err(|e| e.to_string()), detached, deleted, key_kept)
             })
             .await;
             match res {
-                Ok((res, detached, deleted)) => {
+                Ok((res, detached, deleted, key_kept)) => {
+                    if block_key {
+                        r.key_removed = !key_kept;
+                    }
                     if let Err(e) = res {
                         r.errors.push(e);
                     }
