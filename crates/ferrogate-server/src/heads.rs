@@ -68,17 +68,30 @@ impl<IO> Heads<IO> {
                     }
                 }
                 Phase::Head { head, request_line } => {
-                    let b = data[i];
-                    let control = (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
-                    if control && !*request_line {
-                        data[i] = 0x80;
+                    // One pass over this read's part of the head, then one copy into `head`.
+                    let start = i;
+                    let mut complete = false;
+                    while i < data.len() {
+                        let b = data[i];
+                        let control =
+                            (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
+                        if control && !*request_line {
+                            data[i] = 0x80;
+                        }
+                        i += 1;
+                        if b == b'\n' {
+                            *request_line = false;
+                            if head_ends(head, &data[start..i]) {
+                                complete = true;
+                                break;
+                            }
+                        }
+                        if head.len() + (i - start) > MAX_HEAD {
+                            break;
+                        }
                     }
-                    if b == b'\n' {
-                        *request_line = false;
-                    }
-                    head.push(data[i]);
-                    i += 1;
-                    if head.ends_with(b"\r\n\r\n") || head == b"\r\n" {
+                    head.extend_from_slice(&data[start..i]);
+                    if complete {
                         self.phase = next_phase(head);
                     } else if head.len() > MAX_HEAD {
                         self.phase = Phase::Passthrough;
@@ -87,6 +100,22 @@ impl<IO> Heads<IO> {
             }
         }
     }
+}
+
+/// Whether the head read so far (`head` then `tail`, which ends in `\n`) is complete: it
+/// ends with an empty line, or it is one (a blank line before a request line).
+fn head_ends(head: &[u8], tail: &[u8]) -> bool {
+    let total = head.len() + tail.len();
+    let at = |k: usize| {
+        // The k-th byte from the end (1-based) of head ++ tail.
+        if k <= tail.len() {
+            tail[tail.len() - k]
+        } else {
+            head[head.len() - (k - tail.len())]
+        }
+    };
+    (total >= 4 && at(4) == b'\r' && at(3) == b'\n' && at(2) == b'\r')
+        || (total == 2 && at(2) == b'\r')
 }
 
 /// What follows a complete head: its body, or the next head.
@@ -206,6 +235,20 @@ mod tests {
             out,
             b"POST /\x01 HTTP/1.1\r\nContent-Length: 2\r\n\r\n\x00\x00POST / HTTP/1.1\r\nX: \x80\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn how_a_connection_is_split_into_reads_changes_nothing() {
+        let stream: &[u8] = b"\r\nPOST /\x01 HTTP/1.1\r\nContent-Type: \x01x\x7f\r\nContent-Length: 5\r\n\r\n\x01\r\n\r\n\x02GET / HTTP/1.1\r\nX: \x03\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 0\r\nY: \x1f\r\n\r\n";
+        let whole = run(&[stream]);
+        assert_eq!(
+            whole,
+            b"\r\nPOST /\x01 HTTP/1.1\r\nContent-Type: \x80x\x80\r\nContent-Length: 5\r\n\r\n\x01\r\n\r\n\x02GET / HTTP/1.1\r\nX: \x80\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 0\r\nY: \x80\r\n\r\n"
+        );
+        for size in 1..stream.len() {
+            let chunks: Vec<&[u8]> = stream.chunks(size).collect();
+            assert_eq!(run(&chunks), whole, "reads of {size} bytes");
+        }
     }
 
     #[test]
