@@ -334,7 +334,7 @@ fn errors_are_aws_shaped_and_change_nothing() {
             &format!("{ct}.LookupEvents"),
             "{}",
             "--pad-bytes",
-            "1100000",
+            "4300000",
         ],
     );
     assert_eq!(r["status"], 413, "{r}");

@@ -195,6 +195,12 @@ pub struct Env<'a, S> {
 }
 
 impl<S: Service> Env<'_, S> {
+    /// The region the request addresses (a service's own calls name its regional
+    /// principal and resources from it).
+    pub fn region(&self) -> &str {
+        &self.call.region
+    }
+
     /// A client that calls other services on the caller's behalf, as AWS's forward access
     /// sessions do: the caller's identity and permissions, `invokedBy` this service in the
     /// record, `aws:ViaAWSService` true and this service appended to `aws:CalledVia`.

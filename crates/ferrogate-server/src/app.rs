@@ -22,6 +22,8 @@ pub struct App {
     pub(crate) credentials: IamCredentials,
     pub(crate) kms: Arc<ferrogate_kms::Kms>,
     pub(crate) ecs: Arc<ferrogate_ecs::Ecs>,
+    /// CloudWatch Logs (the awslogs driver calls it through `exec`).
+    pub(crate) logs: Arc<ferrogate_logs::Logs>,
     /// Runs every operation of every service (clients' and services' own calls).
     pub(crate) exec: Executor,
     /// The services requests are routed to.
@@ -117,6 +119,7 @@ impl App {
             audit: Arc::new(ferrogate_trail::api::TrailLog),
             invalidate: Arc::new(move || dropped.invalidate()),
         });
+        let logs = ferrogate_logs::Logs::new(kms.clone(), exec.clone());
         // Every service Ferrogate serves: one line each.
         let registry = Registry::new()
             .with(Arc::new(ferrogate_iam::api::Iam))
@@ -125,11 +128,13 @@ impl App {
             .with(kms.clone())
             .with(ecs.clone())
             .with(Arc::new(ferrogate_trail::api::CloudTrail))
-            .with(Arc::new(ferrogate_ec2::Ec2::new()));
+            .with(Arc::new(ferrogate_ec2::Ec2::new()))
+            .with(logs.clone());
         let app = Self {
             credentials,
             ecs,
             kms,
+            logs,
             exec,
             registry: Arc::new(registry),
             account: account.clone(),
@@ -142,14 +147,15 @@ impl App {
 
     /// Applies what time does to KMS keys (automatic rotation, deletion at the end of the
     /// waiting period, expiry of imported material) with an `AwsServiceEvent` record for
-    /// each, in one durable transaction. The server runs it periodically; tests call it
-    /// after moving the clock.
+    /// each, in one durable transaction, then to log events (retention). The server runs
+    /// it periodically; tests call it after moving the clock.
     pub async fn run_maintenance(&self) -> Result<usize, ferrogate_store::StoreError> {
         let sealer = self.sealer.clone();
         let now = self.clock.now();
         let principal =
             ferrogate_types::Principal::service(self.account.clone(), "kms.amazonaws.com");
-        self.store
+        let changed = self
+            .store
             .write(move |tx| {
                 let ctx = ferrogate_api::Ctx {
                     principal: &principal,
@@ -193,7 +199,35 @@ impl App {
                 }
                 Ok(events.len())
             })
-            .await
+            .await?;
+        let expired = self.expire_log_events().await?;
+        Ok(changed + expired)
+    }
+
+    /// Deletes the log events that have outlived their group's retention (CloudWatch
+    /// Logs' retention, enforced here rather than on read alone); the number of groups
+    /// that lost events.
+    pub async fn expire_log_events(&self) -> Result<usize, ferrogate_store::StoreError> {
+        let now = self.clock.now().millis();
+        let expired = self
+            .store
+            .write(move |tx| {
+                ferrogate_logs::retention::maintain(tx, now).map_err(|e| match e {
+                    ferrogate_logs::LogsError::Internal(s) => s,
+                    other => ferrogate_store::StoreError::Unavailable(other.to_string()),
+                })
+            })
+            .await?;
+        if expired.groups > 0 {
+            tracing::info!(groups = expired.groups, bytes = expired.bytes, "expired log events deleted");
+        }
+        Ok(expired.groups)
+    }
+
+    /// The CloudWatch Logs service (the awslogs driver appends through it, with
+    /// `ferrogate_api::Client` as the task's execution role).
+    pub fn logs(&self) -> &Arc<ferrogate_logs::Logs> {
+        &self.logs
     }
 
     /// The store (for tests and benchmarks).

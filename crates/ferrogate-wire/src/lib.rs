@@ -20,7 +20,9 @@ pub mod sigv4;
 pub use error::{ApiError, AuthError, AwsError, WireError};
 pub use protocol::{Protocol, ServiceId};
 
-/// The largest request body accepted, in bytes. KMS's largest input (a 6 KiB ciphertext in
-/// base64) and ECS's task definitions fit with room to spare; anything bigger is refused
-/// before it is buffered further.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The largest request body accepted, in bytes. The largest input is CloudWatch Logs'
+/// PutLogEvents: 1,048,576 bytes of messages and overhead, which JSON escaping can grow
+/// (a `"` or `\\` takes two bytes, a control character six); 4 MiB leaves room for that
+/// and for the members around the messages. Anything bigger is refused before it is
+/// buffered further.
+pub const MAX_BODY_BYTES: usize = 4 << 20;

@@ -38,10 +38,12 @@ pub enum ServiceId {
     Organizations,
     /// Amazon EC2: VPCs, subnets, security groups, network interfaces (ec2, `2016-11-15`).
     Ec2,
+    /// Amazon CloudWatch Logs (awsJson1_1, `Logs_20140328`).
+    Logs,
 }
 
 /// Every service, for tables and tests.
-pub const ALL_SERVICES: [ServiceId; 7] = [
+pub const ALL_SERVICES: [ServiceId; 8] = [
     ServiceId::Iam,
     ServiceId::Sts,
     ServiceId::Kms,
@@ -49,6 +51,7 @@ pub const ALL_SERVICES: [ServiceId; 7] = [
     ServiceId::CloudTrail,
     ServiceId::Organizations,
     ServiceId::Ec2,
+    ServiceId::Logs,
 ];
 
 impl ServiceId {
@@ -62,6 +65,7 @@ impl ServiceId {
             ServiceId::CloudTrail => "cloudtrail",
             ServiceId::Organizations => "organizations",
             ServiceId::Ec2 => "ec2",
+            ServiceId::Logs => "logs",
         }
     }
 
@@ -70,9 +74,11 @@ impl ServiceId {
         match self {
             ServiceId::Iam | ServiceId::Sts => Protocol::Query,
             ServiceId::Ec2 => Protocol::Ec2,
-            ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => {
-                Protocol::Json11
-            }
+            ServiceId::Kms
+            | ServiceId::Ecs
+            | ServiceId::CloudTrail
+            | ServiceId::Organizations
+            | ServiceId::Logs => Protocol::Json11,
         }
     }
 
@@ -83,6 +89,7 @@ impl ServiceId {
             ServiceId::Ecs => Some("AmazonEC2ContainerServiceV20141113"),
             ServiceId::CloudTrail => Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"),
             ServiceId::Organizations => Some("AWSOrganizationsV20161128"),
+            ServiceId::Logs => Some("Logs_20140328"),
             ServiceId::Iam | ServiceId::Sts | ServiceId::Ec2 => None,
         }
     }
@@ -97,6 +104,7 @@ impl ServiceId {
             ServiceId::CloudTrail => "2013-11-01",
             ServiceId::Organizations => "2016-11-28",
             ServiceId::Ec2 => "2016-11-15",
+            ServiceId::Logs => "2014-03-28",
         }
     }
 
@@ -107,9 +115,11 @@ impl ServiceId {
             ServiceId::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
             // botocore's `xmlNamespace` lacks the final slash; EC2's answers carry it.
             ServiceId::Ec2 => "http://ec2.amazonaws.com/doc/2016-11-15/",
-            ServiceId::Kms | ServiceId::Ecs | ServiceId::CloudTrail | ServiceId::Organizations => {
-                ""
-            }
+            ServiceId::Kms
+            | ServiceId::Ecs
+            | ServiceId::CloudTrail
+            | ServiceId::Organizations
+            | ServiceId::Logs => "",
         }
     }
 
@@ -123,6 +133,7 @@ impl ServiceId {
             ServiceId::CloudTrail => "cloudtrail.amazonaws.com",
             ServiceId::Organizations => "organizations.amazonaws.com",
             ServiceId::Ec2 => "ec2.amazonaws.com",
+            ServiceId::Logs => "logs.amazonaws.com",
         }
     }
 
@@ -172,6 +183,11 @@ mod tests {
                 "AWSOrganizationsV20161128.CreateOrganization",
                 ServiceId::Organizations,
                 "CreateOrganization",
+            ),
+            (
+                "Logs_20140328.PutLogEvents",
+                ServiceId::Logs,
+                "PutLogEvents",
             ),
         ];
         for (target, svc, op) in cases {
