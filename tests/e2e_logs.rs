@@ -24,7 +24,11 @@ fn events(list: &[(i64, &str)]) -> String {
     Value::Array(v).to_string()
 }
 
+/// PutLogEvents through the CLI, the events in a file (`file://`; a large batch does not
+/// fit in an argument list), outside the data directory.
 fn put(s: &Server, group: &str, stream: &str, list: &[(i64, &str)]) -> std::process::Output {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), events(list)).unwrap();
     s.aws(&[
         "logs",
         "put-log-events",
@@ -33,7 +37,7 @@ fn put(s: &Server, group: &str, stream: &str, list: &[(i64, &str)]) -> std::proc
         "--log-stream-name",
         stream,
         "--log-events",
-        &events(list),
+        &format!("file://{}", file.path().display()),
     ])
 }
 

@@ -197,7 +197,7 @@ impl App {
                     )?
                     .append(tx)?;
                 }
-                Ok(events.len())
+                Ok::<_, ferrogate_store::StoreError>(events.len())
             })
             .await?;
         let expired = self.expire_log_events().await?;
