@@ -5,10 +5,12 @@
 //! ```text
 //! ferrogate-bench --endpoint URL --access-key K --secret S --op OP --concurrency N --seconds T
 //! ```
+//! `--requests R` stops after R successful requests instead (loading a fixed amount of data).
 //! OP: `get-caller-identity` (STS, awsQuery), `get-user:<name>` (IAM, awsQuery, authorized by
 //! the policy engine), `lookup-events` (CloudTrail, awsJson1_1), or
 //! `kms-encrypt:<key-id>`, `kms-decrypt:<base64 ciphertext>`, `kms-generate-data-key:<key-id>`,
-//! `ecs-describe-tasks:<cluster>/<task id>`.
+//! `ecs-describe-tasks:<cluster>/<task id>`, `logs-put:<group>:<stream>` (PutLogEvents, a batch
+//! of 1,000 events of 100 bytes), `logs-filter:<group>:<term>` (FilterLogEvents with a term).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ struct Args {
     op: String,
     concurrency: usize,
     seconds: u64,
+    requests: Option<u64>,
     region: String,
 }
 
@@ -39,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
         op: "get-caller-identity".into(),
         concurrency: 32,
         seconds: 10,
+        requests: None,
         region: "us-east-1".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -51,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
             "--op" => a.op = v,
             "--concurrency" => a.concurrency = v.parse().map_err(|_| "bad --concurrency")?,
             "--seconds" => a.seconds = v.parse().map_err(|_| "bad --seconds")?,
+            "--requests" => a.requests = Some(v.parse().map_err(|_| "bad --requests")?),
             "--region" => a.region = v,
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -107,8 +112,43 @@ fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), S
                 format!(r#"{{"cluster":"{cluster}","tasks":["{task}"]}}"#),
             )
         }
+        ("logs-put", spec) => {
+            let (group, stream) = spec.split_once(':').unwrap_or((spec, "bench"));
+            (
+                "logs",
+                Some("Logs_20140328.PutLogEvents"),
+                put_log_events(group, stream),
+            )
+        }
+        ("logs-filter", spec) => {
+            let (group, term) = spec.split_once(':').unwrap_or((spec, "NEEDLE"));
+            (
+                "logs",
+                Some("Logs_20140328.FilterLogEvents"),
+                format!(r#"{{"logGroupName":"{group}","filterPattern":"{term}"}}"#),
+            )
+        }
         (other, _) => return Err(format!("unknown op {other}")),
     })
+}
+
+/// A PutLogEvents body: 1,000 events of 100-byte messages, stamped now (a run stays well
+/// inside the 2 h AWS accepts ahead and the 14 days behind).
+fn put_log_events(group: &str, stream: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let events: Vec<String> = (0..1000)
+        .map(|i| {
+            let head = format!("{now} INFO request {i:04} served path=/api/items status=200 bytes=");
+            let message = format!("{head}{}", "x".repeat(100usize.saturating_sub(head.len())));
+            format!(r#"{{"timestamp":{now},"message":"{message}"}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"logGroupName":"{group}","logStreamName":"{stream}","logEvents":[{}]}}"#,
+        events.join(",")
+    )
 }
 
 struct Signer {
@@ -188,6 +228,7 @@ async fn worker(
     body: Arc<String>,
     stop: Arc<AtomicBool>,
     errors: Arc<AtomicU64>,
+    quota: Option<Arc<AtomicU64>>,
 ) -> Vec<u32> {
     let mut lat = Vec::with_capacity(100_000);
     let mut sender = None;
@@ -210,6 +251,12 @@ async fn worker(
             sender = None;
             continue;
         }
+        // A fixed number of requests: each worker takes one from the quota before sending.
+        if let Some(q) = &quota {
+            if q.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
+                break;
+            }
+        }
         let req = signer.sign(target, &body);
         match s.send_request(req).await {
             Ok(resp) => {
@@ -219,10 +266,16 @@ async fn worker(
                     lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
                 } else {
                     errors.fetch_add(1, Ordering::Relaxed);
+                    if let Some(q) = &quota {
+                        q.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             Err(_) => {
                 errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(q) = &quota {
+                    q.fetch_add(1, Ordering::Relaxed);
+                }
                 sender = None;
             }
         }
@@ -274,6 +327,7 @@ async fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let body = Arc::new(body);
+    let quota = args.requests.map(|r| Arc::new(AtomicU64::new(r)));
     let started = Instant::now();
     let handles: Vec<_> = (0..args.concurrency)
         .map(|_| {
@@ -284,11 +338,14 @@ async fn main() {
                 body.clone(),
                 stop.clone(),
                 errors.clone(),
+                quota.clone(),
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    stop.store(true, Ordering::Relaxed);
+    if args.requests.is_none() {
+        tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+    }
     let mut all = Vec::new();
     for h in handles {
         if let Ok(l) = h.await {
