@@ -82,12 +82,19 @@ fn cli_groups_streams_events_and_aws_errors() {
     let s = Server::start();
     group_and_stream(&s, "/ecs/app", "web/app/1", &[]);
     let t = now_ms();
-    let lines: Vec<String> = (0..5).map(|i| format!("line {i} INFO ok")).collect();
-    let batch: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (t + i as i64, l.as_str())).collect();
+    let lines: Vec<(i64, String)> = (0..5)
+        .map(|i| (t + i, format!("line {i} INFO ok")))
+        .collect();
+    let batch: Vec<(i64, &str)> = lines.iter().map(|(t, l)| (*t, l.as_str())).collect();
     let r = json(&put(&s, "/ecs/app", "web/app/1", &batch));
     assert!(r["nextSequenceToken"].is_string(), "{r}");
     assert!(r.get("rejectedLogEventsInfo").is_none(), "{r}");
-    json(&put(&s, "/ecs/app", "web/app/1", &[(t + 10, "ERROR disk full"), (t + 11, "WARN slow")]));
+    json(&put(
+        &s,
+        "/ecs/app",
+        "web/app/1",
+        &[(t + 10, "ERROR disk full"), (t + 11, "WARN slow")],
+    ));
 
     // From the head, in order; the default reads the latest events.
     let head = get(&s, "/ecs/app", "web/app/1", &["--start-from-head"]);
@@ -107,63 +114,185 @@ fn cli_groups_streams_events_and_aws_errors() {
     assert_eq!(end["nextForwardToken"], fwd.as_str());
     // Backward from the page: the two events before it.
     let back = last2["nextBackwardToken"].as_str().unwrap();
-    let before = get(&s, "/ecs/app", "web/app/1", &["--next-token", back, "--limit", "2"]);
+    let before = get(
+        &s,
+        "/ecs/app",
+        "web/app/1",
+        &["--next-token", back, "--limit", "2"],
+    );
     assert_eq!(messages(&before), ["line 3 INFO ok", "line 4 INFO ok"]);
     // Time range: [start, end).
-    let range = get(&s, "/ecs/app", "web/app/1", &["--start-time", &(t + 1).to_string(), "--end-time", &(t + 3).to_string(), "--start-from-head"]);
+    let range = get(
+        &s,
+        "/ecs/app",
+        "web/app/1",
+        &[
+            "--start-time",
+            &(t + 1).to_string(),
+            "--end-time",
+            &(t + 3).to_string(),
+            "--start-from-head",
+        ],
+    );
     assert_eq!(messages(&range), ["line 1 INFO ok", "line 2 INFO ok"]);
 
-    let f = json(&s.aws(&["logs", "filter-log-events", "--log-group-name", "/ecs/app", "--filter-pattern", "?ERROR ?WARN"]));
+    let f = json(&s.aws(&[
+        "logs",
+        "filter-log-events",
+        "--log-group-name",
+        "/ecs/app",
+        "--filter-pattern",
+        "?ERROR ?WARN",
+    ]));
     assert_eq!(messages(&f), ["ERROR disk full", "WARN slow"]);
     assert_eq!(f["events"][0]["logStreamName"], "web/app/1");
     assert!(f["events"][0]["eventId"].is_string());
 
-    let streams = json(&s.aws(&["logs", "describe-log-streams", "--log-group-name", "/ecs/app"]));
+    let streams = json(&s.aws(&[
+        "logs",
+        "describe-log-streams",
+        "--log-group-name",
+        "/ecs/app",
+    ]));
     let st = &streams["logStreams"][0];
     assert_eq!(st["logStreamName"], "web/app/1");
     assert_eq!(st["firstEventTimestamp"], t);
     assert_eq!(st["lastEventTimestamp"], t + 11);
-    assert_eq!(st["arn"], "arn:aws:logs:us-east-1:000000000000:log-group:/ecs/app:log-stream:web/app/1");
-    let groups = json(&s.aws(&["logs", "describe-log-groups", "--log-group-name-prefix", "/ecs"]));
+    assert_eq!(
+        st["arn"],
+        "arn:aws:logs:us-east-1:000000000000:log-group:/ecs/app:log-stream:web/app/1"
+    );
+    let groups = json(&s.aws(&[
+        "logs",
+        "describe-log-groups",
+        "--log-group-name-prefix",
+        "/ecs",
+    ]));
     let g = &groups["logGroups"][0];
     assert_eq!(g["logGroupName"], "/ecs/app");
-    assert_eq!(g["arn"], "arn:aws:logs:us-east-1:000000000000:log-group:/ecs/app:*");
+    assert_eq!(
+        g["arn"],
+        "arn:aws:logs:us-east-1:000000000000:log-group:/ecs/app:*"
+    );
     assert!(g["storedBytes"].as_i64().unwrap() > 0, "{g}");
     assert!(g.get("kmsKeyId").is_none(), "{g}");
 
     // Rejected events: too old (15 days) and too new (3 h ahead) are reported, not stored.
-    let r = json(&put(&s, "/ecs/app", "web/app/1", &[(t - 15 * 86_400_000, "ancient")]));
-    assert_eq!(r["rejectedLogEventsInfo"]["tooOldLogEventEndIndex"], 1, "{r}");
-    let r = json(&put(&s, "/ecs/app", "web/app/1", &[(t, "fine"), (t + 3 * 3_600_000, "future")]));
-    assert_eq!(r["rejectedLogEventsInfo"]["tooNewLogEventStartIndex"], 1, "{r}");
+    let r = json(&put(
+        &s,
+        "/ecs/app",
+        "web/app/1",
+        &[(t - 15 * 86_400_000, "ancient")],
+    ));
+    assert_eq!(
+        r["rejectedLogEventsInfo"]["tooOldLogEventEndIndex"], 1,
+        "{r}"
+    );
+    let r = json(&put(
+        &s,
+        "/ecs/app",
+        "web/app/1",
+        &[(t, "fine"), (t + 3 * 3_600_000, "future")],
+    ));
+    assert_eq!(
+        r["rejectedLogEventsInfo"]["tooNewLogEventStartIndex"], 1,
+        "{r}"
+    );
     let all = json(&s.aws(&["logs", "filter-log-events", "--log-group-name", "/ecs/app"]));
     let all = messages(&all);
-    assert!(all.contains(&"fine".to_owned()) && !all.iter().any(|m| m == "ancient" || m == "future"));
+    assert!(
+        all.contains(&"fine".to_owned()) && !all.iter().any(|m| m == "ancient" || m == "future")
+    );
 
     // AWS's errors, and nothing changed by them.
-    let e = fails_with(&s.aws(&["logs", "create-log-group", "--log-group-name", "/ecs/app"]), "ResourceAlreadyExistsException");
+    let e = fails_with(
+        &s.aws(&["logs", "create-log-group", "--log-group-name", "/ecs/app"]),
+        "ResourceAlreadyExistsException",
+    );
     assert!(e.contains("The specified log group already exists"), "{e}");
-    let e = fails_with(&s.aws(&["logs", "create-log-group", "--log-group-name", "bad name"]), "InvalidParameterException");
-    assert!(e.contains("Member must satisfy regular expression pattern"), "{e}");
-    let e = fails_with(&put(&s, "/ecs/none", "x", &[(t, "x")]), "ResourceNotFoundException");
+    let e = fails_with(
+        &s.aws(&["logs", "create-log-group", "--log-group-name", "bad name"]),
+        "InvalidParameterException",
+    );
+    assert!(
+        e.contains("Member must satisfy regular expression pattern"),
+        "{e}"
+    );
+    let e = fails_with(
+        &put(&s, "/ecs/none", "x", &[(t, "x")]),
+        "ResourceNotFoundException",
+    );
     assert!(e.contains("The specified log group does not exist."), "{e}");
-    let e = fails_with(&put(&s, "/ecs/app", "none", &[(t, "x")]), "ResourceNotFoundException");
-    assert!(e.contains("The specified log stream does not exist."), "{e}");
-    let e = fails_with(&put(&s, "/ecs/app", "web/app/1", &[(t + 1, "b"), (t, "a")]), "InvalidParameterException");
+    let e = fails_with(
+        &put(&s, "/ecs/app", "none", &[(t, "x")]),
+        "ResourceNotFoundException",
+    );
+    assert!(
+        e.contains("The specified log stream does not exist."),
+        "{e}"
+    );
+    let e = fails_with(
+        &put(&s, "/ecs/app", "web/app/1", &[(t + 1, "b"), (t, "a")]),
+        "InvalidParameterException",
+    );
     assert!(e.contains("chronological order"), "{e}");
-    let e = fails_with(&s.aws(&["logs", "put-retention-policy", "--log-group-name", "/ecs/app", "--retention-in-days", "2"]), "InvalidParameterException");
-    assert!(e.contains("Member must satisfy enum value set: [1, 3, 5, 7, 14"), "{e}");
-    let e = fails_with(&s.aws(&["logs", "filter-log-events", "--log-group-name", "/ecs/app", "--filter-pattern", "{ $.a > \"x\" }"]), "InvalidParameterException");
+    let e = fails_with(
+        &s.aws(&[
+            "logs",
+            "put-retention-policy",
+            "--log-group-name",
+            "/ecs/app",
+            "--retention-in-days",
+            "2",
+        ]),
+        "InvalidParameterException",
+    );
+    assert!(
+        e.contains("Member must satisfy enum value set: [1, 3, 5, 7, 14"),
+        "{e}"
+    );
+    let e = fails_with(
+        &s.aws(&[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            "/ecs/app",
+            "--filter-pattern",
+            "{ $.a > \"x\" }",
+        ]),
+        "InvalidParameterException",
+    );
     assert!(e.contains("Invalid filter pattern"), "{e}");
     let after = json(&s.aws(&["logs", "filter-log-events", "--log-group-name", "/ecs/app"]));
-    assert_eq!(messages(&after).len(), all.len(), "a refused request changed the stream");
+    assert_eq!(
+        messages(&after).len(),
+        all.len(),
+        "a refused request changed the stream"
+    );
 
     // Retention shows, and DeleteLogGroup removes everything.
-    json(&s.aws(&["logs", "put-retention-policy", "--log-group-name", "/ecs/app", "--retention-in-days", "7"]));
+    json(&s.aws(&[
+        "logs",
+        "put-retention-policy",
+        "--log-group-name",
+        "/ecs/app",
+        "--retention-in-days",
+        "7",
+    ]));
     let g = json(&s.aws(&["logs", "describe-log-groups"]));
     assert_eq!(g["logGroups"][0]["retentionInDays"], 7);
     json(&s.aws(&["logs", "delete-log-group", "--log-group-name", "/ecs/app"]));
-    fails_with(&s.aws(&["logs", "get-log-events", "--log-group-name", "/ecs/app", "--log-stream-name", "web/app/1"]), "ResourceNotFoundException");
+    fails_with(
+        &s.aws(&[
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            "/ecs/app",
+            "--log-stream-name",
+            "web/app/1",
+        ]),
+        "ResourceNotFoundException",
+    );
     // A group made again under the name is empty.
     group_and_stream(&s, "/ecs/app", "web/app/1", &[]);
     let again = get(&s, "/ecs/app", "web/app/1", &["--start-from-head"]);
@@ -204,7 +333,14 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
     // The default key policy does not name the service principal: AWS's refusal, no group.
     let (_, plain_key) = create_key(&s, &[]);
     let e = fails_with(
-        &s.aws(&["logs", "create-log-group", "--log-group-name", "sealed", "--kms-key-id", &plain_key]),
+        &s.aws(&[
+            "logs",
+            "create-log-group",
+            "--log-group-name",
+            "sealed",
+            "--kms-key-id",
+            &plain_key,
+        ]),
         "AccessDeniedException",
     );
     assert!(
@@ -216,24 +352,40 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
     // A key whose policy binds the service principal to another group is refused too.
     let other = logs_key(&s, "other");
     fails_with(
-        &s.aws(&["logs", "create-log-group", "--log-group-name", "sealed", "--kms-key-id", &other]),
+        &s.aws(&[
+            "logs",
+            "create-log-group",
+            "--log-group-name",
+            "sealed",
+            "--kms-key-id",
+            &other,
+        ]),
         "AccessDeniedException",
     );
 
     let key = logs_key(&s, "sealed");
     group_and_stream(&s, "sealed", "s", &["--kms-key-id", &key]);
-    let g = json(&s.aws(&["logs", "describe-log-groups", "--log-group-name-prefix", "sealed"]));
+    let g = json(&s.aws(&[
+        "logs",
+        "describe-log-groups",
+        "--log-group-name-prefix",
+        "sealed",
+    ]));
     assert_eq!(g["logGroups"][0]["kmsKeyId"], key.as_str());
     json(&put(&s, "sealed", "s", &[(t, "under the customer key")]));
-    assert_eq!(messages(&get(&s, "sealed", "s", &[])), ["under the customer key"]);
+    assert_eq!(
+        messages(&get(&s, "sealed", "s", &[])),
+        ["under the customer key"]
+    );
 
     // KMS saw CloudWatch Logs' own calls, with the group's encryption context.
     let gen = trail_records(&s, "GenerateDataKeyWithoutPlaintext");
     let rec = gen
         .iter()
-        .find(|r| r["userIdentity"]["invokedBy"] == "logs.us-east-1.amazonaws.com"
-            || r["userIdentity"]["principalId"] == "logs.us-east-1.amazonaws.com"
-            || r["userIdentity"]["type"] == "AWSService")
+        .find(|r| {
+            r["userIdentity"]["type"] == "AWSService"
+                && r["userIdentity"]["invokedBy"] == "logs.us-east-1.amazonaws.com"
+        })
         .unwrap_or_else(|| panic!("no record of CloudWatch Logs' GenerateDataKey: {gen:?}"));
     assert_eq!(
         rec["requestParameters"]["encryptionContext"]["aws:logs:arn"],
@@ -243,10 +395,20 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
 
     // Disabled: ingestion and reads stop at the next request, with AWS's error.
     json(&s.aws(&["kms", "disable-key", "--key-id", &key]));
-    let e = fails_with(&put(&s, "sealed", "s", &[(t + 1, "must not be stored")]), "AccessDeniedException");
+    let e = fails_with(
+        &put(&s, "sealed", "s", &[(t + 1, "must not be stored")]),
+        "AccessDeniedException",
+    );
     assert!(e.contains("is not allowed to be used with Arn"), "{e}");
     fails_with(
-        &s.aws(&["logs", "get-log-events", "--log-group-name", "sealed", "--log-stream-name", "s"]),
+        &s.aws(&[
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            "sealed",
+            "--log-stream-name",
+            "s",
+        ]),
         "AccessDeniedException",
     );
     fails_with(
@@ -254,7 +416,10 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
         "AccessDeniedException",
     );
     json(&s.aws(&["kms", "enable-key", "--key-id", &key]));
-    assert_eq!(messages(&get(&s, "sealed", "s", &[])), ["under the customer key"]);
+    assert_eq!(
+        messages(&get(&s, "sealed", "s", &[])),
+        ["under the customer key"]
+    );
 
     // Disassociated: new events go under the service-owned key; old ones still need the
     // customer key.
@@ -264,7 +429,14 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
     assert!(g["logGroups"][0].get("kmsKeyId").is_none(), "{g}");
     json(&s.aws(&["kms", "disable-key", "--key-id", &key]));
     fails_with(
-        &s.aws(&["logs", "get-log-events", "--log-group-name", "sealed", "--log-stream-name", "s"]),
+        &s.aws(&[
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            "sealed",
+            "--log-stream-name",
+            "s",
+        ]),
         "AccessDeniedException",
     );
     json(&s.aws(&["kms", "enable-key", "--key-id", &key]));
@@ -274,11 +446,25 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
     );
     // AssociateKmsKey checks the key as CreateLogGroup does.
     let e = fails_with(
-        &s.aws(&["logs", "associate-kms-key", "--log-group-name", "sealed", "--kms-key-id", &plain_key]),
+        &s.aws(&[
+            "logs",
+            "associate-kms-key",
+            "--log-group-name",
+            "sealed",
+            "--kms-key-id",
+            &plain_key,
+        ]),
         "AccessDeniedException",
     );
     assert!(e.contains("log-group:sealed"), "{e}");
-    json(&s.aws(&["logs", "associate-kms-key", "--log-group-name", "sealed", "--kms-key-id", &key]));
+    json(&s.aws(&[
+        "logs",
+        "associate-kms-key",
+        "--log-group-name",
+        "sealed",
+        "--kms-key-id",
+        &key,
+    ]));
 }
 
 #[test]
@@ -286,7 +472,14 @@ fn iam_authorizes_on_stream_and_group_arns_and_cloudtrail_records_no_message() {
     let s = Server::start();
     let t = now_ms();
     group_and_stream(&s, "/ecs/svc", "allowed", &[]);
-    json(&s.aws(&["logs", "create-log-stream", "--log-group-name", "/ecs/svc", "--log-stream-name", "other"]));
+    json(&s.aws(&[
+        "logs",
+        "create-log-stream",
+        "--log-group-name",
+        "/ecs/svc",
+        "--log-stream-name",
+        "other",
+    ]));
     let (ak, sk) = user_with_key(&s, "writer");
     put_user_policy(
         &s,
@@ -295,9 +488,27 @@ fn iam_authorizes_on_stream_and_group_arns_and_cloudtrail_records_no_message() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:PutLogEvents","logs:GetLogEvents"],"Resource":"arn:aws:logs:us-east-1:000000000000:log-group:/ecs/svc:log-stream:allowed"}]}"#,
     );
     let as_writer = |args: &[&str]| s.aws_as(&ak, &sk, args);
-    json(&as_writer(&["logs", "put-log-events", "--log-group-name", "/ecs/svc", "--log-stream-name", "allowed", "--log-events", &events(&[(t, "writer-line-7f3a")])]));
+    json(&as_writer(&[
+        "logs",
+        "put-log-events",
+        "--log-group-name",
+        "/ecs/svc",
+        "--log-stream-name",
+        "allowed",
+        "--log-events",
+        &events(&[(t, "writer-line-7f3a")]),
+    ]));
     let e = fails_with(
-        &as_writer(&["logs", "put-log-events", "--log-group-name", "/ecs/svc", "--log-stream-name", "other", "--log-events", &events(&[(t, "x")])]),
+        &as_writer(&[
+            "logs",
+            "put-log-events",
+            "--log-group-name",
+            "/ecs/svc",
+            "--log-stream-name",
+            "other",
+            "--log-events",
+            &events(&[(t, "x")]),
+        ]),
         "AccessDeniedException",
     );
     assert!(e.contains("logs:PutLogEvents on resource: arn:aws:logs:us-east-1:000000000000:log-group:/ecs/svc:log-stream:other"), "{e}");
@@ -305,18 +516,35 @@ fn iam_authorizes_on_stream_and_group_arns_and_cloudtrail_records_no_message() {
         &as_writer(&["logs", "filter-log-events", "--log-group-name", "/ecs/svc"]),
         "AccessDeniedException",
     );
-    assert!(e.contains("on resource: arn:aws:logs:us-east-1:000000000000:log-group:/ecs/svc:log-stream:"), "{e}");
-    let e = fails_with(&as_writer(&["logs", "describe-log-groups"]), "AccessDeniedException");
-    assert!(e.contains("arn:aws:logs:us-east-1:000000000000:log-group::log-stream:"), "{e}");
+    assert!(
+        e.contains(
+            "on resource: arn:aws:logs:us-east-1:000000000000:log-group:/ecs/svc:log-stream:"
+        ),
+        "{e}"
+    );
+    let e = fails_with(
+        &as_writer(&["logs", "describe-log-groups"]),
+        "AccessDeniedException",
+    );
+    assert!(
+        e.contains("arn:aws:logs:us-east-1:000000000000:log-group::log-stream:"),
+        "{e}"
+    );
 
     let recs = trail_records(&s, "PutLogEvents");
     assert!(recs.len() >= 2, "{recs:?}");
     for r in &recs {
         assert_eq!(r["eventSource"], "logs.amazonaws.com");
         let text = r.to_string();
-        assert!(!text.contains("writer-line-7f3a"), "a message reached CloudTrail: {text}");
+        assert!(
+            !text.contains("writer-line-7f3a"),
+            "a message reached CloudTrail: {text}"
+        );
     }
-    let denied = recs.iter().find(|r| r["errorCode"] == "AccessDeniedException").unwrap();
+    let denied = recs
+        .iter()
+        .find(|r| r["errorCode"] == "AccessDeniedException")
+        .unwrap();
     assert_eq!(denied["requestParameters"]["logStreamName"], "other");
     let created = trail_records(&s, "CreateLogGroup");
     assert_eq!(created[0]["requestParameters"]["logGroupName"], "/ecs/svc");
@@ -354,20 +582,47 @@ fn no_log_line_in_clear_anywhere_in_the_data_dir() {
         "MARKER-SERVICE-4e8a7b3c1d",
         "{\"secret\":\"MARKER-JSON-9a8b7c6d5e\"}",
     ];
-    json(&put(&s, "k-group", "s", &[(t, markers[0]), (t + 1, markers[2])]));
+    json(&put(
+        &s,
+        "k-group",
+        "s",
+        &[(t, markers[0]), (t + 1, markers[2])],
+    ));
     json(&put(&s, "plain-group", "s", &[(t, markers[1])]));
     // Many events, so that chunks span several database pages.
-    let bulk: Vec<String> = (0..2000).map(|i| format!("bulk {i} MARKER-BULK-{i:05}-c0ffee")).collect();
+    let bulk: Vec<String> = (0..2000)
+        .map(|i| format!("bulk {i} MARKER-BULK-{i:05}-c0ffee"))
+        .collect();
     let bulk_refs: Vec<(i64, &str)> = bulk.iter().map(|m| (t + 2, m.as_str())).collect();
     json(&put(&s, "plain-group", "s", &bulk_refs));
-    assert_eq!(messages(&get(&s, "k-group", "s", &["--start-from-head"]))[0], markers[0]);
-    let f = json(&s.aws(&["logs", "filter-log-events", "--log-group-name", "plain-group", "--filter-pattern", "SERVICE"]));
+    assert_eq!(
+        messages(&get(&s, "k-group", "s", &["--start-from-head"]))[0],
+        markers[0]
+    );
+    let f = json(&s.aws(&[
+        "logs",
+        "filter-log-events",
+        "--log-group-name",
+        "plain-group",
+        "--filter-pattern",
+        "SERVICE",
+    ]));
     assert_eq!(messages(&f), [markers[1]]);
-    let f = json(&s.aws(&["logs", "filter-log-events", "--log-group-name", "k-group", "--filter-pattern", "{ $.secret = \"MARKER-JSON*\" }"]));
+    let f = json(&s.aws(&[
+        "logs",
+        "filter-log-events",
+        "--log-group-name",
+        "k-group",
+        "--filter-pattern",
+        "{ $.secret = \"MARKER-JSON*\" }",
+    ]));
     assert_eq!(messages(&f).len(), 1);
     let mut s = s;
     s.stop();
-    let mut needles: Vec<(String, Vec<u8>)> = markers.iter().map(|m| ((*m).to_owned(), m.as_bytes().to_vec())).collect();
+    let mut needles: Vec<(String, Vec<u8>)> = markers
+        .iter()
+        .map(|m| ((*m).to_owned(), m.as_bytes().to_vec()))
+        .collect();
     needles.push(("a bulk marker".into(), b"MARKER-BULK-01234-c0ffee".to_vec()));
     needles.push(("a bulk line".into(), b"bulk 1999 ".to_vec()));
     let all = files(&s.data_dir());

@@ -137,7 +137,13 @@ ts = [e["timestamp"] for e in logs.filter_log_events(logGroupName=g, startTime=n
 check(ts == [now - 2000], ts)
 
 # --- retention and deletion ---------------------------------------------------------------
+logs.put_log_events(logGroupName=g, logStreamName="a", logEvents=[{"timestamp": now - 2 * 86400000, "message": "two days old"}])
+check(any(e["message"] == "two days old" for e in logs.filter_log_events(logGroupName=g, logStreamNames=["a"])["events"]), "stored")
 logs.put_retention_policy(logGroupName=g, retentionInDays=1)
+kept = [e["message"] for e in logs.filter_log_events(logGroupName=g, logStreamNames=["a"])["events"]]
+check("two days old" not in kept and "a" in kept, kept)
+kept = [e["message"] for e in logs.get_log_events(logGroupName=g, logStreamName="a", startFromHead=True)["events"]]
+check(kept == ["a"], kept)
 check(logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"][0]["retentionInDays"] == 1, "retention")
 r = logs.put_log_events(logGroupName=g, logStreamName="a", logEvents=[{"timestamp": now - 2 * 86400000, "message": "old"}])
 check(r["rejectedLogEventsInfo"].get("expiredLogEventEndIndex") == 1, r)

@@ -140,7 +140,8 @@ fn put_log_events(group: &str, stream: &str) -> String {
         .map_or(0, |d| d.as_millis());
     let events: Vec<String> = (0..1000)
         .map(|i| {
-            let head = format!("{now} INFO request {i:04} served path=/api/items status=200 bytes=");
+            let head =
+                format!("{now} INFO request {i:04} served path=/api/items status=200 bytes=");
             let message = format!("{head}{}", "x".repeat(100usize.saturating_sub(head.len())));
             format!(r#"{{"timestamp":{now},"message":"{message}"}}"#)
         })
@@ -253,7 +254,9 @@ async fn worker(
         }
         // A fixed number of requests: each worker takes one from the quota before sending.
         if let Some(q) = &quota {
-            if q.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
+            if q.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+            {
                 break;
             }
         }

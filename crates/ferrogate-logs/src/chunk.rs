@@ -68,8 +68,18 @@ impl Header {
         if b.len() != HEADER_LEN || b[0] != VERSION {
             return Err(bad());
         }
-        let u32_at = |i: usize| b[i..i + 4].try_into().map(u32::from_le_bytes).map_err(|_| bad());
-        let i64_at = |i: usize| b[i..i + 8].try_into().map(i64::from_le_bytes).map_err(|_| bad());
+        let u32_at = |i: usize| {
+            b[i..i + 4]
+                .try_into()
+                .map(u32::from_le_bytes)
+                .map_err(|_| bad())
+        };
+        let i64_at = |i: usize| {
+            b[i..i + 8]
+                .try_into()
+                .map(i64::from_le_bytes)
+                .map_err(|_| bad())
+        };
         Ok(Self {
             key_id: u32_at(1)?,
             count: u32_at(5)?,
@@ -219,9 +229,15 @@ mod tests {
         let k = key(7);
         let events = [(10, "first line"), (10, "second"), (12, "third ünïcode")];
         let (h, body) = seal(&k, 3, b"store-key", &events, 99).unwrap();
-        assert_eq!((h.key_id, h.count, h.min_ts, h.max_ts, h.ingestion_time), (3, 3, 10, 12, 99));
+        assert_eq!(
+            (h.key_id, h.count, h.min_ts, h.max_ts, h.ingestion_time),
+            (3, 3, 10, 12, 99)
+        );
         assert_eq!(h.stored as usize, body.len() + HEADER_LEN);
-        assert!(!body.windows(6).any(|w| w == b"second"), "a message in clear");
+        assert!(
+            !body.windows(6).any(|w| w == b"second"),
+            "a message in clear"
+        );
         assert_eq!(Header::decode(&h.encode()).unwrap(), h);
         let plain = open(&k, b"store-key", &h, &body).unwrap();
         let got: Vec<(u32, i64, Vec<u8>)> = Events::new(&plain)
@@ -235,8 +251,14 @@ mod tests {
     fn binds_key_position_and_header() {
         let k = key(1);
         let (h, body) = seal(&k, 0, b"g/s/1", &[(5, "x")], 6).unwrap();
-        assert!(open(&key(2), b"g/s/1", &h, &body).is_err(), "another data key");
-        assert!(open(&k, b"g/s/2", &h, &body).is_err(), "moved to another key");
+        assert!(
+            open(&key(2), b"g/s/1", &h, &body).is_err(),
+            "another data key"
+        );
+        assert!(
+            open(&k, b"g/s/2", &h, &body).is_err(),
+            "moved to another key"
+        );
         let mut h2 = h;
         h2.max_ts = 4;
         assert!(open(&k, b"g/s/1", &h2, &body).is_err(), "an edited header");

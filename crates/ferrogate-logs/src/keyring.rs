@@ -193,7 +193,8 @@ mod tests {
     #[test]
     fn service_keys_are_bound_to_their_group() {
         let dir = tempfile::tempdir().unwrap();
-        let root = ferrogate_store::seal::FileRootKey::load_or_create(&dir.path().join("k")).unwrap();
+        let root =
+            ferrogate_store::seal::FileRootKey::load_or_create(&dir.path().join("k")).unwrap();
         let dk = random_key().unwrap();
         let sealed = seal_service(&root, "arn:g", "id1", 0, &dk).unwrap();
         assert_eq!(open_service(&root, "arn:g", "id1", 0, &sealed).unwrap(), dk);

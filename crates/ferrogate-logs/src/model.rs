@@ -249,7 +249,12 @@ pub fn check_retention(days: i32) -> Result<(), LogsError> {
 }
 
 /// A `limit` member within `lo..=hi`.
-pub fn check_limit(member: &str, v: Option<i64>, lo: i64, hi: i64) -> Result<Option<usize>, LogsError> {
+pub fn check_limit(
+    member: &str,
+    v: Option<i64>,
+    lo: i64,
+    hi: i64,
+) -> Result<Option<usize>, LogsError> {
     match v {
         None => Ok(None),
         Some(n) if n < lo => Err(LogsError::constraint(
@@ -305,7 +310,10 @@ mod tests {
         for (stream, seq) in [("s", 1), ("a\0b", 42), ("prefix/c/t", i64::MAX)] {
             let k = keys::chunk(id, stream, seq);
             let prefix = keys::in_group(id).len();
-            assert_eq!(keys::split_chunk(&k, prefix), Some((stream.to_owned(), seq)));
+            assert_eq!(
+                keys::split_chunk(&k, prefix),
+                Some((stream.to_owned(), seq))
+            );
         }
         assert_eq!(keys::split_chunk(b"short", 0), None);
     }

@@ -104,7 +104,10 @@ impl Pattern {
                 .strip_prefix('{')
                 .and_then(|r| r.strip_suffix('}'))
                 .ok_or_else(|| invalid("a JSON pattern must end with '}'"))?;
-            let mut p = Parser { s: inner.as_bytes(), at: 0 };
+            let mut p = Parser {
+                s: inner.as_bytes(),
+                at: 0,
+            };
             let e = p.or()?;
             p.ws();
             if p.at != p.s.len() {
@@ -246,11 +249,9 @@ impl Parser<'_> {
                 Some(b'.') => {
                     self.at += 1;
                     let start = self.at;
-                    while self
-                        .s
-                        .get(self.at)
-                        .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'@' | b':'))
-                    {
+                    while self.s.get(self.at).is_some_and(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'@' | b':')
+                    }) {
                         self.at += 1;
                     }
                     if start == self.at {
@@ -431,7 +432,11 @@ mod tests {
         ("ERROR", "[error] disk full", false),
         ("ERROR ARGUMENTS", "ERROR: bad ARGUMENTS", true),
         ("ERROR ARGUMENTS", "ERROR: bad arguments", false),
-        ("\"Failed to process\"", "job 7: Failed to process input", true),
+        (
+            "\"Failed to process\"",
+            "job 7: Failed to process input",
+            true,
+        ),
         ("\"Failed to process\"", "Failed  to process", false),
         ("?ERROR ?WARN", "WARN low disk", true),
         ("?ERROR ?WARN", "INFO all good", false),
@@ -439,7 +444,11 @@ mod tests {
         ("ERROR -Exiting", "ERROR: Exiting now", false),
         ("-\"health check\"", "GET /healthz ok", true),
         ("-\"health check\"", "a health check", false),
-        ("{ $.level = \"error\" }", r#"{"level":"error","n":1}"#, true),
+        (
+            "{ $.level = \"error\" }",
+            r#"{"level":"error","n":1}"#,
+            true,
+        ),
         ("{ $.level = \"error\" }", r#"{"level":"info"}"#, false),
         ("{ $.level = error }", r#"{"level":"error"}"#, true),
         ("{ $.level != \"error\" }", r#"{"level":"info"}"#, true),
@@ -452,16 +461,40 @@ mod tests {
         ("{ $.latency < 1e2 }", r#"{"latency":99}"#, true),
         ("{ $.latency <= -1 }", r#"{"latency":-1}"#, true),
         ("{ $.code != 200 }", r#"{"code":500}"#, true),
-        ("{ $.path = \"/api/*\" }", r#"{"path":"/api/v1/users"}"#, true),
+        (
+            "{ $.path = \"/api/*\" }",
+            r#"{"path":"/api/v1/users"}"#,
+            true,
+        ),
         ("{ $.path = \"/api/*\" }", r#"{"path":"/web/api/"}"#, false),
-        ("{ $.path = \"*users*\" }", r#"{"path":"/api/users/7"}"#, true),
+        (
+            "{ $.path = \"*users*\" }",
+            r#"{"path":"/api/users/7"}"#,
+            true,
+        ),
         ("{ $.a = 1 && $.b = 2 }", r#"{"a":1,"b":2}"#, true),
         ("{ $.a = 1 && $.b = 2 }", r#"{"a":1,"b":3}"#, false),
         ("{ $.a = 1 || $.b = 2 }", r#"{"a":0,"b":2}"#, true),
-        ("{ ($.a = 1 || $.a = 2) && $.b = 3 }", r#"{"a":2,"b":3}"#, true),
-        ("{ ($.a = 1 || $.a = 2) && $.b = 3 }", r#"{"a":2,"b":4}"#, false),
-        ("{ $.items[1].name = \"y\" }", r#"{"items":[{"name":"x"},{"name":"y"}]}"#, true),
-        ("{ $.items[5].name = \"y\" }", r#"{"items":[{"name":"x"}]}"#, false),
+        (
+            "{ ($.a = 1 || $.a = 2) && $.b = 3 }",
+            r#"{"a":2,"b":3}"#,
+            true,
+        ),
+        (
+            "{ ($.a = 1 || $.a = 2) && $.b = 3 }",
+            r#"{"a":2,"b":4}"#,
+            false,
+        ),
+        (
+            "{ $.items[1].name = \"y\" }",
+            r#"{"items":[{"name":"x"},{"name":"y"}]}"#,
+            true,
+        ),
+        (
+            "{ $.items[5].name = \"y\" }",
+            r#"{"items":[{"name":"x"}]}"#,
+            false,
+        ),
         ("{ $.ok IS TRUE }", r#"{"ok":true}"#, true),
         ("{ $.ok IS FALSE }", r#"{"ok":true}"#, false),
         ("{ $.v IS NULL }", r#"{"v":null}"#, true),
@@ -498,7 +531,10 @@ mod tests {
             "ab\"c",
         ] {
             let e = Pattern::parse(bad).expect_err(bad);
-            assert!(matches!(e, LogsError::InvalidParameterException(_)), "{bad}");
+            assert!(
+                matches!(e, LogsError::InvalidParameterException(_)),
+                "{bad}"
+            );
         }
     }
 

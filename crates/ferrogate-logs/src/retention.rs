@@ -10,7 +10,7 @@ use ferrogate_store::engine::prefix_end;
 use ferrogate_store::{Direction, WriteTx};
 
 use crate::chunk::Header;
-use crate::model::{keys, tables, LogGroup};
+use crate::model::{keys, tables};
 use crate::LogsError;
 
 /// Headers read per step, so that a large group is deleted without holding its chunks'
@@ -33,7 +33,13 @@ fn delete_where(
     let mut start = prefix.clone();
     let mut freed = 0i64;
     loop {
-        let batch = tx.range(tables::HEADERS, &start, end.as_deref(), Direction::Forward, STEP)?;
+        let batch = tx.range(
+            tables::HEADERS,
+            &start,
+            end.as_deref(),
+            Direction::Forward,
+            STEP,
+        )?;
         let Some((last, _)) = batch.last() else { break };
         start = last.clone();
         start.push(0);
@@ -53,7 +59,11 @@ fn delete_where(
 }
 
 /// Deletes every chunk of the group `id`, or of one of its streams; the bytes freed.
-pub fn delete_chunks(tx: &mut dyn WriteTx, id: &str, stream: Option<&str>) -> Result<i64, LogsError> {
+pub fn delete_chunks(
+    tx: &mut dyn WriteTx,
+    id: &str,
+    stream: Option<&str>,
+) -> Result<i64, LogsError> {
     delete_where(tx, id, stream, |_| true)
 }
 
@@ -91,7 +101,124 @@ pub fn maintain(tx: &mut dyn WriteTx, now_ms: i64) -> Result<Expired, LogsError>
     Ok(out)
 }
 
-/// True when an event at `ts` is still kept by `g` at `now_ms`.
-pub fn kept(g: &LogGroup, ts: i64, now_ms: i64) -> bool {
-    g.expired_before(now_ms).is_none_or(|cutoff| ts >= cutoff)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk;
+    use crate::model::{GroupKey, LogGroup};
+    use aws_lc_rs::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
+    use ferrogate_store::Store;
+
+    const DAY: i64 = 86_400_000;
+
+    fn group(id: &str, retention: Option<i32>) -> LogGroup {
+        LogGroup {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            name: format!("g-{id}"),
+            id: id.into(),
+            creation_time: 0,
+            retention_in_days: retention,
+            kms_key_arn: None,
+            keys: Vec::<GroupKey>::new(),
+            tags: Default::default(),
+            stored_bytes: 0,
+            next_seq: 1,
+            log_group_class: "STANDARD".into(),
+        }
+    }
+
+    /// Stores `g` with one real chunk per `(stream, seq, newest timestamp)`.
+    fn store_group(tx: &mut dyn WriteTx, mut g: LogGroup, chunks: &[(&str, i64, i64)]) {
+        let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[3; 32]).unwrap());
+        for (stream, seq, ts) in chunks {
+            let key = keys::chunk(&g.id, stream, *seq);
+            let (h, body) =
+                chunk::seal(&k, 0, &key, &[(ts - 1, "older"), (*ts, "newest")], 0).unwrap();
+            tx.put(tables::CHUNKS, &key, &body).unwrap();
+            tx.put(tables::HEADERS, &key, &h.encode()).unwrap();
+            g.stored_bytes += i64::from(h.stored);
+        }
+        tables::GROUPS
+            .put(tx, &keys::group(&g.account, &g.region, &g.name), &g)
+            .unwrap();
+    }
+
+    fn headers(tx: &dyn ferrogate_store::ReadTx, id: &str) -> Vec<Vec<u8>> {
+        let p = keys::in_group(id);
+        tx.range(
+            tables::HEADERS,
+            &p,
+            prefix_end(&p).as_deref(),
+            Direction::Forward,
+            100,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn maintenance_deletes_expired_chunks_in_the_real_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let now = 100 * DAY;
+        store
+            .write(move |tx| {
+                store_group(
+                    tx,
+                    group("a", Some(1)),
+                    &[
+                        ("s", 1, now - 3 * DAY),
+                        ("s", 2, now - 2 * DAY),
+                        ("t", 3, now),
+                    ],
+                );
+                store_group(tx, group("b", None), &[("s", 1, now - 50 * DAY)]);
+                Ok::<_, ferrogate_store::StoreError>(())
+            })
+            .await
+            .unwrap();
+        let before = store
+            .read(|tx| {
+                Ok::<_, LogsError>(
+                    tables::GROUPS
+                        .get(tx, &keys::group("111122223333", "us-east-1", "g-a"))?
+                        .unwrap()
+                        .stored_bytes,
+                )
+            })
+            .unwrap();
+        let expired = store.write(move |tx| maintain(tx, now)).await.unwrap();
+        assert_eq!(expired.groups, 1);
+        assert!(expired.bytes > 0);
+        store
+            .read(|tx| {
+                let left = headers(tx, "a");
+                assert_eq!(left, vec![keys::chunk("a", "t", 3)]);
+                assert!(tx.get(tables::CHUNKS, &keys::chunk("a", "s", 1))?.is_none());
+                assert_eq!(headers(tx, "b").len(), 1, "no retention: kept");
+                let g = tables::GROUPS
+                    .get(tx, &keys::group("111122223333", "us-east-1", "g-a"))?
+                    .unwrap();
+                assert_eq!(g.stored_bytes, before - expired.bytes);
+                Ok::<_, LogsError>(())
+            })
+            .unwrap();
+        // Nothing more to do on a second pass; deleting a stream and a group's chunks.
+        let again = store.write(move |tx| maintain(tx, now)).await.unwrap();
+        assert_eq!(again, Expired::default());
+        let freed = store
+            .write(|tx| delete_chunks(tx, "b", Some("s")))
+            .await
+            .unwrap();
+        assert!(freed > 0);
+        store
+            .read(|tx| {
+                assert!(headers(tx, "b").is_empty());
+                Ok::<_, LogsError>(())
+            })
+            .unwrap();
+    }
 }

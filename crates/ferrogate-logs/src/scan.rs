@@ -46,7 +46,12 @@ impl Pos {
     /// 50 digits: an event id, and the body of paging tokens.
     pub fn digits(&self) -> String {
         let flip = |v: i64| u64::from_be_bytes(v.to_be_bytes()) ^ (1 << 63);
-        format!("{:020}{:020}{:010}", flip(self.ts), flip(self.seq), self.idx)
+        format!(
+            "{:020}{:020}{:010}",
+            flip(self.ts),
+            flip(self.seq),
+            self.idx
+        )
     }
 
     /// The position [`Pos::digits`] wrote.
@@ -122,7 +127,13 @@ pub fn chunks(
     let mut out = Vec::new();
     let mut last_stream: Option<Arc<str>> = None;
     loop {
-        let batch = tx.range(tables::HEADERS, &start, end.as_deref(), Direction::Forward, 4096)?;
+        let batch = tx.range(
+            tables::HEADERS,
+            &start,
+            end.as_deref(),
+            Direction::Forward,
+            4096,
+        )?;
         let Some((last, _)) = batch.last() else { break };
         start = last.clone();
         start.push(0);
@@ -231,8 +242,16 @@ pub fn read(
         let plain = open(c)?;
         for e in Events::new(&plain) {
             let (idx, ts, msg) = e?;
-            let pos = Pos { ts, seq: c.seq, idx };
-            let beyond = if q.forward { pos > q.bound } else { pos < q.bound };
+            let pos = Pos {
+                ts,
+                seq: c.seq,
+                idx,
+            };
+            let beyond = if q.forward {
+                pos > q.bound
+            } else {
+                pos < q.bound
+            };
             if !beyond || ts < q.from || ts >= q.to || !q.pattern.matches(msg) {
                 continue;
             }
@@ -298,12 +317,15 @@ mod tests {
     use crate::chunk;
     use aws_lc_rs::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 
+    /// (stream, sequence, events) of one chunk.
+    type Spec<'a> = (&'a str, i64, Vec<(i64, String)>);
+
     fn key() -> LessSafeKey {
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[9; 32]).unwrap())
     }
 
     /// Chunks of (stream, seq, events), sealed for real.
-    fn sealed(specs: &[(&str, i64, Vec<(i64, String)>)]) -> (Vec<ChunkRef>, Vec<Vec<u8>>) {
+    fn sealed(specs: &[Spec<'_>]) -> (Vec<ChunkRef>, Vec<Vec<u8>>) {
         let k = key();
         let mut refs = Vec::new();
         let mut bodies = Vec::new();
@@ -346,7 +368,10 @@ mod tests {
             chunk::open(&k, &c.key, &c.header, &bodies[i])
         })
         .unwrap();
-        (evs.into_iter().map(|e| (e.pos.ts, e.message)).collect(), more)
+        (
+            evs.into_iter().map(|e| (e.pos.ts, e.message)).collect(),
+            more,
+        )
     }
 
     fn evs(list: &[(i64, &str)]) -> Vec<(i64, String)> {
@@ -376,7 +401,7 @@ mod tests {
 
     #[test]
     fn pages_cover_every_event_once() {
-        let specs: Vec<(&str, i64, Vec<(i64, String)>)> = (0..6)
+        let specs: Vec<Spec<'_>> = (0..6)
             .map(|c| {
                 let s = if c % 2 == 0 { "x" } else { "y" };
                 let e = (0..5).map(|i| (i * 3 + c, format!("c{c}i{i}"))).collect();
@@ -407,7 +432,11 @@ mod tests {
                 if page.is_empty() {
                     break;
                 }
-                bound = if forward { page.last().unwrap().pos } else { page[0].pos };
+                bound = if forward {
+                    page.last().unwrap().pos
+                } else {
+                    page[0].pos
+                };
                 seen.extend(page.into_iter().map(|e| e.pos));
                 if !more {
                     break;
@@ -426,12 +455,30 @@ mod tests {
         for p in [
             Pos::START,
             Pos::END,
-            Pos { ts: 0, seq: 1, idx: 0 },
-            Pos { ts: 1_700_000_000_000, seq: 123_456, idx: 9_999 },
+            Pos {
+                ts: 0,
+                seq: 1,
+                idx: 0,
+            },
+            Pos {
+                ts: 1_700_000_000_000,
+                seq: 123_456,
+                idx: 9_999,
+            },
         ] {
             assert_eq!(Pos::parse(&p.digits()), Some(p), "{p:?}");
         }
-        assert!(Pos::digits(&Pos { ts: 1, seq: 2, idx: 3 }) < Pos::digits(&Pos { ts: 2, seq: 0, idx: 0 }));
+        assert!(
+            Pos::digits(&Pos {
+                ts: 1,
+                seq: 2,
+                idx: 3
+            }) < Pos::digits(&Pos {
+                ts: 2,
+                seq: 0,
+                idx: 0
+            })
+        );
         assert_eq!(Pos::parse("12"), None);
     }
 }

@@ -219,7 +219,11 @@ impl App {
             })
             .await?;
         if expired.groups > 0 {
-            tracing::info!(groups = expired.groups, bytes = expired.bytes, "expired log events deleted");
+            tracing::info!(
+                groups = expired.groups,
+                bytes = expired.bytes,
+                "expired log events deleted"
+            );
         }
         Ok(expired.groups)
     }

@@ -20,13 +20,13 @@ use zeroize::Zeroizing;
 
 use super::tags::check_tags;
 use super::{
-    action, existing_group, group, name_token, parse_name_token, recorded_as_serialized,
-    resource, Logs, GROUP_TYPE,
+    action, existing_group, group, name_token, parse_name_token, recorded_as_serialized, resource,
+    Logs, GROUP_TYPE,
 };
 use crate::keyring::{self, DATA_KEY_LEN};
 use crate::model::{
-    check_group_name, check_limit, check_retention, group_arn, keys, stream_arn, tables,
-    GroupKey, LogGroup, Wrapped,
+    check_group_name, check_limit, check_retention, group_arn, keys, stream_arn, tables, GroupKey,
+    LogGroup, Wrapped,
 };
 use crate::LogsError;
 
@@ -207,7 +207,8 @@ impl Operation for CreateLogGroupInput {
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
         let name = &self.log_group_name;
-        let tags: Vec<(String, String)> = self.tags.clone().unwrap_or_default().into_iter().collect();
+        let tags: Vec<(String, String)> =
+            self.tags.clone().unwrap_or_default().into_iter().collect();
         let create = Check::new(
             action::<Self>(),
             Resource::New(stream_arn(s.region, s.account(), name, "")),
@@ -251,7 +252,11 @@ impl Operation for CreateLogGroupInput {
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
-        let Exec { mut tx, ctx, service } = x;
+        let Exec {
+            mut tx,
+            ctx,
+            service,
+        } = x;
         let account = ctx.principal.account.as_str();
         if group(tx.read(), account, ctx.region, &op.log_group_name)?.is_some() {
             return Err(LogsError::ResourceAlreadyExistsException(
@@ -260,8 +265,7 @@ impl Operation for CreateLogGroupInput {
         }
         if op.kms_key_id.is_some() && op.key.is_none() {
             return Err(LogsError::OperationAbortedException(
-                "Multiple concurrent requests to update the same resource were in conflict."
-                    .into(),
+                "Multiple concurrent requests to update the same resource were in conflict.".into(),
             ));
         }
         let mut g = LogGroup {
@@ -315,7 +319,11 @@ impl Operation for DeleteLogGroupInput {
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
-        let Exec { mut tx, ctx, service } = x;
+        let Exec {
+            mut tx,
+            ctx,
+            service,
+        } = x;
         let account = ctx.principal.account.as_str();
         let g = existing_group(tx.read(), account, ctx.region, &op.log_group_name)?;
         let w = tx.write()?;
@@ -414,7 +422,11 @@ impl DescribeLogGroupsInput {
             ));
         }
         if let Some(p) = &self.log_group_name_pattern {
-            if p.len() > 512 || !p.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/#".contains(&c)) {
+            if p.len() > 512
+                || !p
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"._-/#".contains(&c))
+            {
                 return Err(LogsError::constraint(
                     p,
                     "logGroupNamePattern",
@@ -424,7 +436,10 @@ impl DescribeLogGroupsInput {
         }
         check_limit("limit", self.limit, 1, 50)?;
         if self.include_linked_accounts == Some(true)
-            || self.account_identifiers.as_ref().is_some_and(|a| !a.is_empty())
+            || self
+                .account_identifiers
+                .as_ref()
+                .is_some_and(|a| !a.is_empty())
         {
             return Err(LogsError::invalid(
                 "Cross-account observability is not supported by Ferrogate.",
@@ -442,17 +457,19 @@ impl DescribeLogGroupsInput {
             .as_deref()
             .is_none_or(|p| g.name.starts_with(p));
         // "logGroupNamePattern … case-insensitive substring search" (API Reference).
-        let pattern = self
-            .log_group_name_pattern
-            .as_deref()
-            .is_none_or(|p| g.name.to_ascii_lowercase().contains(&p.to_ascii_lowercase()));
+        let pattern = self.log_group_name_pattern.as_deref().is_none_or(|p| {
+            g.name
+                .to_ascii_lowercase()
+                .contains(&p.to_ascii_lowercase())
+        });
         let class = self
             .log_group_class
             .as_deref()
             .is_none_or(|c| g.log_group_class == c);
         let ids = self.log_group_identifiers.as_ref().is_none_or(|ids| {
             let arn = g.arn();
-            ids.iter().any(|i| *i == g.name || *i == arn || *i == format!("{arn}:*"))
+            ids.iter()
+                .any(|i| *i == g.name || *i == arn || *i == format!("{arn}:*"))
         });
         prefix && pattern && class && ids
     }
@@ -481,8 +498,13 @@ impl Operation for DescribeLogGroupsInput {
         let mut out = Vec::new();
         let mut more = false;
         'scan: loop {
-            let batch =
-                tables::GROUPS.scan(tx.read(), &prefix, after.as_deref(), Direction::Forward, 256)?;
+            let batch = tables::GROUPS.scan(
+                tx.read(),
+                &prefix,
+                after.as_deref(),
+                Direction::Forward,
+                256,
+            )?;
             let Some((last, _)) = batch.last() else { break };
             after = Some(last.clone());
             for (_, g) in batch {
@@ -496,7 +518,9 @@ impl Operation for DescribeLogGroupsInput {
                 out.push(g);
             }
         }
-        let next_token = more.then(|| out.last().map(|g| name_token(&g.name))).flatten();
+        let next_token = more
+            .then(|| out.last().map(|g| name_token(&g.name)))
+            .flatten();
         Ok(Reply::new(DescribeLogGroupsOutput {
             log_groups: out.iter().map(LogGroupView::of).collect(),
             next_token,
@@ -510,7 +534,11 @@ fn update(
     name: &str,
     f: impl FnOnce(&mut LogGroup, &Logs, &dyn ferrogate_store::seal::Sealer) -> Result<(), LogsError>,
 ) -> Done<EmptyOp> {
-    let Exec { mut tx, ctx, service } = x;
+    let Exec {
+        mut tx,
+        ctx,
+        service,
+    } = x;
     let mut g = existing_group(tx.read(), ctx.principal.account.as_str(), ctx.region, name)?;
     f(&mut g, service, ctx.sealer)?;
     save(&mut tx, &g)?;
@@ -620,7 +648,10 @@ pub struct AssociateKmsKeyInput {
 
 impl AssociateKmsKeyInput {
     pub(crate) fn validated(self) -> Result<Self, LogsError> {
-        log_group_only(self.log_group_name.as_ref(), self.resource_identifier.as_ref())?;
+        log_group_only(
+            self.log_group_name.as_ref(),
+            self.resource_identifier.as_ref(),
+        )?;
         check_key_arn(&self.kms_key_id)?;
         Ok(self)
     }
@@ -694,7 +725,10 @@ pub struct DisassociateKmsKeyInput {
 
 impl DisassociateKmsKeyInput {
     pub(crate) fn validated(self) -> Result<Self, LogsError> {
-        log_group_only(self.log_group_name.as_ref(), self.resource_identifier.as_ref())?;
+        log_group_only(
+            self.log_group_name.as_ref(),
+            self.resource_identifier.as_ref(),
+        )?;
         Ok(self)
     }
 
@@ -734,7 +768,10 @@ mod tests {
 
     #[test]
     fn key_arns() {
-        check_key_arn("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        check_key_arn(
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
         for bad in [
             "1234abcd-12ab-34cd-56ef-1234567890ab",
             "alias/x",

@@ -64,7 +64,10 @@ impl Logs {
         let account = AccountId::parse(account)
             .map_err(|_| LogsError::invalid(format!("Invalid account id {account}")))?;
         let principal = Principal::service(account, &format!("logs.{region}.amazonaws.com"));
-        Ok(Client::new(self.exec.clone(), Caller::service(principal, region)))
+        Ok(Client::new(
+            self.exec.clone(),
+            Caller::service(principal, region),
+        ))
     }
 }
 
@@ -183,7 +186,9 @@ pub(crate) fn named_group(
             Some(_) => {
                 let prefix = format!("arn:aws:logs:{region}:{account}:log-group:");
                 let rest = id.strip_prefix(&prefix).ok_or_else(|| {
-                    LogsError::invalid(format!("The log group ARN {id} is not of this account and region."))
+                    LogsError::invalid(format!(
+                        "The log group ARN {id} is not of this account and region."
+                    ))
                 })?;
                 Ok(rest.strip_suffix(":*").unwrap_or(rest).to_owned())
             }
@@ -224,8 +229,17 @@ mod tests {
         assert_eq!(named_group(None, Some("g"), a, r).unwrap(), "g");
         let arn = "arn:aws:logs:us-east-1:111122223333:log-group:/ecs/x";
         assert_eq!(named_group(None, Some(arn), a, r).unwrap(), "/ecs/x");
-        assert_eq!(named_group(None, Some(&format!("{arn}:*")), a, r).unwrap(), "/ecs/x");
-        assert!(named_group(None, Some("arn:aws:logs:eu-west-1:111122223333:log-group:g"), a, r).is_err());
+        assert_eq!(
+            named_group(None, Some(&format!("{arn}:*")), a, r).unwrap(),
+            "/ecs/x"
+        );
+        assert!(named_group(
+            None,
+            Some("arn:aws:logs:eu-west-1:111122223333:log-group:g"),
+            a,
+            r
+        )
+        .is_err());
         assert!(named_group(Some("g"), Some("g"), a, r).is_err());
         assert!(named_group(None, None, a, r).is_err());
     }

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{data_key, refresh_kms_keys};
 use super::{
-    action, existing_group, existing_stream, group, named_group, recorded_as_serialized,
-    resource, Logs,
+    action, existing_group, existing_stream, group, named_group, recorded_as_serialized, resource,
+    Logs,
 };
 use crate::chunk;
 use crate::model::{check_group_name, check_limit, check_stream_name, tables, LogGroup};
@@ -212,7 +212,9 @@ impl Operation for GetLogEventsInput {
         op: &'a mut Authorized<Self>,
         env: Env<'a, Logs>,
     ) -> BoxFuture<'a, Result<(), LogsError>> {
-        let name = op.group_name(op.principal().account.as_str(), env.region()).ok();
+        let name = op
+            .group_name(op.principal().account.as_str(), env.region())
+            .ok();
         prepare_group(op.principal(), env, name)
     }
 
@@ -220,7 +222,12 @@ impl Operation for GetLogEventsInput {
         let Exec { tx, ctx, service } = x;
         let tx = tx.read();
         let account = ctx.principal.account.as_str();
-        let g = existing_group(tx, account, ctx.region, &op.group_name(account, ctx.region)?)?;
+        let g = existing_group(
+            tx,
+            account,
+            ctx.region,
+            &op.group_name(account, ctx.region)?,
+        )?;
         let stream = existing_stream(tx, &g, &op.log_stream_name)?;
         let (forward, bound, given) = match &op.next_token {
             Some(t) => {
@@ -367,7 +374,8 @@ impl FilterLogEventsInput {
         check_limit("limit", self.limit, 1, MAX_LIMIT)?;
         check_times(self.start_time, self.end_time)?;
         if let Some(t) = &self.next_token {
-            Pos::parse(t).ok_or_else(|| LogsError::invalid("The specified nextToken is invalid."))?;
+            Pos::parse(t)
+                .ok_or_else(|| LogsError::invalid("The specified nextToken is invalid."))?;
         }
         Ok(self)
     }
@@ -406,7 +414,9 @@ impl Operation for FilterLogEventsInput {
         op: &'a mut Authorized<Self>,
         env: Env<'a, Logs>,
     ) -> BoxFuture<'a, Result<(), LogsError>> {
-        let name = op.group_name(op.principal().account.as_str(), env.region()).ok();
+        let name = op
+            .group_name(op.principal().account.as_str(), env.region())
+            .ok();
         prepare_group(op.principal(), env, name)
     }
 
@@ -414,7 +424,12 @@ impl Operation for FilterLogEventsInput {
         let Exec { tx, ctx, service } = x;
         let tx = tx.read();
         let account = ctx.principal.account.as_str();
-        let g = existing_group(tx, account, ctx.region, &op.group_name(account, ctx.region)?)?;
+        let g = existing_group(
+            tx,
+            account,
+            ctx.region,
+            &op.group_name(account, ctx.region)?,
+        )?;
         let pattern = Pattern::parse(op.filter_pattern.as_deref().unwrap_or(""))?;
         let bound = match &op.next_token {
             Some(t) => Pos::parse(t)
@@ -472,12 +487,19 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        let p = Pos { ts: 1_700_000_000_000, seq: 7, idx: 3 };
+        let p = Pos {
+            ts: 1_700_000_000_000,
+            seq: 7,
+            idx: 3,
+        };
         for f in [true, false] {
             assert_eq!(parse_token(&token(f, p)).unwrap(), (f, p));
         }
         let t = token(true, p);
-        assert!(t.starts_with("f/") && t.ends_with("/s") && t.len() == 2 + 50 + 2, "{t}");
+        assert!(
+            t.starts_with("f/") && t.ends_with("/s") && t.len() == 2 + 50 + 2,
+            "{t}"
+        );
         for bad in ["", "x/1", "f/123", "b/", "f/abc/s"] {
             assert!(parse_token(bad).is_err(), "{bad}");
         }

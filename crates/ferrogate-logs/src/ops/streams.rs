@@ -11,8 +11,7 @@ use super::{
     recorded_as_serialized, resource, Logs,
 };
 use crate::model::{
-    check_group_name, check_limit, check_stream_name, keys, stream_arn, tables, LogGroup,
-    LogStream,
+    check_group_name, check_limit, check_stream_name, keys, stream_arn, tables, LogGroup, LogStream,
 };
 use crate::LogsError;
 
@@ -44,7 +43,11 @@ impl CreateLogStreamInput {
     }
 }
 
-recorded_as_serialized!(CreateLogStreamInput, DeleteLogStreamInput, DescribeLogStreamsInput);
+recorded_as_serialized!(
+    CreateLogStreamInput,
+    DeleteLogStreamInput,
+    DescribeLogStreamsInput
+);
 
 impl Operation for CreateLogStreamInput {
     type Output = Empty;
@@ -235,7 +238,8 @@ fn ordered(
     let mut all = Vec::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let batch = tables::STREAMS.scan(tx, &prefix, after.as_deref(), Direction::Forward, 1024)?;
+        let batch =
+            tables::STREAMS.scan(tx, &prefix, after.as_deref(), Direction::Forward, 1024)?;
         let Some((last, _)) = batch.last() else { break };
         after = Some(last.clone());
         all.extend(batch.into_iter().map(|(_, s)| s));
@@ -255,7 +259,11 @@ fn ordered(
 /// A stream's place in an order: its name, and for `LastEventTime` its last event time.
 fn position(s: &LogStream, by_time: bool) -> String {
     if by_time {
-        format!("{:020}/{}", s.last_event_timestamp.unwrap_or(-1) + 1, s.name)
+        format!(
+            "{:020}/{}",
+            s.last_event_timestamp.unwrap_or(-1) + 1,
+            s.name
+        )
     } else {
         s.name.clone()
     }
@@ -287,13 +295,9 @@ impl Operation for DescribeLogStreamsInput {
         let mut more = false;
         for s in ordered(tx.read(), &g, by_time, descending)? {
             let pos = position(&s, by_time);
-            let past = after.as_ref().is_none_or(|a| {
-                if descending {
-                    pos < *a
-                } else {
-                    pos > *a
-                }
-            });
+            let past = after
+                .as_ref()
+                .is_none_or(|a| if descending { pos < *a } else { pos > *a });
             if !past || !s.name.starts_with(prefix) {
                 continue;
             }

@@ -38,7 +38,9 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), LogsErro
             ));
         }
         if v.chars().count() > 256 || !v.chars().all(ok) {
-            return Err(LogsError::invalid(format!("Invalid tag value for key: {k}")));
+            return Err(LogsError::invalid(format!(
+                "Invalid tag value for key: {k}"
+            )));
         }
     }
     Ok(())
@@ -48,7 +50,9 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), LogsErro
 fn find(tx: &dyn ReadTx, account: &str, region: &str, arn: &str) -> Result<LogGroup, LogsError> {
     let prefix = format!("arn:aws:logs:{region}:{account}:log-group:");
     let not_found = || {
-        LogsError::ResourceNotFoundException(format!("The specified resource {arn} does not exist."))
+        LogsError::ResourceNotFoundException(format!(
+            "The specified resource {arn} does not exist."
+        ))
     };
     let name = arn.strip_prefix(&prefix).ok_or_else(|| {
         if arn.starts_with("arn:aws:logs:") {
@@ -96,7 +100,11 @@ impl TagResourceInput {
     }
 }
 
-recorded_as_serialized!(TagResourceInput, UntagResourceInput, ListTagsForResourceInput);
+recorded_as_serialized!(
+    TagResourceInput,
+    UntagResourceInput,
+    ListTagsForResourceInput
+);
 
 impl Operation for TagResourceInput {
     type Output = Empty;
@@ -200,7 +208,12 @@ impl Operation for ListTagsForResourceInput {
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
         let Exec { tx, ctx, .. } = x;
-        let g = find(tx.read(), ctx.principal.account.as_str(), ctx.region, &op.resource_arn)?;
+        let g = find(
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+            &op.resource_arn,
+        )?;
         Ok(Reply::new(TagsOutput { tags: g.tags }))
     }
 }
@@ -218,7 +231,8 @@ mod tests {
         assert!(check_tags(&t("k", "bad\u{0}")).is_err());
         assert!(check_tags(&t(&"k".repeat(129), "x")).is_err());
         assert!(check_tags(&BTreeMap::new()).is_err());
-        let many: BTreeMap<String, String> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
+        let many: BTreeMap<String, String> =
+            (0..51).map(|i| (format!("k{i}"), String::new())).collect();
         assert!(check_tags(&many).is_err());
     }
 }
