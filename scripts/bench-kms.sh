@@ -11,23 +11,8 @@ cd "$(dirname "$0")/.."
 SECS=${1:-10}
 shift || true
 CONC=${*:-32}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
-cargo build --release -q -p ferrogate -p ferrogate-bench
-BIN="$CARGO_TARGET_DIR/release"
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
-
-"$BIN/ferrogate" serve --listen 127.0.0.1:4710 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
-MOTO=""
-if command -v moto_server >/dev/null 2>&1; then
-  moto_server -p 4711 > "$WORK/moto.log" 2>&1 &
-  MOTO=yes
-fi
-sleep 2
-AK=$(sed -n 's/^aws_access_key_id=//p' "$WORK/data/credentials")
-SK=$(sed -n 's/^aws_secret_access_key=//p' "$WORK/data/credentials")
-MAK=AKIAIOSFODNN7EXAMPLE
-MSK=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+# shellcheck source=scripts/bench-peers.sh
+. scripts/bench-peers.sh 4710 4711
 
 # A key and one ciphertext (under the context the benchmark sends) on each server.
 setup() { # endpoint key secret -> "key-id blob"

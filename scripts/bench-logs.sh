@@ -12,23 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONC=${2:-8}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
-cargo build --release -q -p ferrogate -p ferrogate-bench
-BIN="$CARGO_TARGET_DIR/release"
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
-
-"$BIN/ferrogate" serve --listen 127.0.0.1:4720 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
-MOTO=""
-if command -v moto_server >/dev/null 2>&1; then
-  moto_server -p 4721 > "$WORK/moto.log" 2>&1 &
-  MOTO=yes
-fi
-sleep 2
-AK=$(sed -n 's/^aws_access_key_id=//p' "$WORK/data/credentials")
-SK=$(sed -n 's/^aws_secret_access_key=//p' "$WORK/data/credentials")
-MAK=AKIAIOSFODNN7EXAMPLE
-MSK=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+# shellcheck source=scripts/bench-peers.sh
+. scripts/bench-peers.sh 4720 4721
 
 setup() { # endpoint key secret: a group, a stream, one event with the term searched for
   AWS_ACCESS_KEY_ID=$2 AWS_SECRET_ACCESS_KEY=$3 AWS_DEFAULT_REGION=us-east-1 python3 - "$1" <<'PY'

@@ -64,6 +64,20 @@ fn messages(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// GetLogEvents refused with AWS's KMS refusal.
+fn refused_read(s: &Server, group: &str, stream: &str) {
+    let out = s.aws(&[
+        "logs",
+        "get-log-events",
+        "--log-group-name",
+        group,
+        "--log-stream-name",
+        stream,
+    ]);
+    let e = fails_with(&out, "AccessDeniedException");
+    assert!(e.contains("is not allowed to be used with Arn"), "{e}");
+}
+
 fn get(s: &Server, group: &str, stream: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "logs",
@@ -400,17 +414,7 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
         "AccessDeniedException",
     );
     assert!(e.contains("is not allowed to be used with Arn"), "{e}");
-    fails_with(
-        &s.aws(&[
-            "logs",
-            "get-log-events",
-            "--log-group-name",
-            "sealed",
-            "--log-stream-name",
-            "s",
-        ]),
-        "AccessDeniedException",
-    );
+    refused_read(&s, "sealed", "s");
     fails_with(
         &s.aws(&["logs", "filter-log-events", "--log-group-name", "sealed"]),
         "AccessDeniedException",
@@ -428,17 +432,7 @@ fn kms_groups_need_the_key_policy_and_a_disabled_key_stops_ingestion() {
     let g = json(&s.aws(&["logs", "describe-log-groups"]));
     assert!(g["logGroups"][0].get("kmsKeyId").is_none(), "{g}");
     json(&s.aws(&["kms", "disable-key", "--key-id", &key]));
-    fails_with(
-        &s.aws(&[
-            "logs",
-            "get-log-events",
-            "--log-group-name",
-            "sealed",
-            "--log-stream-name",
-            "s",
-        ]),
-        "AccessDeniedException",
-    );
+    refused_read(&s, "sealed", "s");
     json(&s.aws(&["kms", "enable-key", "--key-id", &key]));
     assert_eq!(
         messages(&get(&s, "sealed", "s", &["--start-from-head"])),

@@ -33,16 +33,10 @@ fn delete_where(
     let mut start = prefix.clone();
     let mut freed = 0i64;
     loop {
-        let batch = tx.range(
-            tables::HEADERS,
-            &start,
-            end.as_deref(),
-            Direction::Forward,
-            STEP,
-        )?;
-        let Some((last, _)) = batch.last() else { break };
-        start = last.clone();
-        start.push(0);
+        let batch = crate::scan::header_batch(&*tx, &mut start, end.as_deref(), STEP)?;
+        if batch.is_empty() {
+            break;
+        }
         for (k, v) in &batch {
             let h = Header::decode(v)?;
             if expired(&h) {

@@ -110,6 +110,21 @@ impl Ord for Event {
     }
 }
 
+/// The next `step` chunk headers from `start` up to `end`; `start` moves past them.
+pub(crate) fn header_batch(
+    tx: &dyn ReadTx,
+    start: &mut Vec<u8>,
+    end: Option<&[u8]>,
+    step: usize,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LogsError> {
+    let batch = tx.range(tables::HEADERS, start, end, Direction::Forward, step)?;
+    if let Some((last, _)) = batch.last() {
+        start.clone_from(last);
+        start.push(0);
+    }
+    Ok(batch)
+}
+
 /// The chunks of the group `id` (of one stream when named) whose stream `wanted` accepts.
 pub fn chunks(
     tx: &dyn ReadTx,
@@ -127,16 +142,10 @@ pub fn chunks(
     let mut out = Vec::new();
     let mut last_stream: Option<Arc<str>> = None;
     loop {
-        let batch = tx.range(
-            tables::HEADERS,
-            &start,
-            end.as_deref(),
-            Direction::Forward,
-            4096,
-        )?;
-        let Some((last, _)) = batch.last() else { break };
-        start = last.clone();
-        start.push(0);
+        let batch = header_batch(tx, &mut start, end.as_deref(), 4096)?;
+        if batch.is_empty() {
+            break;
+        }
         let full = batch.len() == 4096;
         for (k, v) in batch {
             let (name, seq) = keys::split_chunk(&k, group_prefix)

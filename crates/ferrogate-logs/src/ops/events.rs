@@ -8,13 +8,12 @@
 //! AWS does since January 2023 ("PutLogEvents actions are now always accepted").
 
 use ferrogate_api::{
-    Authorization, Authorized, BoxFuture, Check, Done, Env, Exec, Operation, Recorded, Reply,
-    RequestTags, Scope, Sent,
+    Authorization, Authorized, BoxFuture, Done, Env, Exec, Operation, Recorded, Reply, Scope, Sent,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{action, existing_group, existing_stream, group, resource, Logs};
+use super::{existing_group, existing_stream, on, Logs};
 use crate::chunk;
 use crate::keyring::{self, kms_usable};
 use crate::model::{check_group_name, check_stream_name, keys, tables, LogGroup, Wrapped};
@@ -298,11 +297,7 @@ impl Operation for PutLogEventsInput {
     type Output = PutLogEventsOutput;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &self.log_group_name, &self.log_stream_name)?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &self.log_group_name, &self.log_stream_name)
     }
 
     fn prepare<'a>(
@@ -314,9 +309,7 @@ impl Operation for PutLogEventsInput {
             let region = env.region().to_owned();
             let found = env
                 .service
-                .exec
-                .store()
-                .read(|tx| group(tx, &account, &region, &op.log_group_name))?;
+                .find_group(&account, &region, &op.log_group_name)?;
             if let Some(g) = found {
                 let current = g.current_key().map(|k| k.id);
                 refresh_kms_keys(env.service, &g, current).await;

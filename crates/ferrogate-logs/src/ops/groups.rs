@@ -20,8 +20,8 @@ use zeroize::Zeroizing;
 
 use super::tags::check_tags;
 use super::{
-    action, existing_group, group, name_token, parse_name_token, recorded_as_serialized, resource,
-    Logs, GROUP_TYPE,
+    action, existing_group, group, name_token, on, parse_name_token, recorded_as_serialized, Logs,
+    GROUP_TYPE,
 };
 use crate::keyring::{self, DATA_KEY_LEN};
 use crate::model::{
@@ -236,12 +236,7 @@ impl Operation for CreateLogGroupInput {
             let p = op.principal().clone();
             let (account, region) = (p.account.as_str(), env.region().to_owned());
             let name = op.log_group_name.clone();
-            let exists = env
-                .service
-                .exec
-                .store()
-                .read(|tx| group(tx, account, &region, &name))?
-                .is_some();
+            let exists = env.service.find_group(account, &region, &name)?.is_some();
             if !exists {
                 let arn = group_arn(&region, account, &name);
                 let k = kms_data_key(env.service, account, &region, &arn, &key_arn).await?;
@@ -311,11 +306,7 @@ impl Operation for DeleteLogGroupInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &self.log_group_name, "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &self.log_group_name, "")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
@@ -568,11 +559,7 @@ impl Operation for PutRetentionPolicyInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &self.log_group_name, "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &self.log_group_name, "")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
@@ -602,11 +589,7 @@ impl Operation for DeleteRetentionPolicyInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &self.log_group_name, "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &self.log_group_name, "")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
@@ -665,11 +648,7 @@ impl Operation for AssociateKmsKeyInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, self.name(), "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, self.name(), "")
     }
 
     fn prepare<'a>(
@@ -680,11 +659,7 @@ impl Operation for AssociateKmsKeyInput {
             let p = op.principal().clone();
             let (account, region) = (p.account.as_str(), env.region().to_owned());
             let name = op.name().to_owned();
-            let found = env
-                .service
-                .exec
-                .store()
-                .read(|tx| group(tx, account, &region, &name))?;
+            let found = env.service.find_group(account, &region, &name)?;
             if let Some(g) = found {
                 let (arn, key_arn) = (g.arn(), op.kms_key_id.clone());
                 let k = kms_data_key(env.service, account, &region, &arn, &key_arn).await?;
@@ -741,11 +716,7 @@ impl Operation for DisassociateKmsKeyInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, self.name(), "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, self.name(), "")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {

@@ -24,7 +24,9 @@ pub use tags::{ListTagsForResourceInput, TagResourceInput, UntagResourceInput};
 
 use std::sync::Arc;
 
-use ferrogate_api::{Caller, Client, Executor, Registered, Resource, Scope};
+use ferrogate_api::{
+    Authorization, Caller, Check, Client, Executor, Registered, RequestTags, Resource, Scope,
+};
 use ferrogate_store::ReadTx;
 use ferrogate_types::{AccountId, Principal};
 
@@ -68,6 +70,21 @@ impl Logs {
             self.exec.clone(),
             Caller::service(principal, region),
         ))
+    }
+}
+
+impl Logs {
+    /// The group `name`, read on a snapshot of its own (for a prepare step, which runs
+    /// outside the operation's transaction).
+    pub(crate) fn find_group(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<LogGroup>, LogsError> {
+        self.exec
+            .store()
+            .read(|tx| group(tx, account, region, name))
     }
 }
 
@@ -166,6 +183,32 @@ pub(crate) fn resource(
         },
         None => Resource::Named(arn),
     })
+}
+
+/// `O`'s own action on the group `group` (on its stream `stream`; empty for the group's
+/// own actions): the one check most operations need.
+pub(crate) fn on<O: Registered>(
+    s: &Scope<'_, Logs>,
+    group: &str,
+    stream: &str,
+) -> Result<Authorization, LogsError> {
+    Ok(Authorization::of(Check::new(
+        action::<O>(),
+        resource(s, group, stream)?,
+        RequestTags::None,
+    )))
+}
+
+/// An input that names its group by `logGroupName` or `logGroupIdentifier`.
+pub(crate) trait NamesGroup {
+    /// `(logGroupName, logGroupIdentifier)`.
+    fn names(&self) -> (Option<&str>, Option<&str>);
+
+    /// The group's name in the caller's account and region.
+    fn group_name(&self, account: &str, region: &str) -> Result<String, LogsError> {
+        let (name, id) = self.names();
+        named_group(name, id, account, region)
+    }
 }
 
 /// The group a request names by `logGroupName` or `logGroupIdentifier` (a name or, in

@@ -10,17 +10,13 @@ use std::sync::Arc;
 
 use aws_lc_rs::aead::LessSafeKey;
 use ferrogate_api::{
-    Authorization, Authorized, BoxFuture, Check, Done, Env, Exec, Operation, Reply, RequestTags,
-    Scope,
+    Authorization, Authorized, BoxFuture, Done, Env, Exec, Operation, Reply, Scope,
 };
 use ferrogate_store::ReadTx;
 use serde::{Deserialize, Serialize};
 
 use super::events::{data_key, refresh_kms_keys};
-use super::{
-    action, existing_group, existing_stream, group, named_group, recorded_as_serialized, resource,
-    Logs,
-};
+use super::{existing_group, existing_stream, on, recorded_as_serialized, Logs, NamesGroup};
 use crate::chunk;
 use crate::model::{check_group_name, check_limit, check_stream_name, tables, LogGroup};
 use crate::pattern::Pattern;
@@ -32,24 +28,75 @@ const MAX_ANSWER_BYTES: usize = 1_048_576;
 /// The default and largest `limit`.
 const MAX_LIMIT: i64 = 10_000;
 
-/// Opens chunks of `g` under their data keys, each key looked up (and its KMS key
-/// checked) once per request.
-struct Opener<'a> {
+/// What both reads share: the group the request names, read on the request's snapshot, and
+/// its chunks opened under their data keys, each key looked up (and its KMS key checked)
+/// once per request.
+struct Reader<'a> {
     logs: &'a Logs,
     tx: &'a dyn ReadTx,
-    group: &'a LogGroup,
+    group: LogGroup,
     now: ferrogate_types::Timestamp,
     sealer: &'a dyn ferrogate_store::seal::Sealer,
     keys: HashMap<u32, Arc<LessSafeKey>>,
 }
 
-impl Opener<'_> {
+impl<'a> Reader<'a> {
+    fn new<O: NamesGroup>(
+        op: &O,
+        logs: &'a Logs,
+        tx: &'a dyn ReadTx,
+        ctx: &ferrogate_api::Ctx<'a>,
+    ) -> Result<Self, LogsError> {
+        let account = ctx.principal.account.as_str();
+        let name = op.group_name(account, ctx.region)?;
+        Ok(Self {
+            logs,
+            tx,
+            group: existing_group(tx, account, ctx.region, &name)?,
+            now: ctx.now,
+            sealer: ctx.sealer,
+            keys: HashMap::new(),
+        })
+    }
+
+    /// A query of `[start, end)` (never before the group's retention) from `bound`.
+    fn query<'p>(
+        &self,
+        (start, end): (Option<i64>, Option<i64>),
+        limit: Option<i64>,
+        (forward, bound): (bool, Pos),
+        pattern: &'p Pattern,
+    ) -> Result<Query<'p>, LogsError> {
+        let from = start.unwrap_or(i64::MIN);
+        let from = self
+            .group
+            .expired_before(self.now.millis())
+            .map_or(from, |cut| from.max(cut));
+        Ok(Query {
+            from,
+            to: end.unwrap_or(i64::MAX),
+            forward,
+            bound,
+            limit: check_limit("limit", limit, 1, MAX_LIMIT)?.unwrap_or(10_000),
+            max_bytes: MAX_ANSWER_BYTES,
+            pattern,
+        })
+    }
+
+    fn read(
+        &mut self,
+        chunks: Vec<ChunkRef>,
+        q: &Query<'_>,
+    ) -> Result<(Vec<Event>, bool), LogsError> {
+        scan::read(chunks, q, |c| self.open(c))
+    }
+
     fn open(&mut self, c: &ChunkRef) -> Result<zeroize::Zeroizing<Vec<u8>>, LogsError> {
         let id = c.header.key_id;
         let key = match self.keys.get(&id) {
             Some(k) => k.clone(),
             None => {
-                let k = data_key(self.logs, self.tx, self.group, id, self.now, self.sealer)?;
+                let k = data_key(self.logs, self.tx, &self.group, id, self.now, self.sealer)?;
                 self.keys.insert(id, k.clone());
                 k
             }
@@ -62,22 +109,19 @@ impl Opener<'_> {
     }
 }
 
-/// The group a read names, with its KMS-wrapped data keys unwrapped (prepare step).
-fn prepare_group<'a>(
-    op_principal: &'a ferrogate_types::Principal,
+/// The prepare step of both reads: the group's KMS-wrapped data keys, unwrapped through
+/// KMS when not cached (a key KMS refuses is left out, and the read refuses what needs it).
+fn prepare_group<'a, O: NamesGroup + Send + Sync>(
+    op: &'a Authorized<O>,
     env: Env<'a, Logs>,
-    name: Option<String>,
 ) -> BoxFuture<'a, Result<(), LogsError>> {
     Box::pin(async move {
-        let Some(name) = name else { return Ok(()) };
         let region = env.region().to_owned();
-        let account = op_principal.account.as_str();
-        let found = env
-            .service
-            .exec
-            .store()
-            .read(|tx| group(tx, account, &region, &name))?;
-        if let Some(g) = found {
+        let account = op.principal().account.as_str();
+        let Ok(name) = op.group_name(account, &region) else {
+            return Ok(());
+        };
+        if let Some(g) = env.service.find_group(account, &region, &name)? {
             refresh_kms_keys(env.service, &g, None).await;
         }
         Ok(())
@@ -95,14 +139,6 @@ fn check_times(start: Option<i64>, end: Option<i64>) -> Result<(), LogsError> {
         }
     }
     Ok(())
-}
-
-/// The time range a read covers at `now`: `[startTime, endTime)`, never before the
-/// group's retention.
-fn window(g: &LogGroup, start: Option<i64>, end: Option<i64>, now: i64) -> (i64, i64) {
-    let from = start.unwrap_or(i64::MIN);
-    let from = g.expired_before(now).map_or(from, |cut| from.max(cut));
-    (from, end.unwrap_or(i64::MAX))
 }
 
 /// `GetLogEvents`.
@@ -185,15 +221,6 @@ impl GetLogEventsInput {
         }
         Ok(self)
     }
-
-    fn group_name(&self, account: &str, region: &str) -> Result<String, LogsError> {
-        named_group(
-            self.log_group_name.as_deref(),
-            self.log_group_identifier.as_deref(),
-            account,
-            region,
-        )
-    }
 }
 
 impl Operation for GetLogEventsInput {
@@ -201,34 +228,21 @@ impl Operation for GetLogEventsInput {
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
         let name = self.group_name(s.account(), s.region)?;
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &name, &self.log_stream_name)?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &name, &self.log_stream_name)
     }
 
     fn prepare<'a>(
         op: &'a mut Authorized<Self>,
         env: Env<'a, Logs>,
     ) -> BoxFuture<'a, Result<(), LogsError>> {
-        let name = op
-            .group_name(op.principal().account.as_str(), env.region())
-            .ok();
-        prepare_group(op.principal(), env, name)
+        prepare_group(op, env)
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
         let Exec { tx, ctx, service } = x;
         let tx = tx.read();
-        let account = ctx.principal.account.as_str();
-        let g = existing_group(
-            tx,
-            account,
-            ctx.region,
-            &op.group_name(account, ctx.region)?,
-        )?;
-        let stream = existing_stream(tx, &g, &op.log_stream_name)?;
+        let mut r = Reader::new(&**op, service, tx, &ctx)?;
+        let stream = existing_stream(tx, &r.group, &op.log_stream_name)?;
         let (forward, bound, given) = match &op.next_token {
             Some(t) => {
                 let (f, p) = parse_token(t)?;
@@ -237,27 +251,11 @@ impl Operation for GetLogEventsInput {
             None if op.start_from_head == Some(true) => (true, Pos::START, None),
             None => (false, Pos::END, None),
         };
-        let (from, to) = window(&g, op.start_time, op.end_time, ctx.now.millis());
         let pattern = Pattern::All;
-        let q = Query {
-            from,
-            to,
-            forward,
-            bound,
-            limit: check_limit("limit", op.limit, 1, MAX_LIMIT)?.unwrap_or(10_000),
-            max_bytes: MAX_ANSWER_BYTES,
-            pattern: &pattern,
-        };
-        let chunks = scan::chunks(tx, &g.id, Some(&stream.name), |_| true)?;
-        let mut opener = Opener {
-            logs: service,
-            tx,
-            group: &g,
-            now: ctx.now,
-            sealer: ctx.sealer,
-            keys: HashMap::new(),
-        };
-        let (events, _) = scan::read(chunks, &q, |c| opener.open(c))?;
+        let times = (op.start_time, op.end_time);
+        let q = r.query(times, op.limit, (forward, bound), &pattern)?;
+        let chunks = scan::chunks(tx, &r.group.id, Some(&stream.name), |_| true)?;
+        let (events, _) = r.read(chunks, &q)?;
         // At either end of the stream the token given comes back ("If you have reached the
         // end of the stream, it returns the same token you passed in", API Reference); an
         // empty first read points both ways at the stream's start.
@@ -380,15 +378,6 @@ impl FilterLogEventsInput {
         Ok(self)
     }
 
-    fn group_name(&self, account: &str, region: &str) -> Result<String, LogsError> {
-        named_group(
-            self.log_group_name.as_deref(),
-            self.log_group_identifier.as_deref(),
-            account,
-            region,
-        )
-    }
-
     fn wanted(&self, stream: &str) -> bool {
         match (&self.log_stream_names, &self.log_stream_name_prefix) {
             (Some(names), _) => names.iter().any(|n| n == stream),
@@ -403,64 +392,35 @@ impl Operation for FilterLogEventsInput {
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
         let name = self.group_name(s.account(), s.region)?;
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &name, "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &name, "")
     }
 
     fn prepare<'a>(
         op: &'a mut Authorized<Self>,
         env: Env<'a, Logs>,
     ) -> BoxFuture<'a, Result<(), LogsError>> {
-        let name = op
-            .group_name(op.principal().account.as_str(), env.region())
-            .ok();
-        prepare_group(op.principal(), env, name)
+        prepare_group(op, env)
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
         let Exec { tx, ctx, service } = x;
         let tx = tx.read();
-        let account = ctx.principal.account.as_str();
-        let g = existing_group(
-            tx,
-            account,
-            ctx.region,
-            &op.group_name(account, ctx.region)?,
-        )?;
+        let mut r = Reader::new(&**op, service, tx, &ctx)?;
         let pattern = Pattern::parse(op.filter_pattern.as_deref().unwrap_or(""))?;
         let bound = match &op.next_token {
             Some(t) => Pos::parse(t)
                 .ok_or_else(|| LogsError::invalid("The specified nextToken is invalid."))?,
             None => Pos::START,
         };
-        let (from, to) = window(&g, op.start_time, op.end_time, ctx.now.millis());
-        let q = Query {
-            from,
-            to,
-            forward: true,
-            bound,
-            limit: check_limit("limit", op.limit, 1, MAX_LIMIT)?.unwrap_or(10_000),
-            max_bytes: MAX_ANSWER_BYTES,
-            pattern: &pattern,
-        };
+        let times = (op.start_time, op.end_time);
+        let q = r.query(times, op.limit, (true, bound), &pattern)?;
         let single = op
             .log_stream_names
             .as_ref()
             .filter(|n| n.len() == 1)
             .map(|n| n[0].as_str());
-        let chunks = scan::chunks(tx, &g.id, single, |s| op.wanted(s))?;
-        let mut opener = Opener {
-            logs: service,
-            tx,
-            group: &g,
-            now: ctx.now,
-            sealer: ctx.sealer,
-            keys: HashMap::new(),
-        };
-        let (events, more) = scan::read(chunks, &q, |c| opener.open(c))?;
+        let chunks = scan::chunks(tx, &r.group.id, single, |s| op.wanted(s))?;
+        let (events, more) = r.read(chunks, &q)?;
         let next_token = more
             .then(|| events.last().map(|e: &Event| e.pos.digits()))
             .flatten();
@@ -503,5 +463,23 @@ mod tests {
         for bad in ["", "x/1", "f/123", "b/", "f/abc/s"] {
             assert!(parse_token(bad).is_err(), "{bad}");
         }
+    }
+}
+
+impl NamesGroup for GetLogEventsInput {
+    fn names(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.log_group_name.as_deref(),
+            self.log_group_identifier.as_deref(),
+        )
+    }
+}
+
+impl NamesGroup for FilterLogEventsInput {
+    fn names(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.log_group_name.as_deref(),
+            self.log_group_identifier.as_deref(),
+        )
     }
 }

@@ -1,14 +1,12 @@
 //! Log streams: CreateLogStream, DeleteLogStream, DescribeLogStreams.
 
-use ferrogate_api::{
-    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Reply, RequestTags, Scope,
-};
+use ferrogate_api::{Authorization, Authorized, Done, Empty, Exec, Operation, Reply, Scope};
 use ferrogate_store::Direction;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    action, existing_group, existing_stream, name_token, named_group, parse_name_token,
-    recorded_as_serialized, resource, Logs,
+    existing_group, existing_stream, name_token, on, parse_name_token, recorded_as_serialized,
+    Logs, NamesGroup,
 };
 use crate::model::{
     check_group_name, check_limit, check_stream_name, keys, stream_arn, tables, LogGroup, LogStream,
@@ -53,11 +51,7 @@ impl Operation for CreateLogStreamInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &self.log_group_name, &self.log_stream_name)?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &self.log_group_name, &self.log_stream_name)
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
@@ -102,11 +96,7 @@ impl Operation for DeleteLogStreamInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &self.log_group_name, &self.log_stream_name)?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &self.log_group_name, &self.log_stream_name)
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
@@ -216,15 +206,6 @@ impl DescribeLogStreamsInput {
         }
         Ok(self)
     }
-
-    fn group_name(&self, s_account: &str, region: &str) -> Result<String, LogsError> {
-        named_group(
-            self.log_group_name.as_deref(),
-            self.log_group_identifier.as_deref(),
-            s_account,
-            region,
-        )
-    }
 }
 
 /// The streams of `g` in AWS's order, starting after `after` (a token's position).
@@ -274,11 +255,7 @@ impl Operation for DescribeLogStreamsInput {
 
     fn authorize(&self, s: &Scope<'_, Logs>) -> Result<Authorization, LogsError> {
         let name = self.group_name(s.account(), s.region)?;
-        Ok(Authorization::of(Check::new(
-            action::<Self>(),
-            resource(s, &name, "")?,
-            RequestTags::None,
-        )))
+        on::<Self>(s, &name, "")
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Logs>) -> Done<Self> {
@@ -314,5 +291,14 @@ impl Operation for DescribeLogStreamsInput {
             log_streams: page.iter().map(|s| LogStreamView::of(&g, s)).collect(),
             next_token,
         }))
+    }
+}
+
+impl NamesGroup for DescribeLogStreamsInput {
+    fn names(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.log_group_name.as_deref(),
+            self.log_group_identifier.as_deref(),
+        )
     }
 }
