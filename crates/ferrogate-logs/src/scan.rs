@@ -116,7 +116,7 @@ pub(crate) fn header_batch(
     start: &mut Vec<u8>,
     end: Option<&[u8]>,
     step: usize,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LogsError> {
+) -> Result<ferrogate_store::engine::Entries, LogsError> {
     let batch = tx.range(tables::HEADERS, start, end, Direction::Forward, step)?;
     if let Some((last, _)) = batch.last() {
         start.clone_from(last);

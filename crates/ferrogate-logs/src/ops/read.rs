@@ -441,6 +441,24 @@ impl Operation for FilterLogEventsInput {
     }
 }
 
+impl NamesGroup for GetLogEventsInput {
+    fn names(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.log_group_name.as_deref(),
+            self.log_group_identifier.as_deref(),
+        )
+    }
+}
+
+impl NamesGroup for FilterLogEventsInput {
+    fn names(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.log_group_name.as_deref(),
+            self.log_group_identifier.as_deref(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,23 +481,5 @@ mod tests {
         for bad in ["", "x/1", "f/123", "b/", "f/abc/s"] {
             assert!(parse_token(bad).is_err(), "{bad}");
         }
-    }
-}
-
-impl NamesGroup for GetLogEventsInput {
-    fn names(&self) -> (Option<&str>, Option<&str>) {
-        (
-            self.log_group_name.as_deref(),
-            self.log_group_identifier.as_deref(),
-        )
-    }
-}
-
-impl NamesGroup for FilterLogEventsInput {
-    fn names(&self) -> (Option<&str>, Option<&str>) {
-        (
-            self.log_group_name.as_deref(),
-            self.log_group_identifier.as_deref(),
-        )
     }
 }
