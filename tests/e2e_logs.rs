@@ -542,6 +542,25 @@ fn iam_authorizes_on_stream_and_group_arns_and_cloudtrail_records_no_message() {
     assert_eq!(denied["requestParameters"]["logStreamName"], "other");
     let created = trail_records(&s, "CreateLogGroup");
     assert_eq!(created[0]["requestParameters"]["logGroupName"], "/ecs/svc");
+
+    // Creating a tagged group also needs logs:TagResource.
+    put_user_policy(
+        &s,
+        "writer",
+        "create-groups",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:CreateLogGroup","Resource":"*"}]}"#,
+    );
+    let create = |name: &str, tags: &[&str]| {
+        let mut args = vec!["logs", "create-log-group", "--log-group-name", name];
+        args.extend_from_slice(tags);
+        as_writer(&args)
+    };
+    let e = fails_with(
+        &create("tagged", &["--tags", "team=a"]),
+        "AccessDeniedException",
+    );
+    assert!(e.contains("logs:TagResource"), "{e}");
+    json(&create("untagged", &[]));
 }
 
 /// Every file under `root`, read whole.
