@@ -10,7 +10,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{create_key, fails_with, json, put_user_policy, Server};
+use common::{
+    create_key, create_organization, fails_with, json, lookup_events, member_account,
+    put_user_policy, record_of, Server,
+};
 use serde_json::Value;
 
 // --- small helpers --------------------------------------------------------------------------
@@ -686,24 +689,8 @@ fn the_fargate_key_policy_of_the_docs_is_accepted_and_enforced() {
 fn cross_account_use_by_arn_only_where_the_key_policy_allows_the_account() {
     let s = Server::start();
     let acct = s.account.clone();
-    json(&s.aws(&[
-        "organizations",
-        "create-organization",
-        "--feature-set",
-        "ALL",
-    ]));
-    let created = json(&s.aws(&[
-        "organizations",
-        "create-account",
-        "--email",
-        "member@example.com",
-        "--account-name",
-        "member",
-    ]));
-    let member = created["CreateAccountStatus"]["AccountId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    create_organization(&s);
+    let member = member_account(&s, "member@example.com", "member");
     assert_ne!(member, acct);
     let shared_policy = key_policy(&format!(
         r#"{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{acct}:root"}},"Action":"kms:*","Resource":"*"}},
@@ -945,13 +932,7 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
     let dk_plain = str_of(&dk, "Plaintext").to_owned();
     let dk_ct = str_of(&dk, "CiphertextBlob").to_owned();
 
-    let by_key = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        &format!("AttributeKey=ResourceName,AttributeValue={arn}"),
-    ]));
-    let events = by_key["Events"].as_array().unwrap();
+    let events = lookup_events(&s, "ResourceName", &arn);
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["EventName"].as_str().unwrap())
@@ -959,7 +940,7 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
     for want in ["GenerateDataKey", "Decrypt", "Encrypt", "CreateKey"] {
         assert!(names.contains(&want), "{want} not in {names:?}");
     }
-    for e in events {
+    for e in &events {
         let text = str_of(e, "CloudTrailEvent");
         for secret in [
             b64e(plaintext).as_str(),
@@ -1023,19 +1004,12 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
         }
     }
     // The KMS event source filter finds them too.
-    let by_source = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventSource,AttributeValue=kms.amazonaws.com",
-    ]));
-    let n = by_source["Events"]
-        .as_array()
-        .unwrap()
+    let by_source = lookup_events(&s, "EventSource", "kms.amazonaws.com");
+    let n = by_source
         .iter()
         .filter(|e| e["EventName"] == "Encrypt" || e["EventName"] == "GenerateDataKey")
         .count();
-    assert_eq!(n, 2, "{by_source}");
+    assert_eq!(n, 2, "{by_source:?}");
     // Denied calls are audited with the error.
     let (uk, us, _) = user_with_key(&s, "outsider");
     fails_with(
@@ -1053,22 +1027,13 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
         ),
         "AccessDeniedException",
     );
-    let denied = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=Username,AttributeValue=outsider",
-    ]));
-    let rec: Value = serde_json::from_str(
-        denied["Events"]
-            .as_array()
-            .unwrap()
+    let denied = lookup_events(&s, "Username", "outsider");
+    let rec = record_of(
+        denied
             .iter()
             .find(|e| e["EventName"] == "Encrypt")
-            .map(|e| str_of(e, "CloudTrailEvent"))
-            .unwrap_or_else(|| panic!("no denied Encrypt: {denied}")),
-    )
-    .unwrap();
+            .unwrap_or_else(|| panic!("no denied Encrypt: {denied:?}")),
+    );
     assert_eq!(rec["errorCode"], "AccessDenied".to_owned() + "Exception");
 }
 

@@ -439,18 +439,107 @@ pub fn storage_conf(key: &str) -> String {
     format!(r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#)
 }
 
-/// The CloudTrail records of every event named `name`, newest first (LookupEvents).
-pub fn trail_records(s: &Server, name: &str) -> Vec<serde_json::Value> {
+/// The events (`EventName`, `CloudTrailEvent`, …) whose attribute `key` is `value`, newest
+/// first (LookupEvents).
+pub fn lookup_events(s: &Server, key: &str, value: &str) -> Vec<serde_json::Value> {
     let ev = json(&s.aws(&[
         "cloudtrail",
         "lookup-events",
         "--lookup-attributes",
-        &format!("AttributeKey=EventName,AttributeValue={name}"),
+        &format!("AttributeKey={key},AttributeValue={value}"),
     ]));
-    ev["Events"]
-        .as_array()
-        .unwrap()
+    ev["Events"].as_array().unwrap().clone()
+}
+
+/// The CloudTrail record of `event` (its `CloudTrailEvent`, parsed).
+pub fn record_of(event: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(event["CloudTrailEvent"].as_str().unwrap()).unwrap()
+}
+
+/// The CloudTrail records of every event named `name`, newest first (LookupEvents).
+pub fn trail_records(s: &Server, name: &str) -> Vec<serde_json::Value> {
+    lookup_events(s, "EventName", name)
         .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .map(record_of)
         .collect()
+}
+
+/// A policy document (version 2012-10-17) of `statements`, JSON objects separated by commas.
+pub fn policy_doc(statements: &str) -> String {
+    format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
+}
+
+// --- Organizations helpers -------------------------------------------------------------------
+
+/// `organizations create-organization --feature-set ALL`; returns the answer.
+pub fn create_organization(s: &Server) -> serde_json::Value {
+    json(&s.aws(&[
+        "organizations",
+        "create-organization",
+        "--feature-set",
+        "ALL",
+    ]))
+}
+
+/// Enables service control policies in the organization's root; returns the root id.
+pub fn enable_scps(s: &Server) -> String {
+    let roots = json(&s.aws(&["organizations", "list-roots"]));
+    let root_id = roots["Roots"][0]["Id"].as_str().unwrap().to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "enable-policy-type",
+        "--root-id",
+        &root_id,
+        "--policy-type",
+        "SERVICE_CONTROL_POLICY",
+    ]));
+    root_id
+}
+
+/// Creates the member account `name` (email `email`) and returns its id; the creation must
+/// have succeeded.
+pub fn member_account(s: &Server, email: &str, name: &str) -> String {
+    let created = json(&s.aws(&[
+        "organizations",
+        "create-account",
+        "--email",
+        email,
+        "--account-name",
+        name,
+    ]));
+    assert_eq!(created["CreateAccountStatus"]["State"], "SUCCEEDED");
+    created["CreateAccountStatus"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Creates the service control policy `name` with `content` and attaches it to `target`;
+/// returns its id.
+pub fn attach_scp(s: &Server, name: &str, content: &str, target: &str) -> String {
+    let p = json(&s.aws(&[
+        "organizations",
+        "create-policy",
+        "--name",
+        name,
+        "--description",
+        "d",
+        "--type",
+        "SERVICE_CONTROL_POLICY",
+        "--content",
+        content,
+    ]));
+    let id = p["Policy"]["PolicySummary"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "attach-policy",
+        "--policy-id",
+        &id,
+        "--target-id",
+        target,
+    ]));
+    id
 }
