@@ -8,8 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::shell::sh;
 use common::{
     create_key, create_organization, fails_with, json, lookup_events, member_account,
     put_user_policy, record_of, Server,
@@ -76,21 +77,6 @@ fn scratch(s: &Server, name: &str) -> PathBuf {
     let d = s.dir.path().join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Runs a shell script in `dir` (`set -e`), failing with its output.
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("set -e\n{script}"))
-        .current_dir(dir)
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "script failed:\n{script}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn fileb(p: &Path) -> String {

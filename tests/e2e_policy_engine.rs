@@ -7,7 +7,6 @@ use common::{
     attach_scp, create_organization, enable_scps, fails_with, json, lookup_events, member_account,
     put_user_policy, record_of, trail_records, user_with_key, Server,
 };
-use serde_json::Value;
 
 use common::policy_doc as doc;
 
@@ -258,7 +257,7 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
     assert_eq!(accounts["Accounts"].as_array().unwrap().len(), 2);
 
     let scp = doc(r#"{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}"#);
-    attach_scp(&s, "no-users", &scp, &root_id);
+    let pid = attach_scp(&s, "no-users", &scp, &root_id);
 
     // The management account is exempt.
     json(&s.aws(&["iam", "create-user", "--user-name", "mgmt-user"]));

@@ -2,6 +2,8 @@
 //! a fresh data directory, and drives it with real clients (the `aws` CLI, boto3).
 #![allow(dead_code)]
 
+pub mod shell;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
