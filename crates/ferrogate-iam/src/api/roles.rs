@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::entity::{created, insert_new, load, on_create, shown};
 use super::lifecycle::name_param;
 use super::output::{Owned, Single};
-use super::users::decode_tags;
+use super::users::create_tags;
 use super::{encode_document, on_entity, trail_date, Iam, Params};
 use crate::ids;
 use crate::model::{keys, tables, EntityKind, Role, Tag};
@@ -101,16 +101,7 @@ impl CreateRoleInput {
         if let Some(d) = description {
             c.length(d, "description", 0, 1000);
         }
-        let tags = decode_tags(p, &mut c);
-        c.done()?;
-        if q.optional("PermissionsBoundary").is_some() {
-            // Refused rather than ignored: a boundary the engine did not apply would grant more
-            // than its author intended.
-            return Err(IamError::InvalidInput(
-                "Permissions boundaries are not supported by Ferrogate yet.".into(),
-            ));
-        }
-        super::tags::check_unique(&tags)?;
+        let tags = create_tags(p, c)?;
         Ok(Self {
             name: name.into(),
             path: path.into(),

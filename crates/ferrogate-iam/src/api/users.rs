@@ -33,6 +33,22 @@ pub(crate) fn caller_user_name(caller: &Principal) -> Option<&str> {
     }
 }
 
+/// The `Tags` of `CreateUser` and `CreateRole`, checked with the request's other `checks`;
+/// refuses `PermissionsBoundary` and tag keys that differ only in case.
+pub(crate) fn create_tags(p: &QueryParams, mut checks: Checks) -> Result<Vec<Tag>, IamError> {
+    let tags = decode_tags(p, &mut checks);
+    checks.done()?;
+    if p.get("PermissionsBoundary").is_some() {
+        // Refused rather than ignored: a boundary that is not applied would grant more than
+        // its author intended.
+        return Err(IamError::InvalidInput(
+            "Permissions boundaries are not supported by Ferrogate yet.".into(),
+        ));
+    }
+    super::tags::check_unique(&tags)?;
+    Ok(tags)
+}
+
 pub(crate) fn decode_tags(p: &QueryParams, c: &mut Checks) -> Vec<Tag> {
     let tags: Vec<Tag> = p
         .member_structs("Tags", &["Key", "Value"])
@@ -67,16 +83,7 @@ impl CreateUserInput {
         let path = q.optional("Path").unwrap_or("/").to_owned();
         let mut c = Checks::new();
         c.name(&user_name, "userName", 64).path(&path, "path");
-        let tags = decode_tags(p, &mut c);
-        c.done()?;
-        if q.optional("PermissionsBoundary").is_some() {
-            // Refused rather than ignored: a boundary that is not applied would grant more
-            // than its author intended.
-            return Err(IamError::InvalidInput(
-                "Permissions boundaries are not supported by Ferrogate yet.".into(),
-            ));
-        }
-        super::tags::check_unique(&tags)?;
+        let tags = create_tags(p, c)?;
         Ok(Self {
             user_name,
             path,
