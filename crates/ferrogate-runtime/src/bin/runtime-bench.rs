@@ -27,6 +27,10 @@
 //! the host's network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The root tests' helpers (busybox image, task specs, driving the agent): one copy serves
+// the tests and the benchmark.
+#[path = "../../tests/common/mod.rs"]
+mod common;
 #[path = "runtime-bench/net.rs"]
 mod net;
 #[path = "runtime-bench/volumes.rs"]
@@ -35,13 +39,12 @@ mod volumes;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::net::{set_groups, start_running};
 use ferrogate_runtime::agent::{
-    start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec,
-    TaskState,
+    start_agent, Agent, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec, TaskState,
 };
-use ferrogate_runtime::image::Digest;
-use ferrogate_runtime::volume::{BackendChoice, VolumeSpec};
-use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
+use ferrogate_runtime::volume::BackendChoice;
+use ferrogate_runtime::TaskId;
 
 struct Args {
     runs: usize,
@@ -114,7 +117,7 @@ fn main() {
         .tempdir_in(&base)
         .unwrap();
     let archive = dir.path().join("busybox.tar");
-    write_busybox_archive(&archive);
+    common::fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -225,48 +228,10 @@ async fn network(agent: &mut Agent, args: &Args, dir: &Path) {
     net::throughput(agent, dir, args.net_tp_mib, args.net_tp_runs).await;
 }
 
-async fn set_groups(agent: &Agent, groups: Vec<ferrogate_runtime::net::SecurityGroupRules>) {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    agent
-        .commands
-        .send(RuntimeCommand::SetSecurityGroups {
-            groups,
-            done: Some(tx),
-        })
-        .await
-        .unwrap();
-    rx.await.unwrap().unwrap();
-}
-
-async fn start_running(agent: &mut Agent, spec: TaskSpec) {
-    agent
-        .commands
-        .send(RuntimeCommand::StartTask(Box::new(spec)))
-        .await
-        .unwrap();
-    loop {
-        match agent.events.recv().await.unwrap().kind {
-            EventKind::StateChanged(TaskState::Running) => return,
-            EventKind::TaskStopped { reason, .. } => panic!("task stopped early: {reason}"),
-            _ => {}
-        }
-    }
-}
-
-async fn stop_task(agent: &mut Agent, id: &str) {
-    agent
-        .commands
-        .send(RuntimeCommand::StopTask {
-            task_id: TaskId::new(id).unwrap(),
-            reason: "bench".into(),
-        })
-        .await
-        .unwrap();
-    loop {
-        if let EventKind::TaskStopped { teardown, .. } = agent.events.recv().await.unwrap().kind {
-            assert!(teardown.errors.is_empty(), "{teardown:?}");
-            return;
-        }
+/// Stops task `id`, whose teardown must leave no error.
+pub(crate) async fn stop_task(agent: &mut Agent, id: &str) {
+    if let EventKind::TaskStopped { teardown, .. } = common::net::stop(agent, id).await.kind {
+        assert!(teardown.errors.is_empty(), "{teardown:?}");
     }
 }
 
@@ -290,22 +255,9 @@ fn pct(v: &mut [Duration], p: usize) -> Duration {
 }
 
 fn spec(id: &str, size: u32) -> TaskSpec {
-    let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), "busybox");
-    c.command = Some(vec!["sleep".into(), "1000".into()]);
-    TaskSpec {
-        task_id: TaskId::new(id).unwrap(),
-        volume: VolumeSpec {
-            volume_id: VolumeId::new(format!("vol-{id}")).unwrap(),
-            size_gib: size,
-            data_key: DataKey::generate().unwrap(),
-        },
-        cpu_units: Some(256),
-        memory_mib: Some(512),
-        containers: vec![c],
-        volumes: Vec::new(),
-        hostname: None,
-        network: None,
-    }
+    let mut s = common::task(id, &["sleep", "1000"]);
+    s.volume.size_gib = size;
+    s
 }
 
 /// (start → running, stop → stopped, start → volume ready)
@@ -352,6 +304,7 @@ async fn cycle_spec(agent: &mut Agent, spec: TaskSpec) -> (Duration, Duration, D
     (up, t1.elapsed(), vol)
 }
 
+/// The `key` line of `/proc/<pid>/<file>`, in KiB (0 if absent).
 fn status_kib(pid: &str, file: &str, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
@@ -389,95 +342,5 @@ async fn memory(agent: &mut Agent, data_dir: &Path) {
     println!("One process per task runs beside the workload: the sandbox init (here this benchmark binary re-executed, as `ferrogate` would be).\n");
     println!("| process | VmRSS | PSS | PSS anonymous |\n|---|---|---|---|");
     println!("| sandbox init (pid {pid}) | {rss} KiB | {pss} KiB | {anon} KiB |\n");
-    agent
-        .commands
-        .send(RuntimeCommand::StopTask {
-            task_id: TaskId::new(id).unwrap(),
-            reason: "bench".into(),
-        })
-        .await
-        .unwrap();
-    loop {
-        if let EventKind::TaskStopped { .. } = agent.events.recv().await.unwrap().kind {
-            break;
-        }
-    }
-}
-
-fn add(
-    b: &mut tar::Builder<Vec<u8>>,
-    path: &str,
-    kind: tar::EntryType,
-    mode: u32,
-    data: &[u8],
-    link: Option<&str>,
-) {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(data.len() as u64);
-    if let Some(l) = link {
-        h.set_link_name(l).unwrap();
-    }
-    b.append_data(&mut h, path, data).unwrap();
-}
-
-/// A one-layer busybox image from Debian's busybox-static.
-fn write_busybox_archive(dest: &Path) {
-    let bb = std::fs::read("/bin/busybox").expect("apt-get install busybox-static");
-    let mut l = tar::Builder::new(Vec::new());
-    add(&mut l, "bin/", tar::EntryType::Directory, 0o755, b"", None);
-    add(
-        &mut l,
-        "bin/busybox",
-        tar::EntryType::Regular,
-        0o755,
-        &bb,
-        None,
-    );
-    for a in ["sh", "sleep", "echo", "cat", "dd"] {
-        add(
-            &mut l,
-            &format!("bin/{a}"),
-            tar::EntryType::Symlink,
-            0o777,
-            b"",
-            Some("busybox"),
-        );
-    }
-    let layer = l.into_inner().unwrap();
-    let cfg = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [Digest::of(&layer).to_string()]},
-    }))
-    .unwrap();
-    let cfg_name = format!("{}.json", Digest::of(&cfg).hex());
-    let mut b = tar::Builder::new(Vec::new());
-    add(
-        &mut b,
-        "l/layer.tar",
-        tar::EntryType::Regular,
-        0o644,
-        &layer,
-        None,
-    );
-    add(
-        &mut b,
-        &cfg_name,
-        tar::EntryType::Regular,
-        0o644,
-        &cfg,
-        None,
-    );
-    let m = serde_json::json!([{"Config": cfg_name, "RepoTags": ["busybox:latest"], "Layers": ["l/layer.tar"]}]);
-    add(
-        &mut b,
-        "manifest.json",
-        tar::EntryType::Regular,
-        0o644,
-        &serde_json::to_vec(&m).unwrap(),
-        None,
-    );
-    std::fs::write(dest, b.into_inner().unwrap()).unwrap();
+    stop_task(agent, id).await;
 }
