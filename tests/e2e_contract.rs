@@ -8,16 +8,10 @@
 mod common;
 
 use common::{
-    create_key, fails_with, json, put_user_policy, storage_conf, trail_records, user_with_key,
-    Server,
+    allow, create_key, fails_with, json, storage_conf, trail_records, user_with_key, Server,
 };
 
 const ACCOUNT: &str = "000000000000";
-
-fn allow(s: &Server, user: &str, statements: &str) {
-    let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
-    put_user_policy(s, user, "p", &doc);
-}
 
 /// A key with the default key policy (the account decides through IAM), as its ARN.
 fn key(s: &Server, extra: &[&str]) -> String {

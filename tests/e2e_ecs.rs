@@ -6,8 +6,9 @@
 mod common;
 
 use common::{
-    attach_scp, create_key, create_organization, enable_scps, fails_with, json, member_account,
-    put_user_policy, storage_conf, trail_records, user_with_key, Server,
+    allow, attach_scp, create_key, create_organization, enable_scps, fails_with, json,
+    member_account, member_admin, put_user_policy, storage_conf, trail_records, user_with_key,
+    Server,
 };
 use serde_json::Value;
 
@@ -331,10 +332,7 @@ fn the_kms_key_condition_gates_clusters_in_identity_policies_and_scps() {
         r#"{"Effect":"Deny","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*","Condition":{"Null":{"ecs:fargate-ephemeral-storage-kms-key":"true"}}}"#,
     );
     attach_scp(&s, "require-cmk", &scp, &member);
-    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let session = s
-        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
-        .unwrap();
+    let session = member_admin(&s, &member);
     let e = fails_with(
         &s.aws_session(
             &session,
@@ -754,11 +752,10 @@ fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
 fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
     let s = Server::start();
     let (k, sk) = user_with_key(&s, "ops");
-    put_user_policy(
+    allow(
         &s,
         "ops",
-        "p",
-        &doc(r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#),
+        r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#,
     );
     // A key whose policy names only root: IAM policies do not count for it.
     let closed = json(&s.aws(&[

@@ -12,7 +12,7 @@ use std::process::Output;
 
 use common::shell::sh;
 use common::{
-    create_key, create_organization, fails_with, json, lookup_events, member_account,
+    create_key, create_organization, fails_with, json, lookup_events, member_account, member_admin,
     put_user_policy, record_of, Server,
 };
 use serde_json::Value;
@@ -694,12 +694,7 @@ fn cross_account_use_by_arn_only_where_the_key_policy_allows_the_account() {
         &shared,
     ]));
 
-    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let admin = s
-        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
-        .unwrap();
-    let who = json(&s.aws_session(&admin, &["sts", "get-caller-identity"]));
-    assert_eq!(who["Account"], member.as_str());
+    let admin = member_admin(&s, &member);
     let dir = scratch(&s, "xacct");
     let pt = dir.join("pt");
     std::fs::write(&pt, b"across accounts").unwrap();

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    attach_scp, create_organization, enable_scps, fails_with, json, lookup_events, member_account,
-    put_user_policy, record_of, trail_records, user_with_key, Server,
+    allow, attach_scp, create_organization, enable_scps, fails_with, json, lookup_events,
+    member_account, member_admin, put_user_policy, record_of, trail_records, user_with_key, Server,
 };
 
 use common::policy_doc as doc;
@@ -262,12 +262,7 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
     // The management account is exempt.
     json(&s.aws(&["iam", "create-user", "--user-name", "mgmt-user"]));
     // The member account, administered through OrganizationAccountAccessRole, is not.
-    let role_arn = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let session = s
-        .assume_role(&s.access_key_id, &s.secret_access_key, &role_arn, "admin")
-        .unwrap();
-    let who = json(&s.aws_session(&session, &["sts", "get-caller-identity"]));
-    assert_eq!(who["Account"], member.as_str());
+    let session = member_admin(&s, &member);
     json(&s.aws_session(&session, &["iam", "list-users"]));
     let e = fails_with(
         &s.aws_session(&session, &["iam", "create-user", "--user-name", "blocked"]),
@@ -363,14 +358,11 @@ fn iam_actions_are_authorized_on_the_stored_arn_with_its_path_and_tags() {
         "--tags",
         "Key=env,Value=dev",
     ]));
-    put_user_policy(
+    allow(
         &s,
         "admin",
-        "p",
-        &doc(
-            r#"{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:GetUser"],"Resource":"arn:aws:iam::000000000000:user/team/*"},
-               {"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}}"#,
-        ),
+        r#"{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:GetUser"],"Resource":"arn:aws:iam::000000000000:user/team/*"},
+           {"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}}"#,
     );
     // The path is part of the ARN the policy matches.
     json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "bob"]));
@@ -418,13 +410,12 @@ fn iam_policy_arn_condition_limits_attachments() {
         &doc(r#"{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}"#),
     ]));
     let ro_arn = ro["Policy"]["Arn"].as_str().unwrap().to_owned();
-    put_user_policy(
+    allow(
         &s,
         "delegate",
-        "p",
-        &doc(&format!(
+        &format!(
             r#"{{"Effect":"Allow","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{{"ArnEquals":{{"iam:PolicyARN":"{ro_arn}"}}}}}}"#
-        )),
+        ),
     );
     json(&s.aws_as(
         &k,
@@ -480,11 +471,10 @@ fn names_are_ascii_and_case_insensitively_unique() {
 fn assume_role_is_strict_and_sessions_die_with_their_role() {
     let s = Server::start();
     let (k, sk) = user_with_key(&s, "caller");
-    put_user_policy(
+    allow(
         &s,
         "caller",
-        "p",
-        &doc(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#),
+        r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#,
     );
     let trust = doc(
         r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/caller"},"Action":"sts:AssumeRole"}"#,

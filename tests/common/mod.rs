@@ -427,6 +427,23 @@ pub fn put_user_policy(s: &Server, user: &str, name: &str, document: &str) {
     ]));
 }
 
+/// Puts the inline policy `p` of `statements` (JSON objects separated by commas) on `user`.
+pub fn allow(s: &Server, user: &str, statements: &str) {
+    put_user_policy(s, user, "p", &policy_doc(statements));
+}
+
+/// The member account's administrator: a session of its `OrganizationAccountAccessRole`,
+/// assumed by the management account's root, checked to be in `member`.
+pub fn member_admin(s: &Server, member: &str) -> Session {
+    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let session = s
+        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
+        .unwrap();
+    let who = json(&s.aws_session(&session, &["sts", "get-caller-identity"]));
+    assert_eq!(who["Account"], member);
+    session
+}
+
 /// `kms create-key` with `extra` arguments; returns (key id, key ARN).
 pub fn create_key(s: &Server, extra: &[&str]) -> (String, String) {
     let mut args = vec!["kms", "create-key"];
