@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    allow, attach_scp, create_key, create_organization, enable_scps, fails_with, json,
+    allowed_user, attach_scp, create_key, create_organization, enable_scps, fails_with, json,
     member_account, member_admin, put_user_policy, storage_conf, trail_records, user_with_key,
     Server,
 };
@@ -751,8 +751,7 @@ fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
 #[test]
 fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
     let s = Server::start();
-    let (k, sk) = user_with_key(&s, "ops");
-    allow(
+    let (k, sk) = allowed_user(
         &s,
         "ops",
         r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#,

@@ -4,8 +4,9 @@
 mod common;
 
 use common::{
-    allow, attach_scp, create_organization, enable_scps, fails_with, json, lookup_events,
-    member_account, member_admin, put_user_policy, record_of, trail_records, user_with_key, Server,
+    allow, allowed_user, attach_scp, create_organization, enable_scps, fails_with, json,
+    lookup_events, member_account, member_admin, put_user_policy, record_of, trail_records,
+    user_with_key, Server,
 };
 
 use common::policy_doc as doc;
@@ -470,8 +471,7 @@ fn names_are_ascii_and_case_insensitively_unique() {
 #[test]
 fn assume_role_is_strict_and_sessions_die_with_their_role() {
     let s = Server::start();
-    let (k, sk) = user_with_key(&s, "caller");
-    allow(
+    let (k, sk) = allowed_user(
         &s,
         "caller",
         r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#,

@@ -432,6 +432,14 @@ pub fn allow(s: &Server, user: &str, statements: &str) {
     put_user_policy(s, user, "p", &policy_doc(statements));
 }
 
+/// Creates user `name` with an access key and the inline policy `p` of `statements`; returns
+/// (access key id, secret access key).
+pub fn allowed_user(s: &Server, name: &str, statements: &str) -> (String, String) {
+    let key = user_with_key(s, name);
+    allow(s, name, statements);
+    key
+}
+
 /// The member account's administrator: a session of its `OrganizationAccountAccessRole`,
 /// assumed by the management account's root, checked to be in `member`.
 pub fn member_admin(s: &Server, member: &str) -> Session {
