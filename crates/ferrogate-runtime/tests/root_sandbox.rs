@@ -6,9 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use ferrogate_runtime::agent::{
-    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeEvent, StopCode,
-};
+use ferrogate_runtime::agent::{start_agent, ContainerSpec, EventKind, MountPoint, StopCode};
 use ferrogate_runtime::{ContainerName, VolumeName};
 
 use common::{exit_code, stopped_clean as stopped};

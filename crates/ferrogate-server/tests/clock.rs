@@ -102,5 +102,5 @@ fn session_credentials_expire() {
     // Long-term credentials are unaffected.
     let (status, _) = root.query("sts", "Action=GetCallerIdentity&Version=2011-06-15", 16);
     assert_eq!(status, 200);
-    let _ = shutdown_tx.send(());
+    drop(server); // stops the server
 }

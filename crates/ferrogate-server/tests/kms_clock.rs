@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::shell::sh;
 use common::{ClockServer, Signer};

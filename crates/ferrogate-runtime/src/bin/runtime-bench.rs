@@ -27,10 +27,9 @@
 //! the host's network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// The root tests' helpers (busybox image, task specs, driving the agent): one copy serves
-// the tests and the benchmark.
-#[path = "../../tests/common/mod.rs"]
-mod common;
+// The root tests' busybox image: one copy serves the tests and the benchmark.
+#[path = "../../tests/common/fixture.rs"]
+mod fixture;
 #[path = "runtime-bench/net.rs"]
 mod net;
 #[path = "runtime-bench/volumes.rs"]
@@ -39,12 +38,12 @@ mod volumes;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::net::{set_groups, start_running};
 use ferrogate_runtime::agent::{
-    start_agent, Agent, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec, TaskState,
+    start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec,
+    TaskState,
 };
-use ferrogate_runtime::volume::BackendChoice;
-use ferrogate_runtime::TaskId;
+use ferrogate_runtime::volume::{BackendChoice, VolumeSpec};
+use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
 
 struct Args {
     runs: usize,
@@ -117,7 +116,7 @@ fn main() {
         .tempdir_in(&base)
         .unwrap();
     let archive = dir.path().join("busybox.tar");
-    common::fixture::docker_save_archive(&archive);
+    fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -228,10 +227,52 @@ async fn network(agent: &mut Agent, args: &Args, dir: &Path) {
     net::throughput(agent, dir, args.net_tp_mib, args.net_tp_runs).await;
 }
 
+async fn set_groups(agent: &Agent, groups: Vec<ferrogate_runtime::net::SecurityGroupRules>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    agent
+        .commands
+        .send(RuntimeCommand::SetSecurityGroups {
+            groups,
+            done: Some(tx),
+        })
+        .await
+        .unwrap();
+    rx.await.unwrap().unwrap();
+}
+
+async fn start_running(agent: &mut Agent, spec: TaskSpec) {
+    agent
+        .commands
+        .send(RuntimeCommand::StartTask(Box::new(spec)))
+        .await
+        .unwrap();
+    loop {
+        match agent.events.recv().await.unwrap().kind {
+            EventKind::StateChanged(TaskState::Running) => return,
+            EventKind::TaskStopped { reason, .. } => panic!("task stopped early: {reason}"),
+            _ => {}
+        }
+    }
+}
+
 /// Stops task `id`, whose teardown must leave no error.
 pub(crate) async fn stop_task(agent: &mut Agent, id: &str) {
-    if let EventKind::TaskStopped { teardown, .. } = common::net::stop(agent, id).await.kind {
-        assert!(teardown.errors.is_empty(), "{teardown:?}");
+    agent
+        .commands
+        .send(RuntimeCommand::StopTask {
+            task_id: TaskId::new(id).unwrap(),
+            reason: "bench".into(),
+        })
+        .await
+        .unwrap();
+    loop {
+        let ev = agent.events.recv().await.unwrap();
+        if let EventKind::TaskStopped { teardown, .. } = ev.kind {
+            if ev.task_id.as_str() == id {
+                assert!(teardown.errors.is_empty(), "{teardown:?}");
+                return;
+            }
+        }
     }
 }
 
@@ -255,9 +296,22 @@ fn pct(v: &mut [Duration], p: usize) -> Duration {
 }
 
 fn spec(id: &str, size: u32) -> TaskSpec {
-    let mut s = common::task(id, &["sleep", "1000"]);
-    s.volume.size_gib = size;
-    s
+    let mut c = ContainerSpec::new(ContainerName::new("main").unwrap(), "busybox");
+    c.command = Some(vec!["sleep".into(), "1000".into()]);
+    TaskSpec {
+        task_id: TaskId::new(id).unwrap(),
+        volume: VolumeSpec {
+            volume_id: VolumeId::new(format!("vol-{id}")).unwrap(),
+            size_gib: size,
+            data_key: DataKey::generate().unwrap(),
+        },
+        cpu_units: Some(256),
+        memory_mib: Some(512),
+        containers: vec![c],
+        volumes: Vec::new(),
+        hostname: None,
+        network: None,
+    }
 }
 
 /// (start → running, stop → stopped, start → volume ready)

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{ms, pct};
-use ferrogate_runtime::agent::{Agent, EventKind, MountPoint, RuntimeCommand};
+use ferrogate_runtime::agent::{Agent, MountPoint, RuntimeCommand};
 use ferrogate_runtime::volume::inspect::drop_caches;
 use ferrogate_runtime::volume::xts::ServerConfig;
 use ferrogate_runtime::volume::{
     FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec, XtsVolume,
 };
-use ferrogate_runtime::{DataKey, DataLayout, TaskId, VolumeId, VolumeName};
+use ferrogate_runtime::{DataKey, DataLayout, VolumeId, VolumeName};
 
 const ALL: [&str; 3] = ["plain loop (control)", "fscrypt", "xts"];
 
