@@ -8,35 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
-cargo build --release -q -p ferrogate -p ferrogate-bench
-BIN="$CARGO_TARGET_DIR/release"
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+. scripts/bench-lib.sh
+bench_setup
 
-"$BIN/ferrogate" serve --listen 127.0.0.1:4700 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
-MOTO=""
-if command -v moto_server >/dev/null 2>&1; then
-  moto_server -p 4701 > "$WORK/moto.log" 2>&1 &
-  MOTO=yes
-fi
-sleep 2
-AK=$(sed -n 's/^aws_access_key_id=//p' "$WORK/data/credentials")
-SK=$(sed -n 's/^aws_secret_access_key=//p' "$WORK/data/credentials")
+bench_serve 4700
+bench_peer_and_keys 4701
 
-row() { # name endpoint key secret op concurrency
-  out=$("$BIN/ferrogate-bench" --endpoint "$2" --access-key "$3" --secret "$4" --op "$5" --concurrency "$6" --seconds "$SECS")
-  get() { echo "$out" | tr ' ' '\n' | sed -n "s|^$1=||p"; }
-  echo "| $1 | $5 | $6 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
-}
-
-echo "| server | operation | concurrency | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---|---|---|---|---|---|"
+bench_header server operation concurrency
 for op in get-caller-identity lookup-events; do
   for c in 16 32; do
-    row ferrogate http://127.0.0.1:4700 "$AK" "$SK" "$op" "$c"
-    if [ -n "$MOTO" ]; then
-      row moto http://127.0.0.1:4701 AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY "$op" "$c"
-    fi
+    bench_row ferrogate http://127.0.0.1:4700 "$AK" "$SK" "$op" "$c"
+    if [ -n "$MOTO" ]; then bench_row moto http://127.0.0.1:4701 "$MOTO_AK" "$MOTO_SK" "$op" "$c"; fi
   done
 done

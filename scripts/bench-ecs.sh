@@ -14,11 +14,8 @@ RUNS=${1:-30}
 MAX=${2:-200}
 SECS=${3:-10}
 VOLUME_BACKEND=${VOLUME_BACKEND:-fscrypt}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
-cargo build --release -q -p ferrogate -p ferrogate-bench
-BIN="$CARGO_TARGET_DIR/release"
-WORK=$(mktemp -d /var/tmp/ferrogate-bench-ecs.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; sleep 3; rm -rf "$WORK"' EXIT
+. scripts/bench-lib.sh
+SETTLE=3 bench_setup /var/tmp/ferrogate-bench-ecs.XXXXXX
 
 python3 tests/py/mkimage.py "$WORK/busybox.tar" busybox:latest >/dev/null
 "$BIN/ferrogate" images load --data-dir "$WORK/data" "$WORK/busybox.tar" >/dev/null
@@ -26,18 +23,11 @@ python3 tests/py/mkimage.py "$WORK/busybox.tar" busybox:latest >/dev/null
 # raises the admission limits (which default to the host's real capacity) so that the
 # concurrency test measures the runtime, not the host's size. Each task's pids.max is kept
 # at 128 so that the tasks' process ids fit in this kernel's pid_max.
-"$BIN/ferrogate" serve --listen 127.0.0.1:4720 --data-dir "$WORK/data" \
+bench_serve 4720 \
   --allocatable-cpu $((256 * (MAX + 10))) --allocatable-memory $((512 * (MAX + 10))) \
   --allocatable-disk $((20 * (MAX + 10))) --task-pids-max 128 \
-  --allocatable-pids $((128 * (MAX + 10))) --volume-backend "$VOLUME_BACKEND" > "$WORK/ferrogate.log" 2>&1 &
-MOTO=""
-if command -v moto_server >/dev/null 2>&1; then
-  moto_server -p 4721 > "$WORK/moto.log" 2>&1 &
-  MOTO=yes
-fi
-sleep 2
-AK=$(sed -n 's/^aws_access_key_id=//p' "$WORK/data/credentials")
-SK=$(sed -n 's/^aws_secret_access_key=//p' "$WORK/data/credentials")
+  --allocatable-pids $((128 * (MAX + 10))) --volume-backend "$VOLUME_BACKEND"
+bench_peer_and_keys 4721
 
 AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 \
   python3 - http://127.0.0.1:4720 "$RUNS" "$MAX" > "$WORK/tasks.out" <<'PY'
@@ -107,13 +97,10 @@ sed 's/\x1b\[[0-9;]*m//g' "$WORK/ferrogate.log" | grep -o 'volume backend.*' | h
 cat "$WORK/tasks.out" | grep -v '^DESCRIBE'
 TASK=$(sed -n 's/^DESCRIBE //p' "$WORK/tasks.out")
 
-echo "| server | operation | concurrency | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---|---|---|---|---|---|"
-out=$("$BIN/ferrogate-bench" --endpoint http://127.0.0.1:4720 --access-key "$AK" --secret "$SK" --op "ecs-describe-tasks:bench/$TASK" --concurrency 32 --seconds "$SECS")
-get() { echo "$out" | tr ' ' '\n' | sed -n "s|^$1=||p"; }
-echo "| ferrogate | DescribeTasks | 32 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+bench_header server operation concurrency
+echo "| ferrogate | DescribeTasks | 32 | $(bench_run http://127.0.0.1:4720 "$AK" "$SK" "ecs-describe-tasks:bench/$TASK" 32) |"
 if [ -n "$MOTO" ]; then
-  MTASK=$(AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 python3 - <<'PY'
+  MTASK=$(AWS_ACCESS_KEY_ID=$MOTO_AK AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 python3 - <<'PY'
 import boto3
 ecs = boto3.client("ecs", endpoint_url="http://127.0.0.1:4721")
 ecs.create_cluster(clusterName="bench")
@@ -125,6 +112,5 @@ r = ecs.run_task(cluster="bench", taskDefinition="sleeper", launchType="FARGATE"
 print(r["tasks"][0]["taskArn"].rsplit("/", 1)[1])
 PY
 )
-  out=$("$BIN/ferrogate-bench" --endpoint http://127.0.0.1:4721 --access-key AKIAIOSFODNN7EXAMPLE --secret x --op "ecs-describe-tasks:bench/$MTASK" --concurrency 32 --seconds "$SECS")
-  echo "| moto | DescribeTasks | 32 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+  echo "| moto | DescribeTasks | 32 | $(bench_run http://127.0.0.1:4721 "$MOTO_AK" x "ecs-describe-tasks:bench/$MTASK" 32) |"
 fi

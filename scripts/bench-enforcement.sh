@@ -7,12 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ferrogate-target}"
-cargo build --release -q -p ferrogate -p ferrogate-bench
-BIN="$CARGO_TARGET_DIR/release"
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
-"$BIN/ferrogate" serve --listen 127.0.0.1:4702 --data-dir "$WORK/data" > "$WORK/ferrogate.log" 2>&1 &
+. scripts/bench-lib.sh
+bench_setup
+bench_serve 4702
 sleep 2
 eval "$("$BIN/ferrogate" credentials --data-dir "$WORK/data")"
 export AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/dev/null AWS_DEFAULT_REGION=us-east-1
@@ -34,11 +31,8 @@ for p in $(seq 1 10); do
 done
 read -r AK SK < <(aws iam create-access-key --user-name bench --query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text)
 
-echo "| caller | policies evaluated | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---|---|---|---|---|"
+bench_header caller "policies evaluated"
 for who in root user root user; do
   if [ "$who" = root ]; then k=$ROOT_AK; s=$ROOT_SK; n="none (root)"; else k=$AK; s=$SK; n="10 x 10 statements"; fi
-  out=$("$BIN/ferrogate-bench" --endpoint "$AWS_ENDPOINT_URL" --access-key "$k" --secret "$s" --op get-user:bench --concurrency 32 --seconds "$SECS")
-  get() { echo "$out" | tr ' ' '\n' | sed -n "s|^$1=||p"; }
-  echo "| $who | $n | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+  echo "| $who | $n | $(bench_run "$AWS_ENDPOINT_URL" "$k" "$s" get-user:bench 32) |"
 done

@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 SECS=${1:-10}
 shift || true
 CONC=${*:-32}
-# shellcheck source=scripts/bench-peers.sh
-. scripts/bench-peers.sh 4710 4711
+. scripts/bench-lib.sh
+bench_setup
+
+bench_serve 4710
+bench_peer_and_keys 4711
 
 # A key and one ciphertext (under the context the benchmark sends) on each server.
 setup() { # endpoint key secret -> "key-id blob"
@@ -25,23 +28,16 @@ print(k, base64.b64encode(c).decode())
 PY
 }
 read -r FKEY FBLOB < <(setup http://127.0.0.1:4710 "$AK" "$SK")
-if [ -n "$MOTO" ]; then read -r MKEY MBLOB < <(setup http://127.0.0.1:4711 "$MAK" "$MSK"); fi
+if [ -n "$MOTO" ]; then read -r MKEY MBLOB < <(setup http://127.0.0.1:4711 "$MOTO_AK" "$MOTO_SK"); fi
 
-row() { # name endpoint key secret op concurrency
-  out=$("$BIN/ferrogate-bench" --endpoint "$2" --access-key "$3" --secret "$4" --op "$5" --concurrency "$6" --seconds "$SECS")
-  get() { echo "$out" | tr ' ' '\n' | sed -n "s|^$1=||p"; }
-  echo "| $1 | ${5%%:*} | $6 | $(get req/s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
-}
-
-echo "| server | operation | concurrency | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---|---|---|---|---|---|"
+bench_header server operation concurrency
 for c in $CONC; do
   for op in encrypt decrypt generate-data-key; do
     case $op in
       decrypt) f="kms-decrypt:$FBLOB"; m="kms-decrypt:${MBLOB:-}";;
       *) f="kms-$op:$FKEY"; m="kms-$op:${MKEY:-}";;
     esac
-    row ferrogate http://127.0.0.1:4710 "$AK" "$SK" "$f" "$c"
-    if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4711 "$MAK" "$MSK" "$m" "$c"; fi
+    bench_row ferrogate http://127.0.0.1:4710 "$AK" "$SK" "$f" "$c"
+    if [ -n "$MOTO" ]; then bench_row moto http://127.0.0.1:4711 "$MOTO_AK" "$MOTO_SK" "$m" "$c"; fi
   done
 done

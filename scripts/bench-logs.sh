@@ -12,8 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONC=${2:-8}
-# shellcheck source=scripts/bench-peers.sh
-. scripts/bench-peers.sh 4720 4721
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+bench_setup
+bench_serve 4720
+bench_peer_and_keys 4721
 
 setup() { # endpoint key secret: a group, a stream, one event with the term searched for
   AWS_ACCESS_KEY_ID=$2 AWS_SECRET_ACCESS_KEY=$3 AWS_DEFAULT_REGION=us-east-1 python3 - "$1" <<'PY'
@@ -28,7 +31,7 @@ logs.put_log_events(logGroupName="filter", logStreamName="needle",
 PY
 }
 setup http://127.0.0.1:4720 "$AK" "$SK"
-if [ -n "$MOTO" ]; then setup http://127.0.0.1:4721 "$MAK" "$MSK"; fi
+if [ -n "$MOTO" ]; then setup http://127.0.0.1:4721 "$MOTO_AK" "$MOTO_SK"; fi
 
 row() { # name endpoint key secret op concurrency seconds [extra flags]
   out=$("$BIN/ferrogate-bench" --endpoint "$2" --access-key "$3" --secret "$4" --op "$5" --concurrency "$6" --seconds "$7" "${@:8}")
@@ -43,9 +46,9 @@ row() { # name endpoint key secret op concurrency seconds [extra flags]
 echo "| server | operation | concurrency | throughput | p50 ms | p99 ms | errors | |"
 echo "|---|---|---|---|---|---|---|---|"
 row ferrogate http://127.0.0.1:4720 "$AK" "$SK" "logs-put:bench:s" "$CONC" "$SECS"
-if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4721 "$MAK" "$MSK" "logs-put:bench:s" "$CONC" "$SECS"; fi
+if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4721 "$MOTO_AK" "$MOTO_SK" "logs-put:bench:s" "$CONC" "$SECS"; fi
 # Exactly 1,000,000 events (plus the needle) in the group FilterLogEvents searches.
 row ferrogate http://127.0.0.1:4720 "$AK" "$SK" "logs-put:filter:s" "$CONC" 0 --requests 1000
-if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4721 "$MAK" "$MSK" "logs-put:filter:s" "$CONC" 0 --requests 1000; fi
+if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4721 "$MOTO_AK" "$MOTO_SK" "logs-put:filter:s" "$CONC" 0 --requests 1000; fi
 row ferrogate http://127.0.0.1:4720 "$AK" "$SK" "logs-filter:filter:NEEDLE" 1 "$SECS"
-if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4721 "$MAK" "$MSK" "logs-filter:filter:NEEDLE" 1 "$SECS"; fi
+if [ -n "$MOTO" ]; then row moto http://127.0.0.1:4721 "$MOTO_AK" "$MOTO_SK" "logs-filter:filter:NEEDLE" 1 "$SECS"; fi

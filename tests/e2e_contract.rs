@@ -8,16 +8,11 @@
 mod common;
 
 use common::{
-    create_key, fails_with, json, put_user_policy, storage_conf, trail_records, user_with_key,
+    allow, allowed_user, create_key, fails_with, json, storage_conf, trail_records, user_with_key,
     Server,
 };
 
 const ACCOUNT: &str = "000000000000";
-
-fn allow(s: &Server, user: &str, statements: &str) {
-    let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
-    put_user_policy(s, user, "p", &doc);
-}
 
 /// A key with the default key policy (the account decides through IAM), as its ARN.
 fn key(s: &Server, extra: &[&str]) -> String {
@@ -171,8 +166,7 @@ fn a_deny_on_alias_names_stops_creating_such_an_alias() {
 #[test]
 fn create_key_with_tags_needs_tag_resource() {
     let s = Server::start();
-    let (k, sk) = user_with_key(&s, "creator");
-    allow(
+    let (k, sk) = allowed_user(
         &s,
         "creator",
         r#"{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}"#,
@@ -471,8 +465,7 @@ fn user_and_role_tags_are_managed_and_become_principal_tags() {
 #[test]
 fn creating_a_tagged_user_needs_tag_user() {
     let s = Server::start();
-    let (k, sk) = user_with_key(&s, "admin");
-    allow(
+    let (k, sk) = allowed_user(
         &s,
         "admin",
         r#"{"Effect":"Allow","Action":"iam:CreateUser","Resource":"*"}"#,

@@ -6,14 +6,13 @@
 mod common;
 
 use common::{
-    create_key, fails_with, json, put_user_policy, storage_conf, trail_records, user_with_key,
+    allowed_user, attach_scp, create_key, create_organization, enable_scps, fails_with, json,
+    member_account, member_admin, put_user_policy, storage_conf, trail_records, user_with_key,
     Server,
 };
 use serde_json::Value;
 
-fn doc(statements: &str) -> String {
-    format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
-}
+use common::policy_doc as doc;
 
 fn cluster_key(c: &Value) -> Option<&str> {
     c["configuration"]["managedStorageConfiguration"]["fargateEphemeralStorageKmsKeyId"].as_str()
@@ -196,16 +195,8 @@ fn clusters_take_a_customer_managed_key_as_aws_does() {
     assert!(e.contains("Cluster not found."), "{e}");
 
     // The audit trail has the calls, with the key as the caller sent it.
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventName,AttributeValue=CreateCluster",
-    ]));
-    let events = ev["Events"].as_array().unwrap();
-    let first = events
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+    let first = trail_records(&s, "CreateCluster")
+        .into_iter()
         .rev() // newest first: the first call is the last event
         .find(|r| r["requestParameters"]["clusterName"] == "secure" && r.get("errorCode").is_none())
         .expect("the first CreateCluster is recorded");
@@ -334,65 +325,14 @@ fn the_kms_key_condition_gates_clusters_in_identity_policies_and_scps() {
     assert_eq!(cluster_key(&d["clusters"][0]), Some(approved.as_str()));
 
     // The same rule as an SCP binds a member account's administrators.
-    json(&s.aws(&[
-        "organizations",
-        "create-organization",
-        "--feature-set",
-        "ALL",
-    ]));
-    let roots = json(&s.aws(&["organizations", "list-roots"]));
-    let root_id = roots["Roots"][0]["Id"].as_str().unwrap().to_owned();
-    json(&s.aws(&[
-        "organizations",
-        "enable-policy-type",
-        "--root-id",
-        &root_id,
-        "--policy-type",
-        "SERVICE_CONTROL_POLICY",
-    ]));
-    let created = json(&s.aws(&[
-        "organizations",
-        "create-account",
-        "--email",
-        "m@example.com",
-        "--account-name",
-        "member",
-    ]));
-    let member = created["CreateAccountStatus"]["AccountId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    create_organization(&s);
+    enable_scps(&s);
+    let member = member_account(&s, "m@example.com", "member");
     let scp = doc(
         r#"{"Effect":"Deny","Action":["ecs:CreateCluster","ecs:UpdateCluster"],"Resource":"*","Condition":{"Null":{"ecs:fargate-ephemeral-storage-kms-key":"true"}}}"#,
     );
-    let p = json(&s.aws(&[
-        "organizations",
-        "create-policy",
-        "--name",
-        "require-cmk",
-        "--description",
-        "d",
-        "--type",
-        "SERVICE_CONTROL_POLICY",
-        "--content",
-        &scp,
-    ]));
-    let pid = p["Policy"]["PolicySummary"]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    json(&s.aws(&[
-        "organizations",
-        "attach-policy",
-        "--policy-id",
-        &pid,
-        "--target-id",
-        &member,
-    ]));
-    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let session = s
-        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
-        .unwrap();
+    attach_scp(&s, "require-cmk", &scp, &member);
+    let session = member_admin(&s, &member);
     let e = fails_with(
         &s.aws_session(
             &session,
@@ -811,12 +751,10 @@ fn resources_are_authorized_as_stored_and_keys_merge_by_field() {
 #[test]
 fn the_key_check_is_a_recorded_describe_key_as_the_caller() {
     let s = Server::start();
-    let (k, sk) = user_with_key(&s, "ops");
-    put_user_policy(
+    let (k, sk) = allowed_user(
         &s,
         "ops",
-        "p",
-        &doc(r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#),
+        r#"{"Effect":"Allow","Action":["ecs:*","kms:*"],"Resource":"*"}"#,
     );
     // A key whose policy names only root: IAM policies do not count for it.
     let closed = json(&s.aws(&[

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{fails_with, json, put_user_policy, user_with_key, Server};
+use common::{
+    fails_with, json, lookup_events, put_user_policy, trail_records, user_with_key, Server,
+};
 use serde_json::Value;
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -420,21 +422,9 @@ fn errors_are_aws_shaped_and_change_nothing() {
         serde_json::json!([])
     );
     // And every one of them is in the audit log with its error code.
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventName,AttributeValue=CreateAccessKey",
-    ]));
-    let codes: Vec<Value> = ev["Events"]
-        .as_array()
-        .unwrap()
+    let codes: Vec<Value> = trail_records(&s, "CreateAccessKey")
         .iter()
-        .map(|e| {
-            serde_json::from_str::<Value>(e["CloudTrailEvent"].as_str().unwrap()).unwrap()
-                ["errorCode"]
-                .clone()
-        })
+        .map(|r| r["errorCode"].clone())
         .collect();
     assert_eq!(
         codes,
@@ -602,15 +592,8 @@ fn state_and_events_survive_restart_and_kill9() {
         "dave"
     );
     json(&s.aws_as(&key, &secret, &["sts", "get-caller-identity"]));
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=ResourceName,AttributeValue=dave",
-    ]));
-    let names: Vec<&str> = ev["Events"]
-        .as_array()
-        .unwrap()
+    let events = lookup_events(&s, "ResourceName", "dave");
+    let names: Vec<&str> = events
         .iter()
         .map(|e| e["EventName"].as_str().unwrap())
         .collect();

@@ -8,9 +8,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{create_key, fails_with, json, put_user_policy, Server};
+use common::shell::sh;
+use common::{
+    create_key, create_organization, fails_with, json, lookup_events, member_account, member_admin,
+    put_user_policy, record_of, Server,
+};
 use serde_json::Value;
 
 // --- small helpers --------------------------------------------------------------------------
@@ -73,21 +77,6 @@ fn scratch(s: &Server, name: &str) -> PathBuf {
     let d = s.dir.path().join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Runs a shell script in `dir` (`set -e`), failing with its output.
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("set -e\n{script}"))
-        .current_dir(dir)
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "script failed:\n{script}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn fileb(p: &Path) -> String {
@@ -686,24 +675,8 @@ fn the_fargate_key_policy_of_the_docs_is_accepted_and_enforced() {
 fn cross_account_use_by_arn_only_where_the_key_policy_allows_the_account() {
     let s = Server::start();
     let acct = s.account.clone();
-    json(&s.aws(&[
-        "organizations",
-        "create-organization",
-        "--feature-set",
-        "ALL",
-    ]));
-    let created = json(&s.aws(&[
-        "organizations",
-        "create-account",
-        "--email",
-        "member@example.com",
-        "--account-name",
-        "member",
-    ]));
-    let member = created["CreateAccountStatus"]["AccountId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    create_organization(&s);
+    let member = member_account(&s, "member@example.com", "member");
     assert_ne!(member, acct);
     let shared_policy = key_policy(&format!(
         r#"{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{acct}:root"}},"Action":"kms:*","Resource":"*"}},
@@ -721,12 +694,7 @@ fn cross_account_use_by_arn_only_where_the_key_policy_allows_the_account() {
         &shared,
     ]));
 
-    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let admin = s
-        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
-        .unwrap();
-    let who = json(&s.aws_session(&admin, &["sts", "get-caller-identity"]));
-    assert_eq!(who["Account"], member.as_str());
+    let admin = member_admin(&s, &member);
     let dir = scratch(&s, "xacct");
     let pt = dir.join("pt");
     std::fs::write(&pt, b"across accounts").unwrap();
@@ -945,13 +913,7 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
     let dk_plain = str_of(&dk, "Plaintext").to_owned();
     let dk_ct = str_of(&dk, "CiphertextBlob").to_owned();
 
-    let by_key = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        &format!("AttributeKey=ResourceName,AttributeValue={arn}"),
-    ]));
-    let events = by_key["Events"].as_array().unwrap();
+    let events = lookup_events(&s, "ResourceName", &arn);
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["EventName"].as_str().unwrap())
@@ -959,7 +921,7 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
     for want in ["GenerateDataKey", "Decrypt", "Encrypt", "CreateKey"] {
         assert!(names.contains(&want), "{want} not in {names:?}");
     }
-    for e in events {
+    for e in &events {
         let text = str_of(e, "CloudTrailEvent");
         for secret in [
             b64e(plaintext).as_str(),
@@ -1023,19 +985,12 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
         }
     }
     // The KMS event source filter finds them too.
-    let by_source = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventSource,AttributeValue=kms.amazonaws.com",
-    ]));
-    let n = by_source["Events"]
-        .as_array()
-        .unwrap()
+    let by_source = lookup_events(&s, "EventSource", "kms.amazonaws.com");
+    let n = by_source
         .iter()
         .filter(|e| e["EventName"] == "Encrypt" || e["EventName"] == "GenerateDataKey")
         .count();
-    assert_eq!(n, 2, "{by_source}");
+    assert_eq!(n, 2, "{by_source:?}");
     // Denied calls are audited with the error.
     let (uk, us, _) = user_with_key(&s, "outsider");
     fails_with(
@@ -1053,22 +1008,13 @@ fn kms_calls_are_audited_without_plaintext_or_ciphertext() {
         ),
         "AccessDeniedException",
     );
-    let denied = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=Username,AttributeValue=outsider",
-    ]));
-    let rec: Value = serde_json::from_str(
-        denied["Events"]
-            .as_array()
-            .unwrap()
+    let denied = lookup_events(&s, "Username", "outsider");
+    let rec = record_of(
+        denied
             .iter()
             .find(|e| e["EventName"] == "Encrypt")
-            .map(|e| str_of(e, "CloudTrailEvent"))
-            .unwrap_or_else(|| panic!("no denied Encrypt: {denied}")),
-    )
-    .unwrap();
+            .unwrap_or_else(|| panic!("no denied Encrypt: {denied:?}")),
+    );
     assert_eq!(rec["errorCode"], "AccessDenied".to_owned() + "Exception");
 }
 

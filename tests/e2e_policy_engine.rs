@@ -3,12 +3,13 @@
 
 mod common;
 
-use common::{fails_with, json, put_user_policy, user_with_key, Server};
-use serde_json::Value;
+use common::{
+    allow, allowed_user, attach_scp, create_organization, enable_scps, fails_with, json,
+    lookup_events, member_account, member_admin, put_user_policy, record_of, trail_records,
+    user_with_key, Server,
+};
 
-fn doc(statements: &str) -> String {
-    format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
-}
+use common::policy_doc as doc;
 
 #[test]
 fn a_user_allowed_only_get_user_can_do_that_and_nothing_else() {
@@ -223,18 +224,12 @@ fn assume_role_follows_the_trust_policy_and_sessions_are_audited_as_the_role() {
     );
 
     // The session's calls are attributed to the role in CloudTrail.
-    let ev = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=Username,AttributeValue=alice-ops",
-    ]));
-    let events = ev["Events"].as_array().unwrap();
+    let events = lookup_events(&s, "Username", "alice-ops");
     let list = events
         .iter()
         .find(|e| e["EventName"] == "ListUsers")
         .expect("ListUsers by the session");
-    let rec: Value = serde_json::from_str(list["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    let rec = record_of(list);
     assert_eq!(rec["userIdentity"]["type"], "AssumedRole");
     assert_eq!(
         rec["userIdentity"]["arn"],
@@ -245,14 +240,7 @@ fn assume_role_follows_the_trust_policy_and_sessions_are_audited_as_the_role() {
         role_arn.as_str()
     );
     assert_eq!(rec["userIdentity"]["accessKeyId"], session.key.as_str());
-    let assume = json(&s.aws(&[
-        "cloudtrail",
-        "lookup-events",
-        "--lookup-attributes",
-        "AttributeKey=EventName,AttributeValue=AssumeRole",
-    ]));
-    let rec: Value =
-        serde_json::from_str(assume["Events"][0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    let rec = &trail_records(&s, "AssumeRole")[0];
     assert!(
         !rec.to_string().contains(&session.secret) && !rec.to_string().contains(&session.token),
         "a secret reached the trail"
@@ -262,74 +250,20 @@ fn assume_role_follows_the_trust_policy_and_sessions_are_audited_as_the_role() {
 #[test]
 fn service_control_policies_bind_member_accounts_but_not_the_management_account() {
     let s = Server::start();
-    let org = json(&s.aws(&[
-        "organizations",
-        "create-organization",
-        "--feature-set",
-        "ALL",
-    ]));
+    let org = create_organization(&s);
     assert_eq!(org["Organization"]["MasterAccountId"], "000000000000");
-    let roots = json(&s.aws(&["organizations", "list-roots"]));
-    let root_id = roots["Roots"][0]["Id"].as_str().unwrap().to_owned();
-    json(&s.aws(&[
-        "organizations",
-        "enable-policy-type",
-        "--root-id",
-        &root_id,
-        "--policy-type",
-        "SERVICE_CONTROL_POLICY",
-    ]));
-    let created = json(&s.aws(&[
-        "organizations",
-        "create-account",
-        "--email",
-        "member@example.com",
-        "--account-name",
-        "member",
-    ]));
-    assert_eq!(created["CreateAccountStatus"]["State"], "SUCCEEDED");
-    let member = created["CreateAccountStatus"]["AccountId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let root_id = enable_scps(&s);
+    let member = member_account(&s, "member@example.com", "member");
     let accounts = json(&s.aws(&["organizations", "list-accounts"]));
     assert_eq!(accounts["Accounts"].as_array().unwrap().len(), 2);
 
     let scp = doc(r#"{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}"#);
-    let p = json(&s.aws(&[
-        "organizations",
-        "create-policy",
-        "--name",
-        "no-users",
-        "--description",
-        "d",
-        "--type",
-        "SERVICE_CONTROL_POLICY",
-        "--content",
-        &scp,
-    ]));
-    let pid = p["Policy"]["PolicySummary"]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    json(&s.aws(&[
-        "organizations",
-        "attach-policy",
-        "--policy-id",
-        &pid,
-        "--target-id",
-        &root_id,
-    ]));
+    let pid = attach_scp(&s, "no-users", &scp, &root_id);
 
     // The management account is exempt.
     json(&s.aws(&["iam", "create-user", "--user-name", "mgmt-user"]));
     // The member account, administered through OrganizationAccountAccessRole, is not.
-    let role_arn = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
-    let session = s
-        .assume_role(&s.access_key_id, &s.secret_access_key, &role_arn, "admin")
-        .unwrap();
-    let who = json(&s.aws_session(&session, &["sts", "get-caller-identity"]));
-    assert_eq!(who["Account"], member.as_str());
+    let session = member_admin(&s, &member);
     json(&s.aws_session(&session, &["iam", "list-users"]));
     let e = fails_with(
         &s.aws_session(&session, &["iam", "create-user", "--user-name", "blocked"]),
@@ -365,30 +299,12 @@ fn service_control_policies_bind_member_accounts_but_not_the_management_account(
         fails_with(&s.aws_session(&session, &op), "AccessDeniedException");
     }
     // An SCP that allows only S3 in place of FullAWSAccess: nothing in IAM is allowed.
-    let s3_only = json(&s.aws(&[
-        "organizations",
-        "create-policy",
-        "--name",
+    let s3_only = attach_scp(
+        &s,
         "s3-only",
-        "--description",
-        "d",
-        "--type",
-        "SERVICE_CONTROL_POLICY",
-        "--content",
         &doc(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#),
-    ]));
-    let s3_only = s3_only["Policy"]["PolicySummary"]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    json(&s.aws(&[
-        "organizations",
-        "attach-policy",
-        "--policy-id",
-        &s3_only,
-        "--target-id",
         &member,
-    ]));
+    );
     json(&s.aws(&[
         "organizations",
         "detach-policy",
@@ -443,14 +359,11 @@ fn iam_actions_are_authorized_on_the_stored_arn_with_its_path_and_tags() {
         "--tags",
         "Key=env,Value=dev",
     ]));
-    put_user_policy(
+    allow(
         &s,
         "admin",
-        "p",
-        &doc(
-            r#"{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:GetUser"],"Resource":"arn:aws:iam::000000000000:user/team/*"},
-               {"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}}"#,
-        ),
+        r#"{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:GetUser"],"Resource":"arn:aws:iam::000000000000:user/team/*"},
+           {"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}}"#,
     );
     // The path is part of the ARN the policy matches.
     json(&s.aws_as(&k, &sk, &["iam", "get-user", "--user-name", "bob"]));
@@ -498,13 +411,12 @@ fn iam_policy_arn_condition_limits_attachments() {
         &doc(r#"{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}"#),
     ]));
     let ro_arn = ro["Policy"]["Arn"].as_str().unwrap().to_owned();
-    put_user_policy(
+    allow(
         &s,
         "delegate",
-        "p",
-        &doc(&format!(
+        &format!(
             r#"{{"Effect":"Allow","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{{"ArnEquals":{{"iam:PolicyARN":"{ro_arn}"}}}}}}"#
-        )),
+        ),
     );
     json(&s.aws_as(
         &k,
@@ -559,12 +471,10 @@ fn names_are_ascii_and_case_insensitively_unique() {
 #[test]
 fn assume_role_is_strict_and_sessions_die_with_their_role() {
     let s = Server::start();
-    let (k, sk) = user_with_key(&s, "caller");
-    put_user_policy(
+    let (k, sk) = allowed_user(
         &s,
         "caller",
-        "p",
-        &doc(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#),
+        r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#,
     );
     let trust = doc(
         r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/caller"},"Action":"sts:AssumeRole"}"#,

@@ -2,6 +2,8 @@
 //! a fresh data directory, and drives it with real clients (the `aws` CLI, boto3).
 #![allow(dead_code)]
 
+pub mod shell;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -425,6 +427,31 @@ pub fn put_user_policy(s: &Server, user: &str, name: &str, document: &str) {
     ]));
 }
 
+/// Puts the inline policy `p` of `statements` (JSON objects separated by commas) on `user`.
+pub fn allow(s: &Server, user: &str, statements: &str) {
+    put_user_policy(s, user, "p", &policy_doc(statements));
+}
+
+/// Creates user `name` with an access key and the inline policy `p` of `statements`; returns
+/// (access key id, secret access key).
+pub fn allowed_user(s: &Server, name: &str, statements: &str) -> (String, String) {
+    let key = user_with_key(s, name);
+    allow(s, name, statements);
+    key
+}
+
+/// The member account's administrator: a session of its `OrganizationAccountAccessRole`,
+/// assumed by the management account's root, checked to be in `member`.
+pub fn member_admin(s: &Server, member: &str) -> Session {
+    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let session = s
+        .assume_role(&s.access_key_id, &s.secret_access_key, &role, "admin")
+        .unwrap();
+    let who = json(&s.aws_session(&session, &["sts", "get-caller-identity"]));
+    assert_eq!(who["Account"], member);
+    session
+}
+
 /// `kms create-key` with `extra` arguments; returns (key id, key ARN).
 pub fn create_key(s: &Server, extra: &[&str]) -> (String, String) {
     let mut args = vec!["kms", "create-key"];
@@ -439,18 +466,107 @@ pub fn storage_conf(key: &str) -> String {
     format!(r#"{{"managedStorageConfiguration":{{"fargateEphemeralStorageKmsKeyId":"{key}"}}}}"#)
 }
 
-/// The CloudTrail records of every event named `name`, newest first (LookupEvents).
-pub fn trail_records(s: &Server, name: &str) -> Vec<serde_json::Value> {
+/// The events (`EventName`, `CloudTrailEvent`, …) whose attribute `key` is `value`, newest
+/// first (LookupEvents).
+pub fn lookup_events(s: &Server, key: &str, value: &str) -> Vec<serde_json::Value> {
     let ev = json(&s.aws(&[
         "cloudtrail",
         "lookup-events",
         "--lookup-attributes",
-        &format!("AttributeKey=EventName,AttributeValue={name}"),
+        &format!("AttributeKey={key},AttributeValue={value}"),
     ]));
-    ev["Events"]
-        .as_array()
-        .unwrap()
+    ev["Events"].as_array().unwrap().clone()
+}
+
+/// The CloudTrail record of `event` (its `CloudTrailEvent`, parsed).
+pub fn record_of(event: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(event["CloudTrailEvent"].as_str().unwrap()).unwrap()
+}
+
+/// The CloudTrail records of every event named `name`, newest first (LookupEvents).
+pub fn trail_records(s: &Server, name: &str) -> Vec<serde_json::Value> {
+    lookup_events(s, "EventName", name)
         .iter()
-        .map(|e| serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .map(record_of)
         .collect()
+}
+
+/// A policy document (version 2012-10-17) of `statements`, JSON objects separated by commas.
+pub fn policy_doc(statements: &str) -> String {
+    format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
+}
+
+// --- Organizations helpers -------------------------------------------------------------------
+
+/// `organizations create-organization --feature-set ALL`; returns the answer.
+pub fn create_organization(s: &Server) -> serde_json::Value {
+    json(&s.aws(&[
+        "organizations",
+        "create-organization",
+        "--feature-set",
+        "ALL",
+    ]))
+}
+
+/// Enables service control policies in the organization's root; returns the root id.
+pub fn enable_scps(s: &Server) -> String {
+    let roots = json(&s.aws(&["organizations", "list-roots"]));
+    let root_id = roots["Roots"][0]["Id"].as_str().unwrap().to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "enable-policy-type",
+        "--root-id",
+        &root_id,
+        "--policy-type",
+        "SERVICE_CONTROL_POLICY",
+    ]));
+    root_id
+}
+
+/// Creates the member account `name` (email `email`) and returns its id; the creation must
+/// have succeeded.
+pub fn member_account(s: &Server, email: &str, name: &str) -> String {
+    let created = json(&s.aws(&[
+        "organizations",
+        "create-account",
+        "--email",
+        email,
+        "--account-name",
+        name,
+    ]));
+    assert_eq!(created["CreateAccountStatus"]["State"], "SUCCEEDED");
+    created["CreateAccountStatus"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Creates the service control policy `name` with `content` and attaches it to `target`;
+/// returns its id.
+pub fn attach_scp(s: &Server, name: &str, content: &str, target: &str) -> String {
+    let p = json(&s.aws(&[
+        "organizations",
+        "create-policy",
+        "--name",
+        name,
+        "--description",
+        "d",
+        "--type",
+        "SERVICE_CONTROL_POLICY",
+        "--content",
+        content,
+    ]));
+    let id = p["Policy"]["PolicySummary"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&s.aws(&[
+        "organizations",
+        "attach-policy",
+        "--policy-id",
+        &id,
+        "--target-id",
+        target,
+    ]));
+    id
 }

@@ -12,25 +12,13 @@ import sys
 import boto3
 import botocore.exceptions
 
+from checks import check, code
+
 kms = boto3.client("kms")
 iam = boto3.client("iam")
 account = boto3.client("sts").get_caller_identity()["Account"]
 DENIED = "AccessDeniedException"
 suffix = sys.argv[1] if len(sys.argv) > 1 else ""  # user-name suffix, to run twice on one server
-
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-
-
-def code(fn, **kw):
-    try:
-        fn(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
-    return None, None
 
 
 def user(name):

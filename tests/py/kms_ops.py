@@ -2,28 +2,15 @@
 
 Exits non-zero with a message on the first failure; prints "ok" at the end."""
 import base64
-import sys
 
 import boto3
 import botocore.config
 import botocore.exceptions
 
+from checks import check, code
+
 kms = boto3.client("kms")
 raw = boto3.client("kms", config=botocore.config.Config(parameter_validation=False))
-
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-
-
-def code(fn, **kw):
-    try:
-        fn(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
-    return None, None
 
 
 # --- lifecycle of one key, every operation once -------------------------------------------

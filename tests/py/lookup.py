@@ -1,21 +1,16 @@
 """LookupEvents end to end with boto3: 120 events paginated, newest first, every attribute
 filter, and the documented errors. Exits non-zero with a message on the first failure."""
-import sys
 import time
 
 import boto3
 import botocore.config
 import botocore.exceptions
 
+from checks import check
+
 sts = boto3.client("sts")
 iam = boto3.client("iam")
 ct = boto3.client("cloudtrail")
-
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
 
 
 me = sts.get_caller_identity()

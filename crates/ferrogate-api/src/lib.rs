@@ -17,6 +17,7 @@
 //! - [`table`]: the [`operations!`] macro and the [`Registry`].
 //! - [`encode`]: outputs and errors on the wire.
 //! - [`audit`]: what the request path hands to the audit log.
+//! - [`error`]: [`service_error!`], every service's error enum and its mapping.
 //!
 //! # Invariants
 //! - No operation runs without an [`Authorized`] value, and no [`Authorized`] value exists
@@ -28,6 +29,7 @@ pub mod audit;
 pub mod authz;
 pub mod client;
 pub mod encode;
+pub mod error;
 pub mod exec;
 pub mod op;
 pub mod table;
@@ -48,9 +50,11 @@ pub use table::{Dispatch, Registry, Request, Route};
 /// What the macros name, so a service crate needs no dependency of its own for them.
 #[doc(hidden)]
 pub mod __macro {
+    pub use ferrogate_store::StoreError;
     pub use ferrogate_wire::ec2::Ec2Params;
     pub use ferrogate_wire::json;
     pub use ferrogate_wire::query::QueryParams;
     pub use ferrogate_wire::ServiceId;
+    pub use ferrogate_wire::{AwsError, Protocol, WireError};
     pub use serde_json::{to_value, Value};
 }

@@ -21,7 +21,7 @@ use ferrogate_policy::{
 use ferrogate_store::{Direction, ReadTx};
 use ferrogate_types::{Principal, PrincipalKind};
 
-use crate::model::{keys, tables, EntityKind};
+use crate::model::{keys, tables, EntityKind, Tag};
 use crate::org;
 
 type Named = Vec<(String, Policy)>;
@@ -349,11 +349,7 @@ fn load_principal(
         PrincipalKind::Root | PrincipalKind::Service { .. } => {}
         PrincipalKind::IamUser { user_name } => {
             if let Some(u) = tables::USERS.get(tx, &keys::user(account, user_name))? {
-                set.tags = u
-                    .tags
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone()))
-                    .collect();
+                set.tags = Tag::pairs(&u.tags);
             }
             entity_policies(
                 tx,
@@ -388,11 +384,7 @@ fn load_principal(
             if let Some(r) =
                 tables::ROLES.get(tx, &keys::entity(account, EntityKind::Role, role_name))?
             {
-                set.tags = r
-                    .tags
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone()))
-                    .collect();
+                set.tags = Tag::pairs(&r.tags);
             }
             entity_policies(
                 tx,

@@ -49,6 +49,15 @@ pub struct Tag {
     pub value: String,
 }
 
+impl Tag {
+    /// `(key, value)` pairs, as condition keys take them.
+    pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+        tags.iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect()
+    }
+}
+
 /// `Active` or `Inactive`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum KeyStatus {

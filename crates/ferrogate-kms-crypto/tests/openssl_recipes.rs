@@ -13,6 +13,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+#[path = "../../../tests/common/shell.rs"]
+mod shell;
+use shell::sh;
+
 use base64::Engine;
 use common::{wrapping_key, SPECS};
 use ferrogate_kms_crypto::{
@@ -46,23 +50,6 @@ fn have_tools(test: &str, tools: &[&str]) -> bool {
     );
     eprintln!("SKIPPED {msg}");
     false
-}
-
-/// Runs a shell script in `dir`, failing the test with its output if it fails.
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("set -e\n{script}"))
-        .current_dir(dir)
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "script failed ({}):\n{script}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {

@@ -4,10 +4,31 @@
 //! operators*. `…IfExists` may suffix every operator except `Null`; `ForAllValues:` and
 //! `ForAnyValue:` may prefix them (*Multivalued context keys*).
 
-/// A condition operator without its `IfExists` suffix or set prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)] // The variant names are the operator names.
-pub enum Operator {
+/// Declares [`Operator`], the list of all of them and their names, from one list (the
+/// variant names are the operator names).
+macro_rules! operators {
+    ($($op:ident),* $(,)?) => {
+        /// A condition operator without its `IfExists` suffix or set prefix.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)] // The variant names are the operator names.
+        pub enum Operator {
+            $($op),*
+        }
+
+        const ALL: [Operator; [$(stringify!($op)),*].len()] = [$(Operator::$op),*];
+
+        impl Operator {
+            /// The operator's name as written in policies.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Operator::$op => stringify!($op)),*
+                }
+            }
+        }
+    };
+}
+
+operators!(
     StringEquals,
     StringNotEquals,
     StringEqualsIgnoreCase,
@@ -35,7 +56,7 @@ pub enum Operator {
     ArnNotEquals,
     ArnNotLike,
     Null,
-}
+);
 
 /// How an operator reads its values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,77 +98,10 @@ pub enum Relation {
     Ge,
 }
 
-const ALL: [Operator; 27] = {
-    use Operator::*;
-    [
-        StringEquals,
-        StringNotEquals,
-        StringEqualsIgnoreCase,
-        StringNotEqualsIgnoreCase,
-        StringLike,
-        StringNotLike,
-        NumericEquals,
-        NumericNotEquals,
-        NumericLessThan,
-        NumericLessThanEquals,
-        NumericGreaterThan,
-        NumericGreaterThanEquals,
-        DateEquals,
-        DateNotEquals,
-        DateLessThan,
-        DateLessThanEquals,
-        DateGreaterThan,
-        DateGreaterThanEquals,
-        Bool,
-        BinaryEquals,
-        IpAddress,
-        NotIpAddress,
-        ArnEquals,
-        ArnLike,
-        ArnNotEquals,
-        ArnNotLike,
-        Null,
-    ]
-};
-
 impl Operator {
     /// The operator spelled exactly `name` (names are case-sensitive).
     pub fn from_name(name: &str) -> Option<Self> {
         ALL.into_iter().find(|op| op.name() == name)
-    }
-
-    /// The operator's name as written in policies.
-    pub fn name(self) -> &'static str {
-        use Operator::*;
-        match self {
-            StringEquals => "StringEquals",
-            StringNotEquals => "StringNotEquals",
-            StringEqualsIgnoreCase => "StringEqualsIgnoreCase",
-            StringNotEqualsIgnoreCase => "StringNotEqualsIgnoreCase",
-            StringLike => "StringLike",
-            StringNotLike => "StringNotLike",
-            NumericEquals => "NumericEquals",
-            NumericNotEquals => "NumericNotEquals",
-            NumericLessThan => "NumericLessThan",
-            NumericLessThanEquals => "NumericLessThanEquals",
-            NumericGreaterThan => "NumericGreaterThan",
-            NumericGreaterThanEquals => "NumericGreaterThanEquals",
-            DateEquals => "DateEquals",
-            DateNotEquals => "DateNotEquals",
-            DateLessThan => "DateLessThan",
-            DateLessThanEquals => "DateLessThanEquals",
-            DateGreaterThan => "DateGreaterThan",
-            DateGreaterThanEquals => "DateGreaterThanEquals",
-            Bool => "Bool",
-            BinaryEquals => "BinaryEquals",
-            IpAddress => "IpAddress",
-            NotIpAddress => "NotIpAddress",
-            ArnEquals => "ArnEquals",
-            ArnLike => "ArnLike",
-            ArnNotEquals => "ArnNotEquals",
-            ArnNotLike => "ArnNotLike",
-            Null => "Null",
-        }
     }
 
     /// True for the negated forms, whose result is the negation of their positive counterpart

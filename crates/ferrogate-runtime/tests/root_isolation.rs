@@ -9,27 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use ferrogate_runtime::agent::{EventKind, RuntimeCommand, StopCode};
 use ferrogate_runtime::idrange::{IdPool, RANGE_SIZE};
 
-fn stopped(events: &[ferrogate_runtime::agent::RuntimeEvent]) -> (StopCode, String) {
-    events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::TaskStopped {
-                stop_code, reason, ..
-            } => Some((*stop_code, reason.clone())),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("not stopped: {events:#?}"))
-}
-
 /// Runs `script` as the container's root in busybox and returns its log.
 async fn run_root_script(id: &str, script: &str) -> String {
-    let (dir, mut agent) = common::agent_with_busybox().await;
-    let events = common::run_to_stop(&mut agent, common::task(id, &["sh", "-c", script]), 60).await;
-    let (code, reason) = stopped(&events);
-    assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
-    let log = std::fs::read_to_string(dir.path().join(format!("logs/{id}/main.log"))).unwrap();
-    common::assert_clean(dir.path());
-    log
+    common::run_script(id, script, None).await.0
 }
 
 /// The container's root is uid 0 of the task's own user namespace, mapped onto an
@@ -129,7 +111,7 @@ async fn container_output_is_a_capped_pipe() {
          echo done >&2";
     let events =
         common::run_to_stop(&mut agent, common::task("t-out", &["sh", "-c", script]), 60).await;
-    let (code, reason) = stopped(&events);
+    let (code, reason) = common::stopped_clean(&events);
     assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
     let path = dir.path().join("logs/t-out/main.log");
     let meta = std::fs::metadata(&path).unwrap();

@@ -6,31 +6,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use ferrogate_runtime::agent::{
-    start_agent, ContainerSpec, EventKind, MountPoint, RuntimeEvent, StopCode,
-};
+use ferrogate_runtime::agent::{start_agent, ContainerSpec, EventKind, MountPoint, StopCode};
 use ferrogate_runtime::{ContainerName, VolumeName};
 
-fn stopped(events: &[RuntimeEvent]) -> (StopCode, String) {
-    match &events.last().unwrap().kind {
-        EventKind::TaskStopped {
-            stop_code,
-            reason,
-            teardown,
-        } => {
-            assert!(teardown.errors.is_empty(), "{teardown:?}");
-            (*stop_code, reason.clone())
-        }
-        k => panic!("{k:?}"),
-    }
-}
-
-fn exit_code(events: &[RuntimeEvent]) -> Option<i32> {
-    events.iter().find_map(|e| match &e.kind {
-        EventKind::ContainerExited { exit, .. } => Some(exit.exit_code),
-        _ => None,
-    })
-}
+use common::{exit_code, stopped_clean as stopped};
 
 /// Host directories the image's symlinks point at: each 0700 and empty.
 struct Bait {
@@ -164,17 +143,10 @@ async fn image_symlinks_cannot_touch_the_host() {
     common::assert_clean(dir.path());
 }
 
-/// Runs `script` in busybox (as root unless `user` is set) and returns its log.
+/// Runs `script` in busybox (as root unless `user` is set) to a clean exit and returns its log.
 async fn run_script(id: &str, script: &str, user: Option<&str>) -> String {
-    let (dir, mut agent) = common::agent_with_busybox().await;
-    let mut spec = common::task(id, &["sh", "-c", script]);
-    spec.containers[0].user = user.map(str::to_owned);
-    let events = common::run_to_stop(&mut agent, spec, 60).await;
-    let (code, reason) = stopped(&events);
-    assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
-    let log = std::fs::read_to_string(dir.path().join(format!("logs/{id}/main.log"))).unwrap();
+    let (log, events) = common::run_script(id, script, user).await;
     assert_eq!(exit_code(&events), Some(0), "{log}");
-    common::assert_clean(dir.path());
     log
 }
 

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::stopped;
+
 use ferrogate_runtime::agent::{EventKind, StopCode, TaskState};
 
 fn exit_of(
@@ -102,19 +104,6 @@ async fn wait_for_log(path: &std::path::Path, needle: &str, secs: u64) -> String
         path.display(),
         std::fs::read_to_string(path)
     );
-}
-
-fn stopped(
-    events: &[ferrogate_runtime::agent::RuntimeEvent],
-) -> (StopCode, String, ferrogate_runtime::agent::TeardownReport) {
-    match &events.last().unwrap().kind {
-        EventKind::TaskStopped {
-            stop_code,
-            reason,
-            teardown,
-        } => (*stop_code, reason.clone(), teardown.clone()),
-        k => panic!("{k:?}"),
-    }
 }
 
 /// The marker test: contents, file names and directory names written by the

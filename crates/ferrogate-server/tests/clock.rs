@@ -1,20 +1,9 @@
 //! The real server in-process with an injected clock, driven by botocore's signer
 //! (`tests/py/raw.py`), for behaviour that depends on time passing: session expiry.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Arc;
+mod common;
 
-use ferrogate_server::{App, DataDir, Listening};
-use ferrogate_types::{AccountId, Clock, ManualClock, SystemClock};
-
-fn raw_py() -> PathBuf {
-    PathBuf::from(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("../../tests/py/raw.py")
-}
+use common::{ClockServer, Signer};
 
 struct Caller {
     endpoint: String,
@@ -26,30 +15,13 @@ struct Caller {
 impl Caller {
     /// A signed query call; `skew` minutes are added to the signer's clock.
     fn query(&self, service: &str, body: &str, skew: i64) -> (u16, String) {
-        let mut cmd = Command::new("python3");
-        cmd.arg(raw_py())
-            .args([service, "query", body, "--skew-minutes", &skew.to_string()]);
-        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", &self.key)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env_remove("AWS_SESSION_TOKEN");
-        if let Some(t) = &self.token {
-            cmd.env("AWS_SESSION_TOKEN", t);
-        }
-        let out = cmd
-            .output()
-            .expect("python3 (run .ci/run to install boto3)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        (
-            u16::try_from(v["status"].as_u64().unwrap()).unwrap(),
-            v["body"].as_str().unwrap().to_owned(),
-        )
+        let signer = Signer {
+            endpoint: &self.endpoint,
+            key: &self.key,
+            secret: &self.secret,
+            token: self.token.as_deref(),
+        };
+        signer.run(&[service, "query", body, "--skew-minutes", &skew.to_string()])
     }
 }
 
@@ -79,30 +51,12 @@ fn encode(s: &str) -> String {
 
 #[test]
 fn session_credentials_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::open(&dir.path().join("data")).unwrap();
-    let clock = ManualClock::new(SystemClock.now());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let endpoint = rt.block_on(async {
-        let account = AccountId::parse("000000000000").unwrap();
-        let (app, _) = App::open_with_clock(&data, &account, Arc::new(clock.clone()))
-            .await
-            .unwrap();
-        let listening = Listening::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let endpoint = format!("http://{}", listening.local_addr);
-        tokio::spawn(ferrogate_server::serve(app, listening, async {
-            let _ = shutdown_rx.await;
-        }));
-        endpoint
-    });
-    let creds = data.read_credentials().unwrap();
+    let server = ClockServer::start();
+    let (clock, endpoint) = (&server.clock, server.endpoint.clone());
     let root = Caller {
         endpoint: endpoint.clone(),
-        key: creds.access_key_id.clone(),
-        secret: creds.secret_access_key.to_string(),
+        key: server.key.clone(),
+        secret: server.secret.clone(),
         token: None,
     };
     let trust = encode(
@@ -148,5 +102,5 @@ fn session_credentials_expire() {
     // Long-term credentials are unaffected.
     let (status, _) = root.query("sts", "Action=GetCallerIdentity&Version=2011-06-15", 16);
     assert_eq!(status, 200);
-    let _ = shutdown_tx.send(());
+    drop(server); // stops the server
 }

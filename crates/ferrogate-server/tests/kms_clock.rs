@@ -3,24 +3,17 @@
 //! was advanced): scheduled deletion, automatic rotation, expiry of imported material, and the
 //! `AwsServiceEvent` records maintenance writes.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+mod common;
 
-use ferrogate_server::{App, DataDir, Listening};
-use ferrogate_types::{AccountId, Clock, ManualClock, SystemClock};
+use std::path::Path;
+
+use common::shell::sh;
+use common::{ClockServer, Signer};
+use ferrogate_types::Clock;
 use serde_json::{json, Value};
 
 const MINUTE: u64 = 60 * 1000;
 const DAY: u64 = 24 * 60 * MINUTE;
-
-fn raw_py() -> PathBuf {
-    PathBuf::from(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("../../tests/py/raw.py")
-}
 
 struct Caller {
     endpoint: String,
@@ -32,34 +25,24 @@ struct Caller {
 
 impl Caller {
     fn call(&self, service: &str, target: &str, body: &Value) -> (u16, Value) {
-        let out = Command::new("python3")
-            .arg(raw_py())
-            .args([
-                service,
-                "json",
-                target,
-                &body.to_string(),
-                "--skew-minutes",
-                &self.skew_minutes.get().to_string(),
-            ])
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", &self.key)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env_remove("AWS_SESSION_TOKEN")
-            .output()
-            .expect("python3 (run .ci/run to install boto3)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let status = u16::try_from(v["status"].as_u64().unwrap()).unwrap();
-        let body = v["body"].as_str().unwrap();
+        let signer = Signer {
+            endpoint: &self.endpoint,
+            key: &self.key,
+            secret: &self.secret,
+            token: None,
+        };
+        let skew = self.skew_minutes.get().to_string();
+        let (status, body) = signer.run(&[
+            service,
+            "json",
+            target,
+            &body.to_string(),
+            "--skew-minutes",
+            &skew,
+        ]);
         (
             status,
-            serde_json::from_str(body).unwrap_or_else(|_| json!({ "raw": body })),
+            serde_json::from_str(&body).unwrap_or_else(|_| json!({ "raw": body })),
         )
     }
 
@@ -94,78 +77,38 @@ impl Caller {
 }
 
 struct Fixture {
-    clock: ManualClock,
-    app: App,
-    rt: tokio::runtime::Runtime,
+    server: ClockServer,
     caller: Caller,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
 }
 
 impl Fixture {
     fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data = DataDir::open(&dir.path().join("data")).unwrap();
-        let clock = ManualClock::new(SystemClock.now());
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let (app, endpoint) = rt.block_on(async {
-            let account = AccountId::parse("000000000000").unwrap();
-            let (app, _) = App::open_with_clock(&data, &account, Arc::new(clock.clone()))
-                .await
-                .unwrap();
-            let listening = Listening::bind("127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            let endpoint = format!("http://{}", listening.local_addr);
-            tokio::spawn(ferrogate_server::serve(app.clone(), listening, async {
-                let _ = shutdown_rx.await;
-            }));
-            (app, endpoint)
-        });
-        let creds = data.read_credentials().unwrap();
+        let server = ClockServer::start();
         let caller = Caller {
-            endpoint,
-            key: creds.access_key_id.clone(),
-            secret: creds.secret_access_key.to_string(),
+            endpoint: server.endpoint.clone(),
+            key: server.key.clone(),
+            secret: server.secret.clone(),
             skew_minutes: std::cell::Cell::new(0),
         };
-        Self {
-            clock,
-            app,
-            rt,
-            caller,
-            _shutdown: shutdown_tx,
-            _dir: dir,
-        }
+        Self { server, caller }
     }
 
     /// Moves the server's clock (and the signer's) forward to `total_ms` after the start.
     fn advance_to(&self, total_ms: u64) {
         let now_ms = self.caller.skew_minutes.get() * MINUTE;
         assert!(total_ms >= now_ms && total_ms % MINUTE == 0);
-        self.clock
+        self.server
+            .clock
             .advance_millis(i64::try_from(total_ms - now_ms).unwrap());
         self.caller.skew_minutes.set(total_ms / MINUTE);
     }
 
     fn maintain(&self) -> usize {
-        self.rt.block_on(self.app.run_maintenance()).unwrap()
+        self.server
+            .rt
+            .block_on(self.server.app.run_maintenance())
+            .unwrap()
     }
-}
-
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("set -e\n{script}"))
-        .current_dir(dir)
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Imports fresh material into `key` with AWS's openssl recipe; material expires at `valid_to`.
@@ -240,7 +183,7 @@ fn deletion_rotation_and_material_expiry_follow_the_clock() {
     );
     assert_eq!(sched["PendingWindowInDays"], 7);
     let deletion_date = sched["DeletionDate"].as_f64().unwrap();
-    let start = f.clock.now().millis() as f64 / 1000.0;
+    let start = f.server.clock.now().millis() as f64 / 1000.0;
     assert!(
         (deletion_date - (start + 7.0 * 86_400.0)).abs() < 2.0,
         "{sched}"
@@ -340,7 +283,7 @@ fn deletion_rotation_and_material_expiry_follow_the_clock() {
     assert_eq!(dec["KeyMaterialId"], new_material.as_str());
     let status = c.kms_ok("GetKeyRotationStatus", json!({ "KeyId": rotating_arn }));
     let next = status["NextRotationDate"].as_f64().unwrap();
-    let now = f.clock.now().millis() as f64 / 1000.0;
+    let now = f.server.clock.now().millis() as f64 / 1000.0;
     assert!(
         next > now + 88.0 * 86_400.0 && next < now + 91.0 * 86_400.0,
         "{status}"

@@ -329,16 +329,7 @@ pub fn new_event_id(time: Timestamp) -> String {
     b[..6].copy_from_slice(&ms[2..]);
     b[6] = (b[6] & 0x0f) | 0x70;
     b[8] = (b[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(HEX[usize::from(byte >> 4)] as char);
-        s.push(HEX[usize::from(byte & 0xf)] as char);
-    }
-    s
+    ferrogate_types::format_uuid(&b)
 }
 
 /// The event time (milliseconds) an `eventID` made by [`new_event_id`] carries.

@@ -1,7 +1,5 @@
 //! Amazon Resource Names.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// A string that is not an ARN.
@@ -100,24 +98,7 @@ impl Arn {
     }
 }
 
-impl TryFrom<String> for Arn {
-    type Error = ArnError;
-    fn try_from(s: String) -> Result<Self, ArnError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<Arn> for String {
-    fn from(a: Arn) -> String {
-        a.text
-    }
-}
-
-impl fmt::Display for Arn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
+crate::text_type!(Arn, text, ArnError);
 
 #[cfg(test)]
 mod tests {

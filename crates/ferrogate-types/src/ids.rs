@@ -41,24 +41,7 @@ impl AccountId {
     }
 }
 
-impl TryFrom<String> for AccountId {
-    type Error = IdError;
-    fn try_from(s: String) -> Result<Self, IdError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<AccountId> for String {
-    fn from(a: AccountId) -> String {
-        a.0
-    }
-}
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::text_type!(AccountId, 0, IdError);
 
 /// An AWS region name such as `us-east-1`.
 ///
@@ -94,24 +77,7 @@ impl Region {
     }
 }
 
-impl TryFrom<String> for Region {
-    type Error = IdError;
-    fn try_from(s: String) -> Result<Self, IdError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<Region> for String {
-    fn from(r: Region) -> String {
-        r.0
-    }
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::text_type!(Region, 0, IdError);
 
 /// The id of one API request, returned in `x-amzn-RequestId` and recorded as the
 /// CloudTrail `requestID`. Formatted as a lowercase UUID, as AWS does.
@@ -139,7 +105,8 @@ impl fmt::Display for RequestId {
     }
 }
 
-fn format_uuid(b: &[u8; 16]) -> String {
+/// 16 bytes in the UUID text form (`8-4-4-4-12` lowercase hex digits).
+pub fn format_uuid(b: &[u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(36);
     for (i, byte) in b.iter().enumerate() {

@@ -9,7 +9,7 @@ use ferrogate_store::Direction;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{kind_of, load_entity};
+use super::entity::{entity_name, kind_of, load_entity, recorded_entity};
 use super::managed::{load_policy, parse_policy_arn, policy_arn_input};
 use super::output::Listing;
 use super::{entity_resource, lower_first, on_entity, paged, Iam, Page, Params};
@@ -36,13 +36,8 @@ impl<const K: u8, const ATTACH: bool> AttachmentInput<K, ATTACH> {
     }
 
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let kind = kind_of::<K>();
-        let entity = Params(p).required(kind.param())?;
-        Checks::new()
-            .name(entity, &lower_first(kind.param()), 64)
-            .done()?;
         Ok(Self {
-            entity: entity.into(),
+            entity: entity_name(p, kind_of::<K>(), 64)?,
             policy_arn: policy_arn_input(p)?,
         })
     }
@@ -133,7 +128,9 @@ where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ lower_first(kind_of::<K>().param()): self.entity, "policyArn": self.policy_arn })
+        let mut v = recorded_entity(kind_of::<K>(), &self.entity);
+        v["policyArn"] = json!(self.policy_arn);
+        v
     }
 }
 
@@ -205,6 +202,6 @@ where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ lower_first(kind_of::<K>().param()): self.entity })
+        recorded_entity(kind_of::<K>(), &self.entity)
     }
 }

@@ -8,10 +8,11 @@ use ferrogate_api::{
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{any_under, ensure_no_policies, entity_arn, load_entity};
+use super::entity::{created, entity_arn, insert_new, load, load_entity, shown};
+use super::lifecycle::name_param;
 use super::output::{GroupWithUsers, Listing, Owned, Single};
 use super::users::load_user;
-use super::{on_entity, on_listing, owned, paged, trail_date, Iam, Page, Params};
+use super::{on_entity, owned, paged, trail_date, Iam, Page, Params};
 use crate::ids;
 use crate::model::{keys, tables, EntityKind, Group, Membership, User};
 use crate::validate::Checks;
@@ -25,15 +26,11 @@ fn load_group(
     account: &str,
     name: &str,
 ) -> Result<Group, IamError> {
-    tables::GROUPS
-        .get(tx, &keys::entity(account, EntityKind::Group, name))?
-        .ok_or_else(|| super::entity::no_such_entity(EntityKind::Group, name))
+    load(tx, account, name)
 }
 
 fn group_name(p: &QueryParams) -> Result<String, IamError> {
-    let name = Params(p).required("GroupName")?;
-    Checks::new().name(name, "groupName", 128).done()?;
-    Ok(name.into())
+    name_param::<Group>(p)
 }
 
 /// `CreateGroup`.
@@ -74,35 +71,19 @@ impl Operation for CreateGroupInput {
     fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let key = keys::entity(account, EntityKind::Group, &i.name);
-        if tables::GROUPS.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "Group with name {} already exists.",
-                i.name
-            )));
-        }
-        let g = Group {
-            name: i.name.clone(),
-            group_id: ids::unique_id("AGPA").ok_or(IamError::RandomnessUnavailable)?,
-            path: i.path.clone(),
-            create_date: ctx.now,
-        };
-        tables::GROUPS.put(tx.write()?, &key, &g)?;
+        let g = insert_new(&mut tx, account, &i.name, |_| {
+            Ok(Group {
+                name: i.name.clone(),
+                group_id: ids::unique_id("AGPA").ok_or(IamError::RandomnessUnavailable)?,
+                path: i.path.clone(),
+                create_date: ctx.now,
+            })
+        })?;
         let elements = json!({ "group": {
             "path": g.path, "groupName": g.name, "groupId": g.group_id, "arn": g.arn(account),
             "createDate": trail_date(g.create_date),
         }});
-        let name = g.name.clone();
-        Ok(Reply::new(Single {
-            element: "Group",
-            item: Owned {
-                account: account.to_owned(),
-                item: g,
-                with_tags: false,
-            },
-        })
-        .elements(elements)
-        .resource("AWS::IAM::Group", name))
+        Ok(created(account, g, elements))
     }
 }
 
@@ -157,118 +138,13 @@ impl Operation for GetGroupInput {
             }
         }
         Ok(Reply::new(GroupWithUsers {
-            group: Owned {
-                account: account.to_owned(),
-                item: g,
-                with_tags: false,
-            },
+            group: shown(account, g),
             users: Listing::new("Users", owned(account, users), next),
         }))
     }
 }
 
 impl Recorded for GetGroupInput {
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "groupName": self.name })
-    }
-}
-
-/// `ListGroups`.
-#[derive(Debug, Clone)]
-pub struct ListGroupsInput {
-    path_prefix: String,
-    page: Page,
-}
-
-impl ListGroupsInput {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let q = Params(p);
-        let path_prefix = q.optional("PathPrefix").unwrap_or("/").to_owned();
-        Checks::new()
-            .path_prefix(&path_prefix, "pathPrefix")
-            .done()?;
-        Ok(Self {
-            path_prefix,
-            page: Page::decode(&q)?,
-        })
-    }
-}
-
-impl Operation for ListGroupsInput {
-    type Output = Listing<Owned<Group>>;
-
-    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        Ok(on_listing(s, "iam:ListGroups", "group"))
-    }
-
-    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
-        let account = ctx.principal.account.as_str();
-        let (groups, next) = paged(
-            tx.read(),
-            tables::GROUPS,
-            &keys::entities(account),
-            &i.page,
-            |g| g.path.starts_with(&i.path_prefix),
-        )?;
-        Ok(Reply::new(Listing::new(
-            "Groups",
-            owned(account, groups),
-            next,
-        )))
-    }
-}
-
-impl Recorded for ListGroupsInput {
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        Value::Null
-    }
-}
-
-/// `DeleteGroup`.
-#[derive(Debug, Clone)]
-pub struct DeleteGroupInput {
-    name: String,
-}
-
-impl DeleteGroupInput {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self {
-            name: group_name(p)?,
-        })
-    }
-}
-
-impl Operation for DeleteGroupInput {
-    type Output = NoResult;
-
-    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        on_entity(s, "iam:DeleteGroup", EntityKind::Group, &self.name)
-    }
-
-    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { mut tx, ctx, .. } = x;
-        let account = ctx.principal.account.as_str();
-        let g = load_group(tx.read(), account, &op.name)?;
-        if any_under(
-            tx.read(),
-            tables::GROUP_MEMBERS.tree(),
-            &keys::memberships(account, &g.name),
-        )? {
-            return Err(IamError::DeleteConflict(
-                "Cannot delete entity, must remove users from group first.".into(),
-            ));
-        }
-        ensure_no_policies(tx.read(), account, EntityKind::Group, &g.name)?;
-        tables::GROUPS.delete(
-            tx.write()?,
-            &keys::entity(account, EntityKind::Group, &g.name),
-        )?;
-        Ok(Reply::new(NoResult).resource("AWS::IAM::Group", g.name))
-    }
-}
-
-impl Recorded for DeleteGroupInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
         json!({ "groupName": self.name })
     }

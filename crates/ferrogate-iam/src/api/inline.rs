@@ -9,9 +9,9 @@ use ferrogate_store::Direction;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{kind_of, load_entity};
+use super::entity::{entity_param, kind_of, load_entity, recorded_entity};
 use super::output::{InlinePolicyOutput, Listing, Names};
-use super::{lower_first, on_entity, paged, Iam, Page, Params};
+use super::{on_entity, paged, Iam, Page, Params};
 use crate::model::{keys, tables, InlinePolicy};
 use crate::validate::Checks;
 use crate::IamError;
@@ -34,15 +34,6 @@ fn no_such_inline(noun: &str, name: &str) -> IamError {
     ))
 }
 
-fn entity_param<const K: u8>(p: &QueryParams) -> Result<String, IamError> {
-    let kind = kind_of::<K>();
-    let name = Params(p).required(kind.param())?;
-    Checks::new()
-        .name(name, &lower_first(kind.param()), 128)
-        .done()?;
-    Ok(name.to_owned())
-}
-
 /// `iam:<verb><Kind>Policy` (or `…Policies`) on the stored entity.
 fn authorize<const K: u8>(
     s: &Scope<'_, Iam>,
@@ -60,7 +51,7 @@ fn authorize<const K: u8>(
 }
 
 fn entity_parameters<const K: u8>(entity: &str, policy: Option<&str>) -> Value {
-    let mut v = json!({ lower_first(kind_of::<K>().param()): entity });
+    let mut v = recorded_entity(kind_of::<K>(), entity);
     if let Some(p) = policy {
         v["policyName"] = json!(p);
     }
@@ -152,14 +143,14 @@ where
     }
 }
 
-/// `Get{User,Group,Role}Policy`.
+/// `Get{User,Group,Role}Policy` (`DELETE = false`) and `Delete{User,Group,Role}Policy`.
 #[derive(Debug, Clone)]
-pub struct GetPolicyInlineInput<const K: u8> {
+pub struct NamedInlineInput<const K: u8, const DELETE: bool> {
     entity: String,
     policy_name: String,
 }
 
-impl<const K: u8> GetPolicyInlineInput<K> {
+impl<const K: u8, const DELETE: bool> NamedInlineInput<K, DELETE> {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let entity = entity_param::<K>(p)?;
         let policy_name = Params(p).required("PolicyName")?;
@@ -171,7 +162,16 @@ impl<const K: u8> GetPolicyInlineInput<K> {
     }
 }
 
-impl<const K: u8> Operation for GetPolicyInlineInput<K>
+impl<const K: u8, const DELETE: bool> Recorded for NamedInlineInput<K, DELETE>
+where
+    Self: ferrogate_api::Registered<Service = Iam>,
+{
+    fn request_parameters(&self, _: Sent<'_>) -> Value {
+        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
+    }
+}
+
+impl<const K: u8> Operation for NamedInlineInput<K, false>
 where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
@@ -198,15 +198,6 @@ where
             name: p.name,
             document: p.document,
         }))
-    }
-}
-
-impl<const K: u8> Recorded for GetPolicyInlineInput<K>
-where
-    Self: ferrogate_api::Registered<Service = Iam>,
-{
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
     }
 }
 
@@ -262,26 +253,7 @@ where
     }
 }
 
-/// `Delete{User,Group,Role}Policy`.
-#[derive(Debug, Clone)]
-pub struct DeletePolicyInlineInput<const K: u8> {
-    entity: String,
-    policy_name: String,
-}
-
-impl<const K: u8> DeletePolicyInlineInput<K> {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let entity = entity_param::<K>(p)?;
-        let policy_name = Params(p).required("PolicyName")?;
-        Checks::new().name(policy_name, "policyName", 128).done()?;
-        Ok(Self {
-            entity,
-            policy_name: policy_name.into(),
-        })
-    }
-}
-
-impl<const K: u8> Operation for DeletePolicyInlineInput<K>
+impl<const K: u8> Operation for NamedInlineInput<K, true>
 where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
@@ -301,15 +273,6 @@ where
             return Err(no_such_inline(kind.noun(), &i.policy_name));
         }
         Ok(Reply::new(NoResult).resource(kind.resource_type(), entity.name))
-    }
-}
-
-impl<const K: u8> Recorded for DeletePolicyInlineInput<K>
-where
-    Self: ferrogate_api::Registered<Service = Iam>,
-{
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        entity_parameters::<K>(&self.entity, Some(&self.policy_name))
     }
 }
 

@@ -289,29 +289,71 @@ fn owned_key(
     }
 }
 
+/// The key `UpdateAccessKey` and `DeleteAccessKey` act on: `AccessKeyId`, of `UserName` or
+/// of the caller.
+#[derive(Debug, Clone)]
+struct KeyOfUser {
+    user_name: Option<String>,
+    access_key_id: String,
+}
+
+impl KeyOfUser {
+    /// Reads both parameters and queues their checks on `c` (the caller runs them).
+    fn decode(q: &Params<'_>, c: &mut Checks) -> Result<Self, IamError> {
+        let user_name = q.optional("UserName").map(str::to_owned);
+        let access_key_id = q.required("AccessKeyId")?.to_owned();
+        if let Some(n) = &user_name {
+            c.name(n, "userName", 128);
+        }
+        c.word(&access_key_id, "accessKeyId", 16, 128);
+        Ok(Self {
+            user_name,
+            access_key_id,
+        })
+    }
+
+    fn authorize(&self, s: &Scope<'_, Iam>, action: &str) -> Result<Authorization, IamError> {
+        on_user(s, action, self.user_name.as_deref())
+    }
+
+    /// The stored name of the key's user (`None`: root) and the key, which must be theirs.
+    fn load(
+        &self,
+        tx: &dyn ReadTx,
+        account: &str,
+        caller: &Principal,
+    ) -> Result<(Option<String>, AccessKey), IamError> {
+        let user = resolve(tx, account, target(self.user_name.as_deref(), caller)?)?;
+        let key = owned_key(tx, account, user.as_deref(), &self.access_key_id)?;
+        Ok((user, key))
+    }
+
+    fn request_parameters(&self, status: Option<KeyStatus>) -> Value {
+        let mut v = json!({ "accessKeyId": self.access_key_id });
+        if let Some(s) = status {
+            v["status"] = json!(s.as_str());
+        }
+        if let Some(n) = &self.user_name {
+            v["userName"] = json!(n);
+        }
+        v
+    }
+}
+
 /// `UpdateAccessKey`.
 #[derive(Debug, Clone)]
 pub struct UpdateAccessKeyInput {
-    user_name: Option<String>,
-    access_key_id: String,
+    key: KeyOfUser,
     status: KeyStatus,
 }
 
 impl UpdateAccessKeyInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
-        let user_name = q.optional("UserName").map(str::to_owned);
-        let access_key_id = q.required("AccessKeyId")?.to_owned();
-        let status = q.required("Status")?;
         let mut c = Checks::new();
-        if let Some(n) = &user_name {
-            c.name(n, "userName", 128);
-        }
-        c.word(&access_key_id, "accessKeyId", 16, 128).one_of(
-            status,
-            "status",
-            &["Active", "Inactive", "Expired"],
-        );
+        let key = KeyOfUser::decode(&q, &mut c)?;
+        let status = q.required("Status")?;
+        c.one_of(status, "status", &["Active", "Inactive", "Expired"]);
         c.done()?;
         let status = match status {
             "Active" => KeyStatus::Active,
@@ -322,11 +364,7 @@ impl UpdateAccessKeyInput {
                 ))
             }
         };
-        Ok(Self {
-            user_name,
-            access_key_id,
-            status,
-        })
+        Ok(Self { key, status })
     }
 }
 
@@ -334,18 +372,13 @@ impl Operation for UpdateAccessKeyInput {
     type Output = NoResult;
 
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        on_user(s, "iam:UpdateAccessKey", self.user_name.as_deref())
+        self.key.authorize(s, "iam:UpdateAccessKey")
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let user = resolve(
-            tx.read(),
-            account,
-            target(i.user_name.as_deref(), ctx.principal)?,
-        )?;
-        let mut key = owned_key(tx.read(), account, user.as_deref(), &i.access_key_id)?;
+        let (_, mut key) = i.key.load(tx.read(), account, ctx.principal)?;
         key.status = i.status;
         tables::KEYS.put(tx.write()?, &keys::key(&key.access_key_id), &key)?;
         Ok(Reply::new(NoResult).resource("AWS::IAM::AccessKey", key.access_key_id))
@@ -354,35 +387,22 @@ impl Operation for UpdateAccessKeyInput {
 
 impl Recorded for UpdateAccessKeyInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "accessKeyId": self.access_key_id, "status": self.status.as_str() });
-        if let Some(n) = &self.user_name {
-            v["userName"] = json!(n);
-        }
-        v
+        self.key.request_parameters(Some(self.status))
     }
 }
 
 /// `DeleteAccessKey`.
 #[derive(Debug, Clone)]
 pub struct DeleteAccessKeyInput {
-    user_name: Option<String>,
-    access_key_id: String,
+    key: KeyOfUser,
 }
 
 impl DeleteAccessKeyInput {
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let q = Params(p);
-        let user_name = q.optional("UserName").map(str::to_owned);
-        let access_key_id = q.required("AccessKeyId")?.to_owned();
         let mut c = Checks::new();
-        if let Some(n) = &user_name {
-            c.name(n, "userName", 128);
-        }
-        c.word(&access_key_id, "accessKeyId", 16, 128).done()?;
-        Ok(Self {
-            user_name,
-            access_key_id,
-        })
+        let key = KeyOfUser::decode(&Params(p), &mut c)?;
+        c.done()?;
+        Ok(Self { key })
     }
 }
 
@@ -390,18 +410,13 @@ impl Operation for DeleteAccessKeyInput {
     type Output = NoResult;
 
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        on_user(s, "iam:DeleteAccessKey", self.user_name.as_deref())
+        self.key.authorize(s, "iam:DeleteAccessKey")
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let user = resolve(
-            tx.read(),
-            account,
-            target(i.user_name.as_deref(), ctx.principal)?,
-        )?;
-        let key = owned_key(tx.read(), account, user.as_deref(), &i.access_key_id)?;
+        let (user, key) = i.key.load(tx.read(), account, ctx.principal)?;
         let w = tx.write()?;
         tables::KEYS.delete(w, &keys::key(&key.access_key_id))?;
         tables::USER_KEYS.delete(
@@ -414,10 +429,6 @@ impl Operation for DeleteAccessKeyInput {
 
 impl Recorded for DeleteAccessKeyInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({ "accessKeyId": self.access_key_id });
-        if let Some(n) = &self.user_name {
-            v["userName"] = json!(n);
-        }
-        v
+        self.key.request_parameters(None)
     }
 }

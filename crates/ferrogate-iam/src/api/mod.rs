@@ -7,6 +7,7 @@ pub mod entity;
 mod groups;
 mod inline;
 mod keys;
+mod lifecycle;
 mod managed;
 pub mod output;
 mod roles;
@@ -23,16 +24,12 @@ use ferrogate_store::ReadTx;
 use ferrogate_types::Timestamp;
 use ferrogate_wire::query::{QueryParams, XmlWriter};
 
-pub use groups::{
-    CreateGroupInput, DeleteGroupInput, GetGroupInput, ListGroupsForUserInput, ListGroupsInput,
-};
+pub use groups::{CreateGroupInput, GetGroupInput, ListGroupsForUserInput};
 pub use keys::*;
 pub use managed::{
     CreatePolicyInput, DeletePolicyInput, GetPolicyInput, GetPolicyVersionInput, ListPoliciesInput,
 };
-pub use roles::{
-    CreateRoleInput, DeleteRoleInput, GetRoleInput, ListRolesInput, UpdateAssumeRolePolicyInput,
-};
+pub use roles::{CreateRoleInput, GetRoleInput, UpdateAssumeRolePolicyInput};
 pub use sts::*;
 pub use tags::*;
 pub use users::*;
@@ -210,13 +207,21 @@ pub(crate) fn owned<T>(account: &str, items: Vec<T>) -> Vec<output::Owned<T>> {
 
 /// The request's tags as condition keys.
 pub(crate) fn request_tags(tags: &[crate::model::Tag]) -> RequestTags {
-    RequestTags::Set(
-        tags.iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect(),
-    )
+    RequestTags::Set(crate::model::Tag::pairs(tags))
 }
 
+/// `ListUsers`.
+pub type ListUsersInput = lifecycle::ListEntitiesInput<crate::model::User>;
+/// `ListGroups`.
+pub type ListGroupsInput = lifecycle::ListEntitiesInput<crate::model::Group>;
+/// `ListRoles`.
+pub type ListRolesInput = lifecycle::ListEntitiesInput<crate::model::Role>;
+/// `DeleteUser`.
+pub type DeleteUserInput = lifecycle::DeleteEntityInput<crate::model::User>;
+/// `DeleteGroup`.
+pub type DeleteGroupInput = lifecycle::DeleteEntityInput<crate::model::Group>;
+/// `DeleteRole`.
+pub type DeleteRoleInput = lifecycle::DeleteEntityInput<crate::model::Role>;
 /// `PutUserPolicy`.
 pub type PutUserPolicyInput = inline::PutPolicyInput<{ entity::USER }>;
 /// `PutGroupPolicy`.
@@ -224,11 +229,11 @@ pub type PutGroupPolicyInput = inline::PutPolicyInput<{ entity::GROUP }>;
 /// `PutRolePolicy`.
 pub type PutRolePolicyInput = inline::PutPolicyInput<{ entity::ROLE }>;
 /// `GetUserPolicy`.
-pub type GetUserPolicyInput = inline::GetPolicyInlineInput<{ entity::USER }>;
+pub type GetUserPolicyInput = inline::NamedInlineInput<{ entity::USER }, false>;
 /// `GetGroupPolicy`.
-pub type GetGroupPolicyInput = inline::GetPolicyInlineInput<{ entity::GROUP }>;
+pub type GetGroupPolicyInput = inline::NamedInlineInput<{ entity::GROUP }, false>;
 /// `GetRolePolicy`.
-pub type GetRolePolicyInput = inline::GetPolicyInlineInput<{ entity::ROLE }>;
+pub type GetRolePolicyInput = inline::NamedInlineInput<{ entity::ROLE }, false>;
 /// `ListUserPolicies`.
 pub type ListUserPoliciesInput = inline::ListPoliciesInlineInput<{ entity::USER }>;
 /// `ListGroupPolicies`.
@@ -236,11 +241,11 @@ pub type ListGroupPoliciesInput = inline::ListPoliciesInlineInput<{ entity::GROU
 /// `ListRolePolicies`.
 pub type ListRolePoliciesInput = inline::ListPoliciesInlineInput<{ entity::ROLE }>;
 /// `DeleteUserPolicy`.
-pub type DeleteUserPolicyInput = inline::DeletePolicyInlineInput<{ entity::USER }>;
+pub type DeleteUserPolicyInput = inline::NamedInlineInput<{ entity::USER }, true>;
 /// `DeleteGroupPolicy`.
-pub type DeleteGroupPolicyInput = inline::DeletePolicyInlineInput<{ entity::GROUP }>;
+pub type DeleteGroupPolicyInput = inline::NamedInlineInput<{ entity::GROUP }, true>;
 /// `DeleteRolePolicy`.
-pub type DeleteRolePolicyInput = inline::DeletePolicyInlineInput<{ entity::ROLE }>;
+pub type DeleteRolePolicyInput = inline::NamedInlineInput<{ entity::ROLE }, true>;
 /// `AttachUserPolicy`.
 pub type AttachUserPolicyInput = attached::AttachmentInput<{ entity::USER }, true>;
 /// `AttachGroupPolicy`.

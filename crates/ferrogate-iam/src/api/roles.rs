@@ -1,30 +1,25 @@
 //! Roles: CreateRole, GetRole, ListRoles, DeleteRole, UpdateAssumeRolePolicy.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply, Resource,
-    Scope, Sent,
+    Authorization, Authorized, Done, Exec, NoResult, Operation, Recorded, Reply, Scope, Sent,
 };
 use ferrogate_policy::{Policy, PolicyKind};
 use ferrogate_store::ReadTx;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{ensure_no_policies, entity_arn, no_such_entity};
-use super::output::{Listing, Owned, Single};
-use super::users::decode_tags;
-use super::{
-    encode_document, on_entity, on_listing, owned, paged, request_tags, trail_date, Iam, Page,
-    Params,
-};
+use super::entity::{created, insert_new, load, on_create, shown};
+use super::lifecycle::name_param;
+use super::output::{Owned, Single};
+use super::users::create_tags;
+use super::{encode_document, on_entity, trail_date, Iam, Params};
 use crate::ids;
 use crate::model::{keys, tables, EntityKind, Role, Tag};
 use crate::validate::Checks;
 use crate::IamError;
 
 pub(crate) fn load_role(tx: &dyn ReadTx, account: &str, name: &str) -> Result<Role, IamError> {
-    tables::ROLES
-        .get(tx, &keys::entity(account, EntityKind::Role, name))?
-        .ok_or_else(|| no_such_entity(EntityKind::Role, name))
+    load(tx, account, name)
 }
 
 /// Validates a trust policy: the grammar, then that every AWS principal it names exists, as
@@ -76,9 +71,7 @@ fn principal_exists(tx: &dyn ReadTx, p: &str) -> Result<bool, IamError> {
 }
 
 fn role_name(p: &QueryParams) -> Result<String, IamError> {
-    let name = Params(p).required("RoleName")?;
-    Checks::new().name(name, "roleName", 64).done()?;
-    Ok(name.into())
+    name_param::<Role>(p)
 }
 
 /// `CreateRole`.
@@ -108,16 +101,7 @@ impl CreateRoleInput {
         if let Some(d) = description {
             c.length(d, "description", 0, 1000);
         }
-        let tags = decode_tags(p, &mut c);
-        c.done()?;
-        if q.optional("PermissionsBoundary").is_some() {
-            // Refused rather than ignored: a boundary the engine did not apply would grant more
-            // than its author intended.
-            return Err(IamError::InvalidInput(
-                "Permissions boundaries are not supported by Ferrogate yet.".into(),
-            ));
-        }
-        super::tags::check_unique(&tags)?;
+        let tags = create_tags(p, c)?;
         Ok(Self {
             name: name.into(),
             path: path.into(),
@@ -134,59 +118,36 @@ impl Operation for CreateRoleInput {
 
     /// `iam:CreateRole` on the new role; with tags, `iam:TagRole` too.
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        let arn = entity_arn(s.account(), EntityKind::Role, &self.path, &self.name);
-        let mut auth = Authorization::of(Check::new(
-            "iam:CreateRole",
-            Resource::New(arn.clone()),
-            request_tags(&self.tags),
-        ));
-        if !self.tags.is_empty() {
-            auth = auth.and(Check::new(
-                "iam:TagRole",
-                Resource::New(arn),
-                request_tags(&self.tags),
-            ));
-        }
-        Ok(auth)
+        Ok(on_create(
+            s.account(),
+            EntityKind::Role,
+            &self.path,
+            &self.name,
+            &self.tags,
+        ))
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let key = keys::entity(account, EntityKind::Role, &i.name);
-        if tables::ROLES.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "Role with name {} already exists.",
-                i.name
-            )));
-        }
-        check_trust_policy(tx.read(), &i.trust_policy)?;
-        let role = Role {
-            name: i.name.clone(),
-            role_id: ids::unique_id("AROA").ok_or(IamError::RandomnessUnavailable)?,
-            path: i.path.clone(),
-            trust_policy: i.trust_policy.clone(),
-            description: i.description.clone(),
-            max_session_duration: i.max_session_duration,
-            create_date: ctx.now,
-            tags: i.tags.clone(),
-        };
-        tables::ROLES.put(tx.write()?, &key, &role)?;
+        let role = insert_new(&mut tx, account, &i.name, |r| {
+            check_trust_policy(r, &i.trust_policy)?;
+            Ok(Role {
+                name: i.name.clone(),
+                role_id: ids::unique_id("AROA").ok_or(IamError::RandomnessUnavailable)?,
+                path: i.path.clone(),
+                trust_policy: i.trust_policy.clone(),
+                description: i.description.clone(),
+                max_session_duration: i.max_session_duration,
+                create_date: ctx.now,
+                tags: i.tags.clone(),
+            })
+        })?;
         let elements = json!({ "role": {
             "path": role.path, "roleName": role.name, "roleId": role.role_id, "arn": role.arn(account),
             "createDate": trail_date(role.create_date), "assumeRolePolicyDocument": encode_document(&role.trust_policy),
         }});
-        let name = role.name.clone();
-        Ok(Reply::new(Single {
-            element: "Role",
-            item: Owned {
-                account: account.to_owned(),
-                item: role,
-                with_tags: true,
-            },
-        })
-        .elements(elements)
-        .resource("AWS::IAM::Role", name))
+        Ok(created(account, role, elements))
     }
 }
 
@@ -230,108 +191,12 @@ impl Operation for GetRoleInput {
         let role = load_role(tx.read(), account, &op.name)?;
         Ok(Reply::new(Single {
             element: "Role",
-            item: Owned {
-                account: account.to_owned(),
-                item: role,
-                with_tags: true,
-            },
+            item: shown(account, role),
         }))
     }
 }
 
 impl Recorded for GetRoleInput {
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "roleName": self.name })
-    }
-}
-
-/// `ListRoles`.
-#[derive(Debug, Clone)]
-pub struct ListRolesInput {
-    path_prefix: String,
-    page: Page,
-}
-
-impl ListRolesInput {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let q = Params(p);
-        let path_prefix = q.optional("PathPrefix").unwrap_or("/").to_owned();
-        Checks::new()
-            .path_prefix(&path_prefix, "pathPrefix")
-            .done()?;
-        Ok(Self {
-            path_prefix,
-            page: Page::decode(&q)?,
-        })
-    }
-}
-
-impl Operation for ListRolesInput {
-    type Output = Listing<Owned<Role>>;
-
-    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        Ok(on_listing(s, "iam:ListRoles", "role"))
-    }
-
-    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
-        let account = ctx.principal.account.as_str();
-        let (roles, next) = paged(
-            tx.read(),
-            tables::ROLES,
-            &keys::entities(account),
-            &i.page,
-            |r| r.path.starts_with(&i.path_prefix),
-        )?;
-        Ok(Reply::new(Listing::new(
-            "Roles",
-            owned(account, roles),
-            next,
-        )))
-    }
-}
-
-impl Recorded for ListRolesInput {
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        Value::Null
-    }
-}
-
-/// `DeleteRole`.
-#[derive(Debug, Clone)]
-pub struct DeleteRoleInput {
-    name: String,
-}
-
-impl DeleteRoleInput {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        Ok(Self {
-            name: role_name(p)?,
-        })
-    }
-}
-
-impl Operation for DeleteRoleInput {
-    type Output = NoResult;
-
-    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        on_entity(s, "iam:DeleteRole", EntityKind::Role, &self.name)
-    }
-
-    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { mut tx, ctx, .. } = x;
-        let account = ctx.principal.account.as_str();
-        let role = load_role(tx.read(), account, &op.name)?;
-        ensure_no_policies(tx.read(), account, EntityKind::Role, &role.name)?;
-        tables::ROLES.delete(
-            tx.write()?,
-            &keys::entity(account, EntityKind::Role, &role.name),
-        )?;
-        Ok(Reply::new(NoResult).resource("AWS::IAM::Role", role.name))
-    }
-}
-
-impl Recorded for DeleteRoleInput {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
         json!({ "roleName": self.name })
     }

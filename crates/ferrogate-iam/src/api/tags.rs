@@ -10,14 +10,16 @@ use ferrogate_api::{
     Authorization, Authorized, Check, Done, Exec, NoResult, Operation, Recorded, Reply,
     RequestTags, Scope, Sent,
 };
-use ferrogate_store::{ReadTx, TxRef};
+use ferrogate_store::ReadTx;
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{kind_of, no_such_entity, ROLE, USER};
+use super::entity::{
+    entity_param, kind_of, no_such_entity, recorded_entity, recorded_tags, ROLE, USER,
+};
 use super::output::Listing;
 use super::users::decode_tags;
-use super::{entity_resource, lower_first, request_tags, Iam, Page, Params};
+use super::{entity_resource, request_tags, Iam, Page, Params};
 use crate::model::{keys, tables, EntityKind, Tag};
 use crate::validate::Checks;
 use crate::IamError;
@@ -37,19 +39,21 @@ pub(crate) fn check_unique(tags: &[Tag]) -> Result<(), IamError> {
     }
 }
 
-fn entity_param<const K: u8>(p: &QueryParams) -> Result<String, IamError> {
-    let param = kind_of::<K>().param();
-    let name = Params(p).required(param)?;
-    Checks::new().name(name, &lower_first(param), 128).done()?;
-    Ok(name.to_owned())
-}
-
-fn action<const K: u8>(verb: &str) -> String {
-    format!("iam:{verb}{}", kind_of::<K>().title())
-}
-
-fn parameters<const K: u8>(entity: &str) -> Value {
-    json!({ lower_first(kind_of::<K>().param()): entity })
+/// `iam:<verb><Kind><suffix>` on the stored user or role, with `tags` as request tags.
+fn on_tagged<const K: u8>(
+    s: &Scope<'_, Iam>,
+    verb: &str,
+    suffix: &str,
+    entity: &str,
+    tags: RequestTags,
+) -> Result<Authorization, IamError> {
+    let kind = kind_of::<K>();
+    let resource = entity_resource(s.tx, s.account(), kind, entity)?;
+    Ok(Authorization::of(Check::new(
+        format!("iam:{verb}{}{suffix}", kind.title()),
+        resource,
+        tags,
+    )))
 }
 
 /// The stored tags of the user or role `name`.
@@ -68,23 +72,23 @@ fn load_tags(
     tags.ok_or_else(|| no_such_entity(kind, name))
 }
 
-/// Applies `change` to the stored tags of the user or role `name`; the stored name.
-fn update_tags(
-    tx: &mut TxRef<'_>,
-    account: &str,
-    kind: EntityKind,
+/// Applies `change` to the stored tags of the user or role `name`.
+fn update_tags<const K: u8>(
+    x: Exec<'_, Iam>,
     name: &str,
     change: impl FnOnce(&mut Vec<Tag>) -> Result<(), IamError>,
-) -> Result<String, IamError> {
-    let key = keys::entity(account, kind, name);
-    match kind {
+) -> Result<Reply<NoResult>, IamError> {
+    let Exec { mut tx, ctx, .. } = x;
+    let kind = kind_of::<K>();
+    let key = keys::entity(ctx.principal.account.as_str(), kind, name);
+    let name = match kind {
         EntityKind::User => {
             let mut u = tables::USERS
                 .get(tx.read(), &key)?
                 .ok_or_else(|| no_such_entity(kind, name))?;
             change(&mut u.tags)?;
             tables::USERS.put(tx.write()?, &key, &u)?;
-            Ok(u.name)
+            u.name
         }
         EntityKind::Role => {
             let mut r = tables::ROLES
@@ -92,10 +96,11 @@ fn update_tags(
                 .ok_or_else(|| no_such_entity(kind, name))?;
             change(&mut r.tags)?;
             tables::ROLES.put(tx.write()?, &key, &r)?;
-            Ok(r.name)
+            r.name
         }
-        EntityKind::Group => Err(no_such_entity(kind, name)),
-    }
+        EntityKind::Group => return Err(no_such_entity(kind, name)),
+    };
+    Ok(Reply::new(NoResult).resource(kind.resource_type(), name))
 }
 
 /// `TagUser` and `TagRole`.
@@ -128,39 +133,25 @@ where
     type Output = NoResult;
 
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        let resource = entity_resource(s.tx, s.account(), kind_of::<K>(), &self.entity)?;
-        Ok(Authorization::of(Check::new(
-            action::<K>("Tag"),
-            resource,
-            request_tags(&self.tags),
-        )))
+        on_tagged::<K>(s, "Tag", "", &self.entity, request_tags(&self.tags))
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { mut tx, ctx, .. } = x;
-        let kind = kind_of::<K>();
         let i = op.op();
-        let name = update_tags(
-            &mut tx,
-            ctx.principal.account.as_str(),
-            kind,
-            &i.entity,
-            |tags| {
-                for t in &i.tags {
-                    // A key that differs only in case is the same key: the new spelling wins.
-                    tags.retain(|o| !o.key.eq_ignore_ascii_case(&t.key));
-                    tags.push(t.clone());
-                }
-                if tags.len() > MAX_TAGS {
-                    return Err(IamError::LimitExceeded(format!(
-                        "Cannot exceed quota for TagsPer{}: {MAX_TAGS}",
-                        kind.title()
-                    )));
-                }
-                Ok(())
-            },
-        )?;
-        Ok(Reply::new(NoResult).resource(kind.resource_type(), name))
+        update_tags::<K>(x, &i.entity, |tags| {
+            for t in &i.tags {
+                // A key that differs only in case is the same key: the new spelling wins.
+                tags.retain(|o| !o.key.eq_ignore_ascii_case(&t.key));
+                tags.push(t.clone());
+            }
+            if tags.len() > MAX_TAGS {
+                return Err(IamError::LimitExceeded(format!(
+                    "Cannot exceed quota for TagsPer{}: {MAX_TAGS}",
+                    kind_of::<K>().title()
+                )));
+            }
+            Ok(())
+        })
     }
 }
 
@@ -169,12 +160,8 @@ where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = parameters::<K>(&self.entity);
-        v["tags"] = json!(self
-            .tags
-            .iter()
-            .map(|t| json!({"key": t.key, "value": t.value}))
-            .collect::<Vec<_>>());
+        let mut v = recorded_entity(kind_of::<K>(), &self.entity);
+        v["tags"] = recorded_tags(&self.tags);
         v
     }
 }
@@ -218,29 +205,16 @@ where
     type Output = NoResult;
 
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        let resource = entity_resource(s.tx, s.account(), kind_of::<K>(), &self.entity)?;
-        Ok(Authorization::of(Check::new(
-            action::<K>("Untag"),
-            resource,
-            RequestTags::Remove(self.keys.clone()),
-        )))
+        let keys = RequestTags::Remove(self.keys.clone());
+        on_tagged::<K>(s, "Untag", "", &self.entity, keys)
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { mut tx, ctx, .. } = x;
-        let kind = kind_of::<K>();
         let i = op.op();
-        let name = update_tags(
-            &mut tx,
-            ctx.principal.account.as_str(),
-            kind,
-            &i.entity,
-            |tags| {
-                tags.retain(|t| !i.keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-                Ok(())
-            },
-        )?;
-        Ok(Reply::new(NoResult).resource(kind.resource_type(), name))
+        update_tags::<K>(x, &i.entity, |tags| {
+            tags.retain(|t| !i.keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+            Ok(())
+        })
     }
 }
 
@@ -249,7 +223,7 @@ where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = parameters::<K>(&self.entity);
+        let mut v = recorded_entity(kind_of::<K>(), &self.entity);
         v["tagKeys"] = json!(self.keys);
         v
     }
@@ -278,12 +252,7 @@ where
     type Output = Listing<Tag>;
 
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        let resource = entity_resource(s.tx, s.account(), kind_of::<K>(), &self.entity)?;
-        Ok(Authorization::of(Check::new(
-            action::<K>("List") + "Tags",
-            resource,
-            RequestTags::None,
-        )))
+        on_tagged::<K>(s, "List", "Tags", &self.entity, RequestTags::None)
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
@@ -321,7 +290,7 @@ where
     Self: ferrogate_api::Registered<Service = Iam>,
 {
     fn request_parameters(&self, _: Sent<'_>) -> Value {
-        parameters::<K>(&self.entity)
+        recorded_entity(kind_of::<K>(), &self.entity)
     }
 }
 

@@ -1,27 +1,19 @@
 //! CreateUser, GetUser, ListUsers, DeleteUser.
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, Resource, Scope, Sent,
+    Authorization, Authorized, Check, Done, Exec, Operation, Recorded, Reply, Scope, Sent,
 };
 use ferrogate_types::{Principal, PrincipalKind};
 use ferrogate_wire::query::QueryParams;
 use serde_json::{json, Value};
 
-use super::entity::{any_under, ensure_no_policies};
-use super::output::{Listing, Owned, RootUser, Single, UserOrRoot};
-use super::{on_entity, paged, request_tags, trail_date, user_or_caller, Iam, Page, Params};
+use super::entity::{created, insert_new, load, on_create, recorded_tags, shown};
+use super::output::{Owned, RootUser, Single, UserOrRoot};
+use super::{trail_date, user_or_caller, Iam, Params};
 use crate::ids;
-use crate::model::{keys, tables, EntityKind, Tag, User};
+use crate::model::{keys, EntityKind, Tag, User};
 use crate::validate::Checks;
 use crate::IamError;
-
-pub(crate) fn user_arn(account: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:user{path}{name}")
-}
-
-pub(crate) fn no_such_user(name: &str) -> IamError {
-    IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
-}
 
 /// The user named `name` in the caller's account.
 pub(crate) fn load_user(
@@ -29,9 +21,7 @@ pub(crate) fn load_user(
     account: &str,
     name: &str,
 ) -> Result<User, IamError> {
-    tables::USERS
-        .get(tx, &keys::user(account, name))?
-        .ok_or_else(|| no_such_user(name))
+    load(tx, account, name)
 }
 
 /// The name of the user an operation without `UserName` applies to: the calling user.
@@ -41,6 +31,22 @@ pub(crate) fn caller_user_name(caller: &Principal) -> Option<&str> {
         PrincipalKind::IamUser { user_name } => Some(user_name),
         _ => None,
     }
+}
+
+/// The `Tags` of `CreateUser` and `CreateRole`, checked with the request's other `checks`;
+/// refuses `PermissionsBoundary` and tag keys that differ only in case.
+pub(crate) fn create_tags(p: &QueryParams, mut checks: Checks) -> Result<Vec<Tag>, IamError> {
+    let tags = decode_tags(p, &mut checks);
+    checks.done()?;
+    if p.get("PermissionsBoundary").is_some() {
+        // Refused rather than ignored: a boundary that is not applied would grant more than
+        // its author intended.
+        return Err(IamError::InvalidInput(
+            "Permissions boundaries are not supported by Ferrogate yet.".into(),
+        ));
+    }
+    super::tags::check_unique(&tags)?;
+    Ok(tags)
 }
 
 pub(crate) fn decode_tags(p: &QueryParams, c: &mut Checks) -> Vec<Tag> {
@@ -77,16 +83,7 @@ impl CreateUserInput {
         let path = q.optional("Path").unwrap_or("/").to_owned();
         let mut c = Checks::new();
         c.name(&user_name, "userName", 64).path(&path, "path");
-        let tags = decode_tags(p, &mut c);
-        c.done()?;
-        if q.optional("PermissionsBoundary").is_some() {
-            // Refused rather than ignored: a boundary that is not applied would grant more
-            // than its author intended.
-            return Err(IamError::InvalidInput(
-                "Permissions boundaries are not supported by Ferrogate yet.".into(),
-            ));
-        }
-        super::tags::check_unique(&tags)?;
+        let tags = create_tags(p, c)?;
         Ok(Self {
             user_name,
             path,
@@ -101,56 +98,32 @@ impl Operation for CreateUserInput {
     /// `iam:CreateUser` on the new user; with tags, `iam:TagUser` on it too (the SAR lists
     /// it as a dependent action: tagging on create is authorized as tagging).
     fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        let arn = user_arn(s.account(), &self.path, &self.user_name);
-        let create = Check::new(
-            "iam:CreateUser",
-            Resource::New(arn.clone()),
-            request_tags(&self.tags),
-        );
-        let mut auth = Authorization::of(create);
-        if !self.tags.is_empty() {
-            auth = auth.and(Check::new(
-                "iam:TagUser",
-                Resource::New(arn),
-                request_tags(&self.tags),
-            ));
-        }
-        Ok(auth)
+        Ok(on_create(
+            s.account(),
+            EntityKind::User,
+            &self.path,
+            &self.user_name,
+            &self.tags,
+        ))
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let account = ctx.principal.account.as_str();
-        let key = keys::user(account, &i.user_name);
-        if tables::USERS.get(tx.read(), &key)?.is_some() {
-            return Err(IamError::EntityAlreadyExists(format!(
-                "User with name {} already exists.",
-                i.user_name
-            )));
-        }
-        let user = User {
-            name: i.user_name.clone(),
-            user_id: ids::unique_id("AIDA").ok_or(IamError::RandomnessUnavailable)?,
-            path: i.path.clone(),
-            create_date: ctx.now,
-            tags: i.tags.clone(),
-        };
-        tables::USERS.put(tx.write()?, &key, &user)?;
+        let user = insert_new(&mut tx, account, &i.user_name, |_| {
+            Ok(User {
+                name: i.user_name.clone(),
+                user_id: ids::unique_id("AIDA").ok_or(IamError::RandomnessUnavailable)?,
+                path: i.path.clone(),
+                create_date: ctx.now,
+                tags: i.tags.clone(),
+            })
+        })?;
         let elements = json!({ "user": {
             "path": user.path, "userName": user.name, "userId": user.user_id,
             "arn": user.arn(account), "createDate": trail_date(user.create_date),
         }});
-        let name = user.name.clone();
-        Ok(Reply::new(Single {
-            element: "User",
-            item: Owned {
-                account: account.to_owned(),
-                item: user,
-                with_tags: true,
-            },
-        })
-        .elements(elements)
-        .resource("AWS::IAM::User", name))
+        Ok(created(account, user, elements))
     }
 }
 
@@ -161,11 +134,7 @@ impl Recorded for CreateUserInput {
             v["path"] = json!(self.path);
         }
         if !self.tags.is_empty() {
-            v["tags"] = json!(self
-                .tags
-                .iter()
-                .map(|t| json!({"key": t.key, "value": t.value}))
-                .collect::<Vec<_>>());
+            v["tags"] = recorded_tags(&self.tags);
         }
         v
     }
@@ -214,11 +183,7 @@ impl Operation for GetUserInput {
             Some(n) => {
                 let u = load_user(tx.read(), account, n)?;
                 let name = u.name.clone();
-                let item = UserOrRoot::User(Owned {
-                    account: account.to_owned(),
-                    item: u,
-                    with_tags: true,
-                });
+                let item = UserOrRoot::User(shown(account, u));
                 (item, Some(name))
             }
             None if ctx.principal.is_root() => {
@@ -255,120 +220,5 @@ impl Recorded for GetUserInput {
         self.user_name
             .as_ref()
             .map_or(Value::Null, |n| json!({ "userName": n }))
-    }
-}
-
-/// `ListUsers`.
-#[derive(Debug, Clone)]
-pub struct ListUsersInput {
-    path_prefix: String,
-    page: Page,
-}
-
-impl ListUsersInput {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let q = Params(p);
-        let path_prefix = q.optional("PathPrefix").unwrap_or("/").to_owned();
-        Checks::new()
-            .path_prefix(&path_prefix, "pathPrefix")
-            .done()?;
-        Ok(Self {
-            path_prefix,
-            page: Page::decode(&q)?,
-        })
-    }
-}
-
-impl Operation for ListUsersInput {
-    type Output = Listing<Owned<User>>;
-
-    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        Ok(super::on_listing(s, "iam:ListUsers", "user"))
-    }
-
-    fn execute(i: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
-        let account = ctx.principal.account.as_str();
-        let (users, next) = paged(
-            tx.read(),
-            tables::USERS,
-            &keys::users(account),
-            &i.page,
-            |u| u.path.starts_with(&i.path_prefix),
-        )?;
-        let users = super::owned(account, users);
-        Ok(Reply::new(Listing::new("Users", users, next)))
-    }
-}
-
-impl Recorded for ListUsersInput {
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        let mut v = json!({});
-        if self.path_prefix != "/" {
-            v["pathPrefix"] = json!(self.path_prefix);
-        }
-        if let Some(m) = &self.page.marker {
-            v["marker"] = json!(m);
-        }
-        if v.as_object().is_some_and(serde_json::Map::is_empty) {
-            Value::Null
-        } else {
-            v
-        }
-    }
-}
-
-/// `DeleteUser`.
-#[derive(Debug, Clone)]
-pub struct DeleteUserInput {
-    user_name: String,
-}
-
-impl DeleteUserInput {
-    pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
-        let user_name = Params(p).required("UserName")?.to_owned();
-        Checks::new().name(&user_name, "userName", 128).done()?;
-        Ok(Self { user_name })
-    }
-}
-
-impl Operation for DeleteUserInput {
-    type Output = ferrogate_api::NoResult;
-
-    fn authorize(&self, s: &Scope<'_, Iam>) -> Result<Authorization, IamError> {
-        on_entity(s, "iam:DeleteUser", EntityKind::User, &self.user_name)
-    }
-
-    fn execute(op: &Authorized<Self>, x: Exec<'_, Iam>) -> Done<Self> {
-        let Exec { mut tx, ctx, .. } = x;
-        let account = ctx.principal.account.as_str();
-        let user = load_user(tx.read(), account, &op.user_name)?;
-        if any_under(
-            tx.read(),
-            tables::USER_KEYS.tree(),
-            &keys::user_keys(account, Some(&user.name)),
-        )? {
-            return Err(IamError::DeleteConflict(
-                "Cannot delete entity, must delete access keys first.".into(),
-            ));
-        }
-        ensure_no_policies(tx.read(), account, EntityKind::User, &user.name)?;
-        if any_under(
-            tx.read(),
-            tables::USER_GROUPS.tree(),
-            &keys::memberships(account, &user.name),
-        )? {
-            return Err(IamError::DeleteConflict(
-                "Cannot delete entity, must remove user from all groups first.".into(),
-            ));
-        }
-        tables::USERS.delete(tx.write()?, &keys::user(account, &user.name))?;
-        Ok(Reply::new(ferrogate_api::NoResult).resource("AWS::IAM::User", user.name))
-    }
-}
-
-impl Recorded for DeleteUserInput {
-    fn request_parameters(&self, _: Sent<'_>) -> Value {
-        json!({ "userName": self.user_name })
     }
 }

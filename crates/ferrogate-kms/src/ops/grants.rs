@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 use super::keys::{check_limit, page};
 use super::output::{secs, Page, PageItems};
-use super::{caller_keys, dry_run, key_check, usable, KeyUse, Kms, KEY};
+use super::{
+    caller_keys, dry_run, key_check, managed_key, on_managed_key, usable, KeyUse, Kms, KEY,
+};
 use crate::grant::{self, GRANT_OPERATIONS};
 use crate::model::{keys, tables, Constraints, Grant, GrantRef};
 use crate::resolve::{self, Aliases, KeyRef};
@@ -277,14 +279,7 @@ impl Operation for CreateGrantInput {
 
     fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let r = &resolve::resolve(
-            tx.read(),
-            ctx.principal.account.as_str(),
-            ctx.region,
-            &this.key_id,
-            Aliases::Refuse,
-        )?;
-        let k = usable(tx.read(), r, ctx.now, Use::RefusedWhenDisabled)?;
+        let (r, k) = &managed_key(&tx, &ctx, &this.key_id, Use::RefusedWhenDisabled)?;
         dry_run(this.dry_run)?;
         let constraints = this.model_constraints();
         let prefix = keys::key(&r.account, &r.region, &r.key_id);
@@ -410,30 +405,16 @@ impl Operation for ListGrantsInput {
     type Output = Page<GrantListEntry>;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        let r = grant_key(s, &self.key_id)?;
-        let use_ = KeyUse {
-            action: "kms:ListGrants",
-            grant_operation: None,
-            context: &[],
-        };
-        Ok(Authorization::of(key_check(
+        Ok(Authorization::of(on_managed_key(
             s,
-            &r,
-            &use_,
-            RequestTags::None,
+            "kms:ListGrants",
+            &self.key_id,
         )?))
     }
 
     fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { tx, ctx, .. } = x;
-        let r = &resolve::resolve(
-            tx.read(),
-            ctx.principal.account.as_str(),
-            ctx.region,
-            &this.key_id,
-            Aliases::Refuse,
-        )?;
-        let k = usable(tx.read(), r, ctx.now, Use::Always)?;
+        let (r, k) = &managed_key(&tx, &ctx, &this.key_id, Use::Always)?;
         let limit = check_limit(this.limit)?;
         let all: Vec<Grant> = tables::GRANTS
             .scan(
@@ -695,30 +676,16 @@ impl Operation for RevokeGrantInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        let r = grant_key(s, &self.key_id)?;
-        let use_ = KeyUse {
-            action: "kms:RevokeGrant",
-            grant_operation: None,
-            context: &[],
-        };
-        Ok(Authorization::of(key_check(
+        Ok(Authorization::of(on_managed_key(
             s,
-            &r,
-            &use_,
-            RequestTags::None,
+            "kms:RevokeGrant",
+            &self.key_id,
         )?))
     }
 
     fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let r = &resolve::resolve(
-            tx.read(),
-            ctx.principal.account.as_str(),
-            ctx.region,
-            &this.key_id,
-            Aliases::Refuse,
-        )?;
-        usable(tx.read(), r, ctx.now, Use::Always)?;
+        let (r, _) = &managed_key(&tx, &ctx, &this.key_id, Use::Always)?;
         let g = load_grant(tx.read(), r, &this.grant_id)?;
         dry_run(this.dry_run)?;
         delete_grant(&mut tx, r, &g)?;

@@ -3,52 +3,18 @@
 
 use base64::Engine as _;
 use ferrogate_api::{
-    Authorization, Authorized, BoxFuture, Ctx, Done, Env, Exec, Operation, Recorded, Reply, Scope,
-    Sent,
+    Authorization, Authorized, BoxFuture, Done, Env, Exec, Operation, Recorded, Reply, Scope, Sent,
 };
 use ferrogate_kms_crypto as crypto;
-use ferrogate_store::TxRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::keys::save;
 use super::output::{secs, Blob};
-use super::{on_named_key, usable, KeyUse, Kms, KEY};
-use crate::model::{keys, tables, ImportParams, KeyState, KmsKey};
-use crate::resolve::{self, Aliases};
+use super::{managed_key, on_managed_key, Kms, KEY};
+use crate::model::{keys, tables, ImportParams, KeyState};
 use crate::state::Use;
 use crate::{material, KmsError};
-
-/// The check of an import operation on the key it names.
-fn on_key(s: &Scope<'_, Kms>, action: &str, name: &str) -> Result<ferrogate_api::Check, KmsError> {
-    on_named_key(
-        s,
-        name,
-        Aliases::Refuse,
-        &KeyUse {
-            action,
-            grant_operation: None,
-            context: &[],
-        },
-    )
-}
-
-/// The key an import operation names, loaded and gated on its state.
-fn imported(
-    tx: &TxRef<'_>,
-    ctx: &Ctx<'_>,
-    name: &str,
-    what: Use,
-) -> Result<(resolve::KeyRef, KmsKey), KmsError> {
-    let r = resolve::resolve(
-        tx.read(),
-        ctx.principal.account.as_str(),
-        ctx.region,
-        name,
-        Aliases::Refuse,
-    )?;
-    let k = usable(tx.read(), &r, ctx.now, what)?;
-    Ok((r, k))
-}
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// Import tokens and wrapping keys are valid for 24 hours.
@@ -124,7 +90,7 @@ impl Operation for GetParametersForImportInput {
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
         Ok(Authorization::of(
-            on_key(s, "kms:GetParametersForImport", &self.key_id)?
+            on_managed_key(s, "kms:GetParametersForImport", &self.key_id)?
                 .key(
                     "kms:WrappingAlgorithm",
                     vec![self.wrapping_algorithm.clone()],
@@ -150,7 +116,7 @@ impl Operation for GetParametersForImportInput {
 
     fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let (r, k) = imported(&tx, &ctx, &this.key_id, Use::Import)?;
+        let (r, k) = managed_key(&tx, &ctx, &this.key_id, Use::Import)?;
         let generated;
         let pair = match &this.prepared {
             Some(p) => p,
@@ -263,7 +229,7 @@ impl Operation for ImportKeyMaterialInput {
     type Output = MaterialOutput;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        let mut check = on_key(s, "kms:ImportKeyMaterial", &self.key_id)?.key(
+        let mut check = on_managed_key(s, "kms:ImportKeyMaterial", &self.key_id)?.key(
             "kms:ExpirationModel",
             vec![self.expiration_model().to_owned()],
         );
@@ -278,7 +244,7 @@ impl Operation for ImportKeyMaterialInput {
 
     fn execute(this: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let (r, mut k) = imported(&tx, &ctx, &this.key_id, Use::Import)?;
+        let (r, mut k) = managed_key(&tx, &ctx, &this.key_id, Use::Import)?;
         let arn = k.arn();
         let invalid_token =
             || KmsError::InvalidImportTokenException("Import token is invalid or expired.".into());
@@ -384,7 +350,7 @@ impl Operation for DeleteImportedKeyMaterialInput {
     type Output = MaterialOutput;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        Ok(Authorization::of(on_key(
+        Ok(Authorization::of(on_managed_key(
             s,
             "kms:DeleteImportedKeyMaterial",
             &self.key_id,
@@ -393,18 +359,14 @@ impl Operation for DeleteImportedKeyMaterialInput {
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let (_, mut k) = imported(&tx, &ctx, &op.key_id, Use::DeleteImported)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &op.key_id, Use::DeleteImported)?;
         let id = k.imported_material_id.clone().unwrap_or_default();
         k.materials.clear();
         k.valid_to = None;
         if k.state != KeyState::PendingDeletion {
             k.state = KeyState::PendingImport;
         }
-        tables::KEYS.put(
-            tx.write()?,
-            &keys::key(&k.account, &k.region, &k.key_id),
-            &k,
-        )?;
+        save(&mut tx, &k)?;
         Ok(Reply::new(MaterialOutput {
             key_id: k.arn(),
             key_material_id: id,

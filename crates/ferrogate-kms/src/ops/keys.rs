@@ -2,8 +2,8 @@
 //! tags. (Operations that take only a key id are in `keyid`.)
 
 use ferrogate_api::{
-    Authorization, Authorized, Check, Ctx, Done, Empty, Exec, Operation, Recorded, Reply,
-    RequestTags, Resource, Scope, Sent,
+    Authorization, Authorized, Check, Done, Empty, Exec, Operation, Recorded, Reply, RequestTags,
+    Resource, Scope, Sent,
 };
 use ferrogate_store::{Direction, TxRef};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::output::{
     elements, secs, KeyListEntry, KeyMetadata, KeyMetadataAnswer, Page, PageItems,
 };
-use super::{key_check, on_named_key, resolve_named, usable, KeyUse, Kms, KEY};
+use super::{key_check, managed_key, on_managed_key, resolve_named, KeyUse, Kms, KEY};
 use crate::model::{keys, tables, KeyState, KmsKey, Origin, Tag};
 use crate::resolve::Aliases;
 use crate::state::Use;
@@ -359,37 +359,11 @@ impl UpdateKeyDescriptionInput {
     }
 }
 
-/// `action` on the key `name` names (key id or ARN: management operations take no alias).
-fn on_key(s: &Scope<'_, Kms>, action: &str, name: &str) -> Result<Check, KmsError> {
-    on_named_key(
-        s,
-        name,
-        Aliases::Refuse,
-        &KeyUse {
-            action,
-            grant_operation: None,
-            context: &[],
-        },
-    )
-}
-
-/// The key a management operation names, loaded and gated on its state.
-fn managed(tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str, what: Use) -> Result<KmsKey, KmsError> {
-    let r = crate::resolve::resolve(
-        tx.read(),
-        ctx.principal.account.as_str(),
-        ctx.region,
-        name,
-        Aliases::Refuse,
-    )?;
-    usable(tx.read(), &r, ctx.now, what)
-}
-
 impl Operation for UpdateKeyDescriptionInput {
     type Output = Empty;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        Ok(Authorization::of(on_key(
+        Ok(Authorization::of(on_managed_key(
             s,
             "kms:UpdateKeyDescription",
             &self.key_id,
@@ -398,7 +372,7 @@ impl Operation for UpdateKeyDescriptionInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &i.key_id, Use::Manage)?;
         k.description.clone_from(&i.description);
         save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
@@ -447,7 +421,7 @@ impl Operation for ScheduleKeyDeletionInput {
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
         Ok(Authorization::of(
-            on_key(s, "kms:ScheduleKeyDeletion", &self.key_id)?.key(
+            on_managed_key(s, "kms:ScheduleKeyDeletion", &self.key_id)?.key(
                 "kms:ScheduleKeyDeletionPendingWindowInDays",
                 vec![self.pending_window_in_days.unwrap_or(30).to_string()],
             ),
@@ -456,7 +430,7 @@ impl Operation for ScheduleKeyDeletionInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let mut k = managed(&tx, &ctx, &i.key_id, Use::Schedule)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &i.key_id, Use::Schedule)?;
         let days = i.pending_window_in_days.unwrap_or(30);
         let date = ctx.now.plus_millis(days * 86_400_000);
         k.state = KeyState::PendingDeletion;
@@ -518,7 +492,7 @@ impl Operation for GetKeyPolicyInput {
     type Output = KeyPolicyOutput;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        Ok(Authorization::of(on_key(
+        Ok(Authorization::of(on_managed_key(
             s,
             "kms:GetKeyPolicy",
             &self.key_id,
@@ -527,7 +501,7 @@ impl Operation for GetKeyPolicyInput {
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { tx, ctx, .. } = x;
-        let k = managed(&tx, &ctx, &op.key_id, Use::Always)?;
+        let (_, k) = managed_key(&tx, &ctx, &op.key_id, Use::Always)?;
         let arn = k.arn();
         Ok(Reply::new(KeyPolicyOutput {
             policy: k.policy,
@@ -568,7 +542,7 @@ impl Operation for PutKeyPolicyInput {
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
         Ok(Authorization::of(
-            on_key(s, "kms:PutKeyPolicy", &self.key_id)?.key(
+            on_managed_key(s, "kms:PutKeyPolicy", &self.key_id)?.key(
                 "kms:BypassPolicyLockoutSafetyCheck",
                 vec![self
                     .bypass_policy_lockout_safety_check
@@ -580,7 +554,7 @@ impl Operation for PutKeyPolicyInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &i.key_id, Use::Manage)?;
         if i.bypass_policy_lockout_safety_check != Some(true) {
             policy::lockout_check(&i.policy, ctx.principal, &k.arn(), &k.account)?;
         }
@@ -631,7 +605,7 @@ impl Operation for TagResourceInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &i.key_id, Use::Manage)?;
         for t in check_tags(&i.tags)? {
             k.tags.retain(|x| x.key != t.key);
             k.tags.push(t);
@@ -686,7 +660,7 @@ impl Operation for UntagResourceInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let mut k = managed(&tx, &ctx, &i.key_id, Use::Manage)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &i.key_id, Use::Manage)?;
         k.tags.retain(|t| !i.tag_keys.contains(&t.key));
         save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))

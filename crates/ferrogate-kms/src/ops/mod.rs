@@ -38,9 +38,9 @@ pub use rotation::{EnableKeyRotationInput, ListKeyRotationsInput};
 
 use std::sync::Arc;
 
-use ferrogate_api::{Check, RequestTags, Resource, ResourcePolicy, Scope};
+use ferrogate_api::{Check, Ctx, RequestTags, Resource, ResourcePolicy, Scope};
 use ferrogate_policy::ResourcePolicyKind;
-use ferrogate_store::ReadTx;
+use ferrogate_store::{ReadTx, TxRef};
 use ferrogate_types::Timestamp;
 
 use crate::model::KmsKey;
@@ -130,6 +130,42 @@ pub(crate) fn usable(
     let st = state::effective(&key, now).ok_or_else(|| KmsError::no_such_key(&key.arn()))?;
     state::check(&key, st, what)?;
     Ok(key)
+}
+
+/// `action` on the key `name` names (key id or ARN: management operations take no alias).
+pub(crate) fn on_managed_key(
+    s: &Scope<'_, Kms>,
+    action: &str,
+    name: &str,
+) -> Result<Check, KmsError> {
+    on_named_key(
+        s,
+        name,
+        Aliases::Refuse,
+        &KeyUse {
+            action,
+            grant_operation: None,
+            context: &[],
+        },
+    )
+}
+
+/// The key a management operation names (no alias), loaded and gated on `what`.
+pub(crate) fn managed_key(
+    tx: &TxRef<'_>,
+    ctx: &Ctx<'_>,
+    name: &str,
+    what: state::Use,
+) -> Result<(KeyRef, KmsKey), KmsError> {
+    let r = resolve::resolve(
+        tx.read(),
+        ctx.principal.account.as_str(),
+        ctx.region,
+        name,
+        Aliases::Refuse,
+    )?;
+    let k = usable(tx.read(), &r, ctx.now, what)?;
+    Ok((r, k))
 }
 
 /// Refuses a `DryRun` once everything else has passed.

@@ -6,41 +6,15 @@
 use ferrogate_api::{
     Authorization, Authorized, Ctx, Done, Empty, Exec, Operation, Recorded, Reply, Scope, Sent,
 };
-use ferrogate_store::TxRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys::{check_limit, page};
+use super::keys::{check_limit, page, save};
 use super::output::{secs, Page, PageItems};
-use super::{on_named_key, usable, KeyUse, Kms, KEY};
-use crate::model::{keys, tables, KmsKey, Origin, Rotation};
-use crate::resolve::{self, Aliases};
+use super::{managed_key, on_managed_key, Kms, KEY};
+use crate::model::{KmsKey, Origin, Rotation};
 use crate::state::Use;
 use crate::{material, KmsError};
-
-fn on_key(s: &Scope<'_, Kms>, action: &str, name: &str) -> Result<ferrogate_api::Check, KmsError> {
-    on_named_key(
-        s,
-        name,
-        Aliases::Refuse,
-        &KeyUse {
-            action,
-            grant_operation: None,
-            context: &[],
-        },
-    )
-}
-
-fn load(tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str, what: Use) -> Result<KmsKey, KmsError> {
-    let r = resolve::resolve(
-        tx.read(),
-        ctx.principal.account.as_str(),
-        ctx.region,
-        name,
-        Aliases::Refuse,
-    )?;
-    usable(tx.read(), &r, ctx.now, what)
-}
 
 /// On-demand rotations allowed per key (KMS quota).
 pub const MAX_ON_DEMAND: usize = 25;
@@ -98,7 +72,7 @@ impl Operation for EnableKeyRotationInput {
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
         Ok(Authorization::of(
-            on_key(s, "kms:EnableKeyRotation", &self.key_id)?.key(
+            on_managed_key(s, "kms:EnableKeyRotation", &self.key_id)?.key(
                 "kms:RotationPeriodInDays",
                 vec![self.rotation_period_in_days.unwrap_or(365).to_string()],
             ),
@@ -107,7 +81,7 @@ impl Operation for EnableKeyRotationInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
-        let mut k = load(&tx, &ctx, &i.key_id, Use::RefusedWhenDisabled)?;
+        let (_, mut k) = managed_key(&tx, &ctx, &i.key_id, Use::RefusedWhenDisabled)?;
         if k.origin == Origin::External {
             return Err(KmsError::UnsupportedOperationException(format!(
                 "{} origin is EXTERNAL which is not valid for this operation.",
@@ -118,11 +92,7 @@ impl Operation for EnableKeyRotationInput {
         k.rotation_enabled = true;
         k.rotation_period_days = days;
         k.next_rotation = Some(ctx.now.plus_millis(i64::from(days) * DAY_MS));
-        tables::KEYS.put(
-            tx.write()?,
-            &keys::key(&k.account, &k.region, &k.key_id),
-            &k,
-        )?;
+        save(&mut tx, &k)?;
         Ok(Reply::new(Empty {}).resource(KEY, k.arn()))
     }
 }
@@ -165,7 +135,7 @@ impl Operation for ListKeyRotationsInput {
     type Output = Page<RotationEntry>;
 
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        Ok(Authorization::of(on_key(
+        Ok(Authorization::of(on_managed_key(
             s,
             "kms:ListKeyRotations",
             &self.key_id,
@@ -174,7 +144,7 @@ impl Operation for ListKeyRotationsInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { tx, ctx, .. } = x;
-        let k = load(&tx, &ctx, &i.key_id, Use::Manage)?;
+        let (_, k) = managed_key(&tx, &ctx, &i.key_id, Use::Manage)?;
         if k.origin == Origin::External {
             return Err(KmsError::UnsupportedOperationException(format!(
                 "{} origin is EXTERNAL which is not valid for this operation.",

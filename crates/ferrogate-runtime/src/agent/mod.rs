@@ -293,6 +293,22 @@ pub struct TeardownReport {
     pub errors: Vec<String>,
 }
 
+impl TeardownReport {
+    /// Where teardown starts: every step counted as done until it is found not to be (a step
+    /// that was never needed is done); no error, no busy files.
+    pub(crate) fn nothing_left() -> Self {
+        TeardownReport {
+            key_removed: true,
+            unmounted: true,
+            loop_detached: true,
+            image_deleted: true,
+            cgroup_removed: true,
+            network_released: true,
+            ..TeardownReport::default()
+        }
+    }
+}
+
 /// One thing that happened to a task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum EventKind {
@@ -621,15 +637,7 @@ async fn admit(ctx: &Ctx, ledger: &mut capacity::Ledger, spec: &TaskSpec) -> boo
                 EventKind::TaskStopped {
                     stop_code: StopCode::TaskFailedToStart,
                     reason: format!("ResourceInitializationError: {short}"),
-                    teardown: TeardownReport {
-                        key_removed: true,
-                        unmounted: true,
-                        loop_detached: true,
-                        image_deleted: true,
-                        cgroup_removed: true,
-                        network_released: true,
-                        ..TeardownReport::default()
-                    },
+                    teardown: TeardownReport::nothing_left(),
                 },
             )
             .await;

@@ -27,6 +27,9 @@
 //! the host's network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The root tests' busybox image: one copy serves the tests and the benchmark.
+#[path = "../../tests/common/fixture.rs"]
+mod fixture;
 #[path = "runtime-bench/net.rs"]
 mod net;
 #[path = "runtime-bench/volumes.rs"]
@@ -39,7 +42,6 @@ use ferrogate_runtime::agent::{
     start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, TaskSpec,
     TaskState,
 };
-use ferrogate_runtime::image::Digest;
 use ferrogate_runtime::volume::{BackendChoice, VolumeSpec};
 use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
 
@@ -114,7 +116,7 @@ fn main() {
         .tempdir_in(&base)
         .unwrap();
     let archive = dir.path().join("busybox.tar");
-    write_busybox_archive(&archive);
+    fixture::docker_save_archive(&archive);
     ferrogate_runtime::image::load(dir.path(), &archive, &[]).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -253,7 +255,8 @@ async fn start_running(agent: &mut Agent, spec: TaskSpec) {
     }
 }
 
-async fn stop_task(agent: &mut Agent, id: &str) {
+/// Stops task `id`, whose teardown must leave no error.
+pub(crate) async fn stop_task(agent: &mut Agent, id: &str) {
     agent
         .commands
         .send(RuntimeCommand::StopTask {
@@ -263,9 +266,12 @@ async fn stop_task(agent: &mut Agent, id: &str) {
         .await
         .unwrap();
     loop {
-        if let EventKind::TaskStopped { teardown, .. } = agent.events.recv().await.unwrap().kind {
-            assert!(teardown.errors.is_empty(), "{teardown:?}");
-            return;
+        let ev = agent.events.recv().await.unwrap();
+        if let EventKind::TaskStopped { teardown, .. } = ev.kind {
+            if ev.task_id.as_str() == id {
+                assert!(teardown.errors.is_empty(), "{teardown:?}");
+                return;
+            }
         }
     }
 }
@@ -352,6 +358,7 @@ async fn cycle_spec(agent: &mut Agent, spec: TaskSpec) -> (Duration, Duration, D
     (up, t1.elapsed(), vol)
 }
 
+/// The `key` line of `/proc/<pid>/<file>`, in KiB (0 if absent).
 fn status_kib(pid: &str, file: &str, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
@@ -389,95 +396,5 @@ async fn memory(agent: &mut Agent, data_dir: &Path) {
     println!("One process per task runs beside the workload: the sandbox init (here this benchmark binary re-executed, as `ferrogate` would be).\n");
     println!("| process | VmRSS | PSS | PSS anonymous |\n|---|---|---|---|");
     println!("| sandbox init (pid {pid}) | {rss} KiB | {pss} KiB | {anon} KiB |\n");
-    agent
-        .commands
-        .send(RuntimeCommand::StopTask {
-            task_id: TaskId::new(id).unwrap(),
-            reason: "bench".into(),
-        })
-        .await
-        .unwrap();
-    loop {
-        if let EventKind::TaskStopped { .. } = agent.events.recv().await.unwrap().kind {
-            break;
-        }
-    }
-}
-
-fn add(
-    b: &mut tar::Builder<Vec<u8>>,
-    path: &str,
-    kind: tar::EntryType,
-    mode: u32,
-    data: &[u8],
-    link: Option<&str>,
-) {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(data.len() as u64);
-    if let Some(l) = link {
-        h.set_link_name(l).unwrap();
-    }
-    b.append_data(&mut h, path, data).unwrap();
-}
-
-/// A one-layer busybox image from Debian's busybox-static.
-fn write_busybox_archive(dest: &Path) {
-    let bb = std::fs::read("/bin/busybox").expect("apt-get install busybox-static");
-    let mut l = tar::Builder::new(Vec::new());
-    add(&mut l, "bin/", tar::EntryType::Directory, 0o755, b"", None);
-    add(
-        &mut l,
-        "bin/busybox",
-        tar::EntryType::Regular,
-        0o755,
-        &bb,
-        None,
-    );
-    for a in ["sh", "sleep", "echo", "cat", "dd"] {
-        add(
-            &mut l,
-            &format!("bin/{a}"),
-            tar::EntryType::Symlink,
-            0o777,
-            b"",
-            Some("busybox"),
-        );
-    }
-    let layer = l.into_inner().unwrap();
-    let cfg = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [Digest::of(&layer).to_string()]},
-    }))
-    .unwrap();
-    let cfg_name = format!("{}.json", Digest::of(&cfg).hex());
-    let mut b = tar::Builder::new(Vec::new());
-    add(
-        &mut b,
-        "l/layer.tar",
-        tar::EntryType::Regular,
-        0o644,
-        &layer,
-        None,
-    );
-    add(
-        &mut b,
-        &cfg_name,
-        tar::EntryType::Regular,
-        0o644,
-        &cfg,
-        None,
-    );
-    let m = serde_json::json!([{"Config": cfg_name, "RepoTags": ["busybox:latest"], "Layers": ["l/layer.tar"]}]);
-    add(
-        &mut b,
-        "manifest.json",
-        tar::EntryType::Regular,
-        0o644,
-        &serde_json::to_vec(&m).unwrap(),
-        None,
-    );
-    std::fs::write(dest, b.into_inner().unwrap()).unwrap();
+    stop_task(agent, id).await;
 }

@@ -98,25 +98,9 @@ extern "C" fn spawn_child(arg: *mut libc::c_void) -> libc::c_int {
         unsafe { libc::_exit(127) }
     };
     // Reset every signal disposition (ignored ones survive exec; Rust's
-    // runtime ignores SIGPIPE) and unblock everything.
-    for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: a zeroed sigaction with SIG_DFL is valid; errors for the
-        // signals glibc reserves are ignored on purpose.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-    // SAFETY: plain syscalls on a stack-local sigset.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+    // runtime ignores SIGPIPE) and unblock everything: only sigaction and
+    // sigprocmask, which are async-signal-safe.
+    reset_signals();
     for i in 0..ctx.n_cgroup {
         // SAFETY: `cgroup_fds` has `n_cgroup` valid entries (parent-owned).
         let fd = unsafe { *ctx.cgroup_fds.add(i) };
@@ -408,13 +392,15 @@ pub fn drain_signalfd(fd: BorrowedFd<'_>) {
 }
 
 /// Unblocks every signal and resets dispositions to default (container
-/// processes must not inherit the init's blocked SIGCHLD).
+/// processes must not inherit the init's blocked SIGCHLD). Raw system calls
+/// only, no allocation: [`spawn_child`] calls it between clone and exec.
 pub fn reset_signals() {
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: a zeroed sigaction with SIG_DFL is valid; errors ignored.
+        // SAFETY: a zeroed sigaction with SIG_DFL is valid; errors for the
+        // signals glibc reserves are ignored on purpose.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = libc::SIG_DFL;

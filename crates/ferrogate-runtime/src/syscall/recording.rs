@@ -57,6 +57,24 @@ impl RecordingSyscall {
             None => Ok(()),
         }
     }
+    /// Records a file written in `dir`: its path, mode and contents.
+    fn rec_file(
+        &self,
+        op: &'static str,
+        dir: &Confined,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        self.rec(
+            op,
+            format!(
+                "{} {mode:o} {}",
+                p(&dir.path.join(single_name(name)?)),
+                String::from_utf8_lossy(contents)
+            ),
+        )
+    }
 }
 
 fn p(path: &Path) -> String {
@@ -235,14 +253,7 @@ impl Syscall for RecordingSyscall {
         contents: &[u8],
         mode: u32,
     ) -> io::Result<()> {
-        self.rec(
-            "write_file_in",
-            format!(
-                "{} {mode:o} {}",
-                p(&dir.path.join(single_name(name)?)),
-                String::from_utf8_lossy(contents)
-            ),
-        )
+        self.rec_file("write_file_in", dir, name, contents, mode)
     }
     fn replace_file_in(
         &self,
@@ -251,14 +262,7 @@ impl Syscall for RecordingSyscall {
         contents: &[u8],
         mode: u32,
     ) -> io::Result<()> {
-        self.rec(
-            "replace_file_in",
-            format!(
-                "{} {mode:o} {}",
-                p(&dir.path.join(single_name(name)?)),
-                String::from_utf8_lossy(contents)
-            ),
-        )
+        self.rec_file("replace_file_in", dir, name, contents, mode)
     }
     fn chmod_in(&self, target: &Confined, mode: u32) -> io::Result<()> {
         self.rec("chmod_in", format!("{} {mode:o}", p(&target.path)))

@@ -385,6 +385,22 @@ pub trait VolumeBackend: Send + Sync + std::fmt::Debug {
     fn destroy(&self, sys: &dyn Syscall, dev: VolumeDevice) -> Result<(), VolumeError>;
 }
 
+/// `seal` of a backend whose filesystem keyring holds no key (XTS encrypts below the
+/// filesystem; the plaintext control encrypts nothing): the data key is dropped and `data/`
+/// is made.
+pub(crate) fn seal_without_keyring(
+    sys: &dyn Syscall,
+    fs_root: &Path,
+    key: DataKey,
+) -> Result<Seal, VolumeError> {
+    drop(key);
+    sys.mkdir(&fs_root.join(DATA_DIR), 0o700)
+        .map_err(VolumeError::DataDir)?;
+    Ok(Seal {
+        key_identifier: None,
+    })
+}
+
 /// Shared by both backends: validate, create sparse image, mkfs, attach.
 pub(crate) fn create_ext4_loop(
     sys: &dyn Syscall,

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    create_ext4_loop, destroy_ext4_loop, Seal, ShredReport, VolumeBackend, VolumeDevice,
-    VolumeError, VolumeKind, VolumeRequest, DATA_DIR,
+    create_ext4_loop, destroy_ext4_loop, seal_without_keyring, Seal, ShredReport, VolumeBackend,
+    VolumeDevice, VolumeError, VolumeKind, VolumeRequest,
 };
 use crate::layout::DataLayout;
 use crate::secret::DataKey;
@@ -44,12 +44,7 @@ impl VolumeBackend for PlaintextControlVolume {
         create_ext4_loop(sys, layout, req, &self.mkfs, false, true)
     }
     fn seal(&self, sys: &dyn Syscall, fs_root: &Path, key: DataKey) -> Result<Seal, VolumeError> {
-        drop(key);
-        sys.mkdir(&fs_root.join(DATA_DIR), 0o700)
-            .map_err(VolumeError::DataDir)?;
-        Ok(Seal {
-            key_identifier: None,
-        })
+        seal_without_keyring(sys, fs_root, key)
     }
     fn shred(
         &self,

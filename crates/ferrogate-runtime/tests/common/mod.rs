@@ -136,7 +136,7 @@ macro_rules! per_backend_async {
 
 use ferrogate_runtime::agent::{
     start_agent, Agent, ContainerSpec, EventKind, RuntimeCommand, RuntimeConfig, RuntimeEvent,
-    TaskSpec,
+    StopCode, TaskSpec, TeardownReport,
 };
 use ferrogate_runtime::volume::VolumeSpec;
 use ferrogate_runtime::{ContainerName, DataKey, TaskId, VolumeId};
@@ -240,6 +240,47 @@ pub async fn run_to_stop(agent: &mut Agent, spec: TaskSpec, secs: u64) -> Vec<Ru
         e.task_id == id && matches!(e.kind, EventKind::TaskStopped { .. })
     })
     .await
+}
+
+/// How the task stopped (its TaskStopped, the last event): code, reason, teardown report.
+pub fn stopped(events: &[RuntimeEvent]) -> (StopCode, String, TeardownReport) {
+    match &events.last().unwrap().kind {
+        EventKind::TaskStopped {
+            stop_code,
+            reason,
+            teardown,
+        } => (*stop_code, reason.clone(), teardown.clone()),
+        k => panic!("{k:?}"),
+    }
+}
+
+/// [`stopped`], for a task whose teardown must have gone without an error.
+pub fn stopped_clean(events: &[RuntimeEvent]) -> (StopCode, String) {
+    let (code, reason, teardown) = stopped(events);
+    assert!(teardown.errors.is_empty(), "{teardown:?}");
+    (code, reason)
+}
+
+/// The exit code of the first container that exited.
+pub fn exit_code(events: &[RuntimeEvent]) -> Option<i32> {
+    events.iter().find_map(|e| match &e.kind {
+        EventKind::ContainerExited { exit, .. } => Some(exit.exit_code),
+        _ => None,
+    })
+}
+
+/// Runs `script` in busybox (as the container's root unless `user` is set) until it ends,
+/// which must be its container's exit, leaving nothing behind; its log and the task's events.
+pub async fn run_script(id: &str, script: &str, user: Option<&str>) -> (String, Vec<RuntimeEvent>) {
+    let (dir, mut agent) = agent_with_busybox().await;
+    let mut spec = task(id, &["sh", "-c", script]);
+    spec.containers[0].user = user.map(str::to_owned);
+    let events = run_to_stop(&mut agent, spec, 60).await;
+    let (code, reason) = stopped_clean(&events);
+    assert_eq!(code, StopCode::EssentialContainerExited, "{reason}");
+    let log = std::fs::read_to_string(dir.path().join(format!("logs/{id}/main.log"))).unwrap();
+    assert_clean(dir.path());
+    (log, events)
 }
 
 /// Asserts nothing of the task is left on the host.

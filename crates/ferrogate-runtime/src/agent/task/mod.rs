@@ -368,13 +368,17 @@ impl TaskRun {
         }
     }
 
+    /// The container named `name`.
+    fn container_mut(&mut self, name: &str) -> Option<&mut Container> {
+        self.containers
+            .iter_mut()
+            .find(|c| c.spec.name.as_str() == name)
+    }
+
     /// Records an exit; returns a stop cause if the task must stop.
     async fn on_exit(&mut self, name: &str, status: WaitStatus) -> Option<Failure> {
         let cg = self.cgroup.clone();
-        let c = self
-            .containers
-            .iter_mut()
-            .find(|c| c.spec.name.as_str() == name)?;
+        let c = self.container_mut(name)?;
         c.exited = true;
         // A check still running in the container goes with it.
         let probe = c.health.as_mut().and_then(|h| h.probe.take());

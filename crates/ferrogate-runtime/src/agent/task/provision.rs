@@ -377,11 +377,7 @@ impl TaskRun {
     }
 
     async fn container_started(&mut self, container: &str, pid: i32) {
-        let Some(c) = self
-            .containers
-            .iter_mut()
-            .find(|c| c.spec.name.as_str() == container)
-        else {
+        let Some(c) = self.container_mut(container) else {
             return;
         };
         c.started = true;
@@ -403,11 +399,7 @@ impl TaskRun {
     }
 
     async fn container_failed(&mut self, container: &str, reason: &str) {
-        let Some(c) = self
-            .containers
-            .iter_mut()
-            .find(|c| c.spec.name.as_str() == container)
-        else {
+        let Some(c) = self.container_mut(container) else {
             return;
         };
         c.exited = true;

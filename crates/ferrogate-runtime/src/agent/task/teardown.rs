@@ -20,12 +20,7 @@ impl TaskRun {
         let block_key = self.device.as_ref().is_some_and(|d| d.block.is_some());
         let mut r = TeardownReport {
             key_removed: self.seal.is_none() && !block_key,
-            unmounted: true,
-            loop_detached: true,
-            image_deleted: true,
-            cgroup_removed: true,
-            network_released: true,
-            ..TeardownReport::default()
+            ..TeardownReport::nothing_left()
         };
         if let Some(mut init) = self.init.take() {
             let alive = init.wait_exit(Duration::ZERO).await.is_none();

@@ -12,13 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrogate_runtime::agent::{Agent, EventKind, MountPoint, RuntimeCommand};
+use super::{ms, pct};
+use ferrogate_runtime::agent::{Agent, MountPoint, RuntimeCommand};
 use ferrogate_runtime::volume::inspect::drop_caches;
 use ferrogate_runtime::volume::xts::ServerConfig;
 use ferrogate_runtime::volume::{
     FscryptVolume, MountedVolume, PlaintextControlVolume, VolumeBackend, VolumeSpec, XtsVolume,
 };
-use ferrogate_runtime::{DataKey, DataLayout, TaskId, VolumeId, VolumeName};
+use ferrogate_runtime::{DataKey, DataLayout, VolumeId, VolumeName};
 
 const ALL: [&str; 3] = ["plain loop (control)", "fscrypt", "xts"];
 
@@ -82,17 +83,6 @@ fn provision_only(name: &str, layout: &DataLayout, id: &str) -> MountedVolume {
     .unwrap()
 }
 
-fn pct(v: &mut [Duration], p: usize) -> Duration {
-    v.sort();
-    v[((v.len() * p).div_ceil(100))
-        .saturating_sub(1)
-        .min(v.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
 /// User + system CPU of this process so far (all threads: the XTS server's
 /// workers are threads of this process).
 fn cpu() -> Duration {
@@ -109,14 +99,7 @@ fn cpu() -> Duration {
 }
 
 fn status_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(key)
-                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0)
+    super::status_kib("self", "status", key)
 }
 
 /// Everything standalone: provisioning, sequential, random, memory.
@@ -421,23 +404,7 @@ pub async fn in_task(
     let out = tokio::task::spawn_blocking(move || wait_log(&l, "READ", 300))
         .await
         .unwrap();
-    agent
-        .commands
-        .send(RuntimeCommand::StopTask {
-            task_id: TaskId::new(id).unwrap(),
-            reason: "bench".into(),
-        })
-        .await
-        .unwrap();
-    loop {
-        let ev = agent.events.recv().await.unwrap();
-        if let EventKind::TaskStopped { teardown, .. } = ev.kind {
-            if ev.task_id.as_str() == id {
-                assert!(teardown.errors.is_empty(), "{teardown:?}");
-                break;
-            }
-        }
-    }
+    super::stop_task(agent, id).await;
     eprintln!("in-task dd log:\n{out}");
     let _ = std::fs::remove_dir_all(data_dir.join(format!("logs/{id}")));
     let mb = mib as f64 * 1.048_576;

@@ -27,8 +27,8 @@ pub use kdf::{KdfError, XtsKey, XTS_KDF_INFO};
 pub use server::{ServeParams, ServerConfig, FUSE_FSTYPE};
 
 use super::{
-    check_size, BlockCrypt, BlockShutdown, Seal, ShredReport, VolumeBackend, VolumeDevice,
-    VolumeError, VolumeKind, VolumeRequest, DATA_DIR,
+    check_size, seal_without_keyring, BlockCrypt, BlockShutdown, Seal, ShredReport, VolumeBackend,
+    VolumeDevice, VolumeError, VolumeKind, VolumeRequest,
 };
 use crate::layout::DataLayout;
 use crate::secret::DataKey;
@@ -181,12 +181,7 @@ impl VolumeBackend for XtsVolume {
     fn seal(&self, sys: &dyn Syscall, fs_root: &Path, key: DataKey) -> Result<Seal, VolumeError> {
         // The whole filesystem is already encrypted under a key derived from
         // this one; the data key itself is no longer needed.
-        drop(key);
-        sys.mkdir(&fs_root.join(DATA_DIR), 0o700)
-            .map_err(VolumeError::DataDir)?;
-        Ok(Seal {
-            key_identifier: None,
-        })
+        seal_without_keyring(sys, fs_root, key)
     }
 
     fn shred(
