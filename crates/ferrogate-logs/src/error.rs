@@ -4,81 +4,43 @@
 //! with the generic "1 validation error detected: …" text; the helpers below build those
 //! messages so that every operation words them alike.
 
-use ferrogate_store::StoreError;
-use ferrogate_wire::{AwsError, Protocol, WireError};
-
-/// Errors of the CloudWatch Logs API. Variant names are AWS's exception names.
-///
-/// # Invariants
-/// No variant carries a log event's message, a data key or a ciphertext.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LogsError {
-    /// A parameter is not valid.
-    #[error("{0}")]
-    InvalidParameterException(String),
-    /// The log group or stream does not exist.
-    #[error("{0}")]
-    ResourceNotFoundException(String),
-    /// The log group or stream already exists.
-    #[error("{0}")]
-    ResourceAlreadyExistsException(String),
-    /// A quota would be exceeded.
-    #[error("{0}")]
-    LimitExceededException(String),
-    /// Concurrent requests to update the same resource conflicted.
-    #[error("{0}")]
-    OperationAbortedException(String),
-    /// A resource would carry more than 50 tags.
-    #[error("{0}")]
-    TooManyTagsException(String),
-    /// Not authorized, by IAM or (for a log group's KMS key) by the key's policy or state.
-    #[error("{0}")]
-    AccessDeniedException(String),
-    /// A protocol-level problem.
-    #[error(transparent)]
-    Wire(#[from] WireError),
-    /// A stored chunk did not decrypt or decode, or the CSPRNG failed: logged with the
-    /// request id, answered as `ServiceUnavailableException`.
-    #[error("log data could not be processed: {0}")]
-    Crypto(&'static str),
-    /// Storage failure of ours: logged, answered as `ServiceUnavailableException`.
-    #[error(transparent)]
-    Internal(#[from] StoreError),
-}
-
-impl AwsError for LogsError {
-    fn aws_code(&self, p: Protocol) -> &'static str {
-        match self {
-            LogsError::InvalidParameterException(_) => "InvalidParameterException",
-            LogsError::ResourceNotFoundException(_) => "ResourceNotFoundException",
-            LogsError::ResourceAlreadyExistsException(_) => "ResourceAlreadyExistsException",
-            LogsError::LimitExceededException(_) => "LimitExceededException",
-            LogsError::OperationAbortedException(_) => "OperationAbortedException",
-            LogsError::TooManyTagsException(_) => "TooManyTagsException",
-            LogsError::AccessDeniedException(_) => "AccessDeniedException",
-            LogsError::Wire(w) => w.aws_code(p),
-            LogsError::Crypto(_) | LogsError::Internal(_) => "ServiceUnavailableException",
-        }
+ferrogate_api::service_error! {
+    /// Errors of the CloudWatch Logs API. Variant names are AWS's exception names.
+    ///
+    /// # Invariants
+    /// No variant carries a log event's message, a data key or a ciphertext.
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum LogsError {
+        /// A parameter is not valid.
+        #[error("{0}")]
+        InvalidParameterException(String) => 400,
+        /// The log group or stream does not exist.
+        #[error("{0}")]
+        ResourceNotFoundException(String) => 400,
+        /// The log group or stream already exists.
+        #[error("{0}")]
+        ResourceAlreadyExistsException(String) => 400,
+        /// A quota would be exceeded.
+        #[error("{0}")]
+        LimitExceededException(String) => 400,
+        /// Concurrent requests to update the same resource conflicted.
+        #[error("{0}")]
+        OperationAbortedException(String) => 400,
+        /// A resource would carry more than 50 tags.
+        #[error("{0}")]
+        TooManyTagsException(String) => 400,
+        /// Not authorized, by IAM or (for a log group's KMS key) by the key's policy or state.
+        #[error("{0}")]
+        AccessDeniedException(String) => 400,
     }
-
-    fn status(&self, p: Protocol) -> u16 {
-        match self {
-            LogsError::InvalidParameterException(_)
-            | LogsError::ResourceNotFoundException(_)
-            | LogsError::ResourceAlreadyExistsException(_)
-            | LogsError::LimitExceededException(_)
-            | LogsError::OperationAbortedException(_)
-            | LogsError::TooManyTagsException(_)
-            | LogsError::AccessDeniedException(_) => 400,
-            LogsError::Wire(w) => w.status(p),
-            // "ServiceUnavailableException … HTTP Status Code: 500" (API Reference, Errors).
-            LogsError::Crypto(_) | LogsError::Internal(_) => 500,
-        }
-    }
-
-    fn is_internal(&self) -> bool {
-        self.status(Protocol::Json11) >= 500
+    // "ServiceUnavailableException … HTTP Status Code: 500" (API Reference, Errors): storage
+    // failures (`Internal`) and the one below, logged with the request id, never shown.
+    internal "ServiceUnavailableException" {}
+    delegate {
+        /// A stored chunk did not decrypt or decode, or the CSPRNG failed.
+        #[error("log data could not be processed: {0}")]
+        Crypto(&'static str) => |c| ("ServiceUnavailableException", 500),
     }
 }
 
@@ -121,6 +83,8 @@ impl LogsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrogate_store::StoreError;
+    use ferrogate_wire::{AwsError, Protocol};
 
     #[test]
     fn codes_and_statuses() {
