@@ -9,10 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{fargate_key, json, load_busybox, require_root, trail_records, Server};
+use common::{fargate_key, json, load_busybox, require_root, task_net, trail_records, Server};
 use serde_json::Value;
-
-const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],assignPublicIp=ENABLED}";
 
 fn register_sleeper(s: &Server, family: &str) {
     json(&s.aws(&[
@@ -44,7 +42,7 @@ fn run(s: &Server, cluster: &str, family: &str) -> String {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        NET,
+        &task_net(&s),
     ]));
     r["tasks"][0]["taskArn"].as_str().unwrap().to_owned()
 }
