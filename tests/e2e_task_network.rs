@@ -322,11 +322,12 @@ fn tasks_reach_each_other_only_as_their_groups_allow() {
     let b = create_group(&s, &vpc, "b");
     ingress(&s, "authorize-security-group-ingress", &a, &a);
     register(&s, "server", HTTPD);
-    // A client: exits 0 when it got the page from $TARGET, 7 when it could not.
+    // A client: exits 0 when it got the page from $TARGET, 7 when it could not (busybox
+    // `nc`: the static busybox's `wget` crashes in its resolver).
     register(
         &s,
         "client",
-        "wget -q -T 2 -O /tmp/page http://$TARGET:8080/ && grep -q 'hello from server' /tmp/page && exit 0 || exit 7",
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $TARGET 8080 > /tmp/page; grep -q 'hello from server' /tmp/page && exit 0 || exit 7",
     );
     let server = run(&s, "server", &net(&[&subnet], &[&a]), 1, &[]).remove(0);
     let ip = detail(&running(&s, &server), "privateIPv4Address");
@@ -341,6 +342,10 @@ fn tasks_reach_each_other_only_as_their_groups_allow() {
         .remove(0);
         let t = wait_for(&s, &t, "STOPPED");
         assert_eq!(t["lastStatus"], "STOPPED", "{t}");
+        let id = t["taskArn"].as_str().unwrap().rsplit('/').next().unwrap();
+        let log = std::fs::read_to_string(s.data_dir().join(format!("logs/{id}/app.log")))
+            .unwrap_or_default();
+        eprintln!("client in {group}: exit {} ({log})", t["containers"][0]["exitCode"]);
         t["containers"][0]["exitCode"].as_i64()
     };
     assert_eq!(client(&a), Some(0), "a member of the same group is allowed");
