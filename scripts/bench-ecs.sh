@@ -2,7 +2,8 @@
 # ECS task benchmarks through the API (as root: tasks run on the real host runtime):
 #   1. RunTask -> RUNNING and StopTask -> STOPPED latency, 20 GiB volumes, a customer managed
 #      key (the whole Fargate key flow: GenerateDataKeyWithoutPlaintext, CreateGrant, Decrypt,
-#      RetireGrant, each authorized and audited);
+#      RetireGrant, each authorized and audited), each task with its own network interface
+#      (an address of a default subnet, its veth, routes and security-group rules);
 #   2. how many tasks run at once (up to a target) and host memory per task;
 #   3. DescribeTasks throughput against Ferrogate and, in the same run, moto.
 #
@@ -58,7 +59,11 @@ key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
 ecs.create_cluster(clusterName="bench", configuration={"managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": key}})
 ecs.register_task_definition(family="sleeper", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
     containerDefinitions=[{"name": "app", "image": "busybox", "command": ["sleep", "100000"]}])
-net = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+# Every task gets its own interface in the default VPC's first default subnet (a /20), with
+# the VPC's default security group: RunTask -> RUNNING includes the task's network setup.
+ec2 = boto3.client("ec2", endpoint_url=ep)
+subnet = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"])[0]
+net = {"awsvpcConfiguration": {"subnets": [subnet]}}
 def status(arns):
     out = []
     for i in range(0, len(arns), 100):

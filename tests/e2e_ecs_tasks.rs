@@ -522,13 +522,14 @@ fn run_task_refuses_what_fargate_refuses() {
             "UnsupportedFeatureException",
         ),
     ] {
+        let net = task_net(&s);
         let mut a = vec![
             "ecs",
             "run-task",
             "--task-definition",
             "web",
             "--network-configuration",
-            &task_net(&s),
+            &net,
         ];
         a.extend_from_slice(&args);
         fails_with(&s.aws(&a), code);
