@@ -42,7 +42,7 @@ fn run(s: &Server, cluster: &str, family: &str) -> String {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        &task_net(&s),
+        &task_net(s),
     ]));
     r["tasks"][0]["taskArn"].as_str().unwrap().to_owned()
 }
