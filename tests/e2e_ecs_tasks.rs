@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{
-    fails_with, fargate_key, json, load_busybox, require_root, task_net, trail_records, Server,
+    fails_with, fargate_key, json, load_busybox, register_fargate_def, require_root, task_net,
+    trail_records, Server,
 };
 use serde_json::Value;
 
@@ -73,24 +74,7 @@ fn register(s: &Server, family: &str, command: &str, extra: &[&str]) {
 
 /// RegisterTaskDefinition of a 256/512 Fargate definition with these containers (JSON).
 fn register_fargate(s: &Server, family: &str, containers: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "ecs",
-        "register-task-definition",
-        "--family",
-        family,
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
-        containers,
-    ];
-    args.extend_from_slice(extra);
-    json(&s.aws(&args))
+    json(&register_fargate_def(s, family, containers, extra))
 }
 
 fn volume_images(s: &Server) -> Vec<PathBuf> {

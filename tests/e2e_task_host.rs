@@ -9,26 +9,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{fargate_key, json, load_busybox, require_root, task_net, trail_records, Server};
+use common::{
+    fargate_key, json, load_busybox, register_fargate_def, require_root, task_net, trail_records,
+    Server,
+};
 use serde_json::Value;
 
 fn register_sleeper(s: &Server, family: &str) {
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
-        family,
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
-        r#"[{"name":"app","image":"busybox","command":["sleep","1000"]}]"#,
-    ]));
+    let sleeper = r#"[{"name":"app","image":"busybox","command":["sleep","1000"]}]"#;
+    json(&register_fargate_def(s, family, sleeper, &[]));
 }
 
 fn run(s: &Server, cluster: &str, family: &str) -> String {

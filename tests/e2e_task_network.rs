@@ -17,7 +17,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{fails_with, json, load_busybox, require_root, task_vpc, Server};
+use common::{
+    fails_with, json, load_busybox, register_fargate_def, require_root, task_vpc, Server,
+};
 use serde_json::Value;
 
 /// busybox httpd serving "hello from <name>" on port 8080.
@@ -39,22 +41,7 @@ fn register(s: &Server, family: &str, command: &str) {
         "environment": [{"name": "NAME", "value": family}],
     }])
     .to_string();
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
-        family,
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
-        &containers,
-    ]));
+    json(&register_fargate_def(s, family, &containers, &[]));
 }
 
 fn net(subnets: &[&str], groups: &[&str]) -> String {
@@ -520,23 +507,10 @@ fn run_task_refuses_what_ec2_does_not_know() {
 
     // Port mappings as Fargate takes them.
     let bad = |mappings: &str| {
+        let containers =
+            format!(r#"[{{"name":"app","image":"busybox","portMappings":{mappings}}}]"#);
         fails_with(
-            &s.aws(&[
-                "ecs",
-                "register-task-definition",
-                "--family",
-                "ports",
-                "--requires-compatibilities",
-                "FARGATE",
-                "--network-mode",
-                "awsvpc",
-                "--cpu",
-                "256",
-                "--memory",
-                "512",
-                "--container-definitions",
-                &format!(r#"[{{"name":"app","image":"busybox","portMappings":{mappings}}}]"#),
-            ]),
+            &register_fargate_def(&s, "ports", &containers, &[]),
             "ClientException",
         )
     };

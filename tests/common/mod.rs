@@ -510,3 +510,26 @@ pub fn task_net(s: &Server) -> String {
         .insert(s.endpoint.clone(), n.clone());
     n
 }
+
+/// `aws ecs register-task-definition` of a 256/512 Fargate `awsvpc` definition with these
+/// containers (JSON) and `extra` arguments; the CLI's output, to check.
+pub fn register_fargate_def(s: &Server, family: &str, containers: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "ecs",
+        "register-task-definition",
+        "--family",
+        family,
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        containers,
+    ];
+    args.extend_from_slice(extra);
+    s.aws(&args)
+}

@@ -233,14 +233,15 @@ fn new_mac() -> Result<String, Ec2Error> {
         .join(":"))
 }
 
-/// An interface by id.
-pub fn find(
+/// An interface by id, with its key.
+fn lookup(
     tx: &dyn ReadTx,
     account: &str,
     region: &str,
     id: &str,
-) -> Result<Option<Interface>, Ec2Error> {
-    Ok(tables::INTERFACES.get(tx, &key(account, region, id))?)
+) -> Result<Option<(Vec<u8>, Interface)>, Ec2Error> {
+    let k = key(account, region, id);
+    Ok(tables::INTERFACES.get(tx, &k)?.map(|n| (k, n)))
 }
 
 /// Marks the interface attached to its running task (`in-use`); false if it is gone.
@@ -250,8 +251,7 @@ pub fn set_in_use(
     region: &str,
     id: &str,
 ) -> Result<bool, Ec2Error> {
-    let k = key(account, region, id);
-    let Some(mut n) = tables::INTERFACES.get(tx, &k)? else {
+    let Some((k, mut n)) = lookup(&*tx, account, region, id)? else {
         return Ok(false);
     };
     if n.status != InterfaceStatus::InUse {
@@ -268,27 +268,17 @@ pub fn delete(
     region: &str,
     id: &str,
 ) -> Result<bool, Ec2Error> {
-    let k = key(account, region, id);
-    let Some(n) = tables::INTERFACES.get(tx, &k)? else {
+    let Some((k, n)) = lookup(&*tx, account, region, id)? else {
         return Ok(false);
     };
-    tables::ADDRESSES.delete(
-        tx,
-        &address_key(&n.account, &n.region, &n.subnet_id, n.address),
-    )?;
+    let address = address_key(&n.account, &n.region, &n.subnet_id, n.address);
+    tables::ADDRESSES.delete(tx, &address)?;
     tables::INTERFACES.delete(tx, &k)?;
     Ok(true)
 }
 
 /// A security group by id (what the host enforces for a task is read from here).
-pub fn group(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    id: &str,
-) -> Result<Option<SecurityGroup>, Ec2Error> {
-    Ok(tables::GROUPS.get(tx, &key(account, region, id))?)
-}
+pub use crate::ops::find_group as group;
 
 /// Makes the account's default VPC in `region` if it was never made (ECS needs it before
 /// the account's first EC2 request: `run-task` with a default subnet found some other way).
@@ -439,8 +429,8 @@ mod tests {
         assert_eq!(again.interface.address.to_string(), "172.31.200.7");
         let id = again.interface.id.clone();
         assert!(run(&store, move |tx| set_in_use(tx, A, R, &id)).unwrap());
-        let shown = store
-            .read(|tx| find(tx, A, R, &again.interface.id))
+        let (_, shown) = store
+            .read(|tx| lookup(tx, A, R, &again.interface.id))
             .unwrap()
             .unwrap();
         assert_eq!(shown.status, InterfaceStatus::InUse);
