@@ -86,6 +86,35 @@ for i in range(runs + 1):
         up.append((t1 - t0) * 1000); down.append((t2 - t1) * 1000)
 def pct(xs, p): xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 print(f"RUNNING p50={pct(up,50):.1f} p99={pct(up,99):.1f} STOPPED p50={pct(down,50):.1f} p99={pct(down,99):.1f} runs={runs}")
+# Security-group changes reaching a running task: an httpd task in its own group; the time
+# from an AuthorizeSecurityGroupIngress answer to the first accepted connection from the
+# host, and from a Revoke answer to the first refused one (new connections, 50 ms connect
+# timeout each: the granularity).
+import socket
+ecs.register_task_definition(family="web", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+    containerDefinitions=[{"name": "app", "image": "busybox", "portMappings": [{"containerPort": 8080}],
+        "command": ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"]}])
+vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+sg = ec2.create_security_group(GroupName="bench-web", Description="bench", VpcId=vpc)["GroupId"]
+web = ecs.run_task(cluster="bench", taskDefinition="web", launchType="FARGATE",
+    networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})["tasks"][0]["taskArn"]
+ip = [d["value"] for d in wait(web, "RUNNING")["attachments"][0]["details"] if d["name"] == "privateIPv4Address"][0]
+def reachable():
+    try:
+        socket.create_connection((ip, 8080), timeout=0.05).close(); return True
+    except OSError:
+        return False
+perm = [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+allow, deny = [], []
+for _ in range(10):
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=perm); t0 = time.perf_counter()
+    while not reachable(): pass
+    allow.append((time.perf_counter() - t0) * 1000)
+    ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=perm); t0 = time.perf_counter()
+    while reachable(): pass
+    deny.append((time.perf_counter() - t0) * 1000)
+print(f"RULES authorize->reachable p50={pct(allow,50):.1f} max={max(allow):.1f} revoke->refused p50={pct(deny,50):.1f} max={max(deny):.1f} ms")
+ecs.stop_task(cluster="bench", task=web); wait(web, "STOPPED")
 def meminfo():
     m = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
     return m["MemAvailable"]
