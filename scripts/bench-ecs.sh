@@ -2,7 +2,8 @@
 # ECS task benchmarks through the API (as root: tasks run on the real host runtime):
 #   1. RunTask -> RUNNING and StopTask -> STOPPED latency, 20 GiB volumes, a customer managed
 #      key (the whole Fargate key flow: GenerateDataKeyWithoutPlaintext, CreateGrant, Decrypt,
-#      RetireGrant, each authorized and audited);
+#      RetireGrant, each authorized and audited), each task with its own network interface
+#      (an address of a default subnet, its veth, routes and security-group rules);
 #   2. how many tasks run at once (up to a target) and host memory per task;
 #   3. DescribeTasks throughput against Ferrogate and, in the same run, moto.
 #
@@ -48,7 +49,11 @@ key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
 ecs.create_cluster(clusterName="bench", configuration={"managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": key}})
 ecs.register_task_definition(family="sleeper", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
     containerDefinitions=[{"name": "app", "image": "busybox", "command": ["sleep", "100000"]}])
-net = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+# Every task gets its own interface in the default VPC's first default subnet (a /20), with
+# the VPC's default security group: RunTask -> RUNNING includes the task's network setup.
+ec2 = boto3.client("ec2", endpoint_url=ep)
+subnet = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"])[0]
+net = {"awsvpcConfiguration": {"subnets": [subnet]}}
 def status(arns):
     out = []
     for i in range(0, len(arns), 100):
@@ -71,6 +76,35 @@ for i in range(runs + 1):
         up.append((t1 - t0) * 1000); down.append((t2 - t1) * 1000)
 def pct(xs, p): xs = sorted(xs); return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 print(f"RUNNING p50={pct(up,50):.1f} p99={pct(up,99):.1f} STOPPED p50={pct(down,50):.1f} p99={pct(down,99):.1f} runs={runs}")
+# Security-group changes reaching a running task: an httpd task in its own group; the time
+# from an AuthorizeSecurityGroupIngress answer to the first accepted connection from the
+# host, and from a Revoke answer to the first refused one (new connections, 50 ms connect
+# timeout each: the granularity).
+import socket
+ecs.register_task_definition(family="web", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+    containerDefinitions=[{"name": "app", "image": "busybox", "portMappings": [{"containerPort": 8080}],
+        "command": ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"]}])
+vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+sg = ec2.create_security_group(GroupName="bench-web", Description="bench", VpcId=vpc)["GroupId"]
+web = ecs.run_task(cluster="bench", taskDefinition="web", launchType="FARGATE",
+    networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})["tasks"][0]["taskArn"]
+ip = [d["value"] for d in wait(web, "RUNNING")["attachments"][0]["details"] if d["name"] == "privateIPv4Address"][0]
+def reachable():
+    try:
+        socket.create_connection((ip, 8080), timeout=0.05).close(); return True
+    except OSError:
+        return False
+perm = [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+allow, deny = [], []
+for _ in range(10):
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=perm); t0 = time.perf_counter()
+    while not reachable(): pass
+    allow.append((time.perf_counter() - t0) * 1000)
+    ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=perm); t0 = time.perf_counter()
+    while reachable(): pass
+    deny.append((time.perf_counter() - t0) * 1000)
+print(f"RULES authorize->reachable p50={pct(allow,50):.1f} max={max(allow):.1f} revoke->refused p50={pct(deny,50):.1f} max={max(deny):.1f} ms")
+ecs.stop_task(cluster="bench", task=web); wait(web, "STOPPED")
 def meminfo():
     m = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
     return m["MemAvailable"]

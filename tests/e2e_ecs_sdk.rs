@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::{
     DeploymentConfiguration, EphemeralStorage, LaunchType, ManagedStorageConfiguration,
     NetworkConfiguration, NetworkMode, Task,
 };
-use common::{fargate_key, load_busybox, require_root, Server};
+use common::{fargate_key, load_busybox, require_root, task_vpc, Server};
 
 fn clients(s: &Server) -> (aws_sdk_ecs::Client, aws_sdk_kms::Client) {
     let creds = Credentials::new(
@@ -52,11 +52,11 @@ fn storage(key: &str) -> ClusterConfiguration {
         .build()
 }
 
-fn network() -> NetworkConfiguration {
+fn network(subnet: &str) -> NetworkConfiguration {
     NetworkConfiguration::builder()
         .awsvpc_configuration(
             AwsVpcConfiguration::builder()
-                .subnets("subnet-12345678")
+                .subnets(subnet)
                 .build()
                 .unwrap(),
         )
@@ -101,6 +101,7 @@ fn the_announcement_scenario_with_the_rust_sdk() {
     load_busybox(&s);
     let key1 = fargate_key(&s, "sdk");
     let key2 = fargate_key(&s, "sdk");
+    let (_, subnet, _) = task_vpc(&s, 24);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (ecs, kms) = clients(&s);
@@ -157,7 +158,7 @@ fn the_announcement_scenario_with_the_rust_sdk() {
             .cluster("sdk")
             .task_definition("sdk-web")
             .launch_type(LaunchType::Fargate)
-            .network_configuration(network())
+            .network_configuration(network(&subnet))
             .send()
             .await
             .unwrap();
@@ -186,7 +187,7 @@ fn the_announcement_scenario_with_the_rust_sdk() {
             .task_definition("sdk-web")
             .desired_count(2)
             .launch_type(LaunchType::Fargate)
-            .network_configuration(network())
+            .network_configuration(network(&subnet))
             .deployment_configuration(
                 DeploymentConfiguration::builder()
                     .minimum_healthy_percent(50)
@@ -226,7 +227,7 @@ fn the_announcement_scenario_with_the_rust_sdk() {
             .cluster("sdk")
             .task_definition("sdk-web")
             .launch_type(LaunchType::Fargate)
-            .network_configuration(network())
+            .network_configuration(network(&subnet))
             .send()
             .await
             .unwrap();

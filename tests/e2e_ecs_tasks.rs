@@ -14,12 +14,14 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{fails_with, fargate_key, json, load_busybox, require_root, trail_records, Server};
+use common::{
+    fails_with, fargate_key, json, load_busybox, register_fargate_def, require_root, task_net,
+    trail_records, Server,
+};
 use serde_json::Value;
 
-const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678],assignPublicIp=ENABLED}";
-
 fn run_task(s: &Server, cluster: &str, family: &str, extra: &[&str]) -> String {
+    let net = task_net(s);
     let mut args = vec![
         "ecs",
         "run-task",
@@ -30,7 +32,7 @@ fn run_task(s: &Server, cluster: &str, family: &str, extra: &[&str]) -> String {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        NET,
+        &net,
     ];
     args.extend_from_slice(extra);
     let r = json(&s.aws(&args));
@@ -72,24 +74,7 @@ fn register(s: &Server, family: &str, command: &str, extra: &[&str]) {
 
 /// RegisterTaskDefinition of a 256/512 Fargate definition with these containers (JSON).
 fn register_fargate(s: &Server, family: &str, containers: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "ecs",
-        "register-task-definition",
-        "--family",
-        family,
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
-        containers,
-    ];
-    args.extend_from_slice(extra);
-    json(&s.aws(&args))
+    json(&register_fargate_def(s, family, containers, extra))
 }
 
 fn volume_images(s: &Server) -> Vec<PathBuf> {
@@ -521,13 +506,14 @@ fn run_task_refuses_what_fargate_refuses() {
             "UnsupportedFeatureException",
         ),
     ] {
+        let net = task_net(&s);
         let mut a = vec![
             "ecs",
             "run-task",
             "--task-definition",
             "web",
             "--network-configuration",
-            NET,
+            &net,
         ];
         a.extend_from_slice(&args);
         fails_with(&s.aws(&a), code);
@@ -539,7 +525,7 @@ fn run_task_refuses_what_fargate_refuses() {
             "--task-definition",
             "nope",
             "--network-configuration",
-            NET,
+            &task_net(&s),
         ]),
         "ClientException",
     );
@@ -559,7 +545,7 @@ fn run_task_refuses_what_fargate_refuses() {
             "--task-definition",
             "ec2only",
             "--network-configuration",
-            NET,
+            &task_net(&s),
         ]),
         "ClientException",
     );
@@ -582,7 +568,7 @@ fn run_task_refuses_what_fargate_refuses() {
             "--task-definition",
             "checked",
             "--network-configuration",
-            NET,
+            &task_net(&s),
         ]),
         "UnsupportedFeatureException",
     );
@@ -603,7 +589,7 @@ fn run_task_refuses_what_fargate_refuses() {
             "--launch-type",
             "FARGATE",
             "--network-configuration",
-            NET,
+            &task_net(&s),
         ]),
         "UnsupportedFeatureException",
     );
@@ -638,7 +624,7 @@ fn run_task_refuses_what_fargate_refuses() {
         "--task-definition",
         "web",
         "--network-configuration",
-        NET,
+        &task_net(&s),
         "--client-token",
         "tok-1",
     ]));
@@ -648,7 +634,7 @@ fn run_task_refuses_what_fargate_refuses() {
         "--task-definition",
         "web",
         "--network-configuration",
-        NET,
+        &task_net(&s),
         "--client-token",
         "tok-1",
     ]));
@@ -660,7 +646,7 @@ fn run_task_refuses_what_fargate_refuses() {
             "--task-definition",
             "web",
             "--network-configuration",
-            NET,
+            &task_net(&s),
             "--client-token",
             "tok-1",
             "--count",
@@ -826,7 +812,7 @@ fn health_checks_mark_tasks_and_replace_unhealthy_service_tasks() {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        NET,
+        &task_net(&s),
         "--deployment-configuration",
         "deploymentCircuitBreaker={enable=true,rollback=false}",
     ]));
@@ -889,7 +875,7 @@ fn a_failed_deployment_rolls_back_to_the_last_completed_one() {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        NET,
+        &task_net(&s),
         "--deployment-configuration",
         "deploymentCircuitBreaker={enable=true,rollback=true},minimumHealthyPercent=100,maximumPercent=200",
     ]));
@@ -1010,7 +996,7 @@ fn a_service_redeploys_onto_a_new_key_within_its_bounds() {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        NET,
+        &task_net(&s),
         "--deployment-configuration",
         "minimumHealthyPercent=50,maximumPercent=200",
     ]));
@@ -1230,7 +1216,7 @@ fn a_deployment_interrupted_by_a_crash_completes_after_restart() {
         "--desired-count",
         "2",
         "--network-configuration",
-        NET,
+        &task_net(&s),
         "--deployment-configuration",
         "minimumHealthyPercent=50,maximumPercent=200",
     ]));

@@ -9,28 +9,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{fargate_key, json, load_busybox, require_root, trail_records, Server};
+use common::{
+    fargate_key, json, load_busybox, register_fargate_def, require_root, task_net, trail_records,
+    Server,
+};
 use serde_json::Value;
 
-const NET: &str = "awsvpcConfiguration={subnets=[subnet-12345678],assignPublicIp=ENABLED}";
-
 fn register_sleeper(s: &Server, family: &str) {
-    json(&s.aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
-        family,
-        "--requires-compatibilities",
-        "FARGATE",
-        "--network-mode",
-        "awsvpc",
-        "--cpu",
-        "256",
-        "--memory",
-        "512",
-        "--container-definitions",
-        r#"[{"name":"app","image":"busybox","command":["sleep","1000"]}]"#,
-    ]));
+    let sleeper = r#"[{"name":"app","image":"busybox","command":["sleep","1000"]}]"#;
+    json(&register_fargate_def(s, family, sleeper, &[]));
 }
 
 fn run(s: &Server, cluster: &str, family: &str) -> String {
@@ -44,7 +31,7 @@ fn run(s: &Server, cluster: &str, family: &str) -> String {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        NET,
+        &task_net(s),
     ]));
     r["tasks"][0]["taskArn"].as_str().unwrap().to_owned()
 }

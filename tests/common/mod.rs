@@ -569,4 +569,82 @@ pub fn attach_scp(s: &Server, name: &str, content: &str, target: &str) -> String
         target,
     ]));
     id
+
+// --- Task networking (root tests) ----------------------------------------------------------
+
+/// A new VPC `10.<n>.0.0/16` with the subnet `10.<n>.0.0/<prefix>`, `n` unique in this test
+/// process: tasks of servers running at the same time (each test has its own) never share
+/// an address on the host. Returns `(vpc id, subnet id, "10.<n>.0")`.
+pub fn task_vpc(s: &Server, prefix: u8) -> (String, String, String) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = 100 + std::process::id() % 100 + NEXT.fetch_add(1, Ordering::Relaxed);
+    assert!(n < 256, "too many test VPCs in one process");
+    let vpc = json(&s.aws(&[
+        "ec2",
+        "create-vpc",
+        "--cidr-block",
+        &format!("10.{n}.0.0/16"),
+    ]))["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let subnet = json(&s.aws(&[
+        "ec2",
+        "create-subnet",
+        "--vpc-id",
+        &vpc,
+        "--cidr-block",
+        &format!("10.{n}.0.0/{prefix}"),
+    ]))["Subnet"]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (vpc, subnet, format!("10.{n}.0"))
+}
+
+/// `--network-configuration` for a task in a [`task_vpc`] /24 (its default group), made on
+/// the server's first call.
+pub fn task_net(s: &Server) -> String {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static MADE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    if let Some(n) = MADE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(&s.endpoint)
+    {
+        return n.clone();
+    }
+    let (_, subnet, _) = task_vpc(s, 24);
+    let n = format!("awsvpcConfiguration={{subnets=[{subnet}]}}");
+    MADE.lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(s.endpoint.clone(), n.clone());
+    n
+}
+
+/// `aws ecs register-task-definition` of a 256/512 Fargate `awsvpc` definition with these
+/// containers (JSON) and `extra` arguments; the CLI's output, to check.
+pub fn register_fargate_def(s: &Server, family: &str, containers: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "ecs",
+        "register-task-definition",
+        "--family",
+        family,
+        "--requires-compatibilities",
+        "FARGATE",
+        "--network-mode",
+        "awsvpc",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        containers,
+    ];
+    args.extend_from_slice(extra);
+    s.aws(&args)
 }

@@ -87,6 +87,10 @@ pub enum Ec2Error {
     /// `InvalidID`: a tagged resource id of no kind EC2 knows.
     #[error("The ID '{0}' is not valid")]
     InvalidId(String),
+    /// `InsufficientFreeAddressesInSubnet`: no address of the subnet is free (EC2's
+    /// RunInstances wording).
+    #[error("There are not enough free addresses in subnet '{0}' to satisfy the requested number of instances.")]
+    InsufficientFreeAddressesInSubnet(String),
     /// `DependencyViolation`: the message names the resource and what holds it.
     #[error("{0}")]
     DependencyViolation(String),
@@ -161,6 +165,7 @@ impl AwsError for Ec2Error {
             Ec2Error::InvalidVpcRange(_) => "InvalidVpc.Range",
             Ec2Error::VpcIdNotSpecified => "VPCIdNotSpecified",
             Ec2Error::InvalidId(_) => "InvalidID",
+            Ec2Error::InsufficientFreeAddressesInSubnet(_) => "InsufficientFreeAddressesInSubnet",
             Ec2Error::DependencyViolation(_) => "DependencyViolation",
             Ec2Error::InvalidParameterValue(_) => "InvalidParameterValue",
             Ec2Error::InvalidParameterCombination(_) => "InvalidParameterCombination",
@@ -201,6 +206,7 @@ impl AwsError for Ec2Error {
             | Ec2Error::VpcIdNotSpecified
             | Ec2Error::InvalidId(_)
             | Ec2Error::DependencyViolation(_)
+            | Ec2Error::InsufficientFreeAddressesInSubnet(_)
             | Ec2Error::InvalidParameterValue(_)
             | Ec2Error::InvalidParameterCombination(_)
             | Ec2Error::MissingParameter(_)

@@ -10,6 +10,7 @@
 
 pub mod cidr;
 pub mod defaults;
+pub mod eni;
 pub mod error;
 mod ids;
 pub mod model;
@@ -29,7 +30,7 @@ pub use ops::group::{
     CreateSecurityGroupInput, DeleteSecurityGroupInput, DescribeSecurityGroupsInput,
 };
 pub use ops::info::{DescribeAccountAttributesInput, DescribeAvailabilityZonesInput};
-pub use ops::interfaces::DescribeNetworkInterfacesInput;
+pub use ops::interfaces::{private_dns_name, DescribeNetworkInterfacesInput};
 pub use ops::rules::{AuthorizeInput, DescribeSecurityGroupRulesInput, RevokeInput};
 pub use ops::subnet::{CreateSubnetInput, DeleteSubnetInput, DescribeSubnetsInput};
 pub use ops::tags::{CreateTagsInput, DeleteTagsInput, DescribeTagsInput};
@@ -40,12 +41,26 @@ pub use ops::vpc::{CreateVpcInput, DeleteVpcInput, DescribeVpcsInput};
 pub struct Ec2 {
     /// Accounts and regions known to have their defaults (saves a read per request).
     ready: Mutex<HashSet<(String, String)>>,
+    /// Woken after a committed change to security groups or their rules: the task
+    /// launcher then pushes the new rules to running tasks.
+    groups_changed: tokio::sync::Notify,
 }
 
 impl Ec2 {
     /// The service.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Resolves after the next committed change to a security group's rules (or its
+    /// deletion), or at once if one happened since the last wait.
+    pub async fn groups_changed(&self) {
+        self.groups_changed.notified().await;
+    }
+
+    pub(crate) fn note_groups_changed(&self) {
+        // `notify_one` stores a permit when no one waits: a change is never missed.
+        self.groups_changed.notify_one();
     }
 
     /// Makes the caller's default VPC in the request's region if it was never made (the

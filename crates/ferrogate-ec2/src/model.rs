@@ -81,8 +81,8 @@ pub struct Subnet {
     pub az_id: String,
     /// A default subnet of the default VPC.
     pub default_for_az: bool,
-    /// `mapPublicIpOnLaunch`: tasks launched in it get egress to the host's networks as with
-    /// a public address (see docs/security-model.md).
+    /// `mapPublicIpOnLaunch`. Shown, and otherwise without effect: a task's egress is its
+    /// `assignPublicIp` alone, as on Fargate (see docs/security-model.md).
     pub map_public_ip: bool,
     /// The network ACL association (`aclassoc-…`).
     pub acl_association_id: String,

@@ -148,6 +148,7 @@ pub(crate) fn new_task(
         launched: false,
         grant_id: None,
         grant_retired: false,
+        eni: None,
     })
 }
 

@@ -6,6 +6,7 @@
 //! - [`health`]: container health checks and task health.
 //! - [`mounts`]: task volumes, `mountPoints` and `volumesFrom`.
 //! - [`support`]: the task-definition members Ferrogate cannot apply, refused at run time.
+//! - [`network`]: `awsvpcConfiguration` checked against EC2's VPCs, task interfaces.
 //! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
 //! - `launch`: the checks a task definition passes before its tasks start, and the one
 //!   constructor of a new task (shared by RunTask and the service reconciler).
@@ -24,7 +25,9 @@ mod ids;
 mod launch;
 pub mod model;
 pub mod mounts;
+pub mod network;
 pub mod ops;
+mod ports;
 pub mod service;
 pub mod support;
 pub mod task;

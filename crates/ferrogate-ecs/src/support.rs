@@ -4,8 +4,9 @@
 //! task from the one its owner wrote, so RunTask, CreateService and UpdateService refuse such
 //! a definition with `UnsupportedFeatureException` naming the member, rather than run it
 //! quietly without it. Members that change nothing about what a task may do here (port
-//! mappings on loopback networking, log configuration: logs go to the data directory,
-//! labels, roles) run as they are; docs/compatibility.md lists both.
+//! mappings: the port is served on the task's own address, as on Fargate; log
+//! configuration: logs go to the data directory; labels, roles) run as they are;
+//! docs/compatibility.md lists both.
 
 use serde_json::Value;
 
@@ -53,7 +54,8 @@ const CONTAINER_ALLOWED: &[&str] = &[
     "volumesFrom",
     "readonlyRootFilesystem",
     "healthCheck",
-    // Accepted, no effect here (docs/compatibility.md says why each is harmless).
+    // Accepted, no effect here (docs/compatibility.md says why each is harmless);
+    // portMappings are checked at registration (`crate::ports`).
     "portMappings",
     "logConfiguration",
     "dockerLabels",

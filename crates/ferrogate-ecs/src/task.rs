@@ -127,6 +127,10 @@ pub struct Task {
     pub grant_id: Option<String>,
     /// Whether the grant was retired.
     pub grant_retired: bool,
+    /// Its elastic network interface, once made at launch (kept, marked deleted, after
+    /// the task stopped: DescribeTasks still shows its address).
+    #[serde(default)]
+    pub eni: Option<crate::network::TaskEni>,
 }
 impl Record for Task {}
 
@@ -592,6 +596,7 @@ pub(crate) mod tests {
             launched: false,
             grant_id: None,
             grant_retired: false,
+            eni: None,
         }
     }
 

@@ -385,6 +385,7 @@ fn normalize_containers(
     network_mode: Option<&str>,
 ) -> Result<Vec<Value>, EcsError> {
     let mut names: Vec<String> = Vec::new();
+    let mut mapped = crate::ports::Mapped::new();
     let mut out = Vec::with_capacity(defs.len());
     let mut any_essential = false;
     for (i, d) in defs.iter().enumerate() {
@@ -465,6 +466,11 @@ fn normalize_containers(
         let essential = c.essential.unwrap_or(true);
         any_essential |= essential;
         let mut o = obj.clone();
+        if let Some(pm) =
+            crate::ports::normalize(&name, obj.get("portMappings"), network_mode, &mut mapped)?
+        {
+            o.insert("portMappings".into(), pm);
+        }
         if let Some(h) = &c.health_check {
             o.insert("healthCheck".into(), h.check(&name)?.1);
         }

@@ -216,7 +216,8 @@ pub struct ContainerView {
     name: String,
     image: String,
     last_status: String,
-    network_interfaces: [(); 0],
+    network_interfaces: Vec<NetworkInterfaceView>,
+    network_bindings: [(); 0],
     health_status: String,
     cpu: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -227,6 +228,14 @@ pub struct ContainerView {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     runtime_id: Option<String>,
+}
+
+/// `NetworkInterface` of a container: the task's interface.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInterfaceView {
+    attachment_id: String,
+    private_ipv4_address: String,
 }
 
 /// `Attachment` (the task's elastic network interface).
@@ -317,7 +326,15 @@ impl TaskView {
                 name: c.name.clone(),
                 image: c.image.clone(),
                 last_status: c.last_status.clone(),
-                network_interfaces: [],
+                network_interfaces: t
+                    .eni
+                    .iter()
+                    .map(|e| NetworkInterfaceView {
+                        attachment_id: crate::network::attachment_id(&t.id),
+                        private_ipv4_address: e.address.to_string(),
+                    })
+                    .collect(),
+                network_bindings: [],
                 health_status: c.health().to_owned(),
                 cpu: c.cpu.to_string(),
                 memory: c.memory.map(|m| m.to_string()),
@@ -330,7 +347,10 @@ impl TaskView {
         Self {
             attachments: vec![attachment(t)],
             attributes: vec![NameValue::new("ecs.cpu-architecture", "x86_64")],
-            availability_zone: format!("{}a", t.region),
+            availability_zone: t
+                .eni
+                .as_ref()
+                .map_or_else(|| format!("{}a", t.region), |e| e.az.clone()),
             cluster_arn: cluster_arn(&t.region, &t.account, &t.cluster),
             containers,
             cpu: t.cpu.clone(),
@@ -378,36 +398,32 @@ impl TaskView {
     }
 }
 
-/// The task's network interface, as the attachment AWS reports for awsvpc tasks.
+/// The task's network interface, as the attachment AWS reports for awsvpc tasks: its
+/// subnet from the start (PRECREATED), the rest once the interface exists.
 fn attachment(t: &Task) -> AttachmentView {
-    let status = match t.last.as_str() {
-        "PROVISIONING" => "PRECREATED",
-        "STOPPED" => "DELETED",
-        "DEPROVISIONING" => "DETACHING",
-        _ => "ATTACHED",
-    };
-    let id = &t.id;
-    let part = |r: std::ops::Range<usize>| id.get(r).unwrap_or_default();
+    let status = crate::network::AttachmentStatus::of(&t.last, t.eni.is_some());
     let mut details = Vec::new();
-    if let Some(subnet) = t.network["subnets"].get(0).and_then(Value::as_str) {
-        details.push(NameValue::new("subnetId", subnet));
+    match &t.eni {
+        Some(e) => {
+            details.push(NameValue::new("subnetId", e.subnet_id.clone()));
+            details.push(NameValue::new("networkInterfaceId", e.interface_id.clone()));
+            details.push(NameValue::new("macAddress", e.mac.clone()));
+            details.push(NameValue::new(
+                "privateDnsName",
+                e.private_dns_name(&t.region),
+            ));
+            details.push(NameValue::new("privateIPv4Address", e.address.to_string()));
+        }
+        None => {
+            if let Some(subnet) = t.network["subnets"].get(0).and_then(Value::as_str) {
+                details.push(NameValue::new("subnetId", subnet));
+            }
+        }
     }
-    details.push(NameValue::new(
-        "networkInterfaceId",
-        format!("eni-{}", part(0..17.min(id.len()))),
-    ));
-    details.push(NameValue::new("privateIPv4Address", "127.0.0.1"));
     AttachmentView {
-        id: format!(
-            "{}-{}-{}-{}-{}",
-            part(0..8),
-            part(8..12),
-            part(12..16),
-            part(16..20),
-            part(20..32)
-        ),
+        id: crate::network::attachment_id(&t.id),
         kind: "ElasticNetworkInterface",
-        status,
+        status: status.as_str(),
         details,
     }
 }

@@ -24,6 +24,7 @@ pub struct App {
     pub(crate) ecs: Arc<ferrogate_ecs::Ecs>,
     /// CloudWatch Logs (the awslogs driver calls it through `exec`).
     pub(crate) logs: Arc<ferrogate_logs::Logs>,
+    pub(crate) ec2: Arc<ferrogate_ec2::Ec2>,
     /// Runs every operation of every service (clients' and services' own calls).
     pub(crate) exec: Executor,
     /// The services requests are routed to.
@@ -108,6 +109,7 @@ impl App {
         }
         let kms = ferrogate_kms::Kms::new();
         let ecs = ferrogate_ecs::Ecs::new(kms.clone());
+        let ec2 = Arc::new(ferrogate_ec2::Ec2::new());
         let credentials = IamCredentials::new(store.clone(), sealer.clone());
         let authorizer = Authorizer::new();
         let dropped = credentials.clone();
@@ -128,11 +130,12 @@ impl App {
             .with(kms.clone())
             .with(ecs.clone())
             .with(Arc::new(ferrogate_trail::api::CloudTrail))
-            .with(Arc::new(ferrogate_ec2::Ec2::new()))
+            .with(ec2.clone())
             .with(logs.clone());
         let app = Self {
             credentials,
             ecs,
+            ec2,
             kms,
             logs,
             exec,

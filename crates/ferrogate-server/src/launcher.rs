@@ -55,6 +55,8 @@ struct State {
     unavailable: Option<String>,
     launching: Mutex<HashSet<String>>,
     stop_sent: Mutex<HashSet<String>>,
+    /// The security groups the runtime was last given.
+    groups: crate::tasknet::GroupSync,
 }
 
 /// Starts the host runtime with `config` (its recovery destroys whatever a previous run left
@@ -87,6 +89,7 @@ pub async fn start(app: App, config: RuntimeConfig) -> Launcher {
         unavailable,
         launching: Mutex::new(HashSet::new()),
         stop_sent: Mutex::new(HashSet::new()),
+        groups: crate::tasknet::GroupSync::default(),
     });
     let join = tokio::spawn(run(state, events, rx));
     Launcher {
@@ -141,6 +144,7 @@ async fn run(
             if let Err(e) = drain_work(&state).await {
                 tracing::error!(error = %e, "task launcher: reading queued work failed");
             }
+            push_groups(&state).await;
         }
         tokio::select! {
             ev = async { match events.as_mut() { Some(e) => e.recv().await, None => std::future::pending().await } } => {
@@ -150,6 +154,7 @@ async fn run(
                 }
             }
             _ = state.app.ecs.work_queued(), if !stopping => { kicked = true; }
+            _ = state.app.ec2.groups_changed(), if !stopping => {}
             _ = tokio::time::sleep(Duration::from_secs(1)), if !stopping => {}
             _ = &mut shutdown, if !stopping => {
                 stopping = true;
@@ -162,6 +167,15 @@ async fn run(
     }
     if let Some(j) = agent_join {
         let _ = j.await;
+    }
+}
+
+/// Gives the runtime the security groups of every task with an interface, if they changed.
+async fn push_groups(state: &State) {
+    if let Some(c) = &state.commands {
+        if let Err(e) = state.groups.push(&state.app, c).await {
+            tracing::error!(error = %e, "pushing security groups to the host runtime failed");
+        }
     }
 }
 
@@ -235,7 +249,19 @@ async fn update(state: &State, r: &TaskRef, update: Update) -> Result<Option<Tas
             let Some(mut t) = tables::TASKS.get(tx, &key)? else {
                 return Ok::<_, StoreError>(None);
             };
-            if t.apply(&update, now) {
+            let changed = t.apply(&update, now);
+            let net = if stopped {
+                ferrogate_ecs::network::delete_interface(tx, &mut t)
+            } else if matches!(&update, Update::Status(s) if s == "RUNNING") {
+                ferrogate_ecs::network::interface_in_use(tx, &t)
+            } else {
+                Ok(())
+            };
+            net.map_err(|e| match e {
+                ferrogate_ecs::EcsError::Internal(s) => s,
+                other => StoreError::Unavailable(other.to_string()),
+            })?;
+            if changed || stopped {
                 tables::TASKS.put(tx, &key, &t)?;
             }
             if stopped {
@@ -370,6 +396,9 @@ async fn launch(state: &State, t: Task) {
             }
         }
     }
+    let Some(t) = with_interface(state, t).await else {
+        return;
+    };
     let task = &t;
     let recorded_grant = |grant: String| async move {
         record_grant(state, task, Some(grant))
@@ -417,6 +446,13 @@ async fn launch(state: &State, t: Task) {
         .await;
     match recorded {
         Ok(Some(true)) => {
+            if spec.network.is_some() {
+                if let Err(e) = state.groups.push(&state.app, commands).await {
+                    let reason = format!("ResourceInitializationError: {e}");
+                    let _ = finish(state, &r, failed(reason)).await;
+                    return;
+                }
+            }
             if commands
                 .send(RuntimeCommand::StartTask(Box::new(spec)))
                 .await
@@ -504,10 +540,61 @@ fn spec(t: &Task, data_key: DataKey) -> Result<TaskSpec, String> {
             .map(|v| VolumeName::new(v.clone()).map_err(|e| bad(&e)))
             .collect::<Result<Vec<_>, String>>()?,
         hostname: None,
-        // Task networking (ENIs in subnets, security groups) is wired when the EC2 service
-        // exists; until then a task has loopback only, as before.
-        network: None,
+        network: crate::tasknet::task_network(t)?,
     })
+}
+
+/// `t` with its network interface, made now (in its subnets, with its security groups)
+/// unless an earlier attempt made it. `None` when the task is not to start: it was
+/// stopped meanwhile, or it failed (no free address, subnets or groups gone), which is
+/// recorded here.
+async fn with_interface(state: &State, t: Task) -> Option<Task> {
+    if t.eni.is_some() {
+        return Some(t);
+    }
+    let r = t.task_ref();
+    let now = state.app.clock.now();
+    let r2 = r.clone();
+    let made = state
+        .app
+        .store
+        .write(move |tx| {
+            let key = r2.key();
+            let Some(mut cur) = tables::TASKS.get(tx, &key)? else {
+                return Ok(None);
+            };
+            if cur.desired != "RUNNING" || cur.is_stopped() || cur.eni.is_some() {
+                return Ok(Some(Ok(cur)));
+            }
+            match ferrogate_ecs::network::create_interface(tx, &cur, now) {
+                Ok(eni) => {
+                    cur.eni = Some(eni);
+                    tables::TASKS.put(tx, &key, &cur)?;
+                    Ok(Some(Ok(cur)))
+                }
+                Err(Ok(reason)) => Ok(Some(Err(reason))),
+                Err(Err(e)) => Err(e),
+            }
+        })
+        .await;
+    match made {
+        Ok(Some(Ok(t))) => Some(t),
+        Ok(Some(Err(reason))) => {
+            let u = Update::Stopped {
+                stop_code: "TaskFailedToStart".into(),
+                reason,
+            };
+            if let Err(e) = finish(state, &r, u).await {
+                tracing::error!(error = %e, "recording a task that failed to start");
+            }
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, task = %r.id, "making a task's network interface failed");
+            None
+        }
+    }
 }
 
 /// Records (or clears) the grant a launch attempt holds, before anything else can fail.

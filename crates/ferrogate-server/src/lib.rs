@@ -12,6 +12,7 @@ mod heads;
 mod http;
 mod keyflow;
 pub mod launcher;
+mod tasknet;
 
 pub use app::App;
 pub use datadir::{Credentials, DataDir, DataDirError};

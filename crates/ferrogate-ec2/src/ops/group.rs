@@ -288,6 +288,10 @@ impl Operation for DeleteSecurityGroupInput {
         )))
     }
 
+    fn after_commit(&self, ec2: &Ec2) {
+        ec2.note_groups_changed();
+    }
+
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);

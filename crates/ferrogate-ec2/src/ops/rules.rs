@@ -107,6 +107,10 @@ where
         )
     }
 
+    fn after_commit(&self, ec2: &Ec2) {
+        ec2.note_groups_changed();
+    }
+
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {
         let Exec { mut tx, ctx, .. } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
@@ -235,6 +239,10 @@ where
             group_resource(s.tx, s.account(), s.region, &self.group)?,
             RequestTags::None,
         )))
+    }
+
+    fn after_commit(&self, ec2: &Ec2) {
+        ec2.note_groups_changed();
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ec2>) -> Done<Self> {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::common::{
     active, cluster_key, creating, existing, max_results, on, on_each, token, Ecs,
 };
-use super::tasks::{check_platform, network, NetworkConfigurationIn, StrategyIn};
+use super::tasks::{check_platform, network, placed, NetworkConfigurationIn, StrategyIn};
 use crate::cluster::{self as c, TagIn};
 use crate::ids::deployment_id;
 use crate::launch::{fargate_key, runnable_task_definition};
@@ -317,7 +317,7 @@ impl Operation for CreateServiceInput {
             running: 0,
             pending: 0,
             task_definition: td.arn(),
-            network: network(this.network_configuration.as_ref())?,
+            network: placed(this.network_configuration.as_ref(), &mut tx, &ctx)?,
             deployment_configuration: conf,
             deployments: Vec::new(),
             events: Vec::new(),
@@ -440,7 +440,7 @@ impl Operation for UpdateServiceInput {
             }
         }
         if this.network_configuration.is_some() {
-            let n = network(this.network_configuration.as_ref())?;
+            let n = placed(this.network_configuration.as_ref(), &mut tx, &ctx)?;
             if n != svc.network {
                 svc.network = n;
                 redeploy = true;

@@ -57,16 +57,7 @@ pub struct NetworkConfigurationIn {
 }
 
 /// `awsvpcConfiguration`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AwsVpcIn {
-    #[serde(default)]
-    pub(crate) subnets: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    security_groups: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    assign_public_ip: Option<String>,
-}
+pub type AwsVpcIn = crate::network::AwsVpc;
 
 /// `capacityProviderStrategy[]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,15 +66,33 @@ pub struct StrategyIn {
     pub(crate) capacity_provider: String,
 }
 
-/// The awsvpc network configuration a task or service needs.
+/// The awsvpc network configuration a task or service needs, checked in itself (see
+/// [`placed`] for the check against the account's VPCs).
 pub(crate) fn network(n: Option<&NetworkConfigurationIn>) -> Result<Value, EcsError> {
     match n.and_then(|n| n.awsvpc_configuration.as_ref()) {
         None => Err(EcsError::invalid(
             "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
         )),
-        Some(a) if a.subnets.is_empty() => Err(EcsError::invalid("subnets can not be empty.")),
-        Some(a) => Ok(serde_json::to_value(a).unwrap_or(Value::Null)),
+        Some(a) => Ok(serde_json::to_value(a.clone().validated()?).unwrap_or(Value::Null)),
     }
+}
+
+/// [`network`], then its subnets and security groups checked against the caller's VPCs
+/// (in the write transaction: the account's default VPC is made if it never was).
+pub(crate) fn placed(
+    n: Option<&NetworkConfigurationIn>,
+    tx: &mut ferrogate_store::TxRef<'_>,
+    ctx: &ferrogate_api::Ctx<'_>,
+) -> Result<Value, EcsError> {
+    let v = network(n)?;
+    crate::network::check(
+        tx.write()?,
+        ctx.principal.account.as_str(),
+        ctx.region,
+        ctx.now,
+        &v,
+    )?;
+    Ok(v)
 }
 
 /// `platformVersion`: Ferrogate provides 1.4.0 (`LATEST`).
@@ -266,7 +275,7 @@ impl Operation for RunTaskInput {
         }
         let td = runnable_task_definition(tx.read(), account, region, &this.task_definition)?;
         let body = &td.body;
-        let network = network(this.network_configuration.as_ref())?;
+        let network = placed(this.network_configuration.as_ref(), &mut tx, &ctx)?;
         let overrides = this.overrides.clone().unwrap_or_default();
         let defs = taskdef::containers(&td)?;
         let unsupported = |what: String| {
