@@ -569,6 +569,7 @@ pub fn attach_scp(s: &Server, name: &str, content: &str, target: &str) -> String
         target,
     ]));
     id
+}
 
 // --- Task networking (root tests) ----------------------------------------------------------
 
