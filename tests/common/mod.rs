@@ -308,6 +308,23 @@ impl Drop for Server {
                 let _ = Command::new("umount").args(["-l", point]).status();
             }
         }
+        // Its nftables tables (named after the data directory, as the runtime canonicalizes
+        // it) likewise stay until a server on that directory recovers them. Left behind, every
+        // later `nft` run on the host reads them all: after one CI run's ~180 servers, a
+        // task's start took 290 ms instead of 45.
+        if ferrogate_runtime::host::is_root() {
+            if let Ok(dir) = std::fs::canonicalize(self.data_dir()) {
+                let table = ferrogate_runtime::net::table_name(
+                    &ferrogate_runtime::cgroup::instance_for(&dir),
+                );
+                for family in ["inet", "arp"] {
+                    let _ = Command::new(ferrogate_runtime::net::find_nft())
+                        .args(["delete", "table", family, &table])
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+        }
     }
 }
 
