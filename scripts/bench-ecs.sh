@@ -8,13 +8,13 @@
 #   3. DescribeTasks throughput against Ferrogate and, in the same run, moto.
 #
 #   scripts/bench-ecs.sh [runs] [max-tasks] [seconds]    # needs: pip install 'moto[server]'
-#   VOLUME_BACKEND=xts|fscrypt|auto (default fscrypt, as the server) picks the task volumes' encryption.
+#   VOLUME_BACKEND=xts|fscrypt|auto (default auto, as the server) picks the task volumes' encryption.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 MAX=${2:-200}
 SECS=${3:-10}
-VOLUME_BACKEND=${VOLUME_BACKEND:-fscrypt}
+VOLUME_BACKEND=${VOLUME_BACKEND:-auto}
 . scripts/bench-lib.sh
 SETTLE=3 bench_setup /var/tmp/ferrogate-bench-ecs.XXXXXX
 

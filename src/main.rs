@@ -77,8 +77,8 @@ struct CapacityArgs {
     /// `pids.max` of each task (threads count) [default: 1024].
     #[arg(long, value_name = "N")]
     task_pids_max: Option<u32>,
-    /// How task volumes are encrypted: `fscrypt` (the default), `xts` (the whole volume, AES-256-XTS through FUSE; a kill -9 of the server can hang, see docs/runtime.md), or `auto` (xts where FUSE is available, else fscrypt).
-    #[arg(long, value_name = "BACKEND", default_value = "fscrypt")]
+    /// How task volumes are encrypted: `auto` (the default: `xts` where FUSE is available, else `fscrypt`), `xts` (the whole volume, AES-256-XTS through FUSE) or `fscrypt` (file contents and names, ext4 encryption).
+    #[arg(long, value_name = "BACKEND", default_value = "auto")]
     volume_backend: ferrogate_runtime::volume::BackendChoice,
 }
 

@@ -87,12 +87,36 @@ fn volume_images(s: &Server) -> Vec<PathBuf> {
     }
 }
 
+/// The server's default volume backend (`auto`: XTS on a host with FUSE, as this one).
 #[test]
 fn the_announcement_scenario_on_the_real_runtime() {
     if !require_root("the_announcement_scenario_on_the_real_runtime") {
         return;
     }
-    let mut s = Server::start();
+    announcement_scenario(None);
+}
+
+/// The same on fscrypt (`--volume-backend fscrypt`).
+#[test]
+fn the_announcement_scenario_on_fscrypt() {
+    if !require_root("the_announcement_scenario_on_fscrypt") {
+        return;
+    }
+    announcement_scenario(Some("fscrypt"));
+}
+
+/// True if a server started with `backend` (None: the default, or the suite's
+/// `FERROGATE_E2E_VOLUME_BACKEND`) puts task volumes on XTS here.
+fn expect_xts(backend: Option<&str>) -> bool {
+    let suite = std::env::var("FERROGATE_E2E_VOLUME_BACKEND").ok();
+    backend.or(suite.as_deref()) != Some("fscrypt")
+}
+
+fn announcement_scenario(backend: Option<&str>) {
+    let mut s = match backend {
+        Some(b) => Server::start_with(&["--volume-backend", b]),
+        None => Server::start(),
+    };
     load_busybox(&s);
     let key1 = fargate_key(&s, "secure");
     let key2 = fargate_key(&s, "secure");
@@ -168,6 +192,7 @@ fn the_announcement_scenario_on_the_real_runtime() {
         .any(|l| {
             l.contains(" - fuse.ferrogate-xts ") && l.contains(&*s.data_dir().to_string_lossy())
         });
+    assert_eq!(xts, expect_xts(backend), "the volume backend in use");
     assert_eq!(
         scan(b"lost+found").hits > 0,
         !xts,
@@ -446,7 +471,23 @@ fn a_crash_leaves_nothing_running_and_tasks_are_reconciled() {
     if !require_root("a_crash_leaves_nothing_running_and_tasks_are_reconciled") {
         return;
     }
-    let mut s = Server::start();
+    crash_leaves_nothing(None);
+}
+
+/// The same on fscrypt.
+#[test]
+fn a_crash_leaves_nothing_running_on_fscrypt() {
+    if !require_root("a_crash_leaves_nothing_running_on_fscrypt") {
+        return;
+    }
+    crash_leaves_nothing(Some("fscrypt"));
+}
+
+fn crash_leaves_nothing(backend: Option<&str>) {
+    let mut s = match backend {
+        Some(b) => Server::start_with(&["--volume-backend", b]),
+        None => Server::start(),
+    };
     load_busybox(&s);
     json(&s.aws(&["ecs", "create-cluster"]));
     register(&s, "sleeper", "sleep 1000", &[]);

@@ -27,6 +27,8 @@ pub struct Server {
     /// Everything the server printed (stdout and stderr), for tests of what it logs.
     output: std::sync::Arc<std::sync::Mutex<String>>,
     log_level: String,
+    /// `--volume-backend` given at start, kept by [`Server::restart`].
+    volume_backend: Option<String>,
     pub dir: tempfile::TempDir,
     pub endpoint: String,
     pub access_key_id: String,
@@ -79,7 +81,8 @@ impl Server {
             &["--allocatable-disk", "4096"]
         };
         // `FERROGATE_E2E_VOLUME_BACKEND=xts|fscrypt|auto` runs the whole suite on one volume
-        // backend (restarts keep it); unset, the server's default (`fscrypt`) applies.
+        // backend (restarts keep it, as they keep a `--volume-backend` given here); unset, the
+        // server's default (`auto`: XTS where the host has FUSE) applies.
         let backend: Vec<String> = match std::env::var("FERROGATE_E2E_VOLUME_BACKEND") {
             Ok(b) if !extra.contains(&"--volume-backend") => vec!["--volume-backend".into(), b],
             _ => Vec::new(),
@@ -140,6 +143,11 @@ impl Server {
             child: Some(child),
             output,
             log_level: log_level.to_owned(),
+            volume_backend: extra
+                .iter()
+                .position(|a| *a == "--volume-backend")
+                .and_then(|i| extra.get(i + 1))
+                .map(|b| (*b).to_owned()),
             dir,
             endpoint,
             access_key_id,
@@ -185,7 +193,10 @@ impl Server {
         self.stop();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let level = self.log_level.clone();
-        Self::start_in(dir, &[], &level)
+        match self.volume_backend.take() {
+            Some(b) => Self::start_in(dir, &["--volume-backend", &b], &level),
+            None => Self::start_in(dir, &[], &level),
+        }
     }
 
     fn client_env(&self, cmd: &mut Command, key: &str, secret: &str) {

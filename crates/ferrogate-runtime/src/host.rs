@@ -76,6 +76,22 @@ pub fn is_root() -> bool {
     crate::sys::geteuid() == 0
 }
 
+/// For a root-only unit test named `test`: true if it may run. Otherwise it
+/// is skipped with a note, or fails when `CI=true` (CI runs as root).
+#[cfg(test)]
+pub(crate) fn test_may_run_as_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{test} needs root; CI=true, so this fails instead of skipping"
+    );
+    eprintln!("SKIPPED {test}: needs root");
+    false
+}
+
 /// Requirements of the fscrypt volume backend.
 pub fn check_fscrypt_host(mkfs: &Path) -> Result<(), HostError> {
     check_loop_host(mkfs)?;

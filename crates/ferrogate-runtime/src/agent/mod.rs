@@ -54,8 +54,8 @@ pub struct RuntimeConfig {
     pub init_exe: PathBuf,
     /// e2fsprogs' `mkfs.ext4`.
     pub mkfs_ext4: PathBuf,
-    /// How task volumes are encrypted: fscrypt by default ([`BackendChoice::Fscrypt`]),
-    /// full-volume AES-256-XTS (FUSE) when asked for (`Xts`, or `Auto` on a host with FUSE).
+    /// How task volumes are encrypted: by default ([`BackendChoice::Auto`]) the whole volume
+    /// with AES-256-XTS (FUSE) where the host has FUSE, else fscrypt; or one of them by name.
     pub volume_backend: BackendChoice,
     /// `stopTimeout` when a container has none.
     pub default_stop_timeout: Duration,
@@ -84,7 +84,7 @@ impl RuntimeConfig {
             data_dir: data_dir.into(),
             init_exe: init_exe.into(),
             mkfs_ext4: crate::host::find_mkfs_ext4(),
-            volume_backend: BackendChoice::Fscrypt,
+            volume_backend: BackendChoice::Auto,
             default_stop_timeout: DEFAULT_STOP_TIMEOUT,
             pids_max: crate::cgroup::DEFAULT_PIDS_MAX,
             event_buffer: 1024,

@@ -118,6 +118,11 @@ impl Disk {
         }
     }
 
+    /// The backing file's descriptor (workers keep it in their own tables).
+    pub fn backing_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.backing)
+    }
+
     /// Size of the volume in bytes.
     pub fn size(&self) -> u64 {
         self.size

@@ -1,6 +1,9 @@
 //! The FUSE server of one XTS volume: worker threads **inside the agent
 //! process** (no daemon, no key on a pipe) serving one file, `disk`, whose
-//! plaintext is the volume and whose ciphertext is the backing file.
+//! plaintext is the volume and whose ciphertext is the backing file. Each
+//! worker keeps its `/dev/fuse` descriptor in a descriptor table of its own,
+//! so the connection ends when the workers do, even if another thread of the
+//! agent is stuck waiting on it (`crate::sys::fuse::private_fd_table`).
 //!
 //! It speaks `/dev/fuse` directly instead of through a FUSE library so that
 //! each worker's buffer is sized to the largest request (`max_write` plus a
@@ -254,6 +257,7 @@ pub fn start(p: &ServeParams<'_>, key: XtsKey, cfg: &ServerConfig) -> io::Result
     }
     devs.push(master);
     for (slot, (dev, buf)) in devs.into_iter().zip(bufs).enumerate() {
+        let raw = dev.as_raw_fd();
         let w = Worker {
             dev,
             buf,
@@ -261,11 +265,21 @@ pub fn start(p: &ServeParams<'_>, key: XtsKey, cfg: &ServerConfig) -> io::Result
             shared: server.shared.clone(),
             exited: tx.clone(),
         };
+        let (ready_tx, ready) = mpsc::channel();
         let h = std::thread::Builder::new()
             .name(format!("fg-xts-{slot}"))
             .stack_size(256 << 10)
-            .spawn(move || w.run())?;
+            .spawn(move || w.run(ready_tx))?;
         server.workers.push(Some(h));
+        match ready.recv() {
+            // The worker's `File` owns its copy in its own table now; this
+            // one, in the shared table, is owned by no one.
+            Ok(Ok(())) => sys::fuse::close_moved(raw),
+            // The worker did not move (its `File` still owns `raw` here, and
+            // closes it as it exits); dropping `server` stops the others.
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("an XTS worker died while starting")),
+        }
     }
     // The first request to the new mount waits for INIT; its answer proves
     // the workers serve. st_dev names the connection in fusectl.

@@ -226,7 +226,7 @@ fn backend_choice_parses_and_never_means_plaintext() {
     assert_eq!("auto".parse::<BackendChoice>(), Ok(BackendChoice::Auto));
     assert!("plaintext".parse::<BackendChoice>().is_err());
     assert!("none".parse::<BackendChoice>().is_err());
-    assert_eq!(BackendChoice::default(), BackendChoice::Fscrypt);
+    assert_eq!(BackendChoice::default(), BackendChoice::Auto);
     let chosen = crate::volume::select_backend(BackendChoice::Auto, Path::new("/nonexistent"));
     // Without mkfs the XTS check fails, so auto falls back to fscrypt, never
     // to the plaintext control.
@@ -235,4 +235,198 @@ fn backend_choice_parses_and_never_means_plaintext() {
         let k = crate::volume::select_backend(c, Path::new("/x")).kind();
         assert_ne!(k, VolumeKind::PlaintextControl);
     }
+}
+
+/// Set in the child process of `kill_9_with_a_request_in_flight`: the
+/// directory it works in.
+const KILL9_CHILD: &str = "FERROGATE_XTS_KILL9_CHILD";
+
+/// A `kill -9` of a process one of whose threads waits on the process's own
+/// XTS server for an answer (in the agent: `LOOP_CONFIGURE` flushing the FUSE
+/// file) must still end the process. Such a wait cannot be interrupted once
+/// a worker has read the request; the workers die, and only the end of the
+/// connection (its last `/dev/fuse` descriptor closed) releases the waiter.
+/// With the workers' descriptors in the process's shared table, the waiter
+/// itself kept them open and the process never finished dying. The child is
+/// this test binary again, running only this test with `KILL9_CHILD` set.
+#[test]
+fn kill_9_with_a_request_in_flight() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    if let Some(dir) = std::env::var_os(KILL9_CHILD) {
+        return kill_9_child(Path::new(&dir));
+    }
+    if !crate::host::test_may_run_as_root("kill_9_with_a_request_in_flight") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "volume::xts::tests::kill_9_with_a_request_in_flight",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(KILL9_CHILD, dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let conn = loop {
+        let mut line = String::new();
+        assert_ne!(
+            out.read_line(&mut line).unwrap(),
+            0,
+            "the child ended early"
+        );
+        // The harness may have printed the test's name on the same line.
+        if let Some(c) = line.split("stalled ").nth(1) {
+            break c.trim().to_owned();
+        }
+    };
+    child.kill().unwrap();
+    // Not a timing assertion: a process that has not died after this long is
+    // stuck for good (it was, before the fix).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reaped = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Free a stuck child, then clean up the dead mount either way.
+    let _ = std::fs::write(format!("/sys/fs/fuse/connections/{conn}/abort"), b"1");
+    let _ = child.wait();
+    let _ = crate::sys::mount::umount2(&dir.path().join("mnt"), libc::MNT_DETACH);
+    assert!(
+        reaped,
+        "a process killed while waiting on its own XTS server did not die"
+    );
+}
+
+/// The child: serves a volume, stalls an `fsync` of it in a thread, says so
+/// (with the connection's id) and waits to be killed.
+fn kill_9_child(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::Ordering;
+
+    let backing = dir.join("backing");
+    std::fs::File::create(&backing)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let mnt = dir.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let p = ServeParams {
+        volume_id: "vol-kill9",
+        backing: &backing,
+        mountpoint: &mnt,
+        size: 64 << 20,
+    };
+    let cfg = ServerConfig {
+        threads: 2,
+        ..ServerConfig::default()
+    };
+    let server = server::start(&p, XtsKey::derive(&key()).unwrap(), &cfg).unwrap();
+    let dev = std::fs::metadata(&mnt).unwrap().dev();
+    let conn = (u64::from(libc::major(dev)) << 20) | u64::from(libc::minor(dev));
+    super::worker::STALL_SYNC.store(true, Ordering::SeqCst);
+    let disk = mnt.join("disk");
+    std::thread::spawn(move || {
+        let f = std::fs::OpenOptions::new().write(true).open(disk).unwrap();
+        let _ = f.sync_all();
+    });
+    while !super::worker::SYNC_STALLED.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    println!("stalled {conn}");
+    std::mem::forget(server);
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// Where the descriptors of a running server live: each worker's table holds
+/// its own `/dev/fuse` descriptor, the backing file and the standard streams,
+/// nothing else (no other worker's descriptor, none of the agent's sockets or
+/// pipes); the process's shared table holds no `/dev/fuse` descriptor at all.
+#[test]
+fn each_worker_alone_holds_its_fuse_descriptor() {
+    if !crate::host::test_may_run_as_root("each_worker_alone_holds_its_fuse_descriptor") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backing = dir.path().join("backing");
+    std::fs::File::create(&backing)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let p = ServeParams {
+        volume_id: "vol-fds",
+        backing: &backing,
+        mountpoint: &mnt,
+        size: 64 << 20,
+    };
+    let cfg = ServerConfig {
+        threads: 3,
+        ..ServerConfig::default()
+    };
+    let mut server = server::start(&p, XtsKey::derive(&key()).unwrap(), &cfg).unwrap();
+    let links = |fd_dir: &Path| -> Vec<(u32, String)> {
+        let mut v: Vec<(u32, String)> = std::fs::read_dir(fd_dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let n = e.file_name().to_str()?.parse().ok()?;
+                let t = std::fs::read_link(e.path()).ok()?;
+                Some((n, t.display().to_string()))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let mut workers = 0;
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let t = t.unwrap().path();
+        let comm = std::fs::read_to_string(t.join("comm")).unwrap_or_default();
+        if !comm.starts_with("fg-xts-") {
+            continue;
+        }
+        workers += 1;
+        let fds = links(&t.join("fd"));
+        let fuse: Vec<_> = fds.iter().filter(|(_, l)| l == "/dev/fuse").collect();
+        assert_eq!(fuse.len(), 1, "worker {comm}: {fds:?}");
+        for (n, l) in &fds {
+            assert!(
+                *n <= 2 || l == "/dev/fuse" || Path::new(l) == backing,
+                "worker {comm} holds {n} -> {l}"
+            );
+        }
+    }
+    assert_eq!(workers, 3);
+    let shared = links(Path::new("/proc/self/fd"));
+    assert!(
+        !shared.iter().any(|(_, l)| l == "/dev/fuse"),
+        "the shared table holds a /dev/fuse descriptor: {shared:?}"
+    );
+    // And the server still serves through them.
+    let disk = mnt.join("disk");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&disk)
+        .and_then(|f| {
+            use std::os::unix::fs::FileExt;
+            f.write_all_at(b"served", 4096)?;
+            f.sync_all()
+        })
+        .unwrap();
+    let report = server.shutdown();
+    assert!(report.key_destroyed && report.workers_stopped, "{report:?}");
 }

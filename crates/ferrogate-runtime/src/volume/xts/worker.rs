@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 
@@ -26,8 +27,31 @@ pub(super) struct Worker {
 /// Where a message is read into: the data of a WRITE then starts at `HEAD`.
 const RECV_AT: usize = HEAD - proto::IN_HEADER_LEN - proto::WRITE_IN_LEN;
 
+/// Tests only: workers read `FSYNC` requests and never answer them, as a
+/// worker killed mid-request would not (`tests::kill_9_with_a_request_in_flight`).
+#[cfg(test)]
+pub(super) static STALL_SYNC: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+/// Tests only: set once a worker has read an `FSYNC` it will not answer.
+#[cfg(test)]
+pub(super) static SYNC_STALLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 impl Worker {
-    pub(super) fn run(mut self) {
+    /// Serves until the connection ends. First moves to a descriptor table of
+    /// its own holding only its `/dev/fuse` descriptor and the backing file
+    /// (`sys::fuse::private_fd_table` says why) and reports that on `ready`:
+    /// the starter then closes its copy of the descriptor. A worker that
+    /// cannot do so serves nothing.
+    pub(super) fn run(mut self, ready: mpsc::Sender<io::Result<()>>) {
+        let own =
+            sys::fuse::private_fd_table(&[self.dev.as_raw_fd(), self.shared.disk.backing_fd()]);
+        let failed = own.is_err();
+        let _ = ready.send(own);
+        if failed {
+            let _ = self.exited.send(self.slot);
+            return;
+        }
         if sys::fuse::set_io_flusher().is_ok() {
             self.shared
                 .stats
@@ -201,6 +225,11 @@ impl Worker {
                     Ok(()) => self.send(Reply::new(u, 0).bytes()),
                     Err(e) => self.fail(u, &e),
                 }
+            }
+            #[cfg(test)]
+            Request::Sync if STALL_SYNC.load(Ordering::SeqCst) => {
+                SYNC_STALLED.store(true, Ordering::SeqCst);
+                true
             }
             Request::Sync => {
                 self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
