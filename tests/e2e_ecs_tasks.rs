@@ -112,11 +112,16 @@ fn expect_xts(backend: Option<&str>) -> bool {
     backend.or(suite.as_deref()) != Some("fscrypt")
 }
 
-fn announcement_scenario(backend: Option<&str>) {
-    let mut s = match backend {
+/// A server on `backend` (None: the default).
+fn server_on(backend: Option<&str>) -> Server {
+    match backend {
         Some(b) => Server::start_with(&["--volume-backend", b]),
         None => Server::start(),
-    };
+    }
+}
+
+fn announcement_scenario(backend: Option<&str>) {
+    let mut s = server_on(backend);
     load_busybox(&s);
     let key1 = fargate_key(&s, "secure");
     let key2 = fargate_key(&s, "secure");
@@ -484,10 +489,7 @@ fn a_crash_leaves_nothing_running_on_fscrypt() {
 }
 
 fn crash_leaves_nothing(backend: Option<&str>) {
-    let mut s = match backend {
-        Some(b) => Server::start_with(&["--volume-backend", b]),
-        None => Server::start(),
-    };
+    let mut s = server_on(backend);
     load_busybox(&s);
     json(&s.aws(&["ecs", "create-cluster"]));
     register(&s, "sleeper", "sleep 1000", &[]);

@@ -237,6 +237,30 @@ fn backend_choice_parses_and_never_means_plaintext() {
     }
 }
 
+/// A real server with `threads` workers for a 64 MiB volume in `dir`
+/// (backing file `backing`, mounted on `mnt`): (server, mount point, backing).
+fn small_server(dir: &Path, threads: usize) -> (server::XtsServer, PathBuf, PathBuf) {
+    let backing = dir.join("backing");
+    std::fs::File::create(&backing)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let mnt = dir.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let p = ServeParams {
+        volume_id: "vol-small",
+        backing: &backing,
+        mountpoint: &mnt,
+        size: 64 << 20,
+    };
+    let cfg = ServerConfig {
+        threads,
+        ..ServerConfig::default()
+    };
+    let server = server::start(&p, XtsKey::derive(&key()).unwrap(), &cfg).unwrap();
+    (server, mnt, backing)
+}
+
 /// Set in the child process of `kill_9_with_a_request_in_flight`: the
 /// directory it works in.
 const KILL9_CHILD: &str = "FERROGATE_XTS_KILL9_CHILD";
@@ -315,24 +339,7 @@ fn kill_9_child(dir: &Path) {
     use std::os::unix::fs::MetadataExt;
     use std::sync::atomic::Ordering;
 
-    let backing = dir.join("backing");
-    std::fs::File::create(&backing)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
-    let mnt = dir.join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let p = ServeParams {
-        volume_id: "vol-kill9",
-        backing: &backing,
-        mountpoint: &mnt,
-        size: 64 << 20,
-    };
-    let cfg = ServerConfig {
-        threads: 2,
-        ..ServerConfig::default()
-    };
-    let server = server::start(&p, XtsKey::derive(&key()).unwrap(), &cfg).unwrap();
+    let (server, mnt, _) = small_server(dir, 2);
     let dev = std::fs::metadata(&mnt).unwrap().dev();
     let conn = (u64::from(libc::major(dev)) << 20) | u64::from(libc::minor(dev));
     super::worker::STALL_SYNC.store(true, Ordering::SeqCst);
@@ -361,24 +368,7 @@ fn each_worker_alone_holds_its_fuse_descriptor() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let backing = dir.path().join("backing");
-    std::fs::File::create(&backing)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
-    let mnt = dir.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let p = ServeParams {
-        volume_id: "vol-fds",
-        backing: &backing,
-        mountpoint: &mnt,
-        size: 64 << 20,
-    };
-    let cfg = ServerConfig {
-        threads: 3,
-        ..ServerConfig::default()
-    };
-    let mut server = server::start(&p, XtsKey::derive(&key()).unwrap(), &cfg).unwrap();
+    let (mut server, mnt, backing) = small_server(dir.path(), 3);
     let links = |fd_dir: &Path| -> Vec<(u32, String)> {
         let mut v: Vec<(u32, String)> = std::fs::read_dir(fd_dir)
             .unwrap()
