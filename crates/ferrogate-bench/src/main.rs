@@ -369,9 +369,8 @@ fn cpu_report(
             .iter()
             .filter_map(|(name, after)| {
                 let before = threads.get(name).copied().unwrap_or(0);
-                (*after > before).then(|| {
-                    format!("{name}:{:.1}", us_per_request(before, *after, requests))
-                })
+                (*after > before)
+                    .then(|| format!("{name}:{:.1}", us_per_request(before, *after, requests)))
             })
             .collect();
         out.push_str(&parts.join(",").replace(' ', "_"));

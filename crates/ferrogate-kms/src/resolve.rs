@@ -135,8 +135,8 @@ fn alias_target(
             .get(tx, &keys::alias(account, region, alias))?
             .map(|a| a.target_key_id),
     };
-    let key_id =
-        target.ok_or_else(|| KmsError::NotFoundException(format!("Alias {shown} is not found.")))?;
+    let key_id = target
+        .ok_or_else(|| KmsError::NotFoundException(format!("Alias {shown} is not found.")))?;
     Ok(KeyRef {
         account: account.into(),
         region: region.into(),

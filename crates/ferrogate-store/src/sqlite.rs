@@ -500,7 +500,10 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(store.generation(), 3);
         // A snapshot keeps the value it began with, even when a write lands meanwhile.
-        let (s2, seen) = (store.clone(), std::sync::Arc::new(std::sync::Mutex::new(None)));
+        let (s2, seen) = (
+            store.clone(),
+            std::sync::Arc::new(std::sync::Mutex::new(None)),
+        );
         let seen2 = seen.clone();
         store
             .read(move |tx| {

@@ -63,6 +63,9 @@ struct State {
     queue: VecDeque<(Job, OwnedSemaphorePermit)>,
     /// Batches committed but not yet synced.
     unsynced: usize,
+    /// The writer is waiting on `wake`: a submitter must notify (otherwise it need not: a
+    /// notification is a system call, and the busy writer looks at the queue anyway).
+    writer_waits: bool,
     closed: bool,
     /// Set when durability can no longer be promised (an `fdatasync` failed, or the syncer
     /// is gone). From then on nothing is written or read: after a failed `fdatasync` the
@@ -146,7 +149,7 @@ impl Writer {
             .acquire_owned()
             .await
             .map_err(|_| E::from(StoreError::Unavailable("store closed".into())))?;
-        {
+        let waits = {
             let mut state = self.shared.lock();
             if state.failed {
                 return Err(E::from(failed_error()));
@@ -155,8 +158,11 @@ impl Writer {
                 return Err(E::from(StoreError::Unavailable("store closed".into())));
             }
             state.queue.push_back((job, permit));
+            state.writer_waits
+        };
+        if waits {
+            self.shared.wake.notify_all();
         }
-        self.shared.wake.notify_all();
         result.await.unwrap_or_else(|_| {
             Err(E::from(StoreError::Unavailable(
                 "the write was not done: the store stopped (see the log)".into(),
@@ -213,10 +219,7 @@ fn run(
     loop {
         let mut state = shared.lock();
         while state.queue.is_empty() && !state.closed {
-            state = shared
-                .wake
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = wait(shared, state);
         }
         if state.failed {
             // Durability is lost: refuse what is queued (dropping a job answers its caller
@@ -294,15 +297,23 @@ fn fill_batch(conn: &Connection, shared: &Shared, written: &Written) -> Vec<Comp
             return completions;
         }
         while state.queue.is_empty() && state.unsynced > 0 && !state.closed {
-            state = shared
-                .wake
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = wait(shared, state);
         }
         if state.queue.is_empty() {
             return completions;
         }
     }
+}
+
+/// The writer waits for a submitter, the syncer or shutdown (saying so while it waits).
+fn wait<'s>(shared: &'s Shared, mut state: MutexGuard<'s, State>) -> MutexGuard<'s, State> {
+    state.writer_waits = true;
+    let mut state = shared
+        .wake
+        .wait(state)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    state.writer_waits = false;
+    state
 }
 
 fn run_job(conn: &Connection, job: Job, written: &Written) -> Option<Completion> {

@@ -327,7 +327,12 @@ impl Operation for DecryptInput {
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
         let Exec { service, tx, ctx } = x;
-        let r = i.key(service, tx.read(), ctx.principal.account.as_str(), ctx.region)?;
+        let r = i.key(
+            service,
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+        )?;
         let k = service.usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
         let c = blob("ciphertextBlob", &i.ciphertext_blob, MAX_CIPHERTEXT)?;
