@@ -322,8 +322,11 @@ fn cpu_ticks(stat: &str) -> Option<(String, u64)> {
     Some((comm, utime + stime))
 }
 
-/// CPU ticks of a process, in total and by thread name (tokio's workers share one name).
-fn process_ticks(pid: &str) -> (u64, std::collections::BTreeMap<String, u64>) {
+/// CPU ticks of a process: in total, and by thread name (tokio's workers share one name).
+type Ticks = (u64, std::collections::BTreeMap<String, u64>);
+
+/// The [`Ticks`] of process `pid` (`self` for this one).
+fn process_ticks(pid: &str) -> Ticks {
     let total = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| cpu_ticks(&s))
@@ -349,11 +352,7 @@ fn us_per_request(before: u64, after: u64, requests: usize) -> f64 {
 
 /// The CPU report: server total, server by thread name (those that used any), load
 /// generator.
-fn cpu_report(
-    server: Option<&((u64, std::collections::BTreeMap<String, u64>), String)>,
-    client_before: u64,
-    requests: usize,
-) -> String {
+fn cpu_report(server: Option<&(Ticks, String)>, client_before: u64, requests: usize) -> String {
     let client_after = process_ticks("self").0;
     let mut out = format!(
         " client_cpu_us={:.1}",

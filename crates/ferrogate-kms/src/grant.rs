@@ -7,11 +7,10 @@
 //! values exactly.
 
 use base64::Engine as _;
-use ferrogate_store::{Direction, ReadTx};
 use ferrogate_types::{Principal, PrincipalKind};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{keys, tables, Constraints, Grant};
+use crate::model::{Constraints, Grant};
 use crate::KmsError;
 
 /// Operations a grant may permit.
