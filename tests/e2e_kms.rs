@@ -401,6 +401,19 @@ fn grants_allow_exactly_what_they_grant() {
     python_ok(&s.python("kms_grants.py", &[]));
 }
 
+// --- 3b. no stale authorization on the cached request path (issue 16) -------------------------
+
+/// A key disabled or scheduled for deletion, a key policy changed, a grant created, retired or
+/// revoked, an IAM policy changed, an access key deactivated or deleted, an alias moved: each
+/// is obeyed by the very next request after the change is acknowledged, although keys,
+/// aliases, grants, policies and credentials are cached on the path. Each change follows
+/// requests that fill every cache and is repeated, so that a cache with a time-to-live fails.
+#[test]
+fn every_change_is_obeyed_by_the_very_next_request() {
+    let s = Server::start();
+    python_ok(&s.python("kms_fresh.py", &[]));
+}
+
 // --- 4. key policies decide; IAM policies count only where the key policy delegates ----------
 
 fn key_policy(statements: &str) -> String {

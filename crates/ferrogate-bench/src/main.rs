@@ -6,6 +6,9 @@
 //! ferrogate-bench --endpoint URL --access-key K --secret S --op OP --concurrency N --seconds T
 //! ```
 //! `--requests R` stops after R successful requests instead (loading a fixed amount of data).
+//! `--server-pid PID` also reports CPU time per successful request: the server's (process
+//! total, and by thread name), and the load generator's own. CPU per request is the measure
+//! that holds on a shared, noisy machine, where requests per second do not.
 //! OP: `get-caller-identity` (STS, awsQuery), `get-user:<name>` (IAM, awsQuery, authorized by
 //! the policy engine), `lookup-events` (CloudTrail, awsJson1_1), or
 //! `kms-encrypt:<key-id>`, `kms-decrypt:<base64 ciphertext>`, `kms-generate-data-key:<key-id>`,
@@ -32,6 +35,7 @@ struct Args {
     seconds: u64,
     requests: Option<u64>,
     region: String,
+    server_pid: Option<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 10,
         requests: None,
         region: "us-east-1".into(),
+        server_pid: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +62,7 @@ fn parse_args() -> Result<Args, String> {
             "--seconds" => a.seconds = v.parse().map_err(|_| "bad --seconds")?,
             "--requests" => a.requests = Some(v.parse().map_err(|_| "bad --requests")?),
             "--region" => a.region = v,
+            "--server-pid" => a.server_pid = Some(v.parse().map_err(|_| "bad --server-pid")?),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -299,6 +305,78 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
+/// Linux reports `/proc` CPU times in USER_HZ, which is 100 on every architecture the
+/// kernel's ABI fixes it for (x86, arm64), whatever the kernel's own tick rate.
+const TICKS_PER_SEC: u64 = 100;
+
+/// `(comm, utime + stime in ticks)` from a `/proc/.../stat` line. The name is between the
+/// first `(` and the last `)` (it may itself hold spaces or parentheses).
+fn cpu_ticks(stat: &str) -> Option<(String, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let rest: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let utime: u64 = rest.get(11)?.parse().ok()?;
+    let stime: u64 = rest.get(12)?.parse().ok()?;
+    Some((comm, utime + stime))
+}
+
+/// CPU ticks of a process: in total, and by thread name (tokio's workers share one name).
+type Ticks = (u64, std::collections::BTreeMap<String, u64>);
+
+/// The [`Ticks`] of process `pid` (`self` for this one).
+fn process_ticks(pid: &str) -> Ticks {
+    let total = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| cpu_ticks(&s))
+        .map_or(0, |(_, t)| t);
+    let mut threads = std::collections::BTreeMap::new();
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for e in dir.flatten() {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            if let Some((comm, t)) = cpu_ticks(&stat) {
+                *threads.entry(comm).or_insert(0) += t;
+            }
+        }
+    }
+    (total, threads)
+}
+
+/// Microseconds of CPU per request from two tick counts.
+#[allow(clippy::cast_precision_loss)]
+fn us_per_request(before: u64, after: u64, requests: usize) -> f64 {
+    let ticks = after.saturating_sub(before);
+    (ticks as f64) * 1e6 / (TICKS_PER_SEC as f64) / (requests.max(1) as f64)
+}
+
+/// The CPU report: server total, server by thread name (those that used any), load
+/// generator.
+fn cpu_report(server: Option<&(Ticks, String)>, client_before: u64, requests: usize) -> String {
+    let client_after = process_ticks("self").0;
+    let mut out = format!(
+        " client_cpu_us={:.1}",
+        us_per_request(client_before, client_after, requests)
+    );
+    if let Some(((total, threads), pid)) = server {
+        let (total_after, threads_after) = process_ticks(pid);
+        out.push_str(&format!(
+            " server_cpu_us={:.1} threads=",
+            us_per_request(*total, total_after, requests)
+        ));
+        let parts: Vec<String> = threads_after
+            .iter()
+            .filter_map(|(name, after)| {
+                let before = threads.get(name).copied().unwrap_or(0);
+                (*after > before)
+                    .then(|| format!("{name}:{:.1}", us_per_request(before, *after, requests)))
+            })
+            .collect();
+        out.push_str(&parts.join(",").replace(' ', "_"));
+    }
+    out
+}
+
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -331,6 +409,10 @@ async fn main() {
     let errors = Arc::new(AtomicU64::new(0));
     let body = Arc::new(body);
     let quota = args.requests.map(|r| Arc::new(AtomicU64::new(r)));
+    let server_before = args
+        .server_pid
+        .map(|p| (process_ticks(&p.to_string()), p.to_string()));
+    let client_before = process_ticks("self").0;
     let started = Instant::now();
     let handles: Vec<_> = (0..args.concurrency)
         .map(|_| {
@@ -356,11 +438,12 @@ async fn main() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_report(server_before.as_ref(), client_before, all.len());
     all.sort_unstable();
     #[allow(clippy::cast_precision_loss)]
     let rps = all.len() as f64 / elapsed;
     println!(
-        "op={} concurrency={} requests={} errors={} req/s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        "op={} concurrency={} requests={} errors={} req/s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}{cpu}",
         args.op,
         args.concurrency,
         all.len(),

@@ -7,11 +7,10 @@
 //! values exactly.
 
 use base64::Engine as _;
-use ferrogate_store::{Direction, ReadTx};
 use ferrogate_types::{Principal, PrincipalKind};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{keys, tables, Constraints, Grant};
+use crate::model::{Constraints, Grant};
 use crate::KmsError;
 
 /// Operations a grant may permit.
@@ -97,30 +96,20 @@ pub fn satisfies(c: &Constraints, context: &[(String, String)]) -> bool {
     true
 }
 
-/// The first grant on the key that allows `caller` to perform `operation` with `context`.
-#[allow(clippy::too_many_arguments)]
-pub fn find(
-    tx: &dyn ReadTx,
-    account: &str,
-    region: &str,
-    key_id: &str,
+/// The first of a key's `grants` that allows `caller` to perform `operation` with `context`.
+pub fn find<'g>(
+    grants: &'g [Grant],
     caller: &Principal,
     caller_region: &str,
     operation: &str,
     context: &[(String, String)],
-) -> Result<Option<Grant>, KmsError> {
-    let prefix = keys::key(account, region, key_id);
-    for (_, g) in tables::GRANTS.scan(tx, &prefix, None, Direction::Forward, 50_000)? {
-        let permits = g.operations.iter().any(|o| o == operation);
-        let constrained = constraints_apply(operation);
-        if permits
+) -> Option<&'g Grant> {
+    let constrained = constraints_apply(operation);
+    grants.iter().find(|g| {
+        g.operations.iter().any(|o| o == operation)
             && names(&g.grantee, caller, caller_region)
             && (!constrained || satisfies(&g.constraints, context))
-        {
-            return Ok(Some(g));
-        }
-    }
-    Ok(None)
+    })
 }
 
 /// True when `child` is no wider than `parent`: a grant that includes `CreateGrant` lets

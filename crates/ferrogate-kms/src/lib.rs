@@ -6,6 +6,7 @@
 //! - [`state`]: the one function that gates every operation by key state.
 //! - [`resolve`]: key ids, key ARNs, alias names and alias ARNs.
 //! - [`grant`]: grant matching and constraints.
+//! - [`cache`]: keys, aliases and grants as last read, exact by the store's generation.
 //! - [`ops`]: the API (awsJson1_1, `TrentService`).
 //! - [`material`]: sealing key material and the cryptography (`ferrogate-kms-crypto`).
 //!
@@ -16,6 +17,7 @@
 //! `Debug` print or an audit record; neither do plaintexts or ciphertexts.
 #![deny(missing_docs)]
 
+pub mod cache;
 mod error;
 pub mod grant;
 pub mod maintenance;

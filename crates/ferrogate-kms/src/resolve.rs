@@ -4,6 +4,7 @@
 
 use ferrogate_store::ReadTx;
 
+use crate::cache::Cache;
 use crate::model::{key_arn, keys, tables, KmsKey};
 use crate::KmsError;
 
@@ -53,6 +54,18 @@ pub fn resolve(
     name: &str,
     aliases: Aliases,
 ) -> Result<KeyRef, KmsError> {
+    resolve_in(None, tx, account, region, name, aliases)
+}
+
+/// [`resolve`], reading aliases through `cache` when given.
+pub fn resolve_in(
+    cache: Option<&Cache>,
+    tx: &dyn ReadTx,
+    account: &str,
+    region: &str,
+    name: &str,
+    aliases: Aliases,
+) -> Result<KeyRef, KmsError> {
     if name.is_empty() || name.len() > 2048 {
         return Err(KmsError::ValidationException(
             "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048".into(),
@@ -81,7 +94,7 @@ pub fn resolve(
             });
         }
         if resource.starts_with("alias/") && aliases == Aliases::Accept {
-            return alias_target(tx, arn_account, arn_region, resource, name);
+            return alias_target(cache, tx, arn_account, arn_region, resource, name);
         }
         return Err(KmsError::invalid_key_id(name));
     }
@@ -90,6 +103,7 @@ pub fn resolve(
             return Err(KmsError::invalid_key_id(name));
         }
         return alias_target(
+            cache,
             tx,
             account,
             region,
@@ -108,19 +122,25 @@ pub fn resolve(
 }
 
 fn alias_target(
+    cache: Option<&Cache>,
     tx: &dyn ReadTx,
     account: &str,
     region: &str,
     alias: &str,
     shown: &str,
 ) -> Result<KeyRef, KmsError> {
-    let a = tables::ALIASES
-        .get(tx, &keys::alias(account, region, alias))?
+    let target = match cache {
+        Some(c) => c.alias(tx, account, region, alias)?.map(|t| t.to_string()),
+        None => tables::ALIASES
+            .get(tx, &keys::alias(account, region, alias))?
+            .map(|a| a.target_key_id),
+    };
+    let key_id = target
         .ok_or_else(|| KmsError::NotFoundException(format!("Alias {shown} is not found.")))?;
     Ok(KeyRef {
         account: account.into(),
         region: region.into(),
-        key_id: a.target_key_id,
+        key_id,
     })
 }
 

@@ -16,6 +16,15 @@ pub enum Direction {
 
 /// A consistent read-only view (a snapshot for its whole lifetime).
 pub trait ReadTx {
+    /// The change generation this snapshot's reads are at least as new as (see
+    /// [`crate::generation`]): a cache may keep what it read here under this value, and use
+    /// it while [`crate::Store::generation`] (read before the user's own snapshot) still
+    /// equals it. `None` where nothing may be cached (the writer's transaction, which sees
+    /// uncommitted writes).
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// The value stored at `key` in `tree`.
     fn get(&self, tree: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 

@@ -12,6 +12,7 @@
 //!   into one SQLite transaction, each inside its own savepoint, and committed together;
 //!   every caller is answered only after the WAL holding that commit is synced (group
 //!   commit).
+//! - [`generation`]: the change counter caches check, so that none is ever stale.
 //! - [`table`]: typed records with a version byte and an upgrade path from day one.
 //! - [`key`]: order-preserving composite keys.
 //! - [`seal`]: the root key file and AES-256-GCM sealing of secrets stored in the database.
@@ -20,6 +21,7 @@
 mod checkpoint;
 pub mod engine;
 mod error;
+pub mod generation;
 pub mod key;
 pub mod seal;
 pub mod sqlite;

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::checkpoint::Checkpointer;
 use crate::engine::{Direction, ReadTx, WriteTx};
+use crate::generation::{Counter, Written};
 use crate::writer::{Writer, WriterStats};
 use crate::StoreError;
 
@@ -64,6 +65,7 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    generation: Arc<Counter>,
     writer: Writer,
     // Dropped after the writer, so the last batch is written before checkpoints stop.
     _checkpointer: Checkpointer,
@@ -175,12 +177,14 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&mut conn)?;
-        let writer = Writer::start(conn, wal_path(path))?;
+        let generation = Arc::new(Counter::default());
+        let writer = Writer::start(conn, wal_path(path), generation.clone())?;
         let checkpointer = Checkpointer::start(path)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 readers: Mutex::new(Vec::new()),
+                generation,
                 writer,
                 _checkpointer: checkpointer,
             }),
@@ -202,6 +206,7 @@ impl Store {
     ) -> Result<T, E> {
         let lazy = LazyRead {
             store: self,
+            generation: std::cell::OnceCell::new(),
             conn: std::cell::OnceCell::new(),
         };
         let result = f(&lazy);
@@ -251,6 +256,11 @@ impl Store {
         self.inner.writer.submit(f).await
     }
 
+    /// The change generation now (see [`crate::generation`]).
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.current()
+    }
+
     /// Counters of the group-commit writer (batches, jobs).
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
@@ -268,19 +278,40 @@ pub(crate) fn run(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 /// A read snapshot opened on first use.
 struct LazyRead<'s> {
     store: &'s Store,
+    /// The change generation read before the snapshot was opened (or before it will be).
+    generation: std::cell::OnceCell<u64>,
     conn: std::cell::OnceCell<Result<Connection, StoreError>>,
 }
 
 impl LazyRead<'_> {
+    fn generation(&self) -> u64 {
+        *self
+            .generation
+            .get_or_init(|| self.store.inner.generation.current())
+    }
+
     fn tx(&self) -> Result<SqliteTx<'_>, StoreError> {
-        match self.conn.get_or_init(|| self.store.begin_read()) {
-            Ok(conn) => Ok(SqliteTx { conn, depth: 0 }),
+        match self.conn.get_or_init(|| {
+            // The generation is read before the snapshot begins: whatever this snapshot
+            // shows is at least as new as it.
+            self.generation();
+            self.store.begin_read()
+        }) {
+            Ok(conn) => Ok(SqliteTx {
+                conn,
+                depth: 0,
+                written: None,
+            }),
             Err(e) => Err(e.clone()),
         }
     }
 }
 
 impl ReadTx for LazyRead<'_> {
+    fn generation(&self) -> Option<u64> {
+        Some(LazyRead::generation(self))
+    }
+
     fn get(&self, tree: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.tx()?.get(tree, key)
     }
@@ -301,6 +332,8 @@ impl ReadTx for LazyRead<'_> {
 pub(crate) struct SqliteTx<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) depth: usize,
+    /// The writer's note of which watched trees its batch wrote (none for readers).
+    pub(crate) written: Option<&'c Written>,
 }
 
 impl ReadTx for SqliteTx<'_> {
@@ -366,6 +399,9 @@ impl WriteTx for SqliteTx<'_> {
             "INSERT INTO kvi (tree, k, v) VALUES (?1, ?2, ?3) ON CONFLICT (tree, k) DO UPDATE SET v = excluded.v",
         ))?;
         st.execute(params![tree, key, value])?;
+        if let Some(w) = self.written {
+            w.note(tree);
+        }
         Ok(())
     }
 
@@ -374,7 +410,11 @@ impl WriteTx for SqliteTx<'_> {
             "DELETE FROM kv WHERE tree = ?1 AND k = ?2",
             "DELETE FROM kvi WHERE tree = ?1 AND k = ?2",
         ))?;
-        Ok(st.execute(params![tree, key])? > 0)
+        let removed = st.execute(params![tree, key])? > 0;
+        if let Some(w) = self.written {
+            w.note(tree);
+        }
+        Ok(removed)
     }
 
     fn savepoint(&mut self) -> Result<(), StoreError> {
@@ -426,6 +466,55 @@ mod tests {
             )
             .unwrap();
         assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
+    /// A write to a tree caches read moves the generation on before the writer answers;
+    /// audit records do not; a read snapshot caches under the value read before it began.
+    #[tokio::test]
+    async fn the_generation_moves_on_before_a_write_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        assert_eq!(store.generation(), 0);
+        store
+            .write(|tx: &mut dyn WriteTx| tx.put("trail.events", b"k", b"v"))
+            .await
+            .unwrap();
+        assert_eq!(store.generation(), 0);
+        store
+            .write(|tx: &mut dyn WriteTx| tx.put("kms.keys", b"k", b"v"))
+            .await
+            .unwrap();
+        assert_eq!(store.generation(), 1);
+        store
+            .write(|tx: &mut dyn WriteTx| tx.delete("kms.grants", b"nothing"))
+            .await
+            .unwrap();
+        assert_eq!(store.generation(), 2);
+        // A job that fails is rolled back, but counts: a spare reload, never a stale one.
+        let failed = store
+            .write(|tx: &mut dyn WriteTx| {
+                tx.put("iam.users", b"k", b"v")?;
+                Err::<(), _>(StoreError::Unavailable("no".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(store.generation(), 3);
+        // A snapshot keeps the value it began with, even when a write lands meanwhile.
+        let (s2, seen) = (
+            store.clone(),
+            std::sync::Arc::new(std::sync::Mutex::new(None)),
+        );
+        let seen2 = seen.clone();
+        store
+            .read(move |tx| {
+                let g = tx.generation();
+                tx.get("kms.keys", b"k")?;
+                *seen2.lock().unwrap() = Some((g, tx.generation()));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(*seen.lock().unwrap(), Some((Some(3), Some(3))));
+        drop(s2);
     }
 
     /// The database and its WAL are readable by their owner only, new or not, and what a

@@ -27,6 +27,7 @@ use rusqlite::Connection;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::{with_savepoint, WriteTx};
+use crate::generation::{Counter, Written};
 use crate::sqlite::{run as run_sql, SqliteTx};
 use crate::StoreError;
 
@@ -62,6 +63,9 @@ struct State {
     queue: VecDeque<(Job, OwnedSemaphorePermit)>,
     /// Batches committed but not yet synced.
     unsynced: usize,
+    /// The writer is waiting on `wake`: a submitter must notify (otherwise it need not: a
+    /// notification is a system call, and the busy writer looks at the queue anyway).
+    writer_waits: bool,
     closed: bool,
     /// Set when durability can no longer be promised (an `fdatasync` failed, or the syncer
     /// is gone). From then on nothing is written or read: after a failed `fdatasync` the
@@ -94,7 +98,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection, wal: PathBuf) -> Result<Self, StoreError> {
+    pub(crate) fn start(
+        conn: Connection,
+        wal: PathBuf,
+        generation: Arc<Counter>,
+    ) -> Result<Self, StoreError> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -104,7 +112,7 @@ impl Writer {
         let (s, c) = (shared.clone(), counters.clone());
         let thread = std::thread::Builder::new()
             .name("fg-store-writer".into())
-            .spawn(move || run(conn, &s, wal, &c))
+            .spawn(move || run(conn, &s, wal, &c, &generation))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             shared,
@@ -141,7 +149,7 @@ impl Writer {
             .acquire_owned()
             .await
             .map_err(|_| E::from(StoreError::Unavailable("store closed".into())))?;
-        {
+        let waits = {
             let mut state = self.shared.lock();
             if state.failed {
                 return Err(E::from(failed_error()));
@@ -150,8 +158,11 @@ impl Writer {
                 return Err(E::from(StoreError::Unavailable("store closed".into())));
             }
             state.queue.push_back((job, permit));
+            state.writer_waits
+        };
+        if waits {
+            self.shared.wake.notify_all();
         }
-        self.shared.wake.notify_all();
         result.await.unwrap_or_else(|_| {
             Err(E::from(StoreError::Unavailable(
                 "the write was not done: the store stopped (see the log)".into(),
@@ -185,7 +196,13 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Counters>) {
+fn run(
+    conn: Connection,
+    shared: &Arc<Shared>,
+    wal: PathBuf,
+    counters: &Arc<Counters>,
+    generation: &Counter,
+) {
     let (to_syncer, from_writer) = std_mpsc::channel::<Vec<Completion>>();
     let (s, c) = (shared.clone(), counters.clone());
     let syncer = match std::thread::Builder::new()
@@ -202,10 +219,7 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
     loop {
         let mut state = shared.lock();
         while state.queue.is_empty() && !state.closed {
-            state = shared
-                .wake
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = wait(shared, state);
         }
         if state.failed {
             // Durability is lost: refuse what is queued (dropping a job answers its caller
@@ -226,13 +240,16 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
             drop(jobs);
             continue;
         }
-        let completions = fill_batch(&conn, shared);
+        let written = Written::default();
+        let completions = fill_batch(&conn, shared, &written);
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters
             .jobs
             .fetch_add(completions.len() as u64, Ordering::Relaxed);
         match run_sql(&conn, "COMMIT") {
             Ok(()) => {
+                // Visible to new snapshots from here on; no caller is answered before this.
+                written.publish(generation);
                 shared.lock().unsynced += 1;
                 if let Err(std_mpsc::SendError(completions)) = to_syncer.send(completions) {
                     // The syncer is gone: the batch's durability is unknown, so say so, and
@@ -261,7 +278,7 @@ fn run(conn: Connection, shared: &Arc<Shared>, wal: PathBuf, counters: &Arc<Coun
 
 /// Runs queued jobs in the open transaction until the queue is empty and the syncer is idle
 /// (or the batch is full).
-fn fill_batch(conn: &Connection, shared: &Shared) -> Vec<Completion> {
+fn fill_batch(conn: &Connection, shared: &Shared, written: &Written) -> Vec<Completion> {
     let mut completions = Vec::new();
     let mut state = shared.lock();
     loop {
@@ -271,7 +288,7 @@ fn fill_batch(conn: &Connection, shared: &Shared) -> Vec<Completion> {
         drop(state);
         for (job, permit) in jobs {
             drop(permit);
-            if let Some(c) = run_job(conn, job) {
+            if let Some(c) = run_job(conn, job, written) {
                 completions.push(c);
             }
         }
@@ -280,10 +297,7 @@ fn fill_batch(conn: &Connection, shared: &Shared) -> Vec<Completion> {
             return completions;
         }
         while state.queue.is_empty() && state.unsynced > 0 && !state.closed {
-            state = shared
-                .wake
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = wait(shared, state);
         }
         if state.queue.is_empty() {
             return completions;
@@ -291,8 +305,23 @@ fn fill_batch(conn: &Connection, shared: &Shared) -> Vec<Completion> {
     }
 }
 
-fn run_job(conn: &Connection, job: Job) -> Option<Completion> {
-    let mut tx = SqliteTx { conn, depth: 0 };
+/// The writer waits for a submitter, the syncer or shutdown (saying so while it waits).
+fn wait<'s>(shared: &'s Shared, mut state: MutexGuard<'s, State>) -> MutexGuard<'s, State> {
+    state.writer_waits = true;
+    let mut state = shared
+        .wake
+        .wait(state)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    state.writer_waits = false;
+    state
+}
+
+fn run_job(conn: &Connection, job: Job, written: &Written) -> Option<Completion> {
+    let mut tx = SqliteTx {
+        conn,
+        depth: 0,
+        written: Some(written),
+    };
     match catch_unwind(AssertUnwindSafe(|| job(&mut tx))) {
         Ok(c) => Some(c),
         Err(_) => {
@@ -379,7 +408,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("db.sqlite")).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.execute_batch("CREATE TABLE kv (id INTEGER PRIMARY KEY, tree TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL); CREATE UNIQUE INDEX kv_tree_k ON kv (tree, k);").unwrap();
-        (dir, Writer::start(conn, wal).unwrap())
+        (dir, Writer::start(conn, wal, Arc::default()).unwrap())
     }
 
     async fn put(w: &Writer, k: &[u8]) -> Result<(), StoreError> {
@@ -407,7 +436,7 @@ mod tests {
         let conn = Connection::open(&db).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.execute_batch("CREATE TABLE kv (id INTEGER PRIMARY KEY, tree TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL); CREATE UNIQUE INDEX kv_tree_k ON kv (tree, k);").unwrap();
-        let w = Writer::start(conn, dir.path().join("db.sqlite-wal")).unwrap();
+        let w = Writer::start(conn, dir.path().join("db.sqlite-wal"), Arc::default()).unwrap();
         put(&w, b"a").await.unwrap();
         assert!(!w.failed());
         assert_eq!(w.stats().syncs, 1);

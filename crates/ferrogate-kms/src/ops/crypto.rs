@@ -165,9 +165,9 @@ impl Operation for EncryptInput {
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
-        let r = named(&tx, &ctx, &i.key_id)?;
-        let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
+        let Exec { service, tx, ctx } = x;
+        let r = named(service, &tx, &ctx, &i.key_id)?;
+        let k = service.usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
         let plaintext = zeroize::Zeroizing::new(blob("plaintext", &i.plaintext.0, MAX_PLAINTEXT)?);
         let (ciphertext, _) =
@@ -188,8 +188,8 @@ impl Recorded for EncryptInput {
 }
 
 /// The key a request names (aliases accepted), resolved in the handler's transaction.
-fn named(tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str) -> Result<KeyRef, KmsError> {
-    resolve::resolve(
+fn named(kms: &Kms, tx: &TxRef<'_>, ctx: &Ctx<'_>, name: &str) -> Result<KeyRef, KmsError> {
+    kms.resolve(
         tx.read(),
         ctx.principal.account.as_str(),
         ctx.region,
@@ -254,6 +254,7 @@ impl DecryptInput {
 
 /// The key a ciphertext names, checked against an optional `KeyId`.
 fn source_key(
+    kms: &Kms,
     tx: &dyn ReadTx,
     account: &str,
     region: &str,
@@ -261,10 +262,11 @@ fn source_key(
     key_id: Option<&str>,
 ) -> Result<KeyRef, KmsError> {
     let arn = material::blob_key_arn(ciphertext)?;
-    let from_blob = resolve::resolve(tx, account, region, &arn, Aliases::Refuse)
+    let from_blob = kms
+        .resolve(tx, account, region, &arn, Aliases::Refuse)
         .map_err(|_| KmsError::InvalidCiphertextException(String::new()))?;
     if let Some(k) = key_id {
-        let named = resolve::resolve(tx, account, region, k, Aliases::Accept)?;
+        let named = kms.resolve(tx, account, region, k, Aliases::Accept)?;
         if named != from_blob {
             return Err(KmsError::IncorrectKeyException(
                 "The key ID in the request does not identify a CMK that can perform this operation.".into(),
@@ -275,9 +277,15 @@ fn source_key(
 }
 
 impl DecryptInput {
-    fn key(&self, tx: &dyn ReadTx, account: &str, region: &str) -> Result<KeyRef, KmsError> {
+    fn key(
+        &self,
+        kms: &Kms,
+        tx: &dyn ReadTx,
+        account: &str,
+        region: &str,
+    ) -> Result<KeyRef, KmsError> {
         let c = blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
-        source_key(tx, account, region, &c, self.key_id.as_deref())
+        source_key(kms, tx, account, region, &c, self.key_id.as_deref())
     }
 }
 
@@ -303,7 +311,7 @@ impl Operation for DecryptInput {
 
     /// On the key the ciphertext names (checked against `KeyId`, which may be an alias).
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
-        let r = self.key(s.tx, s.account(), s.region)?;
+        let r = self.key(s.service, s.tx, s.account(), s.region)?;
         let context = pairs(&self.encryption_context);
         let use_ = KeyUse {
             action: "kms:Decrypt",
@@ -318,9 +326,14 @@ impl Operation for DecryptInput {
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
-        let r = i.key(tx.read(), ctx.principal.account.as_str(), ctx.region)?;
-        let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
+        let Exec { service, tx, ctx } = x;
+        let r = i.key(
+            service,
+            tx.read(),
+            ctx.principal.account.as_str(),
+            ctx.region,
+        )?;
+        let k = service.usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
         let c = blob("ciphertextBlob", &i.ciphertext_blob, MAX_CIPHERTEXT)?;
         let (plaintext, material_id) =
@@ -415,6 +428,7 @@ impl Operation for ReEncryptInput {
     fn authorize(&self, s: &Scope<'_, Kms>) -> Result<Authorization, KmsError> {
         let c = blob("ciphertextBlob", &self.ciphertext_blob, MAX_CIPHERTEXT)?;
         let source = source_key(
+            s.service,
             s.tx,
             s.account(),
             s.region,
@@ -442,11 +456,18 @@ impl Operation for ReEncryptInput {
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
+        let Exec { service, tx, ctx } = x;
         let (account, region) = (ctx.principal.account.as_str(), ctx.region);
         let c = blob("ciphertextBlob", &i.ciphertext_blob, MAX_CIPHERTEXT)?;
-        let src = source_key(tx.read(), account, region, &c, i.source_key_id.as_deref())?;
-        let source = usable(tx.read(), &src, ctx.now, Use::Crypto)?;
+        let src = source_key(
+            service,
+            tx.read(),
+            account,
+            region,
+            &c,
+            i.source_key_id.as_deref(),
+        )?;
+        let source = service.usable(tx.read(), &src, ctx.now, Use::Crypto)?;
         let dest_ref = i.destination(tx.read(), account, region)?;
         let dest = usable(tx.read(), &dest_ref, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
@@ -608,9 +629,9 @@ where
     }
 
     fn execute(i: &Authorized<Self>, x: Exec<'_, Kms>) -> Done<Self> {
-        let Exec { tx, ctx, .. } = x;
-        let r = named(&tx, &ctx, &i.key_id)?;
-        let k = usable(tx.read(), &r, ctx.now, Use::Crypto)?;
+        let Exec { service, tx, ctx } = x;
+        let r = named(service, &tx, &ctx, &i.key_id)?;
+        let k = service.usable(tx.read(), &r, ctx.now, Use::Crypto)?;
         dry_run(i.dry_run)?;
         let data_key = material::random(i.length()?)?;
         let (ciphertext, material_id) =

@@ -43,15 +43,18 @@ use ferrogate_policy::ResourcePolicyKind;
 use ferrogate_store::{ReadTx, TxRef};
 use ferrogate_types::Timestamp;
 
+use crate::cache::Cache;
 use crate::model::KmsKey;
 use crate::policy::PolicyCache;
 use crate::resolve::{self, Aliases, KeyRef};
 use crate::{state, KmsError};
 
-/// State shared by all KMS operations: the cache of parsed key policies.
+/// State shared by all KMS operations: the cache of parsed key policies and the cache of
+/// keys, aliases and grants.
 #[derive(Default)]
 pub struct Kms {
     pub(crate) policies: PolicyCache,
+    pub(crate) cache: Cache,
 }
 
 impl std::fmt::Debug for Kms {
@@ -127,9 +130,47 @@ pub(crate) fn usable(
     what: state::Use,
 ) -> Result<KmsKey, KmsError> {
     let key = resolve::load(tx, r)?;
-    let st = state::effective(&key, now).ok_or_else(|| KmsError::no_such_key(&key.arn()))?;
-    state::check(&key, st, what)?;
+    gate(&key, now, what)?;
     Ok(key)
+}
+
+fn gate(key: &KmsKey, now: Timestamp, what: state::Use) -> Result<(), KmsError> {
+    let st = state::effective(key, now).ok_or_else(|| KmsError::no_such_key(&key.arn()))?;
+    state::check(key, st, what)
+}
+
+impl Kms {
+    /// The key `r` names, through the cache.
+    pub(crate) fn key(&self, tx: &dyn ReadTx, r: &KeyRef) -> Result<Arc<KmsKey>, KmsError> {
+        self.cache
+            .key(tx, &r.account, &r.region, &r.key_id)?
+            .ok_or_else(|| KmsError::no_such_key(&r.arn()))
+    }
+
+    /// [`usable`] through the cache (for handlers that only read).
+    pub(crate) fn usable(
+        &self,
+        tx: &dyn ReadTx,
+        r: &KeyRef,
+        now: Timestamp,
+        what: state::Use,
+    ) -> Result<Arc<KmsKey>, KmsError> {
+        let key = self.key(tx, r)?;
+        gate(&key, now, what)?;
+        Ok(key)
+    }
+
+    /// [`resolve::resolve`] through the cache.
+    pub(crate) fn resolve(
+        &self,
+        tx: &dyn ReadTx,
+        account: &str,
+        region: &str,
+        name: &str,
+        aliases: Aliases,
+    ) -> Result<KeyRef, KmsError> {
+        resolve::resolve_in(Some(&self.cache), tx, account, region, name, aliases)
+    }
 }
 
 /// `action` on the key `name` names (key id or ARN: management operations take no alias).
@@ -241,7 +282,7 @@ pub(crate) fn key_check(
     use_: &KeyUse<'_>,
     request_tags: RequestTags,
 ) -> Result<Check, KmsError> {
-    let key = resolve::load(s.tx, r)?;
+    let key = s.service.key(s.tx, r)?;
     if state::effective(&key, s.now).is_none() {
         return Err(KmsError::no_such_key(&key.arn()));
     }
@@ -251,20 +292,21 @@ pub(crate) fn key_check(
         KmsError::corrupt("key policy")
     })?;
     let grant = match use_.grant_operation {
-        Some(op) => crate::grant::find(
-            s.tx,
-            &r.account,
-            &r.region,
-            &r.key_id,
-            s.principal,
-            s.region,
-            op,
-            use_.context,
-        )?
-        .map(|g| g.grant_id),
+        Some(op) => {
+            let grants = s
+                .service
+                .cache
+                .grants(s.tx, &r.account, &r.region, &r.key_id)?;
+            crate::grant::find(&grants, s.principal, s.region, op, use_.context)
+                .map(|g| g.grant_id.clone())
+        }
         None => None,
     };
-    let tags = key.tags.into_iter().map(|t| (t.key, t.value)).collect();
+    let tags = key
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
     Ok(Check::new(
         use_.action,
         Resource::Existing {
@@ -279,7 +321,7 @@ pub(crate) fn key_check(
         name: arn,
         policy,
         kind: ResourcePolicyKind::KeyPolicy,
-        account: key.account,
+        account: key.account.clone(),
     })
     .grant(grant))
 }
@@ -290,7 +332,8 @@ pub(crate) fn resolve_named(
     name: &str,
     aliases: Aliases,
 ) -> Result<KeyRef, KmsError> {
-    resolve::resolve(s.tx, s.account(), s.region, name, aliases)
+    s.service
+        .resolve(s.tx, s.account(), s.region, name, aliases)
 }
 
 /// The one check of an operation on the key the request names.

@@ -204,6 +204,41 @@ pub fn signing_key(secret: &SecretKey, day: &str, region: &str, service: &str) -
     hmac::Key::new(hmac::HMAC_SHA256, k_signing.as_ref())
 }
 
+/// Derived signing keys beyond this many are dropped wholesale (they are re-derived on use).
+const MAX_SIGNING_KEYS: usize = 4096;
+
+/// [`signing_key`], remembered: the four HMACs of the derivation were a tenth of a small
+/// request's SigV4 cost, and a client signs with the same key all day. Entries are found by
+/// a SHA-256 of the inputs (so the map holds no secret, only the derived keys, which are
+/// as sensitive as what each request derives anyway) and the derivation is deterministic,
+/// so a cached key is exactly what [`signing_key`] would return: a changed or revoked secret
+/// simply no longer finds its entry (credential validity is the lookup's business, checked
+/// on every request before this).
+pub fn signing_key_cached(secret: &SecretKey, day: &str, region: &str, service: &str) -> hmac::Key {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KEYS: OnceLock<Mutex<HashMap<[u8; 32], hmac::Key>>> = OnceLock::new();
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    for part in [secret.expose(), day, region, service] {
+        ctx.update(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let mut id = [0u8; 32];
+    id.copy_from_slice(ctx.finish().as_ref());
+    let keys = KEYS.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(k) = keys.lock().ok().and_then(|m| m.get(&id).cloned()) {
+        return k;
+    }
+    let key = signing_key(secret, day, region, service);
+    if let Ok(mut m) = keys.lock() {
+        if m.len() >= MAX_SIGNING_KEYS {
+            m.clear();
+        }
+        m.insert(id, key.clone());
+    }
+    key
+}
+
 /// The signature of a string to sign, as raw bytes.
 pub fn signature(key: &hmac::Key, string_to_sign: &str) -> [u8; 32] {
     let tag = hmac::sign(key, string_to_sign.as_bytes());
@@ -215,6 +250,27 @@ pub fn signature(key: &hmac::Key, string_to_sign: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_signing_key_is_the_derived_one_for_exactly_its_inputs() {
+        let a = SecretKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into());
+        let b = SecretKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ".into());
+        for _ in 0..2 {
+            for (secret, day, region) in [
+                (&a, "20150830", "us-east-1"),
+                (&b, "20150830", "us-east-1"),
+                (&a, "20150831", "us-east-1"),
+                (&a, "20150830", "eu-west-1"),
+            ] {
+                let want = signature(&signing_key(secret, day, region, "iam"), "x");
+                let got = signature(&signing_key_cached(secret, day, region, "iam"), "x");
+                assert_eq!(got, want);
+            }
+        }
+        let sa = signature(&signing_key_cached(&a, "20150830", "us-east-1", "iam"), "x");
+        let sb = signature(&signing_key_cached(&b, "20150830", "us-east-1", "iam"), "x");
+        assert_ne!(sa, sb);
+    }
 
     #[test]
     fn encodes_like_aws() {

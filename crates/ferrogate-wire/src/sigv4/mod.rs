@@ -194,7 +194,7 @@ pub fn verify<L: CredentialLookup>(
     );
     let scope = format!("{}/{}/{}/aws4_request", auth.day, auth.region, auth.service);
     let sts = canonical::string_to_sign(amz_date_raw, &scope, &creq);
-    let key = canonical::signing_key(&secret, auth.day, auth.region, auth.service);
+    let key = canonical::signing_key_cached(&secret, auth.day, auth.region, auth.service);
     if !auth.signature.matches(&canonical::signature(&key, &sts)) {
         return Err(AuthError::SignatureMismatch(
             canonical::MISMATCH_MESSAGE.into(),
