@@ -40,10 +40,12 @@ pub enum ServiceId {
     Ec2,
     /// Amazon CloudWatch Logs (awsJson1_1, `Logs_20140328`).
     Logs,
+    /// AWS Secrets Manager (awsJson1_1, `secretsmanager`).
+    SecretsManager,
 }
 
 /// Every service, for tables and tests.
-pub const ALL_SERVICES: [ServiceId; 8] = [
+pub const ALL_SERVICES: [ServiceId; 9] = [
     ServiceId::Iam,
     ServiceId::Sts,
     ServiceId::Kms,
@@ -52,6 +54,7 @@ pub const ALL_SERVICES: [ServiceId; 8] = [
     ServiceId::Organizations,
     ServiceId::Ec2,
     ServiceId::Logs,
+    ServiceId::SecretsManager,
 ];
 
 impl ServiceId {
@@ -66,6 +69,7 @@ impl ServiceId {
             ServiceId::Organizations => "organizations",
             ServiceId::Ec2 => "ec2",
             ServiceId::Logs => "logs",
+            ServiceId::SecretsManager => "secretsmanager",
         }
     }
 
@@ -78,7 +82,8 @@ impl ServiceId {
             | ServiceId::Ecs
             | ServiceId::CloudTrail
             | ServiceId::Organizations
-            | ServiceId::Logs => Protocol::Json11,
+            | ServiceId::Logs
+            | ServiceId::SecretsManager => Protocol::Json11,
         }
     }
 
@@ -90,6 +95,7 @@ impl ServiceId {
             ServiceId::CloudTrail => Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"),
             ServiceId::Organizations => Some("AWSOrganizationsV20161128"),
             ServiceId::Logs => Some("Logs_20140328"),
+            ServiceId::SecretsManager => Some("secretsmanager"),
             ServiceId::Iam | ServiceId::Sts | ServiceId::Ec2 => None,
         }
     }
@@ -105,6 +111,7 @@ impl ServiceId {
             ServiceId::Organizations => "2016-11-28",
             ServiceId::Ec2 => "2016-11-15",
             ServiceId::Logs => "2014-03-28",
+            ServiceId::SecretsManager => "2017-10-17",
         }
     }
 
@@ -119,7 +126,8 @@ impl ServiceId {
             | ServiceId::Ecs
             | ServiceId::CloudTrail
             | ServiceId::Organizations
-            | ServiceId::Logs => "",
+            | ServiceId::Logs
+            | ServiceId::SecretsManager => "",
         }
     }
 
@@ -134,6 +142,7 @@ impl ServiceId {
             ServiceId::Organizations => "organizations.amazonaws.com",
             ServiceId::Ec2 => "ec2.amazonaws.com",
             ServiceId::Logs => "logs.amazonaws.com",
+            ServiceId::SecretsManager => "secretsmanager.amazonaws.com",
         }
     }
 
@@ -188,6 +197,11 @@ mod tests {
                 "Logs_20140328.PutLogEvents",
                 ServiceId::Logs,
                 "PutLogEvents",
+            ),
+            (
+                "secretsmanager.GetSecretValue",
+                ServiceId::SecretsManager,
+                "GetSecretValue",
             ),
         ];
         for (target, svc, op) in cases {
