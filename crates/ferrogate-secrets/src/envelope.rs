@@ -155,22 +155,20 @@ pub fn open_service_key(
     ))
 }
 
-/// Has KMS make a data key under `key_id` for one version, as the caller (`client` is the
-/// caller's forward access session).
+/// Has KMS make a data key under `key_id` bound to `context` ([`context`] for a secret's
+/// version), as the caller (`client` is the caller's forward access session).
 pub async fn kms_key(
     client: &Client,
     kms: &std::sync::Arc<Kms>,
     key_id: &str,
-    secret_arn: &str,
-    version_id: &str,
+    context: BTreeMap<String, String>,
 ) -> Result<DataKey, SecretsError> {
     let refused = |e: ferrogate_kms::KmsError| {
-        tracing::debug!(secret = secret_arn, error = %e, "KMS refused to make a data key");
+        tracing::debug!(error = %e, "KMS refused to make a data key");
         SecretsError::kms_encrypt(&e)
     };
     let len = i64::try_from(DATA_KEY_LEN).unwrap_or(32);
-    let gen = DataKeyInput::<true>::new(key_id, len, context(secret_arn, version_id))
-        .map_err(refused)?;
+    let gen = DataKeyInput::<true>::new(key_id, len, context).map_err(refused)?;
     let made = client.call(kms, gen).await.map_err(refused)?;
     let (plain, key_arn) = read_data_key(&made)?;
     Ok(DataKey {
@@ -207,21 +205,19 @@ fn read_data_key(out: &DataKeyOutput) -> Result<(Sensitive, String), SecretsErro
     Ok((Sensitive(plain), parsed.key_id))
 }
 
-/// Has KMS decrypt a version's data key, as the caller.
+/// Has KMS decrypt a data key made with `context`, as the caller.
 pub async fn kms_open(
     client: &Client,
     kms: &std::sync::Arc<Kms>,
     key_arn: &str,
     blob: &str,
-    secret_arn: &str,
-    version_id: &str,
+    context: BTreeMap<String, String>,
 ) -> Result<Sensitive, SecretsError> {
     let refused = |e: ferrogate_kms::KmsError| {
-        tracing::debug!(secret = secret_arn, error = %e, "KMS refused to decrypt a data key");
+        tracing::debug!(error = %e, "KMS refused to decrypt a data key");
         SecretsError::kms_decrypt(&e)
     };
-    let decrypt =
-        DecryptInput::new(blob, key_arn, context(secret_arn, version_id)).map_err(refused)?;
+    let decrypt = DecryptInput::new(blob, key_arn, context).map_err(refused)?;
     let out = client.call(kms, decrypt).await.map_err(refused)?;
     Ok(Sensitive(Zeroizing::new(out.plaintext().to_vec())))
 }

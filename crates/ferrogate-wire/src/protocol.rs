@@ -42,10 +42,12 @@ pub enum ServiceId {
     Logs,
     /// AWS Secrets Manager (awsJson1_1, `secretsmanager`).
     SecretsManager,
+    /// AWS Systems Manager Parameter Store (awsJson1_1, `AmazonSSM`).
+    Ssm,
 }
 
 /// Every service, for tables and tests.
-pub const ALL_SERVICES: [ServiceId; 9] = [
+pub const ALL_SERVICES: [ServiceId; 10] = [
     ServiceId::Iam,
     ServiceId::Sts,
     ServiceId::Kms,
@@ -55,6 +57,7 @@ pub const ALL_SERVICES: [ServiceId; 9] = [
     ServiceId::Ec2,
     ServiceId::Logs,
     ServiceId::SecretsManager,
+    ServiceId::Ssm,
 ];
 
 impl ServiceId {
@@ -70,6 +73,7 @@ impl ServiceId {
             ServiceId::Ec2 => "ec2",
             ServiceId::Logs => "logs",
             ServiceId::SecretsManager => "secretsmanager",
+            ServiceId::Ssm => "ssm",
         }
     }
 
@@ -83,7 +87,8 @@ impl ServiceId {
             | ServiceId::CloudTrail
             | ServiceId::Organizations
             | ServiceId::Logs
-            | ServiceId::SecretsManager => Protocol::Json11,
+            | ServiceId::SecretsManager
+            | ServiceId::Ssm => Protocol::Json11,
         }
     }
 
@@ -96,6 +101,7 @@ impl ServiceId {
             ServiceId::Organizations => Some("AWSOrganizationsV20161128"),
             ServiceId::Logs => Some("Logs_20140328"),
             ServiceId::SecretsManager => Some("secretsmanager"),
+            ServiceId::Ssm => Some("AmazonSSM"),
             ServiceId::Iam | ServiceId::Sts | ServiceId::Ec2 => None,
         }
     }
@@ -112,6 +118,7 @@ impl ServiceId {
             ServiceId::Ec2 => "2016-11-15",
             ServiceId::Logs => "2014-03-28",
             ServiceId::SecretsManager => "2017-10-17",
+            ServiceId::Ssm => "2014-11-06",
         }
     }
 
@@ -127,7 +134,8 @@ impl ServiceId {
             | ServiceId::CloudTrail
             | ServiceId::Organizations
             | ServiceId::Logs
-            | ServiceId::SecretsManager => "",
+            | ServiceId::SecretsManager
+            | ServiceId::Ssm => "",
         }
     }
 
@@ -143,6 +151,7 @@ impl ServiceId {
             ServiceId::Ec2 => "ec2.amazonaws.com",
             ServiceId::Logs => "logs.amazonaws.com",
             ServiceId::SecretsManager => "secretsmanager.amazonaws.com",
+            ServiceId::Ssm => "ssm.amazonaws.com",
         }
     }
 
@@ -203,6 +212,7 @@ mod tests {
                 ServiceId::SecretsManager,
                 "GetSecretValue",
             ),
+            ("AmazonSSM.GetParameter", ServiceId::Ssm, "GetParameter"),
         ];
         for (target, svc, op) in cases {
             let (prefix, got_op) = split_target(target).unwrap();

@@ -153,7 +153,8 @@ async fn prepare_keys(
         return Ok(Keys::default());
     }
     let key_id = key_id.unwrap_or_default();
-    let new = envelope::kms_key(&client, kms, key_id, secret_arn, version_id).await?;
+    let context = envelope::context(secret_arn, version_id);
+    let new = envelope::kms_key(&client, kms, key_id, context).await?;
     Ok(Keys {
         new: Some(new),
         existing: None,
@@ -180,15 +181,8 @@ impl Secret {
             return Err(SecretsError::Crypto("a version's key does not match its value"));
         };
         let client = env.on_behalf();
-        let k = envelope::kms_open(
-            &client,
-            &env.service.kms,
-            key_arn,
-            blob,
-            &self.arn(),
-            &v.id,
-        )
-        .await?;
+        let context = envelope::context(&self.arn(), &v.id);
+        let k = envelope::kms_open(&client, &env.service.kms, key_arn, blob, context).await?;
         Ok(Some(k))
     }
 }
@@ -530,8 +524,6 @@ pub struct PutSecretValueInput {
     secret_string: Option<Sensitive>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     version_stages: Option<Vec<String>>,
-    #[serde(default, skip_serializing)]
-    rotation_token: Option<String>,
     #[serde(skip)]
     version_id: String,
     #[serde(skip)]
