@@ -26,6 +26,8 @@ pub struct App {
     pub(crate) logs: Arc<ferrogate_logs::Logs>,
     /// Secrets Manager (the task launcher will resolve `secrets` through `exec`).
     pub(crate) secrets: Arc<ferrogate_secrets::Secrets>,
+    /// Systems Manager Parameter Store.
+    pub(crate) ssm: Arc<ferrogate_ssm::Ssm>,
     pub(crate) ec2: Arc<ferrogate_ec2::Ec2>,
     /// Runs every operation of every service (clients' and services' own calls).
     pub(crate) exec: Executor,
@@ -125,6 +127,7 @@ impl App {
         });
         let logs = ferrogate_logs::Logs::new(kms.clone(), exec.clone());
         let secrets = ferrogate_secrets::Secrets::new(kms.clone(), exec.clone());
+        let ssm = ferrogate_ssm::Ssm::new(kms.clone(), exec.clone());
         // Every service Ferrogate serves: one line each.
         let registry = Registry::new()
             .with(Arc::new(ferrogate_iam::api::Iam))
@@ -135,7 +138,8 @@ impl App {
             .with(Arc::new(ferrogate_trail::api::CloudTrail))
             .with(ec2.clone())
             .with(logs.clone())
-            .with(secrets.clone());
+            .with(secrets.clone())
+            .with(ssm.clone());
         let app = Self {
             credentials,
             ecs,
@@ -143,6 +147,7 @@ impl App {
             kms,
             logs,
             secrets,
+            ssm,
             exec,
             registry: Arc::new(registry),
             account: account.clone(),
@@ -266,6 +271,12 @@ impl App {
     /// `ferrogate_api::Client` as the task's execution role).
     pub fn secrets(&self) -> &Arc<ferrogate_secrets::Secrets> {
         &self.secrets
+    }
+
+    /// The Parameter Store service (the task launcher resolves `secrets` named by SSM
+    /// parameters through it).
+    pub fn ssm(&self) -> &Arc<ferrogate_ssm::Ssm> {
+        &self.ssm
     }
 
     /// The store (for tests and benchmarks).
