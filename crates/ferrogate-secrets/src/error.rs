@@ -123,7 +123,11 @@ mod tests {
         let p = Protocol::Json11;
         let cases = [
             (SecretsError::not_found(), "ResourceNotFoundException", 400),
-            (SecretsError::marked_deleted(), "InvalidRequestException", 400),
+            (
+                SecretsError::marked_deleted(),
+                "InvalidRequestException",
+                400,
+            ),
             (SecretsError::invalid("x"), "InvalidParameterException", 400),
             (SecretsError::Crypto("tag"), "InternalServiceError", 500),
             (

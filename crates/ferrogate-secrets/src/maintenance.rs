@@ -30,3 +30,74 @@ pub fn purge_deleted(tx: &mut dyn WriteTx, now: Timestamp) -> Result<Vec<String>
     }
     Ok(purged)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Wrapped;
+    use crate::model::{keys, StoredValue};
+
+    fn secret(name: &str, deletion_date: Option<i64>) -> Secret {
+        Secret {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            name: name.into(),
+            suffix: "AbC123".into(),
+            description: None,
+            kms_key_id: None,
+            created: 0,
+            last_changed: 0,
+            deleted: deletion_date.map(|_| 0),
+            deletion_date,
+            tags: Vec::new(),
+            policy: None,
+            versions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_secrets_past_their_window_are_purged_with_their_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ferrogate_store::Store::open(&dir.path().join("db")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let value = StoredValue {
+            key: Wrapped::Service("x".into()),
+            binary: false,
+            sealed: "y".into(),
+        };
+        let purged = rt
+            .block_on(store.write(move |tx| {
+                for s in [
+                    secret("due", Some(1_000)),
+                    secret("later", Some(5_000)),
+                    secret("live", None),
+                ] {
+                    tables::SECRETS.put(tx, &keys::secret(&s.account, &s.region, &s.name), &s)?;
+                    let k = keys::value(&s.account, &s.region, &s.name, &s.suffix, "v1");
+                    tables::VALUES.put(tx, &k, &value)?;
+                }
+                purge_deleted(tx, Timestamp::from_millis(1_000))
+            }))
+            .unwrap();
+        assert_eq!(
+            purged,
+            ["arn:aws:secretsmanager:us-east-1:111122223333:secret:due-AbC123"]
+        );
+        store
+            .read(|tx| {
+                let names: Vec<String> = tables::SECRETS
+                    .scan(tx, &[], None, Direction::Forward, 10)?
+                    .into_iter()
+                    .map(|(_, s)| s.name)
+                    .collect();
+                assert_eq!(names, ["later", "live"]);
+                let values = tables::VALUES.scan(tx, &[], None, Direction::Forward, 10)?;
+                assert_eq!(values.len(), 2);
+                Ok::<_, SecretsError>(())
+            })
+            .unwrap();
+    }
+}

@@ -303,9 +303,9 @@ pub fn locate(id: &str, account: &str, region: &str) -> Option<Located> {
         return None;
     }
     let full = resource.strip_prefix("secret:")?;
-    let split = full
-        .rsplit_once('-')
-        .filter(|(n, s)| !n.is_empty() && s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let split = full.rsplit_once('-').filter(|(n, s)| {
+        !n.is_empty() && s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
     Some(match split {
         Some((name, suffix)) => Located {
             account: acct.to_owned(),
@@ -383,7 +383,11 @@ mod tests {
         for (i, id) in ids.iter().enumerate() {
             s.versions.push(Version {
                 id: id.clone(),
-                stages: if i == 0 { vec!["keep".into()] } else { Vec::new() },
+                stages: if i == 0 {
+                    vec!["keep".into()]
+                } else {
+                    Vec::new()
+                },
                 created: 0,
                 kms_key_arn: None,
             });
@@ -398,14 +402,29 @@ mod tests {
         let (a, r) = ("111122223333", "us-east-1");
         let name = locate("prod/db", a, r).unwrap();
         assert_eq!((name.name.as_str(), name.suffix), ("prod/db", None));
-        let full = locate("arn:aws:secretsmanager:us-east-1:444455556666:secret:prod/db-AbC123", a, r).unwrap();
+        let full = locate(
+            "arn:aws:secretsmanager:us-east-1:444455556666:secret:prod/db-AbC123",
+            a,
+            r,
+        )
+        .unwrap();
         assert_eq!(full.account, "444455556666");
         assert_eq!(full.name, "prod/db");
         assert_eq!(full.suffix.as_deref(), Some("AbC123"));
         assert_eq!(full.alternative.as_deref(), Some("prod/db-AbC123"));
-        let partial = locate("arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db", a, r).unwrap();
+        let partial = locate(
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db",
+            a,
+            r,
+        )
+        .unwrap();
         assert_eq!((partial.name.as_str(), partial.suffix), ("prod/db", None));
-        assert!(locate("arn:aws:secretsmanager:eu-west-1:111122223333:secret:x", a, r).is_none());
+        assert!(locate(
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:x",
+            a,
+            r
+        )
+        .is_none());
         assert!(locate("arn:aws:kms:us-east-1:111122223333:key/x", a, r).is_none());
     }
 

@@ -108,7 +108,8 @@ mod tests {
         assert_eq!(SsmError::not_found().status(p), 400);
         assert_eq!(SsmError::Crypto("x").aws_code(p), "InternalServerError");
         assert_eq!(SsmError::Crypto("x").status(p), 500);
-        let denied: SsmError = SecretsError::AccessDeniedException("Access to KMS is not allowed".into()).into();
+        let denied: SsmError =
+            SecretsError::AccessDeniedException("Access to KMS is not allowed".into()).into();
         assert_eq!(denied.aws_code(p), "AccessDeniedException");
         let failed: SsmError = SecretsError::DecryptionFailure("x".into()).into();
         assert_eq!(failed.aws_code(p), "InvalidKeyId");

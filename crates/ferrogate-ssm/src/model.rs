@@ -187,7 +187,9 @@ pub fn check_name(name: &str) -> Result<(), SsmError> {
         )));
     }
     if name.contains('/') && !name.starts_with('/') {
-        return Err(SsmError::invalid("Parameter name must be a fully qualified name."));
+        return Err(SsmError::invalid(
+            "Parameter name must be a fully qualified name.",
+        ));
     }
     if name.matches('/').count() > MAX_LEVELS {
         return Err(SsmError::HierarchyLevelLimitExceededException(
@@ -208,7 +210,8 @@ pub fn label_ok(l: &str) -> bool {
     let lower = l.to_ascii_lowercase();
     !l.is_empty()
         && l.len() <= 100
-        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && l.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         && !l.starts_with(|c: char| c.is_ascii_digit())
         && !lower.starts_with("aws")
         && !lower.starts_with("ssm")
@@ -267,8 +270,14 @@ mod tests {
             ("x".into(), None)
         );
         assert!(parse_name("arn:aws:ssm:eu-west-1:111122223333:parameter/x", a, r).is_err());
-        assert_eq!(arn(r, a, "/a/b"), "arn:aws:ssm:us-east-1:111122223333:parameter/a/b");
-        assert_eq!(arn(r, a, "x"), "arn:aws:ssm:us-east-1:111122223333:parameter/x");
+        assert_eq!(
+            arn(r, a, "/a/b"),
+            "arn:aws:ssm:us-east-1:111122223333:parameter/a/b"
+        );
+        assert_eq!(
+            arn(r, a, "x"),
+            "arn:aws:ssm:us-east-1:111122223333:parameter/x"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Lifecycle and metadata: DeleteSecret, RestoreSecret, UpdateSecretVersionStage,
 //! TagResource, UntagResource, GetResourcePolicy, PutResourcePolicy, DeleteResourcePolicy.
 
-use ferrogate_api::{Authorization, Authorized, Done, Empty, Exec, Operation, Reply, RequestTags, Scope};
+use ferrogate_api::{
+    Authorization, Authorized, Done, Empty, Exec, Operation, Reply, RequestTags, Scope,
+};
 use ferrogate_store::{Direction, TxRef, WriteTx};
 use serde::{Deserialize, Serialize};
 
@@ -315,8 +317,10 @@ impl Operation for UpdateSecretVersionStageInput {
     type Output = ArnName;
 
     fn authorize(&self, s: &Scope<'_, Secrets>) -> Result<Authorization, SecretsError> {
-        let check = check_on(s, action::<Self>(), &self.secret_id, RequestTags::None)?
-            .key("secretsmanager:VersionStage", vec![self.version_stage.clone()]);
+        let check = check_on(s, action::<Self>(), &self.secret_id, RequestTags::None)?.key(
+            "secretsmanager:VersionStage",
+            vec![self.version_stage.clone()],
+        );
         Ok(Authorization::of(check))
     }
 
@@ -594,7 +598,10 @@ mod tests {
     fn moving_current_needs_its_holder_and_leaves_previous() {
         let mut s = secret(&[(V1, &[AWSCURRENT]), (V2, &[])]);
         let e = stage(AWSCURRENT, None, Some(V2)).apply(&mut s).unwrap_err();
-        assert!(e.to_string().contains("RemoveFromVersionId can't be empty"), "{e}");
+        assert!(
+            e.to_string().contains("RemoveFromVersionId can't be empty"),
+            "{e}"
+        );
         stage(AWSCURRENT, Some(V1), Some(V2)).apply(&mut s).unwrap();
         assert_eq!(s.version(V2).unwrap().stages, [AWSCURRENT]);
         assert_eq!(s.version(V1).unwrap().stages, [AWSPREVIOUS]);

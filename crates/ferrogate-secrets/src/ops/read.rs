@@ -101,10 +101,7 @@ pub struct GetSecretValueOutput {
     arn: String,
     name: String,
     version_id: String,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "binary_opt"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "binary_opt")]
     secret_binary: Option<Sensitive>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "text_opt")]
     secret_string: Option<Sensitive>,
@@ -656,13 +653,22 @@ mod tests {
     fn filters_as_aws_documents_them() {
         let s = secret("prod/db", Some("Main Database"), &[("team", "Blue")]);
         assert!(filter("name", &["prod/"]).matches(&s));
-        assert!(!filter("name", &["Prod/"]).matches(&s), "name is case-sensitive");
-        assert!(filter("description", &["main"]).matches(&s), "description is not");
+        assert!(
+            !filter("name", &["Prod/"]).matches(&s),
+            "name is case-sensitive"
+        );
+        assert!(
+            filter("description", &["main"]).matches(&s),
+            "description is not"
+        );
         assert!(filter("tag-key", &["te"]).matches(&s));
         assert!(!filter("tag-value", &["blue"]).matches(&s));
         assert!(filter("name", &["!dev"]).matches(&s));
         assert!(!filter("name", &["!prod"]).matches(&s));
-        assert!(filter("name", &["dev", "prod"]).matches(&s), "values are ORed");
+        assert!(
+            filter("name", &["dev", "prod"]).matches(&s),
+            "values are ORed"
+        );
         assert!(filter("all", &["database blue"]).matches(&s));
         assert!(!filter("all", &["database green"]).matches(&s));
         assert!(filter("nope", &["x"]).check().is_err());

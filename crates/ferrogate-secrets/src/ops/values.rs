@@ -57,7 +57,11 @@ fn incoming(
             (Sensitive(Zeroizing::new(raw)), true)
         }
     };
-    let member = if is_binary { "secretBinary" } else { "secretString" };
+    let member = if is_binary {
+        "secretBinary"
+    } else {
+        "secretString"
+    };
     if value.expose().is_empty() || value.expose().len() > MAX_VALUE_BYTES {
         return Err(SecretsError::constraint(
             member,
@@ -72,7 +76,9 @@ fn incoming(
 
 /// True when `key` names the default key (absent, or `alias/aws/secretsmanager`).
 fn is_default_key(key: Option<&str>) -> bool {
-    key.is_none_or(|k| k.is_empty() || k == DEFAULT_KEY_ALIAS || k.ends_with(":alias/aws/secretsmanager"))
+    key.is_none_or(|k| {
+        k.is_empty() || k == DEFAULT_KEY_ALIAS || k.ends_with(":alias/aws/secretsmanager")
+    })
 }
 
 fn check_key_id(key: Option<&str>) -> Result<(), SecretsError> {
@@ -178,7 +184,9 @@ impl Secret {
             .store()
             .read(|tx| value_record(tx, self, &v.id))?;
         let Wrapped::Kms { blob, .. } = &stored.key else {
-            return Err(SecretsError::Crypto("a version's key does not match its value"));
+            return Err(SecretsError::Crypto(
+                "a version's key does not match its value",
+            ));
         };
         let client = env.on_behalf();
         let context = envelope::context(&self.arn(), &v.id);
@@ -194,7 +202,10 @@ pub(crate) fn value_record(
     id: &str,
 ) -> Result<StoredValue, SecretsError> {
     tables::VALUES
-        .get(tx, &keys::value(&s.account, &s.region, &s.name, &s.suffix, id))?
+        .get(
+            tx,
+            &keys::value(&s.account, &s.region, &s.name, &s.suffix, id),
+        )?
         .ok_or(SecretsError::Crypto("a version has no stored value"))
 }
 
@@ -291,7 +302,11 @@ pub(crate) fn write_version(
 }
 
 pub(crate) fn save(tx: &mut TxRef<'_>, s: &Secret) -> Result<(), SecretsError> {
-    tables::SECRETS.put(tx.write()?, &keys::secret(&s.account, &s.region, &s.name), s)?;
+    tables::SECRETS.put(
+        tx.write()?,
+        &keys::secret(&s.account, &s.region, &s.name),
+        s,
+    )?;
     Ok(())
 }
 
@@ -314,7 +329,9 @@ impl VersionOutput {
             "arn": self.arn, "name": self.name, "versionId": self.version_id,
         });
         let arn = self.arn.clone();
-        Reply::new(self).elements(elements).resource(SECRET_TYPE, arn)
+        Reply::new(self)
+            .elements(elements)
+            .resource(SECRET_TYPE, arn)
     }
 }
 
@@ -378,7 +395,11 @@ impl CreateSecretInput {
     }
 
     fn arn(&self, region: &str, account: &str) -> String {
-        format!("{}-{}", partial_arn(region, account, &self.name), self.suffix)
+        format!(
+            "{}-{}",
+            partial_arn(region, account, &self.name),
+            self.suffix
+        )
     }
 }
 
@@ -750,7 +771,10 @@ mod tests {
         assert!(incoming(Some(&sensitive(&max)), None).is_ok());
         let over = format!("{max}v");
         let e = incoming(Some(&sensitive(&over)), None).unwrap_err();
-        assert!(!e.to_string().contains(&over[..10]), "an error shows the value");
+        assert!(
+            !e.to_string().contains(&over[..10]),
+            "an error shows the value"
+        );
     }
 
     #[test]

@@ -179,7 +179,12 @@ impl Operation for GetParameterInput {
 
     fn authorize(&self, s: &Scope<'_, Ssm>) -> Result<Authorization, SsmError> {
         let (name, _) = parse_name(&self.name, s.account(), s.region)?;
-        Ok(Authorization::of(check_on(s, action::<Self>(), &name, RequestTags::None)?))
+        Ok(Authorization::of(check_on(
+            s,
+            action::<Self>(),
+            &name,
+            RequestTags::None,
+        )?))
     }
 
     fn prepare<'a>(
@@ -276,7 +281,9 @@ impl Operation for GetParametersInput {
             checks.push(check_on(s, action::<Self>(), &name, RequestTags::None)?);
         }
         let mut it = checks.into_iter();
-        let first = it.next().ok_or_else(|| SsmError::invalid("Names is empty."))?;
+        let first = it
+            .next()
+            .ok_or_else(|| SsmError::invalid("Names is empty."))?;
         Ok(Authorization::all(first, it))
     }
 
@@ -342,8 +349,10 @@ pub struct StringFilter {
 
 impl StringFilter {
     fn check(&self, allow_path: bool) -> Result<(), SsmError> {
-        let ok_key = matches!(self.key.as_str(), "Type" | "KeyId" | "Name" | "Label" | "Tier" | "DataType")
-            || (allow_path && self.key == "Path")
+        let ok_key = matches!(
+            self.key.as_str(),
+            "Type" | "KeyId" | "Name" | "Label" | "Tier" | "DataType"
+        ) || (allow_path && self.key == "Path")
             || self.key.starts_with("tag:");
         if !ok_key {
             return Err(SsmError::InvalidFilterKey(format!(
@@ -385,7 +394,9 @@ impl StringFilter {
             "DataType" => test(&v.data_type),
             "Path" => {
                 let recursive = option == "Recursive";
-                self.values.iter().any(|path| under(&p.name, path, recursive))
+                self.values
+                    .iter()
+                    .any(|path| under(&p.name, path, recursive))
             }
             k => {
                 let tag = k.trim_start_matches("tag:");
@@ -474,7 +485,12 @@ impl GetParametersByPathInput {
     }
 
     /// The parameters below the path that pass the filters, in name order.
-    fn listed(&self, tx: &dyn ReadTx, account: &str, region: &str) -> Result<Vec<Parameter>, SsmError> {
+    fn listed(
+        &self,
+        tx: &dyn ReadTx,
+        account: &str,
+        region: &str,
+    ) -> Result<Vec<Parameter>, SsmError> {
         let prefix = if self.path.ends_with('/') {
             self.path.clone()
         } else {
@@ -485,7 +501,10 @@ impl GetParametersByPathInput {
         Ok(scan(tx, account, region, &prefix)?
             .into_iter()
             .filter(|p| under(&p.name, &self.path, recursive))
-            .filter(|p| p.latest().is_some_and(|v| filters.iter().all(|f| f.matches(p, v))))
+            .filter(|p| {
+                p.latest()
+                    .is_some_and(|v| filters.iter().all(|f| f.matches(p, v)))
+            })
             .collect())
     }
 
@@ -493,7 +512,10 @@ impl GetParametersByPathInput {
         let start = parse_token(self.next_token.as_deref())?.min(list.len());
         let end = (start + max_results(self.max_results, 10, 10)?).min(list.len());
         let next = (end < list.len()).then(|| token(end));
-        Ok((list.into_iter().skip(start).take(end - start).collect(), next))
+        Ok((
+            list.into_iter().skip(start).take(end - start).collect(),
+            next,
+        ))
     }
 }
 
@@ -631,7 +653,12 @@ impl Operation for GetParameterHistoryInput {
 
     fn authorize(&self, s: &Scope<'_, Ssm>) -> Result<Authorization, SsmError> {
         let (name, _) = parse_name(&self.name, s.account(), s.region)?;
-        Ok(Authorization::of(check_on(s, action::<Self>(), &name, RequestTags::None)?))
+        Ok(Authorization::of(check_on(
+            s,
+            action::<Self>(),
+            &name,
+            RequestTags::None,
+        )?))
     }
 
     fn prepare<'a>(
@@ -775,26 +802,30 @@ impl Operation for DescribeParametersInput {
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ssm>) -> Done<Self> {
         let Exec { tx, ctx, .. } = x;
         let filters = op.parameter_filters.as_deref().unwrap_or_default();
-        let list: Vec<MetadataEntry> = scan(tx.read(), ctx.principal.account.as_str(), ctx.region, "")?
-            .into_iter()
-            .filter_map(|p| {
-                let v = p.latest()?.clone();
-                filters.iter().all(|f| f.matches(&p, &v)).then(|| MetadataEntry {
-                    name: p.name.clone(),
-                    arn: p.arn(),
-                    r#type: v.kind.clone(),
-                    key_id: v.key_id.clone(),
-                    last_modified_date: secs(v.modified),
-                    last_modified_user: v.user.clone(),
-                    description: v.description.clone(),
-                    allowed_pattern: v.allowed_pattern.clone(),
-                    version: v.version,
-                    tier: v.tier.clone(),
-                    policies: Vec::new(),
-                    data_type: v.data_type.clone(),
+        let list: Vec<MetadataEntry> =
+            scan(tx.read(), ctx.principal.account.as_str(), ctx.region, "")?
+                .into_iter()
+                .filter_map(|p| {
+                    let v = p.latest()?.clone();
+                    filters
+                        .iter()
+                        .all(|f| f.matches(&p, &v))
+                        .then(|| MetadataEntry {
+                            name: p.name.clone(),
+                            arn: p.arn(),
+                            r#type: v.kind.clone(),
+                            key_id: v.key_id.clone(),
+                            last_modified_date: secs(v.modified),
+                            last_modified_user: v.user.clone(),
+                            description: v.description.clone(),
+                            allowed_pattern: v.allowed_pattern.clone(),
+                            version: v.version,
+                            tier: v.tier.clone(),
+                            policies: Vec::new(),
+                            data_type: v.data_type.clone(),
+                        })
                 })
-            })
-            .collect();
+                .collect();
         let start = parse_token(op.next_token.as_deref())?.min(list.len());
         let end = (start + max_results(op.max_results, 50, 50)?).min(list.len());
         let next_token = (end < list.len()).then(|| token(end));

@@ -174,7 +174,9 @@ pub(crate) fn value_of(
     let (key, sealed) = match &v.value {
         Stored::Clear(s) => return Ok(Sensitive(zeroize::Zeroizing::new(s.clone().into_bytes()))),
         Stored::Sealed { sealed, .. } if !decrypt => {
-            return Ok(Sensitive(zeroize::Zeroizing::new(sealed.clone().into_bytes())))
+            return Ok(Sensitive(zeroize::Zeroizing::new(
+                sealed.clone().into_bytes(),
+            )))
         }
         Stored::Sealed { key, sealed } => (key, sealed),
     };
@@ -187,10 +189,14 @@ pub(crate) fn value_of(
             .get(&(p.name.clone(), v.version))
             .cloned()
             .ok_or_else(|| {
-                SsmError::invalid("The parameter changed while the request was processed. Retry the request.")
+                SsmError::invalid(
+                    "The parameter changed while the request was processed. Retry the request.",
+                )
             })?,
     };
-    Ok(envelope::open_value(&data_key, &arn, &version, false, sealed)?)
+    Ok(envelope::open_value(
+        &data_key, &arn, &version, false, sealed,
+    )?)
 }
 
 /// Epoch seconds, as the JSON protocols write timestamps.

@@ -159,7 +159,12 @@ impl Operation for PutParameterInput {
             .flatten()
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect();
-        let put = check_on(s, action::<Self>(), &self.name, RequestTags::Set(tags.clone()))?;
+        let put = check_on(
+            s,
+            action::<Self>(),
+            &self.name,
+            RequestTags::Set(tags.clone()),
+        )?;
         if tags.is_empty() {
             return Ok(Authorization::of(put));
         }
@@ -286,9 +291,12 @@ impl Operation for PutParameterInput {
             user: ctx.principal.arn.clone(),
         });
         save(&mut tx, &p)?;
-        Ok(Reply::new(PutParameterOutput { version, tier: tier.clone() })
-            .elements(serde_json::json!({ "version": version, "tier": tier }))
-            .resource(PARAMETER_TYPE, p.arn()))
+        Ok(Reply::new(PutParameterOutput {
+            version,
+            tier: tier.clone(),
+        })
+        .elements(serde_json::json!({ "version": version, "tier": tier }))
+        .resource(PARAMETER_TYPE, p.arn()))
     }
 }
 
@@ -353,7 +361,12 @@ impl Operation for DeleteParameterInput {
 
     fn authorize(&self, s: &Scope<'_, Ssm>) -> Result<Authorization, SsmError> {
         let (name, _) = parse_name(&self.name, s.account(), s.region)?;
-        Ok(Authorization::of(check_on(s, action::<Self>(), &name, RequestTags::None)?))
+        Ok(Authorization::of(check_on(
+            s,
+            action::<Self>(),
+            &name,
+            RequestTags::None,
+        )?))
     }
 
     fn execute(op: &Authorized<Self>, x: Exec<'_, Ssm>) -> Done<Self> {
@@ -402,7 +415,9 @@ impl Operation for DeleteParametersInput {
             checks.push(check_on(s, action::<Self>(), &name, RequestTags::None)?);
         }
         let mut it = checks.into_iter();
-        let first = it.next().ok_or_else(|| SsmError::invalid("Names is empty."))?;
+        let first = it
+            .next()
+            .ok_or_else(|| SsmError::invalid("Names is empty."))?;
         Ok(Authorization::all(first, it))
     }
 
@@ -468,7 +483,12 @@ impl Operation for LabelParameterVersionInput {
 
     fn authorize(&self, s: &Scope<'_, Ssm>) -> Result<Authorization, SsmError> {
         let (name, _) = parse_name(&self.name, s.account(), s.region)?;
-        Ok(Authorization::of(check_on(s, action::<Self>(), &name, RequestTags::None)?))
+        Ok(Authorization::of(check_on(
+            s,
+            action::<Self>(),
+            &name,
+            RequestTags::None,
+        )?))
     }
 
     /// A label moves to the version named (AWS: "a label can only be attached to one
