@@ -38,21 +38,10 @@ mod tests {
     use crate::model::{keys, StoredValue};
 
     fn secret(name: &str, deletion_date: Option<i64>) -> Secret {
-        Secret {
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            name: name.into(),
-            suffix: "AbC123".into(),
-            description: None,
-            kms_key_id: None,
-            created: 0,
-            last_changed: 0,
-            deleted: deletion_date.map(|_| 0),
-            deletion_date,
-            tags: Vec::new(),
-            policy: None,
-            versions: Vec::new(),
-        }
+        let mut s = crate::model::fixture(name, &[]);
+        s.deleted = deletion_date.map(|_| 0);
+        s.deletion_date = deletion_date;
+        s
     }
 
     #[test]

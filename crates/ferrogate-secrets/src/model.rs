@@ -322,34 +322,41 @@ pub fn locate(id: &str, account: &str, region: &str) -> Option<Located> {
     })
 }
 
+/// A secret for tests: `name` in 111122223333/us-east-1, suffix `AbC123`, the given versions
+/// and labels.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str, versions: &[(&str, &[&str])]) -> Secret {
+    Secret {
+        account: "111122223333".into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+        suffix: "AbC123".into(),
+        description: None,
+        kms_key_id: None,
+        created: 0,
+        last_changed: 0,
+        deleted: None,
+        deletion_date: None,
+        tags: Vec::new(),
+        policy: None,
+        versions: versions
+            .iter()
+            .map(|(id, st)| Version {
+                id: (*id).into(),
+                stages: st.iter().map(|s| (*s).to_owned()).collect(),
+                created: 0,
+                kms_key_arn: None,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn secret(versions: &[(&str, &[&str])]) -> Secret {
-        Secret {
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            name: "db".into(),
-            suffix: "AbC123".into(),
-            description: None,
-            kms_key_id: None,
-            created: 0,
-            last_changed: 0,
-            deleted: None,
-            deletion_date: None,
-            tags: Vec::new(),
-            policy: None,
-            versions: versions
-                .iter()
-                .map(|(id, st)| Version {
-                    id: (*id).into(),
-                    stages: st.iter().map(|s| (*s).to_owned()).collect(),
-                    created: 0,
-                    kms_key_arn: None,
-                })
-                .collect(),
-        }
+        fixture("db", versions)
     }
 
     fn stages(s: &Secret, id: &str) -> Vec<String> {

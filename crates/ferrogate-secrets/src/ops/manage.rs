@@ -9,25 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::values::save;
 use super::{
-    action, check_on, check_secret_id, check_tags, existing, find, live, recorded_as_serialized,
-    secs, tag_pairs, ArnName, Secrets, Tag, SECRET_TYPE,
+    action, check_on, check_secret_id, check_tags, existing, find, live, secs, tag_pairs, ArnName,
+    Secrets, Tag, SECRET_TYPE,
 };
 use crate::model::{
     check_stage, check_version_id, keys, partial_arn, tables, Secret, AWSCURRENT, MAX_STAGES,
     MAX_TAGS,
 };
 use crate::SecretsError;
-
-recorded_as_serialized!(
-    DeleteSecretInput,
-    RestoreSecretInput,
-    UpdateSecretVersionStageInput,
-    TagResourceInput,
-    UntagResourceInput,
-    GetResourcePolicyInput,
-    PutResourcePolicyInput,
-    DeleteResourcePolicyInput,
-);
 
 /// Removes the secret and every value of it.
 pub(crate) fn purge(tx: &mut dyn WriteTx, s: &Secret) -> Result<(), SecretsError> {
@@ -554,32 +543,10 @@ impl Operation for DeleteResourcePolicyInput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Version, AWSPREVIOUS};
+    use crate::model::AWSPREVIOUS;
 
     fn secret(versions: &[(&str, &[&str])]) -> Secret {
-        Secret {
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            name: "db".into(),
-            suffix: "AbC123".into(),
-            description: None,
-            kms_key_id: None,
-            created: 0,
-            last_changed: 0,
-            deleted: None,
-            deletion_date: None,
-            tags: Vec::new(),
-            policy: None,
-            versions: versions
-                .iter()
-                .map(|(id, st)| Version {
-                    id: (*id).into(),
-                    stages: st.iter().map(|s| (*s).to_owned()).collect(),
-                    created: 0,
-                    kms_key_arn: None,
-                })
-                .collect(),
-        }
+        crate::model::fixture("db", versions)
     }
 
     fn stage(stage: &str, from: Option<&str>, to: Option<&str>) -> UpdateSecretVersionStageInput {

@@ -104,10 +104,12 @@ ferrogate_api::service! {
     Secrets { error: SecretsError, id: SecretsManager, tag_prefixes: ["secretsmanager"], changes_authorization: false, record_resources: false, denied: SecretsError::AccessDeniedException }
 }
 
+// CloudTrail's `requestParameters`: each input serialized in camelCase, as CloudTrail records
+// Secrets Manager's requests; every input skips `SecretString` and `SecretBinary`.
 ferrogate_api::operations! {
     service: Secrets,
     protocol: json,
-    parameters: own,
+    parameters: serialized,
     ops: {
         CreateSecret(values::CreateSecretInput) write,
         PutSecretValue(values::PutSecretValueInput) write,
@@ -126,19 +128,6 @@ ferrogate_api::operations! {
         DeleteResourcePolicy(manage::DeleteResourcePolicyInput) write,
     }
 }
-
-/// Records the input as serialized: camelCase, as CloudTrail records Secrets Manager's
-/// requests, without `SecretString`/`SecretBinary` (each input skips them).
-macro_rules! recorded_as_serialized {
-    ($($t:ty),* $(,)?) => {$(
-        impl ferrogate_api::Recorded for $t {
-            fn request_parameters(&self, _: ferrogate_api::Sent<'_>) -> serde_json::Value {
-                serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-            }
-        }
-    )*};
-}
-pub(crate) use recorded_as_serialized;
 
 /// `secretsmanager:<Operation>` of `O`.
 pub(crate) fn action<O: Registered>() -> String {

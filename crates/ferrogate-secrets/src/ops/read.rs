@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::values::read_value;
 use super::{
-    action, check_on, check_secret_id, existing, live, recorded_as_serialized, secs, wire_tags,
-    Secrets, Tag, SECRET_TYPE,
+    action, check_on, check_secret_id, existing, live, secs, wire_tags, Secrets, Tag, SECRET_TYPE,
 };
 use crate::envelope::{self, Sensitive};
 use crate::model::{check_stage, check_version_id, keys, tables, Secret, Version, AWSCURRENT};
@@ -142,13 +141,6 @@ impl GetSecretValueOutput {
         &self.version_id
     }
 }
-
-recorded_as_serialized!(
-    GetSecretValueInput,
-    DescribeSecretInput,
-    ListSecretsInput,
-    ListSecretVersionIdsInput
-);
 
 impl Operation for GetSecretValueInput {
     type Output = GetSecretValueOutput;
@@ -622,24 +614,13 @@ mod tests {
     use super::*;
 
     fn secret(name: &str, description: Option<&str>, tags: &[(&str, &str)]) -> Secret {
-        Secret {
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            name: name.into(),
-            suffix: "AbC123".into(),
-            description: description.map(str::to_owned),
-            kms_key_id: None,
-            created: 0,
-            last_changed: 0,
-            deleted: None,
-            deletion_date: None,
-            tags: tags
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            policy: None,
-            versions: Vec::new(),
-        }
+        let mut s = crate::model::fixture(name, &[]);
+        s.description = description.map(str::to_owned);
+        s.tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        s
     }
 
     fn filter(key: &str, values: &[&str]) -> Filter {

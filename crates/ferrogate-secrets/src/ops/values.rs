@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{
-    action, check_on, check_secret_id, check_tags, find, live, recorded_as_serialized, tag_pairs,
-    Secrets, Tag, DEFAULT_KEY_ALIAS, SECRET_TYPE,
+    action, check_on, check_secret_id, check_tags, find, live, tag_pairs, Secrets, Tag,
+    DEFAULT_KEY_ALIAS, SECRET_TYPE,
 };
 use crate::envelope::{self, DataKey, Sensitive, Wrapped};
 use crate::model::{
@@ -402,8 +402,6 @@ impl CreateSecretInput {
         )
     }
 }
-
-recorded_as_serialized!(CreateSecretInput, PutSecretValueInput, UpdateSecretInput);
 
 impl Operation for CreateSecretInput {
     type Output = VersionOutput;

@@ -11,8 +11,8 @@ use ferrogate_store::{Direction, ReadTx};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    action, check_on, existing, find, open_keys, parse_token, recorded_as_serialized, secs, token,
-    value_of, Opened, Ssm, PARAMETER_TYPE,
+    action, check_on, existing, find, open_keys, parse_token, secs, token, value_of, Opened, Ssm,
+    PARAMETER_TYPE,
 };
 use crate::model::{arn, keys, parse_name, tables, ParamVersion, Parameter, Selector};
 use crate::SsmError;
@@ -129,14 +129,6 @@ impl GetParameterOutput {
         &self.parameter
     }
 }
-
-recorded_as_serialized!(
-    GetParameterInput,
-    GetParametersInput,
-    GetParametersByPathInput,
-    GetParameterHistoryInput,
-    DescribeParametersInput
-);
 
 /// Reads on a snapshot of its own what a prepare step must open: `(parameter, version)` of
 /// each `(name, selector)` that exists.

@@ -62,7 +62,7 @@ ferrogate_api::service! {
 ferrogate_api::operations! {
     service: Ssm,
     protocol: json,
-    parameters: own,
+    parameters: serialized,
     ops: {
         PutParameter(put::PutParameterInput) write,
         DeleteParameter(put::DeleteParameterInput) write,
@@ -75,18 +75,6 @@ ferrogate_api::operations! {
         DescribeParameters(get::DescribeParametersInput) read,
     }
 }
-
-/// Records the input as serialized (camelCase; `Value` is left out by `PutParameterInput`).
-macro_rules! recorded_as_serialized {
-    ($($t:ty),* $(,)?) => {$(
-        impl ferrogate_api::Recorded for $t {
-            fn request_parameters(&self, _: ferrogate_api::Sent<'_>) -> serde_json::Value {
-                serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-            }
-        }
-    )*};
-}
-pub(crate) use recorded_as_serialized;
 
 /// `ssm:<Operation>` of `O`.
 pub(crate) fn action<O: Registered>() -> String {

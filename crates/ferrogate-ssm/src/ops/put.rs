@@ -8,10 +8,7 @@ use ferrogate_secrets::envelope::{self, DataKey, Sensitive};
 use ferrogate_store::TxRef;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    action, check_on, context, existing, find, recorded_as_serialized, Ssm, Tag, DEFAULT_KEY,
-    PARAMETER_TYPE,
-};
+use super::{action, check_on, context, existing, find, Ssm, Tag, DEFAULT_KEY, PARAMETER_TYPE};
 use crate::model::{
     arn, check_name, keys, label_ok, parse_name, tables, ParamVersion, Parameter, Stored,
     MAX_LABELS, MAX_VERSIONS,
@@ -133,13 +130,6 @@ impl PutParameterInput {
         }
     }
 }
-
-recorded_as_serialized!(
-    PutParameterInput,
-    DeleteParameterInput,
-    DeleteParametersInput,
-    LabelParameterVersionInput
-);
 
 /// `PutParameter`'s answer.
 #[derive(Debug, Serialize)]
