@@ -677,3 +677,39 @@ pub fn register_fargate_def(s: &Server, family: &str, containers: &str, extra: &
     args.extend_from_slice(extra);
     s.aws(&args)
 }
+
+// --- plaintext scans -------------------------------------------------------------------------
+
+/// Every file under `root` with its bytes.
+pub fn files_under(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().map(Result::unwrap) {
+            let p = entry.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Asserts that no file under `root` holds any of `needles` (`(what, bytes)`); returns how
+/// many files were scanned.
+pub fn assert_not_in_clear(root: &Path, needles: &[(&str, &[u8])]) -> usize {
+    let all = files_under(root);
+    for (path, bytes) in &all {
+        for (what, needle) in needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == *needle),
+                "{what} is in clear in {}",
+                path.display()
+            );
+        }
+    }
+    all.len()
+}

@@ -134,6 +134,11 @@ fn operation(op: &str) -> Result<(&'static str, Option<&'static str>, String), S
                 format!(r#"{{"logGroupName":"{group}","filterPattern":"{term}"}}"#),
             )
         }
+        ("secrets-get", id) => (
+            "secretsmanager",
+            Some("secretsmanager.GetSecretValue"),
+            format!(r#"{{"SecretId":"{id}"}}"#),
+        ),
         (other, _) => return Err(format!("unknown op {other}")),
     })
 }

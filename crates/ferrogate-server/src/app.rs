@@ -24,6 +24,10 @@ pub struct App {
     pub(crate) ecs: Arc<ferrogate_ecs::Ecs>,
     /// CloudWatch Logs (the awslogs driver calls it through `exec`).
     pub(crate) logs: Arc<ferrogate_logs::Logs>,
+    /// Secrets Manager (the task launcher will resolve `secrets` through `exec`).
+    pub(crate) secrets: Arc<ferrogate_secrets::Secrets>,
+    /// Systems Manager Parameter Store.
+    pub(crate) ssm: Arc<ferrogate_ssm::Ssm>,
     pub(crate) ec2: Arc<ferrogate_ec2::Ec2>,
     /// Runs every operation of every service (clients' and services' own calls).
     pub(crate) exec: Executor,
@@ -122,6 +126,8 @@ impl App {
             invalidate: Arc::new(move || dropped.invalidate()),
         });
         let logs = ferrogate_logs::Logs::new(kms.clone(), exec.clone());
+        let secrets = ferrogate_secrets::Secrets::new(kms.clone(), exec.clone());
+        let ssm = ferrogate_ssm::Ssm::new(kms.clone(), exec.clone());
         // Every service Ferrogate serves: one line each.
         let registry = Registry::new()
             .with(Arc::new(ferrogate_iam::api::Iam))
@@ -131,13 +137,17 @@ impl App {
             .with(ecs.clone())
             .with(Arc::new(ferrogate_trail::api::CloudTrail))
             .with(ec2.clone())
-            .with(logs.clone());
+            .with(logs.clone())
+            .with(secrets.clone())
+            .with(ssm.clone());
         let app = Self {
             credentials,
             ecs,
             ec2,
             kms,
             logs,
+            secrets,
+            ssm,
             exec,
             registry: Arc::new(registry),
             account: account.clone(),
@@ -204,7 +214,27 @@ impl App {
             })
             .await?;
         let expired = self.expire_log_events().await?;
-        Ok(changed + expired)
+        let purged = self.purge_deleted_secrets().await?;
+        Ok(changed + expired + purged)
+    }
+
+    /// Deletes the secrets whose recovery window has ended (Secrets Manager's scheduled
+    /// deletion); the number deleted.
+    pub async fn purge_deleted_secrets(&self) -> Result<usize, ferrogate_store::StoreError> {
+        let now = self.clock.now();
+        let purged = self
+            .store
+            .write(move |tx| {
+                ferrogate_secrets::maintenance::purge_deleted(tx, now).map_err(|e| match e {
+                    ferrogate_secrets::SecretsError::Internal(s) => s,
+                    other => ferrogate_store::StoreError::Unavailable(other.to_string()),
+                })
+            })
+            .await?;
+        for arn in &purged {
+            tracing::info!(secret = %arn, "secret deleted at the end of its recovery window");
+        }
+        Ok(purged.len())
     }
 
     /// Deletes the log events that have outlived their group's retention (CloudWatch
@@ -235,6 +265,18 @@ impl App {
     /// `ferrogate_api::Client` as the task's execution role).
     pub fn logs(&self) -> &Arc<ferrogate_logs::Logs> {
         &self.logs
+    }
+
+    /// The Secrets Manager service (the task launcher resolves `secrets` through it, with
+    /// `ferrogate_api::Client` as the task's execution role).
+    pub fn secrets(&self) -> &Arc<ferrogate_secrets::Secrets> {
+        &self.secrets
+    }
+
+    /// The Parameter Store service (the task launcher resolves `secrets` named by SSM
+    /// parameters through it).
+    pub fn ssm(&self) -> &Arc<ferrogate_ssm::Ssm> {
+        &self.ssm
     }
 
     /// The store (for tests and benchmarks).

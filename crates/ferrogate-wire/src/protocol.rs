@@ -40,10 +40,14 @@ pub enum ServiceId {
     Ec2,
     /// Amazon CloudWatch Logs (awsJson1_1, `Logs_20140328`).
     Logs,
+    /// AWS Secrets Manager (awsJson1_1, `secretsmanager`).
+    SecretsManager,
+    /// AWS Systems Manager Parameter Store (awsJson1_1, `AmazonSSM`).
+    Ssm,
 }
 
 /// Every service, for tables and tests.
-pub const ALL_SERVICES: [ServiceId; 8] = [
+pub const ALL_SERVICES: [ServiceId; 10] = [
     ServiceId::Iam,
     ServiceId::Sts,
     ServiceId::Kms,
@@ -52,6 +56,8 @@ pub const ALL_SERVICES: [ServiceId; 8] = [
     ServiceId::Organizations,
     ServiceId::Ec2,
     ServiceId::Logs,
+    ServiceId::SecretsManager,
+    ServiceId::Ssm,
 ];
 
 impl ServiceId {
@@ -66,6 +72,8 @@ impl ServiceId {
             ServiceId::Organizations => "organizations",
             ServiceId::Ec2 => "ec2",
             ServiceId::Logs => "logs",
+            ServiceId::SecretsManager => "secretsmanager",
+            ServiceId::Ssm => "ssm",
         }
     }
 
@@ -78,7 +86,9 @@ impl ServiceId {
             | ServiceId::Ecs
             | ServiceId::CloudTrail
             | ServiceId::Organizations
-            | ServiceId::Logs => Protocol::Json11,
+            | ServiceId::Logs
+            | ServiceId::SecretsManager
+            | ServiceId::Ssm => Protocol::Json11,
         }
     }
 
@@ -90,6 +100,8 @@ impl ServiceId {
             ServiceId::CloudTrail => Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"),
             ServiceId::Organizations => Some("AWSOrganizationsV20161128"),
             ServiceId::Logs => Some("Logs_20140328"),
+            ServiceId::SecretsManager => Some("secretsmanager"),
+            ServiceId::Ssm => Some("AmazonSSM"),
             ServiceId::Iam | ServiceId::Sts | ServiceId::Ec2 => None,
         }
     }
@@ -105,6 +117,8 @@ impl ServiceId {
             ServiceId::Organizations => "2016-11-28",
             ServiceId::Ec2 => "2016-11-15",
             ServiceId::Logs => "2014-03-28",
+            ServiceId::SecretsManager => "2017-10-17",
+            ServiceId::Ssm => "2014-11-06",
         }
     }
 
@@ -119,7 +133,9 @@ impl ServiceId {
             | ServiceId::Ecs
             | ServiceId::CloudTrail
             | ServiceId::Organizations
-            | ServiceId::Logs => "",
+            | ServiceId::Logs
+            | ServiceId::SecretsManager
+            | ServiceId::Ssm => "",
         }
     }
 
@@ -134,6 +150,8 @@ impl ServiceId {
             ServiceId::Organizations => "organizations.amazonaws.com",
             ServiceId::Ec2 => "ec2.amazonaws.com",
             ServiceId::Logs => "logs.amazonaws.com",
+            ServiceId::SecretsManager => "secretsmanager.amazonaws.com",
+            ServiceId::Ssm => "ssm.amazonaws.com",
         }
     }
 
@@ -189,6 +207,12 @@ mod tests {
                 ServiceId::Logs,
                 "PutLogEvents",
             ),
+            (
+                "secretsmanager.GetSecretValue",
+                ServiceId::SecretsManager,
+                "GetSecretValue",
+            ),
+            ("AmazonSSM.GetParameter", ServiceId::Ssm, "GetParameter"),
         ];
         for (target, svc, op) in cases {
             let (prefix, got_op) = split_target(target).unwrap();
