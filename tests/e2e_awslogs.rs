@@ -90,7 +90,8 @@ fn register(s: &Server, family: &str, script: &str, role: Option<&str>, options:
 }
 
 fn options(group: &str, extra: &[(&str, &str)]) -> Value {
-    let mut o = json!({"awslogs-group": group, "awslogs-region": REGION, "awslogs-stream-prefix": "ecs"});
+    let mut o =
+        json!({"awslogs-group": group, "awslogs-region": REGION, "awslogs-stream-prefix": "ecs"});
     for (k, v) in extra {
         o[*k] = json!(v);
     }
@@ -169,7 +170,9 @@ fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             let Ok(ft) = e.file_type() else { continue };
@@ -240,7 +243,10 @@ fn a_tasks_lines_reach_cloudwatch_logs_in_order_as_its_execution_role() {
     assert_eq!(long, vec![262_118, 307_200 - 262_118]);
     assert_eq!(msgs.last().copied(), Some("the-end"));
     assert!(msgs.contains(&"to-stderr"));
-    let ts: Vec<i64> = events.iter().map(|e| e["timestamp"].as_i64().unwrap()).collect();
+    let ts: Vec<i64> = events
+        .iter()
+        .map(|e| e["timestamp"].as_i64().unwrap())
+        .collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "timestamps in order");
     // FilterLogEvents (what `aws logs tail` calls) finds the marker.
     let f = json(&s.aws(&[
@@ -252,7 +258,12 @@ fn a_tasks_lines_reach_cloudwatch_logs_in_order_as_its_execution_role() {
         "--filter-pattern",
         marker,
     ]));
-    let found: Vec<&str> = f["events"].as_array().unwrap().iter().map(message).collect();
+    let found: Vec<&str> = f["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(message)
+        .collect();
     assert_eq!(found, [marker]);
     assert_eq!(f["events"][0]["logStreamName"], stream.as_str());
     // CloudTrail: the role assumed by ECS's service principal, then the logs calls made as
@@ -264,7 +275,10 @@ fn a_tasks_lines_reach_cloudwatch_logs_in_order_as_its_execution_role() {
         .find(|r| r["requestParameters"]["roleSessionName"] == id.as_str())
         .expect("an AssumeRole record for the task");
     assert_eq!(a["userIdentity"]["type"], "AWSService", "{a}");
-    assert_eq!(a["userIdentity"]["invokedBy"], "ecs-tasks.amazonaws.com", "{a}");
+    assert_eq!(
+        a["userIdentity"]["invokedBy"], "ecs-tasks.amazonaws.com",
+        "{a}"
+    );
     assert_eq!(a["requestParameters"]["roleArn"], role.as_str());
     for name in ["CreateLogStream", "PutLogEvents"] {
         let recs = trail_records(&s, name);
@@ -288,7 +302,10 @@ fn a_tasks_lines_reach_cloudwatch_logs_in_order_as_its_execution_role() {
         let held = files_holding(&s.data_dir(), needle.as_bytes());
         assert!(held.is_empty(), "{needle} in clear in {held:?}");
     }
-    assert!(!s.output().contains(marker), "the server printed a log line");
+    assert!(
+        !s.output().contains(marker),
+        "the server printed a log line"
+    );
 }
 
 #[test]
@@ -345,7 +362,11 @@ fn launch_failures_stop_the_task_with_fargates_reasons() {
         &s,
         "creator",
         "ecs-tasks.amazonaws.com",
-        &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        &[
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ],
     );
     let out = register(
         &s,
@@ -411,7 +432,11 @@ fn non_blocking_mode_drops_and_counts_lines_instead_of_blocking() {
         .unwrap_or_else(|| panic!("{note}"));
     let stored = all_events(&s, "/ecs/fast", &format!("ecs/app/{id}"));
     assert!(dropped > 0);
-    assert_eq!(stored.len() as u64 + dropped, 1_000_001, "stored + dropped = written");
+    assert_eq!(
+        stored.len() as u64 + dropped,
+        1_000_001,
+        "stored + dropped = written"
+    );
     // What was kept is in order.
     let nums: Vec<u64> = stored
         .iter()
@@ -432,14 +457,16 @@ fn register_task_definition_checks_awslogs_as_ecs_does_for_fargate() {
     ));
     let mut o = options("g", &[]);
     o.as_object_mut().unwrap().remove("awslogs-stream-prefix");
-    assert!(refused(o, Some(&role))
-        .contains("Log driver awslogs option 'awslogs-stream-prefix' should not be null or empty."));
+    assert!(refused(o, Some(&role)).contains(
+        "Log driver awslogs option 'awslogs-stream-prefix' should not be null or empty."
+    ));
     assert!(refused(options("g", &[("mode", "sometimes")]), Some(&role))
         .contains("logging mode not supported"));
-    assert!(
-        refused(options("g", &[("awslogs-create-group", "maybe")]), Some(&role))
-            .contains("awslogs-create-group")
-    );
+    assert!(refused(
+        options("g", &[("awslogs-create-group", "maybe")]),
+        Some(&role)
+    )
+    .contains("awslogs-create-group"));
     assert!(refused(
         options("g", &[("awslogs-multiline-pattern", "(")]),
         Some(&role)

@@ -110,7 +110,11 @@ pub fn check(cfg: &Value, execution_role: bool) -> Result<Option<AwsLogs>, EcsEr
             )));
         }
     }
-    let opt = |k: &str| opts.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let opt = |k: &str| {
+        opts.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     let required = |k: &str| {
         opt(k).ok_or_else(|| {
             client(format!(
@@ -121,7 +125,10 @@ pub fn check(cfg: &Value, execution_role: bool) -> Result<Option<AwsLogs>, EcsEr
     let group = required("awslogs-group")?;
     let region = required("awslogs-region")?;
     let stream_prefix = required("awslogs-stream-prefix")?;
-    if !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err(client(format!(
             "Log driver awslogs option 'awslogs-region' has an invalid value: {region}"
         )));
@@ -152,7 +159,10 @@ pub fn check(cfg: &Value, execution_role: bool) -> Result<Option<AwsLogs>, EcsEr
             ))
         })?,
     };
-    let multiline = multiline(opt("awslogs-datetime-format"), opt("awslogs-multiline-pattern"))?;
+    let multiline = multiline(
+        opt("awslogs-datetime-format"),
+        opt("awslogs-multiline-pattern"),
+    )?;
     Ok(Some(AwsLogs {
         group: group.to_owned(),
         region: region.to_owned(),
@@ -195,6 +205,8 @@ fn ram_in_bytes(v: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = num * 1024f64.powi(exp);
+    // Finite, non-negative (no sign in the digits) and below u64::MAX: the cast keeps it.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     (bytes.is_finite() && bytes < 9.0e18).then(|| bytes as u64)
 }
 
@@ -223,10 +235,7 @@ const STRFTIME: &[(&str, &str)] = &[
     ("%f", "\\d{6}"),
     ("%z", "[+-]\\d{4}"),
     ("%Z", "[A-Z]{1,4}T"),
-    (
-        "%j",
-        "(?:0[0-9][1-9]|[1,2][0-9][0-9]|3[0-5][0-9]|36[0-6])",
-    ),
+    ("%j", "(?:0[0-9][1-9]|[1,2][0-9][0-9]|3[0-5][0-9]|36[0-6])"),
     ("%L", "\\.\\d{3}"),
 ];
 
@@ -305,10 +314,17 @@ mod tests {
     fn a_complete_configuration_has_fargate_defaults() {
         let a = check(&cfg(Value::Object(base())), true).unwrap().unwrap();
         assert_eq!(
-            (a.group.as_str(), a.region.as_str(), a.stream_prefix.as_str()),
+            (
+                a.group.as_str(),
+                a.region.as_str(),
+                a.stream_prefix.as_str()
+            ),
             ("g", "us-east-1", "p")
         );
-        assert_eq!((a.mode, a.max_buffer_bytes), (LogMode::NonBlocking, 1 << 20));
+        assert_eq!(
+            (a.mode, a.max_buffer_bytes),
+            (LogMode::NonBlocking, 1 << 20)
+        );
         assert!(!a.create_group && a.multiline.is_none());
         assert_eq!(check(&Value::Null, false).unwrap(), None);
         assert_eq!(check(&json!({"logDriver": "splunk"}), false).unwrap(), None);
@@ -329,9 +345,12 @@ mod tests {
             "Fargate requires task definition to have execution role ARN to support log driver awslogs."
         );
         for d in ["json-file", "syslog", "fluentd"] {
-            assert!(message(check(&json!({"logDriver": d}), true)).contains("not supported on Fargate"));
+            assert!(
+                message(check(&json!({"logDriver": d}), true)).contains("not supported on Fargate")
+            );
         }
-        assert!(message(check(&with("awslogs-endpoint", "http://x"), true)).contains("awslogs-endpoint"));
+        assert!(message(check(&with("awslogs-endpoint", "http://x"), true))
+            .contains("awslogs-endpoint"));
     }
 
     #[test]
@@ -339,9 +358,12 @@ mod tests {
         let ok = |k: &str, v: &str| check(&with(k, v), true).unwrap().unwrap();
         assert!(ok("awslogs-create-group", "true").create_group);
         assert!(!ok("awslogs-create-group", "F").create_group);
-        assert!(message(check(&with("awslogs-create-group", "yes"), true)).contains("awslogs-create-group"));
+        assert!(message(check(&with("awslogs-create-group", "yes"), true))
+            .contains("awslogs-create-group"));
         assert_eq!(ok("mode", "blocking").mode, LogMode::Blocking);
-        assert!(message(check(&with("mode", "sometimes"), true)).contains("not supported: sometimes"));
+        assert!(
+            message(check(&with("mode", "sometimes"), true)).contains("not supported: sometimes")
+        );
         assert_eq!(ok("max-buffer-size", "4m").max_buffer_bytes, 4 << 20);
         assert_eq!(ok("max-buffer-size", "64KiB").max_buffer_bytes, 64 << 10);
         assert_eq!(ok("max-buffer-size", "100").max_buffer_bytes, 100);
@@ -351,13 +373,19 @@ mod tests {
         o.insert("max-buffer-size".into(), json!("1m"));
         assert!(message(check(&cfg(Value::Object(o)), true)).contains("mode=non-blocking"));
         assert_eq!(
-            ok("awslogs-multiline-pattern", "^INFO").multiline.as_deref(),
+            ok("awslogs-multiline-pattern", "^INFO")
+                .multiline
+                .as_deref(),
             Some("^INFO")
         );
-        assert!(message(check(&with("awslogs-multiline-pattern", "(unclosed"), true))
-            .contains("could not parse multiline pattern"));
+        assert!(
+            message(check(&with("awslogs-multiline-pattern", "(unclosed"), true))
+                .contains("could not parse multiline pattern")
+        );
         assert_eq!(
-            ok("awslogs-datetime-format", "\\[%Y-%m-%d").multiline.as_deref(),
+            ok("awslogs-datetime-format", "\\[%Y-%m-%d")
+                .multiline
+                .as_deref(),
             Some("\\[\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[1,2][0-9]|3[0,1])")
         );
         let mut o = base();

@@ -312,10 +312,7 @@ pub fn normalize(input: &RegisterInput) -> Result<Value, EcsError> {
     let containers = normalize_containers(&input.container_definitions, network_mode)?;
     if requires.iter().any(|r| r == "FARGATE") {
         for c in &containers {
-            crate::logconfig::check(
-                &c["logConfiguration"],
-                input.execution_role_arn.is_some(),
-            )?;
+            crate::logconfig::check(&c["logConfiguration"], input.execution_role_arn.is_some())?;
         }
     }
     let volume_names = crate::mounts::volume_names(&input.volumes)?;

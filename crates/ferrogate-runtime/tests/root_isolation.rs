@@ -118,7 +118,10 @@ async fn container_output_is_a_pipe() {
         assert!(!log.contains(ok), "{ok}");
     }
     assert_eq!(log.matches("line of output\n").count(), 4000);
-    assert!(log.ends_with("done\n"), "every line reached the driver before the stop");
+    assert!(
+        log.ends_with("done\n"),
+        "every line reached the driver before the stop"
+    );
     common::assert_clean(dir.path());
 }
 

@@ -164,7 +164,11 @@ pub fn config(dir: &std::path::Path) -> RuntimeConfig {
 pub struct FileSinks(pub std::path::PathBuf);
 
 impl ferrogate_runtime::agent::OutputSinks for FileSinks {
-    fn open(&self, task: &TaskId, container: &ContainerName) -> Option<ferrogate_runtime::agent::LogSender> {
+    fn open(
+        &self,
+        task: &TaskId,
+        container: &ContainerName,
+    ) -> Option<ferrogate_runtime::agent::LogSender> {
         use std::io::Write;
         let dir = self.0.join("logs").join(task.as_str());
         std::fs::create_dir_all(&dir).ok()?;

@@ -156,7 +156,11 @@ mod tests {
         let (out, rest) = cut(&[b"a\nb", b"c\n\nd"]);
         assert_eq!(
             out,
-            vec![(b"a".to_vec(), false), (b"bc".to_vec(), false), (vec![], false)]
+            vec![
+                (b"a".to_vec(), false),
+                (b"bc".to_vec(), false),
+                (vec![], false)
+            ]
         );
         assert_eq!(rest, b"d");
         let long = vec![b'x'; MAX_PIECE + 10];
