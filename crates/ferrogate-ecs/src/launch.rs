@@ -149,6 +149,7 @@ pub(crate) fn new_task(
         grant_id: None,
         grant_retired: false,
         eni: None,
+        execution_role_arn: td.body["executionRoleArn"].as_str().map(str::to_owned),
     })
 }
 

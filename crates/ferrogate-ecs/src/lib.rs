@@ -5,6 +5,7 @@
 //! - [`taskdef`]: task definitions: Fargate validation, normalisation, output.
 //! - [`health`]: container health checks and task health.
 //! - [`mounts`]: task volumes, `mountPoints` and `volumesFrom`.
+//! - [`logconfig`]: a container's `logConfiguration` (the awslogs driver's options).
 //! - [`support`]: the task-definition members Ferrogate cannot apply, refused at run time.
 //! - [`network`]: `awsvpcConfiguration` checked against EC2's VPCs, task interfaces.
 //! - [`task`]: tasks as ECS shows them, and how runtime reports change them.
@@ -23,6 +24,7 @@ mod error;
 pub mod health;
 mod ids;
 mod launch;
+pub mod logconfig;
 pub mod model;
 pub mod mounts;
 pub mod network;

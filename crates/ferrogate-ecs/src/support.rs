@@ -4,8 +4,9 @@
 //! task from the one its owner wrote, so RunTask, CreateService and UpdateService refuse such
 //! a definition with `UnsupportedFeatureException` naming the member, rather than run it
 //! quietly without it. Members that change nothing about what a task may do here (port
-//! mappings: the port is served on the task's own address, as on Fargate; log
-//! configuration: logs go to the data directory; labels, roles) run as they are;
+//! mappings: the port is served on the task's own address, as on Fargate; labels) run as
+//! they are, and `logConfiguration` with the awslogs driver is delivered to CloudWatch Logs
+//! (other drivers and `secretOptions` are refused here);
 //! docs/compatibility.md lists both.
 
 use serde_json::Value;
@@ -54,10 +55,11 @@ const CONTAINER_ALLOWED: &[&str] = &[
     "volumesFrom",
     "readonlyRootFilesystem",
     "healthCheck",
+    // awslogs only (other drivers are refused below); checked at registration.
+    "logConfiguration",
     // Accepted, no effect here (docs/compatibility.md says why each is harmless);
     // portMappings are checked at registration (`crate::ports`).
     "portMappings",
-    "logConfiguration",
     "dockerLabels",
     "repositoryCredentials",
     "startTimeout",
@@ -121,6 +123,17 @@ pub fn unsupported(body: &Value) -> Option<String> {
             if !CONTAINER_ALLOWED.contains(&m.as_str()) && in_effect(value) {
                 return refuse(format!("containerDefinitions[{name}].{m}"));
             }
+        }
+        let log = &c["logConfiguration"];
+        if let Some(d) = log["logDriver"].as_str().filter(|d| *d != "awslogs") {
+            return refuse(format!(
+                "containerDefinitions[{name}].logConfiguration.logDriver {d}"
+            ));
+        }
+        if log.get("secretOptions").is_some_and(in_effect) {
+            return refuse(format!(
+                "containerDefinitions[{name}].logConfiguration.secretOptions"
+            ));
         }
     }
     None
@@ -195,6 +208,18 @@ mod tests {
             (
                 json!({"hostname": "web"}),
                 "containerDefinitions[app].hostname",
+            ),
+            (
+                json!({"logConfiguration": {"logDriver": "splunk", "options": {}}}),
+                "containerDefinitions[app].logConfiguration.logDriver splunk",
+            ),
+            (
+                json!({"logConfiguration": {"logDriver": "awsfirelens"}}),
+                "containerDefinitions[app].logConfiguration.logDriver awsfirelens",
+            ),
+            (
+                json!({"logConfiguration": {"logDriver": "awslogs", "secretOptions": [{"name": "a", "valueFrom": "b"}]}}),
+                "containerDefinitions[app].logConfiguration.secretOptions",
             ),
         ] {
             let m = unsupported(&body(extra)).expect(name);

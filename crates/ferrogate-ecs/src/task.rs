@@ -56,6 +56,9 @@ pub struct TaskContainer {
     /// `healthStatus` as the checks last said (`HEALTHY`, `UNHEALTHY`), if they did.
     #[serde(default)]
     pub health_status: Option<String>,
+    /// Its `awslogs` log configuration: where its output goes (none: nowhere).
+    #[serde(default)]
+    pub log: Option<crate::logconfig::AwsLogs>,
 }
 
 /// A task.
@@ -131,6 +134,10 @@ pub struct Task {
     /// the task stopped: DescribeTasks still shows its address).
     #[serde(default)]
     pub eni: Option<crate::network::TaskEni>,
+    /// `executionRoleArn` of its task definition: the role the launcher assumes for the
+    /// awslogs driver.
+    #[serde(default)]
+    pub execution_role_arn: Option<String>,
 }
 impl Record for Task {}
 
@@ -480,6 +487,12 @@ pub fn container_from(
         readonly_root_filesystem: def.readonly_root_filesystem.unwrap_or(false),
         health_check,
         health_status: None,
+        // Checked at registration (with the execution role); again here, for definitions
+        // stored before the check existed (the launcher refuses one without a role).
+        log: match &def.log_configuration {
+            Some(cfg) => crate::logconfig::check(cfg, true)?,
+            None => None,
+        },
     })
 }
 
@@ -597,6 +610,7 @@ pub(crate) mod tests {
             grant_id: None,
             grant_retired: false,
             eni: None,
+            execution_role_arn: None,
         }
     }
 

@@ -142,6 +142,9 @@ pub struct ContainerDef {
     /// `healthCheck`.
     #[serde(default)]
     pub health_check: Option<crate::health::HealthCheckIn>,
+    /// `logConfiguration` (checked by [`crate::logconfig::check`]).
+    #[serde(default)]
+    pub log_configuration: Option<Value>,
 }
 
 impl crate::mounts::Mounting for ContainerDef {
@@ -307,6 +310,11 @@ pub fn normalize(input: &RegisterInput) -> Result<Value, EcsError> {
         }
     }
     let containers = normalize_containers(&input.container_definitions, network_mode)?;
+    if requires.iter().any(|r| r == "FARGATE") {
+        for c in &containers {
+            crate::logconfig::check(&c["logConfiguration"], input.execution_role_arn.is_some())?;
+        }
+    }
     let volume_names = crate::mounts::volume_names(&input.volumes)?;
     let defs = containers
         .iter()

@@ -6,6 +6,8 @@
 //! - [`authz`]: the policy engine over the stored identities ([`ferrogate_api::Decide`]).
 //! - [`api`]: the IAM and STS operations (awsQuery, XML).
 //! - [`org`]: AWS Organizations and its service control policies.
+//! - [`service_role`]: a role assumed by a service principal for a resource (ECS's task
+//!   roles).
 //! - [`bootstrap`]: the first start: the account and its root access key.
 #![deny(missing_docs)]
 
@@ -17,6 +19,7 @@ mod error;
 pub mod ids;
 pub mod model;
 pub mod org;
+pub mod service_role;
 pub mod validate;
 
 pub use error::IamError;

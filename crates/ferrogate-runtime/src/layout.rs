@@ -10,14 +10,15 @@
 //!                             inside the task's own mount namespace)
 //!   runtime/agent.lock        held by the running agent
 //!   runtime/tasks/<id>.json   record of tasks the agent started (no key)
-//!   logs/<task_id>/<container>.log   container stdout+stderr, kept
+//!   logs/<task_id>/ferrogate.init.log   the sandbox init's own diagnostics (container
+//!                             output is never written here: see `agent::sink`)
 //! ```
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::ids::{ContainerName, TaskId, VolumeId};
+use crate::ids::{TaskId, VolumeId};
 
 /// Paths under one data directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,10 +86,6 @@ impl DataLayout {
     /// One task's log directory.
     pub fn task_logs(&self, task: &TaskId) -> PathBuf {
         self.logs().join(task.as_str())
-    }
-    /// One container's log (stdout and stderr interleaved).
-    pub fn container_log(&self, task: &TaskId, container: &ContainerName) -> PathBuf {
-        self.task_logs(task).join(format!("{container}.log"))
     }
     /// The sandbox init's own diagnostics for a task. The name contains a
     /// '.', which container names cannot, so it never collides.

@@ -57,12 +57,16 @@ struct State {
     stop_sent: Mutex<HashSet<String>>,
     /// The security groups the runtime was last given.
     groups: crate::tasknet::GroupSync,
+    /// The awslogs drivers of tasks being launched (the runtime's output sinks).
+    drivers: Arc<crate::awslogs::Drivers>,
 }
 
 /// Starts the host runtime with `config` (its recovery destroys whatever a previous run left
 /// on its data directory) and the launcher. When the runtime cannot start (not root, no
 /// fscrypt…), the server still serves and every task fails to start with the reason.
-pub async fn start(app: App, config: RuntimeConfig) -> Launcher {
+pub async fn start(app: App, mut config: RuntimeConfig) -> Launcher {
+    let drivers = Arc::new(crate::awslogs::Drivers::default());
+    config.outputs = drivers.clone();
     let (agent, unavailable) = match start_agent(config).await {
         Ok(a) => (Some(a), None),
         Err(e) => {
@@ -90,6 +94,7 @@ pub async fn start(app: App, config: RuntimeConfig) -> Launcher {
         launching: Mutex::new(HashSet::new()),
         stop_sent: Mutex::new(HashSet::new()),
         groups: crate::tasknet::GroupSync::default(),
+        drivers,
     });
     let join = tokio::spawn(run(state, events, rx));
     Launcher {
@@ -276,6 +281,7 @@ async fn update(state: &State, r: &TaskRef, update: Update) -> Result<Option<Tas
 }
 
 async fn finish(state: &State, r: &TaskRef, u: Update) -> Result<(), StoreError> {
+    state.drivers.forget(&r.id);
     if let Some(t) = update(state, r, u).await? {
         retire_grant(state, &t).await;
     }
@@ -399,6 +405,13 @@ async fn launch(state: &State, t: Task) {
     let Some(t) = with_interface(state, t).await else {
         return;
     };
+    // The awslogs streams, made as the execution role before anything of the task exists.
+    if let Err(reason) = state.drivers.prepare(&state.app, &t).await {
+        if let Err(e) = finish(state, &r, failed(reason)).await {
+            tracing::error!(error = %e, "recording a task that failed to start");
+        }
+        return;
+    }
     let task = &t;
     let recorded_grant = |grant: String| async move {
         record_grant(state, task, Some(grant))

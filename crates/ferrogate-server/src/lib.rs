@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod awslogs;
 mod datadir;
 pub mod dispatch;
 mod heads;

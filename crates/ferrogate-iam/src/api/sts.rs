@@ -87,9 +87,49 @@ pub struct AssumeRoleInput {
     duration: Option<i64>,
     policy: Option<String>,
     external_id: Option<String>,
+    /// `aws:SourceAccount` and `aws:SourceArn`, set when a service assumes the role for a
+    /// resource (ECS for a task).
+    source: Option<(String, String)>,
+    /// Whether credentials are issued (a service that calls as the session itself, through
+    /// the executor, needs none).
+    mint: bool,
 }
 
 impl AssumeRoleInput {
+    /// `role_arn` assumed by a service principal for one of its resources, as ECS assumes a
+    /// task's roles: session `session_name` (the task id), with `aws:SourceAccount` and
+    /// `aws:SourceArn` for the trust policy's conditions (the confused-deputy guard AWS
+    /// documents). With `mint` false no credentials are issued or stored.
+    ///
+    /// # Errors
+    /// `ValidationError` for a role ARN or session name STS would refuse.
+    pub fn for_service(
+        role_arn: &str,
+        session_name: &str,
+        source_account: &str,
+        source_arn: &str,
+        mint: bool,
+    ) -> Result<Self, IamError> {
+        let mut c = Checks::new();
+        c.length(role_arn, "roleArn", 20, 2048);
+        c.name(session_name, "roleSessionName", 64)
+            .length(session_name, "roleSessionName", 2, 64);
+        c.done()?;
+        let (role_account, role_name) = parse_role_arn(role_arn)
+            .ok_or_else(|| IamError::ValidationError(format!("{role_arn} is invalid")))?;
+        Ok(Self {
+            role_arn: role_arn.into(),
+            role_account,
+            role_name,
+            session_name: session_name.into(),
+            duration: None,
+            policy: None,
+            external_id: None,
+            source: Some((source_account.into(), source_arn.into())),
+            mint,
+        })
+    }
+
     pub(crate) fn decode(p: &QueryParams) -> Result<Self, IamError> {
         let q = Params(p);
         let role_arn = q.required("RoleArn")?;
@@ -140,6 +180,8 @@ impl AssumeRoleInput {
             duration,
             policy: policy.map(str::to_owned),
             external_id: external_id.map(str::to_owned),
+            source: None,
+            mint: true,
         })
     }
 
@@ -151,21 +193,40 @@ impl AssumeRoleInput {
     }
 }
 
-/// `AssumeRole`'s answer: the session's credentials. `Debug` shows neither the secret nor the
-/// session token.
-pub struct AssumedRole {
+/// A session's credentials. `Debug` shows neither the secret nor the session token.
+struct SessionCredentials {
     access_key_id: String,
     secret: zeroize::Zeroizing<String>,
     token: zeroize::Zeroizing<String>,
     expiration: ferrogate_types::Timestamp,
+}
+
+/// `AssumeRole`'s answer: the session (as a principal) and its credentials, unless none
+/// were asked for ([`AssumeRoleInput::for_service`]). `Debug` shows neither the secret nor
+/// the session token.
+pub struct AssumedRole {
+    credentials: Option<SessionCredentials>,
     assumed_id: String,
     assumed_arn: String,
+    principal: Principal,
+}
+
+impl AssumedRole {
+    /// The session as a caller: `arn:aws:sts::<acct>:assumed-role/<role>/<session>`, with
+    /// the role's permissions (its policies, the account's SCPs). Without credentials it
+    /// has no access key: only the server can call as it (through the executor).
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
 }
 
 impl std::fmt::Debug for AssumedRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AssumedRole")
-            .field("access_key_id", &self.access_key_id)
+            .field(
+                "access_key_id",
+                &self.credentials.as_ref().map(|c| &c.access_key_id),
+            )
             .field("assumed_arn", &self.assumed_arn)
             .finish_non_exhaustive()
     }
@@ -174,12 +235,14 @@ impl std::fmt::Debug for AssumedRole {
 impl XmlOutput for AssumedRole {
     const HAS_RESULT: bool = true;
     fn write(&self, w: &mut XmlWriter) {
-        w.open("Credentials");
-        w.leaf("AccessKeyId", &self.access_key_id)
-            .leaf("SecretAccessKey", &self.secret)
-            .leaf("SessionToken", &self.token);
-        w.leaf("Expiration", &self.expiration.iso8601());
-        w.close("Credentials");
+        if let Some(c) = &self.credentials {
+            w.open("Credentials");
+            w.leaf("AccessKeyId", &c.access_key_id)
+                .leaf("SecretAccessKey", &c.secret)
+                .leaf("SessionToken", &c.token);
+            w.leaf("Expiration", &c.expiration.iso8601());
+            w.close("Credentials");
+        }
         w.open("AssumedRoleUser")
             .leaf("AssumedRoleId", &self.assumed_id)
             .leaf("Arn", &self.assumed_arn)
@@ -228,6 +291,11 @@ impl Operation for AssumeRoleInput {
         if let Some(e) = &self.external_id {
             check = check.key("sts:ExternalId", vec![e.clone()]);
         }
+        if let Some((account, arn)) = &self.source {
+            check = check
+                .key("aws:SourceAccount", vec![account.clone()])
+                .key("aws:SourceArn", vec![arn.clone()]);
+        }
         Ok(Authorization::of(check))
     }
 
@@ -253,49 +321,88 @@ impl Operation for AssumeRoleInput {
                     .into(),
             ));
         }
-        let secret = ids::secret_access_key().ok_or(IamError::RandomnessUnavailable)?;
-        let token = session_token()?;
-        let access_key_id =
-            ids::temporary_access_key_id().ok_or(IamError::RandomnessUnavailable)?;
-        let expiration = ctx.now.plus_millis(duration * 1000);
-        let sealed = ctx
-            .sealer
-            .seal(secret.as_bytes(), access_key_id.as_bytes())?;
-        let session = Session {
-            access_key_id: access_key_id.clone(),
-            account: this.role_account.clone(),
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.role_id.clone(),
-            session_name: this.session_name.clone(),
-            sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
-            token_sha256: token_hash(&token),
-            created: ctx.now,
-            expiration,
-            policy: this.policy.clone(),
-        };
-        tables::SESSIONS.put(tx.write()?, &keys::key(&access_key_id), &session)?;
         let assumed_id = format!("{}:{}", role.role_id, this.session_name);
         let assumed_arn = format!(
             "arn:aws:sts::{}:assumed-role/{}/{}",
             this.role_account, role.name, this.session_name
         );
+        let expiration = ctx.now.plus_millis(duration * 1000);
+        let credentials = if this.mint {
+            Some(mint(&mut tx, &ctx, this, &role, expiration)?)
+        } else {
+            None
+        };
+        let account = ferrogate_types::AccountId::parse(&this.role_account)
+            .map_err(|_| IamError::ValidationError(format!("{} is invalid", this.role_arn)))?;
+        let principal = Principal {
+            account,
+            arn: assumed_arn.clone(),
+            principal_id: assumed_id.clone(),
+            access_key_id: credentials.as_ref().map(|c| c.access_key_id.clone()),
+            kind: PrincipalKind::AssumedRole {
+                role_name: role.name.clone(),
+                role_arn: this.role_arn.clone(),
+                role_id: role.role_id.clone(),
+                session_name: this.session_name.clone(),
+                session: ferrogate_types::SessionContext {
+                    creation_date: ctx.now,
+                    mfa_authenticated: false,
+                },
+            },
+        };
         // Neither the secret nor the session token is ever recorded.
-        let elements = json!({
-            "credentials": { "accessKeyId": access_key_id, "expiration": trail_date(expiration) },
+        let mut elements = json!({
             "assumedRoleUser": { "assumedRoleId": assumed_id, "arn": assumed_arn },
         });
+        if let Some(c) = &credentials {
+            elements["credentials"] =
+                json!({ "accessKeyId": c.access_key_id, "expiration": trail_date(expiration) });
+        }
         Ok(Reply::new(AssumedRole {
-            access_key_id,
-            secret,
-            token,
-            expiration,
+            credentials,
             assumed_id,
             assumed_arn,
+            principal,
         })
         .elements(elements)
         .resource("AWS::IAM::Role", this.role_arn.clone()))
     }
+}
+
+/// Issues and stores a session's credentials (the secret sealed, the token as its hash).
+fn mint(
+    tx: &mut ferrogate_store::TxRef<'_>,
+    ctx: &ferrogate_api::Ctx<'_>,
+    this: &AssumeRoleInput,
+    role: &crate::model::Role,
+    expiration: ferrogate_types::Timestamp,
+) -> Result<SessionCredentials, IamError> {
+    let secret = ids::secret_access_key().ok_or(IamError::RandomnessUnavailable)?;
+    let token = session_token()?;
+    let access_key_id = ids::temporary_access_key_id().ok_or(IamError::RandomnessUnavailable)?;
+    let sealed = ctx
+        .sealer
+        .seal(secret.as_bytes(), access_key_id.as_bytes())?;
+    let session = Session {
+        access_key_id: access_key_id.clone(),
+        account: this.role_account.clone(),
+        role_name: role.name.clone(),
+        role_path: role.path.clone(),
+        role_id: role.role_id.clone(),
+        session_name: this.session_name.clone(),
+        sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
+        token_sha256: token_hash(&token),
+        created: ctx.now,
+        expiration,
+        policy: this.policy.clone(),
+    };
+    tables::SESSIONS.put(tx.write()?, &keys::key(&access_key_id), &session)?;
+    Ok(SessionCredentials {
+        access_key_id,
+        secret,
+        token,
+        expiration,
+    })
 }
 
 impl Recorded for AssumeRoleInput {

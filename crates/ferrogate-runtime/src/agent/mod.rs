@@ -15,6 +15,7 @@
 
 pub mod capacity;
 pub(crate) mod record;
+pub mod sink;
 pub mod state;
 mod task;
 
@@ -27,6 +28,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use sink::{
+    log_channel, BufferMode, Discard, LogLine, LogReceiver, LogSender, OutputSinks, MAX_LINE_PIECE,
+};
 pub use state::{InvalidTransition, TaskEvent, TaskState};
 
 use crate::cgroup::{CgroupError, Cgroups};
@@ -65,17 +69,14 @@ pub struct RuntimeConfig {
     pub event_buffer: usize,
     /// The pool of host id ranges for task user namespaces.
     pub id_pool: crate::idrange::IdPool,
-    /// Most bytes of container output one task may leave in its logs; the rest is read
-    /// and dropped.
-    pub output_limit_bytes: u64,
+    /// Where each container's output goes (its log driver); [`Discard`] by default:
+    /// output is read and dropped, nothing of it is kept.
+    pub outputs: Arc<dyn OutputSinks>,
     /// What tasks may reserve in all (admission control).
     pub capacity: capacity::CapacityConfig,
     /// nftables' `nft`, needed by tasks with a network (see [`crate::net`]).
     pub nft: PathBuf,
 }
-
-/// Default [`RuntimeConfig::output_limit_bytes`]: 1 GiB per task.
-pub const DEFAULT_OUTPUT_LIMIT: u64 = 1 << 30;
 
 impl RuntimeConfig {
     /// Defaults for a data directory and init executable.
@@ -89,7 +90,7 @@ impl RuntimeConfig {
             pids_max: crate::cgroup::DEFAULT_PIDS_MAX,
             event_buffer: 1024,
             id_pool: crate::idrange::IdPool::default(),
-            output_limit_bytes: DEFAULT_OUTPUT_LIMIT,
+            outputs: Arc::new(Discard),
             capacity: capacity::CapacityConfig::default(),
             nft: crate::net::find_nft(),
         }

@@ -153,7 +153,45 @@ pub fn init_exe() -> std::path::PathBuf {
 pub fn config(dir: &std::path::Path) -> RuntimeConfig {
     let mut c = RuntimeConfig::new(dir, init_exe());
     c.capacity.disk_gib = Some(1 << 20);
+    c.outputs = std::sync::Arc::new(FileSinks(dir.to_owned()));
     c
+}
+
+/// A log driver for the tests only: each container's lines are appended to
+/// `<dir>/logs/<task>/<container>.log`, for the tests to read what a container printed.
+/// (Ferrogate itself keeps no output in clear: its driver is awslogs.)
+#[derive(Debug)]
+pub struct FileSinks(pub std::path::PathBuf);
+
+impl ferrogate_runtime::agent::OutputSinks for FileSinks {
+    fn open(
+        &self,
+        task: &TaskId,
+        container: &ContainerName,
+    ) -> Option<ferrogate_runtime::agent::LogSender> {
+        use std::io::Write;
+        let dir = self.0.join("logs").join(task.as_str());
+        std::fs::create_dir_all(&dir).ok()?;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.join(format!("{container}.log")))
+            .ok()?;
+        let (tx, mut rx) = ferrogate_runtime::agent::log_channel(
+            ferrogate_runtime::agent::BufferMode::Blocking,
+            1 << 20,
+        );
+        tokio::spawn(async move {
+            while let Some(l) = rx.recv().await {
+                let _ = file.write_all(&l.bytes);
+                if !l.partial {
+                    let _ = file.write_all(b"\n");
+                }
+            }
+            rx.finished();
+        });
+        Some(tx)
+    }
 }
 
 /// [`config`] with an explicit volume backend.

@@ -229,18 +229,16 @@ impl TaskRun {
             .zip(launches)
             .map(|((rd, wr), l)| {
                 let name = ContainerName::new(l.name.clone()).map_err(|e| fail(e.to_string()));
-                name.map(|n| ((rd, self.ctx.layout.container_log(&self.id, &n)), wr))
+                name.map(|n| ((rd, self.ctx.config.outputs.open(&self.id, &n)), wr))
             })
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
-        self.output = Some(
-            output::Output::start(readers, self.ctx.config.output_limit_bytes).map_err(|e| {
-                fail(format!(
-                    "ResourceInitializationError: container output: {e}"
-                ))
-            })?,
-        );
+        self.output = Some(output::Output::start(readers).map_err(|e| {
+            fail(format!(
+                "ResourceInitializationError: container output: {e}"
+            ))
+        })?);
         Ok(writers)
     }
 
