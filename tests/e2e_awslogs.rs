@@ -208,7 +208,7 @@ fn a_tasks_lines_reach_cloudwatch_logs_in_order_as_its_execution_role() {
     // its audit record) does not hold it: only the output does.
     let marker = "MARKER-AWSLOGS-42-5f1e2d3c4b";
     // A marker, 3000 numbered lines (stdout and stderr), a 300 KiB line, a last line.
-    let script = format!(
+    let script = String::from(
         "echo MARKER-AWSLOGS-$((6*7))-5f1e2d3c4b; i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; \
          echo to-stderr >&2; head -c 307200 /dev/zero | tr '\\0' x; echo; echo the-end"
     );

@@ -207,7 +207,8 @@ fn ram_in_bytes(v: &str) -> Option<u64> {
     let bytes = num * 1024f64.powi(exp);
     // Finite, non-negative (no sign in the digits) and below u64::MAX: the cast keeps it.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    (bytes.is_finite() && bytes < 9.0e18).then(|| bytes as u64)
+    let whole = bytes as u64;
+    (bytes.is_finite() && bytes < 9.0e18).then_some(whole)
 }
 
 /// Docker's strftime → regular expression table for `awslogs-datetime-format`.

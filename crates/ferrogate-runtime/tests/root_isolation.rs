@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 
 use ferrogate_runtime::agent::{EventKind, RuntimeCommand, StopCode};
 use ferrogate_runtime::idrange::{IdPool, RANGE_SIZE};
