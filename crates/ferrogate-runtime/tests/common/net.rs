@@ -267,10 +267,10 @@ pub async fn agent() -> (tempfile::TempDir, Agent) {
     (dir, a)
 }
 
-/// The test agents' configuration.
+/// The test agents' configuration: the common one (its file sink keeps what containers
+/// print, for the tests to read) with room for many tasks.
 pub fn config(dir: &std::path::Path) -> ferrogate_runtime::agent::RuntimeConfig {
-    let mut c = ferrogate_runtime::agent::RuntimeConfig::new(dir, super::init_exe());
-    c.capacity.disk_gib = Some(1 << 20);
+    let mut c = super::config(dir);
     c.capacity.cpu_units = Some(1 << 20);
     c.capacity.memory_mib = Some(1 << 20);
     c
